@@ -1,0 +1,119 @@
+//! Audit records: who changed what, on whom, when and from where.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::user::UserId;
+
+/// What kind of change an audit record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    UserCreated,
+    ContactChanged,
+    RolesChanged,
+    UserEnabled,
+    UserDisabled,
+    UserDeleted,
+    UserRestored,
+    UserPurged,
+    PasswordChanged,
+    PasswordReset,
+    SettingsChanged,
+}
+
+impl AuditAction {
+    /// Every action, for filters.
+    pub const ALL: [AuditAction; 11] = [
+        AuditAction::UserCreated,
+        AuditAction::ContactChanged,
+        AuditAction::RolesChanged,
+        AuditAction::UserEnabled,
+        AuditAction::UserDisabled,
+        AuditAction::UserDeleted,
+        AuditAction::UserRestored,
+        AuditAction::UserPurged,
+        AuditAction::PasswordChanged,
+        AuditAction::PasswordReset,
+        AuditAction::SettingsChanged,
+    ];
+
+    /// The stored code, e.g. `contact_changed`.
+    pub fn code(self) -> &'static str {
+        match self {
+            AuditAction::UserCreated => "user_created",
+            AuditAction::ContactChanged => "contact_changed",
+            AuditAction::RolesChanged => "roles_changed",
+            AuditAction::UserEnabled => "user_enabled",
+            AuditAction::UserDisabled => "user_disabled",
+            AuditAction::UserDeleted => "user_deleted",
+            AuditAction::UserRestored => "user_restored",
+            AuditAction::UserPurged => "user_purged",
+            AuditAction::PasswordChanged => "password_changed",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::SettingsChanged => "settings_changed",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn from_code(code: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.code() == code)
+    }
+
+    /// A short description for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditAction::UserCreated => "User created",
+            AuditAction::ContactChanged => "Contact information changed",
+            AuditAction::RolesChanged => "Roles changed",
+            AuditAction::UserEnabled => "Sign-in allowed",
+            AuditAction::UserDisabled => "Sign-in blocked",
+            AuditAction::UserDeleted => "User deleted",
+            AuditAction::UserRestored => "User restored",
+            AuditAction::UserPurged => "User permanently deleted",
+            AuditAction::PasswordChanged => "Password changed",
+            AuditAction::PasswordReset => "Password reset",
+            AuditAction::SettingsChanged => "Settings changed",
+        }
+    }
+}
+
+/// One field's value before and after a change. Secrets never appear here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field's machine name.
+    pub field: String,
+    /// Whether the field can be used to recover the account.
+    pub sensitive: bool,
+    /// The old value, `None` when empty.
+    pub before: Option<String>,
+    /// The new value, `None` when empty.
+    pub after: Option<String>,
+}
+
+/// One audit record, written in the same transaction as the change it describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Assigned by the store; 0 before it is written.
+    pub id: i64,
+    pub at: Timestamp,
+    /// The user who made the change; `None` for the system itself (first start, the CLI).
+    pub actor_id: Option<UserId>,
+    pub actor_name: String,
+    pub target_id: Option<UserId>,
+    pub target_name: String,
+    pub action: AuditAction,
+    pub changes: Vec<FieldChange>,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Which audit records to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only records about this user.
+    pub target: Option<UserId>,
+    /// Only records older than this id (the next page).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}

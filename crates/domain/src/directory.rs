@@ -1,0 +1,434 @@
+//! The directory service: every operation on users, with its permission check and audit record.
+
+use std::sync::Arc;
+
+use crate::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
+use crate::clock::Timestamp;
+use crate::contact::{ContactInfo, ContactInput, ValidationContext};
+use crate::error::{DomainError, StoreError};
+use crate::password;
+use crate::permission::{self, Permission};
+use crate::phone::Region;
+use crate::role::{Role, RoleSet};
+use crate::store::Store;
+use crate::text;
+use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
+
+mod signin;
+
+pub use signin::SignInOutcome;
+
+/// Deleted users can be restored for this many days, then they are purged.
+pub const DELETED_RETENTION_DAYS: i64 = 30;
+/// The setting that holds the organisation's default phone region.
+pub const SETTING_DEFAULT_COUNTRY: &str = "default_country";
+
+/// Who is asking, and from where. Every operation is checked against it and audited with it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `None` for the system itself (first start, command line).
+    pub user_id: Option<UserId>,
+    pub display_name: String,
+    pub roles: RoleSet,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The server or command line acting on its own authority, with every permission.
+    pub fn system(name: &str) -> Actor {
+        Actor {
+            user_id: None,
+            display_name: name.to_string(),
+            roles: RoleSet::of(&[Role::GlobalAdministrator]),
+            client_ip: None,
+            request_id: None,
+        }
+    }
+
+    /// A signed-in user.
+    pub fn user(user: &User, client_ip: Option<String>, request_id: Option<String>) -> Actor {
+        Actor {
+            user_id: Some(user.id),
+            display_name: user.contact.display_name.clone(),
+            roles: user.roles,
+            client_ip,
+            request_id,
+        }
+    }
+
+    fn audit(&self, action: AuditAction, target: Option<&User>, changes: Vec<FieldChange>) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: Timestamp::now(),
+            actor_id: self.user_id,
+            actor_name: self.display_name.clone(),
+            target_id: target.map(|u| u.id),
+            target_name: target.map(|u| u.username.to_string()).unwrap_or_default(),
+            action,
+            changes,
+            client_ip: self.client_ip.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    fn require(&self, permission: Permission, target: RoleSet) -> Result<(), DomainError> {
+        permission::check(self.roles, permission, target).map_err(DomainError::Forbidden)
+    }
+
+    fn is(&self, user: &User) -> bool {
+        self.user_id == Some(user.id)
+    }
+}
+
+/// What an admin fills in to add a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUserInput {
+    pub username: String,
+    pub display_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `None`: generate one and return it.
+    pub password: Option<String>,
+    pub must_change_password: bool,
+    pub roles: RoleSet,
+}
+
+/// The directory: rules in front of a [`Store`].
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+}
+
+impl Directory {
+    /// A directory over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Directory { store }
+    }
+
+    /// The store, for operations outside the directory's rules (health checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The organisation's default region for national phone numbers.
+    pub async fn region(&self) -> Result<Region, DomainError> {
+        Ok(self
+            .store
+            .get_setting(SETTING_DEFAULT_COUNTRY)
+            .await?
+            .and_then(|c| Region::parse(&c))
+            .unwrap_or_default())
+    }
+
+    /// Sets the default phone region (Global Administrators only).
+    pub async fn set_region(&self, actor: &Actor, code: &str) -> Result<(), DomainError> {
+        actor.require(Permission::AssignRoles, RoleSet::NONE)?;
+        let region = Region::parse(code)
+            .ok_or_else(|| DomainError::invalid("default_country", "Enter a two-letter country code such as US or GB."))?;
+        let before = self.region().await?;
+        let change = FieldChange {
+            field: SETTING_DEFAULT_COUNTRY.into(),
+            sensitive: false,
+            before: Some(before.code()),
+            after: Some(region.code()),
+        };
+        let audit = actor.audit(AuditAction::SettingsChanged, None, vec![change]);
+        Ok(self.store.set_setting(SETTING_DEFAULT_COUNTRY, &region.code(), &audit).await?)
+    }
+
+    /// On a directory with no users, creates a Global Administrator with a one-time password.
+    pub async fn bootstrap(&self, username: &str) -> Result<Option<(User, String)>, DomainError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let input = NewUserInput {
+            username: username.to_string(),
+            display_name: "Administrator".into(),
+            must_change_password: true,
+            roles: RoleSet::of(&[Role::GlobalAdministrator]),
+            ..NewUserInput::default()
+        };
+        let (user, password) = self.create_user(&Actor::system("Roster setup"), input).await?;
+        Ok(Some((user, password.unwrap_or_default())))
+    }
+
+    /// Adds a user. Returns the generated password when none was given.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        input: NewUserInput,
+    ) -> Result<(User, Option<String>), DomainError> {
+        actor.require(Permission::CreateUser, RoleSet::NONE)?;
+        if input.roles.is_admin() {
+            actor.require(Permission::AssignRoles, RoleSet::NONE)?;
+        }
+        let mut errors = Vec::new();
+        let username = Username::parse(&input.username).map_err(|e| errors.push(e)).ok();
+        let display_name = text::required("display_name", "Display name", &input.display_name, 256)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let first_name = text::optional("first_name", "First name", &input.first_name, 64)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let last_name = text::optional("last_name", "Last name", &input.last_name, 64)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let generated = input.password.is_none().then(password::generate);
+        let password = input.password.clone().or_else(|| generated.clone()).unwrap_or_default();
+        if let Some(username) = &username {
+            if let Err(e) = password::check_strength("password", &password, username.as_str()) {
+                errors.push(e);
+            }
+        }
+        let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty()) else {
+            return Err(DomainError::Invalid(errors));
+        };
+        let now = Timestamp::now();
+        let user = User {
+            id: crate::user::UserId::random(),
+            username,
+            contact: ContactInfo { display_name, first_name, last_name, ..ContactInfo::default() },
+            roles: input.roles,
+            enabled: true,
+            must_change_password: input.must_change_password,
+            created_at: now,
+            updated_at: now,
+            updated_by: actor.display_name.clone(),
+            version: 1,
+            deleted_at: None,
+        };
+        let hash = hash_off_thread(password).await?;
+        let mut changes = ContactInfo::default().changes_from_empty(&user.contact);
+        if user.roles.is_admin() {
+            changes.push(roles_change(RoleSet::NONE, user.roles));
+        }
+        let audit = actor.audit(AuditAction::UserCreated, Some(&user), changes);
+        self.store.insert_user(&user, Some(&hash), &audit).await.map_err(|e| match e {
+            StoreError::Duplicate(_) => DomainError::UsernameTaken(user.username.to_string()),
+            other => other.into(),
+        })?;
+        Ok((user, generated))
+    }
+
+    /// Adds many pre-validated users at once (sample data); they have no password.
+    pub async fn create_users_bulk(&self, actor: &Actor, users: &[User]) -> Result<(), DomainError> {
+        actor.require(Permission::CreateUser, RoleSet::NONE)?;
+        let change = FieldChange {
+            field: "users".into(),
+            sensitive: false,
+            before: None,
+            after: Some(users.len().to_string()),
+        };
+        let audit = actor.audit(AuditAction::UserCreated, None, vec![change]);
+        Ok(self.store.insert_users_bulk(users, &audit).await?)
+    }
+
+    /// One user, for an administrator or for the user themself.
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
+        if !actor.is(&user) {
+            actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        }
+        Ok(user)
+    }
+
+    /// One page of active (or deleted) users.
+    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<UserPage, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        let limit = query.limit.clamp(1, 500);
+        query.search = query.search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        query.limit = limit + 1;
+        let backwards = query.before.is_some();
+        let mut rows = self.store.list_users(&query).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        if backwards {
+            rows.reverse();
+        }
+        let cursor = |u: &UserSummary| Cursor { key: query.sort.key_of(u), id: u.id };
+        let at_start = !backwards && query.after.is_none();
+        let next = if backwards || more { rows.last().map(cursor) } else { None };
+        let previous = if at_start || (backwards && !more) { None } else { rows.first().map(cursor) };
+        Ok(UserPage { users: rows, next, previous })
+    }
+
+    /// Saves the contact form. `expected_version` is the version the form was loaded from.
+    pub async fn update_contact(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected_version: i64,
+        input: &ContactInput,
+    ) -> Result<User, DomainError> {
+        let before = self.get_user(actor, id).await?;
+        let region = self.region().await?;
+        let contact = input
+            .validate(ValidationContext { region, username: before.username.as_str() })
+            .map_err(DomainError::Invalid)?;
+        if before.version != expected_version {
+            return Err(DomainError::VersionConflict {
+                changed_by: before.updated_by.clone(),
+                changed_at: before.updated_at,
+            });
+        }
+        let changes = contact.changes_from(&before.contact);
+        if changes.iter().any(|c| !c.sensitive) {
+            actor.require(Permission::EditProfile, before.roles)?;
+        }
+        if changes.iter().any(|c| c.sensitive) {
+            actor.require(Permission::EditRecoveryContacts, before.roles)?;
+        }
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        let after = User { contact, ..self.next_version(actor, &before) };
+        let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
+        self.save(&after, before.version, &audit).await?;
+        Ok(after)
+    }
+
+    /// Allows or blocks sign-in. Blocking also ends the user's sessions.
+    pub async fn set_enabled(&self, actor: &Actor, id: UserId, enabled: bool) -> Result<User, DomainError> {
+        let before = self.get_user(actor, id).await?;
+        actor.require(Permission::ManageAccountState, before.roles)?;
+        if !enabled && actor.is(&before) {
+            return Err(DomainError::Forbidden("You can't block your own sign-in.".into()));
+        }
+        if before.enabled == enabled {
+            return Ok(before);
+        }
+        let after = User { enabled, ..self.next_version(actor, &before) };
+        let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
+        let change = bool_change("enabled", before.enabled, enabled);
+        self.save(&after, before.version, &actor.audit(action, Some(&after), vec![change])).await?;
+        if !enabled {
+            self.store.delete_user_sessions(id, None).await?;
+        }
+        Ok(after)
+    }
+
+    /// Moves a user to Deleted users (restorable for [`DELETED_RETENTION_DAYS`]).
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        let before = self.get_user(actor, id).await?;
+        actor.require(Permission::ManageAccountState, before.roles)?;
+        if actor.is(&before) {
+            return Err(DomainError::Forbidden("You can't delete your own account.".into()));
+        }
+        if before.deleted_at.is_some() {
+            return Ok(before);
+        }
+        let now = Timestamp::now();
+        let after = User { deleted_at: Some(now), ..self.next_version(actor, &before) };
+        let change = FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
+        self.save(&after, before.version, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change]))
+            .await?;
+        self.store.delete_user_sessions(id, None).await?;
+        Ok(after)
+    }
+
+    /// Brings a deleted user back with everything intact.
+    pub async fn restore_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        let before = self.get_user(actor, id).await?;
+        actor.require(Permission::ManageAccountState, before.roles)?;
+        let Some(deleted_at) = before.deleted_at else {
+            return Ok(before);
+        };
+        let after = User { deleted_at: None, ..self.next_version(actor, &before) };
+        let change =
+            FieldChange { field: "deleted".into(), sensitive: false, before: Some(deleted_at.rfc3339()), after: None };
+        self.save(&after, before.version, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change]))
+            .await?;
+        Ok(after)
+    }
+
+    /// Replaces a user's administrator roles (Global Administrators only).
+    pub async fn set_roles(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected_version: i64,
+        roles: RoleSet,
+    ) -> Result<User, DomainError> {
+        actor.require(Permission::AssignRoles, RoleSet::NONE)?;
+        let before = self.get_user(actor, id).await?;
+        if before.version != expected_version {
+            return Err(DomainError::VersionConflict { changed_by: before.updated_by, changed_at: before.updated_at });
+        }
+        if actor.is(&before) && !roles.contains(Role::GlobalAdministrator) {
+            return Err(DomainError::Forbidden(
+                "You can't remove your own Global Administrator role; ask another Global Administrator.".into(),
+            ));
+        }
+        if before.roles == roles {
+            return Ok(before);
+        }
+        let after = User { roles, ..self.next_version(actor, &before) };
+        let audit = actor.audit(AuditAction::RolesChanged, Some(&after), vec![roles_change(before.roles, roles)]);
+        self.save(&after, before.version, &audit).await?;
+        Ok(after)
+    }
+
+    /// Permanently removes users deleted more than [`DELETED_RETENTION_DAYS`] ago.
+    pub async fn purge_expired(&self) -> Result<u64, DomainError> {
+        let cutoff = Timestamp::now().plus_seconds(-DELETED_RETENTION_DAYS * 24 * 60 * 60);
+        Ok(self.store.purge_deleted(cutoff, "Roster retention").await?)
+    }
+
+    /// Audit records, newest first.
+    pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        Ok(self.store.list_audit(query).await?)
+    }
+
+    fn next_version(&self, actor: &Actor, before: &User) -> User {
+        User {
+            version: before.version + 1,
+            updated_at: Timestamp::now(),
+            updated_by: actor.display_name.clone(),
+            ..before.clone()
+        }
+    }
+
+    async fn save(&self, user: &User, expected_version: i64, audit: &AuditEntry) -> Result<(), DomainError> {
+        self.store.save_user(user, expected_version, audit).await.map_err(|e| match e {
+            StoreError::VersionConflict { changed_by, changed_at } => {
+                DomainError::VersionConflict { changed_by, changed_at }
+            }
+            StoreError::NotFound => DomainError::NotFound("user"),
+            other => other.into(),
+        })
+    }
+}
+
+impl ContactInfo {
+    /// The fields set in `contact`, as changes from nothing.
+    fn changes_from_empty(&self, contact: &ContactInfo) -> Vec<FieldChange> {
+        let mut empty = self.clone();
+        empty.display_name.clear();
+        contact.changes_from(&empty)
+    }
+}
+
+fn roles_change(before: RoleSet, after: RoleSet) -> FieldChange {
+    let text = |r: RoleSet| (r.is_admin()).then(|| r.display());
+    FieldChange { field: "roles".into(), sensitive: true, before: text(before), after: text(after) }
+}
+
+fn bool_change(field: &str, before: bool, after: bool) -> FieldChange {
+    FieldChange {
+        field: field.into(),
+        sensitive: true,
+        before: Some(before.to_string()),
+        after: Some(after.to_string()),
+    }
+}
+
+/// Argon2 takes tens of milliseconds of CPU: keep it off the async worker threads.
+async fn hash_off_thread(password: String) -> Result<String, DomainError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| DomainError::Internal(format!("password hashing failed: {e}")))
+}

@@ -1,0 +1,188 @@
+//! Sign-in, sessions and password changes, with throttling per account and per client address.
+
+use crate::audit::AuditAction;
+use crate::clock::Timestamp;
+use crate::directory::{hash_off_thread, Actor, Directory};
+use crate::error::{DomainError, FieldError};
+use crate::password;
+use crate::session::{self, Session};
+use crate::user::{User, UserId};
+
+/// Failed sign-ins allowed per account in one window before it is locked for the rest of it.
+pub const ACCOUNT_FAILURE_LIMIT: u32 = 10;
+/// Failed sign-ins allowed per client address in one window.
+pub const ADDRESS_FAILURE_LIMIT: u32 = 50;
+/// The throttling window.
+pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// How a sign-in attempt ended.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    /// Signed in: the new session's token (for the cookie) and the user.
+    Success { token: String, user: Box<User> },
+    /// Wrong username or password; the caller must not say which.
+    Failed,
+    /// The password was right but sign-in is blocked for this account.
+    Blocked,
+    /// Too many failures from this account or address; try later.
+    Throttled,
+}
+
+fn window_start(now: Timestamp) -> Timestamp {
+    let window = FAILURE_WINDOW_SECONDS * 1000;
+    Timestamp(now.millis() - now.millis().rem_euclid(window))
+}
+
+/// A fixed hash to verify against for unknown users, so that timing does not tell them apart.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password::hash("roster-decoy-password"))
+}
+
+impl Directory {
+    /// Checks a username and password and, if right, opens a session.
+    pub async fn sign_in(&self, username: &str, password: &str, client_ip: &str) -> Result<SignInOutcome, DomainError> {
+        let username = username.trim().to_lowercase();
+        let account_key = format!("signin:account:{username}");
+        let address_key = format!("signin:address:{client_ip}");
+        let window = window_start(Timestamp::now());
+        if self.store.get_counter(&account_key, window).await? >= ACCOUNT_FAILURE_LIMIT
+            || self.store.get_counter(&address_key, window).await? >= ADDRESS_FAILURE_LIMIT
+        {
+            return Ok(SignInOutcome::Throttled);
+        }
+        let credentials = self.store.get_credentials(&username).await?;
+        let hash = credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.clone())
+            .unwrap_or_else(|| decoy_hash().to_string());
+        let candidate = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+            .await
+            .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))?;
+        let user = match (credentials, matches) {
+            (Some(c), true) => self.store.get_user(c.user_id).await?,
+            _ => None,
+        };
+        let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
+            self.store.increment_counter(&account_key, window).await?;
+            self.store.increment_counter(&address_key, window).await?;
+            return Ok(SignInOutcome::Failed);
+        };
+        if !user.enabled {
+            return Ok(SignInOutcome::Blocked);
+        }
+        self.store.reset_counter(&account_key).await?;
+        let token = self.open_session(user.id).await?;
+        Ok(SignInOutcome::Success { token, user: Box::new(user) })
+    }
+
+    async fn open_session(&self, user_id: UserId) -> Result<String, DomainError> {
+        let token = session::random_token();
+        let now = Timestamp::now();
+        let session = Session {
+            token_hash: session::hash_token(&token),
+            user_id,
+            csrf_token: session::random_token(),
+            created_at: now,
+            last_seen_at: now,
+        };
+        self.store.create_session(&session).await?;
+        Ok(token)
+    }
+
+    /// The live session and its user for a cookie token, refreshing its activity time.
+    pub async fn session(&self, token: &str) -> Result<Option<(Session, User)>, DomainError> {
+        let token_hash = session::hash_token(token);
+        let Some(session) = self.store.get_session(&token_hash).await? else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        if session.expired(now) {
+            self.store.delete_session(&token_hash).await?;
+            return Ok(None);
+        }
+        let user = self.store.get_user(session.user_id).await?;
+        let Some(user) = user.filter(|u| u.enabled && u.deleted_at.is_none()) else {
+            self.store.delete_session(&token_hash).await?;
+            return Ok(None);
+        };
+        if session.needs_touch(now) {
+            self.store.touch_session(&token_hash, now).await?;
+        }
+        Ok(Some((session, user)))
+    }
+
+    /// Ends the session behind a cookie token.
+    pub async fn sign_out(&self, token: &str) -> Result<(), DomainError> {
+        Ok(self.store.delete_session(&session::hash_token(token)).await?)
+    }
+
+    /// A user changes their own password; their other sessions end.
+    pub async fn change_own_password(
+        &self,
+        actor: &Actor,
+        current_token: &str,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), DomainError> {
+        let id = actor.user_id.ok_or_else(|| DomainError::Forbidden("Sign in first.".into()))?;
+        let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
+        let stored = self.store.get_password_hash(id).await?.unwrap_or_else(|| decoy_hash().to_string());
+        let current = current_password.to_string();
+        let stored_for_check = stored.clone();
+        let right = tokio::task::spawn_blocking(move || password::verify(&current, &stored_for_check))
+            .await
+            .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))?;
+        let mut errors = Vec::new();
+        if !right {
+            errors.push(FieldError::new("current_password", "The current password is not right."));
+        }
+        if let Err(e) = password::check_strength("new_password", new_password, user.username.as_str()) {
+            errors.push(e);
+        } else if new_password == current_password {
+            errors.push(FieldError::new("new_password", "Choose a password different from the current one."));
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        let hash = hash_off_thread(new_password.to_string()).await?;
+        let audit = actor.audit(AuditAction::PasswordChanged, Some(&user), Vec::new());
+        self.store.set_password(id, &hash, false, &audit).await?;
+        let keep = session::hash_token(current_token);
+        self.store.delete_user_sessions(id, Some(&keep)).await?;
+        Ok(())
+    }
+
+    /// Sets a user's password from the command line or first start, without a strength check
+    /// beyond the basic rules.
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        new_password: &str,
+        must_change: bool,
+    ) -> Result<(), DomainError> {
+        actor.require(crate::permission::Permission::AssignRoles, crate::role::RoleSet::NONE)?;
+        let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
+        password::check_strength("password", new_password, user.username.as_str())
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let hash = hash_off_thread(new_password.to_string()).await?;
+        let audit = actor.audit(AuditAction::PasswordReset, Some(&user), Vec::new());
+        self.store.set_password(id, &hash, must_change, &audit).await?;
+        self.store.delete_user_sessions(id, None).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned() {
+        let w = FAILURE_WINDOW_SECONDS * 1000;
+        assert_eq!(window_start(Timestamp(w + 5)), Timestamp(w));
+        assert_eq!(window_start(Timestamp(w - 1)), Timestamp(0));
+    }
+}

@@ -1,0 +1,30 @@
+//! Roster's directory rules, free of HTTP and SQL.
+//!
+//! Everything a surface (admin center, CLI, later APIs) may do to the directory goes through
+//! [`Directory`], which validates input, checks the caller's permission and hands one complete
+//! change (with its audit record) to a [`Store`]. Storage engines implement [`Store`] and nothing
+//! else; no storage or web type appears here.
+
+pub mod audit;
+pub mod clock;
+pub mod contact;
+pub mod directory;
+pub mod email;
+pub mod error;
+pub mod password;
+pub mod permission;
+pub mod phone;
+pub mod role;
+pub mod session;
+pub mod store;
+pub mod text;
+pub mod user;
+
+pub use audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
+pub use clock::Timestamp;
+pub use contact::{ContactInfo, ContactInput};
+pub use directory::{Actor, Directory, NewUserInput, SignInOutcome};
+pub use error::{DomainError, FieldError, StoreError};
+pub use role::{Role, RoleSet};
+pub use store::Store;
+pub use user::{User, UserId, UserPage, UserQuery, UserSort, UserSummary, Username};

@@ -1,0 +1,189 @@
+//! Who may do what to whom.
+//!
+//! Recovery contacts (phones and alternate emails), sign-in state and deletion are "sensitive":
+//! whoever can change them can take the account over. Who may change them follows Microsoft
+//! Entra's "Who can perform sensitive actions" table, with one deliberate difference: Entra lets a
+//! Helpdesk Administrator reset another Helpdesk Administrator, Roster does not let a Helpdesk
+//! Administrator touch any administrator's recovery contacts.
+
+use crate::role::{Role, RoleSet};
+
+/// Something an administrator may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Open the admin center and read the directory and the audit log.
+    ViewAdminCenter,
+    /// Add users.
+    CreateUser,
+    /// Change a user's non-sensitive profile (names, job, address, fax).
+    EditProfile,
+    /// Change a user's recovery contacts: office, mobile and alternate mobile phones, alternate emails.
+    EditRecoveryContacts,
+    /// Block or allow sign-in, delete and restore.
+    ManageAccountState,
+    /// Assign or remove administrator roles.
+    AssignRoles,
+}
+
+/// Why a permission check failed, in words for the person who tried.
+pub type Refusal = String;
+
+/// Whether `actor` may do `permission` to a user holding `target` roles.
+///
+/// `target` is ignored for permissions that are not about one user.
+pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<(), Refusal> {
+    let allowed = match permission {
+        Permission::ViewAdminCenter => actor.is_admin(),
+        Permission::CreateUser | Permission::EditProfile => {
+            actor.contains(Role::GlobalAdministrator) || actor.contains(Role::UserAdministrator)
+        }
+        Permission::EditRecoveryContacts => actor.iter().any(|r| may_change_sensitive(r, target, true)),
+        Permission::ManageAccountState => actor.iter().any(|r| may_change_sensitive(r, target, false)),
+        Permission::AssignRoles => actor.contains(Role::GlobalAdministrator),
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(match permission {
+        Permission::ViewAdminCenter => "You need an administrator role to use the admin center.".into(),
+        Permission::CreateUser => "Only Global and User Administrators can add users.".into(),
+        Permission::EditProfile => {
+            "Only Global and User Administrators can change profile details such as names, job and address.".into()
+        }
+        Permission::EditRecoveryContacts => format!(
+            "Your role can't change the phone numbers or alternate email addresses of {}. \
+             They can be used to reset the password, so only a more privileged administrator may change them.",
+            describe(target)
+        ),
+        Permission::ManageAccountState => format!(
+            "Your role can't block, delete or restore {}.",
+            describe(target)
+        ),
+        Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
+    })
+}
+
+fn describe(target: RoleSet) -> String {
+    match target.iter().next() {
+        None => "this user".into(),
+        Some(role) => format!("a {}", role.display_name()),
+    }
+}
+
+/// One actor role against the whole target: the target's every role must be within reach.
+fn may_change_sensitive(actor: Role, target: RoleSet, helpdesk_included: bool) -> bool {
+    let reachable = match actor {
+        Role::GlobalAdministrator | Role::PrivilegedAuthenticationAdministrator => return true,
+        Role::AuthenticationAdministrator => RoleSet::of(&[Role::AuthenticationAdministrator]),
+        Role::UserAdministrator => {
+            RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator])
+        }
+        Role::HelpdeskAdministrator if helpdesk_included => RoleSet::NONE,
+        Role::HelpdeskAdministrator => return false,
+    };
+    target.is_subset_of(reachable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Role::*;
+
+    /// Rows: the actor's role. Columns: the target's only role, or none. `true` = may change
+    /// recovery contacts.
+    const RECOVERY_TABLE: [(Role, [bool; 6]); 5] = [
+        //                                     none  Global PrivAuth Auth  User  Helpdesk
+        (GlobalAdministrator, [true, true, true, true, true, true]),
+        (PrivilegedAuthenticationAdministrator, [true, true, true, true, true, true]),
+        (AuthenticationAdministrator, [true, false, false, true, false, false]),
+        (UserAdministrator, [true, false, false, false, true, true]),
+        (HelpdeskAdministrator, [true, false, false, false, false, false]),
+    ];
+
+    fn targets() -> [RoleSet; 6] {
+        [
+            RoleSet::NONE,
+            RoleSet::of(&[GlobalAdministrator]),
+            RoleSet::of(&[PrivilegedAuthenticationAdministrator]),
+            RoleSet::of(&[AuthenticationAdministrator]),
+            RoleSet::of(&[UserAdministrator]),
+            RoleSet::of(&[HelpdeskAdministrator]),
+        ]
+    }
+
+    #[test]
+    fn recovery_contacts_follow_the_full_role_table() {
+        for (actor, row) in RECOVERY_TABLE {
+            for (target, expected) in targets().into_iter().zip(row) {
+                let got = check(RoleSet::of(&[actor]), Permission::EditRecoveryContacts, target).is_ok();
+                assert_eq!(got, expected, "{actor} changing contacts of {target:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn account_state_follows_the_table_without_helpdesk() {
+        for (actor, row) in RECOVERY_TABLE {
+            for (target, expected) in targets().into_iter().zip(row) {
+                let expected = expected && actor != HelpdeskAdministrator;
+                let got = check(RoleSet::of(&[actor]), Permission::ManageAccountState, target).is_ok();
+                assert_eq!(got, expected, "{actor} blocking {target:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_users_may_do_nothing_to_others() {
+        for target in targets() {
+            for permission in [
+                Permission::ViewAdminCenter,
+                Permission::CreateUser,
+                Permission::EditProfile,
+                Permission::EditRecoveryContacts,
+                Permission::ManageAccountState,
+                Permission::AssignRoles,
+            ] {
+                assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_target_with_several_roles_needs_reach_over_all_of_them() {
+        let target = RoleSet::of(&[HelpdeskAdministrator, AuthenticationAdministrator]);
+        assert!(check(RoleSet::of(&[UserAdministrator]), Permission::EditRecoveryContacts, target).is_err());
+        assert!(check(RoleSet::of(&[AuthenticationAdministrator]), Permission::EditRecoveryContacts, target).is_err());
+        let both = RoleSet::of(&[UserAdministrator, AuthenticationAdministrator]);
+        assert!(check(both, Permission::EditRecoveryContacts, RoleSet::of(&[AuthenticationAdministrator])).is_ok());
+    }
+
+    #[test]
+    fn only_global_administrators_assign_roles() {
+        for role in Role::ALL {
+            let ok = check(RoleSet::of(&[role]), Permission::AssignRoles, RoleSet::NONE).is_ok();
+            assert_eq!(ok, role == GlobalAdministrator);
+        }
+    }
+
+    #[test]
+    fn profile_and_creation_belong_to_global_and_user_administrators() {
+        for role in Role::ALL {
+            let expected = matches!(role, GlobalAdministrator | UserAdministrator);
+            for permission in [Permission::CreateUser, Permission::EditProfile] {
+                assert_eq!(check(RoleSet::of(&[role]), permission, RoleSet::NONE).is_ok(), expected);
+            }
+            assert!(check(RoleSet::of(&[role]), Permission::ViewAdminCenter, RoleSet::NONE).is_ok());
+        }
+    }
+
+    #[test]
+    fn refusals_say_why_in_plain_words() {
+        let why = check(
+            RoleSet::of(&[HelpdeskAdministrator]),
+            Permission::EditRecoveryContacts,
+            RoleSet::of(&[GlobalAdministrator]),
+        )
+        .unwrap_err();
+        assert!(why.contains("a Global Administrator"), "{why}");
+    }
+}

@@ -1,0 +1,162 @@
+//! Phone numbers: parsed with libphonenumber's data, stored as E.164 plus extension.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country::Id as CountryId;
+use phonenumber::Mode;
+
+use crate::error::FieldError;
+
+/// The organisation's default region for national-format input, e.g. `US` or `GB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(CountryId);
+
+impl Region {
+    /// Parses an ISO 3166-1 alpha-2 code such as `US`.
+    pub fn parse(code: &str) -> Option<Region> {
+        CountryId::from_str(&code.trim().to_ascii_uppercase()).ok().map(Region)
+    }
+
+    /// The two-letter code.
+    pub fn code(self) -> String {
+        self.0.as_ref().to_string()
+    }
+}
+
+impl Default for Region {
+    fn default() -> Self {
+        Region(CountryId::US)
+    }
+}
+
+/// A valid phone number, possibly with an extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    e164: String,
+    extension: Option<String>,
+    international: String,
+}
+
+impl Phone {
+    /// Parses what a person typed, relative to `region` when it has no `+country` prefix.
+    pub fn parse(input: &str, region: Region) -> Result<Phone, String> {
+        let number = phonenumber::parse(Some(region.0), input.trim())
+            .map_err(|_| "Enter a phone number, such as +44 20 7946 0958 or (425) 555-0100.".to_string())?;
+        if !phonenumber::is_valid(&number) {
+            return Err(match number.country().id() {
+                Some(id) => format!("This is not a valid phone number for {}.", id.as_ref()),
+                None => "This is not a valid phone number.".to_string(),
+            });
+        }
+        let extension = number.extension().map(|e| e.to_string()).filter(|e| !e.is_empty());
+        Ok(Phone {
+            e164: number.format().mode(Mode::E164).to_string(),
+            international: number.format().mode(Mode::International).to_string(),
+            extension,
+        })
+    }
+
+    /// Rebuilds a number from its stored form (`+442079460958` or `+14255550100x123`).
+    pub fn from_stored(stored: &str) -> Option<Phone> {
+        Phone::parse(stored, Region::default()).ok()
+    }
+
+    /// The stored form: E.164, then `x` and the extension if there is one.
+    pub fn stored(&self) -> String {
+        match &self.extension {
+            Some(ext) => format!("{}x{}", self.e164, ext),
+            None => self.e164.clone(),
+        }
+    }
+
+    /// International format for display, e.g. `+44 20 7946 0958 ext. 12`.
+    pub fn international(&self) -> String {
+        match &self.extension {
+            Some(ext) if !self.international.contains(ext.as_str()) => {
+                format!("{} ext. {}", self.international, ext)
+            }
+            _ => self.international.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.international())
+    }
+}
+
+/// Validates an optional phone field: blank means "no number".
+pub fn optional(field: &str, label: &str, raw: &str, region: Region) -> Result<Option<Phone>, FieldError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > 64 {
+        return Err(FieldError::new(field, format!("{label} can be at most 64 characters long.")));
+    }
+    Phone::parse(value, region)
+        .map(Some)
+        .map_err(|reason| FieldError::new(field, format!("{label}: {reason}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gb() -> Region {
+        Region::parse("gb").unwrap()
+    }
+
+    #[test]
+    fn accepts_international_input() {
+        let p = Phone::parse("+44 20 7946 0958", Region::default()).unwrap();
+        assert_eq!(p.stored(), "+442079460958");
+        assert_eq!(p.international(), "+44 20 7946 0958");
+    }
+
+    #[test]
+    fn accepts_national_input_for_the_default_region() {
+        let us = Phone::parse("(201) 555-0123", Region::default()).unwrap();
+        assert_eq!(us.stored(), "+12015550123");
+        let uk = Phone::parse("020 7946 0958", gb()).unwrap();
+        assert_eq!(uk.stored(), "+442079460958");
+    }
+
+    #[test]
+    fn keeps_extensions() {
+        let p = Phone::parse("+1 201-555-0123 x1234", Region::default()).unwrap();
+        assert_eq!(p.stored(), "+12015550123x1234");
+        assert!(p.international().contains("1234"));
+        assert_eq!(Phone::from_stored(&p.stored()).unwrap(), p);
+    }
+
+    #[test]
+    fn refuses_numbers_invalid_for_their_region() {
+        let err = Phone::parse("+1 555 0100", Region::default()).unwrap_err();
+        assert!(err.contains("not a valid phone number"), "{err}");
+        assert!(Phone::parse("123", gb()).is_err());
+        assert!(Phone::parse("call me", Region::default()).is_err());
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        let p = Phone::parse("+81 3-1234-5678", Region::default()).unwrap();
+        assert_eq!(Phone::from_stored(&p.stored()).unwrap(), p);
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let err = optional("mobile_phone", "Mobile phone", "12", Region::default()).unwrap_err();
+        assert_eq!(err.field, "mobile_phone");
+        assert!(err.message.starts_with("Mobile phone:"));
+        assert_eq!(optional("mobile_phone", "Mobile phone", " ", Region::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn regions_parse_case_insensitively() {
+        assert_eq!(Region::parse("de").unwrap().code(), "DE");
+        assert!(Region::parse("XX").is_none());
+    }
+}

@@ -1,0 +1,99 @@
+//! The storage interface. One implementation per database engine; nothing else touches SQL.
+//!
+//! Every method that changes the directory takes the audit record to write with it, and must
+//! commit both in one durable transaction or neither.
+
+use async_trait::async_trait;
+
+use crate::audit::{AuditEntry, AuditQuery};
+use crate::clock::Timestamp;
+use crate::error::StoreError;
+use crate::session::Session;
+use crate::user::{User, UserId, UserQuery, UserSummary};
+
+/// What sign-in needs to know about a username.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    /// `None` when no password was ever set (sign-in impossible).
+    pub password_hash: Option<String>,
+}
+
+/// A fixed-window counter's state after an increment.
+pub type Count = u32;
+
+/// The storage engine behind a [`crate::Directory`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Number of users, deleted ones included.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// Adds a user (refusing a taken username with [`StoreError::Duplicate`]) and its audit record.
+    async fn insert_user(&self, user: &User, password_hash: Option<&str>, audit: &AuditEntry)
+        -> Result<(), StoreError>;
+
+    /// Adds many users in as few transactions as possible, with one audit record for all.
+    async fn insert_users_bulk(&self, users: &[User], audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// One user by id, deleted or not.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The credentials of a (lower-cased) username, deleted users excluded.
+    async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+
+    /// The stored password hash of a user.
+    async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError>;
+
+    /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Replaces a user's state if its stored version is still `expected_version`; `user.version`
+    /// must be the next one. Otherwise [`StoreError::VersionConflict`] and nothing changes.
+    async fn save_user(&self, user: &User, expected_version: i64, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Sets a user's password hash and must-change flag, bumping its version.
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Permanently removes users deleted before `deleted_before`; returns their audit records.
+    async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
+
+    /// Audit records, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// A session by token hash.
+    async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Records activity on a session.
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Ends one session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Ends all of a user's sessions except `keep` (a token hash).
+    async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError>;
+
+    /// Adds one to the counter `key` in the window starting at `window_start` (an older window
+    /// restarts at one) and returns the new count.
+    async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError>;
+
+    /// The counter `key` in the window starting at `window_start` (0 for an older window).
+    async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError>;
+
+    /// Forgets the counter `key`.
+    async fn reset_counter(&self, key: &str) -> Result<(), StoreError>;
+
+    /// An organisation setting.
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Changes an organisation setting, with its audit record.
+    async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+}
