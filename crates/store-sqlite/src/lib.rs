@@ -1,1 +1,185 @@
-//! placeholder
+//! The embedded SQLite store: Roster's default, one file in the data folder.
+//!
+//! The database runs in WAL mode with `synchronous=FULL`, so a committed change is on disk
+//! before the caller hears of it. Writes go through a single connection (SQLite has one writer
+//! anyway) and reads through a pool, so long list queries never wait behind a save.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use roster_domain::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+mod audit;
+mod rows;
+mod sessions;
+mod users;
+
+/// The name of the database file inside the data folder.
+pub const DATABASE_FILE: &str = "roster.db";
+
+/// The directory in one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `roster.db` in `data_dir` and applies pending migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data folder {}: {e}", data_dir.display())))?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // Another process (the CLI beside a running server) may hold the write lock briefly.
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        Self::connect(options).await
+    }
+
+    /// Opens a database from a `sqlite:` URL (used by tests and tools).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(backend)?;
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.readers).await.map_err(backend)?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for running statements.
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// Any engine error that is not a domain condition.
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a unique-constraint failure to [`StoreError::Duplicate`], anything else to a backend error.
+pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        _ => backend(e),
+    }
+}
+
+mod store_impl {
+    use async_trait::async_trait;
+    use roster_domain::audit::{AuditEntry, AuditQuery};
+    use roster_domain::session::Session;
+    use roster_domain::store::{Count, Credentials, Store};
+    use roster_domain::user::{User, UserId, UserQuery, UserSummary};
+    use roster_domain::{StoreError, Timestamp};
+
+    use crate::SqliteStore;
+
+    #[async_trait]
+    impl Store for SqliteStore {
+        async fn count_users(&self) -> Result<u64, StoreError> {
+            SqliteStore::count_users(self).await
+        }
+        async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::insert_user(self, user, hash, audit).await
+        }
+        async fn insert_users_bulk(&self, users: &[User], audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::insert_users_bulk(self, users, audit).await
+        }
+        async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+            SqliteStore::get_user(self, id).await
+        }
+        async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+            SqliteStore::get_credentials(self, username).await
+        }
+        async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+            SqliteStore::get_password_hash(self, id).await
+        }
+        async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
+            SqliteStore::list_users(self, query).await
+        }
+        async fn save_user(&self, user: &User, expected: i64, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::save_user(self, user, expected, audit).await
+        }
+        async fn set_password(
+            &self,
+            id: UserId,
+            hash: &str,
+            must_change: bool,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::set_password(self, id, hash, must_change, audit).await
+        }
+        async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+            SqliteStore::purge_deleted(self, before, actor).await
+        }
+        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+            SqliteStore::list_audit(self, query).await
+        }
+        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+            SqliteStore::create_session(self, session).await
+        }
+        async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+            SqliteStore::get_session(self, token_hash).await
+        }
+        async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::touch_session(self, token_hash, at).await
+        }
+        async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_session(self, token_hash).await
+        }
+        async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
+            SqliteStore::delete_user_sessions(self, user_id, keep).await
+        }
+        async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            SqliteStore::increment_counter(self, key, window_start).await
+        }
+        async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            SqliteStore::get_counter(self, key, window_start).await
+        }
+        async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
+            SqliteStore::reset_counter(self, key).await
+        }
+        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            SqliteStore::get_setting(self, key).await
+        }
+        async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_setting(self, key, value, audit).await
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Users and their alternate email addresses.
+
+use roster_domain::audit::AuditEntry;
+use roster_domain::user::{sort_key, Cursor, User, UserId, UserQuery, UserSort, UserSummary};
+use roster_domain::{StoreError, Timestamp};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Row, Sqlite, SqliteConnection};
+
+use crate::rows::{summary_from_row, user_from_row, SUMMARY_COLUMNS, USER_COLUMNS};
+use crate::{audit, backend, unique_or_backend, SqliteStore};
+
+const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
+     job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
+     state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
+     updated_by, version, deleted_at";
+const INSERT_COLUMN_COUNT: usize = 29;
+/// Rows per multi-row insert in bulk loads: 40 × 29 parameters stays far below SQLite's limit.
+const BULK_CHUNK: usize = 40;
+
+fn key(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(sort_key)
+}
+
+fn push_user_values(args: &mut SqliteArguments<'_>, user: &User, password_hash: Option<&str>) -> Result<(), StoreError> {
+    let c = &user.contact;
+    let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(backend);
+    add(args.add(user.id.to_string()))?;
+    add(args.add(user.username.as_str().to_string()))?;
+    add(args.add(c.display_name.clone()))?;
+    add(args.add(sort_key(&c.display_name)))?;
+    add(args.add(c.first_name.clone()))?;
+    add(args.add(key(&c.first_name)))?;
+    add(args.add(c.last_name.clone()))?;
+    add(args.add(key(&c.last_name)))?;
+    for value in [&c.job_title, &c.department, &c.office, &c.office_phone, &c.mobile_phone] {
+        add(args.add(value.clone()))?;
+    }
+    for value in [&c.alternate_mobile_phone, &c.fax, &c.street_address, &c.city, &c.state, &c.postal_code, &c.country] {
+        add(args.add(value.clone()))?;
+    }
+    add(args.add(user.roles.bits()))?;
+    add(args.add(user.enabled))?;
+    add(args.add(user.must_change_password))?;
+    add(args.add(password_hash.map(str::to_string)))?;
+    add(args.add(user.created_at.millis()))?;
+    add(args.add(user.updated_at.millis()))?;
+    add(args.add(user.updated_by.clone()))?;
+    add(args.add(user.version))?;
+    add(args.add(user.deleted_at.map(Timestamp::millis)))
+}
+
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<(), StoreError> {
+    let mut args = SqliteArguments::default();
+    let mut count = 0;
+    for user in users {
+        for (position, address) in user.contact.alternate_emails.iter().enumerate() {
+            args.add(user.id.to_string()).map_err(backend)?;
+            args.add(position as i64).map_err(backend)?;
+            args.add(address.clone()).map_err(backend)?;
+            args.add(address.to_lowercase()).map_err(backend)?;
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let sql = format!(
+        "insert into alternate_emails (user_id, position, address, address_key) values {}",
+        placeholders(count, 4)
+    );
+    sqlx::query_with(&sql, args).execute(conn).await.map_err(backend)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(crate) async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut args = SqliteArguments::default();
+        push_user_values(&mut args, user, password_hash)?;
+        let sql = format!("insert into users ({INSERT_COLUMNS}) values {}", placeholders(1, INSERT_COLUMN_COUNT));
+        sqlx::query_with(&sql, args)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_or_backend(e, "username"))?;
+        replace_emails(&mut tx, &[user]).await?;
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn insert_users_bulk(&self, users: &[User], entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for chunk in users.chunks(BULK_CHUNK) {
+            let mut args = SqliteArguments::default();
+            for user in chunk {
+                push_user_values(&mut args, user, None)?;
+            }
+            let sql = format!(
+                "insert into users ({INSERT_COLUMNS}) values {}",
+                placeholders(chunk.len(), INSERT_COLUMN_COUNT)
+            );
+            sqlx::query_with(&sql, args)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_or_backend(e, "username"))?;
+            replace_emails(&mut tx, &chunk.iter().collect::<Vec<_>>()).await?;
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("select {USER_COLUMNS} from users where id = ?");
+        let Some(row) = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let emails: Vec<String> =
+            sqlx::query_scalar("select address from alternate_emails where user_id = ? order by position")
+                .bind(id.to_string())
+                .fetch_all(&self.readers)
+                .await
+                .map_err(backend)?;
+        user_from_row(&row, emails).map(Some)
+    }
+
+    pub(crate) async fn save_user(&self, user: &User, expected_version: i64, entry: &AuditEntry) -> Result<(), StoreError> {
+        let c = &user.contact;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "update users set display_name = ?, display_key = ?, first_name = ?, first_key = ?, last_name = ?, \
+             last_key = ?, job_title = ?, department = ?, office = ?, office_phone = ?, mobile_phone = ?, \
+             alternate_mobile_phone = ?, fax = ?, street_address = ?, city = ?, state = ?, postal_code = ?, \
+             country = ?, roles = ?, enabled = ?, must_change_password = ?, updated_at = ?, updated_by = ?, \
+             version = ?, deleted_at = ? where id = ? and version = ?",
+        )
+        .bind(&c.display_name)
+        .bind(sort_key(&c.display_name))
+        .bind(&c.first_name)
+        .bind(key(&c.first_name))
+        .bind(&c.last_name)
+        .bind(key(&c.last_name))
+        .bind(&c.job_title)
+        .bind(&c.department)
+        .bind(&c.office)
+        .bind(&c.office_phone)
+        .bind(&c.mobile_phone)
+        .bind(&c.alternate_mobile_phone)
+        .bind(&c.fax)
+        .bind(&c.street_address)
+        .bind(&c.city)
+        .bind(&c.state)
+        .bind(&c.postal_code)
+        .bind(&c.country)
+        .bind(user.roles.bits())
+        .bind(user.enabled)
+        .bind(user.must_change_password)
+        .bind(user.updated_at.millis())
+        .bind(&user.updated_by)
+        .bind(user.version)
+        .bind(user.deleted_at.map(Timestamp::millis))
+        .bind(user.id.to_string())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            let current = sqlx::query("select updated_by, updated_at from users where id = ?")
+                .bind(user.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            return Err(match current {
+                None => StoreError::NotFound,
+                Some(row) => StoreError::VersionConflict {
+                    changed_by: row.try_get("updated_by").map_err(backend)?,
+                    changed_at: Timestamp(row.try_get("updated_at").map_err(backend)?),
+                },
+            });
+        }
+        sqlx::query("delete from alternate_emails where user_id = ?")
+            .bind(user.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        replace_emails(&mut tx, &[user]).await?;
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "update users set password_hash = ?, must_change_password = ?, version = version + 1, \
+             updated_at = ?, updated_by = ? where id = ?",
+        )
+        .bind(password_hash)
+        .bind(must_change)
+        .bind(entry.at.millis())
+        .bind(&entry.actor_name)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
+        let column = match query.sort {
+            UserSort::DisplayName => "display_key",
+            UserSort::Username => "username",
+        };
+        // Reading the previous page walks the index the other way, then the domain flips the rows.
+        let backwards = query.before.is_some();
+        let descending = query.descending != backwards;
+        let (order, compare) = if descending { ("desc", "<") } else { ("asc", ">") };
+        let tiebreak = match query.sort {
+            UserSort::DisplayName => format!(", id {order}"),
+            UserSort::Username => String::new(),
+        };
+        let mut sql = format!("select {SUMMARY_COLUMNS} from users where ");
+        let mut args = SqliteArguments::default();
+        sql.push_str(if query.deleted { "deleted_at is not null" } else { "deleted_at is null" });
+        if let Some(prefix) = &query.search {
+            let upper = format!("{prefix}\u{10FFFF}");
+            // Numbered parameters: one binding per value however often the SQL uses it.
+            sql.push_str(
+                " and (display_key >= ?1 and display_key < ?2 or first_key >= ?1 and first_key < ?2 \
+                 or last_key >= ?1 and last_key < ?2 or username >= ?1 and username < ?2 \
+                 or id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2))",
+            );
+            args.add(prefix.clone()).map_err(backend)?;
+            args.add(upper).map_err(backend)?;
+        }
+        let next = args.len() + 1;
+        if let Some(Cursor { key, id }) = query.after.as_ref().or(query.before.as_ref()) {
+            match query.sort {
+                UserSort::DisplayName => {
+                    sql.push_str(&format!(" and (display_key, id) {compare} (?{next}, ?{})", next + 1));
+                    args.add(key.clone()).map_err(backend)?;
+                    args.add(id.to_string()).map_err(backend)?;
+                }
+                UserSort::Username => {
+                    sql.push_str(&format!(" and username {compare} ?{next}"));
+                    args.add(key.clone()).map_err(backend)?;
+                }
+            }
+        }
+        let limit_at = args.len() + 1;
+        sql.push_str(&format!(" order by {column} {order}{tiebreak} limit ?{limit_at}"));
+        args.add(i64::from(query.limit)).map_err(backend)?;
+        let rows = sqlx::query_with::<Sqlite, _>(&sql, args)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    pub(crate) async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let doomed = sqlx::query("select id, username from users where deleted_at is not null and deleted_at < ?")
+            .bind(deleted_before.millis())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for row in &doomed {
+            let id: String = row.try_get("id").map_err(backend)?;
+            let username: String = row.try_get("username").map_err(backend)?;
+            sqlx::query("delete from users where id = ?")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let entry = AuditEntry {
+                id: 0,
+                at: Timestamp::now(),
+                actor_id: None,
+                actor_name: actor.to_string(),
+                target_id: Some(crate::rows::parse_id(&id)?),
+                target_name: username,
+                action: roster_domain::AuditAction::UserPurged,
+                changes: Vec::new(),
+                client_ip: None,
+                request_id: None,
+            };
+            audit::insert(&mut tx, &entry).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(doomed.len() as u64)
+    }
+}
