@@ -1,1 +1,38 @@
-//! placeholder
+//! Roster over HTTP: the admin center and the self-service pages, rendered on the server.
+//!
+//! Handlers stay thin: they read the request, call one [`roster_domain::Directory`] operation
+//! and render the result. Pages work without JavaScript; forms post and redirect.
+
+use std::sync::Arc;
+
+use axum::Router;
+use roster_domain::Directory;
+
+mod error;
+mod router;
+mod security;
+mod session;
+mod ui;
+
+pub use router::router;
+
+/// Settings of the web surface.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The directory service.
+    pub directory: Directory,
+    /// Web settings.
+    pub config: Arc<WebConfig>,
+}
+
+/// Builds the application for `directory`.
+pub fn app(directory: Directory, config: WebConfig) -> Router {
+    router(AppState { directory, config: Arc::new(config) })
+}

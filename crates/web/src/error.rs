@@ -1,0 +1,119 @@
+//! The one place where failures become HTTP responses for the pages.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use roster_domain::DomainError;
+
+/// Why a page could not be shown or a form not applied.
+#[derive(Debug)]
+pub enum PageError {
+    /// Not signed in (or the session ended): go to the sign-in page, then come back.
+    SignIn { next: String },
+    /// Must change the password before anything else.
+    ChangePassword,
+    /// A form without the session's CSRF token.
+    BadToken,
+    /// Anything the domain refused or failed at.
+    Domain(DomainError),
+}
+
+impl From<DomainError> for PageError {
+    fn from(e: DomainError) -> Self {
+        PageError::Domain(e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+/// Renders any template into a response, or a plain 500 if rendering itself fails.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }
+    }
+}
+
+/// A full error page.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    render(status, &ErrorPage { title: title.into(), message: message.into() })
+}
+
+/// The fallback for unknown URLs.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.")
+}
+
+/// Status and words for a domain error shown on a page.
+pub fn describe(e: &DomainError) -> (StatusCode, String) {
+    match e {
+        DomainError::Invalid(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" "),
+        ),
+        DomainError::Forbidden(why) => (StatusCode::FORBIDDEN, why.clone()),
+        DomainError::NotFound(what) => (StatusCode::NOT_FOUND, format!("This {what} doesn't exist or was removed.")),
+        DomainError::VersionConflict { changed_by, changed_at } => (
+            StatusCode::CONFLICT,
+            format!(
+                "{changed_by} changed this user at {} after you opened it. Nothing was saved. \
+                 Open the user again to see their changes, then make yours.",
+                changed_at.display()
+            ),
+        ),
+        DomainError::UsernameTaken(name) => {
+            (StatusCode::CONFLICT, format!("The username {name} is already in use."))
+        }
+        DomainError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later.".into()),
+        DomainError::Internal(_) | DomainError::Store(_) => {
+            tracing::error!(error = %e, "request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Nothing was changed.".into())
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignIn { next } => {
+                let target = if next.starts_with('/') && !next.starts_with("//") && next != "/" {
+                    format!("/signin?next={}", urlencode(&next))
+                } else {
+                    "/signin".to_string()
+                };
+                Redirect::to(&target).into_response()
+            }
+            PageError::ChangePassword => Redirect::to("/account/password").into_response(),
+            PageError::BadToken => error_page(
+                StatusCode::FORBIDDEN,
+                "Your form expired",
+                "The page you submitted was out of date. Go back, reload it and try again.",
+            ),
+            PageError::Domain(e) => {
+                let (status, message) = describe(&e);
+                let title = match status {
+                    StatusCode::FORBIDDEN => "You can't do that",
+                    StatusCode::NOT_FOUND => "Not found",
+                    StatusCode::CONFLICT => "Someone else changed this",
+                    StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+                    StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
+                    _ => "That didn't work",
+                };
+                error_page(status, title, &message)
+            }
+        }
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

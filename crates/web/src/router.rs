@@ -1,0 +1,52 @@
+//! The URL map of the whole server.
+
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::ui::{account, audit, contact, manage, settings, signin, users};
+use crate::{security, AppState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// All routes, with security headers, request ids and tracing.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(signin::home))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/roster.css", get(|| static_file("text/css", include_str!("../static/roster.css"))))
+        .route("/static/roster.js", get(|| static_file("text/javascript", include_str!("../static/roster.js"))))
+        .route("/signin", get(signin::show).post(signin::submit))
+        .route("/signout", post(signin::sign_out))
+        .route("/apps", get(account::apps))
+        .route("/account", get(account::show))
+        .route("/account/password", get(account::show_password).post(account::change_password))
+        .route("/admin", get(users::admin_home))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/new", get(manage::show_new).post(manage::create))
+        .route("/admin/users/{id}", get(users::details))
+        .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
+        .route("/admin/users/{id}/roles", get(manage::show_roles).post(manage::save_roles))
+        .route("/admin/users/{id}/state", post(manage::change_state))
+        .route("/admin/deleted-users", get(users::deleted))
+        .route("/admin/audit", get(audit::list))
+        .route("/admin/settings", get(settings::show).post(settings::save))
+        .fallback(crate::error::not_found)
+        .layer(middleware::from_fn(security::headers))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn static_file(content_type: &'static str, body: &'static str) -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+}

@@ -1,0 +1,107 @@
+//! Who is asking: the session cookie, the signed-in user, and the CSRF token check.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use roster_domain::session::Session;
+use roster_domain::{Actor, User};
+use subtle::ConstantTimeEq;
+
+use crate::error::PageError;
+use crate::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "roster_session";
+
+/// A signed-in user with a live session.
+pub struct SignedIn {
+    pub user: User,
+    pub session: Session,
+    /// The cookie token (needed to keep this session when others end).
+    pub token: String,
+    pub actor: Actor,
+}
+
+impl SignedIn {
+    /// Checks a form's CSRF token against the session's.
+    pub fn verify_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        if bool::from(submitted.as_bytes().ct_eq(self.session.csrf_token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::BadToken)
+        }
+    }
+
+    /// Whether the user holds any administrator role.
+    pub fn is_admin(&self) -> bool {
+        self.user.roles.is_admin()
+    }
+}
+
+/// The client's address as the server saw it.
+pub fn client_ip(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn request_id(parts: &Parts) -> Option<String> {
+    parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(PageError::SignIn { next });
+        };
+        let Some((session, user)) = state.directory.session(&token).await? else {
+            return Err(PageError::SignIn { next });
+        };
+        let path = parts.uri.path();
+        if user.must_change_password && path != "/account/password" && path != "/signout" {
+            return Err(PageError::ChangePassword);
+        }
+        let actor = Actor::user(&user, Some(client_ip(parts)), request_id(parts));
+        Ok(SignedIn { user, session, token, actor })
+    }
+}
+
+/// A signed-in user with an administrator role; anyone else gets 403.
+pub struct Admin(pub SignedIn);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let me = SignedIn::from_request_parts(parts, state).await?;
+        if !me.is_admin() {
+            return Err(PageError::Domain(roster_domain::DomainError::Forbidden(
+                "The admin center is only for administrators. Your account page is still yours to use.".into(),
+            )));
+        }
+        Ok(Admin(me))
+    }
+}
+
+/// The session cookie for a new session.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .build()
+}
+
+/// A cookie that removes the session cookie.
+pub fn cleared_session_cookie() -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, "")).path("/").build()
+}

@@ -1,0 +1,11 @@
+//! The pages: one module per area, each with its handlers and template structs.
+
+pub mod account;
+pub mod audit;
+pub mod contact;
+pub mod form;
+pub mod layout;
+pub mod manage;
+pub mod settings;
+pub mod signin;
+pub mod users;

@@ -1,0 +1,125 @@
+//! "My account": every user's own page, and changing one's own password.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use roster_domain::{DomainError, FieldError};
+use serde::Deserialize;
+
+use crate::error::{render, PageError};
+use crate::session::SignedIn;
+use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::layout::{Layout, Section};
+use crate::ui::users::UserView;
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    user: UserView,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    #[serde(default)]
+    changed: Option<String>,
+}
+
+/// The signed-in user's own page.
+pub async fn show(me: SignedIn, Query(q): Query<AccountQuery>) -> Response {
+    let status = q.changed.map(|_| "Your password was changed.".to_string());
+    let page = AccountPage { layout: Layout::new(&me, "My account", Section::Account), user: UserView::of(&me.user), status };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    layout: Layout,
+    must_change: bool,
+    fields: Vec<Field>,
+    errors: Vec<SummaryItem>,
+}
+
+fn password_page(me: &SignedIn, errors: &[FieldError]) -> PasswordPage {
+    let fields = vec![
+        Field::text("current_password", "Current password", "")
+            .kind("password")
+            .autocomplete("current-password")
+            .required()
+            .with_errors(errors),
+        Field::text("new_password", "New password", "")
+            .kind("password")
+            .autocomplete("new-password")
+            .hint("At least 8 characters, with three of: lower-case letters, upper-case letters, digits, symbols.")
+            .required()
+            .with_errors(errors),
+        Field::text("confirm_password", "Confirm new password", "")
+            .kind("password")
+            .autocomplete("new-password")
+            .required()
+            .with_errors(errors),
+    ];
+    PasswordPage {
+        layout: Layout::new(me, "Change your password", Section::Account),
+        must_change: me.user.must_change_password,
+        fields,
+        errors: summary(errors),
+    }
+}
+
+/// The change-password form.
+pub async fn show_password(me: SignedIn) -> Response {
+    render(StatusCode::OK, &password_page(&me, &[]))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// Changes the signed-in user's password; their other sessions end.
+pub async fn change_password(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    if form.new_password != form.confirm_password {
+        let errors = [FieldError::new("confirm_password", "The two new passwords don't match.")];
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors)));
+    }
+    match state
+        .directory
+        .change_own_password(&me.actor, &me.token, &form.current_password, &form.new_password)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/account?changed=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "apps.html")]
+struct AppsPage {
+    layout: Layout,
+}
+
+/// The App launcher as a page, for browsers without JavaScript.
+pub async fn apps(me: SignedIn) -> Response {
+    render(StatusCode::OK, &AppsPage { layout: Layout::new(&me, "Apps", Section::Account) })
+}

@@ -1,0 +1,111 @@
+//! One form field as the templates draw it: label, value, and its error if any.
+
+use roster_domain::FieldError;
+
+/// A text input with everything needed to render it accessibly.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The input's `name` (and, with dots replaced, its `id`).
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    /// `text`, `tel`, `email`, `password`...
+    pub kind: &'static str,
+    pub autocomplete: &'static str,
+    pub hint: String,
+    pub error: Option<String>,
+    pub required: bool,
+    /// Shown but not editable by this administrator.
+    pub readonly: bool,
+}
+
+impl Field {
+    /// A plain text field.
+    pub fn text(name: &str, label: &str, value: &str) -> Field {
+        Field {
+            name: name.into(),
+            label: label.into(),
+            value: value.into(),
+            kind: "text",
+            autocomplete: "off",
+            hint: String::new(),
+            error: None,
+            required: false,
+            readonly: false,
+        }
+    }
+
+    /// Sets the input type.
+    pub fn kind(mut self, kind: &'static str) -> Field {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the autocomplete token.
+    pub fn autocomplete(mut self, token: &'static str) -> Field {
+        self.autocomplete = token;
+        self
+    }
+
+    /// Adds a hint shown under the label.
+    pub fn hint(mut self, hint: &str) -> Field {
+        self.hint = hint.into();
+        self
+    }
+
+    /// Marks the field required.
+    pub fn required(mut self) -> Field {
+        self.required = true;
+        self
+    }
+
+    /// Marks the field read-only.
+    pub fn readonly(mut self, readonly: bool) -> Field {
+        self.readonly = readonly;
+        self
+    }
+
+    /// Attaches the error for this field from `errors`, if there is one.
+    pub fn with_errors(mut self, errors: &[FieldError]) -> Field {
+        self.error = errors.iter().find(|e| e.field == self.name).map(|e| e.message.clone());
+        self
+    }
+
+    /// The element id: names may contain dots, which are awkward in CSS selectors.
+    pub fn id(&self) -> String {
+        self.name.replace('.', "-")
+    }
+
+    /// The name the input submits under: repeated fields share it (`alternate_email.2` →
+    /// `alternate_email`).
+    pub fn input_name(&self) -> &str {
+        self.name.split('.').next().unwrap_or(&self.name)
+    }
+
+    /// The ids the input is described by: its hint and its error.
+    pub fn describedby(&self) -> String {
+        let mut ids = Vec::new();
+        if !self.hint.is_empty() {
+            ids.push(format!("{}-hint", self.id()));
+        }
+        if self.error.is_some() {
+            ids.push(format!("{}-error", self.id()));
+        }
+        ids.join(" ")
+    }
+}
+
+/// An entry of the error summary at the top of a form: links to the field.
+#[derive(Debug, Clone)]
+pub struct SummaryItem {
+    pub target: String,
+    pub message: String,
+}
+
+/// The error summary for a list of field errors, in field order.
+pub fn summary(errors: &[FieldError]) -> Vec<SummaryItem> {
+    errors
+        .iter()
+        .map(|e| SummaryItem { target: e.field.replace('.', "-"), message: e.message.clone() })
+        .collect()
+}

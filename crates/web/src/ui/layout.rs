@@ -1,0 +1,58 @@
+//! What the page frame needs: who is signed in, and where in the navigation we are.
+
+use crate::session::SignedIn;
+
+/// Which part of the admin navigation is current (`None` outside the admin center).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Account,
+    ActiveUsers,
+    DeletedUsers,
+    Audit,
+    Settings,
+}
+
+/// The page frame's data.
+pub struct Layout {
+    pub title: String,
+    pub user_name: String,
+    pub is_admin: bool,
+    pub is_global_admin: bool,
+    pub csrf: String,
+    pub section: Section,
+}
+
+impl Layout {
+    /// The frame for a signed-in page.
+    pub fn new(me: &SignedIn, title: impl Into<String>, section: Section) -> Layout {
+        Layout {
+            title: title.into(),
+            user_name: me.user.contact.display_name.clone(),
+            is_admin: me.is_admin(),
+            is_global_admin: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
+            csrf: me.session.csrf_token.clone(),
+            section,
+        }
+    }
+
+    /// Whether the page belongs to the admin center (shows the admin navigation).
+    pub fn in_admin(&self) -> bool {
+        self.section != Section::Account
+    }
+
+    /// `aria-current="page"` for the navigation link of `section`.
+    pub fn current(&self, section: &str) -> &'static str {
+        let active = match self.section {
+            Section::Account => "account",
+            Section::ActiveUsers => "users",
+            Section::DeletedUsers => "deleted",
+            Section::Audit => "audit",
+            Section::Settings => "settings",
+        };
+        if active == section {
+            "page"
+        } else {
+            "false"
+        }
+    }
+}

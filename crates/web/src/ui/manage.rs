@@ -1,0 +1,251 @@
+//! Adding users, assigning roles, and blocking, deleting or restoring an account.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use roster_domain::{DomainError, FieldError, NewUserInput, Role, RoleSet};
+use serde::Deserialize;
+
+use crate::error::{describe, render, PageError};
+use crate::session::{Admin, SignedIn};
+use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::layout::{Layout, Section};
+use crate::ui::users::parse_id;
+use crate::AppState;
+
+/// A role checkbox.
+pub struct RoleChoice {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+fn role_choices(roles: RoleSet) -> Vec<RoleChoice> {
+    Role::ALL
+        .into_iter()
+        .map(|r| RoleChoice { slug: r.slug(), name: r.display_name(), checked: roles.contains(r) })
+        .collect()
+}
+
+fn parse_roles(slugs: &[String]) -> RoleSet {
+    RoleSet::of(&slugs.iter().filter_map(|s| Role::from_slug(s)).collect::<Vec<_>>())
+}
+
+#[derive(Template)]
+#[template(path = "admin/new_user.html")]
+struct NewUserPage {
+    layout: Layout,
+    fields: Vec<Field>,
+    errors: Vec<SummaryItem>,
+    problem: Option<String>,
+    generate: bool,
+    must_change: bool,
+    roles: Vec<RoleChoice>,
+    can_assign_roles: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password_choice: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    must_change: Option<String>,
+    #[serde(default)]
+    role: Vec<String>,
+}
+
+fn new_user_page(me: &SignedIn, form: &NewUserForm, errors: &[FieldError], fresh: bool) -> NewUserPage {
+    let fields = vec![
+        Field::text("username", "Username", &form.username)
+            .kind("email")
+            .hint("The sign-in name, such as alex.wilber@contoso.com.")
+            .required()
+            .with_errors(errors),
+        Field::text("display_name", "Display name", &form.display_name).required().with_errors(errors),
+        Field::text("first_name", "First name", &form.first_name).with_errors(errors),
+        Field::text("last_name", "Last name", &form.last_name).with_errors(errors),
+    ];
+    NewUserPage {
+        layout: Layout::new(me, "Add a user", Section::ActiveUsers),
+        fields,
+        errors: summary(errors),
+        problem: None,
+        generate: fresh || form.password_choice != "typed",
+        must_change: fresh || form.must_change.is_some(),
+        roles: role_choices(parse_roles(&form.role)),
+        can_assign_roles: me.user.roles.contains(Role::GlobalAdministrator),
+    }
+}
+
+/// The add-user form.
+pub async fn show_new(Admin(me): Admin) -> Response {
+    render(StatusCode::OK, &new_user_page(&me, &NewUserForm::default(), &[], true))
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_created.html")]
+struct UserCreatedPage {
+    layout: Layout,
+    id: String,
+    username: String,
+    display_name: String,
+    password: Option<String>,
+    must_change: bool,
+}
+
+/// Creates the user and shows a generated password once.
+pub async fn create(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<NewUserForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let input = NewUserInput {
+        username: form.username.clone(),
+        display_name: form.display_name.clone(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        password: (form.password_choice == "typed").then(|| form.password.clone()),
+        must_change_password: form.must_change.is_some(),
+        roles: parse_roles(&form.role),
+    };
+    match state.directory.create_user(&me.actor, input).await {
+        Ok((user, password)) => {
+            let page = UserCreatedPage {
+                layout: Layout::new(&me, "User added", Section::ActiveUsers),
+                id: user.id.to_string(),
+                username: user.username.to_string(),
+                display_name: user.contact.display_name.clone(),
+                password,
+                must_change: user.must_change_password,
+            };
+            Ok(render(StatusCode::CREATED, &page))
+        }
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false)))
+        }
+        Err(DomainError::UsernameTaken(name)) => {
+            let errors = [FieldError::new("username", format!("The username {name} is already in use."))];
+            Ok(render(StatusCode::CONFLICT, &new_user_page(&me, &form, &errors, false)))
+        }
+        Err(e @ DomainError::Forbidden(_)) => {
+            let (status, message) = describe(&e);
+            let mut page = new_user_page(&me, &form, &[], false);
+            page.problem = Some(message);
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/roles.html")]
+struct RolesPage {
+    layout: Layout,
+    user_id: String,
+    display_name: String,
+    version: i64,
+    roles: Vec<RoleChoice>,
+    problem: Option<String>,
+}
+
+/// The manage-roles form (Global Administrators only).
+pub async fn show_roles(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
+    roster_domain::permission::check(me.user.roles, roster_domain::permission::Permission::AssignRoles, user.roles)
+        .map_err(|why| PageError::Domain(DomainError::Forbidden(why)))?;
+    let page = RolesPage {
+        layout: Layout::new(&me, format!("Manage roles – {}", user.contact.display_name), Section::ActiveUsers),
+        user_id: user.id.to_string(),
+        display_name: user.contact.display_name.clone(),
+        version: user.version,
+        roles: role_choices(user.roles),
+        problem: None,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct RolesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    role: Vec<String>,
+}
+
+/// Saves the roles.
+pub async fn save_roles(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<RolesForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let roles = parse_roles(&form.role);
+    match state.directory.set_roles(&me.actor, id, form.version, roles).await {
+        Ok(user) => Ok(Redirect::to(&format!("/admin/users/{}?saved=roles", user.id)).into_response()),
+        Err(e @ (DomainError::Forbidden(_) | DomainError::VersionConflict { .. })) => {
+            let user = state.directory.get_user(&me.actor, id).await?;
+            let (status, message) = describe(&e);
+            let page = RolesPage {
+                layout: Layout::new(&me, format!("Manage roles – {}", user.contact.display_name), Section::ActiveUsers),
+                user_id: user.id.to_string(),
+                display_name: user.contact.display_name.clone(),
+                version: form.version,
+                roles: role_choices(roles),
+                problem: Some(message),
+            };
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// Blocks or allows sign-in, deletes or restores.
+pub async fn change_state(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<StateForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let d = &state.directory;
+    let target = match form.action.as_str() {
+        "block" => d.set_enabled(&me.actor, id, false).await.map(|u| format!("/admin/users/{}?saved=blocked", u.id)),
+        "allow" => d.set_enabled(&me.actor, id, true).await.map(|u| format!("/admin/users/{}?saved=allowed", u.id)),
+        "delete" => d.delete_user(&me.actor, id).await.map(|_| "/admin/users?status=deleted".to_string()),
+        "restore" => d.restore_user(&me.actor, id).await.map(|u| format!("/admin/users/{}?saved=restored", u.id)),
+        _ => Err(DomainError::invalid("action", "Choose block, allow, delete or restore.")),
+    }?;
+    Ok(Redirect::to(&target).into_response())
+}

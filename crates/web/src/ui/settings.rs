@@ -1,0 +1,74 @@
+//! Organisation settings (Global Administrators only).
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use roster_domain::{DomainError, FieldError};
+use serde::Deserialize;
+
+use crate::error::{describe, render, PageError};
+use crate::session::{Admin, SignedIn};
+use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::layout::{Layout, Section};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    field: Field,
+    errors: Vec<SummaryItem>,
+    status: Option<String>,
+    problem: Option<String>,
+}
+
+fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsPage {
+    SettingsPage {
+        layout: Layout::new(me, "Settings", Section::Settings),
+        field: Field::text("default_country", "Default country for phone numbers", value)
+            .hint("Two-letter code such as US or GB. Numbers typed without +country are read as numbers of this country.")
+            .required()
+            .with_errors(errors),
+        errors: summary(errors),
+        status: None,
+        problem: None,
+    }
+}
+
+/// The settings page.
+pub async fn show(Admin(me): Admin, State(state): State<AppState>) -> Result<Response, PageError> {
+    let region = state.directory.region().await?;
+    Ok(render(StatusCode::OK, &settings_page(&me, &region.code(), &[])))
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    default_country: String,
+}
+
+/// Saves the settings.
+pub async fn save(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    match state.directory.set_region(&me.actor, &form.default_country).await {
+        Ok(()) => Ok(Redirect::to("/admin/settings").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&me, &form.default_country, &errors)))
+        }
+        Err(e @ DomainError::Forbidden(_)) => {
+            let (status, message) = describe(&e);
+            let mut page = settings_page(&me, &form.default_country, &[]);
+            page.problem = Some(message);
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

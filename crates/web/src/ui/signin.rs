@@ -1,0 +1,146 @@
+//! Signing in and out.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use roster_domain::session::random_token;
+use roster_domain::SignInOutcome;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::error::{render, PageError};
+use crate::session::{cleared_session_cookie, session_cookie, SignedIn, SESSION_COOKIE};
+use crate::AppState;
+
+/// The cookie that ties the sign-in form to the browser that loaded it (login CSRF).
+const SIGNIN_COOKIE: &str = "roster_signin";
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    username: String,
+    next: String,
+    csrf: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+/// `/`: signed-in people go to their account page, others to sign-in.
+pub async fn home(jar: CookieJar, State(state): State<AppState>) -> Result<Response, PageError> {
+    if let Some(token) = jar.get(SESSION_COOKIE) {
+        if state.directory.session(token.value()).await?.is_some() {
+            return Ok(Redirect::to("/account").into_response());
+        }
+    }
+    Ok(Redirect::to("/signin").into_response())
+}
+
+fn page(jar: CookieJar, status: StatusCode, mut page: SignInPage, secure: bool) -> Response {
+    let csrf = random_token();
+    page.csrf = csrf.clone();
+    let cookie = Cookie::build((SIGNIN_COOKIE, csrf))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/signin")
+        .build();
+    (jar.add(cookie), render(status, &page)).into_response()
+}
+
+/// The sign-in form.
+pub async fn show(jar: CookieJar, State(state): State<AppState>, Query(q): Query<SignInQuery>) -> Response {
+    let notice = q.signed_out.map(|_| "You have signed out.".to_string());
+    let form = SignInPage { username: String::new(), next: q.next, csrf: String::new(), error: None, notice };
+    page(jar, StatusCode::OK, form, state.config.secure_cookies)
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Checks the credentials and opens a session.
+pub async fn submit(
+    jar: CookieJar,
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, PageError> {
+    let secure = state.config.secure_cookies;
+    let cookie_ok = jar
+        .get(SIGNIN_COOKIE)
+        .is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(form.csrf.as_bytes())));
+    let retry = |error: &str| SignInPage {
+        username: form.username.clone(),
+        next: form.next.clone(),
+        csrf: String::new(),
+        error: Some(error.to_string()),
+        notice: None,
+    };
+    if !cookie_ok {
+        let form = retry("Your sign-in page had expired. Please sign in again.");
+        return Ok(page(jar, StatusCode::FORBIDDEN, form, secure));
+    }
+    let ip = crate::session::client_ip(&parts);
+    let outcome = state.directory.sign_in(&form.username, &form.password, &ip).await?;
+    let (status, message) = match outcome {
+        SignInOutcome::Success { token, user } => {
+            let target = if user.must_change_password {
+                "/account/password".to_string()
+            } else if form.next.starts_with('/') && !form.next.starts_with("//") {
+                form.next.clone()
+            } else {
+                "/account".to_string()
+            };
+            let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(session_cookie(token, secure));
+            return Ok((jar, Redirect::to(&target)).into_response());
+        }
+        SignInOutcome::Failed => (StatusCode::UNAUTHORIZED, "Your username or password is incorrect."),
+        SignInOutcome::Blocked => (
+            StatusCode::FORBIDDEN,
+            "Your account is blocked from signing in. Contact your administrator.",
+        ),
+        SignInOutcome::Throttled => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-in attempts. Wait 15 minutes and try again.",
+        ),
+    };
+    Ok(page(jar, status, retry(message), secure))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session.
+pub async fn sign_out(
+    me: SignedIn,
+    jar: CookieJar,
+    State(state): State<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    state.directory.sign_out(&me.token).await?;
+    Ok((jar.add(cleared_session_cookie()), Redirect::to("/signin?signed_out=1")).into_response())
+}

@@ -1,0 +1,313 @@
+//! Users → Active users, a user's details, and Deleted users.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use roster_domain::phone::Phone;
+use roster_domain::user::{Cursor, UserPage};
+use roster_domain::{User, UserId, UserQuery, UserSort, UserSummary};
+use serde::Deserialize;
+
+use crate::error::{render, urlencode, PageError};
+use crate::session::Admin;
+use crate::ui::layout::{Layout, Section};
+use crate::AppState;
+
+/// Rows per page of Active users.
+pub const PAGE_SIZE: u32 = 50;
+
+/// A phone in international format, or the stored text if it no longer parses.
+pub fn show_phone(stored: &Option<String>) -> String {
+    stored
+        .as_deref()
+        .map(|s| Phone::from_stored(s).map(|p| p.international()).unwrap_or_else(|| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// A user prepared for display: every value already a string.
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: String,
+    pub enabled: bool,
+    pub deleted: bool,
+    pub must_change_password: bool,
+    pub updated: String,
+    /// (label, value) pairs of the profile, empty values included.
+    pub profile: Vec<(&'static str, String)>,
+    /// (label, value) pairs of the Contact information section.
+    pub contact: Vec<(&'static str, String)>,
+    pub alternate_emails: Vec<String>,
+}
+
+impl UserView {
+    /// Prepares `user` for display.
+    pub fn of(user: &User) -> UserView {
+        let c = &user.contact;
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        UserView {
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            display_name: c.display_name.clone(),
+            roles: user.roles.display(),
+            enabled: user.enabled,
+            deleted: user.deleted_at.is_some(),
+            must_change_password: user.must_change_password,
+            updated: format!("{} by {}", user.updated_at.display(), user.updated_by),
+            profile: vec![
+                ("First name", s(&c.first_name)),
+                ("Last name", s(&c.last_name)),
+                ("Job title", s(&c.job_title)),
+                ("Department", s(&c.department)),
+                ("Office", s(&c.office)),
+            ],
+            contact: vec![
+                ("Office phone", show_phone(&c.office_phone)),
+                ("Mobile phone", show_phone(&c.mobile_phone)),
+                ("Alternate mobile phone", show_phone(&c.alternate_mobile_phone)),
+                ("Fax number", show_phone(&c.fax)),
+                ("Street address", s(&c.street_address)),
+                ("City", s(&c.city)),
+                ("State or province", s(&c.state)),
+                ("ZIP or postal code", s(&c.postal_code)),
+                ("Country or region", s(&c.country)),
+            ],
+            alternate_emails: c.alternate_emails.clone(),
+        }
+    }
+}
+
+/// `/admin`: the admin center opens on Active users.
+pub async fn admin_home(_: Admin) -> Redirect {
+    Redirect::to("/admin/users")
+}
+
+/// One row of the list.
+pub struct Row {
+    pub id: String,
+    pub display_name: String,
+    pub username: String,
+    pub mobile_phone: String,
+    pub roles: String,
+    pub status: &'static str,
+}
+
+impl Row {
+    fn of(u: &UserSummary) -> Row {
+        Row {
+            id: u.id.to_string(),
+            display_name: u.display_name.clone(),
+            username: u.username.to_string(),
+            mobile_phone: show_phone(&u.mobile_phone),
+            roles: u.roles.display(),
+            status: if u.enabled { "Enabled" } else { "Disabled" },
+        }
+    }
+}
+
+/// A sortable column header.
+pub struct SortHeader {
+    pub label: &'static str,
+    pub href: String,
+    /// `ascending`, `descending` or `none`, for `aria-sort`.
+    pub aria_sort: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct ActiveUsersPage {
+    layout: Layout,
+    search: String,
+    rows: Vec<Row>,
+    headers: Vec<SortHeader>,
+    next_href: Option<String>,
+    previous_href: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    before: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn encode_cursor(c: &Cursor) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\u{0}{}", c.id, c.key))
+}
+
+fn decode_cursor(text: &str) -> Option<Cursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (id, key) = text.split_once('\u{0}')?;
+    Some(Cursor { key: key.to_string(), id: id.parse::<UserId>().ok()? })
+}
+
+struct Listing {
+    base: String,
+    query: UserQuery,
+    sort_name: &'static str,
+}
+
+fn listing(path: &str, q: &ListQuery, deleted: bool) -> Listing {
+    let (sort, sort_name) = match q.sort.as_str() {
+        "username" => (UserSort::Username, "username"),
+        _ => (UserSort::DisplayName, "name"),
+    };
+    let descending = q.dir == "desc";
+    let mut base = format!("{path}?sort={sort_name}&dir={}", if descending { "desc" } else { "asc" });
+    if !q.q.trim().is_empty() {
+        base.push_str(&format!("&q={}", urlencode(q.q.trim())));
+    }
+    let query = UserQuery {
+        search: Some(q.q.clone()),
+        sort,
+        descending,
+        after: q.after.as_deref().and_then(decode_cursor),
+        before: q.before.as_deref().and_then(decode_cursor),
+        deleted,
+        limit: PAGE_SIZE,
+    };
+    Listing { base, query, sort_name }
+}
+
+fn headers(path: &str, q: &ListQuery, current: &str, descending: bool) -> Vec<SortHeader> {
+    [("Display name", "name"), ("Username", "username")]
+        .into_iter()
+        .map(|(label, key)| {
+            let active = key == current;
+            let next_dir = if active && !descending { "desc" } else { "asc" };
+            let mut href = format!("{path}?sort={key}&dir={next_dir}");
+            if !q.q.trim().is_empty() {
+                href.push_str(&format!("&q={}", urlencode(q.q.trim())));
+            }
+            let aria_sort = match (active, descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            };
+            SortHeader { label, href, aria_sort }
+        })
+        .collect()
+}
+
+fn page_links(base: &str, page: &UserPage) -> (Option<String>, Option<String>) {
+    (
+        page.next.as_ref().map(|c| format!("{base}&after={}", encode_cursor(c))),
+        page.previous.as_ref().map(|c| format!("{base}&before={}", encode_cursor(c))),
+    )
+}
+
+/// Users → Active users.
+pub async fn list(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let l = listing("/admin/users", &q, false);
+    let page = state.directory.list_users(&me.actor, l.query.clone()).await?;
+    let (next_href, previous_href) = page_links(&l.base, &page);
+    let status = match q.status.as_deref() {
+        Some("deleted") => Some("The user was deleted. You can restore them from Deleted users for 30 days.".into()),
+        _ => None,
+    };
+    let body = ActiveUsersPage {
+        layout: Layout::new(&me, "Active users", Section::ActiveUsers),
+        search: q.q.trim().to_string(),
+        rows: page.users.iter().map(Row::of).collect(),
+        headers: headers("/admin/users", &q, l.sort_name, l.query.descending),
+        next_href,
+        previous_href,
+        status,
+    };
+    Ok(render(StatusCode::OK, &body))
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPageView {
+    layout: Layout,
+    user: UserView,
+    status: Option<String>,
+    can_assign_roles: bool,
+}
+
+#[derive(Deserialize)]
+pub struct DetailsQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// Parses a user id from the path, answering 404 for anything malformed.
+pub fn parse_id(text: &str) -> Result<UserId, PageError> {
+    text.parse().map_err(|_| PageError::Domain(roster_domain::DomainError::NotFound("user")))
+}
+
+/// A user's account details.
+pub async fn details(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailsQuery>,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
+    let status = q.saved.as_deref().map(|what| match what {
+        "contact" => "Contact information saved.".to_string(),
+        "roles" => "Roles saved.".to_string(),
+        "blocked" => "Sign-in blocked; the user's sessions were ended. Change saved.".to_string(),
+        "allowed" => "Sign-in allowed. Change saved.".to_string(),
+        "restored" => "User restored with everything intact. Change saved.".to_string(),
+        _ => "Changes saved.".to_string(),
+    });
+    let body = UserPageView {
+        layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
+        can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
+        user: UserView::of(&user),
+        status,
+    };
+    Ok(render(StatusCode::OK, &body))
+}
+
+#[derive(Template)]
+#[template(path = "admin/deleted.html")]
+struct DeletedUsersPage {
+    layout: Layout,
+    rows: Vec<(Row, String)>,
+    next_href: Option<String>,
+    previous_href: Option<String>,
+}
+
+/// Users → Deleted users, restorable for 30 days.
+pub async fn deleted(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let l = listing("/admin/deleted-users", &q, true);
+    let page = state.directory.list_users(&me.actor, l.query).await?;
+    let (next_href, previous_href) = page_links(&l.base, &page);
+    let rows = page
+        .users
+        .iter()
+        .map(|u| (Row::of(u), u.deleted_at.map(|t| t.display()).unwrap_or_default()))
+        .collect();
+    let body = DeletedUsersPage {
+        layout: Layout::new(&me, "Deleted users", Section::DeletedUsers),
+        rows,
+        next_href,
+        previous_href,
+    };
+    Ok(render(StatusCode::OK, &body).into_response())
+}
