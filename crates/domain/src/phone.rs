@@ -41,7 +41,12 @@ pub struct Phone {
 impl Phone {
     /// Parses what a person typed, relative to `region` when it has no `+country` prefix.
     pub fn parse(input: &str, region: Region) -> Result<Phone, String> {
-        let number = phonenumber::parse(Some(region.0), input.trim())
+        let input = input.trim();
+        // With a `+country` prefix the default region must play no part: the parser would
+        // otherwise strip the default region's national prefix (a leading 1 for the US) from
+        // numbers such as German mobiles (+49 151…).
+        let default = (!input.starts_with('+')).then_some(region.0);
+        let number = phonenumber::parse(default, input)
             .map_err(|_| "Enter a phone number, such as +44 20 7946 0958 or (425) 555-0100.".to_string())?;
         if !phonenumber::is_valid(&number) {
             return Err(match number.country().id() {
@@ -138,6 +143,13 @@ mod tests {
         assert!(err.contains("not a valid phone number"), "{err}");
         assert!(Phone::parse("123", gb()).is_err());
         assert!(Phone::parse("call me", Region::default()).is_err());
+    }
+
+    #[test]
+    fn international_input_ignores_the_default_region() {
+        let de = Phone::parse("+49 1513 7389275", Region::default()).unwrap();
+        assert_eq!(de.stored(), "+4915137389275");
+        assert_eq!(Phone::from_stored(&de.stored()).unwrap(), de);
     }
 
     #[test]
