@@ -1,0 +1,202 @@
+//! Active users (search, sort, paging), adding, deleting, restoring, roles and the audit log.
+
+use reqwest::StatusCode;
+use roster_domain::Role;
+
+use crate::harness::{bulk, hidden_value, listed_names, location, rel_link, TestApp};
+
+async fn admin_app() -> (TestApp, crate::harness::Session) {
+    let app = TestApp::start().await;
+    app.user("global@contoso.com", "Zz Global Admin", &[Role::GlobalAdministrator]).await;
+    let s = app.signed_in("global@contoso.com").await;
+    (app, s)
+}
+
+#[tokio::test]
+async fn search_matches_name_parts_usernames_and_alternate_emails_by_prefix() {
+    let (app, s) = admin_app().await;
+    bulk(
+        &app,
+        &[("Alex", "Wilber"), ("Megan", "Bowen"), ("Adele", "Vance"), ("Lee", "Gu"), ("Alexandra", "Kim")],
+        &[(3, "lee.personal@Fabrikam.com")],
+    )
+    .await;
+    let names = |q: &str| {
+        let s = &s;
+        let q = q.to_string();
+        async move { listed_names(&s.page(&format!("/admin/users?q={q}")).await.1) }
+    };
+    assert_eq!(names("alex").await, vec!["Alex Wilber", "Alexandra Kim"]);
+    assert_eq!(names("BOW").await, vec!["Megan Bowen"]);
+    assert_eq!(names("vance").await, vec!["Adele Vance"]);
+    assert_eq!(names("u0001").await, vec!["Megan Bowen"]);
+    assert_eq!(names("lee.pers").await, vec!["Lee Gu"]);
+    assert_eq!(names("nomatch").await, Vec::<String>::new());
+    let (_, html) = s.page("/admin/users?q=nomatch").await;
+    assert!(html.contains("No users match"));
+    assert!(html.contains("<label for=\"search\">Search active users</label>"));
+}
+
+#[tokio::test]
+async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
+    let (app, s) = admin_app().await;
+    let names: Vec<(String, String)> = (0..120).map(|i| (format!("Person{i:03}"), "Test".to_string())).collect();
+    let refs: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    bulk(&app, &refs, &[]).await;
+    let (_, first) = s.page("/admin/users").await;
+    let page1 = listed_names(&first);
+    assert_eq!(page1.len(), 50);
+    assert_eq!(page1[0], "Person000 Test");
+    assert!(rel_link(&first, "prev").is_none());
+    let (_, second) = s.page(&rel_link(&first, "next").unwrap()).await;
+    let page2 = listed_names(&second);
+    assert_eq!(page2[0], "Person050 Test");
+    let (_, third) = s.page(&rel_link(&second, "next").unwrap()).await;
+    let page3 = listed_names(&third);
+    assert_eq!(page3.len(), 21, "70 people and the admin remain");
+    assert_eq!(page3.last().unwrap(), "Zz Global Admin");
+    assert!(rel_link(&third, "next").is_none());
+    let (_, back) = s.page(&rel_link(&third, "prev").unwrap()).await;
+    assert_eq!(listed_names(&back), page2);
+    let (_, back) = s.page(&rel_link(&back, "prev").unwrap()).await;
+    assert_eq!(listed_names(&back), page1);
+    assert!(rel_link(&back, "prev").is_none());
+
+    let (_, desc) = s.page("/admin/users?sort=name&dir=desc").await;
+    assert_eq!(listed_names(&desc)[0], "Zz Global Admin");
+    assert!(desc.contains("aria-sort=\"descending\""));
+    let (_, by_username) = s.page("/admin/users?sort=username&dir=desc").await;
+    assert_eq!(listed_names(&by_username)[0], "Person119 Test");
+    let (_, next) = s.page(&rel_link(&by_username, "next").unwrap()).await;
+    assert_eq!(listed_names(&next)[0], "Person069 Test");
+}
+
+#[tokio::test]
+async fn admins_add_users_with_a_generated_password_shown_once() {
+    let (app, s) = admin_app().await;
+    let (_, form) = s.page("/admin/users/new").await;
+    let csrf = hidden_value(&form, "csrf");
+    let (status, html) = s
+        .submit(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("username", "Nestor.Wilke@Contoso.com"),
+                ("display_name", "Nestor Wilke"),
+                ("first_name", "Nestor"),
+                ("last_name", "Wilke"),
+                ("password_choice", "generated"),
+                ("must_change", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let start = html.find("id=\"generated-password\">").unwrap() + "id=\"generated-password\">".len();
+    let password = html[start..].split('<').next().unwrap().to_string();
+    let r = app.client().sign_in("nestor.wilke@contoso.com", &password).await;
+    assert_eq!(location(&r), "/account/password", "must change at first sign-in");
+
+    let (status, html) = s
+        .submit(
+            "/admin/users/new",
+            &[("csrf", &csrf), ("username", "nestor.wilke@contoso.com"), ("display_name", "Another"), ("password_choice", "generated")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("already in use"));
+    let (status, html) = s
+        .submit(
+            "/admin/users/new",
+            &[("csrf", &csrf), ("username", "not a name"), ("display_name", ""), ("password_choice", "typed"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"username-error\"") && html.contains("id=\"display_name-error\""));
+}
+
+#[tokio::test]
+async fn deleted_users_can_be_restored_with_everything_intact() {
+    let (app, s) = admin_app().await;
+    let users = bulk(&app, &[("Joni", "Sherman")], &[(0, "joni@fabrikam.com")]).await;
+    let id = users[0].id;
+    let csrf = s.csrf().await;
+    let r = s.post(&format!("/admin/users/{id}/state"), &[("csrf", &csrf), ("action", "delete")]).await;
+    assert_eq!(location(&r), "/admin/users?status=deleted");
+    let (_, active) = s.page("/admin/users?q=joni").await;
+    assert!(listed_names(&active).is_empty());
+    let (_, deleted) = s.page("/admin/deleted-users").await;
+    assert!(deleted.contains("Joni Sherman"));
+    let r = s.post(&format!("/admin/users/{id}/state"), &[("csrf", &csrf), ("action", "restore")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let restored = app.reload(&users[0]).await;
+    assert_eq!(restored.deleted_at, None);
+    assert_eq!(restored.contact, users[0].contact);
+    let (_, active) = s.page("/admin/users?q=joni").await;
+    assert_eq!(listed_names(&active), vec!["Joni Sherman"]);
+}
+
+#[tokio::test]
+async fn only_global_administrators_assign_roles() {
+    let app = TestApp::start().await;
+    app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
+    app.user("useradmin@contoso.com", "User Admin", &[Role::UserAdministrator]).await;
+    let target = app.user("lee@contoso.com", "Lee Gu", &[]).await;
+    let ua = app.signed_in("useradmin@contoso.com").await;
+    let (status, _) = ua.page(&format!("/admin/users/{}/roles", target.id)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let csrf = ua.csrf().await;
+    let (status, html) = ua
+        .submit(&format!("/admin/users/{}/roles", target.id), &[("csrf", &csrf), ("version", "1"), ("role", "global-admin")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("Only Global Administrators"));
+    assert!(!app.reload(&target).await.roles.is_admin());
+
+    let ga = app.signed_in("global@contoso.com").await;
+    let (_, form) = ga.page(&format!("/admin/users/{}/roles", target.id)).await;
+    let r = ga
+        .post(
+            &format!("/admin/users/{}/roles", target.id),
+            &[("csrf", &hidden_value(&form, "csrf")), ("version", &hidden_value(&form, "version")), ("role", "helpdesk-admin")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(app.reload(&target).await.roles.contains(Role::HelpdeskAdministrator));
+    let (_, audit) = ga.page(&format!("/admin/audit?user={}", target.id)).await;
+    assert!(audit.contains("Roles changed") && audit.contains("Helpdesk Administrator"));
+}
+
+#[tokio::test]
+async fn the_command_line_adds_users_while_the_server_runs() {
+    let app = TestApp::start().await;
+    app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
+    let s = app.signed_in("global@contoso.com").await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["users", "add", "--username", "cli.user@contoso.com", "--display-name", "Cli User", "--role", "helpdesk-admin"])
+        .args(["--password-stdin", "--data"])
+        .arg(app.data.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run roster users add");
+    use tokio::io::AsyncWriteExt;
+    child.stdin.take().unwrap().write_all(b"Cli-Password-2026\n").await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(id.len(), 36, "prints the new id: {id}");
+    let (status, html) = s.page(&format!("/admin/users/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Cli User") && html.contains("Helpdesk Administrator"));
+    let r = app.client().sign_in("cli.user@contoso.com", "Cli-Password-2026").await;
+    assert_eq!(location(&r), "/account", "not forced to change");
+
+    let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["users", "add", "--username", "bad", "--display-name", "X", "--data"])
+        .arg(app.data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--username"));
+}

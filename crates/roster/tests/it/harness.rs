@@ -1,0 +1,192 @@
+//! Starts Roster in-process on 127.0.0.1:0 with a fresh SQLite database, and drives it with a
+//! cookie-keeping HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use roster_domain::{Actor, Directory, NewUserInput, Role, RoleSet, Store, User};
+use roster_store_sqlite::SqliteStore;
+use tempfile::TempDir;
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "Test-Password-2026";
+
+/// A running server and its directory.
+pub struct TestApp {
+    pub base: String,
+    pub directory: Directory,
+    pub data: TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// A server over an empty directory.
+    pub async fn start() -> TestApp {
+        let data = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(data.path()).await.expect("open store");
+        let shared: Arc<dyn Store> = Arc::new(store);
+        let directory = Directory::new(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = roster_web::app(directory.clone(), roster_web::WebConfig::default());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("serve");
+        });
+        TestApp { base: format!("http://{addr}"), directory, data, server }
+    }
+
+    /// Adds a user with [`PASSWORD`] and the given roles.
+    pub async fn user(&self, username: &str, display_name: &str, roles: &[Role]) -> User {
+        let input = NewUserInput {
+            username: username.into(),
+            display_name: display_name.into(),
+            password: Some(PASSWORD.into()),
+            roles: RoleSet::of(roles),
+            ..NewUserInput::default()
+        };
+        self.directory.create_user(&Actor::system("test"), input).await.expect("create user").0
+    }
+
+    /// The user as stored now.
+    pub async fn reload(&self, user: &User) -> User {
+        self.directory.get_user(&Actor::system("test"), user.id).await.expect("reload")
+    }
+
+    /// A fresh browser-like client (own cookies, no automatic redirects).
+    pub fn client(&self) -> Session {
+        let http = Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client");
+        Session { http, base: self.base.clone() }
+    }
+
+    /// A client signed in as `username` with [`PASSWORD`].
+    pub async fn signed_in(&self, username: &str) -> Session {
+        let s = self.client();
+        let r = s.sign_in(username, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {username} failed");
+        s
+    }
+}
+
+/// One client with its cookies.
+pub struct Session {
+    pub http: Client,
+    pub base: String,
+}
+
+/// The value of the first `name="csrf"` hidden input in a page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    html[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// The value of the hidden input `name` in a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("page has a {name} field")) + marker.len();
+    html[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+impl Session {
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(format!("{}{path}", self.base)).send().await.expect("GET")
+    }
+
+    /// GET a path and return status and body.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        let status = r.status();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// POST a form (pairs may repeat a name).
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.http.post(format!("{}{path}", self.base)).form(form).send().await.expect("POST")
+    }
+
+    /// POST a form and return status and body.
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let r = self.post(path, form).await;
+        let status = r.status();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// Loads the sign-in page and posts the credentials.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Response {
+        let (_, html) = self.page("/signin").await;
+        let csrf = csrf_of(&html);
+        self.post("/signin", &[("username", username), ("password", password), ("csrf", &csrf), ("next", "")])
+            .await
+    }
+
+    /// The CSRF token of the signed-in session (read from any signed-in page).
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.page("/account").await;
+        csrf_of(&html)
+    }
+}
+
+/// The `Location` header of a redirect.
+pub fn location(r: &Response) -> String {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// Adds `names.len()` users without passwords in one go; usernames are `u<i>@contoso.com`.
+pub async fn bulk(app: &TestApp, names: &[(&str, &str)], emails: &[(usize, &str)]) -> Vec<User> {
+    use roster_domain::contact::ContactInfo;
+    use roster_domain::user::{UserId, Username};
+    use roster_domain::Timestamp;
+    let now = Timestamp::now();
+    let users: Vec<User> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (first, last))| User {
+            id: UserId::random(),
+            username: Username::parse(&format!("u{i:04}@contoso.com")).unwrap(),
+            contact: ContactInfo {
+                display_name: format!("{first} {last}"),
+                first_name: Some(first.to_string()),
+                last_name: Some(last.to_string()),
+                alternate_emails: emails.iter().filter(|(n, _)| *n == i).map(|(_, e)| e.to_string()).collect(),
+                ..ContactInfo::default()
+            },
+            roles: RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: now,
+            updated_at: now,
+            updated_by: "test".into(),
+            version: 1,
+            deleted_at: None,
+        })
+        .collect();
+    app.directory.create_users_bulk(&Actor::system("test"), &users).await.unwrap();
+    users
+}
+
+/// The display names in the Active users table of a page, in order.
+pub fn listed_names(html: &str) -> Vec<String> {
+    html.split("<tr><td><a href=\"/admin/users/")
+        .skip(1)
+        .filter_map(|row| row.split_once("\">").and_then(|(_, rest)| rest.split_once("</a>")).map(|(n, _)| n.to_string()))
+        .collect()
+}
+
+/// The `href` of the link with the given `rel`, HTML entities for `&` undone.
+pub fn rel_link(html: &str, rel: &str) -> Option<String> {
+    let marker = format!("\" rel=\"{rel}\"");
+    let end = html.find(&marker)?;
+    let start = html[..end].rfind("href=\"")? + 6;
+    Some(html[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
