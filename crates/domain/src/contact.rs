@@ -211,12 +211,7 @@ impl ContactInfo {
         cmp("office", false, before.office.clone(), self.office.clone());
         cmp("office_phone", true, before.office_phone.clone(), self.office_phone.clone());
         cmp("mobile_phone", true, before.mobile_phone.clone(), self.mobile_phone.clone());
-        cmp(
-            "alternate_mobile_phone",
-            true,
-            before.alternate_mobile_phone.clone(),
-            self.alternate_mobile_phone.clone(),
-        );
+        cmp("alternate_mobile_phone", true, before.alternate_mobile_phone.clone(), self.alternate_mobile_phone.clone());
         cmp("fax", false, before.fax.clone(), self.fax.clone());
         let join = |v: &[String]| (!v.is_empty()).then(|| v.join("; "));
         cmp("alternate_emails", true, join(&before.alternate_emails), join(&self.alternate_emails));
@@ -311,7 +306,8 @@ mod tests {
 
     #[test]
     fn limits_follow_the_directory_schema() {
-        let cases: [(&str, fn(&mut ContactInput, String), usize); 5] = [
+        type Setter = fn(&mut ContactInput, String);
+        let cases: [(&str, Setter, usize); 5] = [
             ("display_name", |i, v| i.display_name = v, 256),
             ("first_name", |i, v| i.first_name = v, 64),
             ("job_title", |i, v| i.job_title = v, 128),

@@ -113,19 +113,15 @@ impl Directory {
 
     /// The organisation's default region for national phone numbers.
     pub async fn region(&self) -> Result<Region, DomainError> {
-        Ok(self
-            .store
-            .get_setting(SETTING_DEFAULT_COUNTRY)
-            .await?
-            .and_then(|c| Region::parse(&c))
-            .unwrap_or_default())
+        Ok(self.store.get_setting(SETTING_DEFAULT_COUNTRY).await?.and_then(|c| Region::parse(&c)).unwrap_or_default())
     }
 
     /// Sets the default phone region (Global Administrators only).
     pub async fn set_region(&self, actor: &Actor, code: &str) -> Result<(), DomainError> {
         actor.require(Permission::AssignRoles, RoleSet::NONE)?;
-        let region = Region::parse(code)
-            .ok_or_else(|| DomainError::invalid("default_country", "Enter a two-letter country code such as US or GB."))?;
+        let region = Region::parse(code).ok_or_else(|| {
+            DomainError::invalid("default_country", "Enter a two-letter country code such as US or GB.")
+        })?;
         let before = self.region().await?;
         let change = FieldChange {
             field: SETTING_DEFAULT_COUNTRY.into(),
@@ -154,28 +150,21 @@ impl Directory {
     }
 
     /// Adds a user. Returns the generated password when none was given.
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        input: NewUserInput,
-    ) -> Result<(User, Option<String>), DomainError> {
+    pub async fn create_user(&self, actor: &Actor, input: NewUserInput) -> Result<(User, Option<String>), DomainError> {
         actor.require(Permission::CreateUser, RoleSet::NONE)?;
         if input.roles.is_admin() {
             actor.require(Permission::AssignRoles, RoleSet::NONE)?;
         }
         let mut errors = Vec::new();
         let username = Username::parse(&input.username).map_err(|e| errors.push(e)).ok();
-        let display_name = text::required("display_name", "Display name", &input.display_name, 256)
-            .map_err(|e| errors.push(e))
-            .ok();
+        let display_name =
+            text::required("display_name", "Display name", &input.display_name, 256).map_err(|e| errors.push(e)).ok();
         let first_name = text::optional("first_name", "First name", &input.first_name, 64)
             .map_err(|e| errors.push(e))
             .ok()
             .flatten();
-        let last_name = text::optional("last_name", "Last name", &input.last_name, 64)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
+        let last_name =
+            text::optional("last_name", "Last name", &input.last_name, 64).map_err(|e| errors.push(e)).ok().flatten();
         let generated = input.password.is_none().then(password::generate);
         let password = input.password.clone().or_else(|| generated.clone()).unwrap_or_default();
         if let Some(username) = &username {
@@ -216,12 +205,8 @@ impl Directory {
     /// Adds many pre-validated users at once (sample data); they have no password.
     pub async fn create_users_bulk(&self, actor: &Actor, users: &[User]) -> Result<(), DomainError> {
         actor.require(Permission::CreateUser, RoleSet::NONE)?;
-        let change = FieldChange {
-            field: "users".into(),
-            sensitive: false,
-            before: None,
-            after: Some(users.len().to_string()),
-        };
+        let change =
+            FieldChange { field: "users".into(), sensitive: false, before: None, after: Some(users.len().to_string()) };
         let audit = actor.audit(AuditAction::UserCreated, None, vec![change]);
         Ok(self.store.insert_users_bulk(users, &audit).await?)
     }
@@ -322,9 +307,9 @@ impl Directory {
         }
         let now = Timestamp::now();
         let after = User { deleted_at: Some(now), ..self.next_version(actor, &before) };
-        let change = FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
-        self.save(&after, before.version, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change]))
-            .await?;
+        let change =
+            FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
+        self.save(&after, before.version, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
         self.store.delete_user_sessions(id, None).await?;
         Ok(after)
     }
@@ -339,8 +324,7 @@ impl Directory {
         let after = User { deleted_at: None, ..self.next_version(actor, &before) };
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: Some(deleted_at.rfc3339()), after: None };
-        self.save(&after, before.version, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change]))
-            .await?;
+        self.save(&after, before.version, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change])).await?;
         Ok(after)
     }
 

@@ -55,10 +55,7 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
              They can be used to reset the password, so only a more privileged administrator may change them.",
             describe(target)
         ),
-        Permission::ManageAccountState => format!(
-            "Your role can't block, delete or restore {}.",
-            describe(target)
-        ),
+        Permission::ManageAccountState => format!("Your role can't block, delete or restore {}.", describe(target)),
         Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
     })
 }
@@ -75,9 +72,7 @@ fn may_change_sensitive(actor: Role, target: RoleSet, helpdesk_included: bool) -
     let reachable = match actor {
         Role::GlobalAdministrator | Role::PrivilegedAuthenticationAdministrator => return true,
         Role::AuthenticationAdministrator => RoleSet::of(&[Role::AuthenticationAdministrator]),
-        Role::UserAdministrator => {
-            RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator])
-        }
+        Role::UserAdministrator => RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator]),
         Role::HelpdeskAdministrator if helpdesk_included => RoleSet::NONE,
         Role::HelpdeskAdministrator => return false,
     };

@@ -46,8 +46,13 @@ impl Phone {
         // otherwise strip the default region's national prefix (a leading 1 for the US) from
         // numbers such as German mobiles (+49 151…).
         let default = (!input.starts_with('+')).then_some(region.0);
-        let number = phonenumber::parse(default, input)
-            .map_err(|_| "Enter a phone number, such as +44 20 7946 0958 or (425) 555-0100.".to_string())?;
+        let number = phonenumber::parse(default, input).map_err(|_| {
+            format!(
+                "This is not a valid phone number. Type it with its country code, such as +44 20 7946 0958, \
+                     or as dialled in {}.",
+                region.code()
+            )
+        })?;
         if !phonenumber::is_valid(&number) {
             return Err(match number.country().id() {
                 Some(id) => format!("This is not a valid phone number for {}.", id.as_ref()),
@@ -101,9 +106,7 @@ pub fn optional(field: &str, label: &str, raw: &str, region: Region) -> Result<O
     if value.chars().count() > 64 {
         return Err(FieldError::new(field, format!("{label} can be at most 64 characters long.")));
     }
-    Phone::parse(value, region)
-        .map(Some)
-        .map_err(|reason| FieldError::new(field, format!("{label}: {reason}")))
+    Phone::parse(value, region).map(Some).map_err(|reason| FieldError::new(field, format!("{label}: {reason}")))
 }
 
 #[cfg(test)]

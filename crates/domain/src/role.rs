@@ -131,10 +131,7 @@ mod tests {
     fn sets_store_and_restore_their_bits() {
         let set = RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator]);
         assert_eq!(RoleSet::from_bits(set.bits()), set);
-        assert_eq!(
-            set.iter().collect::<Vec<_>>(),
-            vec![Role::UserAdministrator, Role::HelpdeskAdministrator]
-        );
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![Role::UserAdministrator, Role::HelpdeskAdministrator]);
         assert!(RoleSet::of(&[Role::HelpdeskAdministrator]).is_subset_of(set));
         assert!(!RoleSet::of(&[Role::GlobalAdministrator]).is_subset_of(set));
         assert_eq!(RoleSet::from_bits(1 << 20), RoleSet::NONE);

@@ -28,8 +28,7 @@ pub fn optional(field: &str, label: &str, raw: &str, max: usize) -> Result<Optio
 
 /// Like [`optional`], but an empty value is an error.
 pub fn required(field: &str, label: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    optional(field, label, raw, max)?
-        .ok_or_else(|| FieldError::new(field, format!("{label} is required.")))
+    optional(field, label, raw, max)?.ok_or_else(|| FieldError::new(field, format!("{label} is required.")))
 }
 
 /// Multi-line text (street addresses): line breaks allowed, other control characters not.

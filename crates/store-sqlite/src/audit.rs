@@ -50,10 +50,7 @@ impl SqliteStore {
         rows.iter()
             .map(|row| {
                 let id_of = |name: &str| -> Result<_, StoreError> {
-                    row.try_get::<Option<String>, _>(name)
-                        .map_err(backend)?
-                        .map(|s| parse_id(&s))
-                        .transpose()
+                    row.try_get::<Option<String>, _>(name).map_err(backend)?.map(|s| parse_id(&s)).transpose()
                 };
                 let action: String = row.try_get("action").map_err(backend)?;
                 let changes: String = row.try_get("changes").map_err(backend)?;

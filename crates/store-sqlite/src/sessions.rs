@@ -132,10 +132,8 @@ impl SqliteStore {
     }
 
     pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("select count(*) from users")
-            .fetch_one(&self.readers)
-            .await
-            .map_err(backend)?;
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from users").fetch_one(&self.readers).await.map_err(backend)?;
         Ok(n.max(0) as u64)
     }
 

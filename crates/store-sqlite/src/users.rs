@@ -21,7 +21,11 @@ fn key(value: &Option<String>) -> Option<String> {
     value.as_deref().map(sort_key)
 }
 
-fn push_user_values(args: &mut SqliteArguments<'_>, user: &User, password_hash: Option<&str>) -> Result<(), StoreError> {
+fn push_user_values(
+    args: &mut SqliteArguments<'_>,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
     let c = &user.contact;
     let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(backend);
     add(args.add(user.id.to_string()))?;
@@ -88,10 +92,7 @@ impl SqliteStore {
         let mut args = SqliteArguments::default();
         push_user_values(&mut args, user, password_hash)?;
         let sql = format!("insert into users ({INSERT_COLUMNS}) values {}", placeholders(1, INSERT_COLUMN_COUNT));
-        sqlx::query_with(&sql, args)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or_backend(e, "username"))?;
+        sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| unique_or_backend(e, "username"))?;
         replace_emails(&mut tx, &[user]).await?;
         audit::insert(&mut tx, entry).await?;
         tx.commit().await.map_err(backend)
@@ -108,10 +109,7 @@ impl SqliteStore {
                 "insert into users ({INSERT_COLUMNS}) values {}",
                 placeholders(chunk.len(), INSERT_COLUMN_COUNT)
             );
-            sqlx::query_with(&sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique_or_backend(e, "username"))?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| unique_or_backend(e, "username"))?;
             replace_emails(&mut tx, &chunk.iter().collect::<Vec<_>>()).await?;
         }
         audit::insert(&mut tx, entry).await?;
@@ -120,11 +118,7 @@ impl SqliteStore {
 
     pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("select {USER_COLUMNS} from users where id = ?");
-        let Some(row) = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(backend)?
+        let Some(row) = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.readers).await.map_err(backend)?
         else {
             return Ok(None);
         };
@@ -137,7 +131,12 @@ impl SqliteStore {
         user_from_row(&row, emails).map(Some)
     }
 
-    pub(crate) async fn save_user(&self, user: &User, expected_version: i64, entry: &AuditEntry) -> Result<(), StoreError> {
+    pub(crate) async fn save_user(
+        &self,
+        user: &User,
+        expected_version: i64,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let c = &user.contact;
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -272,10 +271,7 @@ impl SqliteStore {
         let limit_at = args.len() + 1;
         sql.push_str(&format!(" order by {column} {order}{tiebreak} limit ?{limit_at}"));
         args.add(i64::from(query.limit)).map_err(backend)?;
-        let rows = sqlx::query_with::<Sqlite, _>(&sql, args)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(backend)?;
+        let rows = sqlx::query_with::<Sqlite, _>(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
         rows.iter().map(summary_from_row).collect()
     }
 
@@ -289,11 +285,7 @@ impl SqliteStore {
         for row in &doomed {
             let id: String = row.try_get("id").map_err(backend)?;
             let username: String = row.try_get("username").map_err(backend)?;
-            sqlx::query("delete from users where id = ?")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            sqlx::query("delete from users where id = ?").bind(&id).execute(&mut *tx).await.map_err(backend)?;
             let entry = AuditEntry {
                 id: 0,
                 at: Timestamp::now(),

@@ -55,10 +55,9 @@ pub async fn not_found() -> Response {
 /// Status and words for a domain error shown on a page.
 pub fn describe(e: &DomainError) -> (StatusCode, String) {
     match e {
-        DomainError::Invalid(errors) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" "),
-        ),
+        DomainError::Invalid(errors) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" "))
+        }
         DomainError::Forbidden(why) => (StatusCode::FORBIDDEN, why.clone()),
         DomainError::NotFound(what) => (StatusCode::NOT_FOUND, format!("This {what} doesn't exist or was removed.")),
         DomainError::VersionConflict { changed_by, changed_at } => (
@@ -69,9 +68,7 @@ pub fn describe(e: &DomainError) -> (StatusCode, String) {
                 changed_at.display()
             ),
         ),
-        DomainError::UsernameTaken(name) => {
-            (StatusCode::CONFLICT, format!("The username {name} is already in use."))
-        }
+        DomainError::UsernameTaken(name) => (StatusCode::CONFLICT, format!("The username {name} is already in use.")),
         DomainError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later.".into()),
         DomainError::Internal(_) | DomainError::Store(_) => {
             tracing::error!(error = %e, "request failed");

@@ -52,10 +52,8 @@ impl Directory {
             return Ok(SignInOutcome::Throttled);
         }
         let credentials = self.store.get_credentials(&username).await?;
-        let hash = credentials
-            .as_ref()
-            .and_then(|c| c.password_hash.clone())
-            .unwrap_or_else(|| decoy_hash().to_string());
+        let hash =
+            credentials.as_ref().and_then(|c| c.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
         let candidate = password.to_string();
         let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
             .await

@@ -99,7 +99,12 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
     let (status, html) = s
         .submit(
             "/admin/users/new",
-            &[("csrf", &csrf), ("username", "nestor.wilke@contoso.com"), ("display_name", "Another"), ("password_choice", "generated")],
+            &[
+                ("csrf", &csrf),
+                ("username", "nestor.wilke@contoso.com"),
+                ("display_name", "Another"),
+                ("password_choice", "generated"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -107,7 +112,13 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
     let (status, html) = s
         .submit(
             "/admin/users/new",
-            &[("csrf", &csrf), ("username", "not a name"), ("display_name", ""), ("password_choice", "typed"), ("password", "x")],
+            &[
+                ("csrf", &csrf),
+                ("username", "not a name"),
+                ("display_name", ""),
+                ("password_choice", "typed"),
+                ("password", "x"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -146,7 +157,10 @@ async fn only_global_administrators_assign_roles() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let csrf = ua.csrf().await;
     let (status, html) = ua
-        .submit(&format!("/admin/users/{}/roles", target.id), &[("csrf", &csrf), ("version", "1"), ("role", "global-admin")])
+        .submit(
+            &format!("/admin/users/{}/roles", target.id),
+            &[("csrf", &csrf), ("version", "1"), ("role", "global-admin")],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("Only Global Administrators"));
@@ -157,7 +171,11 @@ async fn only_global_administrators_assign_roles() {
     let r = ga
         .post(
             &format!("/admin/users/{}/roles", target.id),
-            &[("csrf", &hidden_value(&form, "csrf")), ("version", &hidden_value(&form, "version")), ("role", "helpdesk-admin")],
+            &[
+                ("csrf", &hidden_value(&form, "csrf")),
+                ("version", &hidden_value(&form, "version")),
+                ("role", "helpdesk-admin"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -172,7 +190,16 @@ async fn the_command_line_adds_users_while_the_server_runs() {
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let s = app.signed_in("global@contoso.com").await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["users", "add", "--username", "cli.user@contoso.com", "--display-name", "Cli User", "--role", "helpdesk-admin"])
+        .args([
+            "users",
+            "add",
+            "--username",
+            "cli.user@contoso.com",
+            "--display-name",
+            "Cli User",
+            "--role",
+            "helpdesk-admin",
+        ])
         .args(["--password-stdin", "--data"])
         .arg(app.data.path())
         .stdin(std::process::Stdio::piped())

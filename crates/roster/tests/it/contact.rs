@@ -47,17 +47,18 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
         ],
     )
     .await;
-    let r = s
-        .http
-        .post(format!("{}/admin/users/{}/contact", s.base, alex.id))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let r = s.http.post(format!("{}/admin/users/{}/contact", s.base, alex.id)).form(&fields).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = s.page(&location(&r)).await;
     assert!(html.contains("role=\"status\">Contact information saved."));
-    for shown in ["+44 20 7946 0958", "+1 425-555-0100 ext. 1234", "+49 1513 7389275", "Alex.Personal@fabrikam.com", "alex@northwindtraders.com", "Retail Manager"] {
+    for shown in [
+        "+44 20 7946 0958",
+        "+1 425-555-0100 ext. 1234",
+        "+49 1513 7389275",
+        "Alex.Personal@fabrikam.com",
+        "alex@northwindtraders.com",
+        "Retail Manager",
+    ] {
         assert!(html.contains(shown), "details show {shown}");
     }
     let stored = app.reload(&alex).await;
@@ -67,7 +68,10 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
 
     let entries = app
         .directory
-        .audit_log(&roster_domain::Actor::system("test"), &AuditQuery { target: Some(alex.id), before_id: None, limit: 10 })
+        .audit_log(
+            &roster_domain::Actor::system("test"),
+            &AuditQuery { target: Some(alex.id), before_id: None, limit: 10 },
+        )
         .await
         .unwrap();
     let change = &entries[0];
@@ -83,6 +87,9 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
     assert!(audit_page.contains("Contact information changed") && audit_page.contains("+442079460958"));
 }
 
+/// Form fields to change, as (name, value) pairs.
+type Changes<'a> = &'a [(&'a str, &'a str)];
+
 #[tokio::test]
 async fn each_invalid_field_is_marked_and_nothing_is_saved() {
     let app = TestApp::start().await;
@@ -90,12 +97,16 @@ async fn each_invalid_field_is_marked_and_nothing_is_saved() {
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("global@contoso.com").await;
     let long = "x".repeat(257);
-    let cases: [(&[(&str, &str)], &str, &str); 8] = [
+    let cases: [(Changes, &str, &str); 8] = [
         (&[("mobile_phone", "555-01")], "mobile_phone", "not a valid phone number"),
         (&[("office_phone", "+1 555 0100")], "office_phone", "not a valid phone number"),
         (&[("alternate_email", "not-an-address")], "alternate_email-1", "valid email address"),
         (&[("alternate_email", "Alex.Wilber@contoso.com")], "alternate_email-1", "own sign-in name"),
-        (&[("alternate_email", "a@fabrikam.com"), ("alternate_email", "A@FABRIKAM.com")], "alternate_email-2", "already in the list"),
+        (
+            &[("alternate_email", "a@fabrikam.com"), ("alternate_email", "A@FABRIKAM.com")],
+            "alternate_email-2",
+            "already in the list",
+        ),
         (&[("display_name", "  ")], "display_name", "Display name is required"),
         (&[("display_name", long.as_str())], "display_name", "at most 256"),
         (&[("city", "Lon\u{7}don")], "city", "control characters"),

@@ -38,9 +38,7 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let app = roster_web::app(directory.clone(), roster_web::WebConfig::default());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("serve");
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
         TestApp { base: format!("http://{addr}"), directory, data, server }
     }
@@ -126,8 +124,7 @@ impl Session {
     pub async fn sign_in(&self, username: &str, password: &str) -> Response {
         let (_, html) = self.page("/signin").await;
         let csrf = csrf_of(&html);
-        self.post("/signin", &[("username", username), ("password", password), ("csrf", &csrf), ("next", "")])
-            .await
+        self.post("/signin", &[("username", username), ("password", password), ("csrf", &csrf), ("next", "")]).await
     }
 
     /// The CSRF token of the signed-in session (read from any signed-in page).
@@ -179,7 +176,9 @@ pub async fn bulk(app: &TestApp, names: &[(&str, &str)], emails: &[(usize, &str)
 pub fn listed_names(html: &str) -> Vec<String> {
     html.split("<tr><td><a href=\"/admin/users/")
         .skip(1)
-        .filter_map(|row| row.split_once("\">").and_then(|(_, rest)| rest.split_once("</a>")).map(|(n, _)| n.to_string()))
+        .filter_map(|row| {
+            row.split_once("\">").and_then(|(_, rest)| rest.split_once("</a>")).map(|(n, _)| n.to_string())
+        })
         .collect()
 }
 

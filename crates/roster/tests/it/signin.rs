@@ -124,7 +124,12 @@ async fn the_first_admin_must_change_the_one_time_password_before_anything_else(
     let (status, html) = s
         .submit(
             "/account/password",
-            &[("csrf", &csrf), ("current_password", &password), ("new_password", "short"), ("confirm_password", "short")],
+            &[
+                ("csrf", &csrf),
+                ("current_password", &password),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

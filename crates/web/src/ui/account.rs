@@ -32,7 +32,8 @@ pub struct AccountQuery {
 /// The signed-in user's own page.
 pub async fn show(me: SignedIn, Query(q): Query<AccountQuery>) -> Response {
     let status = q.changed.map(|_| "Your password was changed.".to_string());
-    let page = AccountPage { layout: Layout::new(&me, "My account", Section::Account), user: UserView::of(&me.user), status };
+    let page =
+        AccountPage { layout: Layout::new(&me, "My account", Section::Account), user: UserView::of(&me.user), status };
     render(StatusCode::OK, &page)
 }
 
@@ -100,15 +101,9 @@ pub async fn change_password(
         let errors = [FieldError::new("confirm_password", "The two new passwords don't match.")];
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors)));
     }
-    match state
-        .directory
-        .change_own_password(&me.actor, &me.token, &form.current_password, &form.new_password)
-        .await
-    {
+    match state.directory.change_own_password(&me.actor, &me.token, &form.current_password, &form.new_password).await {
         Ok(()) => Ok(Redirect::to("/account?changed=1").into_response()),
-        Err(DomainError::Invalid(errors)) => {
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors)))
-        }
+        Err(DomainError::Invalid(errors)) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors))),
         Err(e) => Err(e.into()),
     }
 }

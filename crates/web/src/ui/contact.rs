@@ -73,8 +73,11 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
         .iter()
         .enumerate()
         .map(|(i, value)| {
-            let label =
-                if i == 0 { "Alternate email address".to_string() } else { format!("Alternate email address {}", i + 1) };
+            let label = if i == 0 {
+                "Alternate email address".to_string()
+            } else {
+                format!("Alternate email address {}", i + 1)
+            };
             Field::text(&alternate_email_field(i), &label, value)
                 .kind("email")
                 .readonly(!can_edit_recovery)
@@ -89,7 +92,11 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
         profile_field("country", "Country or region", &input.country, "off"),
     ];
     ContactPage {
-        layout: Layout::new(me, format!("Manage contact information – {}", user.contact.display_name), Section::ActiveUsers),
+        layout: Layout::new(
+            me,
+            format!("Manage contact information – {}", user.contact.display_name),
+            Section::ActiveUsers,
+        ),
         user_id: user.id.to_string(),
         display_name: user.contact.display_name.clone(),
         username: user.username.to_string(),

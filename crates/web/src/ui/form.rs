@@ -104,8 +104,5 @@ pub struct SummaryItem {
 
 /// The error summary for a list of field errors, in field order.
 pub fn summary(errors: &[FieldError]) -> Vec<SummaryItem> {
-    errors
-        .iter()
-        .map(|e| SummaryItem { target: e.field.replace('.', "-"), message: e.message.clone() })
-        .collect()
+    errors.iter().map(|e| SummaryItem { target: e.field.replace('.', "-"), message: e.message.clone() }).collect()
 }

@@ -28,7 +28,9 @@ fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsP
     SettingsPage {
         layout: Layout::new(me, "Settings", Section::Settings),
         field: Field::text("default_country", "Default country for phone numbers", value)
-            .hint("Two-letter code such as US or GB. Numbers typed without +country are read as numbers of this country.")
+            .hint(
+                "Two-letter code such as US or GB. Numbers typed without +country are read as numbers of this country.",
+            )
             .required()
             .with_errors(errors),
         errors: summary(errors),

@@ -86,9 +86,8 @@ pub async fn submit(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, PageError> {
     let secure = state.config.secure_cookies;
-    let cookie_ok = jar
-        .get(SIGNIN_COOKIE)
-        .is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(form.csrf.as_bytes())));
+    let cookie_ok =
+        jar.get(SIGNIN_COOKIE).is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(form.csrf.as_bytes())));
     let retry = |error: &str| SignInPage {
         username: form.username.clone(),
         next: form.next.clone(),
@@ -115,14 +114,12 @@ pub async fn submit(
             return Ok((jar, Redirect::to(&target)).into_response());
         }
         SignInOutcome::Failed => (StatusCode::UNAUTHORIZED, "Your username or password is incorrect."),
-        SignInOutcome::Blocked => (
-            StatusCode::FORBIDDEN,
-            "Your account is blocked from signing in. Contact your administrator.",
-        ),
-        SignInOutcome::Throttled => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-in attempts. Wait 15 minutes and try again.",
-        ),
+        SignInOutcome::Blocked => {
+            (StatusCode::FORBIDDEN, "Your account is blocked from signing in. Contact your administrator.")
+        }
+        SignInOutcome::Throttled => {
+            (StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-in attempts. Wait 15 minutes and try again.")
+        }
     };
     Ok(page(jar, status, retry(message), secure))
 }

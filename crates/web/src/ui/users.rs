@@ -298,11 +298,7 @@ pub async fn deleted(
     let l = listing("/admin/deleted-users", &q, true);
     let page = state.directory.list_users(&me.actor, l.query).await?;
     let (next_href, previous_href) = page_links(&l.base, &page);
-    let rows = page
-        .users
-        .iter()
-        .map(|u| (Row::of(u), u.deleted_at.map(|t| t.display()).unwrap_or_default()))
-        .collect();
+    let rows = page.users.iter().map(|u| (Row::of(u), u.deleted_at.map(|t| t.display()).unwrap_or_default())).collect();
     let body = DeletedUsersPage {
         layout: Layout::new(&me, "Deleted users", Section::DeletedUsers),
         rows,
