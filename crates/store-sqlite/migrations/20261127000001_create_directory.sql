@@ -39,11 +39,17 @@ create table users (
 );
 
 -- Keyset pagination of Active users by display name and by username; the partial indexes
--- hold only active users, which is what every list but Deleted users reads.
-create index users_active_by_display on users (display_key, id) where deleted_at is null;
-create index users_active_by_username on users (username) where deleted_at is null;
-create index users_active_by_first on users (first_key) where deleted_at is null;
-create index users_active_by_last on users (last_key) where deleted_at is null;
+-- hold only active users, which is what every list but Deleted users reads. They also carry
+-- the other searchable names, so a search that matches many users can walk the index in list
+-- order and test each entry without touching the table.
+create index users_active_by_display on users (display_key, id, first_key, last_key, username)
+    where deleted_at is null;
+create index users_active_by_username on users (username, display_key, first_key, last_key)
+    where deleted_at is null;
+-- Name indexes carry both sort keys, so counting search matches outside the list's own
+-- range needs no table lookups.
+create index users_active_by_first on users (first_key, display_key, username) where deleted_at is null;
+create index users_active_by_last on users (last_key, display_key, username) where deleted_at is null;
 create index users_deleted on users (deleted_at) where deleted_at is not null;
 
 create table alternate_emails (

@@ -12,6 +12,7 @@ use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod audit;
+mod listing;
 mod rows;
 mod sessions;
 mod users;
@@ -39,7 +40,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // Another process (the CLI beside a running server) may hold the write lock briefly.
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
+            // 8 MiB of page cache per connection keeps nine connections well inside the memory
+            // budget; the operating system's file cache holds the rest of the database.
+            .pragma("cache_size", "-8192")
             .pragma("temp_store", "memory");
         Self::connect(options).await
     }

@@ -1,12 +1,12 @@
 //! Users and their alternate email addresses.
 
 use roster_domain::audit::AuditEntry;
-use roster_domain::user::{sort_key, Cursor, User, UserId, UserQuery, UserSort, UserSummary};
+use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Row, Sqlite, SqliteConnection};
+use sqlx::{Arguments, Row, SqliteConnection};
 
-use crate::rows::{summary_from_row, user_from_row, SUMMARY_COLUMNS, USER_COLUMNS};
+use crate::rows::{user_from_row, USER_COLUMNS};
 use crate::{audit, backend, unique_or_backend, SqliteStore};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
@@ -81,6 +81,25 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
     Ok(())
 }
 
+/// The default page cache of a connection (see `SqliteStore::open`).
+const WRITER_CACHE: &str = "pragma cache_size = -8192";
+
+async fn insert_batch(conn: &mut SqliteConnection, users: &[User], entry: &AuditEntry) -> Result<(), StoreError> {
+    let mut tx = sqlx::Connection::begin(conn).await.map_err(backend)?;
+    for chunk in users.chunks(BULK_CHUNK) {
+        let mut args = SqliteArguments::default();
+        for user in chunk {
+            push_user_values(&mut args, user, None)?;
+        }
+        let sql =
+            format!("insert into users ({INSERT_COLUMNS}) values {}", placeholders(chunk.len(), INSERT_COLUMN_COUNT));
+        sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| unique_or_backend(e, "username"))?;
+        replace_emails(&mut tx, &chunk.iter().collect::<Vec<_>>()).await?;
+    }
+    audit::insert(&mut tx, entry).await?;
+    tx.commit().await.map_err(backend)
+}
+
 impl SqliteStore {
     pub(crate) async fn insert_user(
         &self,
@@ -99,21 +118,13 @@ impl SqliteStore {
     }
 
     pub(crate) async fn insert_users_bulk(&self, users: &[User], entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        for chunk in users.chunks(BULK_CHUNK) {
-            let mut args = SqliteArguments::default();
-            for user in chunk {
-                push_user_values(&mut args, user, None)?;
-            }
-            let sql = format!(
-                "insert into users ({INSERT_COLUMNS}) values {}",
-                placeholders(chunk.len(), INSERT_COLUMN_COUNT)
-            );
-            sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| unique_or_backend(e, "username"))?;
-            replace_emails(&mut tx, &chunk.iter().collect::<Vec<_>>()).await?;
-        }
-        audit::insert(&mut tx, entry).await?;
-        tx.commit().await.map_err(backend)
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        // Random keys (ids, usernames) touch index pages all over the file: a large cache for
+        // the duration of the load saves most of the re-reads, then the usual size returns.
+        sqlx::query("pragma cache_size = -262144").execute(&mut *conn).await.map_err(backend)?;
+        let result = insert_batch(&mut conn, users, entry).await;
+        sqlx::query(WRITER_CACHE).execute(&mut *conn).await.map_err(backend)?;
+        result
     }
 
     pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -225,54 +236,6 @@ impl SqliteStore {
         }
         audit::insert(&mut tx, entry).await?;
         tx.commit().await.map_err(backend)
-    }
-
-    pub(crate) async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
-        let column = match query.sort {
-            UserSort::DisplayName => "display_key",
-            UserSort::Username => "username",
-        };
-        // Reading the previous page walks the index the other way, then the domain flips the rows.
-        let backwards = query.before.is_some();
-        let descending = query.descending != backwards;
-        let (order, compare) = if descending { ("desc", "<") } else { ("asc", ">") };
-        let tiebreak = match query.sort {
-            UserSort::DisplayName => format!(", id {order}"),
-            UserSort::Username => String::new(),
-        };
-        let mut sql = format!("select {SUMMARY_COLUMNS} from users where ");
-        let mut args = SqliteArguments::default();
-        sql.push_str(if query.deleted { "deleted_at is not null" } else { "deleted_at is null" });
-        if let Some(prefix) = &query.search {
-            let upper = format!("{prefix}\u{10FFFF}");
-            // Numbered parameters: one binding per value however often the SQL uses it.
-            sql.push_str(
-                " and (display_key >= ?1 and display_key < ?2 or first_key >= ?1 and first_key < ?2 \
-                 or last_key >= ?1 and last_key < ?2 or username >= ?1 and username < ?2 \
-                 or id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2))",
-            );
-            args.add(prefix.clone()).map_err(backend)?;
-            args.add(upper).map_err(backend)?;
-        }
-        let next = args.len() + 1;
-        if let Some(Cursor { key, id }) = query.after.as_ref().or(query.before.as_ref()) {
-            match query.sort {
-                UserSort::DisplayName => {
-                    sql.push_str(&format!(" and (display_key, id) {compare} (?{next}, ?{})", next + 1));
-                    args.add(key.clone()).map_err(backend)?;
-                    args.add(id.to_string()).map_err(backend)?;
-                }
-                UserSort::Username => {
-                    sql.push_str(&format!(" and username {compare} ?{next}"));
-                    args.add(key.clone()).map_err(backend)?;
-                }
-            }
-        }
-        let limit_at = args.len() + 1;
-        sql.push_str(&format!(" order by {column} {order}{tiebreak} limit ?{limit_at}"));
-        args.add(i64::from(query.limit)).map_err(backend)?;
-        let rows = sqlx::query_with::<Sqlite, _>(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
-        rows.iter().map(summary_from_row).collect()
     }
 
     pub(crate) async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {

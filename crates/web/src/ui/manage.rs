@@ -163,6 +163,17 @@ struct RolesPage {
     problem: Option<String>,
 }
 
+fn roles_page(me: &SignedIn, user: &roster_domain::User, version: i64, roles: RoleSet) -> RolesPage {
+    RolesPage {
+        layout: Layout::new(me, format!("Manage roles – {}", user.contact.display_name), Section::ActiveUsers),
+        user_id: user.id.to_string(),
+        display_name: user.contact.display_name.clone(),
+        version,
+        roles: role_choices(roles),
+        problem: None,
+    }
+}
+
 /// The manage-roles form (Global Administrators only).
 pub async fn show_roles(
     Admin(me): Admin,
@@ -172,15 +183,7 @@ pub async fn show_roles(
     let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
     roster_domain::permission::check(me.user.roles, roster_domain::permission::Permission::AssignRoles, user.roles)
         .map_err(|why| PageError::Domain(DomainError::Forbidden(why)))?;
-    let page = RolesPage {
-        layout: Layout::new(&me, format!("Manage roles – {}", user.contact.display_name), Section::ActiveUsers),
-        user_id: user.id.to_string(),
-        display_name: user.contact.display_name.clone(),
-        version: user.version,
-        roles: role_choices(user.roles),
-        problem: None,
-    };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(StatusCode::OK, &roles_page(&me, &user, user.version, user.roles)))
 }
 
 #[derive(Deserialize)]
@@ -208,14 +211,8 @@ pub async fn save_roles(
         Err(e @ (DomainError::Forbidden(_) | DomainError::VersionConflict { .. })) => {
             let user = state.directory.get_user(&me.actor, id).await?;
             let (status, message) = describe(&e);
-            let page = RolesPage {
-                layout: Layout::new(&me, format!("Manage roles – {}", user.contact.display_name), Section::ActiveUsers),
-                user_id: user.id.to_string(),
-                display_name: user.contact.display_name.clone(),
-                version: form.version,
-                roles: role_choices(roles),
-                problem: Some(message),
-            };
+            let mut page = roles_page(&me, &user, form.version, roles);
+            page.problem = Some(message);
             Ok(render(status, &page))
         }
         Err(e) => Err(e.into()),

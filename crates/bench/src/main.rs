@@ -1,0 +1,412 @@
+//! `roster-bench`: seeds a directory, starts a real `roster serve`, and measures it over HTTP
+//! with concurrent clients. Prints a Markdown table for BENCHMARKS.md.
+//!
+//! Build both binaries in release mode first; the benchmark runs the `roster` binary that sits
+//! beside its own executable.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Options of the benchmark.
+#[derive(Parser, Debug)]
+#[command(about = "Load benchmark of a real Roster server")]
+struct Args {
+    /// Users to seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    users: u32,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Requests per read scenario (shared by the clients).
+    #[arg(long, default_value_t = 4_000)]
+    requests: usize,
+    /// How long to run the contact-save scenario, in seconds.
+    #[arg(long, default_value_t = 10)]
+    save_seconds: u64,
+    /// How many next links each client follows for the deep-page scenario.
+    #[arg(long, default_value_t = 200)]
+    depth: usize,
+    /// Reuse (or create) the directory in this folder instead of a temporary one; an already
+    /// seeded folder is not seeded again.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+const ADMIN: &str = "bench.admin@contoso.com";
+const PASSWORD: &str = "Bench-Password-2026";
+const PREFIXES: &[&str] =
+    &["smi", "ngu", "wil", "ros", "ale", "meg", "pat", "kat", "sch", "tana", "joh", "van", "chen", "gar", "lee"];
+
+/// Latencies of one scenario.
+struct Sample {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    errors: usize,
+}
+
+impl Sample {
+    fn percentile(&self, p: f64) -> f64 {
+        let mut v = self.latencies.clone();
+        v.sort();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let index = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        v[index].as_secs_f64() * 1000.0
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} |",
+            self.name,
+            self.latencies.len(),
+            self.percentile(50.0),
+            self.percentile(95.0),
+            self.percentile(99.0),
+            self.latencies.len() as f64 / self.elapsed.as_secs_f64(),
+            self.errors
+        )
+    }
+}
+
+fn roster_binary() -> anyhow::Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name("roster");
+    if !path.exists() {
+        bail!("{} not found: build it first with `cargo build --release -p roster`", path.display());
+    }
+    Ok(path)
+}
+
+async fn run_roster(bin: &Path, args: &[&str], data: &Path, stdin: Option<&str>) -> anyhow::Result<String> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let mut input = child.stdin.take().context("stdin")?;
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).await?;
+    }
+    drop(input);
+    let out = child.wait_with_output().await?;
+    if !out.status.success() {
+        bail!("roster {args:?} failed");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+async fn start_server(bin: &Path, data: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("ROSTER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    while let Some(line) = lines.next_line().await? {
+        if let Some(rest) = line.strip_prefix("Roster is listening on ") {
+            let addr = rest.split_whitespace().next().unwrap_or_default().trim_end_matches('.').to_string();
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((child, format!("http://{addr}")));
+        }
+    }
+    bail!("the server stopped before it listened")
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    text[from..].find(end).map(|to| &text[from..from + to])
+}
+
+async fn sign_in(base: &str) -> anyhow::Result<(Client, String)> {
+    let client = Client::builder().cookie_store(true).redirect(Policy::none()).pool_max_idle_per_host(4).build()?;
+    let page = client.get(format!("{base}/signin")).send().await?.text().await?;
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("csrf")?.to_string();
+    let r = client
+        .post(format!("{base}/signin"))
+        .form(&[("username", ADMIN), ("password", PASSWORD), ("csrf", &csrf), ("next", "")])
+        .send()
+        .await?;
+    if r.status() != StatusCode::SEE_OTHER {
+        bail!("sign-in failed: {}", r.status());
+    }
+    let account = client.get(format!("{base}/account")).send().await?.text().await?;
+    let csrf = between(&account, "name=\"csrf\" value=\"", "\"").context("session csrf")?.to_string();
+    Ok((client, csrf))
+}
+
+fn user_ids(page: &str) -> Vec<String> {
+    page.split("<tr><td><a href=\"/admin/users/").skip(1).filter_map(|s| s.get(..36)).map(str::to_string).collect()
+}
+
+fn next_link(page: &str) -> Option<String> {
+    let end = page.find("\" rel=\"next\"")?;
+    let start = page[..end].rfind("href=\"")? + 6;
+    Some(page[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+type Clients = Arc<Vec<(Client, String)>>;
+
+/// Runs `total` requests spread over the clients; `path(i)` says what client `i` fetches next.
+async fn read_scenario(
+    name: &'static str,
+    base: &str,
+    clients: &Clients,
+    total: usize,
+    path: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> Sample {
+    let started = Instant::now();
+    let per_client = total / clients.len();
+    let mut tasks = Vec::new();
+    for i in 0..clients.len() {
+        let clients = clients.clone();
+        let base = base.to_string();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let (client, _) = &clients[i];
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut errors = 0;
+            for _ in 0..per_client {
+                let url = format!("{base}{}", path(i));
+                let t = Instant::now();
+                match client.get(url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    collect(name, started, tasks).await
+}
+
+async fn collect(
+    name: &'static str,
+    started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+) -> Sample {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    Sample { name, latencies, elapsed: started.elapsed(), errors }
+}
+
+/// Each client follows next links from the first page, `depth` pages, timing every page.
+async fn deep_pages(base: &str, clients: &Clients, depth: usize) -> Sample {
+    let started = Instant::now();
+    let orders = ["sort=name&dir=asc", "sort=name&dir=desc", "sort=username&dir=asc", "sort=username&dir=desc"];
+    let mut tasks = Vec::new();
+    for i in 0..clients.len() {
+        let clients = clients.clone();
+        let base = base.to_string();
+        let mut path = format!("/admin/users?{}", orders[i % orders.len()]);
+        tasks.push(tokio::spawn(async move {
+            let (client, _) = &clients[i];
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            for _ in 0..depth {
+                let t = Instant::now();
+                let Ok(r) = client.get(format!("{base}{path}")).send().await else {
+                    errors += 1;
+                    break;
+                };
+                let ok = r.status() == StatusCode::OK;
+                let body = r.text().await.unwrap_or_default();
+                latencies.push(t.elapsed());
+                match (ok, next_link(&body)) {
+                    (true, Some(next)) => path = next,
+                    _ => {
+                        errors += usize::from(!ok);
+                        break;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    collect("Page deep in the list (next links)", started, tasks).await
+}
+
+/// Each client saves the contact form of its own users in turn, for `seconds`.
+async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> Sample {
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(seconds);
+    let per_client = ids.len() / clients.len();
+    let mut tasks = Vec::new();
+    for i in 0..clients.len() {
+        let clients = clients.clone();
+        let base = base.to_string();
+        let mine: Vec<String> = ids[i * per_client..(i + 1) * per_client].to_vec();
+        tasks.push(tokio::spawn(async move {
+            let (client, csrf) = &clients[i];
+            let mut versions = vec![1_i64; mine.len()];
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut n = 0_usize;
+            let mut rng = rand::rngs::StdRng::from_entropy();
+            while Instant::now() < stop {
+                let k = n % mine.len();
+                n += 1;
+                let mobile = format!("+1 425 555 {:04}", rng.gen_range(0..10_000));
+                let version = versions[k].to_string();
+                let form = [
+                    ("csrf", csrf.as_str()),
+                    ("version", version.as_str()),
+                    ("display_name", "Bench Person"),
+                    ("mobile_phone", mobile.as_str()),
+                    ("alternate_email", "bench.person@fabrikam.com"),
+                    ("city", "Redmond"),
+                ];
+                let t = Instant::now();
+                match client.post(format!("{base}/admin/users/{}/contact", mine[k])).form(&form).send().await {
+                    Ok(r) if r.status() == StatusCode::SEE_OTHER => {
+                        latencies.push(t.elapsed());
+                        versions[k] += 1;
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    collect("Save contact information (durable)", started, tasks).await
+}
+
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = roster_binary()?;
+    let temp = tempfile::tempdir()?;
+    let data = args.data.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let fresh = !data.join("roster.db").exists();
+
+    let mut seeding = None;
+    if fresh {
+        let t = Instant::now();
+        run_roster(&bin, &["demo-data", "--users", &args.users.to_string()], &data, None).await?;
+        seeding = Some(t.elapsed());
+        run_roster(
+            &bin,
+            &[
+                "users",
+                "add",
+                "--username",
+                ADMIN,
+                "--display-name",
+                "Bench Admin",
+                "--role",
+                "global-admin",
+                "--password-stdin",
+            ],
+            &data,
+            Some(PASSWORD),
+        )
+        .await?;
+    }
+    let (server, base) = start_server(&bin, &data).await?;
+    let pid = server.id().context("server pid")?;
+    let rss_start = rss_mb(pid);
+
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        clients.push(sign_in(&base).await?);
+    }
+    let clients: Clients = Arc::new(clients);
+
+    // Users to open and save: a spread of ids collected from several pages.
+    let mut ids = Vec::new();
+    let mut path = "/admin/users?sort=username&dir=asc".to_string();
+    for _ in 0..20 {
+        let page = clients[0].0.get(format!("{base}{path}")).send().await?.text().await?;
+        ids.extend(user_ids(&page));
+        match next_link(&page) {
+            Some(next) => path = next,
+            None => break,
+        }
+    }
+    ids.retain(|id| !id.is_empty());
+    let mut shuffled = ids.clone();
+    shuffled.shuffle(&mut rand::thread_rng());
+
+    let mut results = Vec::new();
+    results.push(
+        read_scenario("Active users, first page", &base, &clients, args.requests, Arc::new(|_| "/admin/users".into()))
+            .await,
+    );
+    results.push(
+        read_scenario(
+            "Prefix search",
+            &base,
+            &clients,
+            args.requests,
+            Arc::new(|_| format!("/admin/users?q={}", PREFIXES[rand::thread_rng().gen_range(0..PREFIXES.len())])),
+        )
+        .await,
+    );
+    results.push(deep_pages(&base, &clients, args.depth).await);
+    let detail_ids = Arc::new(shuffled.clone());
+    results.push(
+        read_scenario(
+            "Open a user's details",
+            &base,
+            &clients,
+            args.requests,
+            Arc::new(move |_| {
+                format!("/admin/users/{}", detail_ids[rand::thread_rng().gen_range(0..detail_ids.len())])
+            }),
+        )
+        .await,
+    );
+    results.push(saves(&base, &clients, &shuffled, args.save_seconds).await);
+    let rss_end = rss_mb(pid);
+
+    println!("Roster benchmark: {} users, {} concurrent clients, server at {base}", args.users, args.clients);
+    if let Some(t) = seeding {
+        println!("Seeding {} users with `roster demo-data`: {:.1} s", args.users, t.as_secs_f64());
+    }
+    println!();
+    println!("| Scenario | Requests | p50 ms | p95 ms | p99 ms | Requests/s | Errors |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &results {
+        println!("{}", r.row());
+    }
+    println!();
+    println!(
+        "Server memory (RSS): {:.0} MB after start, {:.0} MB after the run",
+        rss_start.unwrap_or_default(),
+        rss_end.unwrap_or_default()
+    );
+    drop(server);
+    Ok(())
+}
