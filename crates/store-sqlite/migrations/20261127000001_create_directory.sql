@@ -39,17 +39,15 @@ create table users (
 );
 
 -- Keyset pagination of Active users by display name and by username; the partial indexes
--- hold only active users, which is what every list but Deleted users reads. They also carry
--- the other searchable names, so a search that matches many users can walk the index in list
--- order and test each entry without touching the table.
+-- hold only active users, which is what every list but Deleted users reads. Each also carries
+-- both sort keys and the id, so a search collects its candidates from the indexes alone and
+-- reads the table only for the rows it shows.
 create index users_active_by_display on users (display_key, id, first_key, last_key, username)
     where deleted_at is null;
-create index users_active_by_username on users (username, display_key, first_key, last_key)
+create index users_active_by_username on users (username, display_key, first_key, last_key, id)
     where deleted_at is null;
--- Name indexes carry both sort keys, so counting search matches outside the list's own
--- range needs no table lookups.
-create index users_active_by_first on users (first_key, display_key, username) where deleted_at is null;
-create index users_active_by_last on users (last_key, display_key, username) where deleted_at is null;
+create index users_active_by_first on users (first_key, display_key, username, id) where deleted_at is null;
+create index users_active_by_last on users (last_key, display_key, username, id) where deleted_at is null;
 create index users_deleted on users (deleted_at) where deleted_at is not null;
 
 create table alternate_emails (
@@ -58,9 +56,15 @@ create table alternate_emails (
     address text not null,
     -- Lower-cased address, for prefix search.
     address_key text not null,
+    -- Copies of the user's sort keys and state, rewritten with the addresses on every save,
+    -- so that a search over addresses needs no join.
+    display_key text not null,
+    username text not null,
+    active integer not null,
     primary key (user_id, position)
 );
-create index alternate_emails_by_key on alternate_emails (address_key);
+create index alternate_emails_by_key on alternate_emails (address_key, display_key, username, user_id)
+    where active = 1;
 
 -- Append-only record of every change. No foreign keys: records outlive purged users.
 create table audit_log (

@@ -1,12 +1,12 @@
 //! Listing and searching users: keyset pages in display-name or username order.
 //!
 //! A search matches a prefix of the display name, first name, last name, username or an
-//! alternate address. The rows whose *sort column* matches form one contiguous range of the
-//! list's index and are read directly. The other matches ("side matches", e.g. a last name when
-//! sorting by display name) are scattered through the list: when there are many, walking the
-//! list's index and testing each entry finds a page quickly; when there are few, they are
-//! collected from their own indexes and sorted. A bounded count decides which. Both halves are
-//! merged in one statement.
+//! alternate address. Rows whose *sort column* matches form one contiguous range of the list's
+//! index and are read from it directly. The other matches are scattered through the list: they
+//! are collected from their own covering indexes (no table reads) and only the best page of
+//! them is kept, so the cost grows with the number of matches, not with the directory. A
+//! one- or two-letter prefix matches so much that walking the list's index and testing each
+//! entry fills a page sooner; that is what such searches do.
 
 use roster_domain::user::{Cursor, UserQuery, UserSort, UserSummary};
 use roster_domain::StoreError;
@@ -16,8 +16,8 @@ use sqlx::{Arguments, Sqlite};
 use crate::rows::{summary_from_row, SUMMARY_COLUMNS};
 use crate::{backend, SqliteStore};
 
-/// Side matches counted before a search walks the list index instead of collecting them.
-const DENSE_THRESHOLD: i64 = 5_000;
+/// Prefixes this short are searched by walking the list index (they match a large share).
+const WALK_MAX_PREFIX_CHARS: usize = 2;
 
 /// The sort column and the other searchable keys of the users table, per sort.
 struct Columns {
@@ -80,94 +80,184 @@ impl SqliteStore {
                 "select {SUMMARY_COLUMNS} from users where {status}{} order by {} limit ?3",
                 plan.after, plan.order
             ),
-            Some(_) if query.deleted => format!(
+            Some(prefix) if query.deleted || prefix.chars().count() <= WALK_MAX_PREFIX_CHARS => format!(
                 "select {SUMMARY_COLUMNS} from users where {status} and ({}){} order by {} limit ?3",
-                any_match(&c),
+                any_match(&c, !query.deleted),
                 plan.after,
                 plan.order
             ),
-            Some(prefix) => {
-                let dense = self.count_side_matches(&c, prefix).await? >= DENSE_THRESHOLD;
-                self.search_sql(&c, &plan, dense)
-            }
+            Some(_) => search_sql(&c, &plan),
         };
         let rows = sqlx::query_with::<Sqlite, _>(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
         rows.iter().map(summary_from_row).collect()
     }
-
-    fn search_sql(&self, c: &Columns, plan: &Plan, dense: bool) -> String {
-        let in_range = format!("{col} >= ?1 and {col} < ?2", col = c.sort);
-        let head = format!(
-            "select {}, id from users where deleted_at is null and {in_range}{} order by {} limit ?3",
-            c.sort, plan.after, plan.order
-        );
-        let side = if dense {
-            // `+` keeps the planner on the list's own index: the walk is what makes it fast.
-            let terms: Vec<String> =
-                c.others.iter().map(|o| format!("+{o} >= ?1 and +{o} < ?2")).chain([alternate_in()]).collect();
-            format!(
-                "select {sort}, id from users where deleted_at is null and not (+{sort} >= ?1 and +{sort} < ?2) \
-                 and ({}){} order by {} limit ?3",
-                terms.join(" or "),
-                plan.after,
-                plan.order,
-                sort = c.sort
-            )
-        } else {
-            let sources: Vec<String> = c
-                .others
-                .iter()
-                .map(|o| format!("select id from users where deleted_at is null and {o} >= ?1 and {o} < ?2"))
-                .chain(["select user_id from alternate_emails where address_key >= ?1 and address_key < ?2".into()])
-                .collect();
-            format!(
-                "select {}, id from users where deleted_at is null and not ({in_range}) and id in ({}){} \
-                 order by {} limit ?3",
-                c.sort,
-                sources.join(" union "),
-                plan.after,
-                plan.order
-            )
-        };
-        format!(
-            "select {SUMMARY_COLUMNS} from users where id in (select id from ({head}) union all select id from ({side})) \
-             order by {} limit ?3",
-            plan.order
-        )
-    }
-
-    /// Side matches (outside the sort column's own range), counted up to [`DENSE_THRESHOLD`].
-    async fn count_side_matches(&self, c: &Columns, prefix: &str) -> Result<i64, StoreError> {
-        let outside = format!("not ({sort} >= ?1 and {sort} < ?2)", sort = c.sort);
-        let mut branches: Vec<String> = c
-            .others
-            .iter()
-            .map(|o| format!("select 1 from users where deleted_at is null and {o} >= ?1 and {o} < ?2 and {outside}"))
-            .collect();
-        branches.push(format!(
-            "select 1 from alternate_emails e join users u on u.id = e.user_id \
-             where e.address_key >= ?1 and e.address_key < ?2 and u.deleted_at is null and not (u.{sort} >= ?1 and u.{sort} < ?2)",
-            sort = c.sort
-        ));
-        let sql = format!("select count(*) from ({} limit ?3)", branches.join(" union all "));
-        sqlx::query_scalar(&sql)
-            .bind(prefix)
-            .bind(format!("{prefix}\u{10FFFF}"))
-            .bind(DENSE_THRESHOLD)
-            .fetch_one(&self.readers)
-            .await
-            .map_err(backend)
-    }
 }
 
-fn alternate_in() -> String {
-    "id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2)".into()
+/// The head (sort-column matches, straight from the index) merged with the best page of the
+/// other matches, collected index-only.
+fn search_sql(c: &Columns, plan: &Plan) -> String {
+    let sort = c.sort;
+    let in_range = format!("{sort} >= ?1 and {sort} < ?2");
+    let head = format!(
+        "select {sort}, id from users where deleted_at is null and {in_range}{} order by {} limit ?3",
+        plan.after, plan.order
+    );
+    let sources: Vec<String> = c
+        .others
+        .iter()
+        .map(|o| format!("select {sort}, id from users where deleted_at is null and {o} >= ?1 and {o} < ?2"))
+        .chain([format!(
+            "select {sort}, user_id as id from alternate_emails where active = 1 and address_key >= ?1 and address_key < ?2"
+        )])
+        .collect();
+    let side = format!(
+        "select {sort}, id from ({}) where not ({in_range}){} order by {} limit ?3",
+        sources.join(" union "),
+        plan.after,
+        plan.order
+    );
+    format!(
+        "select {SUMMARY_COLUMNS} from users where id in (select id from ({head}) union all select id from ({side})) \
+         order by {} limit ?3",
+        plan.order
+    )
 }
 
-/// Any searchable key matches (used for the small Deleted users list).
-fn any_match(c: &Columns) -> String {
+/// Any searchable key matches, as a filter on a walk of the list. With `walk`, the unary `+`
+/// keeps the planner on the list's own index, which is what makes the walk stop early.
+fn any_match(c: &Columns, walk: bool) -> String {
+    let plus = if walk { "+" } else { "" };
     let mut terms: Vec<String> =
-        [c.sort].iter().chain(c.others.iter()).map(|k| format!("{k} >= ?1 and {k} < ?2")).collect();
-    terms.push(alternate_in());
+        [c.sort].iter().chain(c.others.iter()).map(|k| format!("{plus}{k} >= ?1 and {plus}{k} < ?2")).collect();
+    terms.push("id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2)".into());
     terms.join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use roster_domain::contact::ContactInfo;
+    use roster_domain::user::{sort_key, User, UserId, UserPage, Username};
+    use roster_domain::{Actor, Directory, RoleSet, Timestamp};
+
+    use super::*;
+
+    fn person(i: usize, first: &str, last: &str, alternate: Option<String>) -> User {
+        User {
+            id: UserId::random(),
+            username: Username::from_stored(format!("{}.{}{i}@contoso.com", first.to_lowercase(), last.to_lowercase())),
+            contact: ContactInfo {
+                display_name: format!("{first} {last}"),
+                first_name: Some(first.into()),
+                last_name: Some(last.into()),
+                alternate_emails: alternate.into_iter().collect(),
+                ..ContactInfo::default()
+            },
+            roles: RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            updated_by: "test".into(),
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    /// The answer by brute force: every matching user, fully sorted.
+    fn expected(users: &[User], prefix: &str, sort: UserSort, descending: bool) -> Vec<UserId> {
+        let starts = |v: &str| v.to_lowercase().starts_with(prefix);
+        let mut hits: Vec<(String, UserId)> = users
+            .iter()
+            .filter(|u| {
+                let c = &u.contact;
+                starts(&c.display_name)
+                    || c.first_name.as_deref().is_some_and(starts)
+                    || c.last_name.as_deref().is_some_and(starts)
+                    || starts(u.username.as_str())
+                    || c.alternate_emails.iter().any(|a| starts(a))
+            })
+            .map(|u| {
+                let key = match sort {
+                    UserSort::DisplayName => sort_key(&u.contact.display_name),
+                    UserSort::Username => u.username.to_string(),
+                };
+                (key, u.id)
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+        if descending {
+            hits.reverse();
+        }
+        hits.into_iter().map(|(_, id)| id).collect()
+    }
+
+    async fn walk(directory: &Directory, prefix: &str, sort: UserSort, descending: bool) -> (Vec<UserId>, Vec<UserId>) {
+        let actor = Actor::system("test");
+        let query = |after, before| UserQuery {
+            search: Some(prefix.to_string()),
+            sort,
+            descending,
+            after,
+            before,
+            deleted: false,
+            limit: 50,
+        };
+        let mut forward = Vec::new();
+        let mut pages: Vec<UserPage> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = directory.list_users(&actor, query(after.clone(), None)).await.unwrap();
+            forward.extend(page.users.iter().map(|u| u.id));
+            after = page.next.clone();
+            pages.push(page);
+            if after.is_none() {
+                break;
+            }
+        }
+        let mut backward = Vec::new();
+        let mut before = pages.last().and_then(|p| p.previous.clone());
+        let mut last = pages.last().map(|p| p.users.iter().map(|u| u.id).collect::<Vec<_>>()).unwrap_or_default();
+        while let Some(cursor) = before {
+            let page = directory.list_users(&actor, query(None, Some(cursor))).await.unwrap();
+            let ids: Vec<UserId> = page.users.iter().map(|u| u.id).collect();
+            backward.splice(0..0, last);
+            last = ids;
+            before = page.previous.clone();
+        }
+        backward.splice(0..0, last);
+        (forward, backward)
+    }
+
+    #[tokio::test]
+    async fn searches_page_exactly_like_a_full_sort_in_every_order() {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(data.path()).await.unwrap();
+        let mut users = Vec::new();
+        // 6,000 matches on the last name, scattered through the list.
+        for i in 0..6_000 {
+            let first = ["Ann", "Bob", "Cy", "Dee"][i % 4];
+            users.push(person(i, first, "Zed", None));
+        }
+        // Display-name matches and a few alternate-address matches for "zed" and "ze".
+        for i in 0..70 {
+            users.push(person(10_000 + i, "Zedd", "Quill", None));
+            users.push(person(20_000 + i, "Mia", "Vos", (i % 7 == 0).then(|| format!("zed.alt{i}@fabrikam.com"))));
+        }
+        let directory = Directory::new(Arc::new(store));
+        directory.create_users_bulk(&Actor::system("test"), &users).await.unwrap();
+
+        for prefix in ["zed", "ze", "z", "vos", "mia.vos2000", "quill", "nomatch"] {
+            for sort in [UserSort::DisplayName, UserSort::Username] {
+                for descending in [false, true] {
+                    let want = expected(&users, prefix, sort, descending);
+                    let (forward, backward) = walk(&directory, prefix, sort, descending).await;
+                    assert_eq!(forward.len(), want.len(), "{prefix} {sort:?} desc={descending}");
+                    assert_eq!(forward, want, "{prefix} {sort:?} desc={descending}");
+                    assert_eq!(backward, want, "back: {prefix} {sort:?} desc={descending}");
+                }
+            }
+        }
+    }
 }

@@ -14,7 +14,8 @@ const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_nam
      state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
      updated_by, version, deleted_at";
 const INSERT_COLUMN_COUNT: usize = 29;
-/// Rows per multi-row insert in bulk loads: 40 × 29 parameters stays far below SQLite's limit.
+/// Rows per multi-row insert in bulk loads: 40 × 29 parameters (and 400 × 7 for addresses)
+/// stay far below SQLite's limit.
 const BULK_CHUNK: usize = 40;
 
 fn key(value: &Option<String>) -> Option<String> {
@@ -67,6 +68,9 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
             args.add(position as i64).map_err(backend)?;
             args.add(address.clone()).map_err(backend)?;
             args.add(address.to_lowercase()).map_err(backend)?;
+            args.add(sort_key(&user.contact.display_name)).map_err(backend)?;
+            args.add(user.username.as_str().to_string()).map_err(backend)?;
+            args.add(user.deleted_at.is_none()).map_err(backend)?;
             count += 1;
         }
     }
@@ -74,8 +78,9 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
         return Ok(());
     }
     let sql = format!(
-        "insert into alternate_emails (user_id, position, address, address_key) values {}",
-        placeholders(count, 4)
+        "insert into alternate_emails (user_id, position, address, address_key, display_key, username, active) \
+         values {}",
+        placeholders(count, 7)
     );
     sqlx::query_with(&sql, args).execute(conn).await.map_err(backend)?;
     Ok(())
