@@ -54,6 +54,8 @@ struct Sample {
     latencies: Vec<Duration>,
     elapsed: Duration,
     errors: usize,
+    /// Server memory right after the scenario.
+    rss_mb: Option<f64>,
 }
 
 impl Sample {
@@ -69,14 +71,15 @@ impl Sample {
 
     fn row(&self) -> String {
         format!(
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} |",
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} |",
             self.name,
             self.latencies.len(),
             self.percentile(50.0),
             self.percentile(95.0),
             self.percentile(99.0),
             self.latencies.len() as f64 / self.elapsed.as_secs_f64(),
-            self.errors
+            self.errors,
+            self.rss_mb.unwrap_or_default()
         )
     }
 }
@@ -212,7 +215,7 @@ async fn collect(
             errors += e;
         }
     }
-    Sample { name, latencies, elapsed: started.elapsed(), errors }
+    Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: None }
 }
 
 /// Each client follows next links from the first page, `depth` pages, timing every page.
@@ -253,8 +256,6 @@ async fn deep_pages(base: &str, clients: &Clients, depth: usize) -> Sample {
 
 /// Each client saves the contact form of its own users in turn, for `seconds`.
 async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> Sample {
-    let started = Instant::now();
-    let stop = started + Duration::from_secs(seconds);
     let per_client = ids.len() / clients.len();
     let mut tasks = Vec::new();
     for i in 0..clients.len() {
@@ -263,7 +264,19 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
         let mine: Vec<String> = ids[i * per_client..(i + 1) * per_client].to_vec();
         tasks.push(tokio::spawn(async move {
             let (client, csrf) = &clients[i];
-            let mut versions = vec![1_i64; mine.len()];
+            // Learn each user's current version from its form, as a person's browser would.
+            let mut versions = Vec::with_capacity(mine.len());
+            for id in &mine {
+                let page = match client.get(format!("{base}/admin/users/{id}/contact")).send().await {
+                    Ok(r) => r.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                versions.push(
+                    between(&page, "name=\"version\" value=\"", "\"").and_then(|v| v.parse().ok()).unwrap_or(1_i64),
+                );
+            }
+            let started = Instant::now();
+            let stop = started + Duration::from_secs(seconds);
             let mut latencies = Vec::new();
             let mut errors = 0;
             let mut n = 0_usize;
@@ -290,10 +303,26 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
                     _ => errors += 1,
                 }
             }
-            (latencies, errors)
+            (latencies, errors, started.elapsed())
         }));
     }
-    collect("Save contact information (durable)", started, tasks).await
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut elapsed = Duration::ZERO;
+    for t in tasks {
+        if let Ok((l, e, d)) = t.await {
+            latencies.extend(l);
+            errors += e;
+            elapsed = elapsed.max(d);
+        }
+    }
+    Sample { name: "Save contact information (durable)", latencies, elapsed, errors, rss_mb: None }
+}
+
+/// Records a scenario with the server's memory right after it.
+fn push_measured(results: &mut Vec<Sample>, pid: u32, mut sample: Sample) {
+    sample.rss_mb = rss_mb(pid);
+    results.push(sample);
 }
 
 fn rss_mb(pid: u32) -> Option<f64> {
@@ -359,12 +388,16 @@ async fn main() -> anyhow::Result<()> {
     let mut shuffled = ids.clone();
     shuffled.shuffle(&mut rand::thread_rng());
 
-    let mut results = Vec::new();
-    results.push(
+    let mut results: Vec<Sample> = Vec::new();
+    push_measured(
+        &mut results,
+        pid,
         read_scenario("Active users, first page", &base, &clients, args.requests, Arc::new(|_| "/admin/users".into()))
             .await,
     );
-    results.push(
+    push_measured(
+        &mut results,
+        pid,
         read_scenario(
             "Prefix search",
             &base,
@@ -374,9 +407,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .await,
     );
-    results.push(deep_pages(&base, &clients, args.depth).await);
+    push_measured(&mut results, pid, deep_pages(&base, &clients, args.depth).await);
     let detail_ids = Arc::new(shuffled.clone());
-    results.push(
+    push_measured(
+        &mut results,
+        pid,
         read_scenario(
             "Open a user's details",
             &base,
@@ -388,7 +423,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await,
     );
-    results.push(saves(&base, &clients, &shuffled, args.save_seconds).await);
+    push_measured(&mut results, pid, saves(&base, &clients, &shuffled, args.save_seconds).await);
     let rss_end = rss_mb(pid);
 
     println!("Roster benchmark: {} users, {} concurrent clients, server at {base}", args.users, args.clients);
@@ -396,8 +431,8 @@ async fn main() -> anyhow::Result<()> {
         println!("Seeding {} users with `roster demo-data`: {:.1} s", args.users, t.as_secs_f64());
     }
     println!();
-    println!("| Scenario | Requests | p50 ms | p95 ms | p99 ms | Requests/s | Errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| Scenario | Requests | p50 ms | p95 ms | p99 ms | Requests/s | Errors | Server RSS after, MB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &results {
         println!("{}", r.row());
     }

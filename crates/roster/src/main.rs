@@ -2,6 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc returns freed memory to the system sooner than glibc's per-thread arenas: in the
+/// benchmark the server ends at about 220 MB instead of 270 MB, and saves run faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod config;
 mod demo;

@@ -12,6 +12,7 @@ use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod audit;
+mod group_commit;
 mod listing;
 mod rows;
 mod sessions;
@@ -25,6 +26,7 @@ pub const DATABASE_FILE: &str = "roster.db";
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    saves: tokio::sync::mpsc::Sender<group_commit::SaveJob>,
 }
 
 impl SqliteStore {
@@ -43,7 +45,9 @@ impl SqliteStore {
             // 8 MiB of page cache per connection keeps nine connections well inside the memory
             // budget; the operating system's file cache holds the rest of the database.
             .pragma("cache_size", "-8192")
-            .pragma("temp_store", "memory");
+            // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
+            // past it SQLite recycles cache pages instead of growing.
+            .pragma("soft_heap_limit", "67108864");
         Self::connect(options).await
     }
 
@@ -68,7 +72,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         let readers =
             SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
-        Ok(SqliteStore { writer, readers })
+        let saves = group_commit::spawn(writer.clone());
+        Ok(SqliteStore { writer, readers, saves })
     }
 
     /// Whether the database answers.

@@ -6,6 +6,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row, SqliteConnection};
 
+use crate::group_commit::SaveJob;
 use crate::rows::{user_from_row, USER_COLUMNS};
 use crate::{audit, backend, unique_or_backend, SqliteStore};
 
@@ -105,6 +106,75 @@ async fn insert_batch(conn: &mut SqliteConnection, users: &[User], entry: &Audit
     tx.commit().await.map_err(backend)
 }
 
+/// Writes one user's new state, its addresses and its audit record, if the stored version is
+/// still `expected_version`.
+pub(crate) async fn save_in(
+    conn: &mut SqliteConnection,
+    user: &User,
+    expected_version: i64,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    let c = &user.contact;
+    let updated = sqlx::query(
+        "update users set display_name = ?, display_key = ?, first_name = ?, first_key = ?, last_name = ?, \
+         last_key = ?, job_title = ?, department = ?, office = ?, office_phone = ?, mobile_phone = ?, \
+         alternate_mobile_phone = ?, fax = ?, street_address = ?, city = ?, state = ?, postal_code = ?, \
+         country = ?, roles = ?, enabled = ?, must_change_password = ?, updated_at = ?, updated_by = ?, \
+         version = ?, deleted_at = ? where id = ? and version = ?",
+    )
+    .bind(&c.display_name)
+    .bind(sort_key(&c.display_name))
+    .bind(&c.first_name)
+    .bind(key(&c.first_name))
+    .bind(&c.last_name)
+    .bind(key(&c.last_name))
+    .bind(&c.job_title)
+    .bind(&c.department)
+    .bind(&c.office)
+    .bind(&c.office_phone)
+    .bind(&c.mobile_phone)
+    .bind(&c.alternate_mobile_phone)
+    .bind(&c.fax)
+    .bind(&c.street_address)
+    .bind(&c.city)
+    .bind(&c.state)
+    .bind(&c.postal_code)
+    .bind(&c.country)
+    .bind(user.roles.bits())
+    .bind(user.enabled)
+    .bind(user.must_change_password)
+    .bind(user.updated_at.millis())
+    .bind(&user.updated_by)
+    .bind(user.version)
+    .bind(user.deleted_at.map(Timestamp::millis))
+    .bind(user.id.to_string())
+    .bind(expected_version)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if updated.rows_affected() == 0 {
+        let current = sqlx::query("select updated_by, updated_at from users where id = ?")
+            .bind(user.id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        return Err(match current {
+            None => StoreError::NotFound,
+            Some(row) => StoreError::VersionConflict {
+                changed_by: row.try_get("updated_by").map_err(backend)?,
+                changed_at: Timestamp(row.try_get("updated_at").map_err(backend)?),
+            },
+        });
+    }
+    sqlx::query("delete from alternate_emails where user_id = ?")
+        .bind(user.id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    replace_emails(conn, &[user]).await?;
+    audit::insert(conn, entry).await
+}
+
 impl SqliteStore {
     pub(crate) async fn insert_user(
         &self,
@@ -153,67 +223,10 @@ impl SqliteStore {
         expected_version: i64,
         entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let c = &user.contact;
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let updated = sqlx::query(
-            "update users set display_name = ?, display_key = ?, first_name = ?, first_key = ?, last_name = ?, \
-             last_key = ?, job_title = ?, department = ?, office = ?, office_phone = ?, mobile_phone = ?, \
-             alternate_mobile_phone = ?, fax = ?, street_address = ?, city = ?, state = ?, postal_code = ?, \
-             country = ?, roles = ?, enabled = ?, must_change_password = ?, updated_at = ?, updated_by = ?, \
-             version = ?, deleted_at = ? where id = ? and version = ?",
-        )
-        .bind(&c.display_name)
-        .bind(sort_key(&c.display_name))
-        .bind(&c.first_name)
-        .bind(key(&c.first_name))
-        .bind(&c.last_name)
-        .bind(key(&c.last_name))
-        .bind(&c.job_title)
-        .bind(&c.department)
-        .bind(&c.office)
-        .bind(&c.office_phone)
-        .bind(&c.mobile_phone)
-        .bind(&c.alternate_mobile_phone)
-        .bind(&c.fax)
-        .bind(&c.street_address)
-        .bind(&c.city)
-        .bind(&c.state)
-        .bind(&c.postal_code)
-        .bind(&c.country)
-        .bind(user.roles.bits())
-        .bind(user.enabled)
-        .bind(user.must_change_password)
-        .bind(user.updated_at.millis())
-        .bind(&user.updated_by)
-        .bind(user.version)
-        .bind(user.deleted_at.map(Timestamp::millis))
-        .bind(user.id.to_string())
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if updated.rows_affected() == 0 {
-            let current = sqlx::query("select updated_by, updated_at from users where id = ?")
-                .bind(user.id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-            return Err(match current {
-                None => StoreError::NotFound,
-                Some(row) => StoreError::VersionConflict {
-                    changed_by: row.try_get("updated_by").map_err(backend)?,
-                    changed_at: Timestamp(row.try_get("updated_at").map_err(backend)?),
-                },
-            });
-        }
-        sqlx::query("delete from alternate_emails where user_id = ?")
-            .bind(user.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        replace_emails(&mut tx, &[user]).await?;
-        audit::insert(&mut tx, entry).await?;
-        tx.commit().await.map_err(backend)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = SaveJob { user: user.clone(), expected_version, audit: entry.clone(), reply };
+        self.saves.send(job).await.map_err(|_| backend("the committer has stopped"))?;
+        answer.await.map_err(|_| backend("the committer dropped a save"))?
     }
 
     pub(crate) async fn set_password(

@@ -1,0 +1,158 @@
+//! Group commit for saves: saves that arrive while a commit is being flushed wait for the next
+//! one and share it, so a burst of saves costs one disk flush, not one each.
+//!
+//! Each save runs in its own savepoint inside the shared transaction: a save refused for a
+//! version conflict rolls back alone, and every caller hears its own result only after the
+//! transaction is durably committed.
+
+use roster_domain::audit::AuditEntry;
+use roster_domain::user::User;
+use roster_domain::StoreError;
+use sqlx::{Connection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend;
+use crate::users::save_in;
+
+/// The most saves one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// One save waiting for a commit.
+pub(crate) struct SaveJob {
+    pub user: User,
+    pub expected_version: i64,
+    pub audit: AuditEntry,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Starts the committer on the writer pool; it stops when every sender is gone.
+pub(crate) fn spawn(writer: SqlitePool) -> mpsc::Sender<SaveJob> {
+    let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+    tokio::spawn(run(writer, receiver));
+    sender
+}
+
+async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<SaveJob>) {
+    while let Some(first) = receiver.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = match commit(&writer, &jobs).await {
+            Ok(results) => results,
+            Err(e) => jobs.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect(),
+        };
+        for (job, result) in jobs.into_iter().zip(results) {
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut conn = writer.acquire().await.map_err(backend)?;
+    let mut tx = conn.begin().await.map_err(backend)?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut savepoint = tx.begin().await.map_err(backend)?;
+        let result = save_in(&mut savepoint, &job.user, job.expected_version, &job.audit).await;
+        if result.is_ok() {
+            savepoint.commit().await.map_err(backend)?;
+        } else {
+            savepoint.rollback().await.map_err(backend)?;
+        }
+        results.push(result);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use roster_domain::audit::AuditAction;
+    use roster_domain::contact::ContactInfo;
+    use roster_domain::user::{UserId, Username};
+    use roster_domain::{RoleSet, Timestamp};
+
+    use crate::SqliteStore;
+
+    use super::*;
+
+    fn audit(action: AuditAction) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: Timestamp(1),
+            actor_id: None,
+            actor_name: "test".into(),
+            target_id: None,
+            target_name: String::new(),
+            action,
+            changes: Vec::new(),
+            client_ip: None,
+            request_id: None,
+        }
+    }
+
+    fn user(i: usize) -> User {
+        User {
+            id: UserId::random(),
+            username: Username::from_stored(format!("u{i}@contoso.com")),
+            contact: ContactInfo { display_name: format!("User {i}"), ..ContactInfo::default() },
+            roles: RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            updated_by: "setup".into(),
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_saves_share_commits_but_conflicts_stay_their_own() {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(data.path()).await.unwrap();
+        let users: Vec<User> = (0..20).map(user).collect();
+        store.insert_users_bulk(&users, &audit(AuditAction::UserCreated)).await.unwrap();
+
+        // Two saves of every user from version 1: exactly one of each pair may win.
+        let mut tasks = Vec::new();
+        for u in &users {
+            for city in ["Leeds", "York"] {
+                let store = store.clone();
+                let mut next = u.clone();
+                next.version = 2;
+                next.updated_by = city.into();
+                next.contact.city = Some(city.into());
+                next.contact.alternate_emails = vec![format!("{city}@fabrikam.com")];
+                tasks.push(tokio::spawn(async move {
+                    store.save_user(&next, 1, &audit(AuditAction::ContactChanged)).await
+                }));
+            }
+        }
+        let mut won = 0;
+        let mut conflicts = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(StoreError::VersionConflict { .. }) => conflicts += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((won, conflicts), (20, 20));
+        for u in &users {
+            let stored = store.get_user(u.id).await.unwrap().unwrap();
+            assert_eq!(stored.version, 2);
+            let city = stored.contact.city.clone().unwrap();
+            assert_eq!(stored.updated_by, city, "the winner's whole change, nothing of the loser's");
+            assert_eq!(stored.contact.alternate_emails, vec![format!("{city}@fabrikam.com")]);
+        }
+        let audits =
+            store.list_audit(&roster_domain::AuditQuery { target: None, before_id: None, limit: 1000 }).await.unwrap();
+        let saved = audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count();
+        assert_eq!(saved, 20, "a refused save leaves no audit record");
+    }
+}
