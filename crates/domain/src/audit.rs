@@ -8,22 +8,31 @@ use crate::user::UserId;
 /// What kind of change an audit record describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuditAction {
+    /// A user was added.
     UserCreated,
+    /// Profile or contact fields changed.
     ContactChanged,
+    /// Administrator roles changed.
     RolesChanged,
+    /// Sign-in allowed again.
     UserEnabled,
+    /// Sign-in blocked.
     UserDisabled,
+    /// Moved to Deleted users.
     UserDeleted,
+    /// Brought back from Deleted users.
     UserRestored,
+    /// Removed for good after the retention period.
     UserPurged,
+    /// The user changed their own password.
     PasswordChanged,
-    PasswordReset,
+    /// An organisation setting changed.
     SettingsChanged,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -33,7 +42,6 @@ impl AuditAction {
         AuditAction::UserRestored,
         AuditAction::UserPurged,
         AuditAction::PasswordChanged,
-        AuditAction::PasswordReset,
         AuditAction::SettingsChanged,
     ];
 
@@ -49,7 +57,6 @@ impl AuditAction {
             AuditAction::UserRestored => "user_restored",
             AuditAction::UserPurged => "user_purged",
             AuditAction::PasswordChanged => "password_changed",
-            AuditAction::PasswordReset => "password_reset",
             AuditAction::SettingsChanged => "settings_changed",
         }
     }
@@ -71,7 +78,6 @@ impl AuditAction {
             AuditAction::UserRestored => "User restored",
             AuditAction::UserPurged => "User permanently deleted",
             AuditAction::PasswordChanged => "Password changed",
-            AuditAction::PasswordReset => "Password reset",
             AuditAction::SettingsChanged => "Settings changed",
         }
     }

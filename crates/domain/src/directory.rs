@@ -118,7 +118,7 @@ impl Directory {
 
     /// Sets the default phone region (Global Administrators only).
     pub async fn set_region(&self, actor: &Actor, code: &str) -> Result<(), DomainError> {
-        actor.require(Permission::AssignRoles, RoleSet::NONE)?;
+        actor.require(Permission::ManageSettings, RoleSet::NONE)?;
         let region = Region::parse(code).ok_or_else(|| {
             DomainError::invalid("default_country", "Enter a two-letter country code such as US or GB.")
         })?;
@@ -202,13 +202,19 @@ impl Directory {
         Ok((user, generated))
     }
 
-    /// Adds many pre-validated users at once (sample data); they have no password.
-    pub async fn create_users_bulk(&self, actor: &Actor, users: &[User]) -> Result<(), DomainError> {
+    /// Adds `total` pre-validated users (sample data, imports), delivered in batches; they have
+    /// no password.
+    pub async fn create_users_bulk(
+        &self,
+        actor: &Actor,
+        total: usize,
+        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+    ) -> Result<(), DomainError> {
         actor.require(Permission::CreateUser, RoleSet::NONE)?;
         let change =
-            FieldChange { field: "users".into(), sensitive: false, before: None, after: Some(users.len().to_string()) };
+            FieldChange { field: "users".into(), sensitive: false, before: None, after: Some(total.to_string()) };
         let audit = actor.audit(AuditAction::UserCreated, None, vec![change]);
-        Ok(self.store.insert_users_bulk(users, &audit).await?)
+        Ok(self.store.insert_users_bulk(batches, &audit).await?)
     }
 
     /// One user, for an administrator or for the user themself.

@@ -23,6 +23,8 @@ pub enum Permission {
     ManageAccountState,
     /// Assign or remove administrator roles.
     AssignRoles,
+    /// Change organisation settings.
+    ManageSettings,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -39,7 +41,7 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         }
         Permission::EditRecoveryContacts => actor.iter().any(|r| may_change_sensitive(r, target, true)),
         Permission::ManageAccountState => actor.iter().any(|r| may_change_sensitive(r, target, false)),
-        Permission::AssignRoles => actor.contains(Role::GlobalAdministrator),
+        Permission::AssignRoles | Permission::ManageSettings => actor.contains(Role::GlobalAdministrator),
     };
     if allowed {
         return Ok(());
@@ -57,6 +59,7 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         ),
         Permission::ManageAccountState => format!("Your role can't block, delete or restore {}.", describe(target)),
         Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
+        Permission::ManageSettings => "Only Global Administrators can change the organisation's settings.".into(),
     })
 }
 
@@ -137,6 +140,7 @@ mod tests {
                 Permission::EditRecoveryContacts,
                 Permission::ManageAccountState,
                 Permission::AssignRoles,
+                Permission::ManageSettings,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -153,10 +157,12 @@ mod tests {
     }
 
     #[test]
-    fn only_global_administrators_assign_roles() {
+    fn only_global_administrators_assign_roles_and_change_settings() {
         for role in Role::ALL {
-            let ok = check(RoleSet::of(&[role]), Permission::AssignRoles, RoleSet::NONE).is_ok();
-            assert_eq!(ok, role == GlobalAdministrator);
+            for permission in [Permission::AssignRoles, Permission::ManageSettings] {
+                let ok = check(RoleSet::of(&[role]), permission, RoleSet::NONE).is_ok();
+                assert_eq!(ok, role == GlobalAdministrator, "{role} {permission:?}");
+            }
         }
     }
 

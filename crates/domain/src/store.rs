@@ -32,8 +32,14 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User, password_hash: Option<&str>, audit: &AuditEntry)
         -> Result<(), StoreError>;
 
-    /// Adds many users in as few transactions as possible, with one audit record for all.
-    async fn insert_users_bulk(&self, users: &[User], audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Adds many users, batch by batch, with one audit record for all. Into an empty directory
+    /// the whole load is one transaction (all or nothing); otherwise each batch commits on its
+    /// own so that a running server can write in between, and the audit record follows the last.
+    async fn insert_users_bulk(
+        &self,
+        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// One user by id, deleted or not.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;

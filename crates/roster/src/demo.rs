@@ -217,7 +217,7 @@ pub fn person(rng: &mut StdRng, n: u64, now: Timestamp) -> User {
     }
 }
 
-/// People per transaction: big enough to amortise each durable commit.
+/// People generated (and, into a directory that already has users, committed) at a time.
 const BATCH: usize = 10_000;
 
 /// Adds `count` sample people, reporting progress after each batch.
@@ -225,19 +225,23 @@ pub async fn load(
     directory: &Directory,
     actor: &Actor,
     count: usize,
-    mut progress: impl FnMut(usize),
+    mut progress: impl FnMut(usize) + Send,
 ) -> anyhow::Result<()> {
     let offset = directory.store().count_users().await?;
     let mut rng = StdRng::from_entropy();
     let now = Timestamp::now();
     let mut done = 0;
-    while done < count {
+    let mut batches = std::iter::from_fn(|| {
+        if done >= count {
+            return None;
+        }
         let size = BATCH.min(count - done);
         let batch: Vec<User> = (0..size).map(|i| person(&mut rng, offset + (done + i) as u64 + 1, now)).collect();
-        directory.create_users_bulk(actor, &batch).await?;
         done += size;
         progress(done);
-    }
+        Some(batch)
+    });
+    directory.create_users_bulk(actor, count, &mut batches).await?;
     Ok(())
 }
 

@@ -116,7 +116,7 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(data.path()).await.unwrap();
         let users: Vec<User> = (0..20).map(user).collect();
-        store.insert_users_bulk(&users, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_users_bulk(&mut std::iter::once(users.clone()), &audit(AuditAction::UserCreated)).await.unwrap();
 
         // Two saves of every user from version 1: exactly one of each pair may win.
         let mut tasks = Vec::new();

@@ -120,8 +120,12 @@ mod store_impl {
         async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
             SqliteStore::insert_user(self, user, hash, audit).await
         }
-        async fn insert_users_bulk(&self, users: &[User], audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::insert_users_bulk(self, users, audit).await
+        async fn insert_users_bulk(
+            &self,
+            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_users_bulk(self, batches, audit).await
         }
         async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             SqliteStore::get_user(self, id).await

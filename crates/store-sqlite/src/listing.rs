@@ -245,8 +245,17 @@ mod tests {
             users.push(person(10_000 + i, "Zedd", "Quill", None));
             users.push(person(20_000 + i, "Mia", "Vos", (i % 7 == 0).then(|| format!("zed.alt{i}@fabrikam.com"))));
         }
+        let index_sql = "select group_concat(sql, ';') from (select sql from sqlite_master \
+                         where type = 'index' and tbl_name in ('users', 'alternate_emails') order by name)";
+        let before: String = sqlx::query_scalar(index_sql).fetch_one(&store.readers).await.unwrap();
+        let readers = store.readers.clone();
         let directory = Directory::new(Arc::new(store));
-        directory.create_users_bulk(&Actor::system("test"), &users).await.unwrap();
+        directory
+            .create_users_bulk(&Actor::system("test"), users.len(), &mut users.chunks(1000).map(<[User]>::to_vec))
+            .await
+            .unwrap();
+        let after: String = sqlx::query_scalar(index_sql).fetch_one(&readers).await.unwrap();
+        assert_eq!(after, before, "a bulk load into an empty directory rebuilds exactly the same indexes");
 
         for prefix in ["zed", "ze", "z", "vos", "mia.vos2000", "quill", "nomatch"] {
             for sort in [UserSort::DisplayName, UserSort::Username] {

@@ -151,26 +151,6 @@ impl Directory {
         self.store.delete_user_sessions(id, Some(&keep)).await?;
         Ok(())
     }
-
-    /// Sets a user's password from the command line or first start, without a strength check
-    /// beyond the basic rules.
-    pub async fn set_password(
-        &self,
-        actor: &Actor,
-        id: UserId,
-        new_password: &str,
-        must_change: bool,
-    ) -> Result<(), DomainError> {
-        actor.require(crate::permission::Permission::AssignRoles, crate::role::RoleSet::NONE)?;
-        let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
-        password::check_strength("password", new_password, user.username.as_str())
-            .map_err(|e| DomainError::Invalid(vec![e]))?;
-        let hash = hash_off_thread(new_password.to_string()).await?;
-        let audit = actor.audit(AuditAction::PasswordReset, Some(&user), Vec::new());
-        self.store.set_password(id, &hash, must_change, &audit).await?;
-        self.store.delete_user_sessions(id, None).await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     let total = args.users as usize;
     demo::load(&directory, &Actor::system("roster demo-data"), total, |done| {
         if done % 100_000 == 0 || done == total {
-            eprintln!("{done} of {total} users added");
+            eprintln!("{done} of {total} users written");
         }
     })
     .await?;

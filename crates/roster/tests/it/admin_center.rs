@@ -227,3 +227,64 @@ async fn the_command_line_adds_users_while_the_server_runs() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--username"));
 }
+
+#[tokio::test]
+async fn users_deleted_more_than_thirty_days_ago_are_purged_and_audited() {
+    let (app, s) = admin_app().await;
+    let users = bulk(&app, &[("Old", "Leaver"), ("Recent", "Leaver")], &[]).await;
+    let system = roster_domain::Actor::system("test");
+    let old = app.directory.delete_user(&system, users[0].id).await.unwrap();
+    app.directory.delete_user(&system, users[1].id).await.unwrap();
+    // Backdate the first deletion to 31 days ago, as if time had passed.
+    let mut backdated = old.clone();
+    backdated.version += 1;
+    backdated.deleted_at = Some(roster_domain::Timestamp::now().plus_seconds(-31 * 24 * 60 * 60));
+    let audit = app.directory.audit_log(&system, &Default::default()).await.unwrap();
+    app.directory.store().save_user(&backdated, old.version, &audit[0]).await.unwrap();
+
+    assert_eq!(app.directory.purge_expired().await.unwrap(), 1);
+    let (_, deleted) = s.page("/admin/deleted-users").await;
+    assert!(!deleted.contains("Old Leaver") && deleted.contains("Recent Leaver"));
+    let (status, _) = s.page(&format!("/admin/users/{}", old.id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, audit_page) = s.page(&format!("/admin/audit?user={}", old.id)).await;
+    assert!(audit_page.contains("User permanently deleted"));
+}
+
+#[tokio::test]
+async fn the_default_country_decides_how_national_numbers_are_read() {
+    let (app, s) = admin_app().await;
+    let (_, form) = s.page("/admin/settings").await;
+    let csrf = hidden_value(&form, "csrf");
+    let (status, html) = s.submit("/admin/settings", &[("csrf", &csrf), ("default_country", "Narnia")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"default_country-error\""));
+    let r = s.post("/admin/settings", &[("csrf", &csrf), ("default_country", "gb")]).await;
+    assert_eq!(location(&r), "/admin/settings?saved=1");
+    let (_, html) = s.page("/admin/settings?saved=1").await;
+    assert!(html.contains("Settings saved.") && html.contains("value=\"GB\""));
+
+    let user = app.user("uk.user@contoso.com", "Uk User", &[]).await;
+    let (_, form) = s.page(&format!("/admin/users/{}/contact", user.id)).await;
+    let r = s
+        .post(
+            &format!("/admin/users/{}/contact", user.id),
+            &[
+                ("csrf", &hidden_value(&form, "csrf")),
+                ("version", &hidden_value(&form, "version")),
+                ("display_name", "Uk User"),
+                ("mobile_phone", "07911 123456"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.reload(&user).await.contact.mobile_phone.as_deref(), Some("+447911123456"));
+
+    let helpdesk = app.user("hd@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let hd = app.signed_in(helpdesk.username.as_str()).await;
+    assert_eq!(hd.page("/admin/settings").await.0, StatusCode::FORBIDDEN);
+    let csrf = hd.csrf().await;
+    let (status, _) = hd.submit("/admin/settings", &[("csrf", &csrf), ("default_country", "US")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.directory.region().await.unwrap().code(), "GB");
+}

@@ -168,7 +168,8 @@ pub async fn bulk(app: &TestApp, names: &[(&str, &str)], emails: &[(usize, &str)
             deleted_at: None,
         })
         .collect();
-    app.directory.create_users_bulk(&Actor::system("test"), &users).await.unwrap();
+    let total = users.len();
+    app.directory.create_users_bulk(&Actor::system("test"), total, &mut std::iter::once(users.clone())).await.unwrap();
     users
 }
 

@@ -1,10 +1,11 @@
 //! Organisation settings (Global Administrators only).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::permission::{self, Permission};
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
@@ -39,10 +40,24 @@ fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsP
     }
 }
 
+#[derive(Deserialize)]
+pub struct SettingsQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
 /// The settings page.
-pub async fn show(Admin(me): Admin, State(state): State<AppState>) -> Result<Response, PageError> {
+pub async fn show(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Query(q): Query<SettingsQuery>,
+) -> Result<Response, PageError> {
+    permission::check(me.user.roles, Permission::ManageSettings, me.user.roles)
+        .map_err(|why| PageError::Domain(DomainError::Forbidden(why)))?;
     let region = state.directory.region().await?;
-    Ok(render(StatusCode::OK, &settings_page(&me, &region.code(), &[])))
+    let mut page = settings_page(&me, &region.code(), &[]);
+    page.status = q.saved.map(|_| "Settings saved.".to_string());
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +76,7 @@ pub async fn save(
 ) -> Result<Response, PageError> {
     me.verify_csrf(&form.csrf)?;
     match state.directory.set_region(&me.actor, &form.default_country).await {
-        Ok(()) => Ok(Redirect::to("/admin/settings").into_response()),
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&me, &form.default_country, &errors)))
         }
