@@ -2,11 +2,12 @@
 //!
 //! A search matches a prefix of the display name, first name, last name, username or an
 //! alternate address. Rows whose *sort column* matches form one contiguous range of the list's
-//! index and are read from it directly. The other matches are scattered through the list: they
-//! are collected from their own covering indexes (no table reads) and only the best page of
-//! them is kept, so the cost grows with the number of matches, not with the directory. A
-//! one- or two-letter prefix matches so much that walking the list's index and testing each
-//! entry fills a page sooner; that is what such searches do.
+//! index and are read from it directly. The other ("side") matches are scattered through the
+//! list. Common ones (a frequent surname) fill a page within a short walk of the list's index;
+//! rare ones are collected from their own covering indexes and only the best page is kept. The
+//! walk is tried first, in a bounded window, and the collection is the fallback; both read
+//! indexes only, and the table only for the rows shown. A one- or two-letter prefix matches so
+//! much that an unbounded walk is what such searches do.
 
 use roster_domain::user::{Cursor, UserQuery, UserSort, UserSummary};
 use roster_domain::StoreError;
@@ -38,10 +39,27 @@ fn columns(sort: UserSort) -> Columns {
     }
 }
 
-/// SQL fragments for one query: order, keyset condition, and bound values.
+/// Side matches are first looked for among this many entries of the list index after the
+/// cursor; when they are too sparse to fill a page there, they are collected instead.
+const WALK_WINDOW: u32 = 5_000;
+
+/// The order and keyset condition of one query.
 struct Plan {
     order: String,
-    after: String,
+    /// `>` or `<`, by direction.
+    cmp: &'static str,
+    has_cursor: bool,
+}
+
+impl Plan {
+    /// The keyset condition on the sort column and `id_column` (`and …`), or nothing.
+    fn after(&self, c: &Columns, id_column: &str) -> String {
+        match (self.has_cursor, c.tiebreak.is_empty()) {
+            (false, _) => String::new(),
+            (true, true) => format!(" and {} {} ?4", c.sort, self.cmp),
+            (true, false) => format!(" and ({}, {id_column}) {} (?4, ?5)", c.sort, self.cmp),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -55,65 +73,105 @@ impl SqliteStore {
         } else {
             format!("{} {dir}, {} {dir}", c.sort, c.tiebreak)
         };
+        let plan = Plan { order, cmp, has_cursor: query.after.is_some() || query.before.is_some() };
         let status = if query.deleted { "deleted_at is not null" } else { "deleted_at is null" };
-        // Parameters: ?1 prefix, ?2 prefix's upper bound, ?3 limit, ?4/?5 cursor.
-        let mut args = SqliteArguments::default();
-        let prefix = query.search.clone().unwrap_or_default();
-        args.add(prefix.clone()).map_err(backend)?;
-        args.add(format!("{prefix}\u{10FFFF}")).map_err(backend)?;
-        args.add(i64::from(query.limit)).map_err(backend)?;
-        let after = match query.after.as_ref().or(query.before.as_ref()) {
-            None => String::new(),
-            Some(Cursor { key, id }) => {
-                args.add(key.clone()).map_err(backend)?;
-                if c.tiebreak.is_empty() {
-                    format!(" and {} {cmp} ?4", c.sort)
-                } else {
-                    args.add(id.to_string()).map_err(backend)?;
-                    format!(" and ({}, {}) {cmp} (?4, ?5)", c.sort, c.tiebreak)
-                }
-            }
-        };
-        let plan = Plan { order, after };
+        let after = plan.after(&c, "id");
         let sql = match &query.search {
-            None => format!(
-                "select {SUMMARY_COLUMNS} from users where {status}{} order by {} limit ?3",
-                plan.after, plan.order
-            ),
+            None => {
+                format!("select {SUMMARY_COLUMNS} from users where {status}{after} order by {} limit ?3", plan.order)
+            }
             Some(prefix) if query.deleted || prefix.chars().count() <= WALK_MAX_PREFIX_CHARS => format!(
-                "select {SUMMARY_COLUMNS} from users where {status} and ({}){} order by {} limit ?3",
+                "select {SUMMARY_COLUMNS} from users where {status} and ({}){after} order by {} limit ?3",
                 any_match(&c, !query.deleted),
-                plan.after,
                 plan.order
             ),
-            Some(_) => search_sql(&c, &plan),
+            Some(_) => {
+                let walk = side_walk_sql(&c, &plan);
+                let found: i64 =
+                    sqlx::query_scalar_with(&format!("select count(*) from ({walk})"), arguments(query, &c)?)
+                        .fetch_one(&self.readers)
+                        .await
+                        .map_err(backend)?;
+                let side = if found >= i64::from(query.limit) { walk } else { side_collect_sql(&c, &plan) };
+                merge_sql(&c, &plan, &side)
+            }
         };
-        let rows = sqlx::query_with::<Sqlite, _>(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
+        let rows = sqlx::query_with::<Sqlite, _>(&sql, arguments(query, &c)?)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)?;
         rows.iter().map(summary_from_row).collect()
     }
 }
 
-/// The head (sort-column matches, straight from the index) merged with the best page of the
-/// other matches, collected index-only.
-fn search_sql(c: &Columns, plan: &Plan) -> String {
+/// Parameters: ?1 prefix, ?2 the prefix's upper bound, ?3 page size, ?4/?5 the cursor.
+fn arguments(query: &UserQuery, c: &Columns) -> Result<SqliteArguments<'static>, StoreError> {
+    let mut args = SqliteArguments::default();
+    let prefix = query.search.clone().unwrap_or_default();
+    args.add(prefix.clone()).map_err(backend)?;
+    args.add(format!("{prefix}\u{10FFFF}")).map_err(backend)?;
+    args.add(i64::from(query.limit)).map_err(backend)?;
+    if let Some(Cursor { key, id }) = query.after.as_ref().or(query.before.as_ref()) {
+        args.add(key.clone()).map_err(backend)?;
+        if !c.tiebreak.is_empty() {
+            args.add(id.to_string()).map_err(backend)?;
+        }
+    }
+    Ok(args)
+}
+
+/// Side matches found by walking a bounded window of the list index (index-only): complete
+/// whenever it yields a full page, since the window is the start of the rest of the list.
+fn side_walk_sql(c: &Columns, plan: &Plan) -> String {
     let sort = c.sort;
-    let in_range = format!("{sort} >= ?1 and {sort} < ?2");
-    let head = format!(
-        "select {sort}, id from users where deleted_at is null and {in_range}{} order by {} limit ?3",
-        plan.after, plan.order
-    );
+    let others = c.others.join(", ");
+    let terms: Vec<String> = c
+        .others
+        .iter()
+        .map(|o| format!("{o} >= ?1 and {o} < ?2"))
+        .chain(["id in (select user_id from alternate_emails where active = 1 \
+                 and address_key >= ?1 and address_key < ?2)"
+            .to_string()])
+        .collect();
+    format!(
+        "select {sort}, id from (select {sort}, id, {others} from users where deleted_at is null{} \
+         order by {} limit {WALK_WINDOW}) where not ({sort} >= ?1 and {sort} < ?2) and ({}) order by {} limit ?3",
+        plan.after(c, "id"),
+        plan.order,
+        terms.join(" or "),
+        plan.order
+    )
+}
+
+/// Side matches collected from their own covering indexes, each source already narrowed to
+/// rows outside the sort column's range and past the cursor; the best page is kept.
+fn side_collect_sql(c: &Columns, plan: &Plan) -> String {
+    let sort = c.sort;
+    let outside = format!("not ({sort} >= ?1 and {sort} < ?2)");
     let sources: Vec<String> = c
         .others
         .iter()
-        .map(|o| format!("select {sort}, id from users where deleted_at is null and {o} >= ?1 and {o} < ?2"))
+        .map(|o| {
+            format!(
+                "select {sort}, id from users where deleted_at is null and {o} >= ?1 and {o} < ?2 and {outside}{}",
+                plan.after(c, "id")
+            )
+        })
         .chain([format!(
-            "select {sort}, user_id as id from alternate_emails where active = 1 and address_key >= ?1 and address_key < ?2"
+            "select {sort}, user_id as id from alternate_emails where active = 1 \
+             and address_key >= ?1 and address_key < ?2 and {outside}{}",
+            plan.after(c, "user_id")
         )])
         .collect();
-    let side = format!(
-        "select {sort}, id from ({}) where not ({in_range}){} order by {} limit ?3",
-        sources.join(" union "),
-        plan.after,
+    format!("select {sort}, id from ({}) order by {} limit ?3", sources.join(" union "), plan.order)
+}
+
+/// The head (sort-column matches, straight from the index) merged with the side page.
+fn merge_sql(c: &Columns, plan: &Plan, side: &str) -> String {
+    let sort = c.sort;
+    let head = format!(
+        "select {sort}, id from users where deleted_at is null and {sort} >= ?1 and {sort} < ?2{} order by {} limit ?3",
+        plan.after(c, "id"),
         plan.order
     );
     format!(
