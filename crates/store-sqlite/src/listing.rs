@@ -174,10 +174,13 @@ fn merge_sql(c: &Columns, plan: &Plan, side: &str) -> String {
         plan.after(c, "id"),
         plan.order
     );
+    // At most two pages of ids: look each up and sort them. The unary `+` stops the planner from
+    // walking the list index in order and testing every entry against the ids instead.
+    let order: Vec<String> = plan.order.split(", ").map(|term| format!("+{term}")).collect();
     format!(
         "select {SUMMARY_COLUMNS} from users where id in (select id from ({head}) union all select id from ({side})) \
          order by {} limit ?3",
-        plan.order
+        order.join(", ")
     )
 }
 
