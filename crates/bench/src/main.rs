@@ -300,7 +300,14 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
                         latencies.push(t.elapsed());
                         versions[k] += 1;
                     }
-                    _ => errors += 1,
+                    Ok(r) => {
+                        errors += 1;
+                        eprintln!("saving {} with {form:?} answered {}", mine[k], r.status());
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        eprintln!("saving {} failed: {e}", mine[k]);
+                    }
                 }
             }
             (latencies, errors, started.elapsed())
