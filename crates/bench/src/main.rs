@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -280,11 +280,12 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
             let mut latencies = Vec::new();
             let mut errors = 0;
             let mut n = 0_usize;
-            let mut rng = rand::rngs::StdRng::from_entropy();
             while Instant::now() < stop {
                 let k = n % mine.len();
                 n += 1;
-                let mobile = format!("+1 425 555 {:04}", rng.gen_range(0..10_000));
+                // A number different from this user's last one, so that every save is a change
+                // (a save that changes nothing keeps the version, and the next would conflict).
+                let mobile = format!("+1 425 555 {:04}", n % 10_000);
                 let version = versions[k].to_string();
                 let form = [
                     ("csrf", csrf.as_str()),

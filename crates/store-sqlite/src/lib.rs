@@ -34,33 +34,12 @@ impl SqliteStore {
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Backend(format!("cannot create data folder {}: {e}", data_dir.display())))?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Another process (the CLI beside a running server) may hold the write lock briefly.
-            .busy_timeout(Duration::from_secs(10))
-            // 8 MiB of page cache per connection keeps nine connections well inside the memory
-            // budget; the operating system's file cache holds the rest of the database.
-            .pragma("cache_size", "-8192")
-            // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
-            // past it SQLite recycles cache pages instead of growing.
-            .pragma("soft_heap_limit", "67108864");
-        Self::connect(options).await
+        Self::connect(tuned(SqliteConnectOptions::new().filename(data_dir.join(DATABASE_FILE)))).await
     }
 
-    /// Opens a database from a `sqlite:` URL (used by tests and tools).
+    /// Opens a database from a `sqlite:` URL (`ROSTER_DATABASE_URL`).
     pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await
+        Self::connect(tuned(SqliteConnectOptions::from_str(url).map_err(backend)?)).await
     }
 
     async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
@@ -70,8 +49,9 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        // Four readers keep two cores busy; each more costs a page cache of memory.
         let readers =
-            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
+            SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await.map_err(backend)?;
         let saves = group_commit::spawn(writer.clone());
         Ok(SqliteStore { writer, readers, saves })
     }
@@ -87,6 +67,23 @@ impl SqliteStore {
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+/// The settings every connection gets, however the database was named.
+fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        // Another process (the CLI beside a running server) may hold the write lock briefly.
+        .busy_timeout(Duration::from_secs(10))
+        // 8 MiB of page cache per connection keeps the five connections well inside the memory
+        // budget; the operating system's file cache holds the rest of the database.
+        .pragma("cache_size", "-8192")
+        // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
+        // past it SQLite recycles cache pages instead of growing.
+        .pragma("soft_heap_limit", "67108864")
 }
 
 /// Any engine error that is not a domain condition.
