@@ -46,11 +46,12 @@ impl Actor {
         }
     }
 
-    /// A signed-in user.
+    /// A signed-in user, named in audit records by display name *and* username: display names
+    /// can be edited, usernames cannot be, so a record cannot be made to look like someone else's.
     pub fn user(user: &User, client_ip: Option<String>, request_id: Option<String>) -> Actor {
         Actor {
             user_id: Some(user.id),
-            display_name: user.contact.display_name.clone(),
+            display_name: format!("{} ({})", user.contact.display_name, user.username),
             roles: user.roles,
             client_ip,
             request_id,
@@ -226,6 +227,15 @@ impl Directory {
         Ok(user)
     }
 
+    /// A user who is not in Deleted users: deleted users can only be restored.
+    async fn get_active_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        let user = self.get_user(actor, id).await?;
+        if user.deleted_at.is_some() {
+            return Err(DomainError::Forbidden("This user is deleted. Restore them first to make changes.".into()));
+        }
+        Ok(user)
+    }
+
     /// One page of active (or deleted) users.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<UserPage, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
@@ -254,7 +264,7 @@ impl Directory {
         expected_version: i64,
         input: &ContactInput,
     ) -> Result<User, DomainError> {
-        let before = self.get_user(actor, id).await?;
+        let before = self.get_active_user(actor, id).await?;
         let region = self.region().await?;
         let contact = input
             .validate(ValidationContext { region, username: before.username.as_str() })
@@ -283,7 +293,7 @@ impl Directory {
 
     /// Allows or blocks sign-in. Blocking also ends the user's sessions.
     pub async fn set_enabled(&self, actor: &Actor, id: UserId, enabled: bool) -> Result<User, DomainError> {
-        let before = self.get_user(actor, id).await?;
+        let before = self.get_active_user(actor, id).await?;
         actor.require(Permission::ManageAccountState, before.roles)?;
         if !enabled && actor.is(&before) {
             return Err(DomainError::Forbidden("You can't block your own sign-in.".into()));
@@ -296,7 +306,7 @@ impl Directory {
         let change = bool_change("enabled", before.enabled, enabled);
         self.save(&after, before.version, &actor.audit(action, Some(&after), vec![change])).await?;
         if !enabled {
-            self.store.delete_user_sessions(id, None).await?;
+            self.end_sessions(id).await;
         }
         Ok(after)
     }
@@ -316,8 +326,16 @@ impl Directory {
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
         self.save(&after, before.version, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
-        self.store.delete_user_sessions(id, None).await?;
+        self.end_sessions(id).await;
         Ok(after)
+    }
+
+    /// Ends a blocked or deleted user's sessions. Best effort, after the change is committed:
+    /// every request checks that its user is enabled and not deleted anyway, so a session left
+    /// behind by a failure here lets nobody in, and reporting the committed change as failed
+    /// would be wrong.
+    async fn end_sessions(&self, id: UserId) {
+        let _ = self.store.delete_user_sessions(id, None).await;
     }
 
     /// Brings a deleted user back with everything intact.
@@ -343,7 +361,7 @@ impl Directory {
         roles: RoleSet,
     ) -> Result<User, DomainError> {
         actor.require(Permission::AssignRoles, RoleSet::NONE)?;
-        let before = self.get_user(actor, id).await?;
+        let before = self.get_active_user(actor, id).await?;
         if before.version != expected_version {
             return Err(DomainError::VersionConflict { changed_by: before.updated_by, changed_at: before.updated_at });
         }

@@ -18,7 +18,7 @@ impl FieldError {
     }
 }
 
-/// Why a directory operation did not happen. Nothing was changed in any case.
+/// Why a directory operation did not happen; the change it was asked for was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     /// The input is invalid; every problem is listed by field.

@@ -34,7 +34,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds many users, batch by batch, with one audit record for all. Into an empty directory
     /// the whole load is one transaction (all or nothing); otherwise each batch commits on its
-    /// own so that a running server can write in between, and the audit record follows the last.
+    /// own so that a running server can write in between, and the audit record goes with the
+    /// first, so that no committed user is ever without one.
     async fn insert_users_bulk(
         &self,
         batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
@@ -66,7 +67,8 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// Permanently removes users deleted before `deleted_before`; returns their audit records.
+    /// Permanently removes users deleted before `deleted_before`, with an audit record each;
+    /// returns how many.
     async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
 
     /// Audit records, newest first.

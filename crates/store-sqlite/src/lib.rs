@@ -56,12 +56,6 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers, saves })
     }
 
-    /// Whether the database answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.readers).await.map_err(backend)?;
-        Ok(())
-    }
-
     /// Closes both pools, waiting for running statements.
     pub async fn close(&self) {
         self.readers.close().await;

@@ -41,7 +41,7 @@ fn columns(sort: UserSort) -> Columns {
 
 /// Side matches are first looked for among this many entries of the list index after the
 /// cursor; when they are too sparse to fill a page there, they are collected instead.
-const WALK_WINDOW: u32 = 5_000;
+const WALK_WINDOW: u32 = 2_000;
 
 /// The order and keyset condition of one query.
 struct Plan {

@@ -136,14 +136,15 @@ async fn bulk_load(
         audit::insert(&mut tx, entry).await?;
         return tx.commit().await.map_err(backend);
     }
-    for batch in batches {
+    for (n, batch) in batches.enumerate() {
         let mut tx = conn.begin().await.map_err(backend)?;
         insert_rows(&mut tx, &batch).await?;
+        if n == 0 {
+            audit::insert(&mut tx, entry).await?;
+        }
         tx.commit().await.map_err(backend)?;
     }
-    let mut tx = conn.begin().await.map_err(backend)?;
-    audit::insert(&mut tx, entry).await?;
-    tx.commit().await.map_err(backend)
+    Ok(())
 }
 
 /// Writes one user's new state, its addresses and its audit record, if the stored version is

@@ -81,10 +81,9 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::SignIn { next } => {
-                let target = if next.starts_with('/') && !next.starts_with("//") && next != "/" {
-                    format!("/signin?next={}", urlencode(&next))
-                } else {
-                    "/signin".to_string()
+                let target = match local_path(&next) {
+                    Some(path) if path != "/" => format!("/signin?next={}", urlencode(path)),
+                    _ => "/signin".to_string(),
                 };
                 Redirect::to(&target).into_response()
             }
@@ -110,7 +109,30 @@ impl IntoResponse for PageError {
     }
 }
 
+/// `next` if it is a path on this site, for redirecting back after sign-in; `None` for anything
+/// a browser could read as another site (`//host`, `/\\host`, with tabs or line breaks removed).
+pub fn local_path(next: &str) -> Option<&str> {
+    let safe =
+        next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control);
+    safe.then_some(next)
+}
+
 /// Percent-encodes a query-string value.
 pub fn urlencode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(local_path("/admin/users?q=a"), Some("/admin/users?q=a"));
+        for bad in
+            ["", "https://evil.example", "//evil.example", "/\\evil.example", "/\t/evil.example", "/a\r\nSet-Cookie: x"]
+        {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -38,12 +38,10 @@ function setUpEmailList() {
 
   const relabel = () => {
     rows().forEach((row, i) => {
-      const input = row.querySelector("input");
+      // Only the labels follow the new order: ids stay, so links from the error summary still
+      // lead to the input they were written for.
       const label = row.querySelector("label");
-      const id = "alternate_email-" + (i + 1);
       const text = i === 0 ? "Alternate email address" : "Alternate email address " + (i + 1);
-      input.id = id;
-      label.htmlFor = id;
       label.textContent = text;
       const hidden = row.querySelector(".email-remove .visually-hidden");
       if (hidden) hidden.textContent = " " + text;
@@ -70,6 +68,7 @@ function setUpEmailList() {
     });
   };
 
+  let added = 0;
   rows().forEach(wireRemove);
   if (add) {
     add.addEventListener("click", () => {
@@ -79,9 +78,12 @@ function setUpEmailList() {
       row.querySelectorAll(".field-error").forEach((e) => e.remove());
       row.querySelector(".field").classList.remove("field-invalid");
       const input = row.querySelector("input");
+      added += 1;
+      input.id = "alternate_email-added-" + added;
+      row.querySelector("label").htmlFor = input.id;
       input.value = "";
       input.removeAttribute("aria-invalid");
-      input.removeAttribute("aria-describedby");
+      input.setAttribute("aria-describedby", "emails-hint");
       list.appendChild(row);
       wireRemove(row);
       relabel();

@@ -39,35 +39,45 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| password::hash("roster-decoy-password"))
 }
 
+/// Checks `candidate` against `stored` (or the decoy when there is none) on a blocking thread:
+/// Argon2 takes tens of milliseconds of CPU, and so does building the decoy the first time.
+async fn verify_off_thread(candidate: &str, stored: Option<String>) -> Result<bool, DomainError> {
+    let candidate = candidate.to_string();
+    tokio::task::spawn_blocking(move || {
+        let matched = password::verify(&candidate, stored.as_deref().unwrap_or_else(|| decoy_hash()));
+        matched && stored.is_some()
+    })
+    .await
+    .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))
+}
+
 impl Directory {
     /// Checks a username and password and, if right, opens a session.
+    ///
+    /// Every attempt counts against the account before the password is checked, so a burst of
+    /// parallel guesses cannot slip past the limit; a successful sign-in clears the count.
     pub async fn sign_in(&self, username: &str, password: &str, client_ip: &str) -> Result<SignInOutcome, DomainError> {
         let username = username.trim().to_lowercase();
         let account_key = format!("signin:account:{username}");
         let address_key = format!("signin:address:{client_ip}");
         let window = window_start(Timestamp::now());
-        if self.store.get_counter(&account_key, window).await? >= ACCOUNT_FAILURE_LIMIT
-            || self.store.get_counter(&address_key, window).await? >= ADDRESS_FAILURE_LIMIT
+        if self.store.get_counter(&address_key, window).await? >= ADDRESS_FAILURE_LIMIT
+            || self.store.increment_counter(&account_key, window).await? > ACCOUNT_FAILURE_LIMIT
         {
             return Ok(SignInOutcome::Throttled);
         }
         let credentials = self.store.get_credentials(&username).await?;
-        let hash =
-            credentials.as_ref().and_then(|c| c.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
-        let candidate = password.to_string();
-        let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
-            .await
-            .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))?;
+        let matches = verify_off_thread(password, credentials.as_ref().and_then(|c| c.password_hash.clone())).await?;
         let user = match (credentials, matches) {
             (Some(c), true) => self.store.get_user(c.user_id).await?,
             _ => None,
         };
         let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
-            self.store.increment_counter(&account_key, window).await?;
             self.store.increment_counter(&address_key, window).await?;
             return Ok(SignInOutcome::Failed);
         };
         if !user.enabled {
+            // The attempt stays counted, so a blocked account cannot be used to test passwords.
             return Ok(SignInOutcome::Blocked);
         }
         self.store.reset_counter(&account_key).await?;
@@ -126,12 +136,13 @@ impl Directory {
     ) -> Result<(), DomainError> {
         let id = actor.user_id.ok_or_else(|| DomainError::Forbidden("Sign in first.".into()))?;
         let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
-        let stored = self.store.get_password_hash(id).await?.unwrap_or_else(|| decoy_hash().to_string());
-        let current = current_password.to_string();
-        let stored_for_check = stored.clone();
-        let right = tokio::task::spawn_blocking(move || password::verify(&current, &stored_for_check))
-            .await
-            .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))?;
+        // Guesses at the current password count against the account like sign-in attempts.
+        let account_key = format!("signin:account:{}", user.username);
+        let window = window_start(Timestamp::now());
+        if self.store.increment_counter(&account_key, window).await? > ACCOUNT_FAILURE_LIMIT {
+            return Err(DomainError::Throttled);
+        }
+        let right = verify_off_thread(current_password, self.store.get_password_hash(id).await?).await?;
         let mut errors = Vec::new();
         if !right {
             errors.push(FieldError::new("current_password", "The current password is not right."));
@@ -144,6 +155,7 @@ impl Directory {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
+        self.store.reset_counter(&account_key).await?;
         let hash = hash_off_thread(new_password.to_string()).await?;
         let audit = actor.audit(AuditAction::PasswordChanged, Some(&user), Vec::new());
         self.store.set_password(id, &hash, false, &audit).await?;

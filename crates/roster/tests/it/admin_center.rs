@@ -135,6 +135,8 @@ async fn deleted_users_can_be_restored_with_everything_intact() {
     assert_eq!(location(&r), "/admin/users?status=deleted");
     let (_, active) = s.page("/admin/users?q=joni").await;
     assert!(listed_names(&active).is_empty());
+    let r = s.post(&format!("/admin/users/{id}/state"), &[("csrf", &csrf), ("action", "block")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a deleted user can only be restored");
     let (_, deleted) = s.page("/admin/deleted-users").await;
     assert!(deleted.contains("Joni Sherman"));
     let r = s.post(&format!("/admin/users/{id}/state"), &[("csrf", &csrf), ("action", "restore")]).await;

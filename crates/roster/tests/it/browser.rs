@@ -198,7 +198,8 @@ async fn an_admin_saves_contact_information_and_sees_it_after_reopening_and_sign
     let mobile = field(&c, "Mobile phone").await;
     assert_eq!(mobile.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
     let described = mobile.attr("aria-describedby").await.unwrap().unwrap();
-    let error = c.find(Locator::Id(&described)).await.unwrap().text().await.unwrap();
+    let error_id = described.split_whitespace().find(|id| id.ends_with("-error")).expect("described by its error");
+    let error = c.find(Locator::Id(error_id)).await.unwrap().text().await.unwrap();
     assert!(error.contains("not a valid phone number"), "{error}");
 
     fill(&c, "Mobile phone", "+44 20 7946 0958").await;

@@ -76,7 +76,7 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
         .unwrap();
     let change = &entries[0];
     assert_eq!(change.action, AuditAction::ContactChanged);
-    assert_eq!(change.actor_name, "Global");
+    assert_eq!(change.actor_name, "Global (global@contoso.com)");
     assert_eq!(change.client_ip.as_deref(), Some("127.0.0.1"));
     assert!(change.request_id.is_some());
     let mobile = change.changes.iter().find(|c| c.field == "mobile_phone").unwrap();
@@ -184,7 +184,7 @@ async fn a_save_over_a_newer_version_is_refused_and_names_who_changed_it() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (status, html) = save(&second, &alex, &b).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(html.contains("Megan Bowen changed this user at"), "{html}");
+    assert!(html.contains("Megan Bowen (first@contoso.com) changed this user at"), "{html}");
     assert!(html.contains("Nothing was saved"));
     assert_eq!(app.reload(&alex).await.contact.city.as_deref(), Some("Leeds"));
 }

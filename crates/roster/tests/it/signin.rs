@@ -173,3 +173,52 @@ async fn responses_carry_the_security_headers() {
     assert!(h.contains_key("x-request-id"));
     assert_eq!(app.client().get("/healthz").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn after_sign_in_only_paths_on_this_site_are_followed() {
+    let app = TestApp::start().await;
+    app.user("lee@contoso.com", "Lee Gu", &[]).await;
+    for (next, expected) in [
+        ("/apps", "/apps"),
+        ("//evil.example", "/account"),
+        ("/\\evil.example", "/account"),
+        ("https://evil.example", "/account"),
+    ] {
+        let s = app.client();
+        let (_, html) = s.page("/signin").await;
+        let csrf = csrf_of(&html);
+        let r = s
+            .post(
+                "/signin",
+                &[("username", "lee@contoso.com"), ("password", PASSWORD), ("csrf", &csrf), ("next", next)],
+            )
+            .await;
+        assert_eq!(location(&r), expected, "next={next}");
+    }
+}
+
+#[tokio::test]
+async fn guesses_at_the_current_password_are_throttled_like_sign_ins() {
+    let app = TestApp::start().await;
+    app.user("lee@contoso.com", "Lee Gu", &[]).await;
+    let s = app.signed_in("lee@contoso.com").await;
+    let csrf = s.csrf().await;
+    let new = "Another-Secret-42";
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let r = s
+            .post(
+                "/account/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current_password", "Wrong-Guess-1"),
+                    ("new_password", new),
+                    ("confirm_password", new),
+                ],
+            )
+            .await;
+        statuses.push(r.status());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+}

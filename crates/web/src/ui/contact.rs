@@ -46,6 +46,7 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
     let phone = |name: &str, label: &str, value: &str, recovery: bool| {
         Field::text(name, label, value)
             .kind("tel")
+            .group_hint("phones-hint")
             .autocomplete("off")
             .readonly(if recovery { !can_edit_recovery } else { !can_edit_profile })
             .with_errors(errors)
@@ -80,12 +81,13 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
             };
             Field::text(&alternate_email_field(i), &label, value)
                 .kind("email")
+                .group_hint("emails-hint")
                 .readonly(!can_edit_recovery)
                 .with_errors(errors)
         })
         .collect();
     let address = vec![
-        profile_field("street_address", "Street address", &input.street_address, "off"),
+        profile_field("street_address", "Street address", &input.street_address, "off").kind("textarea"),
         profile_field("city", "City", &input.city, "off"),
         profile_field("state", "State or province", &input.state, "off"),
         profile_field("postal_code", "ZIP or postal code", &input.postal_code, "off"),

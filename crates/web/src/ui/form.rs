@@ -13,6 +13,8 @@ pub struct Field {
     pub kind: &'static str,
     pub autocomplete: &'static str,
     pub hint: String,
+    /// The id of a hint shared by a group of fields (shown once above them).
+    pub group_hint: &'static str,
     pub error: Option<String>,
     pub required: bool,
     /// Shown but not editable by this administrator.
@@ -29,6 +31,7 @@ impl Field {
             kind: "text",
             autocomplete: "off",
             hint: String::new(),
+            group_hint: "",
             error: None,
             required: false,
             readonly: false,
@@ -50,6 +53,12 @@ impl Field {
     /// Adds a hint shown under the label.
     pub fn hint(mut self, hint: &str) -> Field {
         self.hint = hint.into();
+        self
+    }
+
+    /// Describes the field also by a hint shared with its group, by that hint's id.
+    pub fn group_hint(mut self, id: &'static str) -> Field {
+        self.group_hint = id;
         self
     }
 
@@ -85,6 +94,9 @@ impl Field {
     /// The ids the input is described by: its hint and its error.
     pub fn describedby(&self) -> String {
         let mut ids = Vec::new();
+        if !self.group_hint.is_empty() {
+            ids.push(self.group_hint.to_string());
+        }
         if !self.hint.is_empty() {
             ids.push(format!("{}-hint", self.id()));
         }

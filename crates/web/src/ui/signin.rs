@@ -105,10 +105,8 @@ pub async fn submit(
         SignInOutcome::Success { token, user } => {
             let target = if user.must_change_password {
                 "/account/password".to_string()
-            } else if form.next.starts_with('/') && !form.next.starts_with("//") {
-                form.next.clone()
             } else {
-                "/account".to_string()
+                crate::error::local_path(&form.next).unwrap_or("/account").to_string()
             };
             let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(session_cookie(token, secure));
             return Ok((jar, Redirect::to(&target)).into_response());
