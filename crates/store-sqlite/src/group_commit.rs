@@ -1,9 +1,11 @@
 //! Group commit for saves: saves that arrive while a commit is being flushed wait for the next
 //! one and share it, so a burst of saves costs one disk flush, not one each.
 //!
-//! Each save runs in its own savepoint inside the shared transaction: a save refused for a
-//! version conflict rolls back alone, and every caller hears its own result only after the
-//! transaction is durably committed.
+//! A save refused for a version conflict has written nothing (its first statement is the
+//! version-checked update, which then matches no row), so it needs no rollback of its own and
+//! the others commit. Any other failure rolls the whole batch back, and its saves are then
+//! retried one transaction each, so one bad save cannot fail its neighbours. Every caller hears
+//! its own result only after its transaction is durably committed.
 
 use roster_domain::audit::AuditEntry;
 use roster_domain::user::User;
@@ -43,7 +45,15 @@ async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<SaveJob>) {
         }
         let results = match commit(&writer, &jobs).await {
             Ok(results) => results,
-            Err(e) => jobs.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect(),
+            Err(_) if jobs.len() > 1 => {
+                let mut results = Vec::with_capacity(jobs.len());
+                for job in &jobs {
+                    let alone = commit(&writer, std::slice::from_ref(job)).await;
+                    results.push(alone.and_then(|mut r| r.pop().unwrap_or(Ok(()))));
+                }
+                results
+            }
+            Err(e) => vec![Err(e)],
         };
         for (job, result) in jobs.into_iter().zip(results) {
             let _ = job.reply.send(result);
@@ -56,14 +66,11 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
     let mut tx = conn.begin().await.map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut savepoint = tx.begin().await.map_err(backend)?;
-        let result = save_in(&mut savepoint, &job.user, job.expected_version, &job.audit).await;
-        if result.is_ok() {
-            savepoint.commit().await.map_err(backend)?;
-        } else {
-            savepoint.rollback().await.map_err(backend)?;
+        match save_in(&mut tx, &job.user, job.expected_version, &job.audit).await {
+            Ok(()) => results.push(Ok(())),
+            Err(refused @ (StoreError::VersionConflict { .. } | StoreError::NotFound)) => results.push(Err(refused)),
+            Err(failure) => return Err(failure),
         }
-        results.push(result);
     }
     tx.commit().await.map_err(backend)?;
     Ok(results)

@@ -148,7 +148,8 @@ async fn bulk_load(
 }
 
 /// Writes one user's new state, its addresses and its audit record, if the stored version is
-/// still `expected_version`.
+/// still `expected_version`. A refusal (conflict, not found) writes nothing: the version-checked
+/// update comes first and the group committer relies on that.
 pub(crate) async fn save_in(
     conn: &mut SqliteConnection,
     user: &User,
