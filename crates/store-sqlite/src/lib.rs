@@ -49,9 +49,10 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        // Four readers keep two cores busy; each more costs a page cache of memory.
+        // Eight readers: with four, eight clients queued for connections (first page 1,400 ->
+        // 950 requests/s in the benchmark) for little memory saved.
         let readers =
-            SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await.map_err(backend)?;
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
         let saves = group_commit::spawn(writer.clone());
         Ok(SqliteStore { writer, readers, saves })
     }
@@ -72,7 +73,7 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .foreign_keys(true)
         // Another process (the CLI beside a running server) may hold the write lock briefly.
         .busy_timeout(Duration::from_secs(10))
-        // 8 MiB of page cache per connection keeps the five connections well inside the memory
+        // 8 MiB of page cache per connection keeps the nine connections well inside the memory
         // budget; the operating system's file cache holds the rest of the database.
         .pragma("cache_size", "-8192")
         // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
