@@ -287,7 +287,7 @@ impl Directory {
         }
         let after = User { contact, ..self.next_version(actor, &before) };
         let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
-        self.save(&after, before.version, &audit).await?;
+        self.save(&before, &after, &audit).await?;
         Ok(after)
     }
 
@@ -304,7 +304,7 @@ impl Directory {
         let after = User { enabled, ..self.next_version(actor, &before) };
         let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
         let change = bool_change("enabled", before.enabled, enabled);
-        self.save(&after, before.version, &actor.audit(action, Some(&after), vec![change])).await?;
+        self.save(&before, &after, &actor.audit(action, Some(&after), vec![change])).await?;
         if !enabled {
             self.end_sessions(id).await;
         }
@@ -325,7 +325,7 @@ impl Directory {
         let after = User { deleted_at: Some(now), ..self.next_version(actor, &before) };
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
-        self.save(&after, before.version, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
+        self.save(&before, &after, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
         self.end_sessions(id).await;
         Ok(after)
     }
@@ -348,7 +348,7 @@ impl Directory {
         let after = User { deleted_at: None, ..self.next_version(actor, &before) };
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: Some(deleted_at.rfc3339()), after: None };
-        self.save(&after, before.version, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change])).await?;
+        self.save(&before, &after, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change])).await?;
         Ok(after)
     }
 
@@ -375,7 +375,7 @@ impl Directory {
         }
         let after = User { roles, ..self.next_version(actor, &before) };
         let audit = actor.audit(AuditAction::RolesChanged, Some(&after), vec![roles_change(before.roles, roles)]);
-        self.save(&after, before.version, &audit).await?;
+        self.save(&before, &after, &audit).await?;
         Ok(after)
     }
 
@@ -400,8 +400,8 @@ impl Directory {
         }
     }
 
-    async fn save(&self, user: &User, expected_version: i64, audit: &AuditEntry) -> Result<(), DomainError> {
-        self.store.save_user(user, expected_version, audit).await.map_err(|e| match e {
+    async fn save(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), DomainError> {
+        self.store.save_user(before, after, audit).await.map_err(|e| match e {
             StoreError::VersionConflict { changed_by, changed_at } => {
                 DomainError::VersionConflict { changed_by, changed_at }
             }

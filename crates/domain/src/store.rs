@@ -54,9 +54,10 @@ pub trait Store: Send + Sync + 'static {
     /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
 
-    /// Replaces a user's state if its stored version is still `expected_version`; `user.version`
-    /// must be the next one. Otherwise [`StoreError::VersionConflict`] and nothing changes.
-    async fn save_user(&self, user: &User, expected_version: i64, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Replaces `before` by `after` if the stored version is still `before.version` (`after.version`
+    /// must be the next one); only what differs need be written. Otherwise
+    /// [`StoreError::VersionConflict`] and nothing changes.
+    async fn save_user(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Sets a user's password hash and must-change flag, bumping its version.
     async fn set_password(

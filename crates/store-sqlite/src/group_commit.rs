@@ -21,8 +21,8 @@ const MAX_BATCH: usize = 256;
 
 /// One save waiting for a commit.
 pub(crate) struct SaveJob {
-    pub user: User,
-    pub expected_version: i64,
+    pub before: User,
+    pub after: User,
     pub audit: AuditEntry,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
@@ -66,7 +66,7 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
     let mut tx = conn.begin().await.map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        match save_in(&mut tx, &job.user, job.expected_version, &job.audit).await {
+        match save_in(&mut tx, &job.before, &job.after, &job.audit).await {
             Ok(()) => results.push(Ok(())),
             Err(refused @ (StoreError::VersionConflict { .. } | StoreError::NotFound)) => results.push(Err(refused)),
             Err(failure) => return Err(failure),
@@ -130,13 +130,14 @@ mod tests {
         for u in &users {
             for city in ["Leeds", "York"] {
                 let store = store.clone();
+                let before = u.clone();
                 let mut next = u.clone();
                 next.version = 2;
                 next.updated_by = city.into();
                 next.contact.city = Some(city.into());
                 next.contact.alternate_emails = vec![format!("{city}@fabrikam.com")];
                 tasks.push(tokio::spawn(async move {
-                    store.save_user(&next, 1, &audit(AuditAction::ContactChanged)).await
+                    store.save_user(&before, &next, &audit(AuditAction::ContactChanged)).await
                 }));
             }
         }

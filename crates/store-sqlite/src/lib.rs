@@ -131,8 +131,8 @@ mod store_impl {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
-        async fn save_user(&self, user: &User, expected: i64, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::save_user(self, user, expected, audit).await
+        async fn save_user(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::save_user(self, before, after, audit).await
         }
         async fn set_password(
             &self,

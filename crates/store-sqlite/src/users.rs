@@ -147,56 +147,78 @@ async fn bulk_load(
     Ok(())
 }
 
-/// Writes one user's new state, its addresses and its audit record, if the stored version is
-/// still `expected_version`. A refusal (conflict, not found) writes nothing: the version-checked
-/// update comes first and the group committer relies on that.
+/// Writes what differs between `before` and `after`, the addresses if they (or the copies they
+/// carry) changed, and the audit record, if the stored version is still `before.version`.
+/// Untouched columns are left out of the update, so their indexes are not rewritten. A refusal
+/// (conflict, not found) writes nothing: the version-checked update comes first, and the group
+/// committer relies on that.
 pub(crate) async fn save_in(
     conn: &mut SqliteConnection,
-    user: &User,
-    expected_version: i64,
+    before: &User,
+    after: &User,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    let c = &user.contact;
-    let updated = sqlx::query(
-        "update users set display_name = ?, display_key = ?, first_name = ?, first_key = ?, last_name = ?, \
-         last_key = ?, job_title = ?, department = ?, office = ?, office_phone = ?, mobile_phone = ?, \
-         alternate_mobile_phone = ?, fax = ?, street_address = ?, city = ?, state = ?, postal_code = ?, \
-         country = ?, roles = ?, enabled = ?, must_change_password = ?, updated_at = ?, updated_by = ?, \
-         version = ?, deleted_at = ? where id = ? and version = ?",
-    )
-    .bind(&c.display_name)
-    .bind(sort_key(&c.display_name))
-    .bind(&c.first_name)
-    .bind(key(&c.first_name))
-    .bind(&c.last_name)
-    .bind(key(&c.last_name))
-    .bind(&c.job_title)
-    .bind(&c.department)
-    .bind(&c.office)
-    .bind(&c.office_phone)
-    .bind(&c.mobile_phone)
-    .bind(&c.alternate_mobile_phone)
-    .bind(&c.fax)
-    .bind(&c.street_address)
-    .bind(&c.city)
-    .bind(&c.state)
-    .bind(&c.postal_code)
-    .bind(&c.country)
-    .bind(user.roles.bits())
-    .bind(user.enabled)
-    .bind(user.must_change_password)
-    .bind(user.updated_at.millis())
-    .bind(&user.updated_by)
-    .bind(user.version)
-    .bind(user.deleted_at.map(Timestamp::millis))
-    .bind(user.id.to_string())
-    .bind(expected_version)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
+    let (b, a) = (&before.contact, &after.contact);
+    let mut columns: Vec<&str> = Vec::new();
+    let mut args = SqliteArguments::default();
+    let mut set = |column: &'static str, value: Result<(), sqlx::error::BoxDynError>| {
+        columns.push(column);
+        value.map_err(backend)
+    };
+    if b.display_name != a.display_name {
+        set("display_name", args.add(a.display_name.clone()))?;
+        set("display_key", args.add(sort_key(&a.display_name)))?;
+    }
+    if b.first_name != a.first_name {
+        set("first_name", args.add(a.first_name.clone()))?;
+        set("first_key", args.add(key(&a.first_name)))?;
+    }
+    if b.last_name != a.last_name {
+        set("last_name", args.add(a.last_name.clone()))?;
+        set("last_key", args.add(key(&a.last_name)))?;
+    }
+    let texts = [
+        ("job_title", &b.job_title, &a.job_title),
+        ("department", &b.department, &a.department),
+        ("office", &b.office, &a.office),
+        ("office_phone", &b.office_phone, &a.office_phone),
+        ("mobile_phone", &b.mobile_phone, &a.mobile_phone),
+        ("alternate_mobile_phone", &b.alternate_mobile_phone, &a.alternate_mobile_phone),
+        ("fax", &b.fax, &a.fax),
+        ("street_address", &b.street_address, &a.street_address),
+        ("city", &b.city, &a.city),
+        ("state", &b.state, &a.state),
+        ("postal_code", &b.postal_code, &a.postal_code),
+        ("country", &b.country, &a.country),
+    ];
+    for (column, old, new) in texts {
+        if old != new {
+            set(column, args.add(new.clone()))?;
+        }
+    }
+    if before.roles != after.roles {
+        set("roles", args.add(after.roles.bits()))?;
+    }
+    if before.enabled != after.enabled {
+        set("enabled", args.add(after.enabled))?;
+    }
+    if before.must_change_password != after.must_change_password {
+        set("must_change_password", args.add(after.must_change_password))?;
+    }
+    if before.deleted_at != after.deleted_at {
+        set("deleted_at", args.add(after.deleted_at.map(Timestamp::millis)))?;
+    }
+    set("updated_at", args.add(after.updated_at.millis()))?;
+    set("updated_by", args.add(after.updated_by.clone()))?;
+    set("version", args.add(after.version))?;
+    args.add(after.id.to_string()).map_err(backend)?;
+    args.add(before.version).map_err(backend)?;
+    let assignments: Vec<String> = columns.iter().map(|c| format!("{c} = ?")).collect();
+    let sql = format!("update users set {} where id = ? and version = ?", assignments.join(", "));
+    let updated = sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
     if updated.rows_affected() == 0 {
         let current = sqlx::query("select updated_by, updated_at from users where id = ?")
-            .bind(user.id.to_string())
+            .bind(after.id.to_string())
             .fetch_optional(&mut *conn)
             .await
             .map_err(backend)?;
@@ -208,12 +230,18 @@ pub(crate) async fn save_in(
             },
         });
     }
-    sqlx::query("delete from alternate_emails where user_id = ?")
-        .bind(user.id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    replace_emails(conn, &[user]).await?;
+    // The address rows carry copies of the sort keys and the deleted state, so those count too.
+    if b.alternate_emails != a.alternate_emails
+        || b.display_name != a.display_name
+        || before.deleted_at.is_some() != after.deleted_at.is_some()
+    {
+        sqlx::query("delete from alternate_emails where user_id = ?")
+            .bind(after.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        replace_emails(conn, &[after]).await?;
+    }
     audit::insert(conn, entry).await
 }
 
@@ -263,14 +291,9 @@ impl SqliteStore {
         user_from_row(&row, emails).map(Some)
     }
 
-    pub(crate) async fn save_user(
-        &self,
-        user: &User,
-        expected_version: i64,
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn save_user(&self, before: &User, after: &User, entry: &AuditEntry) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = SaveJob { user: user.clone(), expected_version, audit: entry.clone(), reply };
+        let job = SaveJob { before: before.clone(), after: after.clone(), audit: entry.clone(), reply };
         self.saves.send(job).await.map_err(|_| backend("the committer has stopped"))?;
         answer.await.map_err(|_| backend("the committer dropped a save"))?
     }
