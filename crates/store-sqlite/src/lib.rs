@@ -64,6 +64,9 @@ impl SqliteStore {
     }
 }
 
+/// Page cache per connection, in KiB as SQLite's `cache_size` takes it (negative = KiB).
+pub(crate) const PAGE_CACHE_KIB: &str = "-8192";
+
 /// The settings every connection gets, however the database was named.
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
     options
@@ -75,7 +78,7 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .busy_timeout(Duration::from_secs(10))
         // 8 MiB of page cache per connection keeps the nine connections well inside the memory
         // budget; the operating system's file cache holds the rest of the database.
-        .pragma("cache_size", "-8192")
+        .pragma("cache_size", PAGE_CACHE_KIB)
         // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
         // past it SQLite recycles cache pages instead of growing.
         .pragma("soft_heap_limit", "67108864")

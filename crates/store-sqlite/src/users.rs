@@ -8,7 +8,7 @@ use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::group_commit::SaveJob;
 use crate::rows::{user_from_row, USER_COLUMNS};
-use crate::{audit, backend, unique_or_backend, SqliteStore};
+use crate::{audit, backend, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
@@ -86,9 +86,6 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
     sqlx::query_with(&sql, args).execute(conn).await.map_err(backend)?;
     Ok(())
 }
-
-/// The default page cache of a connection (see `SqliteStore::open`).
-const WRITER_CACHE: &str = "pragma cache_size = -8192";
 
 async fn insert_rows(conn: &mut SqliteConnection, users: &[User]) -> Result<(), StoreError> {
     for chunk in users.chunks(BULK_CHUNK) {
@@ -272,7 +269,7 @@ impl SqliteStore {
         // the duration of the load saves most of the re-reads, then the usual size returns.
         sqlx::query("pragma cache_size = -262144").execute(&mut *conn).await.map_err(backend)?;
         let result = bulk_load(&mut conn, batches, entry).await;
-        sqlx::query(WRITER_CACHE).execute(&mut *conn).await.map_err(backend)?;
+        sqlx::query(&format!("pragma cache_size = {PAGE_CACHE_KIB}")).execute(&mut *conn).await.map_err(backend)?;
         result
     }
 

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use roster_domain::permission::{self, Permission};
 use roster_domain::session::Session;
-use roster_domain::{Actor, User};
+use roster_domain::{Actor, RoleSet, User};
 use subtle::ConstantTimeEq;
 
 use crate::error::PageError;
@@ -32,6 +33,12 @@ impl SignedIn {
         } else {
             Err(PageError::BadToken)
         }
+    }
+
+    /// Refuses the page unless the signed-in user may do `permission` to a user holding `target`.
+    pub fn require(&self, permission: Permission, target: RoleSet) -> Result<(), PageError> {
+        permission::check(self.user.roles, permission, target)
+            .map_err(|why| PageError::Domain(roster_domain::DomainError::Forbidden(why)))
     }
 
     /// Whether the user holds any administrator role.

@@ -181,8 +181,7 @@ pub async fn show_roles(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
-    roster_domain::permission::check(me.user.roles, roster_domain::permission::Permission::AssignRoles, user.roles)
-        .map_err(|why| PageError::Domain(DomainError::Forbidden(why)))?;
+    me.require(roster_domain::permission::Permission::AssignRoles, user.roles)?;
     Ok(render(StatusCode::OK, &roles_page(&me, &user, user.version, user.roles)))
 }
 

@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use roster_domain::permission::{self, Permission};
-use roster_domain::{DomainError, FieldError};
+use roster_domain::permission::Permission;
+use roster_domain::{DomainError, FieldError, RoleSet};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
@@ -52,8 +52,7 @@ pub async fn show(
     State(state): State<AppState>,
     Query(q): Query<SettingsQuery>,
 ) -> Result<Response, PageError> {
-    permission::check(me.user.roles, Permission::ManageSettings, me.user.roles)
-        .map_err(|why| PageError::Domain(DomainError::Forbidden(why)))?;
+    me.require(Permission::ManageSettings, RoleSet::NONE)?;
     let region = state.directory.region().await?;
     let mut page = settings_page(&me, &region.code(), &[]);
     page.status = q.saved.map(|_| "Settings saved.".to_string());
