@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use crate::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
 use crate::error::{DomainError, StoreError};
+use crate::notify::{self, Occasion};
+use crate::outbox::{Message, OutboxEntry};
 use crate::password;
 use crate::permission::{self, Permission};
 use crate::phone::Region;
@@ -99,12 +103,36 @@ pub struct NewUserInput {
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
+    outbox_signal: Arc<Notify>,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Directory { store }
+        Directory { store, outbox_signal: Arc::new(Notify::new()) }
+    }
+
+    /// Woken whenever this directory queues messages, so that a delivery worker in the same
+    /// process sends them at once instead of at its next poll.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    /// Queued messages, newest first (Global Administrators only).
+    pub async fn outbox(
+        &self,
+        actor: &Actor,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, DomainError> {
+        actor.require(Permission::ManageSettings, RoleSet::NONE)?;
+        Ok(self.store.list_outbox(before, limit.clamp(1, 500)).await?)
+    }
+
+    fn queued(&self, messages: &[Message]) {
+        if !messages.is_empty() {
+            self.outbox_signal.notify_one();
+        }
     }
 
     /// The store, for operations outside the directory's rules (health checks).
@@ -287,7 +315,8 @@ impl Directory {
         }
         let after = User { contact, ..self.next_version(actor, &before) };
         let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
-        self.save(&before, &after, &audit).await?;
+        let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
+        self.save_with(&before, &after, &audit, &notices).await?;
         Ok(after)
     }
 
@@ -401,13 +430,26 @@ impl Directory {
     }
 
     async fn save(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), DomainError> {
-        self.store.save_user(before, after, audit).await.map_err(|e| match e {
+        self.save_with(before, after, audit, &[]).await
+    }
+
+    /// Saves a change with the messages it causes, all or nothing.
+    async fn save_with(
+        &self,
+        before: &User,
+        after: &User,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), DomainError> {
+        self.store.save_user(before, after, audit, messages).await.map_err(|e| match e {
             StoreError::VersionConflict { changed_by, changed_at } => {
                 DomainError::VersionConflict { changed_by, changed_at }
             }
             StoreError::NotFound => DomainError::NotFound("user"),
             other => other.into(),
-        })
+        })?;
+        self.queued(messages);
+        Ok(())
     }
 }
 

@@ -11,6 +11,8 @@ pub mod contact;
 pub mod directory;
 pub mod email;
 pub mod error;
+pub mod notify;
+pub mod outbox;
 pub mod password;
 pub mod permission;
 pub mod phone;

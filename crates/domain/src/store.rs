@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::audit::{AuditEntry, AuditQuery};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
+use crate::outbox::{Message, OutboxEntry, Outcome};
 use crate::session::Session;
 use crate::user::{User, UserId, UserQuery, UserSummary};
 
@@ -55,17 +56,24 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
 
     /// Replaces `before` by `after` if the stored version is still `before.version` (`after.version`
-    /// must be the next one); only what differs need be written. Otherwise
-    /// [`StoreError::VersionConflict`] and nothing changes.
-    async fn save_user(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// must be the next one), queueing `messages` with it; only what differs need be written.
+    /// Otherwise [`StoreError::VersionConflict`] and nothing changes.
+    async fn save_user(
+        &self,
+        before: &User,
+        after: &User,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
 
-    /// Sets a user's password hash and must-change flag, bumping its version.
+    /// Sets a user's password hash and must-change flag, bumping its version, and queues `messages`.
     async fn set_password(
         &self,
         id: UserId,
         password_hash: &str,
         must_change: bool,
         audit: &AuditEntry,
+        messages: &[Message],
     ) -> Result<(), StoreError>;
 
     /// Permanently removes users deleted before `deleted_before`, with an audit record each;
@@ -105,4 +113,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Changes an organisation setting, with its audit record.
     async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Queues messages that go with no other change.
+    async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` pending messages due at `now` that no live lease holds, leasing them
+    /// for [`crate::outbox::LEASE_SECONDS`] and counting the attempt; oldest due first.
+    async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Records what an attempt to deliver message `id` came to, releasing its lease.
+    async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Queued messages, newest first, with ids below `before`.
+    async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 }

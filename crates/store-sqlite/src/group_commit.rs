@@ -8,6 +8,7 @@
 //! its own result only after its transaction is durably committed.
 
 use roster_domain::audit::AuditEntry;
+use roster_domain::outbox::Message;
 use roster_domain::user::User;
 use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
@@ -24,6 +25,7 @@ pub(crate) struct SaveJob {
     pub before: User,
     pub after: User,
     pub audit: AuditEntry,
+    pub messages: Vec<Message>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -66,7 +68,7 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
     let mut tx = conn.begin().await.map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        match save_in(&mut tx, &job.before, &job.after, &job.audit).await {
+        match save_in(&mut tx, &job.before, &job.after, &job.audit, &job.messages).await {
             Ok(()) => results.push(Ok(())),
             Err(refused @ (StoreError::VersionConflict { .. } | StoreError::NotFound)) => results.push(Err(refused)),
             Err(failure) => return Err(failure),
@@ -137,7 +139,7 @@ mod tests {
                 next.contact.city = Some(city.into());
                 next.contact.alternate_emails = vec![format!("{city}@fabrikam.com")];
                 tasks.push(tokio::spawn(async move {
-                    store.save_user(&before, &next, &audit(AuditAction::ContactChanged)).await
+                    store.save_user(&before, &next, &audit(AuditAction::ContactChanged), &[]).await
                 }));
             }
         }

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 mod audit;
 mod group_commit;
 mod listing;
+mod outbox;
 mod rows;
 mod sessions;
 mod users;
@@ -100,6 +101,7 @@ pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreErro
 mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery};
+    use roster_domain::outbox::{Message, OutboxEntry, Outcome};
     use roster_domain::session::Session;
     use roster_domain::store::{Count, Credentials, Store};
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
@@ -134,8 +136,14 @@ mod store_impl {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
-        async fn save_user(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::save_user(self, before, after, audit).await
+        async fn save_user(
+            &self,
+            before: &User,
+            after: &User,
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::save_user(self, before, after, audit, messages).await
         }
         async fn set_password(
             &self,
@@ -143,8 +151,9 @@ mod store_impl {
             hash: &str,
             must_change: bool,
             audit: &AuditEntry,
+            messages: &[Message],
         ) -> Result<(), StoreError> {
-            SqliteStore::set_password(self, id, hash, must_change, audit).await
+            SqliteStore::set_password(self, id, hash, must_change, audit, messages).await
         }
         async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
             SqliteStore::purge_deleted(self, before, actor).await
@@ -181,6 +190,18 @@ mod store_impl {
         }
         async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError> {
             SqliteStore::set_setting(self, key, value, audit).await
+        }
+        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::queue_messages(self, messages).await
+        }
+        async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::claim_messages(self, now, limit).await
+        }
+        async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::record_delivery(self, id, outcome, at).await
+        }
+        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::list_outbox(self, before, limit).await
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Users and their alternate email addresses.
 
 use roster_domain::audit::AuditEntry;
+use roster_domain::outbox::Message;
 use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::SqliteArguments;
@@ -8,7 +9,7 @@ use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::group_commit::SaveJob;
 use crate::rows::{user_from_row, USER_COLUMNS};
-use crate::{audit, backend, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
+use crate::{audit, backend, outbox, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
@@ -154,6 +155,7 @@ pub(crate) async fn save_in(
     before: &User,
     after: &User,
     entry: &AuditEntry,
+    messages: &[Message],
 ) -> Result<(), StoreError> {
     let (b, a) = (&before.contact, &after.contact);
     let mut columns: Vec<&str> = Vec::new();
@@ -239,7 +241,8 @@ pub(crate) async fn save_in(
             .map_err(backend)?;
         replace_emails(conn, &[after]).await?;
     }
-    audit::insert(conn, entry).await
+    audit::insert(conn, entry).await?;
+    outbox::insert(conn, messages).await
 }
 
 impl SqliteStore {
@@ -288,9 +291,21 @@ impl SqliteStore {
         user_from_row(&row, emails).map(Some)
     }
 
-    pub(crate) async fn save_user(&self, before: &User, after: &User, entry: &AuditEntry) -> Result<(), StoreError> {
+    pub(crate) async fn save_user(
+        &self,
+        before: &User,
+        after: &User,
+        entry: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = SaveJob { before: before.clone(), after: after.clone(), audit: entry.clone(), reply };
+        let job = SaveJob {
+            before: before.clone(),
+            after: after.clone(),
+            audit: entry.clone(),
+            messages: messages.to_vec(),
+            reply,
+        };
         self.saves.send(job).await.map_err(|_| backend("the committer has stopped"))?;
         answer.await.map_err(|_| backend("the committer dropped a save"))?
     }
@@ -301,6 +316,7 @@ impl SqliteStore {
         password_hash: &str,
         must_change: bool,
         entry: &AuditEntry,
+        messages: &[Message],
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated = sqlx::query(
@@ -319,6 +335,7 @@ impl SqliteStore {
             return Err(StoreError::NotFound);
         }
         audit::insert(&mut tx, entry).await?;
+        outbox::insert(&mut tx, messages).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -21,6 +21,10 @@ pub use router::router;
 pub struct WebConfig {
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Email leaves the server (an SMTP transport is configured).
+    pub email_transport: bool,
+    /// Text messages leave the server (an SMS gateway is configured).
+    pub sms_transport: bool,
 }
 
 /// What every handler can reach.

@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ui::{account, audit, contact, manage, settings, signin, users};
+use crate::ui::{account, audit, contact, manage, outbox, settings, signin, users};
 use crate::{security, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/state", post(manage::change_state))
         .route("/admin/deleted-users", get(users::deleted))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn(security::headers))

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod form;
 pub mod layout;
 pub mod manage;
+pub mod outbox;
 pub mod settings;
 pub mod signin;
 pub mod users;

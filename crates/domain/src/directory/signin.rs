@@ -4,6 +4,7 @@ use crate::audit::AuditAction;
 use crate::clock::Timestamp;
 use crate::directory::{hash_off_thread, Actor, Directory};
 use crate::error::{DomainError, FieldError};
+use crate::notify::{self, Occasion};
 use crate::password;
 use crate::session::{self, Session};
 use crate::user::{User, UserId};
@@ -158,7 +159,9 @@ impl Directory {
         self.store.reset_counter(&account_key).await?;
         let hash = hash_off_thread(new_password.to_string()).await?;
         let audit = actor.audit(AuditAction::PasswordChanged, Some(&user), Vec::new());
-        self.store.set_password(id, &hash, false, &audit).await?;
+        let notices = notify::password_changed(&user, &Occasion { actor, at: audit.at });
+        self.store.set_password(id, &hash, false, &audit, &notices).await?;
+        self.queued(&notices);
         let keep = session::hash_token(current_token);
         self.store.delete_user_sessions(id, Some(&keep)).await?;
         Ok(())

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use roster_delivery::Worker;
 use roster_domain::{Actor, Directory};
 use roster_web::WebConfig;
 
-use crate::config::StoreArgs;
+use crate::config::{DeliveryArgs, StoreArgs};
 use crate::demo;
 
 /// Options of `roster serve`.
@@ -19,6 +20,8 @@ pub struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
     /// The address people use to reach Roster; an https address makes cookies Secure.
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     public_url: Option<String>,
@@ -35,6 +38,7 @@ const DEMO_USERS: usize = 300;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let transports = args.delivery.transports()?;
     let (directory, store) = args.store.open().await?;
     if let Some((admin, password)) = directory.bootstrap(&args.admin_username).await? {
         if args.demo {
@@ -52,11 +56,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));
-    let config = WebConfig { secure_cookies: public.starts_with("https://") };
+    let missing: Vec<&str> =
+        [(transports.email.is_none(), "email (ROSTER_SMTP_URL)"), (transports.sms.is_none(), "SMS")]
+            .into_iter()
+            .filter_map(|(missing, name)| missing.then_some(name))
+            .collect();
+    if !missing.is_empty() {
+        println!(
+            "Development setting: no {} transport. Those messages are held in Admin > Message outbox and printed here.",
+            missing.join(" or ")
+        );
+    }
+    let config = WebConfig {
+        secure_cookies: public.starts_with("https://"),
+        email_transport: transports.email.is_some(),
+        sms_transport: transports.sms.is_some(),
+    };
+    let worker = Worker::new(
+        directory.store().clone(),
+        transports,
+        Duration::from_millis(args.delivery.outbox_retry_ms),
+        directory.outbox_signal(),
+    );
+    let (stop_delivery, stopped) = tokio::sync::watch::channel(false);
+    let delivery = tokio::spawn(worker.run(stopped));
     let app = roster_web::app(directory, config);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Let a delivery under way finish, so that no message waits out a lease after a restart.
+    let _ = stop_delivery.send(true);
+    if tokio::time::timeout(Duration::from_secs(40), delivery).await.is_err() {
+        tracing::warn!("a delivery was still under way at shutdown; its message is retried after its lease");
+    }
     store.close().await;
     Ok(())
 }

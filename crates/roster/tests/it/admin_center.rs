@@ -242,7 +242,7 @@ async fn users_deleted_more_than_thirty_days_ago_are_purged_and_audited() {
     backdated.version += 1;
     backdated.deleted_at = Some(roster_domain::Timestamp::now().plus_seconds(-31 * 24 * 60 * 60));
     let audit = app.directory.audit_log(&system, &Default::default()).await.unwrap();
-    app.directory.store().save_user(&old, &backdated, &audit[0]).await.unwrap();
+    app.directory.store().save_user(&old, &backdated, &audit[0], &[]).await.unwrap();
 
     assert_eq!(app.directory.purge_expired().await.unwrap(), 1);
     let (_, deleted) = s.page("/admin/deleted-users").await;

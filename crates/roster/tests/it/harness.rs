@@ -2,45 +2,93 @@
 //! cookie-keeping HTTP client.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
+use roster_delivery::{Transports, Worker};
 use roster_domain::{Actor, Directory, NewUserInput, Role, RoleSet, Store, User};
 use roster_store_sqlite::SqliteStore;
 use tempfile::TempDir;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "Test-Password-2026";
+
+/// Pause before the first retry of a failed delivery in tests.
+pub const RETRY: Duration = Duration::from_millis(50);
 
 /// A running server and its directory.
 pub struct TestApp {
     pub base: String,
     pub directory: Directory,
     pub data: TempDir,
-    server: tokio::task::JoinHandle<()>,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    stop: watch::Sender<bool>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.worker.abort();
     }
 }
 
+/// What [`TestApp::launch`] starts.
+struct Running {
+    base: String,
+    directory: Directory,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
 impl TestApp {
-    /// A server over an empty directory.
+    /// A server over an empty directory, with no email or SMS transport.
     pub async fn start() -> TestApp {
+        Self::start_with(Transports::default()).await
+    }
+
+    /// A server over an empty directory, delivering through `transports`.
+    pub async fn start_with(transports: Transports) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(data.path()).await.expect("open store");
+        let Running { base, directory, server, worker, stop } = Self::launch(data.path(), transports).await;
+        TestApp { base, directory, data, server, worker, stop }
+    }
+
+    /// Stops the server and its delivery worker (letting an attempt under way finish, as a
+    /// graceful shutdown does) and starts them again on the same database.
+    pub async fn restart(&mut self, transports: Transports) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+        let _ = self.stop.send(true);
+        let _ = (&mut self.worker).await;
+        let Running { base, directory, server, worker, stop } = Self::launch(self.data.path(), transports).await;
+        (self.base, self.directory, self.server, self.worker, self.stop) = (base, directory, server, worker, stop);
+    }
+
+    async fn launch(data: &Path, transports: Transports) -> Running {
+        let store = SqliteStore::open(data).await.expect("open store");
         let shared: Arc<dyn Store> = Arc::new(store);
-        let directory = Directory::new(shared);
+        let directory = Directory::new(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = roster_web::app(directory.clone(), roster_web::WebConfig::default());
+        let config = roster_web::WebConfig {
+            secure_cookies: false,
+            email_transport: transports.email.is_some(),
+            sms_transport: transports.sms.is_some(),
+        };
+        let app = roster_web::app(directory.clone(), config);
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
-        TestApp { base: format!("http://{addr}"), directory, data, server }
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(Worker::new(shared, transports, RETRY, directory.outbox_signal()).run(stopped));
+        Running { base: format!("http://{addr}"), directory, server, worker, stop }
     }
 
     /// Adds a user with [`PASSWORD`] and the given roles.

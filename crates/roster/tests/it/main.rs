@@ -3,5 +3,7 @@
 mod admin_center;
 mod browser;
 mod contact;
+mod delivery;
 mod harness;
+mod peers;
 mod signin;

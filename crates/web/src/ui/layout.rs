@@ -9,6 +9,7 @@ pub enum Section {
     ActiveUsers,
     DeletedUsers,
     Audit,
+    Outbox,
     Settings,
 }
 
@@ -47,6 +48,7 @@ impl Layout {
             Section::ActiveUsers => "users",
             Section::DeletedUsers => "deleted",
             Section::Audit => "audit",
+            Section::Outbox => "outbox",
             Section::Settings => "settings",
         };
         if active == section {

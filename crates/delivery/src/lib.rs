@@ -1,0 +1,137 @@
+//! Delivery of the outbox: a worker that claims due messages, hands each to the transport of its
+//! channel (SMTP for email, an SMS gateway for texts) and records what came of it.
+//!
+//! Every node runs a worker; the store's leases make sure that one message goes to one worker
+//! at a time, and a lease that outlives a dead worker lets another take the message over. A
+//! message whose delivery was recorded is never sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster_domain::outbox::{self, Channel, Message, OutboxEntry, Outcome};
+use roster_domain::{Store, StoreError, Timestamp};
+use tokio::sync::{watch, Notify};
+
+pub mod email;
+pub mod sms;
+
+pub use email::{EmailTransport, SmtpConfig};
+pub use sms::{SmsTransport, TwilioConfig, WebhookConfig};
+
+/// Why one attempt failed, and whether trying again could help.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server or gateway refused the message for good (a bad address, say).
+    #[error("{0}")]
+    Permanent(String),
+    /// Unreachable, busy or a temporary refusal.
+    #[error("{0}")]
+    Temporary(String),
+}
+
+/// The transports configured for this installation; a channel without one holds its messages.
+#[derive(Clone, Default)]
+pub struct Transports {
+    pub email: Option<EmailTransport>,
+    pub sms: Option<SmsTransport>,
+}
+
+impl Transports {
+    /// Whether messages on `channel` leave the server.
+    pub fn has(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.email.is_some(),
+            Channel::Sms => self.sms.is_some(),
+        }
+    }
+
+    async fn send(&self, message: &Message) -> Option<Result<(), SendError>> {
+        match message.channel {
+            Channel::Email => Some(self.email.as_ref()?.send(message).await),
+            Channel::Sms => Some(self.sms.as_ref()?.send(message).await),
+        }
+    }
+}
+
+/// How many messages one round claims.
+const BATCH: u32 = 16;
+
+/// How often an idle worker looks for due messages queued by other nodes or due for a retry.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The outbox worker of one node.
+pub struct Worker {
+    store: Arc<dyn Store>,
+    transports: Transports,
+    /// First retry delay; each further one doubles it.
+    retry_base: Duration,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// A worker over `store`, woken early by `wake`.
+    pub fn new(store: Arc<dyn Store>, transports: Transports, retry_base: Duration, wake: Arc<Notify>) -> Self {
+        Worker { store, transports, retry_base, wake }
+    }
+
+    /// Delivers until `stop` turns true (or its sender is gone). A round under way is finished
+    /// first, so that a stopping node leaves no message leased and half-sent.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match self.round().await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(e) => tracing::warn!(error = %e, "reading the outbox failed"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                changed = stop.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// Claims one batch of due messages and attempts each; returns how many it claimed.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let batch = self.store.claim_messages(Timestamp::now(), BATCH).await?;
+        for entry in &batch {
+            let outcome = self.attempt(entry).await;
+            self.store.record_delivery(entry.message.id, &outcome, Timestamp::now()).await?;
+        }
+        Ok(batch.len())
+    }
+
+    async fn attempt(&self, entry: &OutboxEntry) -> Outcome {
+        let message = &entry.message;
+        let Some(result) = self.transports.send(message).await else {
+            print_held(message);
+            return Outcome::Held;
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(id = message.id, channel = %message.channel, "message delivered");
+                Outcome::Delivered { redact: true }
+            }
+            Err(SendError::Permanent(error)) => {
+                tracing::warn!(id = message.id, %error, "message refused for good");
+                Outcome::Failed { error }
+            }
+            Err(SendError::Temporary(error)) => {
+                tracing::warn!(id = message.id, attempt = entry.attempts, %error, "message delivery failed");
+                let base = i64::try_from(self.retry_base.as_millis()).unwrap_or(i64::MAX);
+                outbox::after_failure(entry.attempts, error, Timestamp::now(), base)
+            }
+        }
+    }
+}
+
+/// Without a transport the console is where a developer reads what would have been sent.
+fn print_held(message: &Message) {
+    println!(
+        "----- Held in the outbox: no {} transport is configured -----\nTo: {}\nSubject: {}\n\n{}\n-----",
+        message.channel,
+        message.recipient,
+        message.subject,
+        message.text.trim_end()
+    );
+}

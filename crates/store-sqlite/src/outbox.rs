@@ -1,0 +1,210 @@
+//! The outbox: queued in the writer's transactions, claimed by delivery workers with a lease.
+
+use roster_domain::outbox::{Channel, DeliveryState, Message, MessageKind, OutboxEntry, Outcome, LEASE_SECONDS};
+use roster_domain::{StoreError, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::rows::parse_id;
+use crate::{backend, SqliteStore};
+
+const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
+    attempts, next_attempt_at, last_error, finished_at, redacted";
+
+/// Queues messages inside the caller's transaction, due at once.
+pub(crate) async fn insert(conn: &mut SqliteConnection, messages: &[Message]) -> Result<(), StoreError> {
+    for m in messages {
+        sqlx::query(
+            "insert into outbox (channel, kind, recipient, user_id, subject, body_text, body_html, created_at, \
+             state, attempts, next_attempt_at, redacted) values (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0)",
+        )
+        .bind(m.channel.code())
+        .bind(m.kind.code())
+        .bind(&m.recipient)
+        .bind(m.user_id.map(|id| id.to_string()))
+        .bind(&m.subject)
+        .bind(&m.text)
+        .bind(&m.html)
+        .bind(m.created_at.millis())
+        .bind(m.created_at.millis())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+    let int = |name: &str| row.try_get::<i64, _>(name).map_err(backend);
+    let unknown = |what: &str, value: String| backend(format!("unknown outbox {what} {value:?}"));
+    let channel = text("channel")?;
+    let kind = text("kind")?;
+    let state = text("state")?;
+    let user_id: Option<String> = row.try_get("user_id").map_err(backend)?;
+    let finished_at: Option<i64> = row.try_get("finished_at").map_err(backend)?;
+    Ok(OutboxEntry {
+        message: Message {
+            id: int("id")?,
+            channel: Channel::from_code(&channel).ok_or_else(|| unknown("channel", channel))?,
+            kind: MessageKind::from_code(&kind).ok_or_else(|| unknown("kind", kind))?,
+            recipient: text("recipient")?,
+            user_id: user_id.as_deref().map(parse_id).transpose()?,
+            subject: text("subject")?,
+            text: text("body_text")?,
+            html: row.try_get("body_html").map_err(backend)?,
+            created_at: Timestamp(int("created_at")?),
+        },
+        state: DeliveryState::from_code(&state).ok_or_else(|| unknown("state", state))?,
+        attempts: u32::try_from(int("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: Timestamp(int("next_attempt_at")?),
+        last_error: row.try_get("last_error").map_err(backend)?,
+        finished_at: finished_at.map(Timestamp),
+        redacted: row.try_get("redacted").map_err(backend)?,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        insert(&mut tx, messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!(
+            "update outbox set lease_until = ?, attempts = attempts + 1 where id in (select id from outbox \
+             where state = 'pending' and next_attempt_at <= ? and (lease_until is null or lease_until <= ?) \
+             order by next_attempt_at, id limit ?) returning {COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now.plus_seconds(LEASE_SECONDS).millis())
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(backend)?;
+        let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by_key(|e| (e.next_attempt_at, e.message.id));
+        Ok(entries)
+    }
+
+    pub(crate) async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
+        let query = match outcome {
+            Outcome::Delivered { redact } => sqlx::query(
+                "update outbox set state = 'delivered', finished_at = ?, lease_until = null, last_error = null, \
+                 redacted = ?, body_text = case when ? then '' else body_text end, \
+                 body_html = case when ? then null else body_html end where id = ?",
+            )
+            .bind(at.millis())
+            .bind(redact)
+            .bind(redact)
+            .bind(redact),
+            Outcome::Retry { error, at: next } => sqlx::query(
+                "update outbox set next_attempt_at = ?, last_error = ?, lease_until = null where id = ? \
+                 and state = 'pending'",
+            )
+            .bind(next.millis())
+            .bind(error),
+            Outcome::Failed { error } => sqlx::query(
+                "update outbox set state = 'failed', finished_at = ?, last_error = ?, lease_until = null where id = ?",
+            )
+            .bind(at.millis())
+            .bind(error),
+            Outcome::Held => {
+                sqlx::query("update outbox set state = 'held', finished_at = ?, lease_until = null where id = ?")
+                    .bind(at.millis())
+            }
+        };
+        query.bind(id).execute(&self.writer).await.map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!("select {COLUMNS} from outbox where id < ? order by id desc limit ?");
+        let rows = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(i: i64) -> Message {
+        Message {
+            id: 0,
+            channel: if i % 2 == 0 { Channel::Email } else { Channel::Sms },
+            kind: MessageKind::Notice,
+            recipient: format!("r{i}@contoso.com"),
+            user_id: None,
+            subject: format!("Subject {i}"),
+            text: format!("Body {i}"),
+            html: Some(format!("<p>Body {i}</p>")),
+            created_at: Timestamp(1_000 + i),
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(data.path()).await.unwrap();
+        (data, store)
+    }
+
+    #[tokio::test]
+    async fn a_claimed_message_goes_to_one_worker_until_its_lease_runs_out() {
+        let (_data, store) = store().await;
+        store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let first = store.claim_messages(now, 3).await.unwrap();
+        let second = store.claim_messages(now, 16).await.unwrap();
+        let ids = |v: &[OutboxEntry]| v.iter().map(|e| e.message.id).collect::<Vec<_>>();
+        assert_eq!(ids(&first), [1, 2, 3], "oldest first");
+        assert_eq!(ids(&second), [4, 5], "a second worker gets only the rest");
+        assert!(store.claim_messages(now, 16).await.unwrap().is_empty());
+        assert!(first.iter().all(|e| e.attempts == 1 && e.state == DeliveryState::Pending));
+        assert_eq!(first[0].message, Message { id: 1, ..message(0) });
+
+        // The worker holding 1–3 died: after the lease, another takes them over.
+        let later = now.plus_seconds(LEASE_SECONDS);
+        let taken_over = store.claim_messages(later, 16).await.unwrap();
+        assert_eq!(ids(&taken_over), [1, 2, 3, 4, 5]);
+        assert!(taken_over.iter().all(|e| e.attempts == 2));
+    }
+
+    #[tokio::test]
+    async fn recorded_outcomes_decide_what_is_claimed_again() {
+        let (_data, store) = store().await;
+        store.queue_messages(&(0..4).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        store.claim_messages(now, 16).await.unwrap();
+        store.record_delivery(1, &Outcome::Delivered { redact: true }, now).await.unwrap();
+        let retry_at = Timestamp(20_000);
+        store.record_delivery(2, &Outcome::Retry { error: "busy".into(), at: retry_at }, now).await.unwrap();
+        store.record_delivery(3, &Outcome::Failed { error: "no such user".into() }, now).await.unwrap();
+        store.record_delivery(4, &Outcome::Held, now).await.unwrap();
+
+        assert!(store.claim_messages(Timestamp(19_999), 16).await.unwrap().is_empty(), "the retry is not due yet");
+        let due = store.claim_messages(retry_at, 16).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].message.id, due[0].attempts, due[0].last_error.as_deref()), (2, 2, Some("busy")));
+
+        let listed = store.list_outbox(None, 10).await.unwrap();
+        let by_id = |id: i64| listed.iter().find(|e| e.message.id == id).unwrap();
+        let delivered = by_id(1);
+        assert_eq!(delivered.state, DeliveryState::Delivered);
+        assert!(delivered.redacted && delivered.message.text.is_empty() && delivered.message.html.is_none());
+        assert_eq!(delivered.finished_at, Some(now));
+        assert_eq!((by_id(3).state, by_id(3).last_error.as_deref()), (DeliveryState::Failed, Some("no such user")));
+        assert_eq!(by_id(4).state, DeliveryState::Held);
+        assert_eq!(by_id(4).message.text, "Body 3", "held messages keep their bodies");
+        assert_eq!(listed.iter().map(|e| e.message.id).collect::<Vec<_>>(), [4, 3, 2, 1], "newest first");
+        assert_eq!(store.list_outbox(Some(3), 10).await.unwrap().len(), 2);
+    }
+}
