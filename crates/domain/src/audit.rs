@@ -28,11 +28,19 @@ pub enum AuditAction {
     PasswordChanged,
     /// An organisation setting changed.
     SettingsChanged,
+    /// A password was reset: by an administrator, or by the user through self-service reset.
+    PasswordReset,
+    /// All of a user's sessions were ended.
+    SessionsRevoked,
+    /// A verification code was sent to a contact.
+    VerificationSent,
+    /// A contact was proved to be the user's.
+    ContactVerified,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -43,6 +51,10 @@ impl AuditAction {
         AuditAction::UserPurged,
         AuditAction::PasswordChanged,
         AuditAction::SettingsChanged,
+        AuditAction::PasswordReset,
+        AuditAction::SessionsRevoked,
+        AuditAction::VerificationSent,
+        AuditAction::ContactVerified,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -58,6 +70,10 @@ impl AuditAction {
             AuditAction::UserPurged => "user_purged",
             AuditAction::PasswordChanged => "password_changed",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::SessionsRevoked => "sessions_revoked",
+            AuditAction::VerificationSent => "verification_sent",
+            AuditAction::ContactVerified => "contact_verified",
         }
     }
 
@@ -79,6 +95,10 @@ impl AuditAction {
             AuditAction::UserPurged => "User permanently deleted",
             AuditAction::PasswordChanged => "Password changed",
             AuditAction::SettingsChanged => "Settings changed",
+            AuditAction::PasswordReset => "Password reset",
+            AuditAction::SessionsRevoked => "Signed out everywhere",
+            AuditAction::VerificationSent => "Verification code sent",
+            AuditAction::ContactVerified => "Contact verified",
         }
     }
 }

@@ -408,6 +408,54 @@ impl Directory {
         Ok(after)
     }
 
+    /// Sets a new password for a user (typed, or generated and returned), ends all their
+    /// sessions and tells them; when the user is an administrator, every Global Administrator
+    /// is told too.
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        password: Option<String>,
+        must_change: bool,
+    ) -> Result<Option<String>, DomainError> {
+        let user = self.get_active_user(actor, id).await?;
+        actor.require(Permission::ResetPassword, user.roles)?;
+        if actor.is(&user) {
+            return Err(DomainError::Forbidden("Change your own password on your My account page.".into()));
+        }
+        let generated = password.is_none().then(password::generate);
+        let new_password = password.or_else(|| generated.clone()).unwrap_or_default();
+        password::check_strength("password", &new_password, user.username.as_str())
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
+        let hash = hash_off_thread(new_password).await?;
+        let change = bool_change("must_change_password", user.must_change_password, must_change);
+        let audit = actor.audit(AuditAction::PasswordReset, Some(&user), vec![change]);
+        let occasion = Occasion { actor, at: audit.at };
+        let mut notices = notify::password_changed(&user, &occasion);
+        if user.roles.is_admin() {
+            let globals: Vec<User> = self
+                .store
+                .list_administrators()
+                .await?
+                .into_iter()
+                .filter(|u| u.roles.contains(Role::GlobalAdministrator))
+                .collect();
+            notices.extend(notify::administrator_password_reset(&user, &globals, &occasion));
+        }
+        self.store.set_password(id, &hash, must_change, &audit, &notices).await?;
+        self.queued(&notices);
+        self.store.delete_user_sessions(id, None).await?;
+        Ok(generated)
+    }
+
+    /// Ends every session of a user, wherever they signed in.
+    pub async fn sign_out_everywhere(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
+        let user = self.get_active_user(actor, id).await?;
+        actor.require(Permission::ResetPassword, user.roles)?;
+        let audit = actor.audit(AuditAction::SessionsRevoked, Some(&user), Vec::new());
+        Ok(self.store.revoke_sessions(id, &audit).await?)
+    }
+
     /// Permanently removes users deleted more than [`DELETED_RETENTION_DAYS`] ago.
     pub async fn purge_expired(&self) -> Result<u64, DomainError> {
         let cutoff = Timestamp::now().plus_seconds(-DELETED_RETENTION_DAYS * 24 * 60 * 60);

@@ -165,6 +165,25 @@ pub fn password_changed(user: &User, occasion: &Occasion) -> Vec<Message> {
     mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
 }
 
+/// Notices to every Global Administrator that an administrator's password was reset.
+pub fn administrator_password_reset(target: &User, globals: &[User], occasion: &Occasion) -> Vec<Message> {
+    let subject = "An administrator's password was reset";
+    let heading = format!("The password of {} ({}) was reset", target.contact.display_name, target.username);
+    let lines = [format!(
+        "{} holds the roles {}. Every Global Administrator is told when such a password is reset.",
+        target.username,
+        target.roles.display()
+    )];
+    globals
+        .iter()
+        .filter(|g| g.id != target.id)
+        .map(|g| Message {
+            user_id: Some(g.id),
+            ..occasion.email(target, g.username.as_str(), subject, &heading, &lines)
+        })
+        .collect()
+}
+
 /// The number a text message goes to: the stored form without an extension.
 fn sms_number(stored: &str) -> String {
     stored.split('x').next().unwrap_or(stored).to_string()
@@ -293,5 +312,21 @@ mod tests {
         let to: Vec<&str> = messages.iter().map(|m| m.recipient.as_str()).collect();
         assert_eq!(to, ["alex@contoso.com", "a@fabrikam.com"]);
         assert_eq!(messages[0].subject, "Your password was reset");
+    }
+
+    #[test]
+    fn global_administrators_hear_of_an_administrator_reset_but_not_of_their_own() {
+        let mut target = user(&[], None);
+        target.roles = RoleSet::of(&[crate::role::Role::UserAdministrator]);
+        let mut global = user(&[], None);
+        global.username = Username::parse("global@contoso.com").unwrap();
+        let messages = administrator_password_reset(
+            &target,
+            &[global.clone(), target.clone()],
+            &Occasion { actor: &actor(), at: Timestamp(0) },
+        );
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].recipient, "global@contoso.com");
+        assert!(messages[0].text.contains("holds the roles User Administrator"), "{}", messages[0].text);
     }
 }

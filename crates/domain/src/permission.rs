@@ -21,6 +21,8 @@ pub enum Permission {
     EditRecoveryContacts,
     /// Block or allow sign-in, delete and restore.
     ManageAccountState,
+    /// Reset the password, end every session, and send verification codes to the contacts.
+    ResetPassword,
     /// Assign or remove administrator roles.
     AssignRoles,
     /// Change organisation settings.
@@ -39,7 +41,9 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         Permission::CreateUser | Permission::EditProfile => {
             actor.contains(Role::GlobalAdministrator) || actor.contains(Role::UserAdministrator)
         }
-        Permission::EditRecoveryContacts => actor.iter().any(|r| may_change_sensitive(r, target, true)),
+        Permission::EditRecoveryContacts | Permission::ResetPassword => {
+            actor.iter().any(|r| may_change_sensitive(r, target, true))
+        }
         Permission::ManageAccountState => actor.iter().any(|r| may_change_sensitive(r, target, false)),
         Permission::AssignRoles | Permission::ManageSettings => actor.contains(Role::GlobalAdministrator),
     };
@@ -58,6 +62,10 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
             describe(target)
         ),
         Permission::ManageAccountState => format!("Your role can't block, delete or restore {}.", describe(target)),
+        Permission::ResetPassword => format!(
+            "Your role can't reset the password or end the sessions of {}; ask a more privileged administrator.",
+            describe(target)
+        ),
         Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
         Permission::ManageSettings => "Only Global Administrators can change the organisation's settings.".into(),
     })
@@ -120,6 +128,16 @@ mod tests {
     }
 
     #[test]
+    fn password_resets_follow_the_same_table() {
+        for (actor, row) in RECOVERY_TABLE {
+            for (target, expected) in targets().into_iter().zip(row) {
+                let got = check(RoleSet::of(&[actor]), Permission::ResetPassword, target).is_ok();
+                assert_eq!(got, expected, "{actor} resetting the password of {target:?}");
+            }
+        }
+    }
+
+    #[test]
     fn account_state_follows_the_table_without_helpdesk() {
         for (actor, row) in RECOVERY_TABLE {
             for (target, expected) in targets().into_iter().zip(row) {
@@ -139,6 +157,7 @@ mod tests {
                 Permission::EditProfile,
                 Permission::EditRecoveryContacts,
                 Permission::ManageAccountState,
+                Permission::ResetPassword,
                 Permission::AssignRoles,
                 Permission::ManageSettings,
             ] {

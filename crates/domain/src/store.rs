@@ -52,6 +52,9 @@ pub trait Store: Send + Sync + 'static {
     /// The stored password hash of a user.
     async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError>;
 
+    /// Every active user holding an administrator role, by username.
+    async fn list_administrators(&self) -> Result<Vec<User>, StoreError>;
+
     /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
 
@@ -94,6 +97,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends one session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Ends all of a user's sessions, with its audit record.
+    async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Ends all of a user's sessions except `keep` (a token hash).
     async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError>;

@@ -133,6 +133,9 @@ mod store_impl {
         async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
             SqliteStore::get_password_hash(self, id).await
         }
+        async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
+            SqliteStore::list_administrators(self).await
+        }
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
@@ -172,6 +175,9 @@ mod store_impl {
         }
         async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
             SqliteStore::delete_session(self, token_hash).await
+        }
+        async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::revoke_sessions(self, user_id, audit).await
         }
         async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
             SqliteStore::delete_user_sessions(self, user_id, keep).await

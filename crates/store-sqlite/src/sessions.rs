@@ -65,6 +65,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query("delete from sessions where user_id = ?")
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+
     pub(crate) async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
         sqlx::query("delete from sessions where user_id = ? and token_hash <> ?")
             .bind(user_id.to_string())

@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
         .route("/admin/users/{id}/roles", get(manage::show_roles).post(manage::save_roles))
         .route("/admin/users/{id}/state", post(manage::change_state))
+        .route("/admin/users/{id}/password", get(manage::show_reset).post(manage::reset))
+        .route("/admin/users/{id}/sessions", post(manage::sign_out_everywhere))
         .route("/admin/deleted-users", get(users::deleted))
         .route("/admin/audit", get(audit::list))
         .route("/admin/outbox", get(outbox::list))

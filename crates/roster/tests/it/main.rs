@@ -5,5 +5,6 @@ mod browser;
 mod contact;
 mod delivery;
 mod harness;
+mod passwords;
 mod peers;
 mod signin;

@@ -245,3 +245,123 @@ pub async fn change_state(
     }?;
     Ok(Redirect::to(&target).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "admin/reset_password.html")]
+struct ResetPasswordPage {
+    layout: Layout,
+    user_id: String,
+    display_name: String,
+    username: String,
+    generate: bool,
+    must_change: bool,
+    errors: Vec<SummaryItem>,
+    problem: Option<String>,
+}
+
+fn reset_page(me: &SignedIn, user: &roster_domain::User, form: Option<&ResetForm>) -> ResetPasswordPage {
+    ResetPasswordPage {
+        layout: Layout::new(me, format!("Reset password – {}", user.contact.display_name), Section::ActiveUsers),
+        user_id: user.id.to_string(),
+        display_name: user.contact.display_name.clone(),
+        username: user.username.to_string(),
+        generate: form.is_none_or(|f| f.password_choice != "typed"),
+        must_change: form.is_none_or(|f| f.must_change.is_some()),
+        errors: Vec::new(),
+        problem: None,
+    }
+}
+
+/// The reset-password form.
+pub async fn show_reset(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
+    me.require(roster_domain::permission::Permission::ResetPassword, user.roles)?;
+    Ok(render(StatusCode::OK, &reset_page(&me, &user, None)))
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password_choice: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    must_change: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/password_was_reset.html")]
+struct PasswordWasResetPage {
+    layout: Layout,
+    user_id: String,
+    display_name: String,
+    username: String,
+    password: Option<String>,
+    must_change: bool,
+}
+
+/// Resets the password and shows a generated one once.
+pub async fn reset(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    let typed = (form.password_choice == "typed").then(|| form.password.clone());
+    let must_change = form.must_change.is_some();
+    match state.directory.reset_password(&me.actor, id, typed, must_change).await {
+        Ok(password) => {
+            let user = state.directory.get_user(&me.actor, id).await?;
+            let page = PasswordWasResetPage {
+                layout: Layout::new(&me, "Password reset", Section::ActiveUsers),
+                user_id: user.id.to_string(),
+                display_name: user.contact.display_name.clone(),
+                username: user.username.to_string(),
+                password,
+                must_change,
+            };
+            Ok(render(StatusCode::OK, &page))
+        }
+        Err(DomainError::Invalid(errors)) => {
+            let user = state.directory.get_user(&me.actor, id).await?;
+            let mut page = reset_page(&me, &user, Some(&form));
+            page.errors = summary(&errors);
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e @ DomainError::Forbidden(_)) => {
+            let user = state.directory.get_user(&me.actor, id).await?;
+            let (status, message) = describe(&e);
+            let mut page = reset_page(&me, &user, Some(&form));
+            page.problem = Some(message);
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends every session of the user.
+pub async fn sign_out_everywhere(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    state.directory.sign_out_everywhere(&me.actor, id).await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}?saved=signed-out")).into_response())
+}

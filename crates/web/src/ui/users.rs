@@ -269,6 +269,7 @@ pub async fn details(
         "blocked" => "Sign-in blocked; the user's sessions were ended. Change saved.".to_string(),
         "allowed" => "Sign-in allowed. Change saved.".to_string(),
         "restored" => "User restored with everything intact. Change saved.".to_string(),
+        "signed-out" => "The user was signed out everywhere. Change saved.".to_string(),
         _ => "Changes saved.".to_string(),
     });
     let body = UserPageView {
