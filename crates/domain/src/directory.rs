@@ -8,19 +8,24 @@ use crate::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
 use crate::error::{DomainError, StoreError};
-use crate::notify::{self, Occasion};
+use crate::notify::{self, Occasion, PasswordEvent};
 use crate::outbox::{Message, OutboxEntry};
 use crate::password;
 use crate::permission::{self, Permission};
 use crate::phone::Region;
+use crate::recovery::CodeKey;
 use crate::role::{Role, RoleSet};
 use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
+mod reset;
 mod signin;
+mod verification;
 
+pub use reset::{ResetStep, ResetView};
 pub use signin::SignInOutcome;
+pub use verification::ContactState;
 
 /// Deleted users can be restored for this many days, then they are purged.
 pub const DELETED_RETENTION_DAYS: i64 = 30;
@@ -104,12 +109,19 @@ pub struct NewUserInput {
 pub struct Directory {
     store: Arc<dyn Store>,
     outbox_signal: Arc<Notify>,
+    code_key: CodeKey,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Directory { store, outbox_signal: Arc::new(Notify::new()) }
+        Directory { store, outbox_signal: Arc::new(Notify::new()), code_key: CodeKey::random() }
+    }
+
+    /// The same directory hashing codes under `key`, which every node sharing the database must
+    /// hold (a random key, the default, suits one process that keeps no codes across restarts).
+    pub fn with_code_key(self, key: CodeKey) -> Self {
+        Directory { code_key: key, ..self }
     }
 
     /// Woken whenever this directory queues messages, so that a delivery worker in the same
@@ -256,7 +268,7 @@ impl Directory {
     }
 
     /// A user who is not in Deleted users: deleted users can only be restored.
-    async fn get_active_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+    pub(crate) async fn get_active_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
         let user = self.get_user(actor, id).await?;
         if user.deleted_at.is_some() {
             return Err(DomainError::Forbidden("This user is deleted. Restore them first to make changes.".into()));
@@ -431,21 +443,32 @@ impl Directory {
         let change = bool_change("must_change_password", user.must_change_password, must_change);
         let audit = actor.audit(AuditAction::PasswordReset, Some(&user), vec![change]);
         let occasion = Occasion { actor, at: audit.at };
-        let mut notices = notify::password_changed(&user, &occasion);
-        if user.roles.is_admin() {
-            let globals: Vec<User> = self
-                .store
-                .list_administrators()
-                .await?
-                .into_iter()
-                .filter(|u| u.roles.contains(Role::GlobalAdministrator))
-                .collect();
-            notices.extend(notify::administrator_password_reset(&user, &globals, &occasion));
-        }
+        let mut notices = notify::password_changed(&user, PasswordEvent::ResetByAdministrator, &occasion);
+        notices.extend(self.tell_global_administrators(&user, &occasion).await?);
         self.store.set_password(id, &hash, must_change, &audit, &notices).await?;
         self.queued(&notices);
         self.store.delete_user_sessions(id, None).await?;
         Ok(generated)
+    }
+
+    /// Notices to every Global Administrator when `user` is an administrator whose password was
+    /// reset; none otherwise.
+    pub(crate) async fn tell_global_administrators(
+        &self,
+        user: &User,
+        occasion: &Occasion<'_>,
+    ) -> Result<Vec<Message>, DomainError> {
+        if !user.roles.is_admin() {
+            return Ok(Vec::new());
+        }
+        let globals: Vec<User> = self
+            .store
+            .list_administrators()
+            .await?
+            .into_iter()
+            .filter(|u| u.roles.contains(Role::GlobalAdministrator))
+            .collect();
+        Ok(notify::administrator_password_reset(user, &globals, occasion))
     }
 
     /// Ends every session of a user, wherever they signed in.

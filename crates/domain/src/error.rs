@@ -44,6 +44,9 @@ pub enum DomainError {
     /// Too many attempts; try again later.
     #[error("too many attempts")]
     Throttled,
+    /// A limit on codes or resets was reached; the reason and the wait are written for people.
+    #[error("limited: {0}")]
+    Limited(String),
     /// A failure inside Roster itself.
     #[error("internal error: {0}")]
     Internal(String),

@@ -152,13 +152,30 @@ pub fn contact_changed(user: &User, before: &ContactInfo, occasion: &Occasion) -
     messages
 }
 
-/// Notices that `user`'s password was changed (by themself) or reset (by someone else).
-pub fn password_changed(user: &User, occasion: &Occasion) -> Vec<Message> {
-    let own = occasion.actor.user_id == Some(user.id);
-    let (subject, line) = if own {
-        ("Your password was changed", "Your password was changed, and your other sessions were signed out.")
-    } else {
-        ("Your password was reset", "An administrator reset your password, and your sessions were signed out.")
+/// How a password came to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordEvent {
+    /// The user changed it, knowing the old one.
+    Changed,
+    /// An administrator reset it.
+    ResetByAdministrator,
+    /// The user reset it with codes sent to their contacts.
+    SelfServiceReset,
+}
+
+/// Notices that `user`'s password changed.
+pub fn password_changed(user: &User, event: PasswordEvent, occasion: &Occasion) -> Vec<Message> {
+    let (subject, line) = match event {
+        PasswordEvent::Changed => {
+            ("Your password was changed", "Your password was changed, and your other sessions were signed out.")
+        }
+        PasswordEvent::ResetByAdministrator => {
+            ("Your password was reset", "An administrator reset your password, and your sessions were signed out.")
+        }
+        PasswordEvent::SelfServiceReset => (
+            "Your password was reset",
+            "Your password was reset with codes sent to your security info, and your sessions were signed out.",
+        ),
     };
     let heading = format!("{subject}: {}", user.username);
     let lines = [line.to_string()];
@@ -308,7 +325,8 @@ mod tests {
     #[test]
     fn password_notices_go_to_every_mailbox() {
         let u = user(&["a@fabrikam.com", "ALEX@contoso.com"], None);
-        let messages = password_changed(&u, &Occasion { actor: &actor(), at: Timestamp(0) });
+        let occasion = Occasion { actor: &actor(), at: Timestamp(0) };
+        let messages = password_changed(&u, PasswordEvent::ResetByAdministrator, &occasion);
         let to: Vec<&str> = messages.iter().map(|m| m.recipient.as_str()).collect();
         assert_eq!(to, ["alex@contoso.com", "a@fabrikam.com"]);
         assert_eq!(messages[0].subject, "Your password was reset");

@@ -9,6 +9,7 @@ use crate::audit::{AuditEntry, AuditQuery};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::outbox::{Message, OutboxEntry, Outcome};
+use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
 use crate::user::{User, UserId, UserQuery, UserSummary};
 
@@ -132,4 +133,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queued messages, newest first, with ids below `before`.
     async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Changes several organisation settings at once, with one audit record.
+    async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The verified contacts of a user (only those whose values are still current).
+    async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError>;
+
+    /// Stores a new code with the message that carries it, and its audit record if any.
+    async fn insert_code(
+        &self,
+        code: &OneTimeCode,
+        audit: Option<&AuditEntry>,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// A code by id.
+    async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError>;
+
+    /// The newest unused code of `user_id` for `purpose` sent to `method`.
+    async fn latest_code(
+        &self,
+        user_id: UserId,
+        purpose: Purpose,
+        method: &ContactMethod,
+    ) -> Result<Option<OneTimeCode>, StoreError>;
+
+    /// Counts one entry of code `id` before it is checked, so that parallel guesses cannot slip
+    /// past the limit; `None` when the code is used or has had `max` entries already.
+    async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError>;
+
+    /// Marks code `id` used, once: `false` if it was used already. With `verified`, also
+    /// records that contact as verified, with its audit record, in the same transaction.
+    async fn use_code(
+        &self,
+        id: &str,
+        at: Timestamp,
+        verified: Option<(UserId, &Verification, &AuditEntry)>,
+    ) -> Result<bool, StoreError>;
+
+    /// Locks `key` until `until`.
+    async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
+
+    /// Until when `key` is locked, if it ever was (the caller compares with now).
+    async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Stores a reset under way (new or changed).
+    async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError>;
+
+    /// A reset under way by token hash.
+    async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError>;
+
+    /// Forgets a reset.
+    async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError>;
 }

@@ -1,11 +1,12 @@
 //! Where the directory lives: found the same way by every subcommand.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig, WebhookConfig};
+use roster_domain::recovery::CodeKey;
 use roster_domain::{Directory, Store};
 use roster_store_sqlite::SqliteStore;
 
@@ -18,6 +19,10 @@ pub struct StoreArgs {
     /// A database URL instead of the data folder (`sqlite:///path/to/roster.db`).
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// File with the key one-time codes are hashed under (64 hex digits); created in the data
+    /// folder on first use. Every node on one database needs the same key.
+    #[arg(long, env = "ROSTER_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -35,9 +40,53 @@ impl StoreArgs {
                 .await
                 .with_context(|| format!("cannot open the directory in {}", self.data.display()))?,
         };
+        let key_file = self.secret_key_file.clone().unwrap_or_else(|| self.data.join(KEY_FILE));
+        let key = load_or_create_key(&key_file)?;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
-        Ok((Directory::new(shared), store))
+        Ok((Directory::new(shared).with_code_key(key), store))
     }
+}
+
+/// The key file's name in the data folder.
+const KEY_FILE: &str = "secret.key";
+
+/// Reads the code key, or creates it (readable by its owner only) when there is none yet.
+fn load_or_create_key(path: &Path) -> anyhow::Result<CodeKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_key(text.trim()).with_context(|| format!("{} must hold 64 hex digits", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let text = CodeKey::random().mac(&["new key"]);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(path) {
+                Ok(mut file) => {
+                    std::io::Write::write_all(&mut file, format!("{text}\n").as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    parse_key(&text)
+                }
+                // Another process (a second command started at the same moment) created it first.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
+                Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn parse_key(hex: &str) -> anyhow::Result<CodeKey> {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("expected 64 hex digits");
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(CodeKey::from_bytes(bytes))
 }
 
 /// The options that say how messages leave the server. With none, messages are held in the
@@ -103,5 +152,26 @@ impl DeliveryArgs {
             (None, None) => None,
         };
         Ok(Transports { email, sms })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_created_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join(KEY_FILE);
+        let first = load_or_create_key(&path).unwrap();
+        let second = load_or_create_key(&path).unwrap();
+        assert_eq!(first.mac(&["x"]), second.mac(&["x"]));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "not a key").unwrap();
+        assert!(load_or_create_key(&path).unwrap_err().to_string().contains("64 hex digits"));
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod group_commit;
 mod listing;
 mod outbox;
+mod recovery;
 mod rows;
 mod sessions;
 mod users;
@@ -102,6 +103,7 @@ mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery};
     use roster_domain::outbox::{Message, OutboxEntry, Outcome};
+    use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
     use roster_domain::store::{Count, Credentials, Store};
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
@@ -196,6 +198,57 @@ mod store_impl {
         }
         async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError> {
             SqliteStore::set_setting(self, key, value, audit).await
+        }
+        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_settings(self, values, audit).await
+        }
+        async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
+            SqliteStore::get_verifications(self, user_id).await
+        }
+        async fn insert_code(
+            &self,
+            code: &OneTimeCode,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_code(self, code, audit, messages).await
+        }
+        async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
+            SqliteStore::get_code(self, id).await
+        }
+        async fn latest_code(
+            &self,
+            user_id: UserId,
+            purpose: Purpose,
+            method: &ContactMethod,
+        ) -> Result<Option<OneTimeCode>, StoreError> {
+            SqliteStore::latest_code(self, user_id, purpose, method).await
+        }
+        async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
+            SqliteStore::count_code_entry(self, id, max).await
+        }
+        async fn use_code(
+            &self,
+            id: &str,
+            at: Timestamp,
+            verified: Option<(UserId, &Verification, &AuditEntry)>,
+        ) -> Result<bool, StoreError> {
+            SqliteStore::use_code(self, id, at, verified).await
+        }
+        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::set_lock(self, key, until).await
+        }
+        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+            SqliteStore::get_lock(self, key).await
+        }
+        async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
+            SqliteStore::save_reset(self, reset).await
+        }
+        async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
+            SqliteStore::get_reset(self, token_hash).await
+        }
+        async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_reset(self, token_hash).await
         }
         async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
             SqliteStore::queue_messages(self, messages).await

@@ -2,6 +2,8 @@
 
 use roster_domain::audit::AuditEntry;
 use roster_domain::outbox::Message;
+use roster_domain::recovery::methods::methods_of;
+use roster_domain::recovery::ContactMethod;
 use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::SqliteArguments;
@@ -9,7 +11,7 @@ use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::group_commit::SaveJob;
 use crate::rows::{user_from_row, USER_COLUMNS};
-use crate::{audit, backend, outbox, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
+use crate::{audit, backend, outbox, recovery, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
@@ -241,6 +243,9 @@ pub(crate) async fn save_in(
             .map_err(backend)?;
         replace_emails(conn, &[after]).await?;
     }
+    let kept = methods_of(&after.contact);
+    let gone: Vec<ContactMethod> = methods_of(&before.contact).into_iter().filter(|m| !kept.contains(m)).collect();
+    recovery::forget_changed(conn, after.id, &gone).await?;
     audit::insert(conn, entry).await?;
     outbox::insert(conn, messages).await
 }

@@ -70,6 +70,7 @@ pub fn describe(e: &DomainError) -> (StatusCode, String) {
         ),
         DomainError::UsernameTaken(name) => (StatusCode::CONFLICT, format!("The username {name} is already in use.")),
         DomainError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later.".into()),
+        DomainError::Limited(why) => (StatusCode::TOO_MANY_REQUESTS, why.clone()),
         DomainError::Internal(_) | DomainError::Store(_) => {
             tracing::error!(error = %e, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Nothing was changed.".into())

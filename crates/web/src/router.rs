@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ui::{account, audit, contact, manage, outbox, settings, signin, users};
+use crate::ui::{account, audit, contact, manage, outbox, reset, security_info, settings, signin, users};
 use crate::{security, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -23,6 +23,15 @@ pub fn router(state: AppState) -> Router {
         .route("/apps", get(account::apps))
         .route("/account", get(account::show))
         .route("/account/password", get(account::show_password).post(account::change_password))
+        .route("/account/security", get(security_info::show))
+        .route("/account/security/send", post(security_info::send))
+        .route("/account/security/verify", post(security_info::verify))
+        .route("/reset", get(reset::start).post(reset::begin))
+        .route("/reset/verify", get(reset::show))
+        .route("/reset/send", post(reset::send))
+        .route("/reset/code", post(reset::enter_code))
+        .route("/reset/other", post(reset::other_method))
+        .route("/reset/password", post(reset::finish))
         .route("/admin", get(users::admin_home))
         .route("/admin/users", get(users::list))
         .route("/admin/users/new", get(manage::show_new).post(manage::create))
@@ -32,10 +41,12 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/state", post(manage::change_state))
         .route("/admin/users/{id}/password", get(manage::show_reset).post(manage::reset))
         .route("/admin/users/{id}/sessions", post(manage::sign_out_everywhere))
+        .route("/admin/users/{id}/verify", post(manage::send_verification))
         .route("/admin/deleted-users", get(users::deleted))
         .route("/admin/audit", get(audit::list))
         .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
+        .route("/admin/settings/reset-policy", post(settings::save_policy))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())

@@ -52,7 +52,7 @@ pub fn client_ip(parts: &Parts) -> String {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
-fn request_id(parts: &Parts) -> Option<String> {
+pub fn request_id(parts: &Parts) -> Option<String> {
     parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 

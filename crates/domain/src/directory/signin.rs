@@ -4,7 +4,7 @@ use crate::audit::AuditAction;
 use crate::clock::Timestamp;
 use crate::directory::{hash_off_thread, Actor, Directory};
 use crate::error::{DomainError, FieldError};
-use crate::notify::{self, Occasion};
+use crate::notify::{self, Occasion, PasswordEvent};
 use crate::password;
 use crate::session::{self, Session};
 use crate::user::{User, UserId};
@@ -29,7 +29,7 @@ pub enum SignInOutcome {
     Throttled,
 }
 
-fn window_start(now: Timestamp) -> Timestamp {
+pub(crate) fn window_start(now: Timestamp) -> Timestamp {
     let window = FAILURE_WINDOW_SECONDS * 1000;
     Timestamp(now.millis() - now.millis().rem_euclid(window))
 }
@@ -159,7 +159,7 @@ impl Directory {
         self.store.reset_counter(&account_key).await?;
         let hash = hash_off_thread(new_password.to_string()).await?;
         let audit = actor.audit(AuditAction::PasswordChanged, Some(&user), Vec::new());
-        let notices = notify::password_changed(&user, &Occasion { actor, at: audit.at });
+        let notices = notify::password_changed(&user, PasswordEvent::Changed, &Occasion { actor, at: audit.at });
         self.store.set_password(id, &hash, false, &audit, &notices).await?;
         self.queued(&notices);
         let keep = session::hash_token(current_token);

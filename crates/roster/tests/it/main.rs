@@ -7,4 +7,5 @@ mod delivery;
 mod harness;
 mod passwords;
 mod peers;
+mod recovery;
 mod signin;

@@ -365,3 +365,24 @@ pub async fn sign_out_everywhere(
     state.directory.sign_out_everywhere(&me.actor, id).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}?saved=signed-out")).into_response())
 }
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    method: String,
+}
+
+/// Sends a verification code to one of the user's contacts.
+pub async fn send_verification(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<VerifyForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let id = parse_id(&id)?;
+    state.directory.send_verification(&me.actor, id, &form.method).await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}?saved=verification")).into_response())
+}

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_domain::permission::Permission;
+use roster_domain::recovery::ResetPolicy;
 use roster_domain::{DomainError, FieldError, RoleSet};
 use serde::Deserialize;
 
@@ -23,10 +24,12 @@ struct SettingsPage {
     errors: Vec<SummaryItem>,
     status: Option<String>,
     problem: Option<String>,
+    policy: ResetPolicy,
 }
 
 fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsPage {
     SettingsPage {
+        policy: ResetPolicy::default(),
         layout: Layout::new(me, "Settings", Section::Settings),
         field: Field::text("default_country", "Default country for phone numbers", value)
             .hint(
@@ -55,6 +58,7 @@ pub async fn show(
     me.require(Permission::ManageSettings, RoleSet::NONE)?;
     let region = state.directory.region().await?;
     let mut page = settings_page(&me, &region.code(), &[]);
+    page.policy = state.directory.reset_policy().await?;
     page.status = q.saved.map(|_| "Settings saved.".to_string());
     Ok(render(StatusCode::OK, &page))
 }
@@ -77,13 +81,54 @@ pub async fn save(
     match state.directory.set_region(&me.actor, &form.default_country).await {
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&me, &form.default_country, &errors)))
+            let mut page = settings_page(&me, &form.default_country, &errors);
+            page.policy = state.directory.reset_policy().await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e @ DomainError::Forbidden(_)) => {
             let (status, message) = describe(&e);
             let mut page = settings_page(&me, &form.default_country, &[]);
             page.problem = Some(message);
             Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    methods_required: String,
+    #[serde(default)]
+    allow_email: Option<String>,
+    #[serde(default)]
+    allow_sms: Option<String>,
+    #[serde(default)]
+    allow_unverified: Option<String>,
+}
+
+/// Saves the self-service password reset policy.
+pub async fn save_policy(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<PolicyForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let policy = ResetPolicy {
+        methods_required: form.methods_required.parse().unwrap_or(0),
+        allow_email: form.allow_email.is_some(),
+        allow_sms: form.allow_sms.is_some(),
+        allow_unverified: form.allow_unverified.is_some(),
+    };
+    match state.directory.set_reset_policy(&me.actor, policy).await {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let region = state.directory.region().await?;
+            let mut page = settings_page(&me, &region.code(), &errors);
+            page.policy = policy;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e) => Err(e.into()),
     }

@@ -35,6 +35,8 @@ pub struct SignInQuery {
     next: String,
     #[serde(default)]
     signed_out: Option<String>,
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 /// `/`: signed-in people go to their account page, others to sign-in.
@@ -61,7 +63,11 @@ fn page(jar: CookieJar, status: StatusCode, mut page: SignInPage, secure: bool) 
 
 /// The sign-in form.
 pub async fn show(jar: CookieJar, State(state): State<AppState>, Query(q): Query<SignInQuery>) -> Response {
-    let notice = q.signed_out.map(|_| "You have signed out.".to_string());
+    let notice = match (q.signed_out, q.reset) {
+        (_, Some(_)) => Some("Your password was reset. Sign in with your new password.".to_string()),
+        (Some(_), None) => Some("You have signed out.".to_string()),
+        (None, None) => None,
+    };
     let form = SignInPage { username: String::new(), next: q.next, csrf: String::new(), error: None, notice };
     page(jar, StatusCode::OK, form, state.config.secure_cookies)
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{render, urlencode, PageError};
 use crate::session::Admin;
 use crate::ui::layout::{Layout, Section};
+use crate::ui::methods::MethodView;
 use crate::AppState;
 
 /// Rows per page of Active users.
@@ -242,6 +243,9 @@ struct UserPageView {
     user: UserView,
     status: Option<String>,
     can_assign_roles: bool,
+    methods: Vec<MethodView>,
+    send_action: String,
+    send_label: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -270,11 +274,18 @@ pub async fn details(
         "allowed" => "Sign-in allowed. Change saved.".to_string(),
         "restored" => "User restored with everything intact. Change saved.".to_string(),
         "signed-out" => "The user was signed out everywhere. Change saved.".to_string(),
+        "verification" => {
+            "A verification code was sent. The user enters it on their Security info page (My account).".to_string()
+        }
         _ => "Changes saved.".to_string(),
     });
+    let methods = state.directory.contact_states(&me.actor, user.id).await?;
     let body = UserPageView {
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
+        methods: methods.iter().map(MethodView::of).collect(),
+        send_action: if user.deleted_at.is_none() { format!("/admin/users/{}/verify", user.id) } else { String::new() },
+        send_label: "Send verification",
         user: UserView::of(&user),
         status,
     };

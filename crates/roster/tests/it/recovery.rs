@@ -1,0 +1,337 @@
+//! Recovery contacts at work over HTTP: verification codes, and self-service password reset
+//! with codes read from the messages a real SMTP server and a Twilio-speaking gateway received.
+
+use reqwest::StatusCode;
+use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig};
+use roster_domain::recovery::ResetPolicy;
+use roster_domain::{Actor, AuditAction, AuditQuery, ContactInput, Role, User};
+
+use crate::harness::{csrf_of, hidden_value, location, Session, TestApp, PASSWORD};
+use crate::peers::{SmtpServer, TwilioServer};
+
+struct Rig {
+    app: TestApp,
+    smtp: SmtpServer,
+    twilio: TwilioServer,
+}
+
+async fn rig() -> Rig {
+    let smtp = SmtpServer::start().await;
+    let twilio = TwilioServer::start(&[]).await;
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let sms = SmsTransport::twilio(TwilioConfig {
+        account_sid: "AC00000000000000000000000000000002".into(),
+        auth_token: "token".into(),
+        from: "+15005550006".into(),
+        base_url: twilio.base_url.clone(),
+    })
+    .unwrap();
+    let app = TestApp::start_with(Transports { email: Some(email), sms: Some(sms) }).await;
+    Rig { app, smtp, twilio }
+}
+
+/// Gives `user` contacts directly (as an administrator would), returning the saved user.
+async fn with_contacts(app: &TestApp, user: &User, emails: &[&str], mobile: Option<&str>) -> User {
+    let input = ContactInput {
+        display_name: user.contact.display_name.clone(),
+        alternate_emails: emails.iter().map(|s| s.to_string()).collect(),
+        mobile_phone: mobile.unwrap_or_default().to_string(),
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), user.id, user.version, &input).await.unwrap()
+}
+
+/// The first run of exactly `n` digits in `text`.
+fn digits_in(text: &str, n: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == n {
+                return Some(text[start..i].to_string());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The radio choices of a reset page: (value, label).
+fn choices(html: &str) -> Vec<(String, String)> {
+    html.split("name=\"method\" value=\"")
+        .skip(1)
+        .map(|rest| {
+            let value = rest.split('"').next().unwrap().to_string();
+            let before_end = rest.split("</label>").next().unwrap_or_default();
+            let label = before_end.rsplit('>').next().unwrap_or_default();
+            (value, label.to_string())
+        })
+        .collect()
+}
+
+/// Starts a reset for `username` and returns the page that follows.
+async fn start_reset(s: &Session, username: &str) -> String {
+    let (_, html) = s.page("/reset").await;
+    let r = s.post("/reset", &[("csrf", &csrf_of(&html)), ("username", username)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/reset/verify");
+    s.page("/reset/verify").await.1
+}
+
+async fn post_step(s: &Session, path: &str, page: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let csrf = csrf_of(page);
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let r = s.post(path, &form).await;
+    if r.status() == StatusCode::SEE_OTHER {
+        let next = location(&r);
+        return (StatusCode::SEE_OTHER, s.page(&next).await.1);
+    }
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_with_a_code_sent_by_email() {
+    let Rig { app, smtp, .. } = rig().await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    smtp.inbox.wait_for(2).await;
+    let old_session = app.signed_in("alex@contoso.com").await;
+
+    let s = app.client();
+    let (_, signin) = s.page("/signin").await;
+    assert!(signin.contains("href=\"/reset\">Forgot password?</a>"));
+    let page = start_reset(&s, "Alex@Contoso.com").await;
+    let options = choices(&page);
+    assert_eq!(options.len(), 1);
+    assert_eq!(options[0].1, "Email a••••@f••••.com");
+    assert!(!page.contains("alex.home"), "the page never shows the contact itself");
+    assert!(page.contains("Verification step 1 of 1"));
+
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
+    assert!(page.contains("If this account can use Email a••••@f••••.com, a code is on its way there."));
+    let mail = smtp.inbox.wait_for(3).await.pop().unwrap();
+    assert_eq!(mail.to, ["alex.home@fabrikam.com"]);
+    let text = mail.text();
+    assert!(text.contains("Subject: Your Roster password reset code"));
+    let code = digits_in(&text, 8).expect("an eight-digit code");
+
+    let wrong = if code == "12345678" { "87654321" } else { "12345678" };
+    let (status, page) = post_step(&s, "/reset/code", &page, &[("code", wrong)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("That code is not right. You can try 4 more times."));
+    assert!(page.contains("aria-invalid=\"true\""));
+
+    let (_, page) = post_step(&s, "/reset/code", &page, &[("code", &code)]).await;
+    assert!(page.contains("New password"), "{page}");
+    let (status, page) = post_step(
+        &s,
+        "/reset/password",
+        &page,
+        &[("new_password", "Orchid-Valley-77"), ("confirm_password", "Orchid-Valley-78")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("The two passwords are not the same."));
+    let csrf = csrf_of(&page);
+    let r = s
+        .post(
+            "/reset/password",
+            &[("csrf", &csrf), ("new_password", "Orchid-Valley-77"), ("confirm_password", "Orchid-Valley-77")],
+        )
+        .await;
+    assert_eq!(location(&r), "/signin?reset=1");
+    let (_, page) = s.page("/signin?reset=1").await;
+    assert!(page.contains("Your password was reset. Sign in with your new password."));
+
+    assert_eq!(old_session.get("/account").await.status(), StatusCode::SEE_OTHER, "every session ended");
+    assert_eq!(app.client().sign_in("alex@contoso.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.client().sign_in("alex@contoso.com", "Orchid-Valley-77").await.status(), StatusCode::SEE_OTHER);
+    let notices = smtp.inbox.wait_for(5).await;
+    let mut to: Vec<&str> = notices[3..].iter().map(|m| m.to[0].as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["alex.home@fabrikam.com", "alex@contoso.com"]);
+    assert!(notices[3].text().contains("Your password was reset with codes sent to your security info"));
+    let query = AuditQuery { target: Some(alex.id), before_id: None, limit: 1 };
+    let audit = app.directory.audit_log(&Actor::system("test"), &query).await.unwrap();
+    assert_eq!(audit[0].action, AuditAction::PasswordReset);
+    assert_eq!(audit[0].actor_name, "Alex Wilber (alex@contoso.com)");
+
+    // The reset is over: its pages start again.
+    assert_eq!(location(&s.get("/reset/verify").await), "/reset?expired=1");
+}
+
+#[tokio::test]
+async fn an_unknown_username_walks_the_same_path_and_nothing_is_sent() {
+    let Rig { app, smtp, twilio } = rig().await;
+    let s = app.client();
+    let page = start_reset(&s, "nobody@contoso.com").await;
+    let options = choices(&page);
+    let labels: Vec<&str> = options.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(labels.len(), 2, "{page}");
+    assert!(labels[0].starts_with("Email ") && labels[0].contains("••••@") && labels[0].ends_with("••••.com"));
+    assert!(labels[1].starts_with("Text +1 •••-•••-•"));
+    let again = choices(&start_reset(&app.client(), "nobody@contoso.com").await);
+    assert_eq!(again.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), labels, "the same on every attempt");
+
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[1].0)]).await;
+    assert!(page.contains("If this account can use Text +1"), "{page}");
+    let (status, page) = post_step(&s, "/reset/code", &page, &[("code", "123456")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("That code is not right. You can try 4 more times."));
+    for left in ["3 more times", "2 more times", "1 more time."] {
+        let (_, next) = post_step(&s, "/reset/code", &page, &[("code", "123456")]).await;
+        assert!(next.contains(left), "{left}");
+    }
+    let (_, page) = post_step(&s, "/reset/code", &page, &[("code", "123456")]).await;
+    assert!(page.contains("can&#39;t be used any more") || page.contains("can't be used any more"));
+
+    assert!(app.directory.outbox(&Actor::system("test"), None, 10).await.unwrap().is_empty());
+    assert!(smtp.inbox.all().is_empty() && twilio.inbox.all().is_empty());
+    let csrf = csrf_of(&page);
+    let (status, _) = s
+        .submit(
+            "/reset/password",
+            &[("csrf", &csrf), ("new_password", "Orchid-Valley-77"), ("confirm_password", "Orchid-Valley-77")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no password without proof");
+}
+
+#[tokio::test]
+async fn administrators_prove_two_methods_and_global_administrators_hear_of_it() {
+    let Rig { app, smtp, twilio } = rig().await;
+    app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
+    let megan = app.user("megan@contoso.com", "Megan Bowen", &[Role::HelpdeskAdministrator]).await;
+    with_contacts(&app, &megan, &["megan.home@fabrikam.com"], Some("+44 20 7946 0958")).await;
+    smtp.inbox.wait_for(2).await;
+    twilio.inbox.wait_for(1).await;
+
+    let s = app.client();
+    let page = start_reset(&s, "megan@contoso.com").await;
+    assert!(page.contains("Verification step 1 of 2"));
+    let options = choices(&page);
+    assert_eq!(
+        options.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+        ["Email m••••@f••••.com", "Text +44 •• •••• •958"]
+    );
+
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[1].0)]).await;
+    let text = twilio.inbox.wait_for(2).await.pop().unwrap();
+    assert_eq!(text.to, "+442079460958");
+    let code = digits_in(&text.body, 6).expect("a six-digit code");
+    let (_, page) = post_step(&s, "/reset/code", &page, &[("code", &code)]).await;
+    assert!(page.contains("Verification step 2 of 2"), "{page}");
+    let options = choices(&page);
+    assert_eq!(options.len(), 1, "a proven method is not offered again");
+
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
+    let mail = smtp.inbox.wait_for(3).await.pop().unwrap();
+    let code = digits_in(&mail.text(), 8).unwrap();
+    let (_, page) = post_step(&s, "/reset/code", &page, &[("code", &code)]).await;
+    let (status, _) = post_step(
+        &s,
+        "/reset/password",
+        &page,
+        &[("new_password", "Orchid-Valley-77"), ("confirm_password", "Orchid-Valley-77")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mails = smtp.inbox.wait_for(6).await;
+    let to: Vec<&str> = mails[3..].iter().map(|m| m.to[0].as_str()).collect();
+    assert!(to.contains(&"global@contoso.com"), "{to:?}");
+}
+
+#[tokio::test]
+async fn too_many_codes_lock_sending_for_a_day() {
+    let Rig { app, smtp, .. } = rig().await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    let s = app.client();
+    let mut page = start_reset(&s, "alex@contoso.com").await;
+    for _ in 0..10 {
+        let method = choices(&page)[0].0.clone();
+        let (status, _) = post_step(&s, "/reset/send", &page, &[("method", &method)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        (_, page) = post_step(&s, "/reset/other", &s.page("/reset/verify").await.1, &[]).await;
+    }
+    let method = choices(&page)[0].0.clone();
+    let (status, page) = post_step(&s, "/reset/send", &page, &[("method", &method)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("no more can be sent for 24 hours"));
+    assert_eq!(smtp.inbox.wait_for(12).await.len(), 12, "two notices and ten codes, not eleven");
+}
+
+#[tokio::test]
+async fn contacts_are_verified_with_a_code_and_a_change_makes_them_unverified() {
+    let Rig { app, smtp, .. } = rig().await;
+    app.user("helpdesk@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let alex = with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    smtp.inbox.wait_for(2).await;
+
+    let admin = app.signed_in("helpdesk@contoso.com").await;
+    let (_, details) = admin.page(&format!("/admin/users/{}", alex.id)).await;
+    assert!(details.contains("Unverified"));
+    let csrf = csrf_of(&details);
+    let key = hidden_value(&details, "method");
+    assert_eq!(key, "email:alex.home@fabrikam.com");
+    let r = admin.post(&format!("/admin/users/{}/verify", alex.id), &[("csrf", &csrf), ("method", &key)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = smtp.inbox.wait_for(3).await.pop().unwrap();
+    assert!(mail.text().contains("Subject: Your Roster verification code"));
+    let code = digits_in(&mail.text(), 8).unwrap();
+
+    let me = app.signed_in("alex@contoso.com").await;
+    let (_, page) = me.page("/account/security").await;
+    assert!(page.contains("I have a code"));
+    let (_, page) = me.page(&format!("/account/security?enter={key}")).await;
+    assert!(page.contains("Enter the code sent to alex.home@fabrikam.com"));
+    let csrf = csrf_of(&page);
+    let (status, page) =
+        me.submit("/account/security/verify", &[("csrf", &csrf), ("method", &key), ("code", "00000000")]).await;
+    if code != "00000000" {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("That code is not right"));
+    }
+    let r = me.post("/account/security/verify", &[("csrf", &csrf), ("method", &key), ("code", &code)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = me.page(&location(&r)).await;
+    assert!(page.contains("is confirmed as yours"));
+    assert!(page.contains("badge-ok\">Verified"));
+    let (_, details) = admin.page(&format!("/admin/users/{}", alex.id)).await;
+    assert!(details.contains("badge-ok\">Verified"));
+
+    // The same code cannot be used twice, and a changed address starts unverified.
+    let (status, _) =
+        me.submit("/account/security/verify", &[("csrf", &csrf), ("method", &key), ("code", &code)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let alex = app.reload(&alex).await;
+    let alex = with_contacts(&app, &alex, &["alex.other@fabrikam.com"], None).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    let (_, details) = admin.page(&format!("/admin/users/{}", alex.id)).await;
+    assert!(!details.contains("badge-ok\">Verified"), "re-adding an address does not bring its verification back");
+}
+
+#[tokio::test]
+async fn a_policy_of_verified_contacts_only_hides_unverified_ones() {
+    let Rig { app, smtp, .. } = rig().await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    smtp.inbox.wait_for(2).await;
+    let policy = ResetPolicy { allow_unverified: false, ..ResetPolicy::default() };
+    app.directory.set_reset_policy(&Actor::system("test"), policy).await.unwrap();
+
+    let s = app.client();
+    let page = start_reset(&s, "alex@contoso.com").await;
+    let options = choices(&page);
+    assert!(options.iter().all(|(_, l)| l != "Email a••••@f••••.com"), "the unverified address is not offered");
+    let (_, _) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
+    assert!(app.directory.outbox(&Actor::system("test"), None, 10).await.unwrap().len() == 2, "no code was queued");
+}

@@ -1,0 +1,279 @@
+//! Verified contacts, one-time codes, resets under way and lockouts.
+
+use roster_domain::audit::AuditEntry;
+use roster_domain::outbox::Message;
+use roster_domain::recovery::{ContactMethod, MethodKind, OneTimeCode, Purpose, ResetSession, Verification};
+use roster_domain::user::UserId;
+use roster_domain::{StoreError, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::rows::parse_id;
+use crate::{audit, backend, outbox, SqliteStore};
+
+/// Forgets the verification of contacts that `before` had and `after` has not (changed or
+/// removed), inside a save: a changed contact must be verified again.
+pub(crate) async fn forget_changed(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    gone: &[ContactMethod],
+) -> Result<(), StoreError> {
+    for method in gone {
+        sqlx::query("delete from contact_verifications where user_id = ? and method = ? and value = ?")
+            .bind(user.to_string())
+            .bind(method.kind.code())
+            .bind(&method.value)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn method_of(kind: &str, value: String) -> Result<ContactMethod, StoreError> {
+    let kind = MethodKind::from_code(kind).ok_or_else(|| backend(format!("unknown contact method {kind:?}")))?;
+    Ok(ContactMethod { kind, value })
+}
+
+fn code_from_row(row: &SqliteRow) -> Result<OneTimeCode, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+    let purpose = text("purpose")?;
+    Ok(OneTimeCode {
+        id: text("id")?,
+        user_id: parse_id(&text("user_id")?)?,
+        purpose: Purpose::from_code(&purpose).ok_or_else(|| backend(format!("unknown code purpose {purpose:?}")))?,
+        method: method_of(&text("method")?, text("value")?)?,
+        hash: text("code_hash")?,
+        created_at: Timestamp(row.try_get("created_at").map_err(backend)?),
+        expires_at: Timestamp(row.try_get("expires_at").map_err(backend)?),
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts").map_err(backend)?).unwrap_or(u32::MAX),
+        used_at: row.try_get::<Option<i64>, _>("used_at").map_err(backend)?.map(Timestamp),
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
+        let rows = sqlx::query("select method, value, verified_at from contact_verifications where user_id = ?")
+            .bind(user_id.to_string())
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Verification {
+                    method: method_of(
+                        &row.try_get::<String, _>("method").map_err(backend)?,
+                        row.try_get("value").map_err(backend)?,
+                    )?,
+                    verified_at: Timestamp(row.try_get("verified_at").map_err(backend)?),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn insert_code(
+        &self,
+        code: &OneTimeCode,
+        entry: Option<&AuditEntry>,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        // Expired codes are of no use to anyone: each new code sweeps them out.
+        sqlx::query("delete from one_time_codes where expires_at < ?")
+            .bind(code.created_at.plus_seconds(-60 * 60).millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "insert into one_time_codes (id, user_id, purpose, method, value, code_hash, created_at, expires_at, \
+             attempts, used_at) values (?, ?, ?, ?, ?, ?, ?, ?, 0, null)",
+        )
+        .bind(&code.id)
+        .bind(code.user_id.to_string())
+        .bind(code.purpose.code())
+        .bind(code.method.kind.code())
+        .bind(&code.method.value)
+        .bind(&code.hash)
+        .bind(code.created_at.millis())
+        .bind(code.expires_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(entry) = entry {
+            audit::insert(&mut tx, entry).await?;
+        }
+        outbox::insert(&mut tx, messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
+        let row = sqlx::query("select * from one_time_codes where id = ?")
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    pub(crate) async fn latest_code(
+        &self,
+        user_id: UserId,
+        purpose: Purpose,
+        method: &ContactMethod,
+    ) -> Result<Option<OneTimeCode>, StoreError> {
+        let row = sqlx::query(
+            "select * from one_time_codes where user_id = ? and purpose = ? and method = ? and value = ? \
+             and used_at is null order by created_at desc limit 1",
+        )
+        .bind(user_id.to_string())
+        .bind(purpose.code())
+        .bind(method.kind.code())
+        .bind(&method.value)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    pub(crate) async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "update one_time_codes set attempts = attempts + 1 where id = ? and used_at is null and attempts < ? \
+             returning attempts",
+        )
+        .bind(id)
+        .bind(i64::from(max))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(attempts.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    pub(crate) async fn use_code(
+        &self,
+        id: &str,
+        at: Timestamp,
+        verified: Option<(UserId, &Verification, &AuditEntry)>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let used = sqlx::query("update one_time_codes set used_at = ? where id = ? and used_at is null")
+            .bind(at.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if used.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some((user, v, entry)) = verified {
+            sqlx::query(
+                "insert into contact_verifications (user_id, method, value, verified_at) values (?, ?, ?, ?) \
+                 on conflict (user_id, method, value) do update set verified_at = excluded.verified_at",
+            )
+            .bind(user.to_string())
+            .bind(v.method.kind.code())
+            .bind(&v.method.value)
+            .bind(v.verified_at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            audit::insert(&mut tx, entry).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into locks (key, until) values (?, ?) on conflict (key) do update set until = excluded.until",
+        )
+        .bind(key)
+        .bind(until.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+        let until: Option<i64> = sqlx::query_scalar("select until from locks where key = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(until.map(Timestamp))
+    }
+
+    pub(crate) async fn save_reset(&self, r: &ResetSession) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query("delete from reset_sessions where expires_at < ?")
+            .bind(r.created_at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "insert into reset_sessions (token_hash, user_id, username, csrf_token, created_at, expires_at, proven, \
+             code_id, code_method) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (token_hash) do update set \
+             proven = excluded.proven, code_id = excluded.code_id, code_method = excluded.code_method",
+        )
+        .bind(&r.token_hash)
+        .bind(r.user_id.map(|id| id.to_string()))
+        .bind(&r.username)
+        .bind(&r.csrf_token)
+        .bind(r.created_at.millis())
+        .bind(r.expires_at.millis())
+        .bind(serde_json::to_string(&r.proven).map_err(backend)?)
+        .bind(&r.code_id)
+        .bind(&r.code_method)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
+        let Some(row) = sqlx::query("select * from reset_sessions where token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let user_id: Option<String> = row.try_get("user_id").map_err(backend)?;
+        let proven: String = row.try_get("proven").map_err(backend)?;
+        Ok(Some(ResetSession {
+            token_hash: row.try_get("token_hash").map_err(backend)?,
+            user_id: user_id.as_deref().map(parse_id).transpose()?,
+            username: row.try_get("username").map_err(backend)?,
+            csrf_token: row.try_get("csrf_token").map_err(backend)?,
+            created_at: Timestamp(row.try_get("created_at").map_err(backend)?),
+            expires_at: Timestamp(row.try_get("expires_at").map_err(backend)?),
+            proven: serde_json::from_str(&proven).map_err(backend)?,
+            code_id: row.try_get("code_id").map_err(backend)?,
+            code_method: row.try_get("code_method").map_err(backend)?,
+        }))
+    }
+
+    pub(crate) async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from reset_sessions where token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for (key, value) in values {
+            sqlx::query("insert into settings (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)
+    }
+}
