@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
-use roster_domain::Role;
+use std::sync::Arc;
+
+use roster_delivery::{EmailTransport, SmtpConfig, Transports};
+use roster_domain::{Actor, ContactInput, Role};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::harness::{TestApp, PASSWORD};
+use crate::peers::{Inbox, Mail, SmtpServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -176,13 +180,20 @@ async fn an_admin_saves_contact_information_and_sees_it_after_reopening_and_sign
     app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
     app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     app.user("adele.vance@contoso.com", "Adele Vance", &[Role::HelpdeskAdministrator]).await;
+    in_browser(|c| admin_flow(c, app.base.clone())).await;
+}
+
+/// Runs `steps` in a fresh headless Chromium. The steps run in their own task so that the
+/// browser is closed even when one fails; otherwise a failed run would leave Chromium behind.
+async fn in_browser<F, Fut>(steps: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path()).await;
-    // The steps run in their own task so that the browser is closed even when one fails;
-    // otherwise a failed run would leave Chromium behind.
-    let steps = tokio::spawn(admin_flow(c.clone(), app.base.clone()));
-    let outcome = steps.await;
+    let outcome = tokio::spawn(steps(c.clone())).await;
     c.close().await.unwrap();
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
@@ -262,4 +273,53 @@ async fn admin_flow(c: Client, base: String) {
     let mobile = field(c, "Mobile phone").await;
     assert_eq!(mobile.attr("readonly").await.unwrap().as_deref(), Some("true"));
     assert!(text(c).await.contains("can't change this user's phone numbers"));
+}
+
+#[tokio::test]
+async fn a_user_resets_a_forgotten_password_with_a_code_sent_by_email() {
+    if !browser_available() {
+        return;
+    }
+    let smtp = SmtpServer::start().await;
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let app = TestApp::start_with(Transports { email: Some(email), sms: None }).await;
+    let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
+    let input = ContactInput {
+        display_name: alex.contact.display_name.clone(),
+        alternate_emails: vec!["alex.home@fabrikam.com".into()],
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), alex.id, alex.version, &input).await.unwrap();
+    smtp.inbox.wait_for(2).await;
+    let inbox = smtp.inbox.clone();
+    in_browser(|c| forgot_password_flow(c, app.base.clone(), inbox)).await;
+}
+
+async fn forgot_password_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) {
+    let c = &c;
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    click(c, "Forgot password?").await;
+    fill(c, "Username", "alex.wilber@contoso.com").await;
+    click(c, "Next").await;
+    let choice = field(c, "Email a••••@f••••.com").await;
+    assert_eq!(choice.prop("checked").await.unwrap().as_deref(), Some("true"));
+    click(c, "Send code").await;
+    assert!(text(c).await.contains("a code is on its way there"));
+    let mail = inbox.wait_for(3).await.pop().unwrap();
+    assert_eq!(mail.to, ["alex.home@fabrikam.com"]);
+    let text_of_mail = mail.text();
+    let start = text_of_mail.find("is:").expect("the code line") + 3;
+    let code: String = text_of_mail[start..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 8, "{text_of_mail}");
+    fill(c, "Code", &code).await;
+    click(c, "Verify").await;
+    fill(c, "New password", "Orchid-Valley-77").await;
+    fill(c, "Confirm new password", "Orchid-Valley-77").await;
+    click(c, "Reset password").await;
+    let status = c.find(Locator::Css("[role=status]")).await.unwrap().text().await.unwrap();
+    assert!(status.contains("Your password was reset"), "{status}");
+    fill(c, "Username", "alex.wilber@contoso.com").await;
+    fill(c, "Password", "Orchid-Valley-77").await;
+    click(c, "Sign in").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
 }
