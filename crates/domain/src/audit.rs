@@ -36,11 +36,16 @@ pub enum AuditAction {
     VerificationSent,
     /// A contact was proved to be the user's.
     ContactVerified,
+    /// A second factor was added or removed, recovery codes were renewed, or the user's choice
+    /// of a second step changed.
+    MfaChanged,
+    /// Sign-in or reset was locked after repeated failures.
+    AccountLocked,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -55,6 +60,8 @@ impl AuditAction {
         AuditAction::SessionsRevoked,
         AuditAction::VerificationSent,
         AuditAction::ContactVerified,
+        AuditAction::MfaChanged,
+        AuditAction::AccountLocked,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -74,6 +81,8 @@ impl AuditAction {
             AuditAction::SessionsRevoked => "sessions_revoked",
             AuditAction::VerificationSent => "verification_sent",
             AuditAction::ContactVerified => "contact_verified",
+            AuditAction::MfaChanged => "mfa_changed",
+            AuditAction::AccountLocked => "account_locked",
         }
     }
 
@@ -99,6 +108,8 @@ impl AuditAction {
             AuditAction::SessionsRevoked => "Signed out everywhere",
             AuditAction::VerificationSent => "Verification code sent",
             AuditAction::ContactVerified => "Contact verified",
+            AuditAction::MfaChanged => "Multi-factor settings changed",
+            AuditAction::AccountLocked => "Account locked",
         }
     }
 }

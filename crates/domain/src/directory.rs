@@ -19,10 +19,12 @@ use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
+mod mfa;
 mod reset;
 mod signin;
 mod verification;
 
+pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use reset::{ResetStep, ResetView};
 pub use signin::SignInOutcome;
 pub use verification::ContactState;

@@ -47,6 +47,9 @@ pub enum DomainError {
     /// A limit on codes or resets was reached; the reason and the wait are written for people.
     #[error("limited: {0}")]
     Limited(String),
+    /// The change needs a recent sign-in: the user confirms their password first.
+    #[error("the password must be confirmed first")]
+    ReauthenticationRequired,
     /// A failure inside Roster itself.
     #[error("internal error: {0}")]
     Internal(String),

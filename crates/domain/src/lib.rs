@@ -11,6 +11,7 @@ pub mod contact;
 pub mod directory;
 pub mod email;
 pub mod error;
+pub mod mfa;
 pub mod notify;
 pub mod outbox;
 pub mod password;

@@ -182,6 +182,13 @@ pub fn password_changed(user: &User, event: PasswordEvent, occasion: &Occasion) 
     mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
 }
 
+/// A notice about another security event (second factors, lockouts) to the user's mailboxes.
+pub fn security_event(user: &User, subject: &str, line: &str, occasion: &Occasion) -> Vec<Message> {
+    let heading = format!("{subject}: {}", user.username);
+    let lines = [line.to_string()];
+    mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
+}
+
 /// Notices to every Global Administrator that an administrator's password was reset.
 pub fn administrator_password_reset(target: &User, globals: &[User], occasion: &Occasion) -> Vec<Message> {
     let subject = "An administrator's password was reset";

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::audit::{AuditEntry, AuditQuery};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
+use crate::mfa::{MfaState, PendingSignIn};
 use crate::outbox::{Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
@@ -121,6 +122,9 @@ pub trait Store: Send + Sync + 'static {
     /// Changes an organisation setting, with its audit record.
     async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError>;
 
+    /// Writes an audit record of an event that changes nothing else, with its messages.
+    async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError>;
+
     /// Queues messages that go with no other change.
     async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError>;
 
@@ -186,4 +190,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a reset.
     async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// A user's second-factor state.
+    async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError>;
+
+    /// Sets (or with `None` removes) the authenticator app, confirmed or not, with the audit
+    /// record and notices of a change people should hear of.
+    async fn set_app(
+        &self,
+        user_id: UserId,
+        sealed_secret: Option<&str>,
+        confirmed: bool,
+        audit: Option<&AuditEntry>,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// Records that an app code for `step` was used; `false` if that step or a later one was
+    /// used already (a replayed code).
+    async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError>;
+
+    /// Records whether the user chose a second step.
+    async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Replaces the user's recovery codes (keyed hashes).
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        hashes: &[String],
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// Uses a recovery code once: `false` if it is unknown or used.
+    async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Stores a sign-in waiting for its second step (new or changed).
+    async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError>;
+
+    /// A sign-in waiting for its second step, by token hash.
+    async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError>;
+
+    /// Forgets a sign-in waiting for its second step.
+    async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError>;
 }

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 mod audit;
 mod group_commit;
 mod listing;
+mod mfa;
 mod outbox;
 mod recovery;
 mod rows;
@@ -102,6 +103,7 @@ pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreErro
 mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery};
+    use roster_domain::mfa::{MfaState, PendingSignIn};
     use roster_domain::outbox::{Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
@@ -249,6 +251,49 @@ mod store_impl {
         }
         async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
             SqliteStore::delete_reset(self, token_hash).await
+        }
+        async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
+            SqliteStore::get_mfa(self, user_id).await
+        }
+        async fn set_app(
+            &self,
+            user_id: UserId,
+            sealed_secret: Option<&str>,
+            confirmed: bool,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::set_app(self, user_id, sealed_secret, confirmed, audit, messages).await
+        }
+        async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+            SqliteStore::advance_app_step(self, user_id, step).await
+        }
+        async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_mfa_chosen(self, user_id, chosen, audit).await
+        }
+        async fn replace_recovery_codes(
+            &self,
+            user_id: UserId,
+            hashes: &[String],
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::replace_recovery_codes(self, user_id, hashes, audit, messages).await
+        }
+        async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
+            SqliteStore::use_recovery_code(self, user_id, hash, at).await
+        }
+        async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError> {
+            SqliteStore::save_pending_signin(self, pending).await
+        }
+        async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
+            SqliteStore::get_pending_signin(self, token_hash).await
+        }
+        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_pending_signin(self, token_hash).await
+        }
+        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::record(self, audit, messages).await
         }
         async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
             SqliteStore::queue_messages(self, messages).await

@@ -71,6 +71,17 @@ impl SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
+    pub(crate) async fn record(
+        &self,
+        entry: &roster_domain::AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        crate::audit::insert(&mut tx, entry).await?;
+        insert(&mut tx, messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
     pub(crate) async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         let sql = format!(
             "update outbox set lease_until = ?, attempts = attempts + 1 where id in (select id from outbox \

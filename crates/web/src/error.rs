@@ -71,6 +71,9 @@ pub fn describe(e: &DomainError) -> (StatusCode, String) {
         DomainError::UsernameTaken(name) => (StatusCode::CONFLICT, format!("The username {name} is already in use.")),
         DomainError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later.".into()),
         DomainError::Limited(why) => (StatusCode::TOO_MANY_REQUESTS, why.clone()),
+        DomainError::ReauthenticationRequired => {
+            (StatusCode::FORBIDDEN, "Confirm your password to make this change.".into())
+        }
         DomainError::Internal(_) | DomainError::Store(_) => {
             tracing::error!(error = %e, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Nothing was changed.".into())
@@ -94,6 +97,9 @@ impl IntoResponse for PageError {
                 "Your form expired",
                 "The page you submitted was out of date. Go back, reload it and try again.",
             ),
+            PageError::Domain(DomainError::ReauthenticationRequired) => {
+                Redirect::to("/account/reauth?next=%2Faccount%2Fsecurity").into_response()
+            }
             PageError::Domain(e) => {
                 let (status, message) = describe(&e);
                 let title = match status {

@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ui::{account, audit, contact, manage, outbox, reset, security_info, settings, signin, users};
+use crate::ui::{account, audit, contact, manage, outbox, reset, second_step, security_info, settings, signin, users};
 use crate::{security, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -19,6 +19,12 @@ pub fn router(state: AppState) -> Router {
         .route("/static/roster.css", get(|| static_file("text/css", include_str!("../static/roster.css"))))
         .route("/static/roster.js", get(|| static_file("text/javascript", include_str!("../static/roster.js"))))
         .route("/signin", get(signin::show).post(signin::submit))
+        .route("/signin/verify", get(second_step::show))
+        .route("/signin/verify/send", post(second_step::send))
+        .route("/signin/verify/app", post(second_step::app))
+        .route("/signin/verify/code", post(second_step::code))
+        .route("/signin/verify/recovery", post(second_step::recovery))
+        .route("/signin/verify/enrol", post(second_step::enrol))
         .route("/signout", post(signin::sign_out))
         .route("/apps", get(account::apps))
         .route("/account", get(account::show))
@@ -26,6 +32,11 @@ pub fn router(state: AppState) -> Router {
         .route("/account/security", get(security_info::show))
         .route("/account/security/send", post(security_info::send))
         .route("/account/security/verify", post(security_info::verify))
+        .route("/account/security/app", get(security_info::show_app_setup).post(security_info::confirm_app))
+        .route("/account/security/app/remove", post(security_info::remove_app))
+        .route("/account/security/recovery-codes", post(security_info::new_recovery_codes))
+        .route("/account/security/second-step", post(security_info::choose_second_step))
+        .route("/account/reauth", get(security_info::show_reauth).post(security_info::reauth))
         .route("/reset", get(reset::start).post(reset::begin))
         .route("/reset/verify", get(reset::show))
         .route("/reset/send", post(reset::send))
@@ -47,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
+        .route("/admin/settings/mfa", post(settings::save_mfa))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())

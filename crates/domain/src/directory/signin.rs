@@ -21,6 +21,8 @@ pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
 pub enum SignInOutcome {
     /// Signed in: the new session's token (for the cookie) and the user.
     Success { token: String, user: Box<User> },
+    /// The password was right; the second step comes next, tied to this token.
+    SecondStep { token: String },
     /// Wrong username or password; the caller must not say which.
     Failed,
     /// The password was right but sign-in is blocked for this account.
@@ -57,7 +59,15 @@ impl Directory {
     ///
     /// Every attempt counts against the account before the password is checked, so a burst of
     /// parallel guesses cannot slip past the limit; a successful sign-in clears the count.
-    pub async fn sign_in(&self, username: &str, password: &str, client_ip: &str) -> Result<SignInOutcome, DomainError> {
+    /// When the user must prove a second factor, no session opens yet: the sign-in waits for
+    /// its second step, and goes to `next` after it.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: &str,
+        next: &str,
+    ) -> Result<SignInOutcome, DomainError> {
         let username = username.trim().to_lowercase();
         let account_key = format!("signin:account:{username}");
         let address_key = format!("signin:address:{client_ip}");
@@ -82,11 +92,38 @@ impl Directory {
             return Ok(SignInOutcome::Blocked);
         }
         self.store.reset_counter(&account_key).await?;
+        if self.needs_second_step(&user).await? {
+            return Ok(SignInOutcome::SecondStep { token: self.park_sign_in(&user, next).await? });
+        }
         let token = self.open_session(user.id).await?;
         Ok(SignInOutcome::Success { token, user: Box::new(user) })
     }
 
-    async fn open_session(&self, user_id: UserId) -> Result<String, DomainError> {
+    /// Confirms the signed-in user's password again for a change that needs a recent sign-in:
+    /// the session is replaced by a new one (whose sign-in time is now); returns its token.
+    pub async fn reauthenticate(
+        &self,
+        actor: &Actor,
+        current_token: &str,
+        password: &str,
+    ) -> Result<String, DomainError> {
+        let id = actor.user_id.ok_or_else(|| DomainError::Forbidden("Sign in first.".into()))?;
+        let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
+        let account_key = format!("signin:account:{}", user.username);
+        let window = window_start(Timestamp::now());
+        if self.store.increment_counter(&account_key, window).await? > ACCOUNT_FAILURE_LIMIT {
+            return Err(DomainError::Throttled);
+        }
+        if !verify_off_thread(password, self.store.get_password_hash(id).await?).await? {
+            return Err(DomainError::invalid("password", "The password is not right."));
+        }
+        self.store.reset_counter(&account_key).await?;
+        let token = self.open_session(id).await?;
+        self.store.delete_session(&session::hash_token(current_token)).await?;
+        Ok(token)
+    }
+
+    pub(crate) async fn open_session(&self, user_id: UserId) -> Result<String, DomainError> {
         let token = session::random_token();
         let now = Timestamp::now();
         let session = Session {

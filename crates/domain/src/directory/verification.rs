@@ -37,6 +37,7 @@ pub(crate) fn code_message(user: &User, method: &ContactMethod, code: &OneTimeCo
     let (subject, what) = match code.purpose {
         Purpose::Verify => ("Your Roster verification code", "to confirm this is your contact for Roster"),
         Purpose::Reset => ("Your Roster password reset code", "to reset your Roster password"),
+        Purpose::SignIn => ("Your Roster sign-in code", "to finish signing in to Roster"),
     };
     let channel = method.kind.channel().unwrap_or(Channel::Email);
     let text = match channel {

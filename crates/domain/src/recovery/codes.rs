@@ -19,6 +19,8 @@ pub enum Purpose {
     Verify,
     /// The user's identity, in a self-service password reset.
     Reset,
+    /// The second step of a sign-in.
+    SignIn,
 }
 
 impl Purpose {
@@ -27,20 +29,21 @@ impl Purpose {
         match self {
             Purpose::Verify => "verify",
             Purpose::Reset => "reset",
+            Purpose::SignIn => "sign_in",
         }
     }
 
     /// The purpose with a stored code.
     pub fn from_code(code: &str) -> Option<Purpose> {
-        [Purpose::Verify, Purpose::Reset].into_iter().find(|p| p.code() == code)
+        [Purpose::Verify, Purpose::Reset, Purpose::SignIn].into_iter().find(|p| p.code() == code)
     }
 
-    /// How long a code is valid: five minutes inside a reset, as in Microsoft 365; a
+    /// How long a code is valid: five minutes for a reset (as in Microsoft 365) or a sign-in; a
     /// verification code waits a quarter of an hour for its user to sign in and enter it.
     pub fn lifetime_seconds(self) -> i64 {
         match self {
             Purpose::Verify => 15 * 60,
-            Purpose::Reset => 5 * 60,
+            Purpose::Reset | Purpose::SignIn => 5 * 60,
         }
     }
 }
@@ -96,6 +99,14 @@ impl CodeKey {
             mac.update(&[0]);
         }
         mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A 32-byte key for `purpose`, derived from this one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(b"derive\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The stored hash of `digits` for the code `id`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use roster_delivery::Worker;
+use roster_domain::mfa::MfaPolicy;
 use roster_domain::{Actor, Directory};
 use roster_web::WebConfig;
 
@@ -41,13 +42,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let transports = args.delivery.transports()?;
     let (directory, store) = args.store.open().await?;
     if let Some((admin, password)) = directory.bootstrap(&args.admin_username).await? {
+        let setup = Actor::system("Roster setup");
         if args.demo {
-            demo::load(&directory, &Actor::system("Roster setup"), DEMO_USERS, |_| {}).await?;
+            demo::load(&directory, &setup, DEMO_USERS, |_| {}).await?;
+            // A demonstration should open without an authenticator app at hand; a real
+            // installation keeps the default (administrators need a second step).
+            directory.set_mfa_policy(&setup, MfaPolicy::Optional).await?;
         }
         println!("Roster created the first Global Administrator.");
         println!("  Username: {}", admin.username);
         println!("  One-time password: {password}");
         println!("You will choose a new password when you first sign in.");
+        if args.demo {
+            println!("Demo: a second step at sign-in is optional (Admin > Settings turns it on for administrators).");
+        } else {
+            println!("Administrators need a second step: have an authenticator app ready to set up at first sign-in.");
+        }
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

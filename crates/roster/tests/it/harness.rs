@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use roster_delivery::{Transports, Worker};
+use roster_domain::mfa::MfaPolicy;
 use roster_domain::{Actor, Directory, NewUserInput, Role, RoleSet, Store, User};
 use roster_store_sqlite::SqliteStore;
 use tempfile::TempDir;
@@ -75,6 +76,9 @@ impl TestApp {
         let store = SqliteStore::open(data).await.expect("open store");
         let shared: Arc<dyn Store> = Arc::new(store);
         let directory = Directory::new(shared.clone());
+        // Most tests are about other things than the second step; those about it turn the
+        // default (administrators need one) back on.
+        directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Optional).await.expect("mfa policy");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = roster_web::WebConfig {

@@ -5,6 +5,7 @@ mod browser;
 mod contact;
 mod delivery;
 mod harness;
+mod mfa;
 mod passwords;
 mod peers;
 mod recovery;

@@ -5,14 +5,19 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::directory::{Enrolment, SecondFactors};
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
-use crate::error::{describe, render, urlencode, PageError};
+use axum_extra::extract::cookie::CookieJar;
+
+use crate::error::{describe, local_path, render, urlencode, PageError};
+use crate::session::session_cookie;
 use crate::session::SignedIn;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
+use crate::ui::second_step::RecoveryCodesPage;
 use crate::AppState;
 
 #[derive(Template)]
@@ -28,6 +33,7 @@ struct SecurityInfoPage {
     errors: Vec<SummaryItem>,
     status: Option<String>,
     problem: Option<String>,
+    factors: SecondFactors,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +43,8 @@ pub struct SecurityQuery {
     enter: Option<String>,
     #[serde(default)]
     verified: Option<String>,
+    #[serde(default)]
+    saved: Option<String>,
 }
 
 async fn page(
@@ -48,7 +56,9 @@ async fn page(
     let methods = state.directory.contact_states(&me.actor, me.user.id).await?;
     let methods: Vec<MethodView> = methods.iter().map(MethodView::of).collect();
     let pending = enter.and_then(|key| methods.iter().find(|m| m.key == key)).map(|m| (m.key.clone(), m.value.clone()));
+    let factors = state.directory.second_factors(&me.actor).await?;
     Ok(SecurityInfoPage {
+        factors,
         layout: Layout::new(me, "Security info", Section::Account),
         methods,
         send_action: "/account/security/send",
@@ -72,7 +82,12 @@ pub async fn show(
     Query(q): Query<SecurityQuery>,
 ) -> Result<Response, PageError> {
     let mut body = page(&me, &state, q.enter.as_deref(), &[]).await?;
-    body.status = q.verified.map(|what| format!("Verified: {what} is confirmed as yours."));
+    body.status = match (q.verified, q.saved.as_deref()) {
+        (Some(what), _) => Some(format!("Verified: {what} is confirmed as yours.")),
+        (None, Some("app-removed")) => Some("The authenticator app was removed.".into()),
+        (None, Some(_)) => Some("Your choice was saved.".into()),
+        (None, None) => None,
+    };
     Ok(render(StatusCode::OK, &body))
 }
 
@@ -127,6 +142,181 @@ pub async fn verify(
         Err(DomainError::Invalid(errors)) => {
             let body = page(&me, &state, Some(&form.method), &errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &body))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app_setup.html")]
+struct AppSetupPage {
+    layout: Layout,
+    enrolment: Enrolment,
+    app_code: Field,
+    errors: Vec<SummaryItem>,
+}
+
+async fn app_setup_page(me: &SignedIn, state: &AppState, errors: &[FieldError]) -> Result<AppSetupPage, PageError> {
+    let enrolment = state.directory.begin_app_setup(&me.actor, &me.session).await?;
+    Ok(AppSetupPage {
+        layout: Layout::new(me, "Set up an authenticator app", Section::Account),
+        enrolment,
+        app_code: Field::text("app_code", "Code from your authenticator app", "")
+            .autocomplete("one-time-code")
+            .hint("Six digits; a new one every 30 seconds.")
+            .required()
+            .with_errors(errors),
+        errors: summary(errors),
+    })
+}
+
+/// Setting up an authenticator app: the QR code and its key.
+pub async fn show_app_setup(me: SignedIn, State(state): State<AppState>) -> Result<Response, PageError> {
+    Ok(render(StatusCode::OK, &app_setup_page(&me, &state, &[]).await?))
+}
+
+#[derive(Deserialize)]
+pub struct AppForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    app_code: String,
+}
+
+/// Confirms the app with its first code; shows recovery codes made with it.
+pub async fn confirm_app(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<AppForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    match state.directory.confirm_app_setup(&me.actor, &me.session, &form.app_code).await {
+        Ok(codes) if codes.is_empty() => Ok(Redirect::to("/account/security?saved=app").into_response()),
+        Ok(codes) => Ok(render(
+            StatusCode::OK,
+            &RecoveryCodesPage {
+                status: "Your authenticator app is set up.".into(),
+                codes,
+                next: "/account/security".into(),
+            },
+        )),
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &app_setup_page(&me, &state, &errors).await?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Removes the authenticator app.
+pub async fn remove_app(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    state.directory.remove_app(&me.actor, &me.session).await?;
+    Ok(Redirect::to("/account/security?saved=app-removed").into_response())
+}
+
+/// Replaces the recovery codes and shows the new ones once.
+pub async fn new_recovery_codes(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let codes = state.directory.regenerate_recovery_codes(&me.actor, &me.session).await?;
+    let body = RecoveryCodesPage {
+        status: "New recovery codes were made; the old ones no longer work.".into(),
+        codes,
+        next: "/account/security".into(),
+    };
+    Ok(render(StatusCode::OK, &body))
+}
+
+#[derive(Deserialize)]
+pub struct ChoiceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    second_step: Option<String>,
+}
+
+/// Saves whether the user wants a second step at sign-in.
+pub async fn choose_second_step(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<ChoiceForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    state.directory.choose_second_step(&me.actor, &me.session, form.second_step.is_some()).await?;
+    Ok(Redirect::to("/account/security?saved=second-step").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "reauth.html")]
+struct ReauthPage {
+    layout: Layout,
+    next: String,
+    password: Field,
+    errors: Vec<SummaryItem>,
+}
+
+#[derive(Deserialize)]
+pub struct ReauthQuery {
+    #[serde(default)]
+    next: String,
+}
+
+fn reauth_page(me: &SignedIn, next: &str, errors: &[FieldError]) -> ReauthPage {
+    ReauthPage {
+        layout: Layout::new(me, "Confirm your password", Section::Account),
+        next: local_path(next).unwrap_or("/account/security").to_string(),
+        password: Field::text("password", "Password", "")
+            .kind("password")
+            .autocomplete("current-password")
+            .required()
+            .with_errors(errors),
+        errors: summary(errors),
+    }
+}
+
+/// Asks for the password again before a change that needs a recent sign-in.
+pub async fn show_reauth(me: SignedIn, Query(q): Query<ReauthQuery>) -> Response {
+    render(StatusCode::OK, &reauth_page(&me, &q.next, &[]))
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Checks the password and renews the session.
+pub async fn reauth(
+    me: SignedIn,
+    jar: CookieJar,
+    State(state): State<AppState>,
+    Form(form): Form<ReauthForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    match state.directory.reauthenticate(&me.actor, &me.token, &form.password).await {
+        Ok(token) => {
+            let next = local_path(&form.next).unwrap_or("/account/security").to_string();
+            Ok((jar.add(session_cookie(token, state.config.secure_cookies)), Redirect::to(&next)).into_response())
+        }
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &reauth_page(&me, &form.next, &errors)))
         }
         Err(e) => Err(e.into()),
     }

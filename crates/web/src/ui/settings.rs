@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::mfa::MfaPolicy;
 use roster_domain::permission::Permission;
 use roster_domain::recovery::ResetPolicy;
 use roster_domain::{DomainError, FieldError, RoleSet};
@@ -25,11 +26,13 @@ struct SettingsPage {
     status: Option<String>,
     problem: Option<String>,
     policy: ResetPolicy,
+    mfa_policy: &'static str,
 }
 
 fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsPage {
     SettingsPage {
         policy: ResetPolicy::default(),
+        mfa_policy: MfaPolicy::default().code(),
         layout: Layout::new(me, "Settings", Section::Settings),
         field: Field::text("default_country", "Default country for phone numbers", value)
             .hint(
@@ -59,6 +62,7 @@ pub async fn show(
     let region = state.directory.region().await?;
     let mut page = settings_page(&me, &region.code(), &[]);
     page.policy = state.directory.reset_policy().await?;
+    page.mfa_policy = state.directory.mfa_policy().await?.code();
     page.status = q.saved.map(|_| "Settings saved.".to_string());
     Ok(render(StatusCode::OK, &page))
 }
@@ -132,4 +136,29 @@ pub async fn save_policy(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct MfaForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    required_for: String,
+}
+
+/// Saves who must use a second step at sign-in.
+pub async fn save_mfa(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<MfaForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let policy = match form.required_for.as_str() {
+        "everyone" => MfaPolicy::Everyone,
+        "administrators" => MfaPolicy::Administrators,
+        "optional" => MfaPolicy::Optional,
+        _ => return Err(DomainError::invalid("required_for", "Choose who needs a second step.").into()),
+    };
+    state.directory.set_mfa_policy(&me.actor, policy).await?;
+    Ok(Redirect::to("/admin/settings?saved=1").into_response())
 }

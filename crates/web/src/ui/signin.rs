@@ -18,6 +18,19 @@ use crate::AppState;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (login CSRF).
 const SIGNIN_COOKIE: &str = "roster_signin";
+/// The cookie of a sign-in waiting for its second step.
+pub const SECOND_STEP_COOKIE: &str = "roster_second_step";
+
+/// The second-step cookie, living as long as the second step may take.
+pub fn second_step_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((SECOND_STEP_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/signin")
+        .max_age(time::Duration::seconds(roster_domain::mfa::PENDING_SIGNIN_SECONDS))
+        .build()
+}
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -106,8 +119,13 @@ pub async fn submit(
         return Ok(page(jar, StatusCode::FORBIDDEN, form, secure));
     }
     let ip = crate::session::client_ip(&parts);
-    let outcome = state.directory.sign_in(&form.username, &form.password, &ip).await?;
+    let next = crate::error::local_path(&form.next).unwrap_or("/account");
+    let outcome = state.directory.sign_in(&form.username, &form.password, &ip, next).await?;
     let (status, message) = match outcome {
+        SignInOutcome::SecondStep { token } => {
+            let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(second_step_cookie(token, secure));
+            return Ok((jar, Redirect::to("/signin/verify")).into_response());
+        }
         SignInOutcome::Success { token, user } => {
             let target = if user.must_change_password {
                 "/account/password".to_string()
