@@ -20,6 +20,7 @@ use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
 mod mfa;
+mod own_contacts;
 mod reset;
 mod signin;
 mod verification;

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/security", get(security_info::show))
         .route("/account/security/send", post(security_info::send))
         .route("/account/security/verify", post(security_info::verify))
+        .route("/account/security/contact", post(security_info::change_contact))
         .route("/account/security/app", get(security_info::show_app_setup).post(security_info::confirm_app))
         .route("/account/security/app/remove", post(security_info::remove_app))
         .route("/account/security/recovery-codes", post(security_info::new_recovery_codes))

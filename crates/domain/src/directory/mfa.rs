@@ -434,7 +434,7 @@ impl Directory {
         self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))
     }
 
-    fn require_recent(session: &Session) -> Result<(), DomainError> {
+    pub(crate) fn require_recent(session: &Session) -> Result<(), DomainError> {
         if session.created_at.plus_seconds(RECENT_SIGNIN_SECONDS) < Timestamp::now() {
             return Err(DomainError::ReauthenticationRequired);
         }

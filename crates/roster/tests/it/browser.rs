@@ -11,14 +11,15 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::sync::Arc;
 
-use roster_delivery::{EmailTransport, SmtpConfig, Transports};
+use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig};
+use roster_domain::mfa::{self, MfaPolicy};
 use roster_domain::{Actor, ContactInput, Role};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::harness::{TestApp, PASSWORD};
-use crate::peers::{Inbox, Mail, SmtpServer};
+use crate::peers::{Inbox, Mail, Sms, SmtpServer, TwilioServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -322,4 +323,120 @@ async fn forgot_password_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) 
     fill(c, "Password", "Orchid-Valley-77").await;
     click(c, "Sign in").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}
+
+/// Types the username and password and presses Sign in, wherever that leads.
+async fn password_only(c: &Client, base: &str, username: &str) {
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    fill(c, "Username", username).await;
+    fill(c, "Password", PASSWORD).await;
+    click(c, "Sign in").await;
+}
+
+#[tokio::test]
+async fn an_administrator_sets_up_an_authenticator_app_at_first_sign_in() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::start().await;
+    app.directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Administrators).await.unwrap();
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    in_browser(|c| app_enrolment_flow(c, app.base.clone())).await;
+}
+
+async fn app_enrolment_flow(c: Client, base: String) {
+    let c = &c;
+    password_only(c, &base, "megan.bowen@contoso.com").await;
+    assert!(text(c).await.contains("Keep your account secure"));
+    let qr = c.find(Locator::Css("figure.qr svg")).await.unwrap();
+    assert_eq!(qr.attr("aria-label").await.unwrap().as_deref(), Some("QR code to scan with your authenticator app"));
+    let key = c.find(Locator::Id("app-secret")).await.unwrap().text().await.unwrap();
+    let secret = totp_rs::Secret::Encoded(key.split_whitespace().collect()).to_bytes().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    fill(c, "Code from your authenticator app", &mfa::app_code_at(&secret, now)).await;
+    click(c, "Verify and continue").await;
+    assert!(text(c).await.contains("Save your recovery codes"));
+    assert_eq!(c.find_all(Locator::Css(".recovery-codes li")).await.unwrap().len(), 10);
+    click(c, "Continue").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}
+
+#[tokio::test]
+async fn an_administrator_signs_in_with_a_code_sent_by_text_message() {
+    if !browser_available() {
+        return;
+    }
+    let twilio = TwilioServer::start(&[]).await;
+    let sms = SmsTransport::twilio(TwilioConfig {
+        account_sid: "AC00000000000000000000000000000004".into(),
+        auth_token: "token".into(),
+        from: "+15005550006".into(),
+        base_url: twilio.base_url.clone(),
+    })
+    .unwrap();
+    let app = TestApp::start_with(Transports { email: None, sms: Some(sms) }).await;
+    app.directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Administrators).await.unwrap();
+    let megan = app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    let input = ContactInput {
+        display_name: "Megan Bowen".into(),
+        mobile_phone: "+44 20 7946 0958".into(),
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), megan.id, megan.version, &input).await.unwrap();
+    twilio.inbox.wait_for(1).await;
+    let inbox = twilio.inbox.clone();
+    in_browser(|c| sms_sign_in_flow(c, app.base.clone(), inbox)).await;
+}
+
+async fn sms_sign_in_flow(c: Client, base: String, inbox: Arc<Inbox<Sms>>) {
+    let c = &c;
+    password_only(c, &base, "megan.bowen@contoso.com").await;
+    assert!(text(c).await.contains("Verify your identity"));
+    let choice = field(c, "Text +44 •• •••• •958").await;
+    assert_eq!(choice.prop("checked").await.unwrap().as_deref(), Some("true"));
+    click(c, "Send code").await;
+    let sms = inbox.wait_for(2).await.pop().unwrap();
+    let code: String = sms.body.chars().take_while(char::is_ascii_digit).collect();
+    fill(c, "Code", &code).await;
+    click(c, "Verify code").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}
+
+#[tokio::test]
+async fn a_user_replaces_their_alternate_email_and_the_old_address_is_told() {
+    if !browser_available() {
+        return;
+    }
+    let smtp = SmtpServer::start().await;
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let app = TestApp::start_with(Transports { email: Some(email), sms: None }).await;
+    let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
+    let input = ContactInput {
+        display_name: alex.contact.display_name.clone(),
+        alternate_emails: vec!["alex.old@fabrikam.com".into()],
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), alex.id, alex.version, &input).await.unwrap();
+    smtp.inbox.wait_for(2).await;
+    let inbox = smtp.inbox.clone();
+    in_browser(|c| own_contact_flow(c, app.base.clone(), inbox)).await;
+}
+
+async fn own_contact_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) {
+    let c = &c;
+    sign_in(c, &base, "alex.wilber@contoso.com").await;
+    click(c, "Review and verify your security info").await;
+    click(c, "Remove alex.old@fabrikam.com").await;
+    fill(c, "Alternate email address", "alex.new@fabrikam.com").await;
+    click(c, "Add address").await;
+    let status = c.find(Locator::Css("[role=status]")).await.unwrap().text().await.unwrap();
+    assert_eq!(status, "Your security info was saved.");
+    let page = text(c).await;
+    assert!(page.contains("alex.new@fabrikam.com") && !page.contains("alex.old@fabrikam.com"));
+    let mails = inbox.wait_for(6).await;
+    let to_old: Vec<String> =
+        mails[2..].iter().filter(|m| m.to == ["alex.old@fabrikam.com"]).map(|m| m.text()).collect();
+    assert_eq!(to_old.len(), 1, "the old address hears of its removal");
+    assert!(to_old[0].contains("Alternate email address removed: a••••@f••••.com"));
+    assert!(to_old[0].contains("By: You"));
 }

@@ -335,3 +335,44 @@ async fn a_policy_of_verified_contacts_only_hides_unverified_ones() {
     let (_, _) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
     assert!(app.directory.outbox(&Actor::system("test"), None, 10).await.unwrap().len() == 2, "no code was queued");
 }
+
+#[tokio::test]
+async fn users_change_their_own_contacts_with_the_same_validation() {
+    let Rig { app, twilio, .. } = rig().await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let s = app.signed_in("alex@contoso.com").await;
+    let (_, page) = s.page("/account/security").await;
+    let csrf = csrf_of(&page);
+
+    let (status, page) =
+        s.submit("/account/security/contact", &[("csrf", &csrf), ("kind", "mobile_phone"), ("value", "12")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"value-mobile_phone\" name=\"value\" type=\"tel\" value=\"\""), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert!(page.contains("not a valid phone number"));
+    let (status, _) = s
+        .submit("/account/security/contact", &[("csrf", &csrf), ("kind", "office_phone"), ("value", "+14255550100")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the office phone is the administrator's");
+    let (status, _) = s
+        .submit("/account/security/contact", &[("csrf", &csrf), ("kind", "email"), ("value", "alex@contoso.com")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not the sign-in address");
+    assert_eq!(app.reload(&alex).await.version, alex.version, "nothing saved");
+
+    let r = s
+        .post("/account/security/contact", &[("csrf", &csrf), ("kind", "mobile_phone"), ("value", "+44 20 7946 0958")])
+        .await;
+    assert_eq!(location(&r), "/account/security?saved=contact");
+    let text = twilio.inbox.wait_for(1).await.pop().unwrap();
+    assert_eq!(text.to, "+442079460958");
+    assert!(text.body.contains("added as Mobile phone"));
+    let saved = app.reload(&alex).await;
+    assert_eq!(saved.contact.mobile_phone.as_deref(), Some("+442079460958"));
+    let query = AuditQuery { target: Some(alex.id), before_id: None, limit: 1 };
+    let audit = app.directory.audit_log(&Actor::system("test"), &query).await.unwrap();
+    assert_eq!(
+        (audit[0].action, audit[0].actor_name.as_str()),
+        (AuditAction::ContactChanged, "Alex Wilber (alex@contoso.com)")
+    );
+}

@@ -8,6 +8,9 @@ use roster_domain::ContactState;
 /// One contact as shown.
 pub struct MethodView {
     pub key: String,
+    pub kind: MethodKind,
+    /// The stored value (what a removal names).
+    pub stored: String,
     pub label: &'static str,
     pub value: String,
     /// When it was verified, for people.
@@ -26,6 +29,8 @@ impl MethodView {
         };
         MethodView {
             key: m.key(),
+            kind: m.kind,
+            stored: m.value.clone(),
             label: m.kind.label(),
             value,
             verified: state.verified_at.map(|t| t.display()),

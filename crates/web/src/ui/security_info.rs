@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_domain::directory::{Enrolment, SecondFactors};
+use roster_domain::recovery::MethodKind;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
@@ -34,6 +35,9 @@ struct SecurityInfoPage {
     status: Option<String>,
     problem: Option<String>,
     factors: SecondFactors,
+    new_email: Field,
+    mobile: Field,
+    alternate_mobile: Field,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +61,25 @@ async fn page(
     let methods: Vec<MethodView> = methods.iter().map(MethodView::of).collect();
     let pending = enter.and_then(|key| methods.iter().find(|m| m.key == key)).map(|m| (m.key.clone(), m.value.clone()));
     let factors = state.directory.second_factors(&me.actor).await?;
+    let shown = |kind: MethodKind| methods.iter().find(|m| m.kind == kind).map(|m| m.value.clone()).unwrap_or_default();
     Ok(SecurityInfoPage {
+        new_email: Field::text("value.email", "Alternate email address", "")
+            .kind("email")
+            .autocomplete("email")
+            .with_errors(errors),
+        mobile: Field::text("value.mobile_phone", "Mobile phone", &shown(MethodKind::MobilePhone))
+            .kind("tel")
+            .autocomplete("tel")
+            .hint("With +country code, or a number of your organisation's country. Leave empty to remove it.")
+            .with_errors(errors),
+        alternate_mobile: Field::text(
+            "value.alternate_mobile_phone",
+            "Alternate mobile phone",
+            &shown(MethodKind::AlternateMobilePhone),
+        )
+        .kind("tel")
+        .autocomplete("off")
+        .with_errors(errors),
         factors,
         layout: Layout::new(me, "Security info", Section::Account),
         methods,
@@ -85,6 +107,7 @@ pub async fn show(
     body.status = match (q.verified, q.saved.as_deref()) {
         (Some(what), _) => Some(format!("Verified: {what} is confirmed as yours.")),
         (None, Some("app-removed")) => Some("The authenticator app was removed.".into()),
+        (None, Some("contact")) => Some("Your security info was saved.".into()),
         (None, Some(_)) => Some("Your choice was saved.".into()),
         (None, None) => None,
     };
@@ -317,6 +340,45 @@ pub async fn reauth(
         }
         Err(DomainError::Invalid(errors)) => {
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &reauth_page(&me, &form.next, &errors)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ContactForm {
+    #[serde(default)]
+    csrf: String,
+    /// `email`, `mobile_phone` or `alternate_mobile_phone`.
+    #[serde(default)]
+    kind: String,
+    /// The value replaced or removed (alternate addresses only).
+    #[serde(default)]
+    old: Option<String>,
+    #[serde(default)]
+    value: String,
+}
+
+/// Adds, changes or removes one of the user's own contacts.
+pub async fn change_contact(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let kind = MethodKind::from_code(&form.kind)
+        .filter(|k| *k != MethodKind::OfficePhone)
+        .ok_or_else(|| DomainError::invalid("kind", "Choose an alternate email address or a mobile phone."))?;
+    let result =
+        state.directory.change_own_contact(&me.actor, &me.session, kind, form.old.as_deref(), &form.value).await;
+    match result {
+        Ok(_) => Ok(Redirect::to("/account/security?saved=contact").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            // The domain names the one input "value"; the page has one per contact kind.
+            let errors: Vec<FieldError> =
+                errors.into_iter().map(|e| FieldError::new(format!("value.{}", kind.code()), e.message)).collect();
+            let body = page(&me, &state, None, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &body))
         }
         Err(e) => Err(e.into()),
     }
