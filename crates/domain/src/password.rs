@@ -24,12 +24,16 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).map(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
 }
 
-/// Checks a new password: 8 to 256 characters, three of the four character classes
-/// (lower case, upper case, digits, symbols), and not the username itself.
-pub fn check_strength(field: &str, password: &str, username: &str) -> Result<(), FieldError> {
+/// The shortest password any policy may allow.
+pub const MIN_LENGTH: usize = 8;
+
+/// Checks a new password: `min_length` to 256 characters, three of the four character classes
+/// (lower case, upper case, digits, symbols), not the username, and not easy to guess.
+pub fn check_strength(field: &str, password: &str, username: &str, min_length: usize) -> Result<(), FieldError> {
     let length = password.chars().count();
-    if length < 8 {
-        return Err(FieldError::new(field, "The password must be at least 8 characters long."));
+    let min_length = min_length.max(MIN_LENGTH);
+    if length < min_length {
+        return Err(FieldError::new(field, format!("The password must be at least {min_length} characters long.")));
     }
     if length > 256 {
         return Err(FieldError::new(field, "The password can be at most 256 characters long."));
@@ -49,6 +53,16 @@ pub fn check_strength(field: &str, password: &str, username: &str) -> Result<(),
     let alias = username.split('@').next().unwrap_or(username).to_lowercase();
     if alias.len() >= 3 && password.to_lowercase().contains(&alias) {
         return Err(FieldError::new(field, "The password can't contain the username."));
+    }
+    // zxcvbn estimates the guesses an attacker needs from common passwords, names, words,
+    // keyboard patterns, dates and the user's own details; below 10^10 guesses is too few.
+    let estimate = zxcvbn::zxcvbn(password, &[username, &alias, "roster"]);
+    if estimate.score() < zxcvbn::Score::Three {
+        let why = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
+        return Err(FieldError::new(
+            field,
+            format!("This password is too easy to guess{why}. Try a longer phrase of unrelated words."),
+        ));
     }
     Ok(())
 }
@@ -89,16 +103,34 @@ mod tests {
 
     #[test]
     fn strength_rules() {
-        assert!(check_strength("p", "Sh0rt!", "u@x.com").is_err());
-        assert!(check_strength("p", "alllowercase", "u@x.com").is_err());
-        assert!(check_strength("p", "Lower-and-UPPER", "u@x.com").is_ok());
-        assert!(check_strength("p", "Alex.Wilber-2026", "alex.wilber@contoso.com").is_err());
+        assert!(check_strength("p", "Sh0rt!", "u@x.com", MIN_LENGTH).is_err());
+        assert!(check_strength("p", "alllowercase", "u@x.com", MIN_LENGTH).is_err());
+        assert!(check_strength("p", "Lower-and-UPPER", "u@x.com", MIN_LENGTH).is_ok());
+        assert!(check_strength("p", "Alex.Wilber-2026", "alex.wilber@contoso.com", MIN_LENGTH).is_err());
+    }
+
+    #[test]
+    fn the_organisation_may_ask_for_longer_passwords() {
+        let refused = check_strength("p", "Orchid-Valley-77", "u@x.com", 20).unwrap_err();
+        assert_eq!(refused.message, "The password must be at least 20 characters long.");
+        assert!(check_strength("p", "Orchid-Valley-77", "u@x.com", 4).is_ok(), "never below the floor of 8");
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused_even_with_every_character_class() {
+        for weak in ["Password1!", "Summer2026!", "Qwerty123!", "P@ssw0rd2026", "Welcome2026!"] {
+            let refused = check_strength("p", weak, "u@x.com", MIN_LENGTH).unwrap_err();
+            assert!(refused.message.starts_with("This password is too easy to guess"), "{weak}: {}", refused.message);
+        }
+        for fine in ["Test-Password-2026", "Orchid-Valley-77", "Violet-Harbor-2026!", "Another-Password-2026"] {
+            assert!(check_strength("p", fine, "u@x.com", MIN_LENGTH).is_ok(), "{fine}");
+        }
     }
 
     #[test]
     fn generated_passwords_are_strong_and_fresh() {
         let a = generate();
-        assert!(check_strength("p", &a, "someone@example.com").is_ok(), "{a}");
+        assert!(check_strength("p", &a, "someone@example.com", MIN_LENGTH).is_ok(), "{a}");
         assert_ne!(a, generate());
     }
 }

@@ -111,6 +111,11 @@ impl Directory {
         Ok(ResetPolicy::from_settings(|k| stored.iter().find(|(s, _)| *s == k).and_then(|(_, v)| v.clone())))
     }
 
+    /// The shortest password the organisation allows.
+    pub async fn min_password_length(&self) -> Result<usize, DomainError> {
+        Ok(usize::from(self.reset_policy().await?.min_password_length))
+    }
+
     /// Changes the reset policy (Global Administrators only).
     pub async fn set_reset_policy(&self, actor: &Actor, policy: ResetPolicy) -> Result<(), DomainError> {
         actor.require(crate::permission::Permission::ManageSettings, crate::role::RoleSet::NONE)?;
@@ -269,7 +274,13 @@ impl Directory {
     }
 
     /// Checks the code entered for the pending contact.
-    pub async fn enter_reset_code(&self, token: &str, csrf: &str, entered: &str) -> Result<(), DomainError> {
+    pub async fn enter_reset_code(
+        &self,
+        token: &str,
+        csrf: &str,
+        entered: &str,
+        client: &Actor,
+    ) -> Result<(), DomainError> {
         let mut reset = self.load_reset(token, Some(csrf)).await?;
         let subject = self.subject(&reset).await?;
         self.check_reset_lock(&subject).await?;
@@ -284,7 +295,7 @@ impl Directory {
             None => self.check_stand_in_code(&code_id).await,
         };
         if let Err(e) = outcome {
-            self.count_wrong_code(&subject).await?;
+            self.count_wrong_code(&subject, client).await?;
             return Err(e);
         }
         if !self.store.use_code(&code_id, Timestamp::now(), None).await? {
@@ -312,12 +323,36 @@ impl Directory {
         ))
     }
 
-    async fn count_wrong_code(&self, subject: &Subject) -> Result<(), DomainError> {
+    async fn count_wrong_code(&self, subject: &Subject, client: &Actor) -> Result<(), DomainError> {
         let now = Timestamp::now();
         let day = Timestamp(now.millis() - now.millis().rem_euclid(DAY_SECONDS * 1000));
         let wrong = self.store.increment_counter(&format!("reset-wrong:{}", subject.limit_key), day).await?;
         if wrong >= WRONG_CODES_PER_DAY {
             self.store.set_lock(&format!("reset:{}", subject.limit_key), now.plus_seconds(DAY_SECONDS)).await?;
+        }
+        if let (Some(user), true) = (&subject.user, wrong == WRONG_CODES_PER_DAY) {
+            let actor = Actor {
+                client_ip: client.client_ip.clone(),
+                request_id: client.request_id.clone(),
+                ..Actor::system("Self-service password reset")
+            };
+            let notices = notify::security_event(
+                user,
+                "Password reset was locked on your account",
+                "Someone asked to reset your password and entered too many wrong codes, so password reset is \
+                 locked for 24 hours. If it wasn't you, someone may be trying to take over your account: tell your \
+                 IT administrator.",
+                &Occasion { actor: &actor, at: now },
+            );
+            let change = FieldChange {
+                field: "password_reset".into(),
+                sensitive: true,
+                before: None,
+                after: Some("locked for 24 hours".into()),
+            };
+            let audit = actor.audit(AuditAction::AccountLocked, Some(user), vec![change]);
+            self.store.record(&audit, &notices).await?;
+            self.queued(&notices);
         }
         Ok(())
     }
@@ -349,7 +384,12 @@ impl Directory {
             return Err(DomainError::Forbidden("Prove your identity with the codes first.".into()));
         };
         let mut errors: Vec<FieldError> = Vec::new();
-        if let Err(e) = password::check_strength("new_password", new_password, user.username.as_str()) {
+        if let Err(e) = password::check_strength(
+            "new_password",
+            new_password,
+            user.username.as_str(),
+            self.min_password_length().await?,
+        ) {
             errors.push(e);
         } else if new_password != confirm {
             errors.push(FieldError::new("confirm_password", "The two passwords are not the same."));

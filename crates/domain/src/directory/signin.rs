@@ -1,6 +1,6 @@
 //! Sign-in, sessions and password changes, with throttling per account and per client address.
 
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::directory::{hash_off_thread, Actor, Directory};
 use crate::error::{DomainError, FieldError};
@@ -72,9 +72,14 @@ impl Directory {
         let account_key = format!("signin:account:{username}");
         let address_key = format!("signin:address:{client_ip}");
         let window = window_start(Timestamp::now());
-        if self.store.get_counter(&address_key, window).await? >= ADDRESS_FAILURE_LIMIT
-            || self.store.increment_counter(&account_key, window).await? > ACCOUNT_FAILURE_LIMIT
-        {
+        if self.store.get_counter(&address_key, window).await? >= ADDRESS_FAILURE_LIMIT {
+            return Ok(SignInOutcome::Throttled);
+        }
+        let attempts = self.store.increment_counter(&account_key, window).await?;
+        if attempts > ACCOUNT_FAILURE_LIMIT {
+            if attempts == ACCOUNT_FAILURE_LIMIT + 1 {
+                self.tell_of_sign_in_lock(&username, client_ip).await?;
+            }
             return Ok(SignInOutcome::Throttled);
         }
         let credentials = self.store.get_credentials(&username).await?;
@@ -97,6 +102,41 @@ impl Directory {
         }
         let token = self.open_session(user.id).await?;
         Ok(SignInOutcome::Success { token, user: Box::new(user) })
+    }
+
+    /// Tells the owner of `username`, if there is one, that sign-in is locked for the rest of
+    /// the window after repeated failures (once per window).
+    async fn tell_of_sign_in_lock(&self, username: &str, client_ip: &str) -> Result<(), DomainError> {
+        let Some(user) = self.store.get_credentials(username).await? else {
+            return Ok(());
+        };
+        let Some(user) = self.store.get_user(user.user_id).await? else {
+            return Ok(());
+        };
+        let actor = Actor {
+            user_id: None,
+            display_name: "Sign-in".into(),
+            roles: crate::role::RoleSet::NONE,
+            client_ip: Some(client_ip.to_string()),
+            request_id: None,
+        };
+        let notices = notify::security_event(
+            &user,
+            "Your account was locked",
+            "Someone tried to sign in with wrong passwords too many times, so sign-in is locked for 15 minutes. If \
+             it wasn't you, nothing is needed; if it keeps happening, tell your IT administrator.",
+            &Occasion { actor: &actor, at: Timestamp::now() },
+        );
+        let change = FieldChange {
+            field: "sign_in".into(),
+            sensitive: true,
+            before: None,
+            after: Some("locked for 15 minutes".into()),
+        };
+        let audit = actor.audit(AuditAction::AccountLocked, Some(&user), vec![change]);
+        self.store.record(&audit, &notices).await?;
+        self.queued(&notices);
+        Ok(())
     }
 
     /// Confirms the signed-in user's password again for a change that needs a recent sign-in:
@@ -185,7 +225,12 @@ impl Directory {
         if !right {
             errors.push(FieldError::new("current_password", "The current password is not right."));
         }
-        if let Err(e) = password::check_strength("new_password", new_password, user.username.as_str()) {
+        if let Err(e) = password::check_strength(
+            "new_password",
+            new_password,
+            user.username.as_str(),
+            self.min_password_length().await?,
+        ) {
             errors.push(e);
         } else if new_password == current_password {
             errors.push(FieldError::new("new_password", "Choose a password different from the current one."));

@@ -12,6 +12,8 @@ pub const SETTING_ALLOW_EMAIL: &str = "sspr_allow_email";
 pub const SETTING_ALLOW_SMS: &str = "sspr_allow_sms";
 /// Whether contacts nobody has verified may carry reset codes.
 pub const SETTING_ALLOW_UNVERIFIED: &str = "sspr_allow_unverified";
+/// The shortest password allowed.
+pub const SETTING_MIN_PASSWORD_LENGTH: &str = "password_min_length";
 
 /// Who may reset their own password, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +25,19 @@ pub struct ResetPolicy {
     /// Microsoft 365 lets contacts an administrator entered work at once; so does Roster by
     /// default.
     pub allow_unverified: bool,
+    /// The shortest password anyone may choose (8 to 64).
+    pub min_password_length: u8,
 }
 
 impl Default for ResetPolicy {
     fn default() -> Self {
-        ResetPolicy { methods_required: 1, allow_email: true, allow_sms: true, allow_unverified: true }
+        ResetPolicy {
+            methods_required: 1,
+            allow_email: true,
+            allow_sms: true,
+            allow_unverified: true,
+            min_password_length: 8,
+        }
     }
 }
 
@@ -44,12 +54,17 @@ impl ResetPolicy {
             allow_email: flag(SETTING_ALLOW_EMAIL, d.allow_email),
             allow_sms: flag(SETTING_ALLOW_SMS, d.allow_sms),
             allow_unverified: flag(SETTING_ALLOW_UNVERIFIED, d.allow_unverified),
+            min_password_length: get(SETTING_MIN_PASSWORD_LENGTH)
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (8..=64).contains(n))
+                .unwrap_or(d.min_password_length),
         }
     }
 
     /// The policy as settings.
-    pub fn to_settings(self) -> [(&'static str, String); 4] {
+    pub fn to_settings(self) -> [(&'static str, String); 5] {
         [
+            (SETTING_MIN_PASSWORD_LENGTH, self.min_password_length.to_string()),
             (SETTING_METHODS_REQUIRED, self.methods_required.to_string()),
             (SETTING_ALLOW_EMAIL, self.allow_email.to_string()),
             (SETTING_ALLOW_SMS, self.allow_sms.to_string()),
@@ -62,6 +77,9 @@ impl ResetPolicy {
         let mut errors = Vec::new();
         if !(1..=2).contains(&self.methods_required) {
             errors.push(FieldError::new("methods_required", "Choose one or two methods."));
+        }
+        if !(8..=64).contains(&self.min_password_length) {
+            errors.push(FieldError::new("min_password_length", "Enter a length from 8 to 64 characters."));
         }
         if !self.allow_email && !self.allow_sms {
             errors.push(FieldError::new("allow_email", "Allow at least one method, or nobody can reset a password."));
@@ -106,7 +124,13 @@ mod tests {
 
     #[test]
     fn settings_round_trip_and_bad_values_fall_back() {
-        let policy = ResetPolicy { methods_required: 2, allow_email: false, allow_sms: true, allow_unverified: false };
+        let policy = ResetPolicy {
+            methods_required: 2,
+            allow_email: false,
+            allow_sms: true,
+            allow_unverified: false,
+            min_password_length: 12,
+        };
         let stored = policy.to_settings();
         let read = ResetPolicy::from_settings(|k| stored.iter().find(|(s, _)| *s == k).map(|(_, v)| v.clone()));
         assert_eq!(read, policy);
@@ -119,5 +143,7 @@ mod tests {
         let none = ResetPolicy { allow_email: false, allow_sms: false, ..ResetPolicy::default() };
         assert_eq!(none.validate().unwrap_err()[0].field, "allow_email");
         assert!(ResetPolicy { methods_required: 3, ..ResetPolicy::default() }.validate().is_err());
+        let short = ResetPolicy { min_password_length: 6, ..ResetPolicy::default() };
+        assert_eq!(short.validate().unwrap_err()[0].field, "min_password_length");
     }
 }

@@ -211,3 +211,54 @@ async fn without_a_transport_messages_are_held_for_global_administrators() {
     let (status, _) = user_admin.page("/admin/outbox").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_webhook_gateway_gets_signed_requests() {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use roster_delivery::WebhookConfig;
+    use std::sync::{Arc, Mutex};
+
+    const SECRET: &str = "a-shared-secret-of-32-characters";
+    let received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let store = received.clone();
+    let gateway = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push((headers, body));
+                StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, gateway).await.unwrap() });
+
+    let sms = SmsTransport::webhook(WebhookConfig { url, secret: SECRET.into() }).unwrap();
+    let app = TestApp::start_with(Transports { email: None, sms: Some(sms) }).await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let input = ContactInput {
+        display_name: "Alex Wilber".into(),
+        mobile_phone: "+44 20 7946 0958".into(),
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), alex.id, alex.version, &input).await.unwrap();
+    let entries = outbox_until(&app, |e| {
+        e.iter().any(|m| m.message.channel == Channel::Sms && m.state == DeliveryState::Delivered)
+    })
+    .await;
+    let id = entries.iter().find(|m| m.message.channel == Channel::Sms).unwrap().message.id;
+
+    let (headers, body) = received.lock().unwrap().pop().expect("the gateway was called");
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let timestamp: u64 = header("x-roster-timestamp").parse().expect("a timestamp");
+    assert_eq!(header("x-roster-signature"), roster_delivery::sms::webhook_signature(SECRET, timestamp, &body));
+    assert_eq!(header("idempotency-key"), format!("roster-outbox-{id}"));
+    assert_eq!(header("content-type"), "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["to"], "+442079460958");
+    assert_eq!(json["id"], id);
+    assert!(json["body"].as_str().unwrap().contains("added as Mobile phone"));
+}

@@ -376,3 +376,40 @@ async fn users_change_their_own_contacts_with_the_same_validation() {
         (AuditAction::ContactChanged, "Alex Wilber (alex@contoso.com)")
     );
 }
+
+#[tokio::test]
+async fn an_expired_code_is_refused_with_its_own_reason() {
+    use roster_domain::recovery::codes::issue;
+    use roster_domain::recovery::{CodeKey, ContactMethod, MethodKind, Purpose};
+    use roster_domain::Timestamp;
+    let app = TestApp::start().await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    let method = ContactMethod { kind: MethodKind::AlternateEmail, value: "alex.home@fabrikam.com".into() };
+    let an_hour_ago = Timestamp::now().plus_seconds(-3600);
+    let (code, digits) = issue(&CodeKey::random(), alex.id, Purpose::Verify, &method, an_hour_ago);
+    app.directory.store().insert_code(&code, None, &[]).await.unwrap();
+
+    let s = app.signed_in("alex@contoso.com").await;
+    let csrf = s.csrf().await;
+    let (status, page) =
+        s.submit("/account/security/verify", &[("csrf", &csrf), ("method", &method.key()), ("code", &digits)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("This code has expired. Send a new one."), "{page}");
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_sign_in_and_tell_the_owner_once() {
+    let app = TestApp::start().await;
+    app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let s = app.client();
+    for _ in 0..12 {
+        s.sign_in("alex@contoso.com", "Not-The-Password-1").await;
+    }
+    assert_eq!(s.sign_in("alex@contoso.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let outbox = app.directory.outbox(&Actor::system("test"), None, 10).await.unwrap();
+    let locked: Vec<_> = outbox.iter().filter(|m| m.message.subject == "Your account was locked").collect();
+    assert_eq!(locked.len(), 1, "one notice per lock");
+    assert!(locked[0].message.text.contains("locked for 15 minutes"));
+    assert!(locked[0].message.text.contains("From: 127.0.0.1"));
+}

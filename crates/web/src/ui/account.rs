@@ -21,6 +21,8 @@ struct AccountPage {
     layout: Layout,
     user: UserView,
     status: Option<String>,
+    /// Contacts that could carry codes but nobody has verified.
+    unverified: usize,
 }
 
 #[derive(Deserialize)]
@@ -30,11 +32,21 @@ pub struct AccountQuery {
 }
 
 /// The signed-in user's own page.
-pub async fn show(me: SignedIn, Query(q): Query<AccountQuery>) -> Response {
+pub async fn show(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+) -> Result<Response, PageError> {
     let status = q.changed.map(|_| "Your password was changed.".to_string());
-    let page =
-        AccountPage { layout: Layout::new(&me, "My account", Section::Account), user: UserView::of(&me.user), status };
-    render(StatusCode::OK, &page)
+    let contacts = state.directory.contact_states(&me.actor, me.user.id).await?;
+    let unverified = contacts.iter().filter(|c| c.verified_at.is_none() && c.method.kind.channel().is_some()).count();
+    let page = AccountPage {
+        layout: Layout::new(&me, "My account", Section::Account),
+        user: UserView::of(&me.user),
+        status,
+        unverified,
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Template)]

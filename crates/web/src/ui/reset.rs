@@ -212,10 +212,11 @@ pub struct CodeForm {
 pub async fn enter_code(
     jar: CookieJar,
     State(state): State<AppState>,
+    parts: Parts,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     let Some(token) = token(&jar) else { return Ok(Redirect::to("/reset?expired=1").into_response()) };
-    let result = state.directory.enter_reset_code(&token, &form.csrf, &form.code).await;
+    let result = state.directory.enter_reset_code(&token, &form.csrf, &form.code, &client(&parts)).await;
     after(&state, &token, result).await
 }
 
@@ -254,18 +255,24 @@ pub async fn finish(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     let Some(token) = token(&jar) else { return Ok(Redirect::to("/reset?expired=1").into_response()) };
-    let client = Actor {
-        user_id: None,
-        display_name: "Self-service password reset".into(),
-        roles: RoleSet::NONE,
-        client_ip: Some(crate::session::client_ip(&parts)),
-        request_id: crate::session::request_id(&parts),
-    };
-    let result =
-        state.directory.finish_reset(&token, &form.csrf, &form.new_password, &form.confirm_password, &client).await;
+    let result = state
+        .directory
+        .finish_reset(&token, &form.csrf, &form.new_password, &form.confirm_password, &client(&parts))
+        .await;
     if result.is_ok() {
         let jar = jar.remove(Cookie::build(RESET_COOKIE).path("/reset"));
         return Ok((jar, Redirect::to("/signin?reset=1")).into_response());
     }
     after(&state, &token, result).await
+}
+
+/// Who is resetting: an unnamed client, by address.
+fn client(parts: &Parts) -> Actor {
+    Actor {
+        user_id: None,
+        display_name: "Self-service password reset".into(),
+        roles: RoleSet::NONE,
+        client_ip: Some(crate::session::client_ip(parts)),
+        request_id: crate::session::request_id(parts),
+    }
 }

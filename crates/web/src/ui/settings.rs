@@ -111,6 +111,8 @@ pub struct PolicyForm {
     allow_sms: Option<String>,
     #[serde(default)]
     allow_unverified: Option<String>,
+    #[serde(default)]
+    min_password_length: String,
 }
 
 /// Saves the self-service password reset policy.
@@ -125,6 +127,7 @@ pub async fn save_policy(
         allow_email: form.allow_email.is_some(),
         allow_sms: form.allow_sms.is_some(),
         allow_unverified: form.allow_unverified.is_some(),
+        min_password_length: form.min_password_length.trim().parse().unwrap_or(0),
     };
     match state.directory.set_reset_policy(&me.actor, policy).await {
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
