@@ -31,8 +31,28 @@ fn send_limit(channel: Channel) -> (i64, u32) {
     }
 }
 
+#[derive(askama::Template)]
+#[template(path = "mail/code.txt")]
+struct CodeText<'a> {
+    what: &'a str,
+    username: &'a str,
+    digits: &'a str,
+    minutes: i64,
+}
+
+#[derive(askama::Template)]
+#[template(path = "mail/code.html")]
+struct CodeHtml<'a> {
+    subject: &'a str,
+    what: &'a str,
+    username: &'a str,
+    digits: &'a str,
+    minutes: i64,
+}
+
 /// A code's message: the digits, what they are for, and how long they last.
 pub(crate) fn code_message(user: &User, method: &ContactMethod, code: &OneTimeCode, digits: &str) -> Message {
+    use askama::Template as _;
     let minutes = code.purpose.lifetime_seconds() / 60;
     let (subject, what) = match code.purpose {
         Purpose::Verify => ("Your Roster verification code", "to confirm this is your contact for Roster"),
@@ -40,15 +60,14 @@ pub(crate) fn code_message(user: &User, method: &ContactMethod, code: &OneTimeCo
         Purpose::SignIn => ("Your Roster sign-in code", "to finish signing in to Roster"),
     };
     let channel = method.kind.channel().unwrap_or(Channel::Email);
-    let text = match channel {
+    let username = user.username.as_str();
+    let (text, html) = match channel {
         Channel::Sms => {
-            format!("{digits} is your Roster code {what}. It expires in {minutes} minutes. Don't share it.")
+            (format!("{digits} is your Roster code {what}. It expires in {minutes} minutes. Don't share it."), None)
         }
-        Channel::Email => format!(
-            "Your code {what} for the account {} is:\n\n    {digits}\n\nIt expires in {minutes} minutes. \
-             Nobody from your IT team will ever ask you for it.\n\nIf you didn't ask for a code, you can ignore \
-             this message; if it keeps happening, tell your IT administrator.\n",
-            user.username
+        Channel::Email => (
+            CodeText { what, username, digits, minutes }.render().unwrap_or_default(),
+            CodeHtml { subject, what, username, digits, minutes }.render().ok(),
         ),
     };
     Message {
@@ -59,7 +78,7 @@ pub(crate) fn code_message(user: &User, method: &ContactMethod, code: &OneTimeCo
         user_id: Some(user.id),
         subject: subject.to_string(),
         text,
-        html: None,
+        html,
         created_at: code.created_at,
     }
 }
