@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use reqwest::cookie::Jar;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -137,8 +138,17 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     text[from..].find(end).map(|to| &text[from..from + to])
 }
 
-async fn sign_in(base: &str) -> anyhow::Result<(Client, String)> {
-    let client = Client::builder().cookie_store(true).redirect(Policy::none()).pool_max_idle_per_host(4).build()?;
+/// A client holding the cookies in `jar`.
+fn client(jar: &Arc<Jar>) -> anyhow::Result<Client> {
+    Ok(Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).pool_max_idle_per_host(4).build()?)
+}
+
+/// Signs the administrator in once, setting up the authenticator app that administrators need
+/// at first sign-in (with a code computed here); returns the cookies and the session's CSRF
+/// token, which every client then shares, as tabs of one browser would.
+async fn sign_in(base: &str) -> anyhow::Result<(Arc<Jar>, String)> {
+    let jar = Arc::new(Jar::default());
+    let client = client(&jar)?;
     let page = client.get(format!("{base}/signin")).send().await?.text().await?;
     let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("csrf")?.to_string();
     let r = client
@@ -149,9 +159,26 @@ async fn sign_in(base: &str) -> anyhow::Result<(Client, String)> {
     if r.status() != StatusCode::SEE_OTHER {
         bail!("sign-in failed: {}", r.status());
     }
+    if r.headers().get("location").is_some_and(|l| l == "/signin/verify") {
+        let page = client.get(format!("{base}/signin/verify")).send().await?.text().await?;
+        let key: String =
+            between(&page, "<code id=\"app-secret\">", "</code>").context("app key")?.split_whitespace().collect();
+        let secret = totp_rs::Secret::Encoded(key).to_bytes().map_err(|e| anyhow::anyhow!("app key: {e:?}"))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("second-step csrf")?.to_string();
+        let code = roster_domain::mfa::app_code_at(&secret, now);
+        let r = client
+            .post(format!("{base}/signin/verify/enrol"))
+            .form(&[("csrf", csrf.as_str()), ("app_code", &code)])
+            .send()
+            .await?;
+        if r.status() != StatusCode::OK {
+            bail!("setting up the authenticator app failed: {}", r.status());
+        }
+    }
     let account = client.get(format!("{base}/account")).send().await?.text().await?;
     let csrf = between(&account, "name=\"csrf\" value=\"", "\"").context("session csrf")?.to_string();
-    Ok((client, csrf))
+    Ok((jar, csrf))
 }
 
 fn user_ids(page: &str) -> Vec<String> {
@@ -375,9 +402,10 @@ async fn main() -> anyhow::Result<()> {
     let pid = server.id().context("server pid")?;
     let rss_start = rss_mb(pid);
 
+    let (jar, csrf) = sign_in(&base).await?;
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        clients.push(sign_in(&base).await?);
+        clients.push((client(&jar)?, csrf.clone()));
     }
     let clients: Clients = Arc::new(clients);
 

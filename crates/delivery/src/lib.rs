@@ -53,8 +53,10 @@ impl Transports {
     }
 }
 
-/// How many messages one round claims.
-const BATCH: u32 = 16;
+/// Messages are claimed one at a time: a claim's lease (two minutes) then always outlasts the
+/// one send it covers (at most 30 s), so no other worker can take a message over while it is
+/// being sent.
+const BATCH: u32 = 1;
 
 /// How often an idle worker looks for due messages queued by other nodes or due for a retry.
 const POLL: Duration = Duration::from_secs(1);

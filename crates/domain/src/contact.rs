@@ -97,6 +97,14 @@ impl ContactInput {
         let alternate_mobile_phone =
             phone_field("alternate_mobile_phone", "Alternate mobile phone", &self.alternate_mobile_phone);
         let fax = phone_field("fax", "Fax number", &self.fax);
+        let number = |stored: &Option<String>| stored.as_deref().map(|s| s.split('x').next().unwrap_or(s).to_string());
+        if mobile_phone.is_some() && number(&mobile_phone) == number(&alternate_mobile_phone) {
+            // Two fields, one handset: it would count twice where two methods are required.
+            errors.push(FieldError::new(
+                "alternate_mobile_phone",
+                "The alternate mobile phone must be a different number from the mobile phone.",
+            ));
+        }
 
         let alternate_emails = validate_emails(&self.alternate_emails, ctx.username, &mut errors);
 
@@ -281,6 +289,18 @@ mod tests {
         let errors = input.validate(ctx()).unwrap_err();
         assert_eq!(errors[0].field, "alternate_email.1");
         assert!(errors[0].message.contains("own sign-in name"));
+    }
+
+    #[test]
+    fn the_alternate_mobile_must_be_another_number() {
+        let input = ContactInput {
+            mobile_phone: "+44 20 7946 0958".into(),
+            alternate_mobile_phone: "020 7946 0958 x12".into(),
+            ..valid_input()
+        };
+        let ctx = ValidationContext { region: Region::parse("GB").unwrap(), username: "alex@contoso.com" };
+        let errors = input.validate(ctx).unwrap_err();
+        assert_eq!(fields(&errors), ["alternate_mobile_phone"]);
     }
 
     #[test]

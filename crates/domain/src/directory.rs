@@ -210,7 +210,7 @@ impl Directory {
         let last_name =
             text::optional("last_name", "Last name", &input.last_name, 64).map_err(|e| errors.push(e)).ok().flatten();
         let min_length = self.min_password_length().await?;
-        let generated = input.password.is_none().then(password::generate);
+        let generated = input.password.is_none().then(|| password::generate(min_length));
         let password = input.password.clone().or_else(|| generated.clone()).unwrap_or_default();
         if let Some(username) = &username {
             if let Err(e) = password::check_strength("password", &password, username.as_str(), min_length) {
@@ -439,9 +439,10 @@ impl Directory {
         if actor.is(&user) {
             return Err(DomainError::Forbidden("Change your own password on your My account page.".into()));
         }
-        let generated = password.is_none().then(password::generate);
+        let min_length = self.min_password_length().await?;
+        let generated = password.is_none().then(|| password::generate(min_length));
         let new_password = password.or_else(|| generated.clone()).unwrap_or_default();
-        password::check_strength("password", &new_password, user.username.as_str(), self.min_password_length().await?)
+        password::check_strength("password", &new_password, user.username.as_str(), min_length)
             .map_err(|e| DomainError::Invalid(vec![e]))?;
         let hash = hash_off_thread(new_password).await?;
         let change = bool_change("must_change_password", user.must_change_password, must_change);

@@ -67,15 +67,17 @@ pub fn check_strength(field: &str, password: &str, username: &str, min_length: u
     Ok(())
 }
 
-/// A random password that meets [`check_strength`], easy to read aloud (no 0/O or 1/l).
-pub fn generate() -> String {
+/// A random password that meets [`check_strength`], easy to read aloud (no 0/O or 1/l):
+/// At least `min_length` characters, in groups of four (never fewer than four groups).
+pub fn generate(min_length: usize) -> String {
     const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
     const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     const DIGITS: &[u8] = b"23456789";
     let mut rng = OsRng;
     let mut pick = |set: &[u8]| set[rng.gen_range(0..set.len())] as char;
     let mut out = String::new();
-    for group in 0..4 {
+    let groups = (min_length + 1).div_ceil(5).max(4);
+    for group in 0..groups {
         if group > 0 {
             out.push('-');
         }
@@ -129,8 +131,13 @@ mod tests {
 
     #[test]
     fn generated_passwords_are_strong_and_fresh() {
-        let a = generate();
+        let a = generate(MIN_LENGTH);
+        assert_eq!(a.len(), 19);
         assert!(check_strength("p", &a, "someone@example.com", MIN_LENGTH).is_ok(), "{a}");
-        assert_ne!(a, generate());
+        assert_ne!(a, generate(MIN_LENGTH));
+        for min in [20, 24, 64] {
+            let long = generate(min);
+            assert!(long.len() >= min && check_strength("p", &long, "u@x.com", min).is_ok(), "{min}: {long}");
+        }
     }
 }

@@ -26,9 +26,10 @@ pub struct ResetSession {
     pub expires_at: Timestamp,
     /// Keys of the methods proven so far.
     pub proven: Vec<String>,
-    /// The code sent last, and the key of the method it went to.
+    /// The code sent last, the key of the method it went to, and when it expires.
     pub code_id: Option<String>,
     pub code_method: Option<String>,
+    pub code_expires_at: Option<Timestamp>,
 }
 
 /// How long a reset may take from start to new password.

@@ -100,10 +100,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ends one session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
-    /// Ends all of a user's sessions, with its audit record.
+    /// Ends all of a user's sessions and sign-ins waiting for a second step, with its audit
+    /// record.
     async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError>;
 
-    /// Ends all of a user's sessions except `keep` (a token hash).
+    /// Ends all of a user's sessions except `keep` (a token hash), and every sign-in of theirs
+    /// waiting for a second step.
     async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError>;
 
     /// Adds one to the counter `key` in the window starting at `window_start` (an older window

@@ -106,7 +106,7 @@ impl SqliteStore {
             Outcome::Delivered { redact } => sqlx::query(
                 "update outbox set state = 'delivered', finished_at = ?, lease_until = null, last_error = null, \
                  redacted = ?, body_text = case when ? then '' else body_text end, \
-                 body_html = case when ? then null else body_html end where id = ?",
+                 body_html = case when ? then null else body_html end where id = ? and state = 'pending'",
             )
             .bind(at.millis())
             .bind(redact)
@@ -118,15 +118,18 @@ impl SqliteStore {
             )
             .bind(next.millis())
             .bind(error),
+            // A message given up is never sent: its body (a code, perhaps) is erased too.
             Outcome::Failed { error } => sqlx::query(
-                "update outbox set state = 'failed', finished_at = ?, last_error = ?, lease_until = null where id = ?",
+                "update outbox set state = 'failed', finished_at = ?, last_error = ?, lease_until = null, \
+                 body_text = '', body_html = null, redacted = 1 where id = ? and state = 'pending'",
             )
             .bind(at.millis())
             .bind(error),
-            Outcome::Held => {
-                sqlx::query("update outbox set state = 'held', finished_at = ?, lease_until = null where id = ?")
-                    .bind(at.millis())
-            }
+            Outcome::Held => sqlx::query(
+                "update outbox set state = 'held', finished_at = ?, lease_until = null where id = ? \
+                     and state = 'pending'",
+            )
+            .bind(at.millis()),
         };
         query.bind(id).execute(&self.writer).await.map_err(backend)?;
         Ok(())
@@ -213,6 +216,10 @@ mod tests {
         assert!(delivered.redacted && delivered.message.text.is_empty() && delivered.message.html.is_none());
         assert_eq!(delivered.finished_at, Some(now));
         assert_eq!((by_id(3).state, by_id(3).last_error.as_deref()), (DeliveryState::Failed, Some("no such user")));
+        assert!(by_id(3).redacted && by_id(3).message.text.is_empty(), "a failed message keeps no body");
+        store.record_delivery(1, &Outcome::Failed { error: "late".into() }, now).await.unwrap();
+        let late = store.list_outbox(None, 10).await.unwrap();
+        assert_eq!(late.iter().find(|e| e.message.id == 1).unwrap().state, DeliveryState::Delivered, "not overwritten");
         assert_eq!(by_id(4).state, DeliveryState::Held);
         assert_eq!(by_id(4).message.text, "Body 3", "held messages keep their bodies");
         assert_eq!(listed.iter().map(|e| e.message.id).collect::<Vec<_>>(), [4, 3, 2, 1], "newest first");

@@ -212,8 +212,9 @@ impl SqliteStore {
             .map_err(backend)?;
         sqlx::query(
             "insert into reset_sessions (token_hash, user_id, username, csrf_token, created_at, expires_at, proven, \
-             code_id, code_method) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (token_hash) do update set \
-             proven = excluded.proven, code_id = excluded.code_id, code_method = excluded.code_method",
+             code_id, code_method, code_expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (token_hash) \
+             do update set proven = excluded.proven, code_id = excluded.code_id, code_method = excluded.code_method, \
+             code_expires_at = excluded.code_expires_at",
         )
         .bind(&r.token_hash)
         .bind(r.user_id.map(|id| id.to_string()))
@@ -224,6 +225,7 @@ impl SqliteStore {
         .bind(serde_json::to_string(&r.proven).map_err(backend)?)
         .bind(&r.code_id)
         .bind(&r.code_method)
+        .bind(r.code_expires_at.map(Timestamp::millis))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -251,6 +253,7 @@ impl SqliteStore {
             proven: serde_json::from_str(&proven).map_err(backend)?,
             code_id: row.try_get("code_id").map_err(backend)?,
             code_method: row.try_get("code_method").map_err(backend)?,
+            code_expires_at: row.try_get::<Option<i64>, _>("code_expires_at").map_err(backend)?.map(Timestamp),
         }))
     }
 

@@ -67,23 +67,29 @@ impl SqliteStore {
 
     pub(crate) async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query("delete from sessions where user_id = ?")
-            .bind(user_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        for sql in ["delete from sessions where user_id = ?", "delete from pending_signins where user_id = ?"] {
+            sqlx::query(sql).bind(user_id.to_string()).execute(&mut *tx).await.map_err(backend)?;
+        }
         audit::insert(&mut tx, entry).await?;
         tx.commit().await.map_err(backend)
     }
 
     pub(crate) async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
+        // Sign-ins waiting for their second step go too: they were started with a password
+        // that may no longer be the user's.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query("delete from sessions where user_id = ? and token_hash <> ?")
             .bind(user_id.to_string())
             .bind(keep.unwrap_or(""))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        Ok(())
+        sqlx::query("delete from pending_signins where user_id = ?")
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     pub(crate) async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {

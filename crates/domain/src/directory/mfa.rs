@@ -16,7 +16,7 @@ use crate::user::{User, UserId};
 /// Changes to second factors need a sign-in at most this old; older sessions confirm the
 /// password again first.
 pub const RECENT_SIGNIN_SECONDS: i64 = 10 * 60;
-/// Wrong second-step codes an account survives in a day before the second step locks.
+/// Failed second steps in a row an account survives in a day before the second step locks.
 const WRONG_CODES_PER_DAY: u32 = 10;
 const DAY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -157,7 +157,11 @@ impl Directory {
     }
 
     fn code_contacts(user: &User) -> Vec<ContactMethod> {
-        methods_of(&user.contact).into_iter().filter(|m| m.kind.channel().is_some()).collect()
+        let mut seen = std::collections::HashSet::new();
+        methods_of(&user.contact)
+            .into_iter()
+            .filter(|m| m.kind.channel().is_some() && seen.insert(m.recipient()))
+            .collect()
     }
 
     /// What the second-step page shows. A user with no second factor at all gets a new
@@ -210,7 +214,7 @@ impl Directory {
             .into_iter()
             .find(|m| self.contact_id(&pending, m) == contact_id)
             .ok_or_else(|| DomainError::invalid("contact", "Choose where to send the code."))?;
-        self.allow_code(&user.id.to_string(), method.kind.channel().unwrap_or(Channel::Email)).await?;
+        self.allow_code(Purpose::SignIn, &user.id.to_string(), method.kind.channel().unwrap_or(Channel::Email)).await?;
         let (code, digits) = codes::issue(&self.code_key, user.id, Purpose::SignIn, &method, Timestamp::now());
         let message = super::verification::code_message(&user, &method, &code, &digits);
         self.store.insert_code(&code, None, std::slice::from_ref(&message)).await?;
@@ -230,7 +234,7 @@ impl Directory {
         client: &Actor,
     ) -> Result<SignedIn, DomainError> {
         let (pending, user) = self.load_pending(token, Some(csrf)).await?;
-        self.check_second_step_lock(&user).await?;
+        self.count_second_step(&user, client).await?;
         let state = self.store.get_mfa(user.id).await?;
         let field = match proof {
             Proof::App => "app_code",
@@ -262,7 +266,6 @@ impl Directory {
             }
         };
         if let Err(e) = outcome {
-            self.count_wrong_second_step(&user, client).await?;
             return Err(match e {
                 DomainError::Invalid(mut errors) => {
                     errors.iter_mut().for_each(|e| e.field = field.to_string());
@@ -271,6 +274,7 @@ impl Directory {
                 other => other,
             });
         }
+        self.store.reset_counter(&format!("second-step-wrong:{}", user.id)).await?;
         self.open_after_second_step(&pending, user, Vec::new()).await
     }
 
@@ -284,15 +288,13 @@ impl Directory {
         client: &Actor,
     ) -> Result<SignedIn, DomainError> {
         let (pending, user) = self.load_pending(token, Some(csrf)).await?;
-        self.check_second_step_lock(&user).await?;
+        self.count_second_step(&user, client).await?;
         let state = self.store.get_mfa(user.id).await?;
         if state.app_confirmed || state.app_secret.is_none() {
             return Err(DomainError::invalid("app_code", "Start the set-up again."));
         }
-        if let Err(e) = self.check_app(&user, &state, entered, true).await {
-            self.count_wrong_second_step(&user, client).await?;
-            return Err(e);
-        }
+        self.check_app(&user, &state, entered, true).await?;
+        self.store.reset_counter(&format!("second-step-wrong:{}", user.id)).await?;
         let actor = Actor::user(&user, client.client_ip.clone(), client.request_id.clone());
         let codes = self.confirm_app(&actor, &user, &state).await?;
         self.open_after_second_step(&pending, user, codes).await
@@ -388,11 +390,18 @@ impl Directory {
         }
     }
 
-    async fn count_wrong_second_step(&self, user: &User, client: &Actor) -> Result<(), DomainError> {
+    /// Counts a second-step attempt before it is checked (a success clears the count), so that
+    /// parallel guesses cannot slip past the limit; past it, sign-in locks for a day and the
+    /// user is told once.
+    async fn count_second_step(&self, user: &User, client: &Actor) -> Result<(), DomainError> {
+        self.check_second_step_lock(user).await?;
         let now = Timestamp::now();
         let day = Timestamp(now.millis() - now.millis().rem_euclid(DAY_SECONDS * 1000));
-        let wrong = self.store.increment_counter(&format!("second-step-wrong:{}", user.id), day).await?;
-        if wrong == WRONG_CODES_PER_DAY {
+        let attempts = self.store.increment_counter(&format!("second-step-wrong:{}", user.id), day).await?;
+        if attempts <= WRONG_CODES_PER_DAY {
+            return Ok(());
+        }
+        if attempts == WRONG_CODES_PER_DAY + 1 {
             self.store.set_lock(&format!("second-step:{}", user.id), now.plus_seconds(DAY_SECONDS)).await?;
             let actor = Actor::user(user, client.client_ip.clone(), client.request_id.clone());
             let notices = notify::security_event(
@@ -413,7 +422,7 @@ impl Directory {
             self.store.record(&audit, &notices).await?;
             self.queued(&notices);
         }
-        Ok(())
+        self.check_second_step_lock(user).await
     }
 
     /// The signed-in user's second factors.

@@ -94,11 +94,18 @@ impl Directory {
             .collect())
     }
 
-    /// Counts a code about to go to `subject` (a user id, or a name for stand-ins) by
-    /// `channel`, refusing past the limits (which then lock sending for a day).
-    pub(crate) async fn allow_code(&self, subject: &str, channel: Channel) -> Result<(), DomainError> {
+    /// Counts a code for `purpose` about to go to `subject` (a user id, or a name for
+    /// stand-ins) by `channel`, refusing past the limits (which then lock sending for a day).
+    /// Each purpose counts apart, so that strangers who know only a username and exhaust the
+    /// reset codes cannot stop the user's sign-in codes.
+    pub(crate) async fn allow_code(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        channel: Channel,
+    ) -> Result<(), DomainError> {
         let now = Timestamp::now();
-        let lock = format!("codes:{subject}");
+        let lock = format!("codes:{}:{subject}", purpose.code());
         let locked = |_| {
             DomainError::Limited(
                 "Too many codes were sent to this account. For your security, no more can be sent for 24 hours; \
@@ -113,7 +120,8 @@ impl Directory {
         }
         let (window, limit) = send_limit(channel);
         let start = Timestamp(now.millis() - now.millis().rem_euclid(window * 1000));
-        if self.store.increment_counter(&format!("codes:{subject}:{}", channel.code()), start).await? > limit {
+        let counter = format!("codes:{}:{subject}:{}", purpose.code(), channel.code());
+        if self.store.increment_counter(&counter, start).await? > limit {
             let until = now.plus_seconds(LOCK_SECONDS);
             self.store.set_lock(&lock, until).await?;
             return Err(locked(until));
@@ -134,7 +142,7 @@ impl Directory {
         let channel = method.kind.channel().ok_or_else(|| {
             DomainError::invalid("method", "Office phones can't receive codes; verify a mobile number or an address.")
         })?;
-        self.allow_code(&user.id.to_string(), channel).await?;
+        self.allow_code(Purpose::Verify, &user.id.to_string(), channel).await?;
         let (code, digits) = codes::issue(&self.code_key, user.id, Purpose::Verify, &method, Timestamp::now());
         let change = FieldChange {
             field: method.kind.code().into(),

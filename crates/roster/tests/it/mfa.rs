@@ -227,3 +227,22 @@ async fn confirming_the_password_renews_the_session() {
     assert_eq!(location(&r), "/account/security", "only local paths are followed");
     assert_eq!(s.get("/account/security").await.status(), StatusCode::OK, "the renewed session works");
 }
+
+#[tokio::test]
+async fn a_password_reset_ends_sign_ins_waiting_for_their_second_step() {
+    let app = TestApp::start().await;
+    require_for_administrators(&app).await;
+    app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
+    let megan = app.user("megan@contoso.com", "Megan Bowen", &[Role::HelpdeskAdministrator]).await;
+    let s = app.client();
+    password_step(&s, "megan@contoso.com").await;
+
+    let actor = Actor::user(
+        &app.reload(&app.user("other@contoso.com", "Other", &[Role::GlobalAdministrator]).await).await,
+        None,
+        None,
+    );
+    app.directory.reset_password(&actor, megan.id, None, true).await.unwrap();
+    let r = s.get("/signin/verify").await;
+    assert_eq!(location(&r), "/signin", "the waiting sign-in was started with the old password");
+}

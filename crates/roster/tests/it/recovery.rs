@@ -112,7 +112,7 @@ async fn a_forgotten_password_is_reset_with_a_code_sent_by_email() {
     assert_eq!(options.len(), 1);
     assert_eq!(options[0].1, "Email a••••@f••••.com");
     assert!(!page.contains("alex.home"), "the page never shows the contact itself");
-    assert!(page.contains("Verification step 1 of 1"));
+    assert!(page.contains("Verification step 1</p>"), "the number required is not told before a first proof");
 
     let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
     assert!(page.contains("If this account can use Email a••••@f••••.com, a code is on its way there."));
@@ -174,14 +174,16 @@ async fn an_unknown_username_walks_the_same_path_and_nothing_is_sent() {
     let page = start_reset(&s, "nobody@contoso.com").await;
     let options = choices(&page);
     let labels: Vec<&str> = options.iter().map(|(_, l)| l.as_str()).collect();
-    assert_eq!(labels.len(), 2, "{page}");
-    assert!(labels[0].starts_with("Email ") && labels[0].contains("••••@") && labels[0].ends_with("••••.com"));
-    assert!(labels[1].starts_with("Text +1 •••-•••-•"));
+    assert!((1..=3).contains(&labels.len()), "{page}");
+    for label in &labels {
+        let email = label.starts_with("Email ") && label.contains("••••@") && label.ends_with("••••.com");
+        assert!(email || label.starts_with("Text +1 •••-•••-•"), "{label}");
+    }
     let again = choices(&start_reset(&app.client(), "nobody@contoso.com").await);
     assert_eq!(again.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), labels, "the same on every attempt");
 
-    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[1].0)]).await;
-    assert!(page.contains("If this account can use Text +1"), "{page}");
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
+    assert!(page.contains(&format!("If this account can use {}, a code is on its way there.", labels[0])), "{page}");
     let (status, page) = post_step(&s, "/reset/code", &page, &[("code", "123456")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("That code is not right. You can try 4 more times."));
@@ -215,7 +217,7 @@ async fn administrators_prove_two_methods_and_global_administrators_hear_of_it()
 
     let s = app.client();
     let page = start_reset(&s, "megan@contoso.com").await;
-    assert!(page.contains("Verification step 1 of 2"));
+    assert!(page.contains("Verification step 1</p>"), "administrators look like everyone else at first");
     let options = choices(&page);
     assert_eq!(
         options.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),

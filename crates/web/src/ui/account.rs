@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{render, PageError};
 use crate::session::SignedIn;
-use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::form::{password_hint, summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::users::UserView;
 use crate::AppState;
@@ -58,7 +58,7 @@ struct PasswordPage {
     errors: Vec<SummaryItem>,
 }
 
-fn password_page(me: &SignedIn, errors: &[FieldError]) -> PasswordPage {
+fn password_page(me: &SignedIn, errors: &[FieldError], min_length: usize) -> PasswordPage {
     let fields = vec![
         Field::text("current_password", "Current password", "")
             .kind("password")
@@ -68,7 +68,7 @@ fn password_page(me: &SignedIn, errors: &[FieldError]) -> PasswordPage {
         Field::text("new_password", "New password", "")
             .kind("password")
             .autocomplete("new-password")
-            .hint("At least 8 characters, with three of: lower-case letters, upper-case letters, digits, symbols.")
+            .hint(&password_hint(min_length))
             .required()
             .with_errors(errors),
         Field::text("confirm_password", "Confirm new password", "")
@@ -86,8 +86,9 @@ fn password_page(me: &SignedIn, errors: &[FieldError]) -> PasswordPage {
 }
 
 /// The change-password form.
-pub async fn show_password(me: SignedIn) -> Response {
-    render(StatusCode::OK, &password_page(&me, &[]))
+pub async fn show_password(me: SignedIn, State(state): State<AppState>) -> Result<Response, PageError> {
+    let min_length = state.directory.min_password_length().await?;
+    Ok(render(StatusCode::OK, &password_page(&me, &[], min_length)))
 }
 
 #[derive(Deserialize)]
@@ -111,11 +112,15 @@ pub async fn change_password(
     me.verify_csrf(&form.csrf)?;
     if form.new_password != form.confirm_password {
         let errors = [FieldError::new("confirm_password", "The two new passwords don't match.")];
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors)));
+        let min_length = state.directory.min_password_length().await?;
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors, min_length)));
     }
     match state.directory.change_own_password(&me.actor, &me.token, &form.current_password, &form.new_password).await {
         Ok(()) => Ok(Redirect::to("/account?changed=1").into_response()),
-        Err(DomainError::Invalid(errors)) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors))),
+        Err(DomainError::Invalid(errors)) => {
+            let min_length = state.directory.min_password_length().await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors, min_length)))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -118,3 +118,11 @@ pub struct SummaryItem {
 pub fn summary(errors: &[FieldError]) -> Vec<SummaryItem> {
     errors.iter().map(|e| SummaryItem { target: e.field.replace('.', "-"), message: e.message.clone() }).collect()
 }
+
+/// What a new password must be, in the words of every password field's hint.
+pub fn password_hint(min_length: usize) -> String {
+    format!(
+        "At least {min_length} characters, with three of: lower-case letters, upper-case letters, digits, symbols. \
+         Avoid common words and patterns: a phrase of unrelated words works well."
+    )
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
 use crate::session::{Admin, SignedIn};
-use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::form::{password_hint, summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::users::parse_id;
 use crate::AppState;
@@ -44,6 +44,7 @@ struct NewUserPage {
     must_change: bool,
     roles: Vec<RoleChoice>,
     can_assign_roles: bool,
+    password_hint: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -68,7 +69,13 @@ pub struct NewUserForm {
     role: Vec<String>,
 }
 
-fn new_user_page(me: &SignedIn, form: &NewUserForm, errors: &[FieldError], fresh: bool) -> NewUserPage {
+fn new_user_page(
+    me: &SignedIn,
+    form: &NewUserForm,
+    errors: &[FieldError],
+    fresh: bool,
+    min_length: usize,
+) -> NewUserPage {
     let fields = vec![
         Field::text("username", "Username", &form.username)
             .kind("email")
@@ -88,12 +95,14 @@ fn new_user_page(me: &SignedIn, form: &NewUserForm, errors: &[FieldError], fresh
         must_change: fresh || form.must_change.is_some(),
         roles: role_choices(parse_roles(&form.role)),
         can_assign_roles: me.user.roles.contains(Role::GlobalAdministrator),
+        password_hint: password_hint(min_length),
     }
 }
 
 /// The add-user form.
-pub async fn show_new(Admin(me): Admin) -> Response {
-    render(StatusCode::OK, &new_user_page(&me, &NewUserForm::default(), &[], true))
+pub async fn show_new(Admin(me): Admin, State(state): State<AppState>) -> Result<Response, PageError> {
+    let min_length = state.directory.min_password_length().await?;
+    Ok(render(StatusCode::OK, &new_user_page(&me, &NewUserForm::default(), &[], true, min_length)))
 }
 
 #[derive(Template)]
@@ -123,6 +132,7 @@ pub async fn create(
         must_change_password: form.must_change.is_some(),
         roles: parse_roles(&form.role),
     };
+    let min_length = state.directory.min_password_length().await?;
     match state.directory.create_user(&me.actor, input).await {
         Ok((user, password)) => {
             let page = UserCreatedPage {
@@ -136,15 +146,15 @@ pub async fn create(
             Ok(render(StatusCode::CREATED, &page))
         }
         Err(DomainError::Invalid(errors)) => {
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false)))
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false, min_length)))
         }
         Err(DomainError::UsernameTaken(name)) => {
             let errors = [FieldError::new("username", format!("The username {name} is already in use."))];
-            Ok(render(StatusCode::CONFLICT, &new_user_page(&me, &form, &errors, false)))
+            Ok(render(StatusCode::CONFLICT, &new_user_page(&me, &form, &errors, false, min_length)))
         }
         Err(e @ DomainError::Forbidden(_)) => {
             let (status, message) = describe(&e);
-            let mut page = new_user_page(&me, &form, &[], false);
+            let mut page = new_user_page(&me, &form, &[], false, min_length);
             page.problem = Some(message);
             Ok(render(status, &page))
         }
@@ -257,9 +267,15 @@ struct ResetPasswordPage {
     must_change: bool,
     errors: Vec<SummaryItem>,
     problem: Option<String>,
+    password_hint: String,
 }
 
-fn reset_page(me: &SignedIn, user: &roster_domain::User, form: Option<&ResetForm>) -> ResetPasswordPage {
+fn reset_page(
+    me: &SignedIn,
+    user: &roster_domain::User,
+    form: Option<&ResetForm>,
+    min_length: usize,
+) -> ResetPasswordPage {
     ResetPasswordPage {
         layout: Layout::new(me, format!("Reset password – {}", user.contact.display_name), Section::ActiveUsers),
         user_id: user.id.to_string(),
@@ -269,6 +285,7 @@ fn reset_page(me: &SignedIn, user: &roster_domain::User, form: Option<&ResetForm
         must_change: form.is_none_or(|f| f.must_change.is_some()),
         errors: Vec::new(),
         problem: None,
+        password_hint: password_hint(min_length),
     }
 }
 
@@ -280,7 +297,8 @@ pub async fn show_reset(
 ) -> Result<Response, PageError> {
     let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
     me.require(roster_domain::permission::Permission::ResetPassword, user.roles)?;
-    Ok(render(StatusCode::OK, &reset_page(&me, &user, None)))
+    let min_length = state.directory.min_password_length().await?;
+    Ok(render(StatusCode::OK, &reset_page(&me, &user, None, min_length)))
 }
 
 #[derive(Deserialize)]
@@ -332,14 +350,14 @@ pub async fn reset(
         }
         Err(DomainError::Invalid(errors)) => {
             let user = state.directory.get_user(&me.actor, id).await?;
-            let mut page = reset_page(&me, &user, Some(&form));
+            let mut page = reset_page(&me, &user, Some(&form), state.directory.min_password_length().await?);
             page.errors = summary(&errors);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e @ DomainError::Forbidden(_)) => {
             let user = state.directory.get_user(&me.actor, id).await?;
             let (status, message) = describe(&e);
-            let mut page = reset_page(&me, &user, Some(&form));
+            let mut page = reset_page(&me, &user, Some(&form), state.directory.min_password_length().await?);
             page.problem = Some(message);
             Ok(render(status, &page))
         }

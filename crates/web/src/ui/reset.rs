@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use roster_domain::password::MIN_LENGTH;
 use roster_domain::recovery::RESET_SESSION_SECONDS;
 use roster_domain::session::random_token;
 use roster_domain::{Actor, DomainError, FieldError, ResetStep, ResetView, RoleSet};
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{describe, render, PageError};
-use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::form::{password_hint, summary, Field, SummaryItem};
 use crate::AppState;
 
 /// The reset under way.
@@ -37,7 +38,7 @@ struct ResetPage {
     problem: Option<String>,
 }
 
-fn page(view: Option<ResetView>, errors: &[FieldError]) -> ResetPage {
+fn page(view: Option<ResetView>, errors: &[FieldError], min_length: usize) -> ResetPage {
     ResetPage {
         view,
         csrf: String::new(),
@@ -56,7 +57,7 @@ fn page(view: Option<ResetView>, errors: &[FieldError]) -> ResetPage {
             Field::text("new_password", "New password", "")
                 .kind("password")
                 .autocomplete("new-password")
-                .hint("At least 8 characters, with three of: lower-case letters, upper-case letters, digits, symbols.")
+                .hint(&password_hint(min_length))
                 .required()
                 .with_errors(errors),
             Field::text("confirm_password", "Confirm new password", "")
@@ -97,7 +98,7 @@ pub struct StartQuery {
 
 /// `/reset`: asks for the username.
 pub async fn start(jar: CookieJar, State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
-    let mut body = page(None, &[]);
+    let mut body = page(None, &[], MIN_LENGTH);
     body.notice = q.expired.map(|_| "Your password reset had expired. Start again.".to_string());
     start_page(jar, StatusCode::OK, body, state.config.secure_cookies)
 }
@@ -119,7 +120,7 @@ pub async fn begin(
     let secure = state.config.secure_cookies;
     let fresh = jar.get(START_COOKIE).is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(form.csrf.as_bytes())));
     if !fresh {
-        let mut body = page(None, &[]);
+        let mut body = page(None, &[], MIN_LENGTH);
         body.problem = Some("This page had expired. Enter your username again.".into());
         return Ok(start_page(jar, StatusCode::FORBIDDEN, body, secure));
     }
@@ -129,7 +130,7 @@ pub async fn begin(
             Ok((jar, Redirect::to("/reset/verify")).into_response())
         }
         Err(DomainError::Invalid(errors)) => {
-            Ok(start_page(jar, StatusCode::UNPROCESSABLE_ENTITY, page(None, &errors), secure))
+            Ok(start_page(jar, StatusCode::UNPROCESSABLE_ENTITY, page(None, &errors, MIN_LENGTH), secure))
         }
         Err(e) => Err(e.into()),
     }
@@ -147,9 +148,10 @@ async fn current(
     errors: &[FieldError],
     problem: Option<String>,
 ) -> Response {
+    let min_length = state.directory.min_password_length().await.unwrap_or(MIN_LENGTH);
     match state.directory.reset_view(token).await {
         Ok(view) => {
-            let mut body = page(Some(view), errors);
+            let mut body = page(Some(view), errors, min_length);
             body.problem = problem;
             render(status, &body)
         }

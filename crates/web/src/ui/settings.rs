@@ -87,6 +87,7 @@ pub async fn save(
         Err(DomainError::Invalid(errors)) => {
             let mut page = settings_page(&me, &form.default_country, &errors);
             page.policy = state.directory.reset_policy().await?;
+            page.mfa_policy = state.directory.mfa_policy().await?.code();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e @ DomainError::Forbidden(_)) => {
@@ -135,6 +136,7 @@ pub async fn save_policy(
             let region = state.directory.region().await?;
             let mut page = settings_page(&me, &region.code(), &errors);
             page.policy = policy;
+            page.mfa_policy = state.directory.mfa_policy().await?.code();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e) => Err(e.into()),
