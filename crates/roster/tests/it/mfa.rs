@@ -237,11 +237,8 @@ async fn a_password_reset_ends_sign_ins_waiting_for_their_second_step() {
     let s = app.client();
     password_step(&s, "megan@contoso.com").await;
 
-    let actor = Actor::user(
-        &app.reload(&app.user("other@contoso.com", "Other", &[Role::GlobalAdministrator]).await).await,
-        None,
-        None,
-    );
+    let other = app.user("other@contoso.com", "Other", &[Role::GlobalAdministrator]).await;
+    let actor = Actor::user(&other, None, None);
     app.directory.reset_password(&actor, megan.id, None, true).await.unwrap();
     let r = s.get("/signin/verify").await;
     assert_eq!(location(&r), "/signin", "the waiting sign-in was started with the old password");
