@@ -114,6 +114,17 @@ impl Directory {
         Ok(ResetPolicy::from_settings(|k| stored.iter().find(|(s, _)| *s == k).and_then(|(_, v)| v.clone())))
     }
 
+    /// Whether `password` meets the organisation's rules as `user`'s new password: the
+    /// field's error if not.
+    pub(crate) async fn check_new_password(
+        &self,
+        field: &str,
+        password: &str,
+        user: &User,
+    ) -> Result<Result<(), FieldError>, DomainError> {
+        Ok(password::check_strength(field, password, user.username.as_str(), self.min_password_length().await?))
+    }
+
     /// The shortest password the organisation allows.
     pub async fn min_password_length(&self) -> Result<usize, DomainError> {
         Ok(usize::from(self.reset_policy().await?.min_password_length))
@@ -404,12 +415,7 @@ impl Directory {
             return Err(DomainError::Forbidden("Prove your identity with the codes first.".into()));
         };
         let mut errors: Vec<FieldError> = Vec::new();
-        if let Err(e) = password::check_strength(
-            "new_password",
-            new_password,
-            user.username.as_str(),
-            self.min_password_length().await?,
-        ) {
+        if let Err(e) = self.check_new_password("new_password", new_password, &user).await? {
             errors.push(e);
         } else if new_password != confirm {
             errors.push(FieldError::new("confirm_password", "The two passwords are not the same."));

@@ -225,12 +225,7 @@ impl Directory {
         if !right {
             errors.push(FieldError::new("current_password", "The current password is not right."));
         }
-        if let Err(e) = password::check_strength(
-            "new_password",
-            new_password,
-            user.username.as_str(),
-            self.min_password_length().await?,
-        ) {
+        if let Err(e) = self.check_new_password("new_password", new_password, &user).await? {
             errors.push(e);
         } else if new_password == current_password {
             errors.push(FieldError::new("new_password", "Choose a password different from the current one."));

@@ -1,6 +1,7 @@
 //! One form field as the templates draw it: label, value, and its error if any.
 
 use roster_domain::FieldError;
+use serde::Deserialize;
 
 /// A text input with everything needed to render it accessibly.
 #[derive(Debug, Clone)]
@@ -125,4 +126,11 @@ pub fn password_hint(min_length: usize) -> String {
         "At least {min_length} characters, with three of: lower-case letters, upper-case letters, digits, symbols. \
          Avoid common words and patterns: a phrase of unrelated words works well."
     )
+}
+
+/// A form that carries nothing but its anti-forgery token (a button that does one thing).
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
 use crate::session::{Admin, SignedIn};
-use crate::ui::form::{password_hint, summary, Field, SummaryItem};
+use crate::ui::form::{password_hint, summary, CsrfForm, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::users::parse_id;
 use crate::AppState;
@@ -363,12 +363,6 @@ pub async fn reset(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Ends every session of the user.

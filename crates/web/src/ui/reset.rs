@@ -16,7 +16,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{describe, render, PageError};
-use crate::ui::form::{password_hint, summary, Field, SummaryItem};
+use crate::ui::form::{password_hint, summary, CsrfForm, Field, SummaryItem};
 use crate::AppState;
 
 /// The reset under way.
@@ -220,12 +220,6 @@ pub async fn enter_code(
     let Some(token) = token(&jar) else { return Ok(Redirect::to("/reset?expired=1").into_response()) };
     let result = state.directory.enter_reset_code(&token, &form.csrf, &form.code, &client(&parts)).await;
     after(&state, &token, result).await
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Goes back to choosing a contact.

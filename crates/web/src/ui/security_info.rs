@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::CookieJar;
 use crate::error::{describe, local_path, render, urlencode, PageError};
 use crate::session::session_cookie;
 use crate::session::SignedIn;
-use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::form::{summary, CsrfForm, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::second_step::RecoveryCodesPage;
@@ -228,12 +228,6 @@ pub async fn confirm_app(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Removes the authenticator app.

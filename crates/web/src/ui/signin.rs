@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{render, PageError};
 use crate::session::{cleared_session_cookie, session_cookie, SignedIn, SESSION_COOKIE};
+use crate::ui::form::CsrfForm;
 use crate::AppState;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (login CSRF).
@@ -146,18 +147,12 @@ pub async fn submit(
     Ok(page(jar, status, retry(message), secure))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends the session.
 pub async fn sign_out(
     me: SignedIn,
     jar: CookieJar,
     State(state): State<AppState>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     me.verify_csrf(&form.csrf)?;
     state.directory.sign_out(&me.token).await?;
