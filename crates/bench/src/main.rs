@@ -143,10 +143,11 @@ fn client(jar: &Arc<Jar>) -> anyhow::Result<Client> {
     Ok(Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).pool_max_idle_per_host(4).build()?)
 }
 
-/// Signs the administrator in once, setting up the authenticator app that administrators need
-/// at first sign-in (with a code computed here); returns the cookies and the session's CSRF
-/// token, which every client then shares, as tabs of one browser would.
-async fn sign_in(base: &str) -> anyhow::Result<(Arc<Jar>, String)> {
+/// Signs the administrator in once, with the authenticator app that administrators need (set
+/// up at the first sign-in on a directory, its key kept in `key_file`; codes computed here);
+/// returns the cookies and the session's CSRF token, which every client then shares, as tabs
+/// of one browser would.
+async fn sign_in(base: &str, key_file: &Path) -> anyhow::Result<(Arc<Jar>, String)> {
     let jar = Arc::new(Jar::default());
     let client = client(&jar)?;
     let page = client.get(format!("{base}/signin")).send().await?.text().await?;
@@ -161,19 +162,28 @@ async fn sign_in(base: &str) -> anyhow::Result<(Arc<Jar>, String)> {
     }
     if r.headers().get("location").is_some_and(|l| l == "/signin/verify") {
         let page = client.get(format!("{base}/signin/verify")).send().await?.text().await?;
-        let key: String =
-            between(&page, "<code id=\"app-secret\">", "</code>").context("app key")?.split_whitespace().collect();
+        let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("second-step csrf")?.to_string();
+        // First run on this data: set the app up and keep its key beside the data for the
+        // runs that reuse it.
+        let (path, key) = match between(&page, "<code id=\"app-secret\">", "</code>") {
+            Some(shown) => {
+                let key: String = shown.split_whitespace().collect();
+                std::fs::write(key_file, &key).with_context(|| format!("cannot write {}", key_file.display()))?;
+                ("/signin/verify/enrol", key)
+            }
+            None => {
+                let key = std::fs::read_to_string(key_file)
+                    .with_context(|| format!("the administrator's app key {} is missing", key_file.display()))?;
+                ("/signin/verify/app", key.trim().to_string())
+            }
+        };
         let secret = totp_rs::Secret::Encoded(key).to_bytes().map_err(|e| anyhow::anyhow!("app key: {e:?}"))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("second-step csrf")?.to_string();
         let code = roster_domain::mfa::app_code_at(&secret, now);
-        let r = client
-            .post(format!("{base}/signin/verify/enrol"))
-            .form(&[("csrf", csrf.as_str()), ("app_code", &code)])
-            .send()
-            .await?;
-        if r.status() != StatusCode::OK {
-            bail!("setting up the authenticator app failed: {}", r.status());
+        let r =
+            client.post(format!("{base}{path}")).form(&[("csrf", csrf.as_str()), ("app_code", &code)]).send().await?;
+        if !r.status().is_success() && r.status() != StatusCode::SEE_OTHER {
+            bail!("the second step failed: {}", r.status());
         }
     }
     let account = client.get(format!("{base}/account")).send().await?.text().await?;
@@ -402,7 +412,7 @@ async fn main() -> anyhow::Result<()> {
     let pid = server.id().context("server pid")?;
     let rss_start = rss_mb(pid);
 
-    let (jar, csrf) = sign_in(&base).await?;
+    let (jar, csrf) = sign_in(&base, &data.join("bench-admin-app.key")).await?;
     let mut clients = Vec::new();
     for _ in 0..args.clients {
         clients.push((client(&jar)?, csrf.clone()));
