@@ -53,10 +53,11 @@ impl Transports {
     }
 }
 
-/// Messages are claimed one at a time: a claim's lease (two minutes) then always outlasts the
-/// one send it covers (at most 30 s), so no other worker can take a message over while it is
-/// being sent.
-const BATCH: u32 = 1;
+/// How many messages one round claims. They are sent at the same time, each within its
+/// transport's 30-second timeout, so the claim's two-minute lease outlasts the whole round and
+/// no other worker can take a message over while it is being sent; their outcomes are then
+/// recorded in one transaction (one disk flush per round, not two per message).
+const BATCH: u32 = 16;
 
 /// How often an idle worker looks for due messages queued by other nodes or due for a retry.
 const POLL: Duration = Duration::from_secs(1);
@@ -93,12 +94,15 @@ impl Worker {
         }
     }
 
-    /// Claims one batch of due messages and attempts each; returns how many it claimed.
+    /// Claims one batch of due messages, attempts them all at once, and records the outcomes;
+    /// returns how many it claimed.
     pub async fn round(&self) -> Result<usize, StoreError> {
         let batch = self.store.claim_messages(Timestamp::now(), BATCH).await?;
-        for entry in &batch {
-            let outcome = self.attempt(entry).await;
-            self.store.record_delivery(entry.message.id, &outcome, Timestamp::now()).await?;
+        let attempts = batch.iter().map(|entry| self.attempt(entry));
+        let outcomes: Vec<(i64, Outcome)> =
+            batch.iter().map(|e| e.message.id).zip(futures_util::future::join_all(attempts).await).collect();
+        if !outcomes.is_empty() {
+            self.store.record_deliveries(&outcomes, Timestamp::now()).await?;
         }
         Ok(batch.len())
     }

@@ -134,8 +134,9 @@ pub trait Store: Send + Sync + 'static {
     /// for [`crate::outbox::LEASE_SECONDS`] and counting the attempt; oldest due first.
     async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// Records what an attempt to deliver message `id` came to, releasing its lease.
-    async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError>;
+    /// Records what the attempts to deliver messages (by id) came to, in one transaction,
+    /// releasing their leases; an outcome already recorded is never overwritten.
+    async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError>;
 
     /// Queued messages, newest first, with ids below `before`.
     async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;

@@ -302,8 +302,8 @@ mod store_impl {
         async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::claim_messages(self, now, limit).await
         }
-        async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
-            SqliteStore::record_delivery(self, id, outcome, at).await
+        async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::record_deliveries(self, outcomes, at).await
         }
         async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::list_outbox(self, before, limit).await

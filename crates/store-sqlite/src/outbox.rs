@@ -2,8 +2,8 @@
 
 use roster_domain::outbox::{Channel, DeliveryState, Message, MessageKind, OutboxEntry, Outcome, LEASE_SECONDS};
 use roster_domain::{StoreError, Timestamp};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Row, SqliteConnection};
 
 use crate::rows::parse_id;
 use crate::{backend, SqliteStore};
@@ -11,26 +11,68 @@ use crate::{backend, SqliteStore};
 const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
     attempts, next_attempt_at, last_error, finished_at, redacted";
 
-/// Queues messages inside the caller's transaction, due at once.
+/// Rows per multi-row insert: nine parameters each, well inside SQLite's limit of 32,766.
+const INSERT_CHUNK: usize = 100;
+
+/// Queues messages inside the caller's transaction, due at once, in one statement per hundred
+/// (a save's notices cost one round trip, not one each).
 pub(crate) async fn insert(conn: &mut SqliteConnection, messages: &[Message]) -> Result<(), StoreError> {
-    for m in messages {
-        sqlx::query(
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0)"; chunk.len()].join(", ");
+        let sql = format!(
             "insert into outbox (channel, kind, recipient, user_id, subject, body_text, body_html, created_at, \
-             state, attempts, next_attempt_at, redacted) values (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0)",
-        )
-        .bind(m.channel.code())
-        .bind(m.kind.code())
-        .bind(&m.recipient)
-        .bind(m.user_id.map(|id| id.to_string()))
-        .bind(&m.subject)
-        .bind(&m.text)
-        .bind(&m.html)
-        .bind(m.created_at.millis())
-        .bind(m.created_at.millis())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+             state, attempts, next_attempt_at, redacted) values {rows}"
+        );
+        let mut args = SqliteArguments::default();
+        for m in chunk {
+            let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(backend);
+            add(args.add(m.channel.code()))?;
+            add(args.add(m.kind.code()))?;
+            add(args.add(m.recipient.clone()))?;
+            add(args.add(m.user_id.map(|id| id.to_string())))?;
+            add(args.add(m.subject.clone()))?;
+            add(args.add(m.text.clone()))?;
+            add(args.add(m.html.clone()))?;
+            add(args.add(m.created_at.millis()))?;
+            add(args.add(m.created_at.millis()))?;
+        }
+        sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
     }
+    Ok(())
+}
+
+/// Records what one attempt came to, releasing its lease; never over a recorded outcome.
+async fn record(conn: &mut SqliteConnection, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
+    let query = match outcome {
+        Outcome::Delivered { redact } => sqlx::query(
+            "update outbox set state = 'delivered', finished_at = ?, lease_until = null, last_error = null, \
+             redacted = ?, body_text = case when ? then '' else body_text end, \
+             body_html = case when ? then null else body_html end where id = ? and state = 'pending'",
+        )
+        .bind(at.millis())
+        .bind(redact)
+        .bind(redact)
+        .bind(redact),
+        Outcome::Retry { error, at: next } => sqlx::query(
+            "update outbox set next_attempt_at = ?, last_error = ?, lease_until = null where id = ? \
+             and state = 'pending'",
+        )
+        .bind(next.millis())
+        .bind(error),
+        // A message given up is never sent: its body (a code, perhaps) is erased too.
+        Outcome::Failed { error } => sqlx::query(
+            "update outbox set state = 'failed', finished_at = ?, last_error = ?, lease_until = null, \
+             body_text = '', body_html = null, redacted = 1 where id = ? and state = 'pending'",
+        )
+        .bind(at.millis())
+        .bind(error),
+        Outcome::Held => sqlx::query(
+            "update outbox set state = 'held', finished_at = ?, lease_until = null where id = ? \
+                 and state = 'pending'",
+        )
+        .bind(at.millis()),
+    };
+    query.bind(id).execute(&mut *conn).await.map_err(backend)?;
     Ok(())
 }
 
@@ -101,38 +143,12 @@ impl SqliteStore {
         Ok(entries)
     }
 
-    pub(crate) async fn record_delivery(&self, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
-        let query = match outcome {
-            Outcome::Delivered { redact } => sqlx::query(
-                "update outbox set state = 'delivered', finished_at = ?, lease_until = null, last_error = null, \
-                 redacted = ?, body_text = case when ? then '' else body_text end, \
-                 body_html = case when ? then null else body_html end where id = ? and state = 'pending'",
-            )
-            .bind(at.millis())
-            .bind(redact)
-            .bind(redact)
-            .bind(redact),
-            Outcome::Retry { error, at: next } => sqlx::query(
-                "update outbox set next_attempt_at = ?, last_error = ?, lease_until = null where id = ? \
-                 and state = 'pending'",
-            )
-            .bind(next.millis())
-            .bind(error),
-            // A message given up is never sent: its body (a code, perhaps) is erased too.
-            Outcome::Failed { error } => sqlx::query(
-                "update outbox set state = 'failed', finished_at = ?, last_error = ?, lease_until = null, \
-                 body_text = '', body_html = null, redacted = 1 where id = ? and state = 'pending'",
-            )
-            .bind(at.millis())
-            .bind(error),
-            Outcome::Held => sqlx::query(
-                "update outbox set state = 'held', finished_at = ?, lease_until = null where id = ? \
-                     and state = 'pending'",
-            )
-            .bind(at.millis()),
-        };
-        query.bind(id).execute(&self.writer).await.map_err(backend)?;
-        Ok(())
+    pub(crate) async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for (id, outcome) in outcomes {
+            record(&mut tx, *id, outcome, at).await?;
+        }
+        tx.commit().await.map_err(backend)
     }
 
     pub(crate) async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -198,11 +214,11 @@ mod tests {
         store.queue_messages(&(0..4).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
         store.claim_messages(now, 16).await.unwrap();
-        store.record_delivery(1, &Outcome::Delivered { redact: true }, now).await.unwrap();
+        store.record_deliveries(&[(1, Outcome::Delivered { redact: true })], now).await.unwrap();
         let retry_at = Timestamp(20_000);
-        store.record_delivery(2, &Outcome::Retry { error: "busy".into(), at: retry_at }, now).await.unwrap();
-        store.record_delivery(3, &Outcome::Failed { error: "no such user".into() }, now).await.unwrap();
-        store.record_delivery(4, &Outcome::Held, now).await.unwrap();
+        store.record_deliveries(&[(2, Outcome::Retry { error: "busy".into(), at: retry_at })], now).await.unwrap();
+        store.record_deliveries(&[(3, Outcome::Failed { error: "no such user".into() })], now).await.unwrap();
+        store.record_deliveries(&[(4, Outcome::Held)], now).await.unwrap();
 
         assert!(store.claim_messages(Timestamp(19_999), 16).await.unwrap().is_empty(), "the retry is not due yet");
         let due = store.claim_messages(retry_at, 16).await.unwrap();
@@ -217,7 +233,7 @@ mod tests {
         assert_eq!(delivered.finished_at, Some(now));
         assert_eq!((by_id(3).state, by_id(3).last_error.as_deref()), (DeliveryState::Failed, Some("no such user")));
         assert!(by_id(3).redacted && by_id(3).message.text.is_empty(), "a failed message keeps no body");
-        store.record_delivery(1, &Outcome::Failed { error: "late".into() }, now).await.unwrap();
+        store.record_deliveries(&[(1, Outcome::Failed { error: "late".into() })], now).await.unwrap();
         let late = store.list_outbox(None, 10).await.unwrap();
         assert_eq!(late.iter().find(|e| e.message.id == 1).unwrap().state, DeliveryState::Delivered, "not overwritten");
         assert_eq!(by_id(4).state, DeliveryState::Held);

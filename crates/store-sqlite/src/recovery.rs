@@ -18,15 +18,16 @@ pub(crate) async fn forget_changed(
     user: UserId,
     gone: &[ContactMethod],
 ) -> Result<(), StoreError> {
-    for method in gone {
-        sqlx::query("delete from contact_verifications where user_id = ? and method = ? and value = ?")
-            .bind(user.to_string())
-            .bind(method.kind.code())
-            .bind(&method.value)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+    if gone.is_empty() {
+        return Ok(());
     }
+    let pairs = vec!["(?, ?)"; gone.len()].join(", ");
+    let sql = format!("delete from contact_verifications where user_id = ? and (method, value) in (values {pairs})");
+    let mut query = sqlx::query(&sql).bind(user.to_string());
+    for method in gone {
+        query = query.bind(method.kind.code()).bind(method.value.clone());
+    }
+    query.execute(&mut *conn).await.map_err(backend)?;
     Ok(())
 }
 
