@@ -8,24 +8,35 @@ use sqlx::{Arguments, Row, SqliteConnection};
 use crate::rows::parse_id;
 use crate::{backend, SqliteStore};
 
+/// Appends one record inside the caller's transaction.
 pub(crate) async fn insert(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(), StoreError> {
-    let changes = serde_json::to_string(&entry.changes).map_err(backend)?;
-    sqlx::query(
-        "insert into audit_log (at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, \
-         request_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(entry.at.millis())
-    .bind(entry.actor_id.map(|id| id.to_string()))
-    .bind(&entry.actor_name)
-    .bind(entry.target_id.map(|id| id.to_string()))
-    .bind(&entry.target_name)
-    .bind(entry.action.code())
-    .bind(changes)
-    .bind(&entry.client_ip)
-    .bind(&entry.request_id)
-    .execute(conn)
-    .await
-    .map_err(backend)?;
+    insert_many(conn, &[entry]).await
+}
+
+/// Appends records inside the caller's transaction, a hundred to a statement.
+pub(crate) async fn insert_many(conn: &mut SqliteConnection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
+    for chunk in entries.chunks(100) {
+        let mut args = SqliteArguments::default();
+        for entry in chunk {
+            let changes = serde_json::to_string(&entry.changes).map_err(backend)?;
+            let add = |r: Result<(), sqlx::error::BoxDynError>| r.map_err(backend);
+            add(args.add(entry.at.millis()))?;
+            add(args.add(entry.actor_id.map(|id| id.to_string())))?;
+            add(args.add(entry.actor_name.clone()))?;
+            add(args.add(entry.target_id.map(|id| id.to_string())))?;
+            add(args.add(entry.target_name.clone()))?;
+            add(args.add(entry.action.code()))?;
+            add(args.add(changes))?;
+            add(args.add(entry.client_ip.clone()))?;
+            add(args.add(entry.request_id.clone()))?;
+        }
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "insert into audit_log (at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, \
+             request_id) values {rows}"
+        );
+        sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
+    }
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! Group commit for saves: saves that arrive while a commit is being flushed wait for the next
 //! one and share it, so a burst of saves costs one disk flush, not one each.
 //!
-//! A save refused for a version conflict has written nothing (its first statement is the
-//! version-checked update, which then matches no row), so it needs no rollback of its own and
-//! the others commit. Any other failure rolls the whole batch back, and its saves are then
+//! A batch first updates each save's row, version-checked: a save refused for a conflict has
+//! then written nothing (its update matched no row), needs no rollback of its own, and the
+//! others go on. The rest of the accepted saves (addresses, verifications, audit records,
+//! messages) is then written in a few statements for the whole batch. Any other failure rolls the whole batch back, and its saves are then
 //! retried one transaction each, so one bad save cannot fail its neighbours. Every caller hears
 //! its own result only after its transaction is durably committed.
 
@@ -15,7 +16,7 @@ use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend;
-use crate::users::save_in;
+use crate::users::{update_row, write_rest, Accepted};
 
 /// The most saves one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -67,13 +68,23 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
     let mut conn = writer.acquire().await.map_err(backend)?;
     let mut tx = conn.begin().await.map_err(backend)?;
     let mut results = Vec::with_capacity(jobs.len());
+    let mut accepted = Vec::with_capacity(jobs.len());
     for job in jobs {
-        match save_in(&mut tx, &job.before, &job.after, &job.audit, &job.messages).await {
-            Ok(()) => results.push(Ok(())),
+        match update_row(&mut tx, &job.before, &job.after).await {
+            Ok(()) => {
+                results.push(Ok(()));
+                accepted.push(Accepted {
+                    before: &job.before,
+                    after: &job.after,
+                    audit: &job.audit,
+                    messages: &job.messages,
+                });
+            }
             Err(refused @ (StoreError::VersionConflict { .. } | StoreError::NotFound)) => results.push(Err(refused)),
             Err(failure) => return Err(failure),
         }
     }
+    write_rest(&mut tx, &accepted).await?;
     tx.commit().await.map_err(backend)?;
     Ok(results)
 }
@@ -164,5 +175,33 @@ mod tests {
             store.list_audit(&roster_domain::AuditQuery { target: None, before_id: None, limit: 1000 }).await.unwrap();
         let saved = audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count();
         assert_eq!(saved, 20, "a refused save leaves no audit record");
+    }
+
+    #[tokio::test]
+    async fn two_saves_of_one_user_in_one_batch_end_with_the_second() {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(data.path()).await.unwrap();
+        let u = user(0);
+        store.insert_users_bulk(&mut std::iter::once(vec![u.clone()]), &audit(AuditAction::UserCreated)).await.unwrap();
+        let mut first = u.clone();
+        first.version = 2;
+        first.contact.alternate_emails = vec!["a@fabrikam.com".into(), "b@fabrikam.com".into()];
+        let mut second = first.clone();
+        second.version = 3;
+        second.contact.alternate_emails = vec!["c@fabrikam.com".into()];
+        let job = |before: &User, after: &User| SaveJob {
+            before: before.clone(),
+            after: after.clone(),
+            audit: audit(AuditAction::ContactChanged),
+            messages: Vec::new(),
+            reply: oneshot::channel().0,
+        };
+        let results = commit(&store.writer, &[job(&u, &first), job(&first, &second)]).await.unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        let stored = store.get_user(u.id).await.unwrap().unwrap();
+        assert_eq!((stored.version, stored.contact.alternate_emails), (3, vec!["c@fabrikam.com".to_string()]));
+        let audits =
+            store.list_audit(&roster_domain::AuditQuery { target: None, before_id: None, limit: 10 }).await.unwrap();
+        assert_eq!(audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count(), 2);
     }
 }

@@ -11,21 +11,20 @@ use sqlx::{Row, SqliteConnection};
 use crate::rows::parse_id;
 use crate::{audit, backend, outbox, SqliteStore};
 
-/// Forgets the verification of contacts that `before` had and `after` has not (changed or
-/// removed), inside a save: a changed contact must be verified again.
+/// Forgets the verification of contacts that changed or were removed (each with its user),
+/// inside a save: a changed contact must be verified again.
 pub(crate) async fn forget_changed(
     conn: &mut SqliteConnection,
-    user: UserId,
-    gone: &[ContactMethod],
+    gone: &[(UserId, ContactMethod)],
 ) -> Result<(), StoreError> {
     if gone.is_empty() {
         return Ok(());
     }
-    let pairs = vec!["(?, ?)"; gone.len()].join(", ");
-    let sql = format!("delete from contact_verifications where user_id = ? and (method, value) in (values {pairs})");
-    let mut query = sqlx::query(&sql).bind(user.to_string());
-    for method in gone {
-        query = query.bind(method.kind.code()).bind(method.value.clone());
+    let triples = vec!["(?, ?, ?)"; gone.len()].join(", ");
+    let sql = format!("delete from contact_verifications where (user_id, method, value) in (values {triples})");
+    let mut query = sqlx::query(&sql);
+    for (user, method) in gone {
+        query = query.bind(user.to_string()).bind(method.kind.code()).bind(method.value.clone());
     }
     query.execute(&mut *conn).await.map_err(backend)?;
     Ok(())

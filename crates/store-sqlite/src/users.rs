@@ -147,18 +147,11 @@ async fn bulk_load(
     Ok(())
 }
 
-/// Writes what differs between `before` and `after`, the addresses if they (or the copies they
-/// carry) changed, and the audit record, if the stored version is still `before.version`.
-/// Untouched columns are left out of the update, so their indexes are not rewritten. A refusal
-/// (conflict, not found) writes nothing: the version-checked update comes first, and the group
-/// committer relies on that.
-pub(crate) async fn save_in(
-    conn: &mut SqliteConnection,
-    before: &User,
-    after: &User,
-    entry: &AuditEntry,
-    messages: &[Message],
-) -> Result<(), StoreError> {
+/// Writes the columns of the user's row that differ between `before` and `after`, if the stored
+/// version is still `before.version`; [`write_rest`] writes the rest of the save. Untouched columns are left out of the update, so their indexes are not
+/// rewritten. A refusal (conflict, not found) writes nothing, and the group committer relies on
+/// that.
+pub(crate) async fn update_row(conn: &mut SqliteConnection, before: &User, after: &User) -> Result<(), StoreError> {
     let (b, a) = (&before.contact, &after.contact);
     let mut columns: Vec<&str> = Vec::new();
     let mut args = SqliteArguments::default();
@@ -231,23 +224,55 @@ pub(crate) async fn save_in(
             },
         });
     }
-    // The address rows carry copies of the sort keys and the deleted state, so those count too.
-    if b.alternate_emails != a.alternate_emails
-        || b.display_name != a.display_name
-        || before.deleted_at.is_some() != after.deleted_at.is_some()
-    {
-        sqlx::query("delete from alternate_emails where user_id = ?")
-            .bind(after.id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        replace_emails(conn, &[after]).await?;
+    Ok(())
+}
+
+/// One accepted save, for [`write_rest`].
+pub(crate) struct Accepted<'a> {
+    pub before: &'a User,
+    pub after: &'a User,
+    pub audit: &'a AuditEntry,
+    pub messages: &'a [Message],
+}
+
+/// The second half of the saves whose rows were updated: their alternate addresses (rewritten
+/// when they, or the copies of the sort keys and deleted state they carry, changed), the
+/// verifications of changed contacts, the audit records and the messages. A few statements for
+/// the whole batch rather than a few per save: each statement costs a hand-off to SQLite's
+/// thread, and those hand-offs, not the SQL, bound how many saves a second one writer takes.
+pub(crate) async fn write_rest(conn: &mut SqliteConnection, saves: &[Accepted<'_>]) -> Result<(), StoreError> {
+    // The last save of a user in the batch holds its final addresses.
+    let mut rewritten: Vec<&User> = Vec::new();
+    for s in saves.iter().rev() {
+        let (b, a) = (&s.before.contact, &s.after.contact);
+        let changed = b.alternate_emails != a.alternate_emails
+            || b.display_name != a.display_name
+            || s.before.deleted_at.is_some() != s.after.deleted_at.is_some();
+        if changed && !rewritten.iter().any(|u| u.id == s.after.id) {
+            rewritten.push(s.after);
+        }
     }
-    let kept = methods_of(&after.contact);
-    let gone: Vec<ContactMethod> = methods_of(&before.contact).into_iter().filter(|m| !kept.contains(m)).collect();
-    recovery::forget_changed(conn, after.id, &gone).await?;
-    audit::insert(conn, entry).await?;
-    outbox::insert(conn, messages).await
+    if !rewritten.is_empty() {
+        let sql = format!("delete from alternate_emails where user_id in ({})", vec!["?"; rewritten.len()].join(", "));
+        let mut query = sqlx::query(&sql);
+        for user in &rewritten {
+            query = query.bind(user.id.to_string());
+        }
+        query.execute(&mut *conn).await.map_err(backend)?;
+        replace_emails(conn, &rewritten).await?;
+    }
+    let gone: Vec<(UserId, ContactMethod)> = saves
+        .iter()
+        .flat_map(|s| {
+            let kept = methods_of(&s.after.contact);
+            methods_of(&s.before.contact).into_iter().filter(move |m| !kept.contains(m)).map(|m| (s.after.id, m))
+        })
+        .collect();
+    recovery::forget_changed(conn, &gone).await?;
+    let entries: Vec<&AuditEntry> = saves.iter().map(|s| s.audit).collect();
+    audit::insert_many(conn, &entries).await?;
+    let messages: Vec<Message> = saves.iter().flat_map(|s| s.messages.iter().cloned()).collect();
+    outbox::insert(conn, &messages).await
 }
 
 impl SqliteStore {
