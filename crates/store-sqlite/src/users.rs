@@ -307,17 +307,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!("select {USER_COLUMNS} from users where id = ?");
+        // One statement for the row and its addresses: one snapshot, one hand-off to SQLite.
+        let sql = format!(
+            "select {USER_COLUMNS}, (select json_group_array(address order by position) from alternate_emails \
+             where user_id = users.id) as emails from users where id = ?"
+        );
         let Some(row) = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.readers).await.map_err(backend)?
         else {
             return Ok(None);
         };
-        let emails: Vec<String> =
-            sqlx::query_scalar("select address from alternate_emails where user_id = ? order by position")
-                .bind(id.to_string())
-                .fetch_all(&self.readers)
-                .await
-                .map_err(backend)?;
+        let emails: String = row.try_get("emails").map_err(backend)?;
+        let emails: Vec<String> = serde_json::from_str(&emails).map_err(backend)?;
         user_from_row(&row, emails).map(Some)
     }
 
