@@ -53,11 +53,25 @@ impl Transports {
     }
 }
 
-/// How many messages one round claims. They are sent at the same time, each within its
-/// transport's 30-second timeout, so the claim's two-minute lease outlasts the whole round and
-/// no other worker can take a message over while it is being sent; their outcomes are then
-/// recorded in one transaction (one disk flush per round, not two per message).
+/// How many messages one round claims. They are sent at the same time, each cut off after
+/// [`SEND_LIMIT`], so the claim's two-minute lease outlasts the whole round and no other worker
+/// can take a message over while it is being sent; their outcomes are then recorded in one
+/// transaction (one disk flush per round, not two per message).
 const BATCH: u32 = 16;
+
+/// The longest one attempt may take, whatever the transport's own timeouts cover (lettre's
+/// covers only connecting): well inside the lease.
+pub const SEND_LIMIT: Duration = Duration::from_secs(45);
+
+/// Pauses between tries at recording a round's outcomes: the messages were sent, and losing
+/// their outcomes would have them sent again once their leases run out.
+const RECORD_RETRIES: [Duration; 5] = [
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+];
 
 /// How often an idle worker looks for due messages queued by other nodes or due for a retry.
 const POLL: Duration = Duration::from_secs(1);
@@ -69,12 +83,18 @@ pub struct Worker {
     /// First retry delay; each further one doubles it.
     retry_base: Duration,
     wake: Arc<Notify>,
+    send_limit: Duration,
 }
 
 impl Worker {
     /// A worker over `store`, woken early by `wake`.
     pub fn new(store: Arc<dyn Store>, transports: Transports, retry_base: Duration, wake: Arc<Notify>) -> Self {
-        Worker { store, transports, retry_base, wake }
+        Worker { store, transports, retry_base, wake, send_limit: SEND_LIMIT }
+    }
+
+    /// The same worker cutting attempts off after `limit` instead of [`SEND_LIMIT`].
+    pub fn with_send_limit(self, limit: Duration) -> Self {
+        Worker { send_limit: limit, ..self }
     }
 
     /// Delivers until `stop` turns true (or its sender is gone). A round under way is finished
@@ -98,13 +118,35 @@ impl Worker {
     /// returns how many it claimed.
     pub async fn round(&self) -> Result<usize, StoreError> {
         let batch = self.store.claim_messages(Timestamp::now(), BATCH).await?;
-        let attempts = batch.iter().map(|entry| self.attempt(entry));
+        let attempts = batch.iter().map(|entry| async move {
+            match tokio::time::timeout(self.send_limit, self.attempt(entry)).await {
+                Ok(outcome) => outcome,
+                Err(_) => self.failed(entry, format!("no answer within {} ms", self.send_limit.as_millis())),
+            }
+        });
         let outcomes: Vec<(i64, Outcome)> =
             batch.iter().map(|e| e.message.id).zip(futures_util::future::join_all(attempts).await).collect();
         if !outcomes.is_empty() {
-            self.store.record_deliveries(&outcomes, Timestamp::now()).await?;
+            self.record(&outcomes).await?;
         }
         Ok(batch.len())
+    }
+
+    /// Records a round's outcomes, retrying a failed write a few times before giving up.
+    async fn record(&self, outcomes: &[(i64, Outcome)]) -> Result<(), StoreError> {
+        let mut pauses = RECORD_RETRIES.iter();
+        loop {
+            match self.store.record_deliveries(outcomes, Timestamp::now()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::warn!(error = %e, "recording deliveries failed; trying again");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
     }
 
     async fn attempt(&self, entry: &OutboxEntry) -> Outcome {
@@ -122,12 +164,15 @@ impl Worker {
                 tracing::warn!(id = message.id, %error, "message refused for good");
                 Outcome::Failed { error }
             }
-            Err(SendError::Temporary(error)) => {
-                tracing::warn!(id = message.id, attempt = entry.attempts, %error, "message delivery failed");
-                let base = i64::try_from(self.retry_base.as_millis()).unwrap_or(i64::MAX);
-                outbox::after_failure(entry.attempts, error, Timestamp::now(), base)
-            }
+            Err(SendError::Temporary(error)) => self.failed(entry, error),
         }
+    }
+
+    /// The outcome of a temporary failure: a retry later, or giving up after the last attempt.
+    fn failed(&self, entry: &OutboxEntry, error: String) -> Outcome {
+        tracing::warn!(id = entry.message.id, attempt = entry.attempts, %error, "message delivery failed");
+        let base = i64::try_from(self.retry_base.as_millis()).unwrap_or(i64::MAX);
+        outbox::after_failure(entry.attempts, error, Timestamp::now(), base)
     }
 }
 

@@ -63,30 +63,32 @@ fn placeholders(rows: usize, columns: usize) -> String {
     vec![row; rows].join(", ")
 }
 
+/// Address rows per insert: seven parameters each, well inside SQLite's limit of 32,766.
+const EMAIL_ROWS_PER_INSERT: usize = 1_000;
+
 async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<(), StoreError> {
-    let mut args = SqliteArguments::default();
-    let mut count = 0;
-    for user in users {
-        for (position, address) in user.contact.alternate_emails.iter().enumerate() {
+    let rows: Vec<(&User, usize, &String)> = users
+        .iter()
+        .flat_map(|user| user.contact.alternate_emails.iter().enumerate().map(move |(i, a)| (*user, i, a)))
+        .collect();
+    for chunk in rows.chunks(EMAIL_ROWS_PER_INSERT) {
+        let mut args = SqliteArguments::default();
+        for (user, position, address) in chunk {
             args.add(user.id.to_string()).map_err(backend)?;
-            args.add(position as i64).map_err(backend)?;
-            args.add(address.clone()).map_err(backend)?;
+            args.add(*position as i64).map_err(backend)?;
+            args.add((*address).clone()).map_err(backend)?;
             args.add(address.to_lowercase()).map_err(backend)?;
             args.add(sort_key(&user.contact.display_name)).map_err(backend)?;
             args.add(user.username.as_str().to_string()).map_err(backend)?;
             args.add(user.deleted_at.is_none()).map_err(backend)?;
-            count += 1;
         }
+        let sql = format!(
+            "insert into alternate_emails (user_id, position, address, address_key, display_key, username, active) \
+             values {}",
+            placeholders(chunk.len(), 7)
+        );
+        sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
     }
-    if count == 0 {
-        return Ok(());
-    }
-    let sql = format!(
-        "insert into alternate_emails (user_id, position, address, address_key, display_key, username, active) \
-         values {}",
-        placeholders(count, 7)
-    );
-    sqlx::query_with(&sql, args).execute(conn).await.map_err(backend)?;
     Ok(())
 }
 

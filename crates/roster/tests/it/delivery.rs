@@ -265,3 +265,43 @@ async fn a_webhook_gateway_gets_signed_requests() {
     assert_eq!(json["id"], id);
     assert!(json["body"].as_str().unwrap().contains("added as Mobile phone"));
 }
+
+#[tokio::test]
+async fn a_mail_server_that_stops_answering_is_cut_off_and_retried() {
+    use roster_domain::outbox::{Message, MessageKind};
+    use roster_domain::{Store, Timestamp};
+
+    // Accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn Store> =
+        std::sync::Arc::new(roster_store_sqlite::SqliteStore::open(data.path()).await.unwrap());
+    let message = Message {
+        id: 0,
+        channel: Channel::Email,
+        kind: MessageKind::Notice,
+        recipient: "alex@contoso.com".into(),
+        user_id: None,
+        subject: "Hello".into(),
+        text: "Hello".into(),
+        html: None,
+        created_at: Timestamp::now(),
+    };
+    store.queue_messages(&[message]).await.unwrap();
+    let config = SmtpConfig { url: format!("smtp://{addr}"), from: "roster@contoso.com".into() };
+    let transports = Transports { email: Some(EmailTransport::new(&config).unwrap()), sms: None };
+    let worker = Worker::new(store.clone(), transports, RETRY, std::sync::Arc::default())
+        .with_send_limit(Duration::from_millis(300));
+    assert_eq!(worker.round().await.unwrap(), 1);
+    let entry = store.list_outbox(None, 1).await.unwrap().pop().unwrap();
+    assert_eq!((entry.state, entry.attempts), (DeliveryState::Pending, 1), "to be tried again");
+    assert_eq!(entry.last_error.as_deref(), Some("no answer within 300 ms"));
+    held.abort();
+}
