@@ -52,6 +52,19 @@ pub fn client_ip(parts: &Parts) -> String {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// Someone not signed in (a sign-in or reset under way), named for audit records and known
+/// by address.
+pub fn anonymous(parts: &Parts, name: &str) -> roster_domain::Actor {
+    roster_domain::Actor {
+        user_id: None,
+        display_name: name.into(),
+        roles: roster_domain::RoleSet::NONE,
+        client_ip: Some(client_ip(parts)),
+        request_id: request_id(parts),
+    }
+}
+
+/// The request id the request-id layer set.
 pub fn request_id(parts: &Parts) -> Option<String> {
     parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
 }

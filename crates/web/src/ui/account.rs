@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{render, PageError};
 use crate::session::SignedIn;
-use crate::ui::form::{password_hint, summary, Field, SummaryItem};
+use crate::ui::form::{new_password_fields, summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::users::UserView;
 use crate::AppState;
@@ -59,24 +59,12 @@ struct PasswordPage {
 }
 
 fn password_page(me: &SignedIn, errors: &[FieldError], min_length: usize) -> PasswordPage {
-    let fields = vec![
-        Field::text("current_password", "Current password", "")
-            .kind("password")
-            .autocomplete("current-password")
-            .required()
-            .with_errors(errors),
-        Field::text("new_password", "New password", "")
-            .kind("password")
-            .autocomplete("new-password")
-            .hint(&password_hint(min_length))
-            .required()
-            .with_errors(errors),
-        Field::text("confirm_password", "Confirm new password", "")
-            .kind("password")
-            .autocomplete("new-password")
-            .required()
-            .with_errors(errors),
-    ];
+    let current = Field::text("current_password", "Current password", "")
+        .kind("password")
+        .autocomplete("current-password")
+        .required()
+        .with_errors(errors);
+    let fields = std::iter::once(current).chain(new_password_fields(errors, min_length)).collect();
     PasswordPage {
         layout: Layout::new(me, "Change your password", Section::Account),
         must_change: me.user.must_change_password,

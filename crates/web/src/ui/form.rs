@@ -128,6 +128,23 @@ pub fn password_hint(min_length: usize) -> String {
     )
 }
 
+/// The "New password" and "Confirm new password" fields every password form has.
+pub fn new_password_fields(errors: &[FieldError], min_length: usize) -> [Field; 2] {
+    [
+        Field::text("new_password", "New password", "")
+            .kind("password")
+            .autocomplete("new-password")
+            .hint(&password_hint(min_length))
+            .required()
+            .with_errors(errors),
+        Field::text("confirm_password", "Confirm new password", "")
+            .kind("password")
+            .autocomplete("new-password")
+            .required()
+            .with_errors(errors),
+    ]
+}
+
 /// A form that carries nothing but its anti-forgery token (a button that does one thing).
 #[derive(Deserialize)]
 pub struct CsrfForm {

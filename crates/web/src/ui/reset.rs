@@ -11,12 +11,12 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use roster_domain::password::MIN_LENGTH;
 use roster_domain::recovery::RESET_SESSION_SECONDS;
 use roster_domain::session::random_token;
-use roster_domain::{Actor, DomainError, FieldError, ResetStep, ResetView, RoleSet};
+use roster_domain::{Actor, DomainError, FieldError, ResetStep, ResetView};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{describe, render, PageError};
-use crate::ui::form::{password_hint, summary, CsrfForm, Field, SummaryItem};
+use crate::ui::form::{new_password_fields, summary, CsrfForm, Field, SummaryItem};
 use crate::AppState;
 
 /// The reset under way.
@@ -53,19 +53,7 @@ fn page(view: Option<ResetView>, errors: &[FieldError], min_length: usize) -> Re
             .hint("The digits in the message, without spaces.")
             .required()
             .with_errors(errors),
-        passwords: vec![
-            Field::text("new_password", "New password", "")
-                .kind("password")
-                .autocomplete("new-password")
-                .hint(&password_hint(min_length))
-                .required()
-                .with_errors(errors),
-            Field::text("confirm_password", "Confirm new password", "")
-                .kind("password")
-                .autocomplete("new-password")
-                .required()
-                .with_errors(errors),
-        ],
+        passwords: new_password_fields(errors, min_length).into(),
         method_error: errors.iter().find(|e| e.field == "method").map(|e| e.message.clone()),
         errors: summary(errors),
         notice: None,
@@ -264,11 +252,5 @@ pub async fn finish(
 
 /// Who is resetting: an unnamed client, by address.
 fn client(parts: &Parts) -> Actor {
-    Actor {
-        user_id: None,
-        display_name: "Self-service password reset".into(),
-        roles: RoleSet::NONE,
-        client_ip: Some(crate::session::client_ip(parts)),
-        request_id: crate::session::request_id(parts),
-    }
+    crate::session::anonymous(parts, "Self-service password reset")
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use roster_domain::directory::{Proof, SecondStepView, SignedIn};
-use roster_domain::{Actor, DomainError, FieldError, RoleSet};
+use roster_domain::{Actor, DomainError, FieldError};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
@@ -126,13 +126,7 @@ async fn signed_in(
 }
 
 fn client(parts: &Parts) -> Actor {
-    Actor {
-        user_id: None,
-        display_name: "Sign-in".into(),
-        roles: RoleSet::NONE,
-        client_ip: Some(crate::session::client_ip(parts)),
-        request_id: crate::session::request_id(parts),
-    }
+    crate::session::anonymous(parts, "Sign-in")
 }
 
 #[derive(Deserialize)]
