@@ -304,6 +304,7 @@ async fn forgot_password_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) 
     click(c, "Next").await;
     let choice = field(c, "Email a••••@f••••.com").await;
     assert_eq!(choice.prop("checked").await.unwrap().as_deref(), Some("true"));
+    shot(c, "forgot-password.png").await;
     click(c, "Send code").await;
     assert!(text(c).await.contains("a code is on its way there"));
     let mail = inbox.wait_for(3).await.pop().unwrap();
@@ -350,6 +351,7 @@ async fn app_enrolment_flow(c: Client, base: String) {
     assert!(text(c).await.contains("Keep your account secure"));
     let qr = c.find(Locator::Css("figure.qr svg")).await.unwrap();
     assert_eq!(qr.attr("aria-label").await.unwrap().as_deref(), Some("QR code to scan with your authenticator app"));
+    shot(c, "keep-your-account-secure.png").await;
     let key = c.find(Locator::Id("app-secret")).await.unwrap().text().await.unwrap();
     let secret = totp_rs::Secret::Encoded(key.split_whitespace().collect()).to_bytes().unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -431,6 +433,7 @@ async fn own_contact_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) {
     click(c, "Add address").await;
     let status = c.find(Locator::Css("[role=status]")).await.unwrap().text().await.unwrap();
     assert_eq!(status, "Your security info was saved.");
+    shot(c, "security-info.png").await;
     let page = text(c).await;
     assert!(page.contains("alex.new@fabrikam.com") && !page.contains("alex.old@fabrikam.com"));
     let mails = inbox.wait_for(6).await;
