@@ -265,18 +265,4 @@ impl SqliteStore {
             .map_err(backend)?;
         Ok(())
     }
-
-    pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        for (key, value) in values {
-            sqlx::query("insert into settings (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        audit::insert(&mut tx, entry).await?;
-        tx.commit().await.map_err(backend)
-    }
 }

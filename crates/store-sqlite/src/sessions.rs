@@ -137,13 +137,19 @@ impl SqliteStore {
     }
 
     pub(crate) async fn set_setting(&self, key: &str, value: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.set_settings(&[(key, value.to_string())], entry).await
+    }
+
+    pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query("insert into settings (key, value) values (?1, ?2) on conflict (key) do update set value = ?2")
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        for (key, value) in values {
+            sqlx::query("insert into settings (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         audit::insert(&mut tx, entry).await?;
         tx.commit().await.map_err(backend)
     }

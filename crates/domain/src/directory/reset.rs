@@ -15,6 +15,7 @@ use crate::outbox::Channel;
 use crate::password;
 use crate::recovery::codes::{self, MAX_WRONG_ENTRIES};
 use crate::recovery::methods::{methods_of, verified_at};
+use crate::recovery::policy::SETTING_MIN_PASSWORD_LENGTH;
 use crate::recovery::{CodeKey, ContactMethod, MethodKind, Purpose, ResetPolicy, ResetSession, RESET_SESSION_SECONDS};
 use crate::session::{self, random_token};
 use crate::user::User;
@@ -127,7 +128,10 @@ impl Directory {
 
     /// The shortest password the organisation allows.
     pub async fn min_password_length(&self) -> Result<usize, DomainError> {
-        Ok(usize::from(self.reset_policy().await?.min_password_length))
+        // One setting read, not the whole policy's five: every password form asks for it.
+        let stored = self.store.get_setting(SETTING_MIN_PASSWORD_LENGTH).await?;
+        let policy = ResetPolicy::from_settings(|k| stored.clone().filter(|_| k == SETTING_MIN_PASSWORD_LENGTH));
+        Ok(usize::from(policy.min_password_length))
     }
 
     /// Changes the reset policy (Global Administrators only).
