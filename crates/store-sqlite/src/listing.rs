@@ -2,12 +2,12 @@
 //!
 //! A search matches a prefix of the display name, first name, last name, username or an
 //! alternate address. Rows whose *sort column* matches form one contiguous range of the list's
-//! index and are read from it directly. The other ("side") matches are scattered through the
-//! list. Common ones (a frequent surname) fill a page within a short walk of the list's index;
-//! rare ones are collected from their own covering indexes and only the best page is kept. The
-//! walk is tried first, in a bounded window, and the collection is the fallback; both read
-//! indexes only, and the table only for the rows shown. A one- or two-letter prefix matches so
-//! much that an unbounded walk is what such searches do.
+//! index and are read from it directly. Every other source is indexed by its first three letters
+//! and then in list order (see the migration that created those indexes), so for a prefix of
+//! three letters or more each source is walked in the page's own order and stops after one
+//! page; the best page of the at most five short lists is kept, and only its rows are read from
+//! the table. A one- or two-letter prefix matches so large a share of the directory that a walk
+//! of the list itself, testing each entry, finds a page soonest.
 
 use roster_domain::user::{Cursor, UserQuery, UserSort, UserSummary};
 use roster_domain::StoreError;
@@ -17,8 +17,8 @@ use sqlx::{Arguments, Sqlite};
 use crate::rows::{summary_from_row, SUMMARY_COLUMNS};
 use crate::{backend, SqliteStore};
 
-/// Prefixes this short are searched by walking the list index (they match a large share).
-const WALK_MAX_PREFIX_CHARS: usize = 2;
+/// Letters of a search that the source indexes are keyed on; shorter searches walk the list.
+const LEADING_LETTERS: usize = 3;
 
 /// The sort column and the other searchable keys of the users table, per sort.
 struct Columns {
@@ -39,13 +39,10 @@ fn columns(sort: UserSort) -> Columns {
     }
 }
 
-/// Side matches are first looked for among this many entries of the list index after the
-/// cursor; when they are too sparse to fill a page there, they are collected instead.
-const WALK_WINDOW: u32 = 2_000;
-
 /// The order and keyset condition of one query.
 struct Plan {
-    order: String,
+    /// `asc` or `desc`.
+    dir: &'static str,
     /// `>` or `<`, by direction.
     cmp: &'static str,
     has_cursor: bool,
@@ -56,8 +53,17 @@ impl Plan {
     fn after(&self, c: &Columns, id_column: &str) -> String {
         match (self.has_cursor, c.tiebreak.is_empty()) {
             (false, _) => String::new(),
-            (true, true) => format!(" and {} {} ?4", c.sort, self.cmp),
-            (true, false) => format!(" and ({}, {id_column}) {} (?4, ?5)", c.sort, self.cmp),
+            (true, true) => format!(" and {} {} ?5", c.sort, self.cmp),
+            (true, false) => format!(" and ({}, {id_column}) {} (?5, ?6)", c.sort, self.cmp),
+        }
+    }
+
+    /// `order by` terms for the sort column and `id_column`.
+    fn order(&self, c: &Columns, id_column: &str) -> String {
+        if c.tiebreak.is_empty() {
+            format!("{} {}", c.sort, self.dir)
+        } else {
+            format!("{} {dir}, {id_column} {dir}", c.sort, dir = self.dir)
         }
     }
 }
@@ -68,33 +74,17 @@ impl SqliteStore {
         // Reading the previous page walks the index the other way; the domain flips the rows.
         let descending = query.descending != query.before.is_some();
         let (dir, cmp) = if descending { ("desc", "<") } else { ("asc", ">") };
-        let order = if c.tiebreak.is_empty() {
-            format!("{} {dir}", c.sort)
-        } else {
-            format!("{} {dir}, {} {dir}", c.sort, c.tiebreak)
-        };
-        let plan = Plan { order, cmp, has_cursor: query.after.is_some() || query.before.is_some() };
+        let plan = Plan { dir, cmp, has_cursor: query.after.is_some() || query.before.is_some() };
         let status = if query.deleted { "deleted_at is not null" } else { "deleted_at is null" };
         let after = plan.after(&c, "id");
+        let order = plan.order(&c, "id");
         let sql = match &query.search {
-            None => {
-                format!("select {SUMMARY_COLUMNS} from users where {status}{after} order by {} limit ?3", plan.order)
-            }
-            Some(prefix) if query.deleted || prefix.chars().count() <= WALK_MAX_PREFIX_CHARS => format!(
-                "select {SUMMARY_COLUMNS} from users where {status} and ({}){after} order by {} limit ?3",
+            None => format!("select {SUMMARY_COLUMNS} from users where {status}{after} order by {order} limit ?3"),
+            Some(prefix) if query.deleted || prefix.chars().count() < LEADING_LETTERS => format!(
+                "select {SUMMARY_COLUMNS} from users where {status} and ({}){after} order by {order} limit ?3",
                 any_match(&c, !query.deleted),
-                plan.order
             ),
-            Some(_) => {
-                let walk = side_walk_sql(&c, &plan);
-                let found: i64 =
-                    sqlx::query_scalar_with(&format!("select count(*) from ({walk})"), arguments(query, &c)?)
-                        .fetch_one(&self.readers)
-                        .await
-                        .map_err(backend)?;
-                let side = if found >= i64::from(query.limit) { walk } else { side_collect_sql(&c, &plan) };
-                merge_sql(&c, &plan, &side)
-            }
+            Some(_) => sources_sql(&c, &plan),
         };
         let rows = sqlx::query_with::<Sqlite, _>(&sql, arguments(query, &c)?)
             .fetch_all(&self.readers)
@@ -104,13 +94,15 @@ impl SqliteStore {
     }
 }
 
-/// Parameters: ?1 prefix, ?2 the prefix's upper bound, ?3 page size, ?4/?5 the cursor.
+/// Parameters: ?1 prefix, ?2 the prefix's upper bound, ?3 page size, ?4 the prefix's leading
+/// letters, ?5/?6 the cursor.
 fn arguments(query: &UserQuery, c: &Columns) -> Result<SqliteArguments<'static>, StoreError> {
     let mut args = SqliteArguments::default();
     let prefix = query.search.clone().unwrap_or_default();
     args.add(prefix.clone()).map_err(backend)?;
     args.add(format!("{prefix}\u{10FFFF}")).map_err(backend)?;
     args.add(i64::from(query.limit)).map_err(backend)?;
+    args.add(prefix.chars().take(LEADING_LETTERS).collect::<String>()).map_err(backend)?;
     if let Some(Cursor { key, id }) = query.after.as_ref().or(query.before.as_ref()) {
         args.add(key.clone()).map_err(backend)?;
         if !c.tiebreak.is_empty() {
@@ -120,77 +112,63 @@ fn arguments(query: &UserQuery, c: &Columns) -> Result<SqliteArguments<'static>,
     Ok(args)
 }
 
-/// Side matches found by walking a bounded window of the list index (index-only): complete
-/// whenever it yields a full page, since the window is the start of the rest of the list.
-fn side_walk_sql(c: &Columns, plan: &Plan) -> String {
-    let sort = c.sort;
-    let others = c.others.join(", ");
-    let terms: Vec<String> = c
-        .others
-        .iter()
-        .map(|o| format!("{o} >= ?1 and {o} < ?2"))
-        .chain(["id in (select user_id from alternate_emails where active = 1 \
-                 and address_key >= ?1 and address_key < ?2)"
-            .to_string()])
-        .collect();
-    format!(
-        "select {sort}, id from (select {sort}, id, {others} from users where deleted_at is null{} \
-         order by {} limit {WALK_WINDOW}) where not ({sort} >= ?1 and {sort} < ?2) and ({}) order by {} limit ?3",
-        plan.after(c, "id"),
-        plan.order,
-        terms.join(" or "),
-        plan.order
-    )
-}
-
-/// Side matches collected from their own covering indexes, each source already narrowed to
-/// rows outside the sort column's range and past the cursor; the best page is kept.
-fn side_collect_sql(c: &Columns, plan: &Plan) -> String {
-    let sort = c.sort;
-    let outside = format!("not ({sort} >= ?1 and {sort} < ?2)");
-    let sources: Vec<String> = c
-        .others
-        .iter()
-        .map(|o| {
-            format!(
-                "select {sort}, id from users where deleted_at is null and {o} >= ?1 and {o} < ?2 and {outside}{}",
-                plan.after(c, "id")
-            )
-        })
-        .chain([format!(
-            "select {sort}, user_id as id from alternate_emails where active = 1 \
-             and address_key >= ?1 and address_key < ?2 and {outside}{}",
-            plan.after(c, "user_id")
-        )])
-        .collect();
-    format!("select {sort}, id from ({}) order by {} limit ?3", sources.join(" union "), plan.order)
-}
-
-/// The head (sort-column matches, straight from the index) merged with the side page.
-fn merge_sql(c: &Columns, plan: &Plan, side: &str) -> String {
+/// One page from each source, walked in list order past the cursor; the best page of their
+/// union is read from the table. Each source's condition repeats its index's expression
+/// (`substr(…, 1, 3)`) exactly, which is what lets SQLite use that index.
+fn sources_sql(c: &Columns, plan: &Plan) -> String {
     let sort = c.sort;
     let head = format!(
-        "select {sort}, id from users where deleted_at is null and {sort} >= ?1 and {sort} < ?2{} order by {} limit ?3",
-        plan.after(c, "id"),
-        plan.order
-    );
-    // At most two pages of ids: look each up and sort them. The unary `+` stops the planner from
-    // walking the list index in order and testing every entry against the ids instead.
-    let order: Vec<String> = plan.order.split(", ").map(|term| format!("+{term}")).collect();
-    format!(
-        "select {SUMMARY_COLUMNS} from users where id in (select id from ({head}) union all select id from ({side})) \
+        "select {sort} as k, id from users where deleted_at is null and {sort} >= ?1 and {sort} < ?2{} \
          order by {} limit ?3",
-        order.join(", ")
+        plan.after(c, "id"),
+        plan.order(c, "id")
+    );
+    let page = |sql: String| format!("select k, id from ({sql})");
+    let sources: Vec<String> = [page(head)]
+        .into_iter()
+        .chain(c.others.iter().map(|o| {
+            page(format!(
+                "select {sort} as k, id from users where deleted_at is null and substr({o}, 1, 3) = ?4 \
+                 and {o} >= ?1 and {o} < ?2{} order by {} limit ?3",
+                plan.after(c, "id"),
+                plan.order(c, "id")
+            ))
+        }))
+        .chain([page(format!(
+            "select {sort} as k, user_id as id from alternate_emails where active = 1 \
+             and substr(address_key, 1, 3) = ?4 and address_key >= ?1 and address_key < ?2{} order by {} limit ?3",
+            plan.after(c, "user_id"),
+            plan.order(c, "user_id")
+        ))])
+        .collect();
+    // `union` drops a user found by two sources. The unary `+` in the outer order stops the
+    // planner from walking the whole list index and testing every entry against the ids.
+    let page_order =
+        if c.tiebreak.is_empty() { format!("k {}", plan.dir) } else { format!("k {dir}, id {dir}", dir = plan.dir) };
+    let outer: Vec<String> = plan.order(c, "id").split(", ").map(|term| format!("+{term}")).collect();
+    format!(
+        "select {SUMMARY_COLUMNS} from users where id in (select id from ({} order by {page_order} limit ?3)) \
+         order by {} limit ?3",
+        sources.join(" union "),
+        outer.join(", ")
     )
 }
 
 /// Any searchable key matches, as a filter on a walk of the list. With `walk`, the unary `+`
-/// keeps the planner on the list's own index, which is what makes the walk stop early.
+/// keeps the planner on the list's own index, which is what makes the walk stop early. With a
+/// prefix no longer than the indexed leading letters, a range on those letters is the same
+/// range as on the whole address, and it can be read from the addresses' search index.
 fn any_match(c: &Columns, walk: bool) -> String {
     let plus = if walk { "+" } else { "" };
     let mut terms: Vec<String> =
         [c.sort].iter().chain(c.others.iter()).map(|k| format!("{plus}{k} >= ?1 and {plus}{k} < ?2")).collect();
-    terms.push("id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2)".into());
+    terms.push(if walk {
+        "id in (select user_id from alternate_emails where active = 1 \
+         and substr(address_key, 1, 3) >= ?1 and substr(address_key, 1, 3) < ?2)"
+            .into()
+    } else {
+        "id in (select user_id from alternate_emails where address_key >= ?1 and address_key < ?2)".into()
+    });
     terms.join(" or ")
 }
 
