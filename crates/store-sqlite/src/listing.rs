@@ -134,8 +134,9 @@ fn sources_sql(c: &Columns, plan: &Plan) -> String {
                 plan.order(c, "id")
             ))
         }))
+        // A user with several matching addresses counts once, or they could fill the page alone.
         .chain([page(format!(
-            "select {sort} as k, user_id as id from alternate_emails where active = 1 \
+            "select distinct {sort} as k, user_id as id from alternate_emails where active = 1 \
              and substr(address_key, 1, 3) = ?4 and address_key >= ?1 and address_key < ?2{} order by {} limit ?3",
             plan.after(c, "user_id"),
             plan.order(c, "user_id")
@@ -283,6 +284,12 @@ mod tests {
         for i in 0..70 {
             users.push(person(10_000 + i, "Zedd", "Quill", None));
             users.push(person(20_000 + i, "Mia", "Vos", (i % 7 == 0).then(|| format!("zed.alt{i}@fabrikam.com"))));
+        }
+        // People with several matching addresses, who must not crowd others off a page.
+        for i in 0..60 {
+            let mut many = person(30_000 + i, "Ola", "Berg", None);
+            many.contact.alternate_emails = (0..3).map(|n| format!("zed{i}.{n}@fabrikam.com")).collect();
+            users.push(many);
         }
         let index_sql = "select group_concat(sql, ';') from (select sql from sqlite_master \
                          where type = 'index' and tbl_name in ('users', 'alternate_emails') order by name)";
