@@ -126,6 +126,9 @@ impl Worker {
         });
         let outcomes: Vec<(i64, Outcome)> =
             batch.iter().map(|e| e.message.id).zip(futures_util::future::join_all(attempts).await).collect();
+        for (entry, (_, outcome)) in batch.iter().zip(&outcomes) {
+            count(entry.message.channel, outcome);
+        }
         if !outcomes.is_empty() {
             self.record(&outcomes).await?;
         }
@@ -174,6 +177,18 @@ impl Worker {
         let base = i64::try_from(self.retry_base.as_millis()).unwrap_or(i64::MAX);
         outbox::after_failure(entry.attempts, error, Timestamp::now(), base)
     }
+}
+
+/// Counts an attempt in `roster_outbox_attempts_total`, by channel and outcome.
+fn count(channel: Channel, outcome: &Outcome) {
+    let outcome = match outcome {
+        Outcome::Delivered { .. } => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Held => "held",
+    };
+    metrics::counter!("roster_outbox_attempts_total", "channel" => channel.to_string(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Without a transport the console is where a developer reads what would have been sent.

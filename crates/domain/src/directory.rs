@@ -133,6 +133,12 @@ impl Directory {
         self.outbox_signal.clone()
     }
 
+    /// The database's state (reachable, migrations, queue, connections), for health checks
+    /// and metrics: no one's data, so no permission applies.
+    pub async fn status(&self) -> Result<crate::store::StoreStatus, DomainError> {
+        Ok(self.store.status().await?)
+    }
+
     /// Queued messages, newest first (Global Administrators only).
     pub async fn outbox(
         &self,

@@ -22,6 +22,38 @@ pub struct Credentials {
     pub password_hash: Option<String>,
 }
 
+/// One migration this build carries, and whether the database has applied it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+/// The store's own account of its health, for readiness checks, metrics and `roster migrate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStatus {
+    /// The database engine (`SQLite`, `PostgreSQL`).
+    pub engine: &'static str,
+    /// Every migration this build carries, oldest first.
+    pub migrations: Vec<MigrationState>,
+    /// Messages waiting for delivery, due now or later.
+    pub outbox_pending: u64,
+    /// Open database connections.
+    pub pool_size: u32,
+    /// Idle connections among them.
+    pub pool_idle: u32,
+    /// The most connections the store opens.
+    pub pool_max: u32,
+}
+
+impl StoreStatus {
+    /// Migrations this build carries that the database has not applied.
+    pub fn pending(&self) -> impl Iterator<Item = &MigrationState> {
+        self.migrations.iter().filter(|m| !m.applied)
+    }
+}
+
 /// A fixed-window counter's state after an increment.
 pub type Count = u32;
 
@@ -235,4 +267,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a sign-in waiting for its second step.
     async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Reads the database's state now; an error means it cannot be reached.
+    async fn status(&self) -> Result<StoreStatus, StoreError>;
 }

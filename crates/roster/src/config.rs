@@ -8,6 +8,7 @@ use clap::Args;
 use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig, WebhookConfig};
 use roster_domain::recovery::CodeKey;
 use roster_domain::{Directory, Store};
+use roster_store_postgres::PostgresStore;
 use roster_store_sqlite::SqliteStore;
 
 /// The options that locate the directory's database.
@@ -16,7 +17,8 @@ pub struct StoreArgs {
     /// Folder for the embedded database.
     #[arg(long, env = "ROSTER_DATA", default_value = "./roster-data")]
     pub data: PathBuf,
-    /// A database URL instead of the data folder (`sqlite:///path/to/roster.db`).
+    /// A database URL instead of the data folder: `sqlite:///path/to/roster.db`, or
+    /// `postgres://user:password@host/database` for several nodes on one database.
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// File with the key one-time codes are hashed under (64 hex digits); created in the data
@@ -25,25 +27,81 @@ pub struct StoreArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+/// Where the directory's database is, as the options name it.
+enum Location<'a> {
+    Folder(&'a Path),
+    Sqlite(&'a str),
+    Postgres(&'a str),
+}
+
+/// An open store of either engine, kept to be closed at the end.
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    /// Closes the store's connections, waiting for statements under way.
+    pub async fn close(&self) {
+        match self {
+            Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
+        }
+    }
+}
+
 impl StoreArgs {
-    /// Opens the store (applying migrations) and wraps it in the directory service.
-    pub async fn open(&self) -> anyhow::Result<(Directory, SqliteStore)> {
-        let store = match &self.database_url {
-            Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url)
-                .await
-                .with_context(|| "cannot open the database given by ROSTER_DATABASE_URL")?,
+    fn location(&self) -> anyhow::Result<Location<'_>> {
+        match self.database_url.as_deref() {
+            None => Ok(Location::Folder(&self.data)),
+            Some(url) if url.starts_with("sqlite:") => Ok(Location::Sqlite(url)),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                if self.secret_key_file.is_none() {
+                    bail!(
+                        "secret_key_file: with a PostgreSQL database, set ROSTER_SECRET_KEY_FILE to a key file that \
+                         every node shares (it is created if missing); one-time codes sent by one node are checked \
+                         by whichever node the answer reaches"
+                    )
+                }
+                Ok(Location::Postgres(url))
+            }
             Some(url) => {
                 let scheme = url.split(':').next().unwrap_or_default();
-                bail!("ROSTER_DATABASE_URL: the {scheme:?} scheme is not supported by this build; use sqlite:")
+                bail!("database_url: the {scheme:?} scheme is not supported; use sqlite: or postgres://")
             }
-            None => SqliteStore::open(&self.data)
-                .await
-                .with_context(|| format!("cannot open the directory in {}", self.data.display()))?,
+        }
+    }
+
+    /// Checks the options without opening anything.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.location().map(drop)
+    }
+
+    /// Opens the store (applying migrations) and wraps it in the directory service.
+    pub async fn open(&self) -> anyhow::Result<(Directory, Backend)> {
+        let (shared, backend): (Arc<dyn Store>, Backend) = match self.location()? {
+            Location::Folder(data) => {
+                let store = SqliteStore::open(data)
+                    .await
+                    .with_context(|| format!("cannot open the directory in {}", data.display()))?;
+                (Arc::new(store.clone()), Backend::Sqlite(store))
+            }
+            Location::Sqlite(url) => {
+                let store = SqliteStore::open_url(url)
+                    .await
+                    .with_context(|| "cannot open the database given by ROSTER_DATABASE_URL")?;
+                (Arc::new(store.clone()), Backend::Sqlite(store))
+            }
+            Location::Postgres(url) => {
+                let store = PostgresStore::connect(url)
+                    .await
+                    .with_context(|| "cannot open the database given by ROSTER_DATABASE_URL")?;
+                (Arc::new(store.clone()), Backend::Postgres(store))
+            }
         };
         let key_file = self.secret_key_file.clone().unwrap_or_else(|| self.data.join(KEY_FILE));
         let key = load_or_create_key(&key_file)?;
-        let shared: Arc<dyn Store> = Arc::new(store.clone());
-        Ok((Directory::new(shared).with_code_key(key), store))
+        Ok((Directory::new(shared).with_code_key(key), backend))
     }
 }
 

@@ -9,6 +9,8 @@ use axum::Router;
 use roster_domain::Directory;
 
 mod error;
+mod health;
+mod metrics;
 mod router;
 mod security;
 mod session;
@@ -38,5 +40,6 @@ pub struct AppState {
 
 /// Builds the application for `directory`.
 pub fn app(directory: Directory, config: WebConfig) -> Router {
+    metrics::handle();
     router(AppState { directory, config: Arc::new(config) })
 }

@@ -7,7 +7,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::ui::{account, audit, contact, manage, outbox, reset, second_step, security_info, settings, signin, users};
-use crate::{security, AppState};
+use crate::{health, metrics, security, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -16,6 +16,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(signin::home))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::render))
         .route("/static/roster.css", get(|| static_file("text/css", include_str!("../static/roster.css"))))
         .route("/static/roster.js", get(|| static_file("text/javascript", include_str!("../static/roster.js"))))
         .route("/signin", get(signin::show).post(signin::submit))
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
         .route("/admin/settings/mfa", post(settings::save_mfa))
+        .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())

@@ -202,8 +202,8 @@ async fn the_command_line_adds_users_while_the_server_runs() {
             "--role",
             "helpdesk-admin",
         ])
-        .args(["--password-stdin", "--data"])
-        .arg(app.data.path())
+        .arg("--password-stdin")
+        .args(app.store_args())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -221,8 +221,8 @@ async fn the_command_line_adds_users_while_the_server_runs() {
     assert_eq!(location(&r), "/account", "not forced to change");
 
     let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["users", "add", "--username", "bad", "--display-name", "X", "--data"])
-        .arg(app.data.path())
+        .args(["users", "add", "--username", "bad", "--display-name", "X"])
+        .args(app.store_args())
         .output()
         .await
         .unwrap();

@@ -1,5 +1,9 @@
-//! Starts Roster in-process on 127.0.0.1:0 with a fresh SQLite database, and drives it with a
+//! Starts Roster in-process on 127.0.0.1:0 with a fresh database, and drives it with a
 //! cookie-keeping HTTP client.
+//!
+//! The database is SQLite in a temporary folder, or, with `ROSTER_TEST_BACKEND=postgres`, a
+//! PostgreSQL database of the test's own on the server `ROSTER_TEST_POSTGRES_URL` names (by
+//! default the local one), dropped when the test ends.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +15,8 @@ use reqwest::{Client, Response, StatusCode};
 use roster_delivery::{Transports, Worker};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::{Actor, Directory, NewUserInput, Role, RoleSet, Store, User};
+use roster_store_postgres::testing::TestDb;
+use roster_store_postgres::PostgresStore;
 use roster_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 use tokio::sync::watch;
@@ -27,6 +33,8 @@ pub struct TestApp {
     pub base: String,
     pub directory: Directory,
     pub data: TempDir,
+    /// The test's PostgreSQL database, when the tests run on PostgreSQL.
+    pub db: Option<TestDb>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
     stop: watch::Sender<bool>,
@@ -57,8 +65,13 @@ impl TestApp {
     /// A server over an empty directory, delivering through `transports`.
     pub async fn start_with(transports: Transports) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
-        let Running { base, directory, server, worker, stop } = Self::launch(data.path(), transports).await;
-        TestApp { base, directory, data, server, worker, stop }
+        let db = match on_postgres() {
+            true => Some(TestDb::create().await),
+            false => None,
+        };
+        let url = db.as_ref().map(|db| db.url.as_str());
+        let Running { base, directory, server, worker, stop } = Self::launch(data.path(), url, transports).await;
+        TestApp { base, directory, data, db, server, worker, stop }
     }
 
     /// Stops the server and its delivery worker (letting an attempt under way finish, as a
@@ -68,13 +81,16 @@ impl TestApp {
         let _ = (&mut self.server).await;
         let _ = self.stop.send(true);
         let _ = (&mut self.worker).await;
-        let Running { base, directory, server, worker, stop } = Self::launch(self.data.path(), transports).await;
+        let url = self.db.as_ref().map(|db| db.url.as_str());
+        let Running { base, directory, server, worker, stop } = Self::launch(self.data.path(), url, transports).await;
         (self.base, self.directory, self.server, self.worker, self.stop) = (base, directory, server, worker, stop);
     }
 
-    async fn launch(data: &Path, transports: Transports) -> Running {
-        let store = SqliteStore::open(data).await.expect("open store");
-        let shared: Arc<dyn Store> = Arc::new(store);
+    async fn launch(data: &Path, postgres: Option<&str>, transports: Transports) -> Running {
+        let shared: Arc<dyn Store> = match postgres {
+            Some(url) => Arc::new(PostgresStore::connect(url).await.expect("open store")),
+            None => Arc::new(SqliteStore::open(data).await.expect("open store")),
+        };
         let directory = Directory::new(shared.clone());
         // Most tests are about other things than the second step; those about it turn the
         // default (administrators need one) back on.
@@ -93,6 +109,16 @@ impl TestApp {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(Worker::new(shared, transports, RETRY, directory.outbox_signal()).run(stopped));
         Running { base: format!("http://{addr}"), directory, server, worker, stop }
+    }
+
+    /// The options that point a `roster` command at this server's database.
+    pub fn store_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = vec!["--data".into(), self.data.path().into()];
+        if let Some(db) = &self.db {
+            args.extend(["--database-url".into(), db.url.clone().into(), "--secret-key-file".into()]);
+            args.push(self.data.path().join("secret.key").into());
+        }
+        args
     }
 
     /// Adds a user with [`PASSWORD`] and the given roles.
@@ -125,6 +151,11 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {username} failed");
         s
     }
+}
+
+/// Whether the tests run on PostgreSQL (`ROSTER_TEST_BACKEND=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("ROSTER_TEST_BACKEND").is_ok_and(|b| b.eq_ignore_ascii_case("postgres"))
 }
 
 /// One client with its cookies.

@@ -122,6 +122,13 @@ pub async fn submit(
     let ip = crate::session::client_ip(&parts);
     let next = crate::error::local_path(&form.next).unwrap_or("/account");
     let outcome = state.directory.sign_in(&form.username, &form.password, &ip, next).await?;
+    crate::metrics::sign_in(match &outcome {
+        SignInOutcome::SecondStep { .. } => "second_step",
+        SignInOutcome::Success { .. } => "success",
+        SignInOutcome::Failed => "failed",
+        SignInOutcome::Blocked => "blocked",
+        SignInOutcome::Throttled => "throttled",
+    });
     let (status, message) = match outcome {
         SignInOutcome::SecondStep { token } => {
             let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(second_step_cookie(token, secure));

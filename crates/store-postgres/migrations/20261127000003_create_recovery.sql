@@ -1,0 +1,3 @@
+-- Mirrors the SQLite migration of the same name.
+-- Administrators are few: notices to all Global Administrators find them without a scan.
+create index users_administrators on users (id) where roles != 0;

@@ -1,0 +1,4 @@
+-- Mirrors the SQLite migration of the same name.
+-- When the code sent last in a reset expires: kept with the reset, so that stand-in codes for
+-- unknown usernames expire exactly like real ones.
+alter table reset_sessions add column code_expires_at bigint;

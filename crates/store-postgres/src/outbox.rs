@@ -1,0 +1,274 @@
+//! The outbox: queued in the transactions of the changes that cause it, claimed by delivery
+//! workers on any node with a lease.
+
+use roster_domain::outbox::{Channel, DeliveryState, Message, MessageKind, OutboxEntry, Outcome, LEASE_SECONDS};
+use roster_domain::{StoreError, Timestamp};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use crate::rows::{flag, get_flag, parse_id, Params};
+use crate::{backend, PostgresStore};
+
+const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
+    attempts, next_attempt_at, last_error, finished_at, redacted";
+
+/// Messages per insert statement (a save's notices cost one round trip, not one each).
+const INSERT_CHUNK: usize = 100;
+
+/// Queues messages inside the caller's transaction, due at once.
+pub(crate) async fn insert(conn: &mut PgConnection, messages: &[Message]) -> Result<(), StoreError> {
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let mut params = Params::default();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for m in chunk {
+            let row = [
+                params.push(m.channel.code())?,
+                params.push(m.kind.code())?,
+                params.push(m.recipient.clone())?,
+                params.push(m.user_id.map(|id| id.to_string()))?,
+                params.push(m.subject.clone())?,
+                params.push(m.text.clone())?,
+                params.push(m.html.clone())?,
+                params.push(m.created_at.millis())?,
+            ];
+            let created_at = &row[7];
+            rows.push(format!("({}, 'pending', 0, {created_at}, 0)", row.join(", ")));
+        }
+        let sql = format!(
+            "insert into outbox (channel, kind, recipient, user_id, subject, body_text, body_html, created_at, \
+             state, attempts, next_attempt_at, redacted) values {}",
+            rows.join(", ")
+        );
+        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Records what one attempt came to, releasing its lease; never over a recorded outcome.
+async fn record(conn: &mut PgConnection, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
+    let query = match outcome {
+        Outcome::Delivered { redact } => sqlx::query(
+            "update outbox set state = 'delivered', finished_at = $1, lease_until = null, last_error = null, \
+             redacted = $2, body_text = case when $2 = 1 then '' else body_text end, \
+             body_html = case when $2 = 1 then null else body_html end where id = $3 and state = 'pending'",
+        )
+        .bind(at.millis())
+        .bind(flag(*redact)),
+        Outcome::Retry { error, at: next } => sqlx::query(
+            "update outbox set next_attempt_at = $1, last_error = $2, lease_until = null where id = $3 \
+             and state = 'pending'",
+        )
+        .bind(next.millis())
+        .bind(error),
+        // A message given up is never sent: its body (a code, perhaps) is erased too.
+        Outcome::Failed { error } => sqlx::query(
+            "update outbox set state = 'failed', finished_at = $1, last_error = $2, lease_until = null, \
+             body_text = '', body_html = null, redacted = 1 where id = $3 and state = 'pending'",
+        )
+        .bind(at.millis())
+        .bind(error),
+        Outcome::Held => sqlx::query(
+            "update outbox set state = 'held', finished_at = $1, lease_until = null where id = $2 \
+             and state = 'pending'",
+        )
+        .bind(at.millis()),
+    };
+    query.bind(id).execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
+}
+
+fn entry_from_row(row: &PgRow) -> Result<OutboxEntry, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+    let int = |name: &str| row.try_get::<i64, _>(name).map_err(backend);
+    let unknown = |what: &str, value: String| backend(format!("unknown outbox {what} {value:?}"));
+    let channel = text("channel")?;
+    let kind = text("kind")?;
+    let state = text("state")?;
+    let user_id: Option<String> = row.try_get("user_id").map_err(backend)?;
+    let finished_at: Option<i64> = row.try_get("finished_at").map_err(backend)?;
+    Ok(OutboxEntry {
+        message: Message {
+            id: int("id")?,
+            channel: Channel::from_code(&channel).ok_or_else(|| unknown("channel", channel))?,
+            kind: MessageKind::from_code(&kind).ok_or_else(|| unknown("kind", kind))?,
+            recipient: text("recipient")?,
+            user_id: user_id.as_deref().map(parse_id).transpose()?,
+            subject: text("subject")?,
+            text: text("body_text")?,
+            html: row.try_get("body_html").map_err(backend)?,
+            created_at: Timestamp(int("created_at")?),
+        },
+        state: DeliveryState::from_code(&state).ok_or_else(|| unknown("state", state))?,
+        attempts: u32::try_from(int("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: Timestamp(int("next_attempt_at")?),
+        last_error: row.try_get("last_error").map_err(backend)?,
+        finished_at: finished_at.map(Timestamp),
+        redacted: get_flag(row, "redacted")?,
+    })
+}
+
+impl PostgresStore {
+    pub(crate) async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        insert(&mut tx, messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn record(
+        &self,
+        entry: &roster_domain::AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        crate::audit::insert(&mut tx, entry).await?;
+        insert(&mut tx, messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    /// One statement. `skip locked` passes over rows another worker is claiming at this moment
+    /// instead of waiting for them (and a row whose claim committed meanwhile is re-checked and
+    /// dropped, its lease now live). The ids are collected with `array(…)`, which runs exactly
+    /// once: a plain `in (select … limit …)` may be re-run as the inner side of a join, each run
+    /// locking rows of its own, and so claim more than `limit`.
+    pub(crate) async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!(
+            "update outbox set lease_until = $1, attempts = attempts + 1 where id = any(array(select id from outbox \
+             where state = 'pending' and next_attempt_at <= $2 and (lease_until is null or lease_until <= $2) \
+             order by next_attempt_at, id limit $3 for update skip locked)) returning {COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now.plus_seconds(LEASE_SECONDS).millis())
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by_key(|e| (e.next_attempt_at, e.message.id));
+        Ok(entries)
+    }
+
+    /// In one transaction, in the order of the ids (the same id keeps its outcomes' order):
+    /// two workers holding overlapping messages, after a lease ran out, then lock them in the
+    /// same order and cannot deadlock.
+    pub(crate) async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
+        let mut ordered: Vec<&(i64, Outcome)> = outcomes.iter().collect();
+        ordered.sort_by_key(|(id, _)| *id);
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (id, outcome) in ordered {
+            record(&mut tx, *id, outcome, at).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!("select {COLUMNS} from outbox where id < $1 order by id desc limit $2");
+        let rows = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::fixtures::{message, other_node, test_store};
+
+    #[tokio::test]
+    async fn a_claimed_message_goes_to_one_worker_until_its_lease_runs_out() {
+        let (_db, store) = test_store().await;
+        store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let first = store.claim_messages(now, 3).await.unwrap();
+        let second = store.claim_messages(now, 16).await.unwrap();
+        let ids = |v: &[OutboxEntry]| v.iter().map(|e| e.message.id).collect::<Vec<_>>();
+        assert_eq!(ids(&first), [1, 2, 3], "oldest first");
+        assert_eq!(ids(&second), [4, 5], "a second worker gets only the rest");
+        assert!(store.claim_messages(now, 16).await.unwrap().is_empty());
+        assert!(first.iter().all(|e| e.attempts == 1 && e.state == DeliveryState::Pending));
+        assert_eq!(first[0].message, Message { id: 1, ..message(0) });
+
+        // The worker holding 1–3 died: after the lease, another takes them over.
+        let later = now.plus_seconds(LEASE_SECONDS);
+        let taken_over = store.claim_messages(later, 16).await.unwrap();
+        assert_eq!(ids(&taken_over), [1, 2, 3, 4, 5]);
+        assert!(taken_over.iter().all(|e| e.attempts == 2));
+    }
+
+    #[tokio::test]
+    async fn recorded_outcomes_decide_what_is_claimed_again() {
+        let (_db, store) = test_store().await;
+        store.queue_messages(&(0..4).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        store.claim_messages(now, 16).await.unwrap();
+        store.record_deliveries(&[(1, Outcome::Delivered { redact: true })], now).await.unwrap();
+        let retry_at = Timestamp(20_000);
+        let outcomes = [(4, Outcome::Held), (3, Outcome::Failed { error: "no such user".into() })];
+        store.record_deliveries(&outcomes, now).await.unwrap();
+        store.record_deliveries(&[(2, Outcome::Retry { error: "busy".into(), at: retry_at })], now).await.unwrap();
+
+        assert!(store.claim_messages(Timestamp(19_999), 16).await.unwrap().is_empty(), "the retry is not due yet");
+        let due = store.claim_messages(retry_at, 16).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].message.id, due[0].attempts, due[0].last_error.as_deref()), (2, 2, Some("busy")));
+
+        let listed = store.list_outbox(None, 10).await.unwrap();
+        let by_id = |id: i64| listed.iter().find(|e| e.message.id == id).unwrap();
+        let delivered = by_id(1);
+        assert_eq!(delivered.state, DeliveryState::Delivered);
+        assert!(delivered.redacted && delivered.message.text.is_empty() && delivered.message.html.is_none());
+        assert_eq!(delivered.finished_at, Some(now));
+        assert_eq!((by_id(3).state, by_id(3).last_error.as_deref()), (DeliveryState::Failed, Some("no such user")));
+        assert!(by_id(3).redacted && by_id(3).message.text.is_empty(), "a failed message keeps no body");
+        store.record_deliveries(&[(1, Outcome::Failed { error: "late".into() })], now).await.unwrap();
+        let late = store.list_outbox(None, 10).await.unwrap();
+        assert_eq!(late.iter().find(|e| e.message.id == 1).unwrap().state, DeliveryState::Delivered, "not overwritten");
+        assert_eq!(by_id(4).state, DeliveryState::Held);
+        assert_eq!(by_id(4).message.text, "Body 3", "held messages keep their bodies");
+        assert_eq!(listed.iter().map(|e| e.message.id).collect::<Vec<_>>(), [4, 3, 2, 1], "newest first");
+        assert_eq!(store.list_outbox(Some(3), 10).await.unwrap().len(), 2);
+
+        store.record_deliveries(&[(2, Outcome::Delivered { redact: false })], now).await.unwrap();
+        let kept = store.list_outbox(None, 10).await.unwrap();
+        let kept = kept.iter().find(|e| e.message.id == 2).unwrap();
+        assert!(!kept.redacted && kept.message.text == "Body 1", "delivered unredacted keeps its body");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn workers_on_two_nodes_never_claim_the_same_message() {
+        let (db, store) = test_store().await;
+        let node = other_node(&db).await;
+        store.queue_messages(&(0..300).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let mut workers = Vec::new();
+        for w in 0..8 {
+            let store = if w % 2 == 0 { store.clone() } else { node.clone() };
+            workers.push(tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                loop {
+                    let batch = store.claim_messages(now, 7).await.unwrap();
+                    assert!(batch.len() <= 7, "never more than asked for");
+                    if batch.is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(batch.iter().map(|e| e.message.id));
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!(distinct.len(), all.len(), "a message was claimed twice");
+        assert_eq!(distinct.len(), 300, "every message was claimed");
+        let listed = store.list_outbox(None, 1000).await.unwrap();
+        assert!(listed.iter().all(|e| e.attempts == 1));
+    }
+}

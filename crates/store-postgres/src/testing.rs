@@ -1,0 +1,61 @@
+//! A fresh PostgreSQL database for each test, dropped when the test ends (pass or fail).
+//!
+//! The server is the one `ROSTER_TEST_POSTGRES_URL` names (default: the local one, trust
+//! authentication); the URL's database is only used to create and drop the test's own.
+
+use sqlx::{Connection, Executor, PgConnection};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of a test's own.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    server_url: String,
+}
+
+impl TestDb {
+    /// Creates an empty database with a random name.
+    pub async fn create() -> TestDb {
+        let server_url = std::env::var("ROSTER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
+        let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server_url} (set ROSTER_TEST_POSTGRES_URL): {e}"));
+        conn.execute(format!("create database {name}").as_str()).await.expect("create the test database");
+        let _ = conn.close().await;
+        TestDb { url: with_database(&server_url, &name), name, server_url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own
+        // with a runtime of its own does the asynchronous work.
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&server_url).await.ok()?;
+                conn.execute(format!("drop database if exists {name} with (force)").as_str()).await.ok()?;
+                conn.close().await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, keeping any query string.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.find('?') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    format!("{server}/{name}{query}")
+}

@@ -1,0 +1,84 @@
+//! Prometheus metrics at `/metrics`: request latency by route, sign-in outcomes, and the
+//! gauges the store reports at each scrape (outbox queue, database pool).
+//!
+//! Metrics go through the `metrics` facade to one recorder per process, installed on first
+//! use, so every server in a process (the tests start several) reports into the same registry,
+//! as Prometheus expects of one process.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::error::PageError;
+use crate::AppState;
+
+/// Request latency, by route template, method and status.
+const REQUEST_SECONDS: &str = "roster_http_request_duration_seconds";
+
+/// Latency buckets from a millisecond to ten seconds: a page is expected to take a few
+/// milliseconds, a password hash a few hundred.
+const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// The process's recorder, installed on first use.
+pub(crate) fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &BUCKETS)
+                .expect("the bucket list is not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder already installed (by an embedding program) keeps its place;
+            // `/metrics` then shows only what this handle saw.
+            let _ = metrics::set_global_recorder(recorder);
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP);
+                    upkeep.run_upkeep();
+                })
+                .expect("a thread can be started");
+            handle
+        })
+        .clone()
+}
+
+/// Times every routed request under its route template (`/admin/users/{id}`), so that ids do
+/// not become labels.
+pub(crate) async fn track(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let route = route.unwrap_or_else(|| "unmatched".into());
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(REQUEST_SECONDS, "route" => route, "method" => method, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Counts one sign-in attempt by its outcome (`success`, `second_step`, `failed`, `blocked`,
+/// `throttled`).
+pub(crate) fn sign_in(outcome: &'static str) {
+    metrics::counter!("roster_signin_attempts_total", "outcome" => outcome).increment(1);
+}
+
+/// `GET /metrics`: the Prometheus text format, with the store's gauges read now.
+pub(crate) async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
+    let status = state.directory.status().await?;
+    metrics::gauge!("roster_outbox_pending").set(status.outbox_pending as f64);
+    metrics::gauge!("roster_db_pool_connections").set(f64::from(status.pool_size));
+    metrics::gauge!("roster_db_pool_idle").set(f64::from(status.pool_idle));
+    metrics::gauge!("roster_db_pool_max").set(f64::from(status.pool_max));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()))
+}
