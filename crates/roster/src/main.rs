@@ -1,6 +1,9 @@
 //! The `roster` command: the server and the administration commands, one binary.
 
-use clap::{Parser, Subcommand};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc returns freed memory to the system sooner than glibc's per-thread arenas: in the
 /// benchmark the server ends at about 220 MB instead of 270 MB, and saves run faster; with its
@@ -13,12 +16,17 @@ const PURGE_DELAY: &str = "MIMALLOC_PURGE_DELAY";
 
 mod cmd;
 mod config;
+mod config_file;
 mod demo;
 
 /// Roster: a self-hosted user directory and admin center that keeps every account recoverable.
 #[derive(Parser)]
 #[command(name = "roster", version, about, long_about = None)]
 struct Cli {
+    /// A TOML file of settings (keys as the ROSTER_ variables without the prefix, in lower
+    /// case); the command line and the environment take precedence over it.
+    #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,11 +40,36 @@ enum Command {
     Users(cmd::users::UsersCommand),
     /// Fill the directory with realistic sample people.
     DemoData(cmd::demo_data::DemoDataArgs),
+    /// Print the settings `roster serve` would run with (secrets hidden) and check them.
+    CheckConfig(cmd::check_config::CheckConfigArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     return_freed_memory_at_once();
-    tokio::runtime::Runtime::new()?.block_on(run())
+    // Before the runtime starts threads: the file's settings go into the environment.
+    let (known, secrets) = variables(&Cli::command());
+    let loaded = config_file::load(&std::env::args().collect::<Vec<_>>(), &known, &secrets)?;
+    tokio::runtime::Runtime::new()?.block_on(run(loaded))
+}
+
+/// Every `ROSTER_…` variable an option of any subcommand reads, and those holding secrets.
+fn variables(command: &clap::Command) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut known = BTreeSet::new();
+    let mut secrets = BTreeSet::new();
+    for arg in command.get_arguments() {
+        if let Some(name) = arg.get_env().and_then(|n| n.to_str()) {
+            known.insert(name.to_string());
+            if arg.is_hide_env_values_set() {
+                secrets.insert(name.to_string());
+            }
+        }
+    }
+    for sub in command.get_subcommands() {
+        let (k, s) = variables(sub);
+        known.extend(k);
+        secrets.extend(s);
+    }
+    (known, secrets)
 }
 
 /// mimalloc keeps freed pages for a while before giving them back, which left the server about
@@ -59,17 +92,23 @@ fn return_freed_memory_at_once() {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,
+        Command::CheckConfig(args) => {
+            let sub = matches.subcommand_matches("check-config").expect("the subcommand that was parsed");
+            cmd::check_config::run(args, sub, &loaded).await
+        }
     }
 }
 

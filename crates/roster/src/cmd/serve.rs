@@ -1,9 +1,11 @@
 //! `roster serve`: the web server.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
 use roster_delivery::Worker;
 use roster_domain::mfa::MfaPolicy;
@@ -32,7 +34,41 @@ pub struct ServeArgs {
     /// On first start, also add a few hundred sample people.
     #[arg(long)]
     demo: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "ROSTER_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
+
+impl ServeArgs {
+    /// What `roster serve` checks before it opens the database: transports and TLS files.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        self.store.check()?;
+        self.delivery.transports()?;
+        self.tls().await?;
+        Ok(())
+    }
+
+    /// The TLS configuration, when a certificate and key are given.
+    async fn tls(&self) -> anyhow::Result<Option<RustlsConfig>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        // One process-wide choice of cryptography (ring, as for outgoing connections); a second
+        // call finds it installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = RustlsConfig::from_pem_file(cert, key).await.with_context(|| {
+            format!("tls_cert/tls_key: cannot use {} with {} as a certificate and key", cert.display(), key.display())
+        })?;
+        Ok(Some(config))
+    }
+}
+
+/// How long requests under way may take to finish once a stop is asked for (HTTPS; plain
+/// HTTP waits for them all, as before).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Sample people added by `--demo`.
 const DEMO_USERS: usize = 300;
@@ -40,6 +76,7 @@ const DEMO_USERS: usize = 300;
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let transports = args.delivery.transports()?;
+    let tls = args.tls().await?;
     let (directory, store) = args.store.open().await?;
     if let Some((admin, password)) = directory.bootstrap(&args.admin_username).await? {
         let setup = Actor::system("Roster setup");
@@ -63,7 +100,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    let public = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));
     let missing: Vec<&str> =
@@ -90,10 +128,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let (stop_delivery, stopped) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(worker.run(stopped));
-    let app = roster_web::app(directory, config);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = roster_web::app(directory, config).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopping.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls).handle(handle).serve(app).await?;
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?,
+    }
     // Let a delivery under way finish, so that no message waits out a lease after a restart.
     let _ = stop_delivery.send(true);
     if tokio::time::timeout(Duration::from_secs(40), delivery).await.is_err() {

@@ -16,7 +16,7 @@ async fn admin_app() -> (TestApp, crate::harness::Session) {
 async fn search_matches_name_parts_usernames_and_alternate_emails_by_prefix() {
     let (app, s) = admin_app().await;
     bulk(
-        &app,
+        &app.directory,
         &[("Alex", "Wilber"), ("Megan", "Bowen"), ("Adele", "Vance"), ("Lee", "Gu"), ("Alexandra", "Kim")],
         &[(3, "lee.personal@Fabrikam.com")],
     )
@@ -42,7 +42,7 @@ async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
     let (app, s) = admin_app().await;
     let names: Vec<(String, String)> = (0..120).map(|i| (format!("Person{i:03}"), "Test".to_string())).collect();
     let refs: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    bulk(&app, &refs, &[]).await;
+    bulk(&app.directory, &refs, &[]).await;
     let (_, first) = s.page("/admin/users").await;
     let page1 = listed_names(&first);
     assert_eq!(page1.len(), 50);
@@ -128,7 +128,7 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
 #[tokio::test]
 async fn deleted_users_can_be_restored_with_everything_intact() {
     let (app, s) = admin_app().await;
-    let users = bulk(&app, &[("Joni", "Sherman")], &[(0, "joni@fabrikam.com")]).await;
+    let users = bulk(&app.directory, &[("Joni", "Sherman")], &[(0, "joni@fabrikam.com")]).await;
     let id = users[0].id;
     let csrf = s.csrf().await;
     let r = s.post(&format!("/admin/users/{id}/state"), &[("csrf", &csrf), ("action", "delete")]).await;
@@ -233,7 +233,7 @@ async fn the_command_line_adds_users_while_the_server_runs() {
 #[tokio::test]
 async fn users_deleted_more_than_thirty_days_ago_are_purged_and_audited() {
     let (app, s) = admin_app().await;
-    let users = bulk(&app, &[("Old", "Leaver"), ("Recent", "Leaver")], &[]).await;
+    let users = bulk(&app.directory, &[("Old", "Leaver"), ("Recent", "Leaver")], &[]).await;
     let system = roster_domain::Actor::system("test");
     let old = app.directory.delete_user(&system, users[0].id).await.unwrap();
     app.directory.delete_user(&system, users[1].id).await.unwrap();

@@ -223,7 +223,7 @@ pub fn location(r: &Response) -> String {
 }
 
 /// Adds `names.len()` users without passwords in one go; usernames are `u<i>@contoso.com`.
-pub async fn bulk(app: &TestApp, names: &[(&str, &str)], emails: &[(usize, &str)]) -> Vec<User> {
+pub async fn bulk(directory: &Directory, names: &[(&str, &str)], emails: &[(usize, &str)]) -> Vec<User> {
     use roster_domain::contact::ContactInfo;
     use roster_domain::user::{UserId, Username};
     use roster_domain::Timestamp;
@@ -252,7 +252,7 @@ pub async fn bulk(app: &TestApp, names: &[(&str, &str)], emails: &[(usize, &str)
         })
         .collect();
     let total = users.len();
-    app.directory.create_users_bulk(&Actor::system("test"), total, &mut std::iter::once(users.clone())).await.unwrap();
+    directory.create_users_bulk(&Actor::system("test"), total, &mut std::iter::once(users.clone())).await.unwrap();
     users
 }
 

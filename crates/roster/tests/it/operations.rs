@@ -1,0 +1,165 @@
+//! What operators rely on: readiness, metrics, the configuration file and its check, HTTPS.
+
+use std::ffi::OsString;
+
+use reqwest::StatusCode;
+
+use crate::harness::TestApp;
+use crate::process::Node;
+
+/// Runs a `roster` command and returns (success, stdout, stderr).
+async fn roster(args: &[&str], env: &[(&str, String)]) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().await.expect("run roster");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8 output");
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+/// Removes the newest migration's record, as a database that an older build set up would lack it.
+async fn forget_newest_migration(app: &TestApp) -> i64 {
+    use sqlx::Connection;
+    let newest = roster_store_sqlite::MIGRATOR.iter().map(|m| m.version).max().expect("migrations");
+    let sql = format!("delete from _sqlx_migrations where version = {newest}");
+    match &app.db {
+        Some(db) => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        }
+        None => {
+            let url = format!("sqlite://{}", app.data.path().join("roster.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        }
+    }
+    newest
+}
+
+#[tokio::test]
+async fn readiness_asks_the_database_for_every_migration() {
+    let app = TestApp::start().await;
+    let (status, body) = app.client().page("/readyz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready\n"));
+
+    let newest = forget_newest_migration(&app).await;
+    let (status, body) = app.client().page("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.starts_with(&format!("not ready: migrations not applied: {newest} ")), "{body}");
+    assert_eq!(app.client().page("/healthz").await.0, StatusCode::OK, "the process itself still answers");
+}
+
+/// The value of the first sample of `series` (name and labels as printed) in a scrape.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
+    let app = TestApp::start().await;
+    app.user("megan@contoso.com", "Megan Bowen", &[]).await;
+    let failed = "roster_signin_attempts_total{outcome=\"failed\"}";
+    let (_, before) = app.client().page("/metrics").await;
+    let r = app.client().sign_in("megan@contoso.com", "not her password").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, scrape) = app.client().page("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    // The recorder is the process's: other tests count too, so this one counts at least its own.
+    assert!(sample(&scrape, failed).unwrap() >= sample(&before, failed).unwrap_or(0.0) + 1.0, "{scrape}");
+    let signin_page = scrape.lines().any(|l| {
+        l.starts_with("roster_http_request_duration_seconds_bucket{")
+            && l.contains("route=\"/signin\"")
+            && l.contains("method=\"GET\"")
+            && l.contains("status=\"200\"")
+    });
+    assert!(signin_page, "{scrape}");
+    assert!(!scrape.contains("route=\"/admin/users/"), "ids never become labels");
+    for gauge in ["roster_outbox_pending", "roster_db_pool_connections", "roster_db_pool_idle"] {
+        assert!(sample(&scrape, gauge).is_some(), "{gauge} in {scrape}");
+    }
+    assert!(sample(&scrape, "roster_db_pool_max").unwrap() >= 1.0);
+}
+
+#[tokio::test]
+async fn check_config_shows_each_setting_with_its_source_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roster.toml");
+    std::fs::write(
+        &file,
+        "listen = \"0.0.0.0:9000\"\nsmtp_url = \"smtp://relay:hunter2hunter2@mail.example.com:587?tls=starttls\"\n\
+         outbox_retry_ms = 5000\nmail_from = \"From the file <f@example.com>\"\n",
+    )
+    .unwrap();
+    let token = dir.path().join("twilio-token");
+    std::fs::write(&token, "tok-secret-value\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let env = [
+        ("ROSTER_MAIL_FROM", "Roster <roster@contoso.com>".to_string()),
+        ("ROSTER_TWILIO_AUTH_TOKEN_FILE", token.display().to_string()),
+        ("ROSTER_TWILIO_ACCOUNT_SID", "AC0123".to_string()),
+        ("ROSTER_TWILIO_FROM", "+14255550100".to_string()),
+    ];
+    let (ok, out, err) =
+        roster(&["check-config", "--config", file_arg, "--public-url", "https://roster.contoso.com"], &env).await;
+    assert!(ok, "{err}");
+    for expected in [
+        "listen = \"0.0.0.0:9000\"  # configuration file",
+        "smtp_url = \"smtp://relay:********@mail.example.com:587\"  # configuration file; secret",
+        "outbox_retry_ms = \"5000\"  # configuration file",
+        "mail_from = \"Roster <roster@contoso.com>\"  # ROSTER_MAIL_FROM",
+        "public_url = \"https://roster.contoso.com\"  # command line",
+        "twilio_auth_token = \"********\"  # ROSTER_TWILIO_AUTH_TOKEN_FILE; secret",
+        "admin_username = \"admin@roster.example\"  # default",
+        "# database_url is not set",
+        "# The settings are valid.",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+    assert!(!out.contains("hunter2") && !out.contains("tok-secret-value"), "{out}");
+
+    let (ok, _, err) = roster(&["check-config", "--database-url", "mysql://db/roster"], &[]).await;
+    assert!(!ok);
+    assert!(err.contains("database_url: the \"mysql\" scheme is not supported"), "{err}");
+    std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+    let (ok, _, err) = roster(&["check-config", "--config", file_arg], &[]).await;
+    assert!(!ok);
+    assert!(err.contains("unknown setting `lisen`"), "{err}");
+}
+
+#[tokio::test]
+async fn serves_https_with_the_certificate_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let args: Vec<OsString> = vec![
+        "--tls-cert".into(),
+        cert.into(),
+        "--tls-key".into(),
+        key.into(),
+        "--data".into(),
+        dir.path().join("data").into(),
+    ];
+    let node = Node::start(&args, &[]).await;
+    assert!(node.base.starts_with("https://127.0.0.1:"), "{}", node.base);
+
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(issued.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = trusted.get(format!("{}/healthz", node.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let untrusted = reqwest::Client::new().get(format!("{}/healthz", node.base)).send().await;
+    assert!(untrusted.is_err(), "a client that does not trust the certificate is refused");
+    let plain = reqwest::Client::new().get(node.base.replace("https://", "http://") + "/healthz").send().await;
+    assert!(plain.is_err() || plain.unwrap().status() != StatusCode::OK, "no plain HTTP on the TLS port");
+
+    let missing =
+        roster(&["check-config", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], &[]).await;
+    assert!(!missing.0);
+    assert!(missing.2.contains("tls_cert/tls_key: cannot use /nonexistent.pem"), "{}", missing.2);
+}
