@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod backup;
 pub mod check_config;
 pub mod demo_data;
+pub mod migrate;
 pub mod serve;
 pub mod users;

@@ -41,6 +41,23 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The store behind the storage interface.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Applies the migrations the database lacks.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Backend::Sqlite(store) => store.migrate().await?,
+            Backend::Postgres(store) => store.migrate().await?,
+        }
+        Ok(())
+    }
+
     /// Closes the store's connections, waiting for statements under way.
     pub async fn close(&self) {
         match self {
@@ -56,13 +73,6 @@ impl StoreArgs {
             None => Ok(Location::Folder(&self.data)),
             Some(url) if url.starts_with("sqlite:") => Ok(Location::Sqlite(url)),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                if self.secret_key_file.is_none() {
-                    bail!(
-                        "secret_key_file: with a PostgreSQL database, set ROSTER_SECRET_KEY_FILE to a key file that \
-                         every node shares (it is created if missing); one-time codes sent by one node are checked \
-                         by whichever node the answer reaches"
-                    )
-                }
                 Ok(Location::Postgres(url))
             }
             Some(url) => {
@@ -72,36 +82,48 @@ impl StoreArgs {
         }
     }
 
-    /// Checks the options without opening anything.
+    /// Checks the options of a server without opening anything.
     pub fn check(&self) -> anyhow::Result<()> {
-        self.location().map(drop)
+        if let Location::Postgres(_) = self.location()? {
+            if self.secret_key_file.is_none() {
+                bail!(
+                    "secret_key_file: with a PostgreSQL database, set ROSTER_SECRET_KEY_FILE to a key file that \
+                     every node shares (it is created if missing); one-time codes sent by one node are checked \
+                     by whichever node the answer reaches, and authenticator apps are sealed under it"
+                )
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects to the database as it is, applying nothing.
+    pub async fn connect(&self) -> anyhow::Result<Backend> {
+        let context = || "cannot open the database given by ROSTER_DATABASE_URL";
+        Ok(match self.location()? {
+            Location::Folder(data) => Backend::Sqlite(
+                SqliteStore::open_unmigrated(data)
+                    .await
+                    .with_context(|| format!("cannot open the directory in {}", data.display()))?,
+            ),
+            Location::Sqlite(url) => {
+                Backend::Sqlite(SqliteStore::open_url_unmigrated(url).await.with_context(context)?)
+            }
+            Location::Postgres(url) => Backend::Postgres(
+                PostgresStore::connect_unmigrated(url, roster_store_postgres::DEFAULT_MAX_CONNECTIONS)
+                    .await
+                    .with_context(context)?,
+            ),
+        })
     }
 
     /// Opens the store (applying migrations) and wraps it in the directory service.
     pub async fn open(&self) -> anyhow::Result<(Directory, Backend)> {
-        let (shared, backend): (Arc<dyn Store>, Backend) = match self.location()? {
-            Location::Folder(data) => {
-                let store = SqliteStore::open(data)
-                    .await
-                    .with_context(|| format!("cannot open the directory in {}", data.display()))?;
-                (Arc::new(store.clone()), Backend::Sqlite(store))
-            }
-            Location::Sqlite(url) => {
-                let store = SqliteStore::open_url(url)
-                    .await
-                    .with_context(|| "cannot open the database given by ROSTER_DATABASE_URL")?;
-                (Arc::new(store.clone()), Backend::Sqlite(store))
-            }
-            Location::Postgres(url) => {
-                let store = PostgresStore::connect(url)
-                    .await
-                    .with_context(|| "cannot open the database given by ROSTER_DATABASE_URL")?;
-                (Arc::new(store.clone()), Backend::Postgres(store))
-            }
-        };
+        self.check()?;
+        let backend = self.connect().await?;
+        backend.migrate().await?;
         let key_file = self.secret_key_file.clone().unwrap_or_else(|| self.data.join(KEY_FILE));
         let key = load_or_create_key(&key_file)?;
-        Ok((Directory::new(shared).with_code_key(key), backend))
+        Ok((Directory::new(backend.store()).with_code_key(key), backend))
     }
 }
 

@@ -40,6 +40,10 @@ enum Command {
     Users(cmd::users::UsersCommand),
     /// Fill the directory with realistic sample people.
     DemoData(cmd::demo_data::DemoDataArgs),
+    /// Apply the database migrations this build needs, or show them (--status).
+    Migrate(cmd::migrate::MigrateArgs),
+    /// Write a consistent copy of the embedded database while the server runs.
+    Backup(cmd::backup::BackupArgs),
     /// Print the settings `roster serve` would run with (secrets hidden) and check them.
     CheckConfig(cmd::check_config::CheckConfigArgs),
 }
@@ -105,6 +109,8 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,
+        Command::Migrate(args) => cmd::migrate::run(args).await,
+        Command::Backup(args) => cmd::backup::run(args).await,
         Command::CheckConfig(args) => {
             let sub = matches.subcommand_matches("check-config").expect("the subcommand that was parsed");
             cmd::check_config::run(args, sub, &loaded).await

@@ -72,6 +72,19 @@ impl PostgresStore {
     /// Connects to a `postgres://` URL with at most `max_connections` connections and applies
     /// pending migrations.
     pub async fn connect_with_max_connections(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::connect_unmigrated(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations the database lacks.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate(&self.pool).await
+    }
+
+    /// Connects to a `postgres://` URL with at most `max_connections` connections, leaving the
+    /// schema as it is (for inspecting its migrations before applying them).
+    pub async fn connect_unmigrated(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -86,7 +99,6 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        migrate(&pool).await?;
         Ok(PostgresStore { pool })
     }
 

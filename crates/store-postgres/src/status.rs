@@ -7,14 +7,24 @@ use crate::{backend, PostgresStore, MIGRATOR};
 
 impl PostgresStore {
     pub(crate) async fn status(&self) -> Result<StoreStatus, StoreError> {
-        let applied: Vec<i64> = sqlx::query_scalar("select version from _sqlx_migrations where success")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let outbox_pending: i64 = sqlx::query_scalar("select count(*) from outbox where state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+        // A database no migration has touched yet has neither table: everything is pending.
+        let has = |table: &'static str| {
+            sqlx::query_scalar::<_, bool>("select to_regclass($1) is not null").bind(table).fetch_one(&self.pool)
+        };
+        let applied: Vec<i64> = match has("_sqlx_migrations").await.map_err(backend)? {
+            true => sqlx::query_scalar("select version from _sqlx_migrations where success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?,
+            false => Vec::new(),
+        };
+        let outbox_pending: i64 = match has("outbox").await.map_err(backend)? {
+            true => sqlx::query_scalar("select count(*) from outbox where state = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?,
+            false => 0,
+        };
         let migrations = MIGRATOR
             .iter()
             .filter(|m| m.migration_type.is_up_migration())

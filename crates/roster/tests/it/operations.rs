@@ -163,3 +163,58 @@ async fn serves_https_with_the_certificate_it_is_given() {
     assert!(!missing.0);
     assert!(missing.2.contains("tls_cert/tls_key: cannot use /nonexistent.pem"), "{}", missing.2);
 }
+
+#[tokio::test]
+async fn migrate_shows_then_applies_what_a_database_lacks_on_either_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = roster_store_postgres::testing::TestDb::create().await;
+    let total = roster_store_sqlite::MIGRATOR.iter().count();
+    let sqlite_args = ["--data", dir.path().to_str().unwrap()];
+    let postgres_args = ["--database-url", pg.url.as_str()];
+    for (engine, store) in [("SQLite", &sqlite_args), ("PostgreSQL", &postgres_args)] {
+        let with = |first: &[&'static str]| first.iter().copied().chain(store.iter().copied()).collect::<Vec<&str>>();
+        let (ok, out, err) = roster(&with(&["migrate", "--status"]), &[]).await;
+        assert!(ok, "{err}");
+        assert!(out.starts_with(&format!("{engine} database, {total} migrations in this build:\n")), "{out}");
+        assert!(out.contains("20261127000001  create directory"), "{out}");
+        assert!(
+            out.ends_with(&format!("{total} pending: run `roster migrate` (or start `roster serve`) to apply them.\n"))
+        );
+
+        let (ok, out, err) = roster(&with(&["migrate"]), &[]).await;
+        assert!(ok, "{err}");
+        assert_eq!(out.matches("applied now").count(), total, "{out}");
+        assert!(out.ends_with(&format!("Applied {total}; the schema is current.\n")), "{out}");
+
+        let (ok, out, _) = roster(&with(&["migrate"]), &[]).await;
+        assert!(ok && !out.contains("applied now") && out.ends_with("The schema is current.\n"), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn backup_copies_the_directory_while_it_is_in_use() {
+    let app = TestApp::start().await;
+    for i in 0..5 {
+        app.user(&format!("person{i}@contoso.com"), &format!("Person {i}"), &[]).await;
+    }
+    let to = app.data.path().join("backup.db");
+    let mut args: Vec<OsString> = vec!["backup".into(), "--to".into(), to.clone().into()];
+    args.extend(app.store_args());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(&args).output().await.unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if app.db.is_some() {
+        assert!(!out.status.success());
+        assert!(stderr.contains("back it up with `pg_dump --format=custom`"), "{stderr}");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Keep the key file with it"), "{stdout}");
+    let copy = roster_store_sqlite::SqliteStore::open_url(&format!("sqlite://{}", to.display())).await.unwrap();
+    use roster_domain::Store;
+    assert_eq!(copy.count_users().await.unwrap(), 5);
+    copy.close().await;
+
+    let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(&args).output().await.unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists; a backup never overwrites"));
+}
