@@ -22,6 +22,7 @@ pub mod role;
 pub mod session;
 pub mod store;
 pub mod text;
+pub mod transfer;
 pub mod user;
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod check_config;
+pub mod copy;
 pub mod demo_data;
 pub mod migrate;
 pub mod serve;

@@ -44,6 +44,8 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// Write a consistent copy of the embedded database while the server runs.
     Backup(cmd::backup::BackupArgs),
+    /// Copy a whole installation into an empty database (SQLite and PostgreSQL, either way) and verify it.
+    Copy(cmd::copy::CopyArgs),
     /// Print the settings `roster serve` would run with (secrets hidden) and check them.
     CheckConfig(cmd::check_config::CheckConfigArgs),
 }
@@ -111,6 +113,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
         Command::DemoData(args) => cmd::demo_data::run(args).await,
         Command::Migrate(args) => cmd::migrate::run(args).await,
         Command::Backup(args) => cmd::backup::run(args).await,
+        Command::Copy(args) => cmd::copy::run(args).await,
         Command::CheckConfig(args) => {
             let sub = matches.subcommand_matches("check-config").expect("the subcommand that was parsed");
             cmd::check_config::run(args, sub, &loaded).await

@@ -34,6 +34,7 @@ mod recovery;
 mod rows;
 mod sessions;
 mod status;
+mod transfer;
 mod users;
 
 #[cfg(test)]

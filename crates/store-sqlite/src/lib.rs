@@ -20,6 +20,7 @@ mod recovery;
 mod rows;
 mod sessions;
 mod status;
+mod transfer;
 mod users;
 
 /// The schema's migrations, for applying them and for showing which ones a database has.

@@ -3,6 +3,7 @@
 mod admin_center;
 mod browser;
 mod contact;
+mod copy;
 mod delivery;
 mod harness;
 mod mfa;

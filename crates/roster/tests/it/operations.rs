@@ -59,11 +59,13 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
     let app = TestApp::start().await;
-    app.user("megan@contoso.com", "Megan Bowen", &[]).await;
+    let megan = app.user("megan@contoso.com", "Megan Bowen", &[]).await;
     let failed = "roster_signin_attempts_total{outcome=\"failed\"}";
     let (_, before) = app.client().page("/metrics").await;
     let r = app.client().sign_in("megan@contoso.com", "not her password").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app.client().get(&format!("/admin/users/{}", megan.id)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "to the sign-in page");
 
     let (status, scrape) = app.client().page("/metrics").await;
     assert_eq!(status, StatusCode::OK);
@@ -76,7 +78,8 @@ async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
             && l.contains("status=\"200\"")
     });
     assert!(signin_page, "{scrape}");
-    assert!(!scrape.contains("route=\"/admin/users/"), "ids never become labels");
+    assert!(scrape.contains("route=\"/admin/users/{id}\""), "{scrape}");
+    assert!(!scrape.contains(&megan.id.to_string()), "ids never become labels");
     for gauge in ["roster_outbox_pending", "roster_db_pool_connections", "roster_db_pool_idle"] {
         assert!(sample(&scrape, gauge).is_some(), "{gauge} in {scrape}");
     }
