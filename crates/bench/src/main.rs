@@ -1,11 +1,16 @@
-//! `roster-bench`: seeds a directory, starts a real `roster serve`, and measures it over HTTP
-//! with concurrent clients. Prints a Markdown table for BENCHMARKS.md.
+//! `roster-bench`: seeds a directory, starts real `roster serve` processes, and measures them
+//! over HTTP with concurrent clients. Prints a Markdown table for BENCHMARKS.md.
+//!
+//! The directory lives in SQLite in a data folder (one node), or in a PostgreSQL database that
+//! one or several nodes share; the scenarios and their timing are the same code in every mode,
+//! so that the figures compare.
 //!
 //! Build both binaries in release mode first; the benchmark runs the `roster` binary that sits
 //! beside its own executable.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +21,8 @@ use rand::Rng;
 use reqwest::cookie::Jar;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
+use roster_domain::Store;
+use roster_store_postgres::PostgresStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -39,9 +46,18 @@ struct Args {
     #[arg(long, default_value_t = 200)]
     depth: usize,
     /// Reuse (or create) the directory in this folder instead of a temporary one; an already
-    /// seeded folder is not seeded again.
+    /// seeded folder is not seeded again. With --database-url it holds the server key and the
+    /// administrator's app key, which later runs on the same database need.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://user@host/database`) instead of SQLite in the data
+    /// folder. It is seeded when it holds no users and reused when it holds the benchmark's
+    /// administrator.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// `roster serve` processes sharing the PostgreSQL database; requests go to each in turn.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    nodes: u16,
 }
 
 const ADMIN: &str = "bench.admin@contoso.com";
@@ -55,8 +71,8 @@ struct Sample {
     latencies: Vec<Duration>,
     elapsed: Duration,
     errors: usize,
-    /// Server memory right after the scenario.
-    rss_mb: Option<f64>,
+    /// Memory of each server right after the scenario.
+    rss_mb: Vec<Option<f64>>,
 }
 
 impl Sample {
@@ -72,7 +88,7 @@ impl Sample {
 
     fn row(&self) -> String {
         format!(
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} |",
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {} |",
             self.name,
             self.latencies.len(),
             self.percentile(50.0),
@@ -80,7 +96,7 @@ impl Sample {
             self.percentile(99.0),
             self.latencies.len() as f64 / self.elapsed.as_secs_f64(),
             self.errors,
-            self.rss_mb.unwrap_or_default()
+            rss_cell(&self.rss_mb)
         )
     }
 }
@@ -93,15 +109,90 @@ fn roster_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-async fn run_roster(bin: &Path, args: &[&str], data: &Path, stdin: Option<&str>) -> anyhow::Result<String> {
-    let mut child = Command::new(bin)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+/// Where the directory under test lives, told the same way to every `roster` command.
+struct Target {
+    /// The data folder: the SQLite database, or with PostgreSQL the key files.
+    data: PathBuf,
+    /// The PostgreSQL database, when there is one.
+    database_url: Option<String>,
+}
+
+impl Target {
+    fn engine(&self) -> &'static str {
+        match self.database_url {
+            Some(_) => "PostgreSQL",
+            None => "SQLite",
+        }
+    }
+
+    /// The server key, which every node on one PostgreSQL database must share.
+    fn key_file(&self) -> PathBuf {
+        self.data.join("secret.key")
+    }
+
+    /// A `roster` command with `args`, then the options that locate the directory.
+    fn roster(&self, bin: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(bin);
+        command.args(args).arg("--data").arg(&self.data);
+        // The engine is the one the header names, whatever the caller's environment or a
+        // configuration file says; the URL goes by environment so that its password stays out of
+        // process listings.
+        command.env_remove("ROSTER_CONFIG");
+        match &self.database_url {
+            Some(url) => {
+                command.env("ROSTER_DATABASE_URL", url).arg("--secret-key-file").arg(self.key_file());
+            }
+            None => {
+                command.env_remove("ROSTER_DATABASE_URL");
+            }
+        }
+        command
+    }
+
+    /// Whether the directory still has to be seeded: a data folder without a database, or a
+    /// PostgreSQL database without users. A PostgreSQL database seeded by an earlier run is
+    /// reused only with that run's data folder (its keys), and one with other users is refused.
+    async fn needs_seeding(&self, users: u32) -> anyhow::Result<bool> {
+        let Some(url) = &self.database_url else {
+            return Ok(!self.data.join("roster.db").exists());
+        };
+        // One connection is enough to look, and applying the migrations first is what any
+        // `roster` command would do to this database anyway.
+        let store = PostgresStore::connect_with_max_connections(url, 1)
+            .await
+            .context("cannot open the PostgreSQL database given by --database-url")?;
+        let count = store.count_users().await;
+        let admin = store.get_credentials(ADMIN).await;
+        store.close().await;
+        let (count, admin) = (count?, admin?.is_some());
+        if count == 0 {
+            return Ok(true);
+        }
+        if !admin {
+            bail!(
+                "the PostgreSQL database holds {count} users but not the benchmark's administrator {ADMIN}: it is \
+                 another directory, or its seeding was interrupted; give an empty database"
+            );
+        }
+        if !self.key_file().exists() {
+            bail!(
+                "the PostgreSQL database was seeded by an earlier run, but {} is missing: pass that run's --data \
+                 (it holds the server key and the administrator's app key), or give an empty database",
+                self.key_file().display()
+            );
+        }
+        if count != u64::from(users) + 1 {
+            eprintln!(
+                "The database is seeded already: it holds {count} users with the administrator; --users is ignored."
+            );
+        }
+        Ok(false)
+    }
+}
+
+async fn run_roster(bin: &Path, args: &[&str], target: &Target, stdin: Option<&str>) -> anyhow::Result<String> {
+    let mut child =
+        target.roster(bin, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
     let mut input = child.stdin.take().context("stdin")?;
     if let Some(text) = stdin {
         input.write_all(text.as_bytes()).await?;
@@ -114,10 +205,9 @@ async fn run_roster(bin: &Path, args: &[&str], data: &Path, stdin: Option<&str>)
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-async fn start_server(bin: &Path, data: &Path) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
+async fn start_server(bin: &Path, target: &Target) -> anyhow::Result<(Child, String)> {
+    let mut child = target
+        .roster(bin, &["serve", "--listen", "127.0.0.1:0"])
         .env("ROSTER_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -131,6 +221,22 @@ async fn start_server(bin: &Path, data: &Path) -> anyhow::Result<(Child, String)
         }
     }
     bail!("the server stopped before it listened")
+}
+
+/// The servers' base URLs, taken in turn as a round-robin load balancer takes its upstreams:
+/// each request goes to the next node, whichever client sends it. Sessions live in the
+/// database, and cookies are scoped to the host and not the port, so one sign-in serves all.
+struct Nodes {
+    bases: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Nodes {
+    /// The URL of `path` (with its query) on the next node.
+    fn url(&self, path: &str) -> String {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len();
+        format!("{}{path}", self.bases[i])
+    }
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -147,13 +253,13 @@ fn client(jar: &Arc<Jar>) -> anyhow::Result<Client> {
 /// up at the first sign-in on a directory, its key kept in `key_file`; codes computed here);
 /// returns the cookies and the session's CSRF token, which every client then shares, as tabs
 /// of one browser would.
-async fn sign_in(base: &str, key_file: &Path) -> anyhow::Result<(Arc<Jar>, String)> {
+async fn sign_in(nodes: &Nodes, key_file: &Path) -> anyhow::Result<(Arc<Jar>, String)> {
     let jar = Arc::new(Jar::default());
     let client = client(&jar)?;
-    let page = client.get(format!("{base}/signin")).send().await?.text().await?;
+    let page = client.get(nodes.url("/signin")).send().await?.text().await?;
     let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("csrf")?.to_string();
     let r = client
-        .post(format!("{base}/signin"))
+        .post(nodes.url("/signin"))
         .form(&[("username", ADMIN), ("password", PASSWORD), ("csrf", &csrf), ("next", "")])
         .send()
         .await?;
@@ -161,7 +267,7 @@ async fn sign_in(base: &str, key_file: &Path) -> anyhow::Result<(Arc<Jar>, Strin
         bail!("sign-in failed: {}", r.status());
     }
     if r.headers().get("location").is_some_and(|l| l == "/signin/verify") {
-        let page = client.get(format!("{base}/signin/verify")).send().await?.text().await?;
+        let page = client.get(nodes.url("/signin/verify")).send().await?.text().await?;
         let csrf = between(&page, "name=\"csrf\" value=\"", "\"").context("second-step csrf")?.to_string();
         // First run on this data: set the app up and keep its key beside the data for the
         // runs that reuse it.
@@ -174,21 +280,42 @@ async fn sign_in(base: &str, key_file: &Path) -> anyhow::Result<(Arc<Jar>, Strin
             None => {
                 let key = std::fs::read_to_string(key_file)
                     .with_context(|| format!("the administrator's app key {} is missing", key_file.display()))?;
+                wait_for_unused_step(key_file).await?;
                 ("/signin/verify/app", key.trim().to_string())
             }
         };
         let secret = totp_rs::Secret::Encoded(key).to_bytes().map_err(|e| anyhow::anyhow!("app key: {e:?}"))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
         let code = roster_domain::mfa::app_code_at(&secret, now);
-        let r =
-            client.post(format!("{base}{path}")).form(&[("csrf", csrf.as_str()), ("app_code", &code)]).send().await?;
+        let r = client.post(nodes.url(path)).form(&[("csrf", csrf.as_str()), ("app_code", &code)]).send().await?;
         if !r.status().is_success() && r.status() != StatusCode::SEE_OTHER {
             bail!("the second step failed: {}", r.status());
         }
+        std::fs::File::options()
+            .write(true)
+            .open(key_file)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+            .with_context(|| format!("cannot record the sign-in on {}", key_file.display()))?;
     }
-    let account = client.get(format!("{base}/account")).send().await?.text().await?;
+    let account = client.get(nodes.url("/account")).send().await?.text().await?;
     let csrf = between(&account, "name=\"csrf\" value=\"", "\"").context("session csrf")?.to_string();
     Ok((jar, csrf))
+}
+
+/// The server accepts each authenticator code once, so a run that signs in within the same
+/// 30-second step as the previous one (whose time the app key file's modification time keeps)
+/// would be refused: it waits for the next step instead.
+async fn wait_for_unused_step(key_file: &Path) -> anyhow::Result<()> {
+    const STEP_SECONDS: u64 = 30;
+    let epoch = std::time::UNIX_EPOCH;
+    let last = std::fs::metadata(key_file)?.modified()?.duration_since(epoch)?.as_secs() / STEP_SECONDS;
+    let now = std::time::SystemTime::now().duration_since(epoch)?.as_secs();
+    if now / STEP_SECONDS <= last {
+        let wait = (last + 1) * STEP_SECONDS - now;
+        eprintln!("Waiting {wait} s for an authenticator code the previous run did not use.");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+    Ok(())
 }
 
 fn user_ids(page: &str) -> Vec<String> {
@@ -206,7 +333,7 @@ type Clients = Arc<Vec<(Client, String)>>;
 /// Runs `total` requests spread over the clients; `path(i)` says what client `i` fetches next.
 async fn read_scenario(
     name: &'static str,
-    base: &str,
+    nodes: &Arc<Nodes>,
     clients: &Clients,
     total: usize,
     path: Arc<dyn Fn(usize) -> String + Send + Sync>,
@@ -216,14 +343,14 @@ async fn read_scenario(
     let mut tasks = Vec::new();
     for i in 0..clients.len() {
         let clients = clients.clone();
-        let base = base.to_string();
+        let nodes = nodes.clone();
         let path = path.clone();
         tasks.push(tokio::spawn(async move {
             let (client, _) = &clients[i];
             let mut latencies = Vec::with_capacity(per_client);
             let mut errors = 0;
             for _ in 0..per_client {
-                let url = format!("{base}{}", path(i));
+                let url = nodes.url(&path(i));
                 let t = Instant::now();
                 match client.get(url).send().await {
                     Ok(r) if r.status() == StatusCode::OK => {
@@ -252,17 +379,17 @@ async fn collect(
             errors += e;
         }
     }
-    Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: None }
+    Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() }
 }
 
 /// Each client follows next links from the first page, `depth` pages, timing every page.
-async fn deep_pages(base: &str, clients: &Clients, depth: usize) -> Sample {
+async fn deep_pages(nodes: &Arc<Nodes>, clients: &Clients, depth: usize) -> Sample {
     let started = Instant::now();
     let orders = ["sort=name&dir=asc", "sort=name&dir=desc", "sort=username&dir=asc", "sort=username&dir=desc"];
     let mut tasks = Vec::new();
     for i in 0..clients.len() {
         let clients = clients.clone();
-        let base = base.to_string();
+        let nodes = nodes.clone();
         let mut path = format!("/admin/users?{}", orders[i % orders.len()]);
         tasks.push(tokio::spawn(async move {
             let (client, _) = &clients[i];
@@ -270,7 +397,7 @@ async fn deep_pages(base: &str, clients: &Clients, depth: usize) -> Sample {
             let mut errors = 0;
             for _ in 0..depth {
                 let t = Instant::now();
-                let Ok(r) = client.get(format!("{base}{path}")).send().await else {
+                let Ok(r) = client.get(nodes.url(&path)).send().await else {
                     errors += 1;
                     break;
                 };
@@ -292,19 +419,19 @@ async fn deep_pages(base: &str, clients: &Clients, depth: usize) -> Sample {
 }
 
 /// Each client saves the contact form of its own users in turn, for `seconds`.
-async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> Sample {
+async fn saves(nodes: &Arc<Nodes>, clients: &Clients, ids: &[String], seconds: u64) -> Sample {
     let per_client = ids.len() / clients.len();
     let mut tasks = Vec::new();
     for i in 0..clients.len() {
         let clients = clients.clone();
-        let base = base.to_string();
+        let nodes = nodes.clone();
         let mine: Vec<String> = ids[i * per_client..(i + 1) * per_client].to_vec();
         tasks.push(tokio::spawn(async move {
             let (client, csrf) = &clients[i];
             // Learn each user's current version from its form, as a person's browser would.
             let mut versions = Vec::with_capacity(mine.len());
             for id in &mine {
-                let page = match client.get(format!("{base}/admin/users/{id}/contact")).send().await {
+                let page = match client.get(nodes.url(&format!("/admin/users/{id}/contact"))).send().await {
                     Ok(r) => r.text().await.unwrap_or_default(),
                     Err(_) => String::new(),
                 };
@@ -333,7 +460,7 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
                     ("city", "Redmond"),
                 ];
                 let t = Instant::now();
-                match client.post(format!("{base}/admin/users/{}/contact", mine[k])).form(&form).send().await {
+                match client.post(nodes.url(&format!("/admin/users/{}/contact", mine[k]))).form(&form).send().await {
                     Ok(r) if r.status() == StatusCode::SEE_OTHER => {
                         latencies.push(t.elapsed());
                         versions[k] += 1;
@@ -361,15 +488,17 @@ async fn saves(base: &str, clients: &Clients, ids: &[String], seconds: u64) -> S
             elapsed = elapsed.max(d);
         }
     }
-    Sample { name: "Save contact information (durable)", latencies, elapsed, errors, rss_mb: None }
+    Sample { name: "Save contact information (durable)", latencies, elapsed, errors, rss_mb: Vec::new() }
 }
 
-/// Records a scenario with the server's memory right after it.
-fn push_measured(results: &mut Vec<Sample>, pid: u32, mut sample: Sample) {
-    sample.rss_mb = rss_mb(pid);
+/// Records a scenario with the servers' memory right after it.
+fn push_measured(results: &mut Vec<Sample>, pids: &[u32], mut sample: Sample) {
+    sample.rss_mb = pids.iter().map(|&pid| rss_mb(pid)).collect();
     results.push(sample);
 }
 
+/// The resident memory of one `roster serve` process: with PostgreSQL, the database server's
+/// own processes are not counted.
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -377,18 +506,42 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The servers' memory in MB: the sum, then each node's share when there are several.
+fn rss_cell(per_node: &[Option<f64>]) -> String {
+    let values: Vec<f64> = per_node.iter().map(|v| v.unwrap_or_default()).collect();
+    let sum: f64 = values.iter().sum();
+    if values.len() < 2 {
+        return format!("{sum:.0}");
+    }
+    let parts: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
+    format!("{sum:.0} ({})", parts.join(" + "))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(url) = &args.database_url {
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bail!("--database-url takes a postgres:// URL; without it the benchmark uses SQLite in the data folder");
+        }
+    } else if args.nodes > 1 {
+        bail!(
+            "--nodes {} needs --database-url: several nodes share one PostgreSQL database, while SQLite in a data \
+             folder serves one node",
+            args.nodes
+        );
+    }
     let bin = roster_binary()?;
     let temp = tempfile::tempdir()?;
-    let data = args.data.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    let fresh = !data.join("roster.db").exists();
+    let target = Target {
+        data: args.data.clone().unwrap_or_else(|| temp.path().to_path_buf()),
+        database_url: args.database_url.clone(),
+    };
 
     let mut seeding = None;
-    if fresh {
+    if target.needs_seeding(args.users).await? {
         let t = Instant::now();
-        run_roster(&bin, &["demo-data", "--users", &args.users.to_string()], &data, None).await?;
+        run_roster(&bin, &["demo-data", "--users", &args.users.to_string()], &target, None).await?;
         seeding = Some(t.elapsed());
         run_roster(
             &bin,
@@ -403,16 +556,25 @@ async fn main() -> anyhow::Result<()> {
                 "global-admin",
                 "--password-stdin",
             ],
-            &data,
+            &target,
             Some(PASSWORD),
         )
         .await?;
     }
-    let (server, base) = start_server(&bin, &data).await?;
-    let pid = server.id().context("server pid")?;
-    let rss_start = rss_mb(pid);
+    // One after the other, so that each node finds the schema in place rather than racing to
+    // apply it.
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..args.nodes {
+        let (server, base) = start_server(&bin, &target).await?;
+        servers.push(server);
+        bases.push(base);
+    }
+    let pids = servers.iter().map(|s| s.id().context("server pid")).collect::<anyhow::Result<Vec<u32>>>()?;
+    let rss_start: Vec<Option<f64>> = pids.iter().map(|&pid| rss_mb(pid)).collect();
+    let nodes = Arc::new(Nodes { bases, next: AtomicUsize::new(0) });
 
-    let (jar, csrf) = sign_in(&base, &data.join("bench-admin-app.key")).await?;
+    let (jar, csrf) = sign_in(&nodes, &target.data.join("bench-admin-app.key")).await?;
     let mut clients = Vec::new();
     for _ in 0..args.clients {
         clients.push((client(&jar)?, csrf.clone()));
@@ -423,7 +585,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ids = Vec::new();
     let mut path = "/admin/users?sort=username&dir=asc".to_string();
     for _ in 0..20 {
-        let page = clients[0].0.get(format!("{base}{path}")).send().await?.text().await?;
+        let page = clients[0].0.get(nodes.url(&path)).send().await?.text().await?;
         ids.extend(user_ids(&page));
         match next_link(&page) {
             Some(next) => path = next,
@@ -437,30 +599,30 @@ async fn main() -> anyhow::Result<()> {
     let mut results: Vec<Sample> = Vec::new();
     push_measured(
         &mut results,
-        pid,
-        read_scenario("Active users, first page", &base, &clients, args.requests, Arc::new(|_| "/admin/users".into()))
+        &pids,
+        read_scenario("Active users, first page", &nodes, &clients, args.requests, Arc::new(|_| "/admin/users".into()))
             .await,
     );
     push_measured(
         &mut results,
-        pid,
+        &pids,
         read_scenario(
             "Prefix search",
-            &base,
+            &nodes,
             &clients,
             args.requests,
             Arc::new(|_| format!("/admin/users?q={}", PREFIXES[rand::thread_rng().gen_range(0..PREFIXES.len())])),
         )
         .await,
     );
-    push_measured(&mut results, pid, deep_pages(&base, &clients, args.depth).await);
+    push_measured(&mut results, &pids, deep_pages(&nodes, &clients, args.depth).await);
     let detail_ids = Arc::new(shuffled.clone());
     push_measured(
         &mut results,
-        pid,
+        &pids,
         read_scenario(
             "Open a user's details",
-            &base,
+            &nodes,
             &clients,
             args.requests,
             Arc::new(move |_| {
@@ -469,10 +631,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .await,
     );
-    push_measured(&mut results, pid, saves(&base, &clients, &shuffled, args.save_seconds).await);
-    let rss_end = rss_mb(pid);
+    push_measured(&mut results, &pids, saves(&nodes, &clients, &shuffled, args.save_seconds).await);
+    let rss_end: Vec<Option<f64>> = pids.iter().map(|&pid| rss_mb(pid)).collect();
 
-    println!("Roster benchmark: {} users, {} concurrent clients, server at {base}", args.users, args.clients);
+    let (node_count, servers_at) = match nodes.bases.len() {
+        1 => ("1 node".to_string(), "server at"),
+        n => (format!("{n} nodes taking requests in turn"), "servers at"),
+    };
+    println!(
+        "Roster benchmark: {} users, {} concurrent clients, {}, {node_count}, {servers_at} {}",
+        args.users,
+        args.clients,
+        target.engine(),
+        nodes.bases.join(", ")
+    );
     if let Some(t) = seeding {
         println!("Seeding {} users with `roster demo-data`: {:.1} s", args.users, t.as_secs_f64());
     }
@@ -483,11 +655,14 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", r.row());
     }
     println!();
-    println!(
-        "Server memory (RSS): {:.0} MB after start, {:.0} MB after the run",
-        rss_start.unwrap_or_default(),
-        rss_end.unwrap_or_default()
-    );
-    drop(server);
+    let memory = match pids.len() {
+        1 => "Server memory (RSS)".to_string(),
+        n => format!("Server memory (RSS, the sum of {n} nodes, then each node)"),
+    };
+    println!("{memory}: {} MB after start, {} MB after the run", rss_cell(&rss_start), rss_cell(&rss_end));
+    if target.database_url.is_some() {
+        println!("Server RSS counts the `roster serve` processes only, not PostgreSQL's own processes.");
+    }
+    drop(servers);
     Ok(())
 }
