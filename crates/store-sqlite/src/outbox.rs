@@ -42,6 +42,9 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, messages: &[Message]) ->
 }
 
 /// Records what one attempt came to, releasing its lease; never over a recorded outcome.
+/// Held messages recorded by one statement, within SQLite's limit on parameters.
+const HELD_PER_STATEMENT: usize = 500;
+
 async fn record(conn: &mut SqliteConnection, id: i64, outcome: &Outcome, at: Timestamp) -> Result<(), StoreError> {
     let query = match outcome {
         Outcome::Delivered { redact } => sqlx::query(
@@ -145,7 +148,22 @@ impl SqliteStore {
 
     pub(crate) async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for (id, outcome) in outcomes {
+        // Held messages, the bulk of a round without transports, are recorded by one statement:
+        // each statement is a round trip to the writer's thread that saves wait behind.
+        let held: Vec<i64> = outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Held)).map(|(id, _)| *id).collect();
+        for ids in held.chunks(HELD_PER_STATEMENT) {
+            let sql = format!(
+                "update outbox set state = 'held', finished_at = ?, lease_until = null where state = 'pending' \
+                 and id in ({})",
+                vec!["?"; ids.len()].join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(at.millis());
+            for id in ids {
+                query = query.bind(id);
+            }
+            query.execute(&mut *tx).await.map_err(backend)?;
+        }
+        for (id, outcome) in outcomes.iter().filter(|(_, o)| !matches!(o, Outcome::Held)) {
             record(&mut tx, *id, outcome, at).await?;
         }
         tx.commit().await.map_err(backend)
@@ -240,5 +258,25 @@ mod tests {
         assert_eq!(by_id(4).message.text, "Body 3", "held messages keep their bodies");
         assert_eq!(listed.iter().map(|e| e.message.id).collect::<Vec<_>>(), [4, 3, 2, 1], "newest first");
         assert_eq!(store.list_outbox(Some(3), 10).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_round_of_held_messages_is_recorded_together_with_the_others() {
+        let (_data, store) = store().await;
+        let count = HELD_PER_STATEMENT as i64 + 20;
+        store.queue_messages(&(0..count).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let claimed = store.claim_messages(now, count as u32).await.unwrap();
+        assert_eq!(claimed.len() as i64, count);
+        store.record_deliveries(&[(2, Outcome::Delivered { redact: true })], now).await.unwrap();
+        let mut round: Vec<(i64, Outcome)> = claimed.iter().map(|e| (e.message.id, Outcome::Held)).collect();
+        round[0].1 = Outcome::Retry { error: "busy".into(), at: Timestamp(20_000) };
+        store.record_deliveries(&round, now).await.unwrap();
+
+        let listed = store.list_outbox(None, 1_000).await.unwrap();
+        let state = |id: i64| listed.iter().find(|e| e.message.id == id).unwrap().state;
+        assert_eq!(state(1), DeliveryState::Pending, "the retry waits");
+        assert_eq!(state(2), DeliveryState::Delivered, "a recorded outcome is never overwritten");
+        assert!((3..=count).all(|id| state(id) == DeliveryState::Held), "past one statement's worth too");
     }
 }
