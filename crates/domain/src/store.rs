@@ -166,6 +166,10 @@ pub trait Store: Send + Sync + 'static {
     /// for [`crate::outbox::LEASE_SECONDS`] and counting the attempt; oldest due first.
     async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// Marks up to `limit` due messages held and returns them, claim and record in one
+    /// statement: for a node with no transport at all, which has nothing to send.
+    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
     /// Records what the attempts to deliver messages (by id) came to, in one transaction,
     /// releasing their leases; an outcome already recorded is never overwritten.
     async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError>;

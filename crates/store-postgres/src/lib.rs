@@ -340,6 +340,9 @@ mod store_impl {
         async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             PostgresStore::claim_messages(self, now, limit).await
         }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            PostgresStore::hold_messages(self, now, limit).await
+        }
         async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
             PostgresStore::record_deliveries(self, outcomes, at).await
         }

@@ -338,6 +338,9 @@ mod store_impl {
         async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::claim_messages(self, now, limit).await
         }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::hold_messages(self, now, limit).await
+        }
         async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
             SqliteStore::record_deliveries(self, outcomes, at).await
         }

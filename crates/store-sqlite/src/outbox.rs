@@ -79,6 +79,13 @@ async fn record(conn: &mut SqliteConnection, id: i64, outcome: &Outcome, at: Tim
     Ok(())
 }
 
+/// Taken messages, in the order they fell due.
+fn in_due_order(rows: &[SqliteRow]) -> Result<Vec<OutboxEntry>, StoreError> {
+    let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| (e.next_attempt_at, e.message.id));
+    Ok(entries)
+}
+
 fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
     let int = |name: &str| row.try_get::<i64, _>(name).map_err(backend);
@@ -141,9 +148,25 @@ impl SqliteStore {
             .fetch_all(&self.writer)
             .await
             .map_err(backend)?;
-        let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
-        entries.sort_by_key(|e| (e.next_attempt_at, e.message.id));
-        Ok(entries)
+        in_due_order(&rows)
+    }
+
+    /// The claim's selection, marked held at once: no lease, since nothing will be sent.
+    pub(crate) async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!(
+            "update outbox set state = 'held', finished_at = ?, lease_until = null, attempts = attempts + 1 \
+             where id in (select id from outbox where state = 'pending' and next_attempt_at <= ? \
+             and (lease_until is null or lease_until <= ?) order by next_attempt_at, id limit ?) returning {COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(now.millis())
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(backend)?;
+        in_due_order(&rows)
     }
 
     pub(crate) async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
@@ -278,5 +301,20 @@ mod tests {
         assert_eq!(state(1), DeliveryState::Pending, "the retry waits");
         assert_eq!(state(2), DeliveryState::Delivered, "a recorded outcome is never overwritten");
         assert!((3..=count).all(|id| state(id) == DeliveryState::Held), "past one statement's worth too");
+    }
+
+    #[tokio::test]
+    async fn holding_takes_what_a_claim_would_and_records_it_at_once() {
+        let (_data, store) = store().await;
+        store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let leased = store.claim_messages(now, 1).await.unwrap();
+        let held = store.hold_messages(now, 16).await.unwrap();
+        assert_eq!(held.iter().map(|e| e.message.id).collect::<Vec<_>>(), [2, 3, 4, 5], "not the leased one");
+        assert!(held.iter().all(|e| e.state == DeliveryState::Held && e.attempts == 1 && e.finished_at == Some(now)));
+        assert!(store.hold_messages(now, 16).await.unwrap().is_empty(), "held once");
+        let listed = store.list_outbox(None, 10).await.unwrap();
+        let first = listed.iter().find(|e| e.message.id == leased[0].message.id).unwrap();
+        assert_eq!(first.state, DeliveryState::Pending, "its worker records it");
     }
 }
