@@ -3,12 +3,18 @@
 //!
 //! Every node runs a worker; the store's leases make sure that one message goes to one worker
 //! at a time, and a lease that outlives a dead worker lets another take the message over. A
+//! worker records outcomes only for messages still under the lease it took them with, and a
 //! message whose delivery was recorded is never sent again.
+//!
+//! A worker either *holds* what it cannot send ([`Worker::new`]: the development setting of the
+//! embedded database, where this node is the only one) or *shares* the outbox
+//! ([`Worker::sharing`]: nodes on one PostgreSQL database), taking only messages on channels it
+//! has a transport for and leaving the rest for a node that has one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_domain::outbox::{self, Channel, Message, OutboxEntry, Outcome};
+use roster_domain::outbox::{self, Channel, Lease, Message, OutboxEntry, Outcome};
 use roster_domain::{Store, StoreError, Timestamp};
 use tokio::sync::{watch, Notify};
 
@@ -29,7 +35,8 @@ pub enum SendError {
     Temporary(String),
 }
 
-/// The transports configured for this installation; a channel without one holds its messages.
+/// The transports configured for this node; a channel without one has its messages held, or
+/// left to other nodes by a [sharing](Worker::sharing) worker.
 #[derive(Clone, Default)]
 pub struct Transports {
     pub email: Option<EmailTransport>,
@@ -43,6 +50,11 @@ impl Transports {
             Channel::Email => self.email.is_some(),
             Channel::Sms => self.sms.is_some(),
         }
+    }
+
+    /// The channels with a transport.
+    pub fn channels(&self) -> Vec<Channel> {
+        Channel::ALL.into_iter().filter(|c| self.has(*c)).collect()
     }
 
     async fn send(&self, message: &Message) -> Option<Result<(), SendError>> {
@@ -91,6 +103,10 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct Worker {
     store: Arc<dyn Store>,
     transports: Transports,
+    /// What it claims: every channel when it holds what it cannot send, else those it can.
+    channels: Vec<Channel>,
+    /// It marks held what it has no transport for, instead of leaving it to another node.
+    holds: bool,
     /// First retry delay; each further one doubles it.
     retry_base: Duration,
     wake: Arc<Notify>,
@@ -98,9 +114,19 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker over `store`, woken early by `wake`.
+    /// A worker over `store`, woken early by `wake`, that holds the messages of channels it has
+    /// no transport for (printed and kept for Admin > Message outbox): for the only node of an
+    /// installation, where no other worker could send them.
     pub fn new(store: Arc<dyn Store>, transports: Transports, retry_base: Duration, wake: Arc<Notify>) -> Self {
-        Worker { store, transports, retry_base, wake, send_limit: SEND_LIMIT }
+        let channels = Channel::ALL.to_vec();
+        Worker { store, transports, channels, holds: true, retry_base, wake, send_limit: SEND_LIMIT }
+    }
+
+    /// The same worker sharing the outbox with other nodes' workers: it takes only messages on
+    /// channels it has a transport for and holds nothing, so that a node missing a transport
+    /// leaves those messages pending for a node that has it. With no transport it takes nothing.
+    pub fn sharing(self) -> Self {
+        Worker { channels: self.transports.channels(), holds: false, ..self }
     }
 
     /// The same worker cutting attempts off after `limit` instead of [`SEND_LIMIT`].
@@ -133,10 +159,10 @@ impl Worker {
         }
     }
 
-    /// Claims one batch of due messages, attempts them all at once, and records the outcomes;
-    /// returns how many it claimed.
+    /// Claims one batch of due messages (on its channels, unless it holds the rest), attempts
+    /// them all at once, and records the outcomes; returns how many it claimed.
     pub async fn round(&self) -> Result<usize, StoreError> {
-        if self.sends_nothing() {
+        if self.holds_everything() {
             let held = self.store.hold_messages(Timestamp::now(), HELD_BATCH).await?;
             for entry in &held {
                 print_held(&entry.message);
@@ -144,7 +170,11 @@ impl Worker {
             }
             return Ok(held.len());
         }
-        let batch = self.store.claim_messages(Timestamp::now(), BATCH).await?;
+        if self.channels.is_empty() {
+            return Ok(0);
+        }
+        let claim = self.store.claim_messages(Timestamp::now(), &self.channels, BATCH).await?;
+        let batch = &claim.entries;
         let attempts = batch.iter().map(|entry| async move {
             match tokio::time::timeout(self.send_limit, self.attempt(entry)).await {
                 Ok(outcome) => outcome,
@@ -157,31 +187,39 @@ impl Worker {
             count(entry.message.channel, outcome);
         }
         if !outcomes.is_empty() {
-            self.record(&outcomes).await?;
+            self.record(claim.lease, &outcomes).await?;
         }
         Ok(batch.len())
     }
 
     /// Messages one round claims: see [`BATCH`] and [`HELD_BATCH`].
     fn batch_size(&self) -> u32 {
-        if self.sends_nothing() {
+        if self.holds_everything() {
             HELD_BATCH
         } else {
             BATCH
         }
     }
 
-    /// No transport at all is configured (a development setting): every message is held.
-    fn sends_nothing(&self) -> bool {
-        self.transports.email.is_none() && self.transports.sms.is_none()
+    /// A holding worker with no transport at all (a development setting): every message is held.
+    fn holds_everything(&self) -> bool {
+        self.holds && self.transports.email.is_none() && self.transports.sms.is_none()
     }
 
-    /// Records a round's outcomes, retrying a failed write a few times before giving up.
-    async fn record(&self, outcomes: &[(i64, Outcome)]) -> Result<(), StoreError> {
+    /// Records a round's outcomes under the lease they were claimed with, retrying a failed
+    /// write a few times before giving up.
+    async fn record(&self, lease: Lease, outcomes: &[(i64, Outcome)]) -> Result<(), StoreError> {
         let mut pauses = RECORD_RETRIES.iter();
         loop {
-            match self.store.record_deliveries(outcomes, Timestamp::now()).await {
-                Ok(()) => return Ok(()),
+            match self.store.record_deliveries(lease, outcomes, Timestamp::now()).await {
+                Ok(lost) => {
+                    if !lost.is_empty() {
+                        // The round outlasted its lease and another worker claimed these again:
+                        // its claim decides their fate now (they may be sent twice).
+                        tracing::warn!(ids = ?lost, "outcomes not recorded: the lease ran out and was taken over");
+                    }
+                    return Ok(());
+                }
                 Err(e) => match pauses.next() {
                     Some(pause) => {
                         tracing::warn!(error = %e, "recording deliveries failed; trying again");

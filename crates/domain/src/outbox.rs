@@ -17,6 +17,9 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+
     /// The stored code.
     pub fn code(self) -> &'static str {
         match self {
@@ -152,6 +155,32 @@ pub struct OutboxEntry {
     pub finished_at: Option<Timestamp>,
     /// The body was erased after delivery.
     pub redacted: bool,
+}
+
+/// The lease under which a worker claimed messages, shared by all the messages of one claim.
+/// A message is claimed again only once its lease has run out or been released, under a later
+/// lease, so outcomes recorded under a lease change only the messages it still covers: a
+/// worker that overran its lease cannot undo the claim of the worker that took its messages over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// When it runs out and another worker may take the messages over.
+    pub until: Timestamp,
+}
+
+impl Lease {
+    /// The lease of a claim made at `now`: [`LEASE_SECONDS`] long.
+    pub fn claimed_at(now: Timestamp) -> Lease {
+        Lease { until: now.plus_seconds(LEASE_SECONDS) }
+    }
+}
+
+/// Messages claimed together, under one lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The lease their outcomes are recorded under.
+    pub lease: Lease,
+    /// The claimed messages, oldest due first.
+    pub entries: Vec<OutboxEntry>,
 }
 
 /// What one delivery attempt came to.

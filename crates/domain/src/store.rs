@@ -9,7 +9,7 @@ use crate::audit::{AuditEntry, AuditQuery};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::mfa::{MfaState, PendingSignIn};
-use crate::outbox::{Message, OutboxEntry, Outcome};
+use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
 use crate::user::{User, UserId, UserQuery, UserSummary};
@@ -140,11 +140,13 @@ pub trait Store: Send + Sync + 'static {
     /// waiting for a second step.
     async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError>;
 
-    /// Adds one to the counter `key` in the window starting at `window_start` (an older window
-    /// restarts at one) and returns the new count.
+    /// Adds one to the counter `key` in the window starting at `window_start` and returns the
+    /// new count: a later window than the stored one restarts at one, an earlier one (a node
+    /// whose clock is behind) counts into the stored window.
     async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError>;
 
-    /// The counter `key` in the window starting at `window_start` (0 for an older window).
+    /// The counter `key` in the window starting at `window_start` or a later one (0 when the
+    /// stored window is older).
     async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError>;
 
     /// Forgets the counter `key`.
@@ -162,17 +164,26 @@ pub trait Store: Send + Sync + 'static {
     /// Queues messages that go with no other change.
     async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` pending messages due at `now` that no live lease holds, leasing them
-    /// for [`crate::outbox::LEASE_SECONDS`] and counting the attempt; oldest due first.
-    async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Claims up to `limit` pending messages on `channels` due at `now` that no live lease
+    /// holds, leasing them all under one [`Lease`] from `now` and counting the attempt; oldest
+    /// due first. Messages on other channels stay pending for a worker that can send them.
+    async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError>;
 
-    /// Marks up to `limit` due messages held and returns them, claim and record in one
-    /// statement: for a node with no transport at all, which has nothing to send.
+    /// Marks up to `limit` due messages on any channel held and returns them, claim and record in
+    /// one statement: for a worker that holds what it cannot send and has no transport at all
+    /// (the embedded database's development setting, never a node sharing the outbox).
     async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// Records what the attempts to deliver messages (by id) came to, in one transaction,
-    /// releasing their leases; an outcome already recorded is never overwritten.
-    async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError>;
+    /// Records what the attempts to deliver messages (by id) claimed under `lease` came to, in
+    /// one transaction, releasing the lease. Only messages still under `lease` are changed: one
+    /// whose lease ran out and was taken over by another claim, or that has an outcome already,
+    /// is left as it is. Returns the ids of the outcomes left unrecorded that way, in order.
+    async fn record_deliveries(
+        &self,
+        lease: Lease,
+        outcomes: &[(i64, Outcome)],
+        at: Timestamp,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Queued messages, newest first, with ids below `before`.
     async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;

@@ -82,9 +82,21 @@ impl StoreArgs {
         }
     }
 
-    /// Checks the options of a server without opening anything.
+    /// Checks the options of a server without opening anything: the database URL's form, and
+    /// the key file when it exists already.
     pub fn check(&self) -> anyhow::Result<()> {
-        if let Location::Postgres(_) = self.location()? {
+        let location = self.location()?;
+        match location {
+            Location::Sqlite(url) => SqliteStore::check_url(url).context("database_url")?,
+            Location::Postgres(url) => PostgresStore::check_url(url).context("database_url")?,
+            Location::Folder(_) => {}
+        }
+        let key_file = self.secret_key_file.clone().unwrap_or_else(|| self.data.join(KEY_FILE));
+        if let Ok(text) = std::fs::read_to_string(&key_file) {
+            parse_key(text.trim())
+                .with_context(|| format!("secret_key_file: {} must hold 64 hex digits", key_file.display()))?;
+        }
+        if let Location::Postgres(_) = location {
             if self.secret_key_file.is_none() {
                 bail!(
                     "secret_key_file: with a PostgreSQL database, set ROSTER_SECRET_KEY_FILE to a key file that \
@@ -116,6 +128,25 @@ impl StoreArgs {
         })
     }
 
+    /// Connects to a database that must exist already, applying nothing: for commands that
+    /// only read it, so that a mistyped location is an error rather than a new empty directory.
+    pub async fn connect_existing(&self) -> anyhow::Result<Backend> {
+        let context = || "cannot open the database given by ROSTER_DATABASE_URL";
+        match self.location()? {
+            Location::Folder(data) => {
+                let file = data.join(roster_store_sqlite::DATABASE_FILE);
+                if !file.exists() {
+                    bail!("data: there is no directory in {} (no {})", data.display(), file.display());
+                }
+                self.connect().await
+            }
+            Location::Sqlite(url) => {
+                Ok(Backend::Sqlite(SqliteStore::open_url_existing(url).await.with_context(context)?))
+            }
+            Location::Postgres(_) => self.connect().await,
+        }
+    }
+
     /// Opens the store (applying migrations) and wraps it in the directory service.
     pub async fn open(&self) -> anyhow::Result<(Directory, Backend)> {
         self.check()?;
@@ -131,28 +162,35 @@ impl StoreArgs {
 const KEY_FILE: &str = "secret.key";
 
 /// Reads the code key, or creates it (readable by its owner only) when there is none yet.
+/// Nodes started at the same moment on one shared key file agree on one key: the new key is
+/// written in full to a file of its own and then linked into place, which fails if another
+/// process linked its key first, so nobody ever reads a half-written key.
 fn load_or_create_key(path: &Path) -> anyhow::Result<CodeKey> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_key(text.trim()).with_context(|| format!("{} must hold 64 hex digits", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            }
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let text = CodeKey::random().mac(&["new key"]);
+            let draft = dir.join(format!(".{KEY_FILE}.{:016x}", rand::random::<u64>()));
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(path) {
-                Ok(mut file) => {
-                    std::io::Write::write_all(&mut file, format!("{text}\n").as_bytes())
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    parse_key(&text)
-                }
-                // Another process (a second command started at the same moment) created it first.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
-                Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
-            }
+            let written = options
+                .open(&draft)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, format!("{text}\n").as_bytes()))
+                .with_context(|| format!("cannot write {}", draft.display()));
+            let linked = written.and_then(|()| {
+                std::fs::hard_link(&draft, path).or_else(|e| match e.kind() {
+                    // Another process linked its key first: that one is the key.
+                    std::io::ErrorKind::AlreadyExists => Ok(()),
+                    _ => Err(e).with_context(|| format!("cannot create {}", path.display())),
+                })
+            });
+            let _ = std::fs::remove_file(&draft);
+            linked?;
+            load_or_create_key(path)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -193,7 +231,7 @@ pub struct DeliveryArgs {
     #[arg(long, env = "ROSTER_TWILIO_BASE_URL", default_value = roster_delivery::sms::TWILIO_API)]
     pub twilio_base_url: String,
     /// A gateway URL that takes a signed JSON POST per text message (instead of Twilio).
-    #[arg(long, env = "ROSTER_SMS_WEBHOOK_URL")]
+    #[arg(long, env = "ROSTER_SMS_WEBHOOK_URL", hide_env_values = true)]
     pub sms_webhook_url: Option<String>,
     /// Key of the webhook's `X-Roster-Signature` (HMAC-SHA256), at least 16 characters.
     #[arg(long, env = "ROSTER_SMS_WEBHOOK_SECRET", hide_env_values = true, default_value = "")]
@@ -253,5 +291,26 @@ mod tests {
         }
         std::fs::write(&path, "not a key").unwrap();
         assert!(load_or_create_key(&path).unwrap_err().to_string().contains("64 hex digits"));
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let start = std::sync::Barrier::new(8);
+        let keys: Vec<String> = std::thread::scope(|scope| {
+            let starters: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        load_or_create_key(&path).unwrap().mac(&["x"])
+                    })
+                })
+                .collect();
+            starters.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "one key for all");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from(KEY_FILE)], "no drafts left behind");
     }
 }

@@ -52,8 +52,26 @@ pub fn load(args: &[String], known: &BTreeSet<String>, secrets: &BTreeSet<String
         let Some(file) = std::env::var_os(&file_variable) else {
             continue;
         };
-        if std::env::var_os(variable).is_some() && !loaded.from_file.contains(variable) {
-            bail!("{variable} and {file_variable} are both set; set one of them");
+        let value_from_file = loaded.from_file.contains(variable);
+        let path_from_file = loaded.from_file.contains(&file_variable);
+        if std::env::var_os(variable).is_some() {
+            match (value_from_file, path_from_file) {
+                // The environment's value outranks the file's path to one.
+                (false, true) => {
+                    std::env::remove_var(&file_variable);
+                    loaded.from_file.remove(&file_variable);
+                    continue;
+                }
+                (false, false) => bail!("{variable} and {file_variable} are both set; set one of them"),
+                (true, true) => bail!(
+                    "{}: `{}` and `{}` are both set; set one of them",
+                    loaded.path.as_deref().unwrap_or(Path::new("the configuration file")).display(),
+                    key_of(variable),
+                    key_of(&file_variable)
+                ),
+                // The environment's path outranks the file's value.
+                (true, false) => {}
+            }
         }
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("{file_variable}: cannot read {}", Path::new(&file).display()))?;
@@ -62,6 +80,11 @@ pub fn load(args: &[String], known: &BTreeSet<String>, secrets: &BTreeSet<String
         loaded.from_secret_file.insert(variable.clone());
     }
     Ok(loaded)
+}
+
+/// A variable's key in the file: `ROSTER_SMTP_URL` is `smtp_url`.
+fn key_of(variable: &str) -> String {
+    variable.trim_start_matches("ROSTER_").to_lowercase()
 }
 
 /// `--config FILE`, `--config=FILE` or `ROSTER_CONFIG`, the command line first.
@@ -98,13 +121,8 @@ fn parse(
             || variable == CONFIG_ENV
             || key != key.to_lowercase()
         {
-            let mut names: Vec<String> = known
-                .iter()
-                .map(String::as_str)
-                .chain(EXTRA_KEYS)
-                .filter(|v| *v != CONFIG_ENV)
-                .map(|v| v.trim_start_matches("ROSTER_").to_lowercase())
-                .collect();
+            let mut names: Vec<String> =
+                known.iter().map(String::as_str).chain(EXTRA_KEYS).filter(|v| *v != CONFIG_ENV).map(key_of).collect();
             names.sort();
             bail!("{}: unknown setting `{key}`; the settings are: {}", path.display(), names.join(", "));
         }

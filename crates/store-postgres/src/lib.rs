@@ -54,6 +54,9 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.set_locking(false);
+    // During a rolling upgrade a node of the previous release may restart after a newer one
+    // migrated the database: it runs on the newer schema instead of refusing to start.
+    migrator.set_ignore_missing(true);
     migrator
 });
 
@@ -76,6 +79,11 @@ impl PostgresStore {
         let store = Self::connect_unmigrated(url, max_connections).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Whether `url` is a `postgres://` URL this store can connect to, without connecting.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        PgConnectOptions::from_str(url).map(drop).map_err(backend)
     }
 
     /// Applies the migrations the database lacks.
@@ -140,7 +148,7 @@ mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery};
     use roster_domain::mfa::{MfaState, PendingSignIn};
-    use roster_domain::outbox::{Message, OutboxEntry, Outcome};
+    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
     use roster_domain::store::{Count, Credentials, Store};
@@ -337,14 +345,19 @@ mod store_impl {
         async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
             PostgresStore::queue_messages(self, messages).await
         }
-        async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            PostgresStore::claim_messages(self, now, limit).await
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            PostgresStore::claim_messages(self, now, channels, limit).await
         }
         async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             PostgresStore::hold_messages(self, now, limit).await
         }
-        async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
-            PostgresStore::record_deliveries(self, outcomes, at).await
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            PostgresStore::record_deliveries(self, lease, outcomes, at).await
         }
         async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             PostgresStore::list_outbox(self, before, limit).await

@@ -95,12 +95,14 @@ impl PostgresStore {
 
     /// One upsert: increments racing on other nodes wait for the row lock and each adds its own
     /// one to the count the previous left, so no attempt goes uncounted.
+    /// A window only moves forward: a node whose clock is behind counts into the newer window
+    /// another node started, instead of restarting the count.
     pub(crate) async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
         let count: i64 = sqlx::query_scalar(
             "insert into rate_counters (key, window_start, count) values ($1, $2, 1) \
              on conflict (key) do update set \
-               count = case when rate_counters.window_start = $2 then rate_counters.count + 1 else 1 end, \
-               window_start = $2 \
+               count = case when $2 > rate_counters.window_start then 1 else rate_counters.count + 1 end, \
+               window_start = greatest(rate_counters.window_start, $2) \
              returning count",
         )
         .bind(key)
@@ -113,7 +115,7 @@ impl PostgresStore {
 
     pub(crate) async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
         let count: Option<i64> =
-            sqlx::query_scalar("select count from rate_counters where key = $1 and window_start = $2")
+            sqlx::query_scalar("select count from rate_counters where key = $1 and window_start >= $2")
                 .bind(key)
                 .bind(window_start.millis())
                 .fetch_optional(&self.pool)
@@ -246,7 +248,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn counters_count_every_increment_across_nodes_and_restart_with_a_new_window() {
+    async fn counters_count_every_increment_across_nodes_whatever_their_clocks() {
         let (db, store) = test_store().await;
         let node = other_node(&db).await;
         let window = Timestamp(900_000);
@@ -263,9 +265,14 @@ mod tests {
         counts.sort_unstable();
         assert_eq!(counts, (1..=40).collect::<Vec<_>>(), "each increment saw its own count");
         assert_eq!(store.get_counter("signin:account:x", window).await.unwrap(), 40);
-        assert_eq!(store.get_counter("signin:account:x", Timestamp(0)).await.unwrap(), 0, "another window");
+        // A node whose clock is behind still counts into the window another node started.
+        let behind = Timestamp(0);
+        assert_eq!(node.get_counter("signin:account:x", behind).await.unwrap(), 40);
+        assert_eq!(node.increment_counter("signin:account:x", behind).await.unwrap(), 41);
         let next = Timestamp(1_800_000);
         assert_eq!(store.increment_counter("signin:account:x", next).await.unwrap(), 1, "a new window restarts");
+        assert_eq!(node.increment_counter("signin:account:x", window).await.unwrap(), 2, "and never goes back");
+        assert_eq!(store.get_counter("signin:account:x", next).await.unwrap(), 2);
         store.reset_counter("signin:account:x").await.unwrap();
         assert_eq!(store.get_counter("signin:account:x", next).await.unwrap(), 0);
     }

@@ -24,7 +24,15 @@ mod transfer;
 mod users;
 
 /// The schema's migrations, for applying them and for showing which ones a database has.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+///
+/// A database may hold migrations this build does not know (a newer release migrated it, and
+/// this one is being rolled back or has not been replaced yet): they are left alone rather
+/// than refused, as on PostgreSQL.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> = std::sync::LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+});
 
 /// The name of the database file inside the data folder.
 pub const DATABASE_FILE: &str = "roster.db";
@@ -57,12 +65,23 @@ impl SqliteStore {
     pub async fn open_unmigrated(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Backend(format!("cannot create data folder {}: {e}", data_dir.display())))?;
-        Self::connect(tuned(SqliteConnectOptions::new().filename(data_dir.join(DATABASE_FILE)))).await
+        let file = data_dir.join(DATABASE_FILE);
+        create_private(&file)?;
+        Self::connect(tuned(SqliteConnectOptions::new().filename(file))).await
     }
 
     /// Opens a database from a `sqlite:` URL as it is.
     pub async fn open_url_unmigrated(url: &str) -> Result<Self, StoreError> {
-        Self::connect(tuned(SqliteConnectOptions::from_str(url).map_err(backend)?)).await
+        let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
+        if options.get_filename() != Path::new(":memory:") {
+            create_private(options.get_filename())?;
+        }
+        Self::connect(tuned(options)).await
+    }
+
+    /// Whether `url` is a `sqlite:` URL this store can open, without opening it.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        SqliteConnectOptions::from_str(url).map(drop).map_err(backend)
     }
 
     /// Applies the migrations the database lacks.
@@ -74,11 +93,19 @@ impl SqliteStore {
     /// directory stays in use: SQLite's `vacuum into` reads one snapshot, so saves made
     /// meanwhile are either wholly in the copy or not at all.
     pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
-        if to.exists() {
-            return Err(StoreError::Backend(format!("{} already exists; a backup never overwrites", to.display())));
-        }
         let target = to.to_str().ok_or_else(|| StoreError::Backend(format!("{} is not UTF-8", to.display())))?;
-        sqlx::query("vacuum into ?1").bind(target).execute(&self.readers).await.map_err(backend)?;
+        // `vacuum into` takes an empty file, so the copy gets the owner-only mode from the start.
+        private_file(to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                StoreError::Backend(format!("{} already exists; a backup never overwrites", to.display()))
+            }
+            _ => StoreError::Backend(format!("cannot create {}: {e}", to.display())),
+        })?;
+        let copied = sqlx::query("vacuum into ?1").bind(target).execute(&self.readers).await;
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(to);
+            return Err(backend(e));
+        }
         Ok(())
     }
 
@@ -97,6 +124,26 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Creates `path` empty and readable by its owner only, failing if it exists.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Creates a new database file readable by its owner only (it holds password hashes and sealed
+/// secrets; SQLite gives its `-wal` and `-shm` files the same mode); an existing one is left as
+/// it is.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    match private_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!("cannot create {}: {e}", path.display()))),
     }
 }
 
@@ -138,7 +185,7 @@ mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery};
     use roster_domain::mfa::{MfaState, PendingSignIn};
-    use roster_domain::outbox::{Message, OutboxEntry, Outcome};
+    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
     use roster_domain::store::{Count, Credentials, Store};
@@ -335,14 +382,19 @@ mod store_impl {
         async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
             SqliteStore::queue_messages(self, messages).await
         }
-        async fn claim_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            SqliteStore::claim_messages(self, now, limit).await
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            SqliteStore::claim_messages(self, now, channels, limit).await
         }
         async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::hold_messages(self, now, limit).await
         }
-        async fn record_deliveries(&self, outcomes: &[(i64, Outcome)], at: Timestamp) -> Result<(), StoreError> {
-            SqliteStore::record_deliveries(self, outcomes, at).await
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            SqliteStore::record_deliveries(self, lease, outcomes, at).await
         }
         async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::list_outbox(self, before, limit).await

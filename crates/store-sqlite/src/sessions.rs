@@ -92,12 +92,14 @@ impl SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
+    /// A window only moves forward: a node whose clock is behind counts into the newer window
+    /// another node started, instead of restarting the count.
     pub(crate) async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
         let count: i64 = sqlx::query_scalar(
             "insert into rate_counters (key, window_start, count) values (?1, ?2, 1) \
              on conflict (key) do update set \
-               count = case when rate_counters.window_start = ?2 then rate_counters.count + 1 else 1 end, \
-               window_start = ?2 \
+               count = case when ?2 > rate_counters.window_start then 1 else rate_counters.count + 1 end, \
+               window_start = max(rate_counters.window_start, ?2) \
              returning count",
         )
         .bind(key)
@@ -110,7 +112,7 @@ impl SqliteStore {
 
     pub(crate) async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
         let count: Option<i64> =
-            sqlx::query_scalar("select count from rate_counters where key = ? and window_start = ?")
+            sqlx::query_scalar("select count from rate_counters where key = ? and window_start >= ?")
                 .bind(key)
                 .bind(window_start.millis())
                 .fetch_optional(&self.readers)

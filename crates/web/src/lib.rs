@@ -27,6 +27,9 @@ pub struct WebConfig {
     pub email_transport: bool,
     /// Text messages leave the server (an SMS gateway is configured).
     pub sms_transport: bool,
+    /// Other nodes share the outbox (PostgreSQL): a message this node has no transport for
+    /// waits for one that has, rather than being held here, so no body is ever shown.
+    pub shared_outbox: bool,
 }
 
 /// What every handler can reach.

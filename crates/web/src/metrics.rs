@@ -9,12 +9,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::error::PageError;
 use crate::AppState;
 
 /// Request latency, by route template, method and status.
@@ -56,15 +55,31 @@ pub(crate) fn handle() -> PrometheusHandle {
 /// Times every routed request under its route template (`/admin/users/{id}`), so that ids do
 /// not become labels.
 pub(crate) async fn track(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return next.run(request).await;
+    };
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let route = route.unwrap_or_else(|| "unmatched".into());
     let status = response.status().as_u16().to_string();
     metrics::histogram!(REQUEST_SECONDS, "route" => route, "method" => method, "status" => status)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label: anything but the standard methods counts as `other`, so that clients
+/// inventing methods cannot add series without end.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Counts one sign-in attempt by its outcome (`success`, `second_step`, `failed`, `blocked`,
@@ -73,12 +88,22 @@ pub(crate) fn sign_in(outcome: &'static str) {
     metrics::counter!("roster_signin_attempts_total", "outcome" => outcome).increment(1);
 }
 
-/// `GET /metrics`: the Prometheus text format, with the store's gauges read now.
-pub(crate) async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
-    let status = state.directory.status().await?;
-    metrics::gauge!("roster_outbox_pending").set(status.outbox_pending as f64);
-    metrics::gauge!("roster_db_pool_connections").set(f64::from(status.pool_size));
-    metrics::gauge!("roster_db_pool_idle").set(f64::from(status.pool_idle));
-    metrics::gauge!("roster_db_pool_max").set(f64::from(status.pool_max));
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()))
+/// `GET /metrics`: the Prometheus text format, with the store's gauges read now. When the
+/// database does not answer, `roster_db_up` says so and the rest is still served: an outage is
+/// when latencies matter most.
+pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    match state.directory.status().await {
+        Ok(status) => {
+            metrics::gauge!("roster_db_up").set(1.0);
+            metrics::gauge!("roster_outbox_pending").set(status.outbox_pending as f64);
+            metrics::gauge!("roster_db_pool_connections").set(f64::from(status.pool_size));
+            metrics::gauge!("roster_db_pool_idle").set(f64::from(status.pool_idle));
+            metrics::gauge!("roster_db_pool_max").set(f64::from(status.pool_max));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the database did not answer");
+            metrics::gauge!("roster_db_up").set(0.0);
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
 }

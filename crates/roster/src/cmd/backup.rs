@@ -24,7 +24,7 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
     if args.to.exists() {
         bail!("--to: {} already exists; a backup never overwrites a file", args.to.display());
     }
-    let backend = args.store.connect().await?;
+    let backend = args.store.connect_existing().await?;
     let result = match &backend {
         Backend::Sqlite(store) => store.backup(&args.to).await.map_err(anyhow::Error::from),
         Backend::Postgres(_) => Err(anyhow::anyhow!(

@@ -47,9 +47,9 @@ pub async fn run(args: CheckConfigArgs, matches: &ArgMatches, loaded: &Loaded) -
         };
         match value {
             Some(value) if arg.is_hide_env_values_set() && !value.is_empty() => {
-                println!("{key} = {}  # {source}; secret", toml_string(&redact(&value)))
+                println!("{key} = {}  # {source}; secret", toml_string(&redact(&value, true)))
             }
-            Some(value) => println!("{key} = {}  # {source}", toml_string(&value)),
+            Some(value) => println!("{key} = {}  # {source}", toml_string(&redact(&value, false))),
             None => println!("# {key} is not set"),
         }
     }
@@ -58,26 +58,24 @@ pub async fn run(args: CheckConfigArgs, matches: &ArgMatches, loaded: &Loaded) -
     Ok(())
 }
 
-/// A secret with its password hidden when it is a URL with credentials (so the host can still
-/// be checked), and wholly otherwise.
-fn redact(value: &str) -> String {
-    if let Some((scheme, rest)) = value.split_once("://") {
-        // Query strings may carry a password too (`?password=…`); they are dropped.
-        let rest = rest.split('?').next().unwrap_or_default();
-        let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
-        let host = match authority.rsplit_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
-                format!("{user}:********@{host}")
+/// A value as it may be shown: a URL's password hidden (a secret's query too, which may carry
+/// one), and a secret that is not a URL hidden whole.
+fn redact(value: &str, secret: bool) -> String {
+    match url::Url::parse(value) {
+        Ok(url) if !secret && url.password().is_none() => value.to_string(),
+        Ok(mut url) if url.has_host() => {
+            if url.password().is_some() && url.set_password(Some("********")).is_err() {
+                return "********".to_string();
             }
-            None => authority.to_string(),
-        };
-        return match path {
-            Some(path) => format!("{scheme}://{host}/{path}"),
-            None => format!("{scheme}://{host}"),
-        };
+            if secret {
+                url.set_query(None);
+                url.set_fragment(None);
+            }
+            url.to_string()
+        }
+        _ if secret => "********".to_string(),
+        _ => value.to_string(),
     }
-    "********".to_string()
 }
 
 /// A TOML basic string.
@@ -91,13 +89,20 @@ mod tests {
 
     #[test]
     fn secrets_keep_only_what_identifies_the_service() {
+        let secret = |v: &str| redact(v, true);
         assert_eq!(
-            redact("postgres://roster:s3cret@db.internal:5432/roster"),
+            secret("postgres://roster:s3cret@db.internal:5432/roster"),
             "postgres://roster:********@db.internal:5432/roster"
         );
-        assert_eq!(redact("smtp://mail.example.com:25"), "smtp://mail.example.com:25");
-        assert_eq!(redact("smtps://u:p@smtp.example.com:465?tls=required"), "smtps://u:********@smtp.example.com:465");
-        assert_eq!(redact("postgres://db/roster?password=x"), "postgres://db/roster");
-        assert_eq!(redact("a-webhook-key-of-32-characters!"), "********");
+        assert_eq!(secret("smtp://mail.example.com:25"), "smtp://mail.example.com:25");
+        assert_eq!(secret("smtps://u:p@smtp.example.com:465?tls=required"), "smtps://u:********@smtp.example.com:465");
+        assert_eq!(secret("postgres://db/roster?password=x"), "postgres://db/roster");
+        assert_eq!(secret("a-webhook-key-of-32-characters!"), "********");
+        // A password with characters a URL does not allow unescaped cannot be told apart: hidden whole.
+        assert_eq!(secret("postgres://u:pa/ss@h/db"), "********");
+        assert_eq!(secret("postgres://u:pa?ss@h/db"), "********");
+        assert_eq!(redact("https://u:p@gateway.example.com/sms", false), "https://u:********@gateway.example.com/sms");
+        assert_eq!(redact("https://api.twilio.com", false), "https://api.twilio.com");
+        assert_eq!(redact("0.0.0.0:8080", false), "0.0.0.0:8080");
     }
 }

@@ -24,11 +24,12 @@ const PROGRESS_EVERY: u64 = 50_000;
 #[derive(Args, Debug)]
 pub struct CopyArgs {
     /// The database to copy: `sqlite:///path/to/roster.db` (`sqlite://roster.db` for a path
-    /// relative to here) or `postgres://user:password@host/database`.
-    #[arg(long, value_name = "URL")]
+    /// relative to here) or `postgres://user:password@host/database`. From the environment
+    /// (or `ROSTER_COPY_FROM_FILE`), a password stays out of the process list.
+    #[arg(long, value_name = "URL", env = "ROSTER_COPY_FROM", hide_env_values = true)]
     from: String,
     /// The empty database to copy into, in the same forms; a SQLite file is created if missing.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "ROSTER_COPY_TO", hide_env_values = true)]
     to: String,
 }
 

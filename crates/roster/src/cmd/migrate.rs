@@ -20,7 +20,10 @@ pub struct MigrateArgs {
 
 /// Applies pending migrations (unless `--status`) and prints each migration's state.
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let backend = args.store.connect().await?;
+    let backend = match args.status {
+        true => args.store.connect_existing().await?,
+        false => args.store.connect().await?,
+    };
     let store = backend.store();
     let before = store.status().await?;
     let after = if args.status || before.pending().next().is_none() {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
-use roster_delivery::Worker;
+use roster_delivery::{Transports, Worker};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::{Actor, Directory};
 use roster_web::WebConfig;
 
-use crate::config::{DeliveryArgs, StoreArgs};
+use crate::config::{Backend, DeliveryArgs, StoreArgs};
 use crate::demo;
 
 /// Options of `roster serve`.
@@ -104,21 +104,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));
-    let missing: Vec<&str> =
-        [(transports.email.is_none(), "email (ROSTER_SMTP_URL)"), (transports.sms.is_none(), "SMS")]
-            .into_iter()
-            .filter_map(|(missing, name)| missing.then_some(name))
-            .collect();
-    if !missing.is_empty() {
-        println!(
-            "Development setting: no {} transport. Those messages are held in Admin > Message outbox and printed here.",
-            missing.join(" or ")
-        );
+    // Nodes on one PostgreSQL database share the outbox: one without a transport must leave
+    // messages to a node that has it rather than hold them.
+    let shared = matches!(store, Backend::Postgres(_));
+    if let Some(notice) = transport_notice(&transports, shared) {
+        println!("{notice}");
     }
     let config = WebConfig {
         secure_cookies: public.starts_with("https://"),
         email_transport: transports.email.is_some(),
         sms_transport: transports.sms.is_some(),
+        shared_outbox: shared,
     };
     let worker = Worker::new(
         directory.store().clone(),
@@ -126,6 +122,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.delivery.outbox_retry_ms),
         directory.outbox_signal(),
     );
+    let worker = if shared { worker.sharing() } else { worker };
     let (stop_delivery, stopped) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(worker.run(stopped));
     let app = roster_web::app(directory, config).into_make_service_with_connect_info::<SocketAddr>();
@@ -148,6 +145,38 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// What a node missing a transport says at start: its messages are held when it is the only
+/// node, left to other nodes when the outbox is `shared`.
+fn transport_notice(transports: &Transports, shared: bool) -> Option<&'static str> {
+    let (email, sms) = (transports.email.is_some(), transports.sms.is_some());
+    Some(match (email, sms, shared) {
+        (true, true, _) => return None,
+        (false, false, true) => {
+            "No email (ROSTER_SMTP_URL) or SMS transport: this node delivers nothing; messages wait for a node with \
+             a transport."
+        }
+        (false, true, true) => {
+            "No email (ROSTER_SMTP_URL) transport: this node sends only text messages; email waits for a node with \
+             an email transport."
+        }
+        (true, false, true) => {
+            "No SMS transport: this node sends only email; text messages wait for a node with an SMS transport."
+        }
+        (false, false, false) => {
+            "Development setting: no email (ROSTER_SMTP_URL) or SMS transport. Those messages are held in Admin > \
+             Message outbox and printed here."
+        }
+        (false, true, false) => {
+            "Development setting: no email (ROSTER_SMTP_URL) transport. Those messages are held in Admin > Message \
+             outbox and printed here."
+        }
+        (true, false, false) => {
+            "Development setting: no SMS transport. Those messages are held in Admin > Message outbox and printed \
+             here."
+        }
+    })
 }
 
 /// Deleted users leave for good after their 30 days; checked hourly.
@@ -178,5 +207,29 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // An email transport keeps a connection pool, which lives on a runtime.
+    #[tokio::test]
+    async fn a_node_sharing_the_outbox_says_what_it_leaves_to_others() {
+        let none = Transports::default();
+        let config = roster_delivery::SmtpConfig { url: "smtp://127.0.0.1:25".into(), from: "r@contoso.com".into() };
+        let email = Transports { email: Some(roster_delivery::EmailTransport::new(&config).unwrap()), sms: None };
+        let shared = |t| transport_notice(t, true).unwrap_or_default();
+        assert!(shared(&none).contains("this node delivers nothing; messages wait for a node with a transport"));
+        assert!(shared(&email).starts_with("No SMS transport: this node sends only email;"));
+        assert_eq!(
+            transport_notice(&none, false),
+            Some(
+                "Development setting: no email (ROSTER_SMTP_URL) or SMS transport. Those messages are held in \
+                 Admin > Message outbox and printed here."
+            ),
+            "the only node holds them, as it always has"
+        );
     }
 }

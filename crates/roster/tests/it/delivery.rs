@@ -9,7 +9,7 @@ use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, Twil
 use roster_domain::outbox::{Channel, DeliveryState, OutboxEntry};
 use roster_domain::{Actor, ContactInput, Role, User};
 
-use crate::harness::{hidden_value, location, Session, TestApp, PASSWORD, RETRY};
+use crate::harness::{hidden_value, location, on_postgres, Session, TestApp, PASSWORD, RETRY};
 use crate::peers::{SmtpServer, TwilioServer, PATIENCE};
 
 fn email(server: &SmtpServer) -> Option<EmailTransport> {
@@ -304,4 +304,54 @@ async fn a_mail_server_that_stops_answering_is_cut_off_and_retried() {
     assert_eq!((entry.state, entry.attempts), (DeliveryState::Pending, 1), "to be tried again");
     assert_eq!(entry.last_error.as_deref(), Some("no answer within 300 ms"));
     held.abort();
+}
+
+#[tokio::test]
+async fn a_worker_sharing_the_outbox_leaves_what_it_cannot_send_pending() {
+    use roster_domain::outbox::{Message, MessageKind};
+    use roster_domain::{Store, Timestamp};
+    use std::sync::Arc;
+
+    let smtp = SmtpServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let db = match on_postgres() {
+        true => Some(roster_store_postgres::testing::TestDb::create().await),
+        false => None,
+    };
+    let store: Arc<dyn Store> = match &db {
+        Some(db) => Arc::new(roster_store_postgres::PostgresStore::connect(&db.url).await.unwrap()),
+        None => Arc::new(roster_store_sqlite::SqliteStore::open(data.path()).await.unwrap()),
+    };
+    let message = |channel, recipient: &str| Message {
+        id: 0,
+        channel,
+        kind: MessageKind::Code,
+        recipient: recipient.into(),
+        user_id: None,
+        subject: "Your code".into(),
+        text: "Your code is 123456".into(),
+        html: None,
+        created_at: Timestamp::now(),
+    };
+    let queued = [message(Channel::Sms, "+442079460958"), message(Channel::Email, "alex@contoso.com")];
+    store.queue_messages(&queued).await.unwrap();
+    let text = || async {
+        let entries = store.list_outbox(None, 10).await.unwrap();
+        entries.into_iter().find(|e| e.message.channel == Channel::Sms).unwrap()
+    };
+
+    let email_only = Transports { email: email(&smtp), sms: None };
+    let sharing = Worker::new(store.clone(), email_only, RETRY, Arc::default()).sharing();
+    assert_eq!(sharing.round().await.unwrap(), 1, "the email only");
+    assert_eq!(smtp.inbox.wait_for(1).await[0].to, ["alex@contoso.com"]);
+    let idle = Worker::new(store.clone(), Transports::default(), RETRY, Arc::default()).sharing();
+    assert_eq!(idle.round().await.unwrap(), 0, "no transport, nothing taken");
+    let waiting = text().await;
+    assert_eq!((waiting.state, waiting.attempts), (DeliveryState::Pending, 0), "left for a node with a gateway");
+    assert_eq!(waiting.message.text, "Your code is 123456");
+
+    // The only node of an installation holds what it cannot send, as ever.
+    let holding = Worker::new(store.clone(), Transports::default(), RETRY, Arc::default());
+    assert_eq!(holding.round().await.unwrap(), 1);
+    assert_eq!(text().await.state, DeliveryState::Held);
 }

@@ -101,12 +101,14 @@ impl TestApp {
             secure_cookies: false,
             email_transport: transports.email.is_some(),
             sms_transport: transports.sms.is_some(),
+            shared_outbox: false,
         };
         let app = roster_web::app(directory.clone(), config);
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
         let (stop, stopped) = watch::channel(false);
+        // The only node, whichever engine: it holds what it cannot send, for the tests to read.
         let worker = tokio::spawn(Worker::new(shared, transports, RETRY, directory.outbox_signal()).run(stopped));
         Running { base: format!("http://{addr}"), directory, server, worker, stop }
     }

@@ -1,6 +1,7 @@
 //! Two `roster serve` processes on one PostgreSQL database, as behind a load balancer: any
 //! node serves any request, limits and saves hold across them, and every message is delivered
-//! by exactly one of them. Always on PostgreSQL, whichever engine the rest of the suite uses.
+//! by exactly one of them, even those queued through a third node started without a transport.
+//! Always on PostgreSQL, whichever engine the rest of the suite uses.
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -64,13 +65,16 @@ async fn two_nodes_on_one_database_share_sessions_limits_saves_and_the_outbox() 
             dir.path().join(name).into(),
         ]
     };
-    let (args_a, args_b) = (node_args("a"), node_args("b"));
-    let (a, b) = tokio::join!(Node::start(&args_a, &env), Node::start(&args_b, &env));
+    let (args_a, args_b, args_c) = (node_args("a"), node_args("b"), node_args("c"));
+    let no_transport = [("ROSTER_OUTBOX_RETRY_MS", "50".to_string())];
+    let (a, b, c) =
+        tokio::join!(Node::start(&args_a, &env), Node::start(&args_b, &env), Node::start(&args_c, &no_transport));
 
     // One browser, its session opened through one node and used through the other.
     let http = Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap();
     let on_a = Session { http: http.clone(), base: a.base.clone() };
     let on_b = Session { http: http.clone(), base: b.base.clone() };
+    let on_c = Session { http: http.clone(), base: c.base.clone() };
     let r = on_a.sign_in("admin@contoso.com", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (status, html) = on_b.page("/admin/users").await;
@@ -99,9 +103,10 @@ async fn two_nodes_on_one_database_share_sessions_limits_saves_and_the_outbox() 
     statuses.sort();
     assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
 
-    // Changes through both nodes queue notices; the two workers deliver each exactly once.
+    // Changes through all three nodes queue notices; the two workers with a transport deliver
+    // each exactly once, and the third, woken by its own saves, leaves them to those two.
     for (i, person) in people.iter().enumerate().skip(1) {
-        let node = if i % 2 == 0 { &on_a } else { &on_b };
+        let node = [&on_a, &on_b, &on_c][i % 3];
         let path = format!("/admin/users/{}/contact", person.id);
         let (_, html) = node.page(&path).await;
         let address = format!("person{i}.home@fabrikam.com");
@@ -121,6 +126,9 @@ async fn two_nodes_on_one_database_share_sessions_limits_saves_and_the_outbox() 
     assert!(entries.iter().all(|e| e.state == DeliveryState::Delivered), "{entries:?}");
     let received = smtp.inbox.wait_for(emails).await;
     assert_eq!(received.len(), emails, "each message sent once, by one node");
+    let (_, html) = on_c.page("/admin/outbox").await;
+    assert!(html.contains("This node has no email or SMS transport"), "{html}");
+    assert!(!html.contains("Development setting") && !html.contains("Alternate email address added"));
 
     // Failed sign-ins through either node count against the one account (ten are allowed in a
     // quarter of an hour).

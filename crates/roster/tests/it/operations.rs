@@ -66,6 +66,9 @@ async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = app.client().get(&format!("/admin/users/{}", megan.id)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "to the sign-in page");
+    let invented = reqwest::Method::from_bytes(b"PROPFIND").unwrap();
+    let r = reqwest::Client::new().request(invented, format!("{}/signin", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let (status, scrape) = app.client().page("/metrics").await;
     assert_eq!(status, StatusCode::OK);
@@ -80,6 +83,8 @@ async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
     assert!(signin_page, "{scrape}");
     assert!(scrape.contains("route=\"/admin/users/{id}\""), "{scrape}");
     assert!(!scrape.contains(&megan.id.to_string()), "ids never become labels");
+    assert!(!scrape.contains("PROPFIND") && scrape.contains("method=\"other\""), "nor invented methods");
+    assert_eq!(sample(&scrape, "roster_db_up"), Some(1.0));
     for gauge in ["roster_outbox_pending", "roster_db_pool_connections", "roster_db_pool_idle"] {
         assert!(sample(&scrape, gauge).is_some(), "{gauge} in {scrape}");
     }
@@ -126,6 +131,29 @@ async fn check_config_shows_each_setting_with_its_source_and_hides_secrets() {
     let (ok, _, err) = roster(&["check-config", "--database-url", "mysql://db/roster"], &[]).await;
     assert!(!ok);
     assert!(err.contains("database_url: the \"mysql\" scheme is not supported"), "{err}");
+    // The environment outranks the file, also when the file names a secret's file.
+    let smtp_file = dir.path().join("smtp-url");
+    std::fs::write(&smtp_file, "smtp://file:from-the-file@mail.example.com:25\n").unwrap();
+    std::fs::write(&file, format!("smtp_url_file = {:?}\n", smtp_file.display().to_string())).unwrap();
+    let env_smtp = [("ROSTER_SMTP_URL", "smtp://env:from-the-env@relay.example.com:25".to_string())];
+    let (ok, out, err) = roster(&["check-config", "--config", file_arg], &env_smtp).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("smtp_url = \"smtp://env:********@relay.example.com:25\"  # ROSTER_SMTP_URL; secret"),
+        "{out}"
+    );
+    let (ok, out, err) = roster(&["check-config", "--config", file_arg], &[]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("smtp_url = \"smtp://file:********@mail.example.com:25\"  # ROSTER_SMTP_URL_FILE"), "{out}");
+    std::fs::write(
+        &file,
+        format!("smtp_url = \"smtp://a@b\"\nsmtp_url_file = {:?}\n", smtp_file.display().to_string()),
+    )
+    .unwrap();
+    let (ok, _, err) = roster(&["check-config", "--config", file_arg], &[]).await;
+    assert!(!ok);
+    assert!(err.contains("`smtp_url` and `smtp_url_file` are both set"), "{err}");
+
     std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
     let (ok, _, err) = roster(&["check-config", "--config", file_arg], &[]).await;
     assert!(!ok);
@@ -174,6 +202,13 @@ async fn migrate_shows_then_applies_what_a_database_lacks_on_either_engine() {
     let total = roster_store_sqlite::MIGRATOR.iter().count();
     let sqlite_args = ["--data", dir.path().to_str().unwrap()];
     let postgres_args = ["--database-url", pg.url.as_str()];
+
+    // Looking never creates: a mistyped folder is an error, not a new empty directory.
+    let (ok, _, err) = roster(&["migrate", "--status", "--data", dir.path().to_str().unwrap()], &[]).await;
+    assert!(!ok && err.contains("there is no directory in"), "{err}");
+    assert!(!dir.path().join("roster.db").exists());
+    std::fs::File::create(dir.path().join("roster.db")).unwrap();
+
     for (engine, store) in [("SQLite", &sqlite_args), ("PostgreSQL", &postgres_args)] {
         let with = |first: &[&'static str]| first.iter().copied().chain(store.iter().copied()).collect::<Vec<&str>>();
         let (ok, out, err) = roster(&with(&["migrate", "--status"]), &[]).await;
@@ -212,6 +247,13 @@ async fn backup_copies_the_directory_while_it_is_in_use() {
     }
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("Keep the key file with it"), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&to), 0o600, "password hashes are for the owner only");
+        assert_eq!(mode(&app.data.path().join("roster.db")), 0o600);
+    }
     let copy = roster_store_sqlite::SqliteStore::open_url(&format!("sqlite://{}", to.display())).await.unwrap();
     use roster_domain::Store;
     assert_eq!(copy.count_users().await.unwrap(), 5);

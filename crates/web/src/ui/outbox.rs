@@ -1,7 +1,7 @@
 //! The message outbox (Global Administrators only): every queued code and notice with its
-//! delivery state. Bodies are shown only for channels without a transport, where the outbox is
-//! the only place a developer can read them; once a transport is configured, a code is for its
-//! recipient alone.
+//! delivery state. Bodies are shown only for channels without a transport on the only node,
+//! where the outbox is the only place a developer can read them; once a transport is configured,
+//! or while other nodes sharing the outbox may send the message, a code is for its recipient alone.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -77,6 +77,7 @@ struct OutboxPage {
     messages: Vec<MessageView>,
     email_transport: bool,
     sms_transport: bool,
+    shared_outbox: bool,
     next_href: Option<String>,
 }
 
@@ -98,15 +99,19 @@ pub async fn list(
         .then(|| entries.last().map(|e| format!("/admin/outbox?before={}", e.message.id)))
         .flatten();
     let config = &state.config;
-    let has = |c: Channel| match c {
-        Channel::Email => config.email_transport,
-        Channel::Sms => config.sms_transport,
+    let has = |c: Channel| {
+        config.shared_outbox
+            || match c {
+                Channel::Email => config.email_transport,
+                Channel::Sms => config.sms_transport,
+            }
     };
     let page = OutboxPage {
         layout: Layout::new(&me, "Message outbox", Section::Outbox),
         messages: entries.iter().map(|e| MessageView::of(e, has(e.message.channel))).collect(),
         email_transport: config.email_transport,
         sms_transport: config.sms_transport,
+        shared_outbox: config.shared_outbox,
         next_href,
     };
     Ok(render(StatusCode::OK, &page))
