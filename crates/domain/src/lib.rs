@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod clock;
 pub mod contact;
+pub mod csv_users;
 pub mod directory;
 pub mod email;
 pub mod error;

@@ -1,0 +1,442 @@
+//! Users in Microsoft 365's bulk-add CSV format: the 16 columns of its "Add multiple users"
+//! template, plus Roster's own `Alternate mobile phone`, with several alternate addresses in one
+//! cell separated by `;`.
+//!
+//! Headers are matched by name, ignoring case and surrounding spaces, in any order; a column
+//! nobody knows is reported rather than dropped, and a file without `User Name` or
+//! `Display Name` is refused. The file is UTF-8 with or without a byte-order mark, quoted as
+//! RFC 4180 says (commas, quotes and line breaks inside quoted cells). Rows are read one at a
+//! time, so memory does not grow with the file. Every value goes through the same validation
+//! as the contact form, and every problem is reported by line and column header.
+
+use std::io::Read;
+
+use crate::contact::{ContactInfo, ContactInput, ValidationContext};
+use crate::phone::Region;
+use crate::user::Username;
+
+/// One column the format knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    UserName,
+    FirstName,
+    LastName,
+    DisplayName,
+    JobTitle,
+    Department,
+    OfficeNumber,
+    OfficePhone,
+    MobilePhone,
+    Fax,
+    AlternateEmail,
+    Address,
+    City,
+    State,
+    PostalCode,
+    Country,
+    AlternateMobilePhone,
+}
+
+impl Column {
+    /// Microsoft's template, in its order, then Roster's own column.
+    pub const ALL: [Column; 17] = [
+        Column::UserName,
+        Column::FirstName,
+        Column::LastName,
+        Column::DisplayName,
+        Column::JobTitle,
+        Column::Department,
+        Column::OfficeNumber,
+        Column::OfficePhone,
+        Column::MobilePhone,
+        Column::Fax,
+        Column::AlternateEmail,
+        Column::Address,
+        Column::City,
+        Column::State,
+        Column::PostalCode,
+        Column::Country,
+        Column::AlternateMobilePhone,
+    ];
+
+    /// The header as the template spells it.
+    pub fn header(self) -> &'static str {
+        match self {
+            Column::UserName => "User Name",
+            Column::FirstName => "First Name",
+            Column::LastName => "Last Name",
+            Column::DisplayName => "Display Name",
+            Column::JobTitle => "Job Title",
+            Column::Department => "Department",
+            Column::OfficeNumber => "Office Number",
+            Column::OfficePhone => "Office Phone",
+            Column::MobilePhone => "Mobile Phone",
+            Column::Fax => "Fax",
+            Column::AlternateEmail => "Alternate email address",
+            Column::Address => "Address",
+            Column::City => "City",
+            Column::State => "State or Province",
+            Column::PostalCode => "ZIP or Postal Code",
+            Column::Country => "Country or Region",
+            Column::AlternateMobilePhone => "Alternate mobile phone",
+        }
+    }
+
+    /// The column a validation error's field belongs to (`alternate_email.2` is the address
+    /// column).
+    fn of_field(field: &str) -> Option<Column> {
+        Some(match field.split('.').next().unwrap_or(field) {
+            "username" => Column::UserName,
+            "first_name" => Column::FirstName,
+            "last_name" => Column::LastName,
+            "display_name" => Column::DisplayName,
+            "job_title" => Column::JobTitle,
+            "department" => Column::Department,
+            "office" => Column::OfficeNumber,
+            "office_phone" => Column::OfficePhone,
+            "mobile_phone" => Column::MobilePhone,
+            "fax" => Column::Fax,
+            "alternate_email" => Column::AlternateEmail,
+            "street_address" => Column::Address,
+            "city" => Column::City,
+            "state" => Column::State,
+            "postal_code" => Column::PostalCode,
+            "country" => Column::Country,
+            "alternate_mobile_phone" => Column::AlternateMobilePhone,
+            _ => return None,
+        })
+    }
+}
+
+/// Something wrong with a file: where (line, and column when one is at fault) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The line in the file where the row starts (the header is line 1).
+    pub line: u64,
+    /// The column's header as the file spells it, when one column is at fault.
+    pub column: Option<String>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, {column}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// One row as read: the username and the contact form it fills in, not yet validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The line in the file where the row starts.
+    pub line: u64,
+    /// The `User Name` cell, as written.
+    pub username: String,
+    /// The other cells, as the contact form would receive them.
+    pub contact: ContactInput,
+}
+
+/// A valid row: what to create or update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRow {
+    /// The line in the file where the row starts.
+    pub line: u64,
+    pub username: Username,
+    pub contact: ContactInfo,
+}
+
+/// A file's rows, read one at a time.
+pub struct Reader<R: Read> {
+    csv: csv::Reader<R>,
+    /// Each of the file's columns: the known column it is, or `None`.
+    columns: Vec<Option<Column>>,
+    /// The file's headers, as written.
+    headers: Vec<String>,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the header line; refuses a file whose headers lack `User Name` or `Display Name`
+    /// or name one column twice.
+    pub fn new(input: R) -> Result<Self, Problem> {
+        let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+        let headers: Vec<String> = csv
+            .headers()
+            .map_err(|e| Problem { line: 1, column: None, message: describe(&e) })?
+            .iter()
+            .enumerate()
+            // A byte-order mark is not part of the first header.
+            .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+            .collect();
+        let columns: Vec<Option<Column>> = headers
+            .iter()
+            .map(|h| Column::ALL.into_iter().find(|c| c.header().eq_ignore_ascii_case(h.trim())))
+            .collect();
+        for required in [Column::UserName, Column::DisplayName] {
+            if !columns.contains(&Some(required)) {
+                return Err(Problem {
+                    line: 1,
+                    column: None,
+                    message: format!("The header line has no \"{}\" column; it is required.", required.header()),
+                });
+            }
+        }
+        for (i, column) in columns.iter().enumerate() {
+            if let Some(column) = column {
+                if columns[..i].contains(&Some(*column)) {
+                    return Err(Problem {
+                        line: 1,
+                        column: Some(headers[i].clone()),
+                        message: format!("The \"{}\" column appears twice.", column.header()),
+                    });
+                }
+            }
+        }
+        Ok(Reader { csv, columns, headers })
+    }
+
+    /// The file's headers that are no known column, as written: their cells are not imported.
+    pub fn unknown_columns(&self) -> Vec<&str> {
+        self.headers.iter().zip(&self.columns).filter(|(_, c)| c.is_none()).map(|(h, _)| h.as_str()).collect()
+    }
+
+    /// The file's header for a known column.
+    fn header_of(&self, column: Column) -> String {
+        self.columns
+            .iter()
+            .position(|c| *c == Some(column))
+            .map_or_else(|| column.header().to_string(), |i| self.headers[i].clone())
+    }
+
+    /// Checks a row read from this file, with the organisation's default phone region: its
+    /// username and every contact field, each problem named by the file's own header.
+    pub fn check(&self, row: &Row, region: Region) -> Result<ValidRow, Vec<Problem>> {
+        let problem = |column: Option<Column>, message: String| Problem {
+            line: row.line,
+            column: column.map(|c| self.header_of(c)),
+            message,
+        };
+        let username = Username::parse(&row.username);
+        let checked_against = username.as_ref().map_or(row.username.trim().to_lowercase(), |u| u.as_str().to_string());
+        let contact = row.contact.validate(ValidationContext { region, username: &checked_against });
+        let mut problems = Vec::new();
+        if let Err(e) = &username {
+            problems.push(problem(Some(Column::UserName), e.message.clone()));
+        }
+        if let Err(errors) = &contact {
+            problems.extend(errors.iter().map(|e| problem(Column::of_field(&e.field), e.message.clone())));
+        }
+        match (username, contact) {
+            (Ok(username), Ok(contact)) => Ok(ValidRow { line: row.line, username, contact }),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Row, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut record = csv::StringRecord::new();
+        match self.csv.read_record(&mut record) {
+            Ok(false) => None,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                Some(Err(Problem { line, column: None, message: describe(&e) }))
+            }
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                if record.len() > self.columns.len() {
+                    return Some(Err(Problem {
+                        line,
+                        column: None,
+                        message: format!(
+                            "The row has {} cells; the header line names {} columns.",
+                            record.len(),
+                            self.columns.len()
+                        ),
+                    }));
+                }
+                Some(Ok(self.row(line, &record)))
+            }
+        }
+    }
+}
+
+impl<R: Read> Reader<R> {
+    fn row(&self, line: u64, record: &csv::StringRecord) -> Row {
+        let cell = |column: Column| -> String {
+            self.columns
+                .iter()
+                .position(|c| *c == Some(column))
+                .and_then(|i| record.get(i))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let alternate_emails = cell(Column::AlternateEmail)
+            .split(';')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
+        Row {
+            line,
+            username: cell(Column::UserName),
+            contact: ContactInput {
+                display_name: cell(Column::DisplayName),
+                first_name: cell(Column::FirstName),
+                last_name: cell(Column::LastName),
+                job_title: cell(Column::JobTitle),
+                department: cell(Column::Department),
+                office: cell(Column::OfficeNumber),
+                office_phone: cell(Column::OfficePhone),
+                mobile_phone: cell(Column::MobilePhone),
+                alternate_mobile_phone: cell(Column::AlternateMobilePhone),
+                fax: cell(Column::Fax),
+                alternate_emails,
+                street_address: cell(Column::Address),
+                city: cell(Column::City),
+                state: cell(Column::State),
+                postal_code: cell(Column::PostalCode),
+                country: cell(Column::Country),
+            },
+        }
+    }
+}
+
+/// A CSV error in words, without the crate's own position (the problem carries the line).
+fn describe(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "The file is not valid UTF-8; save it as CSV UTF-8.".to_string(),
+        csv::ErrorKind::Io(io) => format!("The file could not be read: {io}."),
+        other => format!("The file is not valid CSV: {other:?}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MICROSOFT_HEADERS: &str = "User Name,First Name,Last Name,Display Name,Job Title,Department,Office Number,\
+Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Province,ZIP or Postal Code,Country or Region";
+
+    /// Microsoft's own sample row, from its template.
+    const MICROSOFT_SAMPLE: &str = "chris@contoso.com,Chris,Green,Chris Green,IT Manager,Information Technology,\
+123451,123-555-1211,123-555-6641,123-555-6700,chris@contoso.com,1 Microsoft way,Redmond,Wa,98052,United States";
+
+    fn read(text: &str) -> (Reader<&[u8]>, Vec<Result<Row, Problem>>) {
+        let reader = Reader::new(text.as_bytes()).unwrap();
+        let again = Reader::new(text.as_bytes()).unwrap();
+        (reader, again.collect())
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let (reader, rows) = read(text);
+        rows.into_iter()
+            .flat_map(|r| match r {
+                Ok(row) => reader.check(&row, Region::default()).err().unwrap_or_default(),
+                Err(p) => vec![p],
+            })
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn microsofts_sample_row_is_refused_field_by_field() {
+        let found = problems(&format!("{MICROSOFT_HEADERS}\n{MICROSOFT_SAMPLE}\n"));
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(found.iter().any(|p| p.starts_with("line 2, Office Phone: ") && p.contains("valid phone number")));
+        assert!(found.iter().any(|p| p.starts_with("line 2, Mobile Phone: ") && p.contains("valid phone number")));
+        assert!(found.iter().any(|p| p.starts_with("line 2, Fax: ") && p.contains("valid phone number")));
+        assert!(
+            found.iter().any(|p| p.starts_with("line 2, Alternate email address: ") && p.contains("sign-in")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_valid_row_maps_every_column() {
+        let text = format!(
+            "\u{feff}{MICROSOFT_HEADERS},Alternate mobile phone\n\
+             megan@contoso.com,Megan,Bowen,Megan Bowen,Marketing Manager,Marketing,\"Building 3, room 12\",\
+             +1 425 555 0109,+44 7911 123456,,\"megan@fabrikam.com; m.bowen@northwind.com\",\"1 Main St\nSuite 4\",\
+             Redmond,WA,98052,United States,+49 151 23456789\n"
+        );
+        let (reader, rows) = read(&text);
+        let row = rows.into_iter().next().unwrap().unwrap();
+        let valid = reader.check(&row, Region::default()).unwrap();
+        assert_eq!(valid.line, 2);
+        assert_eq!(valid.username.as_str(), "megan@contoso.com");
+        let c = &valid.contact;
+        assert_eq!(c.display_name, "Megan Bowen");
+        assert_eq!(c.office.as_deref(), Some("Building 3, room 12"), "a quoted comma stays in its cell");
+        assert_eq!(c.street_address.as_deref(), Some("1 Main St\nSuite 4"), "a quoted line break too");
+        assert_eq!(c.office_phone.as_deref(), Some("+14255550109"));
+        assert_eq!(c.mobile_phone.as_deref(), Some("+447911123456"));
+        assert_eq!(c.alternate_mobile_phone.as_deref(), Some("+4915123456789"));
+        assert_eq!(c.fax, None);
+        assert_eq!(c.alternate_emails, ["megan@fabrikam.com", "m.bowen@northwind.com"]);
+        assert_eq!(reader.unknown_columns(), Vec::<&str>::new(), "the byte-order mark is not part of a header");
+    }
+
+    #[test]
+    fn headers_match_in_any_case_and_order_and_unknown_ones_are_reported() {
+        let text = "display name,USER NAME,Licenses,City\nAlex Wilber,alex@contoso.com,E5,Seattle\n";
+        let (reader, rows) = read(text);
+        assert_eq!(reader.unknown_columns(), ["Licenses"]);
+        let valid = reader.check(rows[0].as_ref().unwrap(), Region::default()).unwrap();
+        assert_eq!((valid.username.as_str(), valid.contact.city.as_deref()), ("alex@contoso.com", Some("Seattle")));
+    }
+
+    #[test]
+    fn wrong_headers_are_refused_by_name() {
+        let missing = Reader::new("Username,Display Name\nx,y\n".as_bytes()).err().unwrap();
+        assert_eq!(missing.to_string(), "line 1: The header line has no \"User Name\" column; it is required.");
+        let twice = Reader::new("User Name,Display Name,city,City\n".as_bytes()).err().unwrap();
+        assert_eq!(twice.to_string(), "line 1, City: The \"City\" column appears twice.");
+    }
+
+    #[test]
+    fn every_kind_of_invalid_value_is_named_with_its_line_and_column() {
+        let text = format!(
+            "{MICROSOFT_HEADERS}\n\
+             not-an-address,A,B,Someone,,,,,,,,,,,,\n\
+             ok@contoso.com,,,,,,,,,,,,,,,\n\
+             ok2@contoso.com,{},,Name,,,,,+1 425 555 0109,,bad@,,,,,\n\
+             ok3@contoso.com,,,Tab\there,,,,,,,,,,,99999999999999999999999999999999999999999,\n\
+             short@contoso.com,Too,Many,Cells,,,,,,,,,,,,,extra\n",
+            "F".repeat(65)
+        );
+        let found = problems(&text);
+        let expect = |prefix: &str| assert!(found.iter().any(|p| p.starts_with(prefix)), "{prefix} in {found:#?}");
+        expect("line 2, User Name: ");
+        expect("line 3, Display Name: ");
+        expect("line 4, First Name: ");
+        expect("line 4, Alternate email address: ");
+        expect("line 5, Display Name: ");
+        expect("line 5, ZIP or Postal Code: ");
+        expect("line 6: The row has 17 cells; the header line names 16 columns.");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_says_so() {
+        let text = b"User Name,Display Name\nz\xe9@contoso.com,Z\n";
+        let rows: Vec<_> = Reader::new(&text[..]).unwrap().collect();
+        let problem = rows[0].as_ref().err().unwrap();
+        assert_eq!(problem.to_string(), "line 2: The file is not valid UTF-8; save it as CSV UTF-8.");
+    }
+
+    #[test]
+    fn rows_stream_one_at_a_time() {
+        let mut text = String::from("User Name,Display Name\n");
+        for i in 0..1000 {
+            text.push_str(&format!("u{i}@contoso.com,User {i}\n"));
+        }
+        let mut reader = Reader::new(text.as_bytes()).unwrap();
+        let first = reader.next().unwrap().unwrap();
+        assert_eq!((first.line, first.username.as_str()), (2, "u0@contoso.com"));
+        assert_eq!(reader.count(), 999);
+    }
+}
