@@ -34,6 +34,22 @@ enum Location<'a> {
     Postgres(&'a str),
 }
 
+/// The database engines a URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The engine a database URL names by its scheme, or `None` for any other scheme.
+pub fn engine_of(url: &str) -> Option<Engine> {
+    match url.split(':').next().unwrap_or_default() {
+        "sqlite" => Some(Engine::Sqlite),
+        "postgres" | "postgresql" => Some(Engine::Postgres),
+        _ => None,
+    }
+}
+
 /// An open store of either engine, kept to be closed at the end.
 pub enum Backend {
     Sqlite(SqliteStore),
@@ -41,6 +57,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Opens the database `url` names as it is, applying nothing; with `existing`, a SQLite
+    /// file that is not there is an error rather than created.
+    pub async fn open_url(url: &str, engine: Engine, existing: bool, connections: u32) -> anyhow::Result<Backend> {
+        Ok(match (engine, existing) {
+            (Engine::Sqlite, true) => Backend::Sqlite(SqliteStore::open_url_existing(url).await?),
+            (Engine::Sqlite, false) => Backend::Sqlite(SqliteStore::open_url_unmigrated(url).await?),
+            (Engine::Postgres, _) => Backend::Postgres(PostgresStore::connect_unmigrated(url, connections).await?),
+        })
+    }
+
     /// The store behind the storage interface.
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
@@ -71,10 +97,8 @@ impl StoreArgs {
     fn location(&self) -> anyhow::Result<Location<'_>> {
         match self.database_url.as_deref() {
             None => Ok(Location::Folder(&self.data)),
-            Some(url) if url.starts_with("sqlite:") => Ok(Location::Sqlite(url)),
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(Location::Postgres(url))
-            }
+            Some(url) if engine_of(url) == Some(Engine::Sqlite) => Ok(Location::Sqlite(url)),
+            Some(url) if engine_of(url) == Some(Engine::Postgres) => Ok(Location::Postgres(url)),
             Some(url) => {
                 let scheme = url.split(':').next().unwrap_or_default();
                 bail!("database_url: the {scheme:?} scheme is not supported; use sqlite: or postgres://")
@@ -110,41 +134,33 @@ impl StoreArgs {
 
     /// Connects to the database as it is, applying nothing.
     pub async fn connect(&self) -> anyhow::Result<Backend> {
-        let context = || "cannot open the database given by ROSTER_DATABASE_URL";
-        Ok(match self.location()? {
-            Location::Folder(data) => Backend::Sqlite(
-                SqliteStore::open_unmigrated(data)
-                    .await
-                    .with_context(|| format!("cannot open the directory in {}", data.display()))?,
-            ),
-            Location::Sqlite(url) => {
-                Backend::Sqlite(SqliteStore::open_url_unmigrated(url).await.with_context(context)?)
-            }
-            Location::Postgres(url) => Backend::Postgres(
-                PostgresStore::connect_unmigrated(url, roster_store_postgres::DEFAULT_MAX_CONNECTIONS)
-                    .await
-                    .with_context(context)?,
-            ),
-        })
+        self.connect_to(false).await
     }
 
     /// Connects to a database that must exist already, applying nothing: for commands that
     /// only read it, so that a mistyped location is an error rather than a new empty directory.
     pub async fn connect_existing(&self) -> anyhow::Result<Backend> {
-        let context = || "cannot open the database given by ROSTER_DATABASE_URL";
-        match self.location()? {
+        self.connect_to(true).await
+    }
+
+    async fn connect_to(&self, existing: bool) -> anyhow::Result<Backend> {
+        let (url, engine) = match self.location()? {
             Location::Folder(data) => {
                 let file = data.join(roster_store_sqlite::DATABASE_FILE);
-                if !file.exists() {
+                if existing && !file.exists() {
                     bail!("data: there is no directory in {} (no {})", data.display(), file.display());
                 }
-                self.connect().await
+                let store = SqliteStore::open_unmigrated(data)
+                    .await
+                    .with_context(|| format!("cannot open the directory in {}", data.display()))?;
+                return Ok(Backend::Sqlite(store));
             }
-            Location::Sqlite(url) => {
-                Ok(Backend::Sqlite(SqliteStore::open_url_existing(url).await.with_context(context)?))
-            }
-            Location::Postgres(_) => self.connect().await,
-        }
+            Location::Sqlite(url) => (url, Engine::Sqlite),
+            Location::Postgres(url) => (url, Engine::Postgres),
+        };
+        Backend::open_url(url, engine, existing, roster_store_postgres::DEFAULT_MAX_CONNECTIONS)
+            .await
+            .context("cannot open the database given by ROSTER_DATABASE_URL")
     }
 
     /// Opens the store (applying migrations) and wraps it in the directory service.

@@ -79,6 +79,17 @@ impl SqliteStore {
         Self::connect(tuned(options)).await
     }
 
+    /// Opens an existing database from a `sqlite:` URL as it is, creating nothing: the source
+    /// of a copy, which a mistyped path must not replace with an empty database.
+    pub async fn open_url_existing(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
+        let file = options.get_filename();
+        if !file.exists() {
+            return Err(StoreError::Backend(format!("{} does not exist", file.display())));
+        }
+        Self::connect(tuned(options).create_if_missing(false)).await
+    }
+
     /// Whether `url` is a `sqlite:` URL this store can open, without opening it.
     pub fn check_url(url: &str) -> Result<(), StoreError> {
         SqliteConnectOptions::from_str(url).map(drop).map_err(backend)

@@ -5,32 +5,18 @@
 //! another type (SQLite allows it) is an error rather than something converted on the way.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use roster_domain::transfer::{self, Cell, Column, CopyWriter, Kind, Row, Rows, TableInfo, Transfer};
 use roster_domain::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite, Transaction};
 
-use crate::{backend, tuned, SqliteStore};
+use crate::{backend, SqliteStore};
 
 /// SQLite's limit on parameters in one statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
 const MAX_PARAMETERS: usize = 32_766;
-
-impl SqliteStore {
-    /// Opens an existing database from a `sqlite:` URL as it is, creating nothing: the source
-    /// of a copy, which a mistyped path must not replace with an empty database.
-    pub async fn open_url_existing(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url).map_err(backend)?;
-        let file = options.get_filename();
-        if !file.exists() {
-            return Err(StoreError::Backend(format!("{} does not exist", file.display())));
-        }
-        Self::connect(tuned(options).create_if_missing(false)).await
-    }
-}
 
 /// `name` as a quoted identifier.
 fn quote(name: &str) -> String {

@@ -9,10 +9,8 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use roster_domain::transfer::{self, Progress, TableCheck, Transfer};
-use roster_store_postgres::PostgresStore;
-use roster_store_sqlite::SqliteStore;
 
-use crate::config::Backend;
+use crate::config::{engine_of, Backend, Engine};
 
 /// Connections a copy opens on each side: one reads or writes, one counts or checks.
 const CONNECTIONS: u32 = 4;
@@ -66,35 +64,22 @@ async fn copy_from(source: &Backend, to: Engine, url: &str) -> anyhow::Result<()
     result
 }
 
-/// The database engines a URL can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
-
 /// The engine `url` names, or an error naming its scheme.
 fn engine(url: &str, option: &str) -> anyhow::Result<Engine> {
-    match url.split(':').next().unwrap_or_default() {
-        "sqlite" => Ok(Engine::Sqlite),
-        "postgres" | "postgresql" => Ok(Engine::Postgres),
-        scheme => {
-            bail!("{option}: the {scheme:?} scheme is not supported; use sqlite:///path/to/roster.db or postgres://…")
-        }
-    }
+    engine_of(url).ok_or_else(|| {
+        let scheme = url.split(':').next().unwrap_or_default();
+        anyhow::anyhow!(
+            "{option}: the {scheme:?} scheme is not supported; use sqlite:///path/to/roster.db or postgres://…"
+        )
+    })
 }
 
 /// Opens one side as it is, applying nothing; a source must exist already.
 async fn open(engine: Engine, url: &str, option: &str, source: bool) -> anyhow::Result<Backend> {
     // The URL may hold a password: messages name the option instead.
-    let context = || format!("{option}: cannot open the database");
-    Ok(match engine {
-        Engine::Sqlite if source => Backend::Sqlite(SqliteStore::open_url_existing(url).await.with_context(context)?),
-        Engine::Sqlite => Backend::Sqlite(SqliteStore::open_url_unmigrated(url).await.with_context(context)?),
-        Engine::Postgres => {
-            Backend::Postgres(PostgresStore::connect_unmigrated(url, CONNECTIONS).await.with_context(context)?)
-        }
-    })
+    Backend::open_url(url, engine, source, CONNECTIONS)
+        .await
+        .with_context(|| format!("{option}: cannot open the database"))
 }
 
 /// The side's tables and rows.
