@@ -9,11 +9,11 @@
 //! time, so memory does not grow with the file. Every value goes through the same validation
 //! as the contact form, and every problem is reported by line and column header.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
 use crate::phone::Region;
-use crate::user::Username;
+use crate::user::{User, Username};
 
 /// One column the format knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +155,8 @@ pub struct Reader<R: Read> {
     columns: Vec<Option<Column>>,
     /// The file's headers, as written.
     headers: Vec<String>,
+    /// The input failed to read: nothing more will come of it.
+    broken: bool,
 }
 
 impl<R: Read> Reader<R> {
@@ -194,12 +196,54 @@ impl<R: Read> Reader<R> {
                 }
             }
         }
-        Ok(Reader { csv, columns, headers })
+        Ok(Reader { csv, columns, headers, broken: false })
     }
 
     /// The file's headers that are no known column, as written: their cells are not imported.
     pub fn unknown_columns(&self) -> Vec<&str> {
         self.headers.iter().zip(&self.columns).filter(|(_, c)| c.is_none()).map(|(h, _)| h.as_str()).collect()
+    }
+
+    /// How many bytes of the file have been read.
+    pub fn bytes_read(&self) -> u64 {
+        self.csv.position().byte()
+    }
+
+    /// Whether the file has this column.
+    pub fn has(&self, column: Column) -> bool {
+        self.columns.contains(&Some(column))
+    }
+
+    /// Fills the cells of the columns this file lacks from a stored user's information, so that
+    /// updating the user changes only what the file has columns for.
+    pub fn complete(&self, row: &mut Row, stored: &ContactInfo) {
+        let stored = stored.to_input();
+        let input = &mut row.contact;
+        let cells: [(Column, &mut String, &String); 15] = [
+            (Column::FirstName, &mut input.first_name, &stored.first_name),
+            (Column::LastName, &mut input.last_name, &stored.last_name),
+            (Column::DisplayName, &mut input.display_name, &stored.display_name),
+            (Column::JobTitle, &mut input.job_title, &stored.job_title),
+            (Column::Department, &mut input.department, &stored.department),
+            (Column::OfficeNumber, &mut input.office, &stored.office),
+            (Column::OfficePhone, &mut input.office_phone, &stored.office_phone),
+            (Column::MobilePhone, &mut input.mobile_phone, &stored.mobile_phone),
+            (Column::Fax, &mut input.fax, &stored.fax),
+            (Column::Address, &mut input.street_address, &stored.street_address),
+            (Column::City, &mut input.city, &stored.city),
+            (Column::State, &mut input.state, &stored.state),
+            (Column::PostalCode, &mut input.postal_code, &stored.postal_code),
+            (Column::Country, &mut input.country, &stored.country),
+            (Column::AlternateMobilePhone, &mut input.alternate_mobile_phone, &stored.alternate_mobile_phone),
+        ];
+        for (column, cell, value) in cells {
+            if !self.columns.contains(&Some(column)) {
+                cell.clone_from(value);
+            }
+        }
+        if !self.has(Column::AlternateEmail) {
+            input.alternate_emails = stored.alternate_emails;
+        }
     }
 
     /// The file's header for a known column.
@@ -210,14 +254,15 @@ impl<R: Read> Reader<R> {
             .map_or_else(|| column.header().to_string(), |i| self.headers[i].clone())
     }
 
+    /// A problem with one of this file's rows, in a known column or in none.
+    pub fn problem(&self, line: u64, column: Option<Column>, message: impl Into<String>) -> Problem {
+        Problem { line, column: column.map(|c| self.header_of(c)), message: message.into() }
+    }
+
     /// Checks a row read from this file, with the organisation's default phone region: its
     /// username and every contact field, each problem named by the file's own header.
     pub fn check(&self, row: &Row, region: Region) -> Result<ValidRow, Vec<Problem>> {
-        let problem = |column: Option<Column>, message: String| Problem {
-            line: row.line,
-            column: column.map(|c| self.header_of(c)),
-            message,
-        };
+        let problem = |column: Option<Column>, message: String| self.problem(row.line, column, message);
         let username = Username::parse(&row.username);
         let checked_against = username.as_ref().map_or(row.username.trim().to_lowercase(), |u| u.as_str().to_string());
         let contact = row.contact.validate(ValidationContext { region, username: &checked_against });
@@ -239,10 +284,14 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Row, Problem>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.broken {
+            return None;
+        }
         let mut record = csv::StringRecord::new();
         match self.csv.read_record(&mut record) {
             Ok(false) => None,
             Err(e) => {
+                self.broken = matches!(e.kind(), csv::ErrorKind::Io(_));
                 let line = e.position().map_or(0, |p| p.line());
                 Some(Err(Problem { line, column: None, message: describe(&e) }))
             }
@@ -303,6 +352,57 @@ impl<R: Read> Reader<R> {
                 country: cell(Column::Country),
             },
         }
+    }
+}
+
+/// Writes users in the format [`Reader`] reads: every column, phones in international form,
+/// alternate addresses separated by `; `.
+pub struct Writer<W: Write> {
+    csv: csv::Writer<W>,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the header line.
+    pub fn new(output: W) -> csv::Result<Self> {
+        let mut csv = csv::WriterBuilder::new().from_writer(output);
+        csv.write_record(Column::ALL.iter().map(|c| c.header()))?;
+        Ok(Writer { csv })
+    }
+
+    /// Writes rows only: the rest of a file whose header line went out earlier.
+    pub fn continuing(output: W) -> Self {
+        Writer { csv: csv::WriterBuilder::new().from_writer(output) }
+    }
+
+    /// Writes one user's row.
+    pub fn write(&mut self, user: &User) -> csv::Result<()> {
+        let c = user.contact.to_input();
+        let emails = c.alternate_emails.join("; ");
+        let cells: [&str; 17] = [
+            user.username.as_str(),
+            &c.first_name,
+            &c.last_name,
+            &c.display_name,
+            &c.job_title,
+            &c.department,
+            &c.office,
+            &c.office_phone,
+            &c.mobile_phone,
+            &c.fax,
+            &emails,
+            &c.street_address,
+            &c.city,
+            &c.state,
+            &c.postal_code,
+            &c.country,
+            &c.alternate_mobile_phone,
+        ];
+        self.csv.write_record(cells)
+    }
+
+    /// Flushes what is buffered and returns the output.
+    pub fn finish(self) -> Result<W, std::io::Error> {
+        self.csv.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
 
@@ -426,6 +526,65 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
         let rows: Vec<_> = Reader::new(&text[..]).unwrap().collect();
         let problem = rows[0].as_ref().err().unwrap();
         assert_eq!(problem.to_string(), "line 2: The file is not valid UTF-8; save it as CSV UTF-8.");
+    }
+
+    fn user_with(contact: ContactInfo) -> User {
+        let now = crate::clock::Timestamp::now();
+        User {
+            id: crate::user::UserId::random(),
+            username: Username::parse("shay@contoso.com").unwrap(),
+            contact,
+            roles: crate::role::RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: now,
+            updated_at: now,
+            updated_by: "test".into(),
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn what_the_writer_writes_the_reader_reads_back_the_same() {
+        let contact = ContactInfo {
+            display_name: "O'Brien, Seán \"Shay\"".into(),
+            office: Some("Building 3, room 12".into()),
+            office_phone: Some("+442079460958x12".into()),
+            mobile_phone: Some("+14255550109".into()),
+            alternate_emails: vec!["shay@fabrikam.com".into(), "s.obrien@northwind.com".into()],
+            street_address: Some("1 Main St\nSuite 4".into()),
+            country: Some("Ireland".into()),
+            ..ContactInfo::default()
+        };
+        let mut writer = Writer::new(Vec::new()).unwrap();
+        writer.write(&user_with(contact.clone())).unwrap();
+        let bytes = writer.finish().unwrap();
+        let reader = Reader::new(&bytes[..]).unwrap();
+        assert!(reader.unknown_columns().is_empty());
+        let again = Reader::new(&bytes[..]).unwrap();
+        let rows: Vec<_> = again.collect();
+        let valid = reader.check(rows[0].as_ref().unwrap(), Region::default()).unwrap();
+        assert_eq!(valid.contact, contact);
+    }
+
+    #[test]
+    fn a_row_is_completed_only_in_the_columns_the_file_lacks() {
+        let stored = ContactInfo {
+            display_name: "Shay".into(),
+            city: Some("Cork".into()),
+            job_title: Some("Engineer".into()),
+            alternate_emails: vec!["shay@fabrikam.com".into()],
+            ..ContactInfo::default()
+        };
+        let (reader, rows) = read("User Name,Display Name,City\nshay@contoso.com,Shay O'Brien,\n");
+        let mut row = rows.into_iter().next().unwrap().unwrap();
+        reader.complete(&mut row, &stored);
+        let valid = reader.check(&row, Region::default()).unwrap();
+        assert_eq!(valid.contact.display_name, "Shay O'Brien");
+        assert_eq!(valid.contact.city, None, "an empty cell clears the field");
+        assert_eq!(valid.contact.job_title.as_deref(), Some("Engineer"), "a missing column keeps it");
+        assert_eq!(valid.contact.alternate_emails, ["shay@fabrikam.com"]);
     }
 
     #[test]

@@ -19,12 +19,14 @@ use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
+mod import;
 mod mfa;
 mod own_contacts;
 mod reset;
 mod signin;
 mod verification;
 
+pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use reset::{ResetStep, ResetView};
 pub use signin::SignInOutcome;
@@ -266,6 +268,18 @@ impl Directory {
             FieldChange { field: "users".into(), sensitive: false, before: None, after: Some(total.to_string()) };
         let audit = actor.audit(AuditAction::UserCreated, None, vec![change]);
         Ok(self.store.insert_users_bulk(batches, &audit).await?)
+    }
+
+    /// An active administrator by username, to act as on the command line: so that what a
+    /// script does is checked against, and audited as, that person's roles.
+    pub async fn administrator(&self, username: &str) -> Result<Actor, DomainError> {
+        let name = username.trim().to_lowercase();
+        let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
+        let user = self.store.get_user(credentials.user_id).await?.ok_or(DomainError::NotFound("user"))?;
+        if !user.enabled || !user.roles.is_admin() {
+            return Err(DomainError::Forbidden(format!("{name} is not an administrator who may sign in.")));
+        }
+        Ok(Actor::user(&user, None, None))
     }
 
     /// One user, for an administrator or for the user themself.

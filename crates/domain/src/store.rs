@@ -12,7 +12,7 @@ use crate::mfa::{MfaState, PendingSignIn};
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
-use crate::user::{User, UserId, UserQuery, UserSummary};
+use crate::user::{User, UserId, UserQuery, UserSummary, Username};
 
 /// What sign-in needs to know about a username.
 #[derive(Debug, Clone)]
@@ -54,6 +54,30 @@ impl StoreStatus {
     }
 }
 
+/// One user to write as part of a [`UserBatches`] change.
+#[derive(Debug, Clone)]
+pub enum UserWrite {
+    /// A new user, without a password.
+    Create { user: User, audit: AuditEntry },
+    /// A stored user replaced by its next version, with the messages the change causes.
+    Update { before: Box<User>, after: User, audit: AuditEntry, messages: Vec<Message> },
+}
+
+/// A change to many users that a store applies in one transaction, batch by batch: the store
+/// asks for the next batch's usernames, reads those users inside the transaction (so that no
+/// other save can come in between) and writes what [`UserBatches::plan`] makes of them.
+pub trait UserBatches: Send {
+    /// Only read: the store writes nothing and may use a read-only snapshot.
+    fn dry_run(&self) -> bool;
+    /// The usernames of the next batch, or `None` after the last.
+    fn next_batch(&mut self) -> Option<Vec<Username>>;
+    /// What to write for the batch just named, given the stored users that have those
+    /// usernames (deleted ones included, in any order).
+    fn plan(&mut self, stored: Vec<User>) -> Vec<UserWrite>;
+    /// Whether to commit what was written, asked once after the last batch.
+    fn commit(&self) -> bool;
+}
+
 /// A fixed-window counter's state after an increment.
 pub type Count = u32;
 
@@ -77,8 +101,15 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// Applies `batches` in one transaction (see [`UserBatches`]); returns whether it committed.
+    /// A write that fails (a username taken meanwhile by another node) fails the whole change.
+    async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError>;
+
     /// One user by id, deleted or not.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The users with these ids that exist, deleted or not, in any order.
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
 
     /// The credentials of a (lower-cased) username, deleted users excluded.
     async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;

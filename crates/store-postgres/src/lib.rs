@@ -27,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
 
 mod audit;
+mod import;
 mod listing;
 mod mfa;
 mod outbox;
@@ -151,7 +152,7 @@ mod store_impl {
     use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
-    use roster_domain::store::{Count, Credentials, Store};
+    use roster_domain::store::{Count, Credentials, Store, UserBatches};
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
     use roster_domain::{StoreError, Timestamp};
 
@@ -172,8 +173,14 @@ mod store_impl {
         ) -> Result<(), StoreError> {
             PostgresStore::insert_users_bulk(self, batches, audit).await
         }
+        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
+            PostgresStore::apply_user_batches(self, batches).await
+        }
         async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             PostgresStore::get_user(self, id).await
+        }
+        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+            PostgresStore::get_users(self, ids).await
         }
         async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
             PostgresStore::get_credentials(self, username).await

@@ -25,7 +25,7 @@ const EMAIL_ROWS_PER_INSERT: usize = 1_000;
 
 /// The user's alternate addresses as one array, in their order: with the user's row in one
 /// statement, so both come from one snapshot.
-const EMAILS_COLUMN: &str =
+pub(crate) const EMAILS_COLUMN: &str =
     "array(select address from alternate_emails where user_id = users.id order by position) as emails";
 
 fn key(value: &Option<String>) -> Option<String> {
@@ -93,7 +93,7 @@ async fn insert_emails(conn: &mut PgConnection, users: &[&User]) -> Result<(), S
     Ok(())
 }
 
-async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Result<(), StoreError> {
+pub(crate) async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Result<(), StoreError> {
     for chunk in users.chunks(BULK_CHUNK) {
         let mut params = Params::default();
         let values =
@@ -112,7 +112,7 @@ async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Result<(), Stor
 /// version is still `before.version`. Untouched columns are left out of the update, so their
 /// indexes are not rewritten. A save racing this one for the same version waits for the row
 /// lock, then finds the version moved on and matches nothing: exactly one of them wins.
-async fn update_row(conn: &mut PgConnection, before: &User, after: &User) -> Result<(), StoreError> {
+pub(crate) async fn update_row(conn: &mut PgConnection, before: &User, after: &User) -> Result<(), StoreError> {
     let (b, a) = (&before.contact, &after.contact);
     let mut params = Params::default();
     let mut assignments: Vec<String> = Vec::new();
@@ -191,7 +191,7 @@ async fn update_row(conn: &mut PgConnection, before: &User, after: &User) -> Res
 /// the sort key and deleted state they carry, changed), the verifications of changed contacts,
 /// the audit record and the messages. The user's row is locked by then, so no other save of
 /// the same user interleaves.
-async fn write_rest(
+pub(crate) async fn write_rest(
     conn: &mut PgConnection,
     before: &User,
     after: &User,

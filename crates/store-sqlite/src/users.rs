@@ -92,7 +92,7 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
     Ok(())
 }
 
-async fn insert_rows(conn: &mut SqliteConnection, users: &[User]) -> Result<(), StoreError> {
+pub(crate) async fn insert_rows(conn: &mut SqliteConnection, users: &[User]) -> Result<(), StoreError> {
     for chunk in users.chunks(BULK_CHUNK) {
         let mut args = SqliteArguments::default();
         for user in chunk {

@@ -39,10 +39,12 @@ pub struct AppState {
     pub directory: Directory,
     /// Web settings.
     pub config: Arc<WebConfig>,
+    /// Imports under way or recently done on this node.
+    pub imports: Arc<ui::import::Imports>,
 }
 
 /// Builds the application for `directory`.
 pub fn app(directory: Directory, config: WebConfig) -> Router {
     metrics::handle();
-    router(AppState { directory, config: Arc::new(config) })
+    router(AppState { directory, config: Arc::new(config), imports: Arc::default() })
 }

@@ -1,12 +1,15 @@
 //! The URL map of the whole server.
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ui::{account, audit, contact, manage, outbox, reset, second_step, security_info, settings, signin, users};
+use crate::ui::{
+    account, audit, contact, import, manage, outbox, reset, second_step, security_info, settings, signin, users,
+};
 use crate::{health, metrics, security, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,6 +52,13 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(users::admin_home))
         .route("/admin/users", get(users::list))
         .route("/admin/users/new", get(manage::show_new).post(manage::create))
+        .route(
+            "/admin/users/import",
+            get(import::show).post(import::upload).layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/users/import/{job}", get(import::job))
+        .route("/admin/users/import/{job}/apply", post(import::apply))
+        .route("/admin/users/export", get(import::export))
         .route("/admin/users/{id}", get(users::details))
         .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
         .route("/admin/users/{id}/roles", get(manage::show_roles).post(manage::save_roles))

@@ -4,6 +4,7 @@ pub mod account;
 pub mod audit;
 pub mod contact;
 pub mod form;
+pub mod import;
 pub mod layout;
 pub mod manage;
 pub mod methods;

@@ -443,3 +443,54 @@ async fn own_contact_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) {
     assert!(to_old[0].contains("Alternate email address removed: a••••@f••••.com"));
     assert!(to_old[0].contains("By: You"));
 }
+
+#[tokio::test]
+async fn an_admin_checks_a_csv_file_then_imports_its_valid_rows() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::start().await;
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    let file = app.data.path().join("new-staff.csv");
+    std::fs::write(
+        &file,
+        "User Name,Display Name,Mobile Phone,Alternate email address\n\
+         lee.gu@contoso.com,Lee Gu,+1 425 555 0142,lee@fabrikam.com\n\
+         chris@contoso.com,Chris Green,123-555-6641,chris@contoso.com\n",
+    )
+    .unwrap();
+    in_browser(|c| import_flow(c, app.base.clone(), file)).await;
+}
+
+/// Waits until the page's text contains `wanted` (the result page refreshes itself until the
+/// job is done).
+async fn wait_for_text(c: &Client, wanted: &str) {
+    let xpath = format!("//body[contains(normalize-space(), '{wanted}')]");
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {wanted:?}: {e}"));
+}
+
+async fn import_flow(c: Client, base: String, file: std::path::PathBuf) {
+    let c = &c;
+    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    c.goto(&format!("{base}/admin/users")).await.unwrap();
+    click(c, "Add multiple users").await;
+    field(c, "CSV file").await.send_keys(file.to_str().unwrap()).await.unwrap();
+    click(c, "Check file").await;
+    wait_for_text(c, "Rows with problems: 1 of 2").await;
+    shot(c, "import-checked.png").await;
+    let problems = c.find(Locator::Css("table.problems")).await.unwrap().text().await.unwrap();
+    assert!(problems.contains("Mobile Phone"), "{problems}");
+    assert!(problems.contains("Alternate email address"), "{problems}");
+    assert!(text(c).await.contains("Nothing has changed yet"));
+
+    field(c, "Import the rows that would change (1) and skip the rows with problems (1)").await.click().await.unwrap();
+    click(c, "Import").await;
+    wait_for_text(c, "Import finished. Rows skipped because of problems: 1.").await;
+    click(c, "Back to Active users").await;
+    assert!(text(c).await.contains("Lee Gu"), "the imported user is listed");
+    assert!(!text(c).await.contains("Chris Green"), "the invalid row was skipped");
+}

@@ -6,6 +6,7 @@ mod contact;
 mod copy;
 mod delivery;
 mod harness;
+mod import;
 mod mfa;
 mod nodes;
 mod operations;
