@@ -26,6 +26,8 @@ use roster_store_postgres::PostgresStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+mod import;
+
 /// Options of the benchmark.
 #[derive(Parser, Debug)]
 #[command(about = "Load benchmark of a real Roster server")]
@@ -58,6 +60,10 @@ struct Args {
     /// `roster serve` processes sharing the PostgreSQL database; requests go to each in turn.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     nodes: u16,
+    /// Instead of the HTTP scenarios, time `roster users import` of this many generated rows
+    /// into the seeded directory (which then holds them).
+    #[arg(long, value_name = "ROWS")]
+    import: Option<u64>,
 }
 
 const ADMIN: &str = "bench.admin@contoso.com";
@@ -560,6 +566,9 @@ async fn main() -> anyhow::Result<()> {
             Some(PASSWORD),
         )
         .await?;
+    }
+    if let Some(rows) = args.import {
+        return import::run(&bin, &target, rows).await;
     }
     // One after the other, so that each node finds the schema in place rather than racing to
     // apply it.
