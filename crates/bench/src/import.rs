@@ -19,7 +19,8 @@ const HEADERS: &str = "User Name,First Name,Last Name,Display Name,Job Title,Dep
 Mobile Phone,Fax,Alternate email address,Address,City,State or Province,ZIP or Postal Code,Country or Region,\
 Alternate mobile phone";
 const FIRST: &[&str] = &["Adele", "Alex", "Diego", "Grady", "Isaiah", "Johanna", "Lee", "Lidia", "Megan", "Nestor"];
-const LAST: &[&str] = &["Vance", "Wilber", "Siciliani", "Archie", "Langer", "Lorenz", "Gu", "Holloway", "Bowen", "Wilke"];
+const LAST: &[&str] =
+    &["Vance", "Wilber", "Siciliani", "Archie", "Langer", "Lorenz", "Gu", "Holloway", "Bowen", "Wilke"];
 
 /// Writes `rows` users to `path`: every column filled, some cells quoted (commas, line breaks).
 /// `changed` gives every user another mobile phone and alternate address.

@@ -1,6 +1,7 @@
 //! Audit records: who changed what, on whom, when and from where.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
 use crate::user::UserId;
@@ -41,11 +42,13 @@ pub enum AuditAction {
     MfaChanged,
     /// Sign-in or reset was locked after repeated failures.
     AccountLocked,
+    /// Records older than the retention period were removed.
+    AuditTrimmed,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -62,6 +65,7 @@ impl AuditAction {
         AuditAction::ContactVerified,
         AuditAction::MfaChanged,
         AuditAction::AccountLocked,
+        AuditAction::AuditTrimmed,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -83,6 +87,7 @@ impl AuditAction {
             AuditAction::ContactVerified => "contact_verified",
             AuditAction::MfaChanged => "mfa_changed",
             AuditAction::AccountLocked => "account_locked",
+            AuditAction::AuditTrimmed => "audit_trimmed",
         }
     }
 
@@ -110,6 +115,7 @@ impl AuditAction {
             AuditAction::ContactVerified => "Contact verified",
             AuditAction::MfaChanged => "Multi-factor settings changed",
             AuditAction::AccountLocked => "Account locked",
+            AuditAction::AuditTrimmed => "Old audit records removed",
         }
     }
 }
@@ -153,4 +159,119 @@ pub struct AuditQuery {
     pub before_id: Option<i64>,
     /// Page size.
     pub limit: u32,
+}
+
+/// An audit record with its place in the tamper-evident chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEntry {
+    /// Its number in the chain: 1, 2, 3… in the order records were sealed.
+    pub seq: i64,
+    /// [`chain_hash`] of the record after the previous one's hash.
+    pub hash: String,
+    pub entry: AuditEntry,
+}
+
+/// A record's place in the chain: its number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// The chain's ends as the store records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainState {
+    /// The last record retention removed: verification starts after it.
+    pub anchor: Option<ChainLink>,
+    /// The last record sealed.
+    pub head: Option<ChainLink>,
+    /// Records written but not sealed yet.
+    pub unsealed: u64,
+}
+
+/// The hash that seals `entry` as record `seq` of the chain, after a record whose hash is
+/// `previous` (empty for the first): SHA-256, in hex, over the previous hash, the number and
+/// every field of the record, so that changing, removing or reordering a sealed record breaks
+/// the chain from that record on.
+pub fn chain_hash(previous: &str, seq: i64, entry: &AuditEntry) -> String {
+    /// The record's fields in a fixed order and encoding.
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        id: i64,
+        at: i64,
+        actor_id: Option<String>,
+        actor_name: &'a str,
+        target_id: Option<String>,
+        target_name: &'a str,
+        action: &'a str,
+        changes: &'a [FieldChange],
+        client_ip: Option<&'a str>,
+        request_id: Option<&'a str>,
+    }
+    let canonical = Canonical {
+        id: entry.id,
+        at: entry.at.millis(),
+        actor_id: entry.actor_id.map(|id| id.to_string()),
+        actor_name: &entry.actor_name,
+        target_id: entry.target_id.map(|id| id.to_string()),
+        target_name: &entry.target_name,
+        action: entry.action.code(),
+        changes: &entry.changes,
+        client_ip: entry.client_ip.as_deref(),
+        request_id: entry.request_id.as_deref(),
+    };
+    let json = serde_json::to_string(&canonical).expect("plain data always serialises");
+    let mut hasher = Sha256::new();
+    hasher.update(previous.as_bytes());
+    hasher.update(format!("\n{seq}\n").as_bytes());
+    hasher.update(json.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            id: 7,
+            at: Timestamp(1_764_000_000_000),
+            actor_id: None,
+            actor_name: "Roster setup".into(),
+            target_id: Some(UserId::random()),
+            target_name: "alex@contoso.com".into(),
+            action: AuditAction::ContactChanged,
+            changes: vec![FieldChange {
+                field: "mobile_phone".into(),
+                sensitive: true,
+                before: None,
+                after: Some("+14255550100".into()),
+            }],
+            client_ip: Some("192.0.2.1".into()),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn the_hash_covers_every_field_the_number_and_the_previous_hash() {
+        let original = entry();
+        let sealed = chain_hash("abc", 3, &original);
+        assert_eq!(sealed, chain_hash("abc", 3, &original.clone()), "the same record hashes the same");
+        assert_eq!(sealed.len(), 64);
+        assert_ne!(sealed, chain_hash("abd", 3, &original), "the previous hash");
+        assert_ne!(sealed, chain_hash("abc", 4, &original), "the number");
+        let changed: [fn(&mut AuditEntry); 6] = [
+            |e| e.id += 1,
+            |e| e.at = Timestamp(e.at.millis() + 1),
+            |e| e.actor_name.push('!'),
+            |e| e.action = AuditAction::RolesChanged,
+            |e| e.changes[0].after = Some("+14255550101".into()),
+            |e| e.client_ip = None,
+        ];
+        for change in changed {
+            let mut tampered = original.clone();
+            change(&mut tampered);
+            assert_ne!(sealed, chain_hash("abc", 3, &tampered));
+        }
+    }
 }

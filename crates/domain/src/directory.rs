@@ -19,6 +19,7 @@ use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
+mod audit_chain;
 mod import;
 mod mfa;
 mod own_contacts;
@@ -26,6 +27,9 @@ mod reset;
 mod signin;
 mod verification;
 
+pub use audit_chain::{
+    parse_retention_days, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS, SETTING_AUDIT_RETENTION_DAYS,
+};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use reset::{ResetStep, ResetView};

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditEntry, AuditQuery};
+use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::mfa::{MfaState, PendingSignIn};
@@ -147,6 +147,22 @@ pub trait Store: Send + Sync + 'static {
     /// Permanently removes users deleted before `deleted_before`, with an audit record each;
     /// returns how many.
     async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
+
+    /// Seals up to `limit` unsealed audit records into the chain, lowest id first: each gets
+    /// the next number and its [`crate::audit::chain_hash`] after the last sealed record. Sealers
+    /// on several nodes take turns. Returns how many were sealed.
+    async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError>;
+
+    /// Sealed records numbered above `after_seq`, in chain order.
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError>;
+
+    /// The chain's anchor and head, and how many records wait to be sealed.
+    async fn audit_chain_state(&self) -> Result<ChainState, StoreError>;
+
+    /// Removes sealed records written before `before`, making the last of them the chain's
+    /// anchor, and writes `audit` (which says how many) in the same transaction; returns how
+    /// many were removed.
+    async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
 
     /// Audit records, newest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;

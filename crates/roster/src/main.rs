@@ -38,6 +38,9 @@ enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     Users(cmd::users::UsersCommand),
+    /// Check the audit log's hash chain.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// Fill the directory with realistic sample people.
     DemoData(cmd::demo_data::DemoDataArgs),
     /// Apply the database migrations this build needs, or show them (--status).
@@ -110,6 +113,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
+        Command::Audit(command) => cmd::audit::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,
         Command::Migrate(args) => cmd::migrate::run(args).await,
         Command::Backup(args) => cmd::backup::run(args).await,

@@ -1,7 +1,10 @@
 //! The audit log: appended in the same transaction as each change.
 
-use roster_domain::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
+use roster_domain::audit::{
+    chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, SealedEntry,
+};
 use roster_domain::{StoreError, Timestamp};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::rows::{parse_id, Params};
@@ -45,12 +48,157 @@ pub(crate) async fn insert_many(conn: &mut PgConnection, entries: &[&AuditEntry]
     Ok(())
 }
 
+/// The columns [`entry_from_row`] reads.
+const COLUMNS: &str = "id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id";
+
+fn entry_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
+    let id_of = |name: &str| -> Result<_, StoreError> {
+        row.try_get::<Option<String>, _>(name).map_err(backend)?.map(|s| parse_id(&s)).transpose()
+    };
+    let action: String = row.try_get("action").map_err(backend)?;
+    let changes: String = row.try_get("changes").map_err(backend)?;
+    Ok(AuditEntry {
+        id: row.try_get("id").map_err(backend)?,
+        at: Timestamp(row.try_get("at").map_err(backend)?),
+        actor_id: id_of("actor_id")?,
+        actor_name: row.try_get("actor_name").map_err(backend)?,
+        target_id: id_of("target_id")?,
+        target_name: row.try_get("target_name").map_err(backend)?,
+        action: AuditAction::from_code(&action).ok_or_else(|| backend(format!("unknown audit action {action:?}")))?,
+        changes: serde_json::from_str::<Vec<FieldChange>>(&changes).map_err(backend)?,
+        client_ip: row.try_get("client_ip").map_err(backend)?,
+        request_id: row.try_get("request_id").map_err(backend)?,
+    })
+}
+
+/// One end of the chain (`head` or `anchor`); a head of 0 is an empty chain.
+async fn chain_end(conn: &mut PgConnection, name: &str, lock: bool) -> Result<Option<ChainLink>, StoreError> {
+    let sql = format!("select seq, hash from audit_chain where name = $1{}", if lock { " for update" } else { "" });
+    let row: Option<(i64, String)> =
+        sqlx::query_as(&sql).bind(name).fetch_optional(&mut *conn).await.map_err(backend)?;
+    Ok(row.filter(|(seq, _)| *seq > 0).map(|(seq, hash)| ChainLink { seq, hash }))
+}
+
+async fn set_chain_end(conn: &mut PgConnection, name: &str, link: &ChainLink) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into audit_chain (name, seq, hash) values ($1, $2, $3) \
+         on conflict (name) do update set seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(name)
+    .bind(link.seq)
+    .bind(&link.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl PostgresStore {
+    pub(crate) async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The head row is every sealer's lock: created once, then each sealer waits for the one
+        // before it and continues its chain. A record committed late (a lower id than records
+        // sealed already) is simply sealed later, with the next number.
+        sqlx::query("insert into audit_chain (name, seq, hash) values ('head', 0, '') on conflict (name) do nothing")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut link = chain_end(&mut tx, "head", true).await?.unwrap_or(ChainLink { seq: 0, hash: String::new() });
+        let sql = format!("select {COLUMNS} from audit_log where seq is null order by id limit $1");
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&mut *tx).await.map_err(backend)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (mut ids, mut seqs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let entry = entry_from_row(row)?;
+            link.seq += 1;
+            link.hash = chain_hash(&link.hash, link.seq, &entry);
+            ids.push(entry.id);
+            seqs.push(link.seq);
+            hashes.push(link.hash.clone());
+        }
+        sqlx::query(
+            "update audit_log a set seq = v.seq, hash = v.hash \
+             from unnest($1::bigint[], $2::bigint[], $3::text[]) as v (id, seq, hash) where a.id = v.id",
+        )
+        .bind(&ids)
+        .bind(&seqs)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        set_chain_end(&mut tx, "head", &link).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ids.len() as u64)
+    }
+
+    pub(crate) async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+        let sql = format!("select {COLUMNS}, seq, hash from audit_log where seq > $1 order by seq limit $2");
+        let rows =
+            sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedEntry {
+                    seq: row.try_get("seq").map_err(backend)?,
+                    hash: row.try_get("hash").map_err(backend)?,
+                    entry: entry_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let unsealed: i64 = sqlx::query_scalar("select count(*) from audit_log where seq is null")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        Ok(ChainState {
+            anchor: chain_end(&mut tx, "anchor", false).await?,
+            head: chain_end(&mut tx, "head", false).await?,
+            unsealed: unsealed as u64,
+        })
+    }
+
+    pub(crate) async fn trim_audit(&self, before: Timestamp, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Sealing and trimming take turns on the head row, so the chain does not move meanwhile.
+        sqlx::query("select 1 from audit_chain where name = 'head' for update")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        // The chain stays whole: only a run of records from its start, all older than the cutoff,
+        // goes, even where a later-sealed record carries an earlier time.
+        let (first_kept, last_sealed): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "select (select min(seq) from audit_log where seq is not null and at >= $1), \
+             (select max(seq) from audit_log where seq is not null and at < $1)",
+        )
+        .bind(before.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(last) = first_kept.map(|s| s - 1).or(last_sealed).filter(|s| *s > 0) else {
+            return Ok(0);
+        };
+        let hash: Option<String> = sqlx::query_scalar("select hash from audit_log where seq = $1")
+            .bind(last)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(hash) = hash else {
+            return Ok(0);
+        };
+        let removed =
+            sqlx::query("delete from audit_log where seq <= $1").bind(last).execute(&mut *tx).await.map_err(backend)?;
+        set_chain_end(&mut tx, "anchor", &ChainLink { seq: last, hash }).await?;
+        insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(removed.rows_affected())
+    }
+
     pub(crate) async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut sql = String::from(
-            "select id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id \
-             from audit_log where 1 = 1",
-        );
+        let mut sql = format!("select {COLUMNS} from audit_log where 1 = 1");
         let mut params = Params::default();
         if let Some(target) = query.target {
             sql.push_str(&format!(" and target_id = {}", params.push(target.to_string())?));
@@ -60,27 +208,6 @@ impl PostgresStore {
         }
         sql.push_str(&format!(" order by id desc limit {}", params.push(i64::from(query.limit.clamp(1, 1000)))?));
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let id_of = |name: &str| -> Result<_, StoreError> {
-                    row.try_get::<Option<String>, _>(name).map_err(backend)?.map(|s| parse_id(&s)).transpose()
-                };
-                let action: String = row.try_get("action").map_err(backend)?;
-                let changes: String = row.try_get("changes").map_err(backend)?;
-                Ok(AuditEntry {
-                    id: row.try_get("id").map_err(backend)?,
-                    at: Timestamp(row.try_get("at").map_err(backend)?),
-                    actor_id: id_of("actor_id")?,
-                    actor_name: row.try_get("actor_name").map_err(backend)?,
-                    target_id: id_of("target_id")?,
-                    target_name: row.try_get("target_name").map_err(backend)?,
-                    action: AuditAction::from_code(&action)
-                        .ok_or_else(|| backend(format!("unknown audit action {action:?}")))?,
-                    changes: serde_json::from_str::<Vec<FieldChange>>(&changes).map_err(backend)?,
-                    client_ip: row.try_get("client_ip").map_err(backend)?,
-                    request_id: row.try_get("request_id").map_err(backend)?,
-                })
-            })
-            .collect()
+        rows.iter().map(entry_from_row).collect()
     }
 }

@@ -147,7 +147,7 @@ pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreErro
 
 mod store_impl {
     use async_trait::async_trait;
-    use roster_domain::audit::{AuditEntry, AuditQuery};
+    use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
     use roster_domain::mfa::{MfaState, PendingSignIn};
     use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
@@ -215,6 +215,18 @@ mod store_impl {
         }
         async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
             PostgresStore::purge_deleted(self, before, actor).await
+        }
+        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+            PostgresStore::seal_audit(self, limit).await
+        }
+        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+            PostgresStore::audit_chain(self, after_seq, limit).await
+        }
+        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+            PostgresStore::audit_chain_state(self).await
+        }
+        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+            PostgresStore::trim_audit(self, before, audit).await
         }
         async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
             PostgresStore::list_audit(self, query).await

@@ -1,9 +1,11 @@
 //! The audit log: appended in the same transaction as each change.
 
-use roster_domain::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
+use roster_domain::audit::{
+    chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, SealedEntry,
+};
 use roster_domain::{StoreError, Timestamp};
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Row, SqliteConnection};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::rows::parse_id;
 use crate::{backend, SqliteStore};
@@ -40,12 +42,156 @@ pub(crate) async fn insert_many(conn: &mut SqliteConnection, entries: &[&AuditEn
     Ok(())
 }
 
+/// The columns [`entry_from_row`] reads.
+const COLUMNS: &str = "id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id";
+
+/// Records sealed per `update … from (values …)` statement: three parameters each.
+const SEAL_CHUNK: usize = 300;
+
+fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+    let id_of = |name: &str| -> Result<_, StoreError> {
+        row.try_get::<Option<String>, _>(name).map_err(backend)?.map(|s| parse_id(&s)).transpose()
+    };
+    let action: String = row.try_get("action").map_err(backend)?;
+    let changes: String = row.try_get("changes").map_err(backend)?;
+    Ok(AuditEntry {
+        id: row.try_get("id").map_err(backend)?,
+        at: Timestamp(row.try_get("at").map_err(backend)?),
+        actor_id: id_of("actor_id")?,
+        actor_name: row.try_get("actor_name").map_err(backend)?,
+        target_id: id_of("target_id")?,
+        target_name: row.try_get("target_name").map_err(backend)?,
+        action: AuditAction::from_code(&action).ok_or_else(|| backend(format!("unknown audit action {action:?}")))?,
+        changes: serde_json::from_str::<Vec<FieldChange>>(&changes).map_err(backend)?,
+        client_ip: row.try_get("client_ip").map_err(backend)?,
+        request_id: row.try_get("request_id").map_err(backend)?,
+    })
+}
+
+/// One end of the chain (`head` or `anchor`); a head of 0 is an empty chain.
+async fn chain_end(conn: &mut SqliteConnection, name: &str) -> Result<Option<ChainLink>, StoreError> {
+    let row: Option<(i64, String)> = sqlx::query_as("select seq, hash from audit_chain where name = ?")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(row.filter(|(seq, _)| *seq > 0).map(|(seq, hash)| ChainLink { seq, hash }))
+}
+
+async fn set_chain_end(conn: &mut SqliteConnection, name: &str, link: &ChainLink) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into audit_chain (name, seq, hash) values (?, ?, ?) \
+         on conflict (name) do update set seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(name)
+    .bind(link.seq)
+    .bind(&link.hash)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl SqliteStore {
+    pub(crate) async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        // Immediate: another process sealing meanwhile would otherwise fail this at its first write.
+        let mut tx = conn.begin_with("begin immediate").await.map_err(backend)?;
+        let sql = format!("select {COLUMNS} from audit_log where seq is null order by id limit ?");
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&mut *tx).await.map_err(backend)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut link = chain_end(&mut tx, "head").await?.unwrap_or(ChainLink { seq: 0, hash: String::new() });
+        let mut sealed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let entry = entry_from_row(row)?;
+            link.seq += 1;
+            link.hash = chain_hash(&link.hash, link.seq, &entry);
+            sealed.push((entry.id, link.seq, link.hash.clone()));
+        }
+        for chunk in sealed.chunks(SEAL_CHUNK) {
+            let mut args = SqliteArguments::default();
+            for (id, seq, hash) in chunk {
+                args.add(*id).map_err(backend)?;
+                args.add(*seq).map_err(backend)?;
+                args.add(hash.clone()).map_err(backend)?;
+            }
+            let sql = format!(
+                "update audit_log set seq = v.column2, hash = v.column3 from (values {}) as v \
+                 where audit_log.id = v.column1",
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
+            );
+            sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(backend)?;
+        }
+        set_chain_end(&mut tx, "head", &link).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(sealed.len() as u64)
+    }
+
+    pub(crate) async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+        let sql = format!("select {COLUMNS}, seq, hash from audit_log where seq > ? order by seq limit ?");
+        let rows =
+            sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.readers).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedEntry {
+                    seq: row.try_get("seq").map_err(backend)?,
+                    hash: row.try_get("hash").map_err(backend)?,
+                    entry: entry_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(backend)?;
+        let mut tx = conn.begin().await.map_err(backend)?;
+        let unsealed: i64 = sqlx::query_scalar("select count(*) from audit_log where seq is null")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        Ok(ChainState {
+            anchor: chain_end(&mut tx, "anchor").await?,
+            head: chain_end(&mut tx, "head").await?,
+            unsealed: unsealed as u64,
+        })
+    }
+
+    pub(crate) async fn trim_audit(&self, before: Timestamp, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        let mut tx = conn.begin_with("begin immediate").await.map_err(backend)?;
+        // The chain stays whole: only a run of records from its start, all older than the cutoff,
+        // goes, even where a later-sealed record carries an earlier time.
+        let (first_kept, last_sealed): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "select (select min(seq) from audit_log where seq is not null and at >= ?1), \
+             (select max(seq) from audit_log where seq is not null and at < ?1)",
+        )
+        .bind(before.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(last) = first_kept.map(|s| s - 1).or(last_sealed).filter(|s| *s > 0) else {
+            return Ok(0);
+        };
+        let hash: Option<String> = sqlx::query_scalar("select hash from audit_log where seq = ?")
+            .bind(last)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(hash) = hash else {
+            return Ok(0);
+        };
+        let removed =
+            sqlx::query("delete from audit_log where seq <= ?").bind(last).execute(&mut *tx).await.map_err(backend)?;
+        set_chain_end(&mut tx, "anchor", &ChainLink { seq: last, hash }).await?;
+        insert(&mut tx, entry).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(removed.rows_affected())
+    }
+
     pub(crate) async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut sql = String::from(
-            "select id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id \
-             from audit_log where 1 = 1",
-        );
+        let mut sql = format!("select {COLUMNS} from audit_log where 1 = 1");
         let mut args = SqliteArguments::default();
         if let Some(target) = query.target {
             sql.push_str(" and target_id = ?");
@@ -58,27 +204,6 @@ impl SqliteStore {
         sql.push_str(" order by id desc limit ?");
         args.add(i64::from(query.limit.clamp(1, 1000))).map_err(backend)?;
         let rows = sqlx::query_with(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let id_of = |name: &str| -> Result<_, StoreError> {
-                    row.try_get::<Option<String>, _>(name).map_err(backend)?.map(|s| parse_id(&s)).transpose()
-                };
-                let action: String = row.try_get("action").map_err(backend)?;
-                let changes: String = row.try_get("changes").map_err(backend)?;
-                Ok(AuditEntry {
-                    id: row.try_get("id").map_err(backend)?,
-                    at: Timestamp(row.try_get("at").map_err(backend)?),
-                    actor_id: id_of("actor_id")?,
-                    actor_name: row.try_get("actor_name").map_err(backend)?,
-                    target_id: id_of("target_id")?,
-                    target_name: row.try_get("target_name").map_err(backend)?,
-                    action: AuditAction::from_code(&action)
-                        .ok_or_else(|| backend(format!("unknown audit action {action:?}")))?,
-                    changes: serde_json::from_str::<Vec<FieldChange>>(&changes).map_err(backend)?,
-                    client_ip: row.try_get("client_ip").map_err(backend)?,
-                    request_id: row.try_get("request_id").map_err(backend)?,
-                })
-            })
-            .collect()
+        rows.iter().map(entry_from_row).collect()
     }
 }

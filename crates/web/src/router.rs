@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
         .route("/admin/settings/mfa", post(settings::save_mfa))
+        .route("/admin/settings/audit", post(settings::save_retention))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn(security::headers))

@@ -104,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));
+    tokio::spawn(seal_regularly(directory.clone()));
     // Nodes on one PostgreSQL database share the outbox: one without a transport must leave
     // messages to a node that has it rather than hold them.
     let shared = matches!(store, Backend::Postgres(_));
@@ -179,7 +180,8 @@ fn transport_notice(transports: &Transports, shared: bool) -> Option<&'static st
     })
 }
 
-/// Deleted users leave for good after their 30 days; checked hourly.
+/// Deleted users leave for good after their 30 days, and audit records after the retention
+/// period; checked hourly.
 async fn purge_regularly(directory: Directory) {
     let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
@@ -188,6 +190,24 @@ async fn purge_regularly(directory: Directory) {
             Ok(0) => {}
             Ok(n) => tracing::info!(users = n, "purged users deleted more than 30 days ago"),
             Err(e) => tracing::warn!(error = %e, "purging deleted users failed"),
+        }
+        match directory.trim_audit().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "removed audit records older than the retention period"),
+            Err(e) => tracing::warn!(error = %e, "removing old audit records failed"),
+        }
+    }
+}
+
+/// Audit records join the hash chain within seconds of being written: sealing in batches
+/// rather than with each change keeps one shared head row out of every save's transaction.
+async fn seal_regularly(directory: Directory) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = directory.seal_audit().await {
+            tracing::warn!(error = %e, "sealing audit records failed");
         }
     }
 }

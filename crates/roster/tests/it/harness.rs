@@ -123,6 +123,23 @@ impl TestApp {
         args
     }
 
+    /// Runs a statement on the database behind the server's back, as someone with access to
+    /// the database could.
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.db {
+            Some(db) => {
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+                sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            }
+            None => {
+                let url = format!("sqlite://{}", self.data.path().join("roster.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+                sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            }
+        }
+    }
+
     /// Adds a user with [`PASSWORD`] and the given roles.
     pub async fn user(&self, username: &str, display_name: &str, roles: &[Role]) -> User {
         let input = NewUserInput {

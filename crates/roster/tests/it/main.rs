@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, a fresh database each, driven over HTTP.
 
 mod admin_center;
+mod audit;
 mod browser;
 mod contact;
 mod copy;

@@ -21,20 +21,8 @@ async fn roster(args: &[&str], env: &[(&str, String)]) -> (bool, String, String)
 
 /// Removes the newest migration's record, as a database that an older build set up would lack it.
 async fn forget_newest_migration(app: &TestApp) -> i64 {
-    use sqlx::Connection;
     let newest = roster_store_sqlite::MIGRATOR.iter().map(|m| m.version).max().expect("migrations");
-    let sql = format!("delete from _sqlx_migrations where version = {newest}");
-    match &app.db {
-        Some(db) => {
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query(&sql).execute(&mut conn).await.unwrap();
-        }
-        None => {
-            let url = format!("sqlite://{}", app.data.path().join("roster.db").display());
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query(&sql).execute(&mut conn).await.unwrap();
-        }
-    }
+    app.execute_sql(&format!("delete from _sqlx_migrations where version = {newest}")).await;
     newest
 }
 

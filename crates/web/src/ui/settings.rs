@@ -27,12 +27,20 @@ struct SettingsPage {
     problem: Option<String>,
     policy: ResetPolicy,
     mfa_policy: &'static str,
+    retention_days: String,
 }
 
-fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsPage {
-    SettingsPage {
-        policy: ResetPolicy::default(),
-        mfa_policy: MfaPolicy::default().code(),
+/// The page with the stored settings, `value` in the country field and `errors` shown.
+async fn settings_page(
+    state: &AppState,
+    me: &SignedIn,
+    value: &str,
+    errors: &[FieldError],
+) -> Result<SettingsPage, DomainError> {
+    Ok(SettingsPage {
+        policy: state.directory.reset_policy().await?,
+        mfa_policy: state.directory.mfa_policy().await?.code(),
+        retention_days: state.directory.audit_retention_days().await?.to_string(),
         layout: Layout::new(me, "Settings", Section::Settings),
         field: Field::text("default_country", "Default country for phone numbers", value)
             .hint(
@@ -43,7 +51,7 @@ fn settings_page(me: &SignedIn, value: &str, errors: &[FieldError]) -> SettingsP
         errors: summary(errors),
         status: None,
         problem: None,
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -60,9 +68,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     me.require(Permission::ManageSettings, RoleSet::NONE)?;
     let region = state.directory.region().await?;
-    let mut page = settings_page(&me, &region.code(), &[]);
-    page.policy = state.directory.reset_policy().await?;
-    page.mfa_policy = state.directory.mfa_policy().await?.code();
+    let mut page = settings_page(&state, &me, &region.code(), &[]).await?;
     page.status = q.saved.map(|_| "Settings saved.".to_string());
     Ok(render(StatusCode::OK, &page))
 }
@@ -85,14 +91,12 @@ pub async fn save(
     match state.directory.set_region(&me.actor, &form.default_country).await {
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {
-            let mut page = settings_page(&me, &form.default_country, &errors);
-            page.policy = state.directory.reset_policy().await?;
-            page.mfa_policy = state.directory.mfa_policy().await?.code();
+            let page = settings_page(&state, &me, &form.default_country, &errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e @ DomainError::Forbidden(_)) => {
             let (status, message) = describe(&e);
-            let mut page = settings_page(&me, &form.default_country, &[]);
+            let mut page = settings_page(&state, &me, &form.default_country, &[]).await?;
             page.problem = Some(message);
             Ok(render(status, &page))
         }
@@ -134,9 +138,8 @@ pub async fn save_policy(
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {
             let region = state.directory.region().await?;
-            let mut page = settings_page(&me, &region.code(), &errors);
+            let mut page = settings_page(&state, &me, &region.code(), &errors).await?;
             page.policy = policy;
-            page.mfa_policy = state.directory.mfa_policy().await?.code();
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e) => Err(e.into()),
@@ -166,4 +169,31 @@ pub async fn save_mfa(
     };
     state.directory.set_mfa_policy(&me.actor, policy).await?;
     Ok(Redirect::to("/admin/settings?saved=1").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    audit_retention_days: String,
+}
+
+/// Saves how long audit records are kept.
+pub async fn save_retention(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<RetentionForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    match state.directory.set_audit_retention(&me.actor, &form.audit_retention_days).await {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let region = state.directory.region().await?;
+            let mut page = settings_page(&state, &me, &region.code(), &errors).await?;
+            page.retention_days = form.audit_retention_days;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
