@@ -155,6 +155,14 @@ pub struct AuditEntry {
 pub struct AuditQuery {
     /// Only records about this user.
     pub target: Option<UserId>,
+    /// Only records of changes this user made.
+    pub actor: Option<UserId>,
+    /// Only records of this kind.
+    pub action: Option<AuditAction>,
+    /// Only records written at or after this time...
+    pub from: Option<Timestamp>,
+    /// ...and before this one.
+    pub until: Option<Timestamp>,
     /// Only records older than this id (the next page).
     pub before_id: Option<i64>,
     /// Page size.

@@ -32,6 +32,13 @@ impl Timestamp {
             .unwrap_or_else(|| self.0.to_string())
     }
 
+    /// The start (00:00 UTC) of a day written `YYYY-MM-DD`, as date inputs send it.
+    pub fn from_day(text: &str) -> Option<Self> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let date = time::Date::parse(text.trim(), &format).ok()?;
+        Some(Timestamp((date.midnight().assume_utc().unix_timestamp()) * 1000))
+    }
+
     /// RFC 3339 form, for machine-readable output.
     pub fn rfc3339(self) -> String {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
@@ -44,6 +51,13 @@ impl Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_start_at_midnight_utc() {
+        assert_eq!(Timestamp::from_day("1970-01-02"), Some(Timestamp(86_400_000)));
+        assert_eq!(Timestamp::from_day("2026-02-30"), None);
+        assert_eq!(Timestamp::from_day("28/11/2026"), None);
+    }
 
     #[test]
     fn displays_utc_minutes() {

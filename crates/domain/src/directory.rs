@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
+use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
 use crate::error::{DomainError, StoreError};
@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
-mod audit_chain;
+mod audit_log;
 mod import;
 mod mfa;
 mod own_contacts;
@@ -27,8 +27,9 @@ mod reset;
 mod signin;
 mod verification;
 
-pub use audit_chain::{
-    parse_retention_days, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS, SETTING_AUDIT_RETENTION_DAYS,
+pub use audit_log::{
+    parse_retention_days, AuditFilterInput, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS,
+    SETTING_AUDIT_RETENTION_DAYS,
 };
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
@@ -512,12 +513,6 @@ impl Directory {
     pub async fn purge_expired(&self) -> Result<u64, DomainError> {
         let cutoff = Timestamp::now().plus_seconds(-DELETED_RETENTION_DAYS * 24 * 60 * 60);
         Ok(self.store.purge_deleted(cutoff, "Roster retention").await?)
-    }
-
-    /// Audit records, newest first.
-    pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>, DomainError> {
-        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
-        Ok(self.store.list_audit(query).await?)
     }
 
     fn next_version(&self, actor: &Actor, before: &User) -> User {

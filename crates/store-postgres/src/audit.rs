@@ -203,6 +203,18 @@ impl PostgresStore {
         if let Some(target) = query.target {
             sql.push_str(&format!(" and target_id = {}", params.push(target.to_string())?));
         }
+        if let Some(actor) = query.actor {
+            sql.push_str(&format!(" and actor_id = {}", params.push(actor.to_string())?));
+        }
+        if let Some(action) = query.action {
+            sql.push_str(&format!(" and action = {}", params.push(action.code())?));
+        }
+        if let Some(from) = query.from {
+            sql.push_str(&format!(" and at >= {}", params.push(from.millis())?));
+        }
+        if let Some(until) = query.until {
+            sql.push_str(&format!(" and at < {}", params.push(until.millis())?));
+        }
         if let Some(before) = query.before_id {
             sql.push_str(&format!(" and id < {}", params.push(before)?));
         }

@@ -388,7 +388,7 @@ mod tests {
             [phone],
             "the changed address is unverified"
         );
-        let audits = store.list_audit(&AuditQuery { target: None, before_id: None, limit: 10 }).await.unwrap();
+        let audits = store.list_audit(&AuditQuery { target: None, limit: 10, ..AuditQuery::default() }).await.unwrap();
         assert_eq!(audits.iter().filter(|a| a.action == AuditAction::ContactVerified).count(), 2);
     }
 

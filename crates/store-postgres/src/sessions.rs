@@ -243,7 +243,7 @@ mod tests {
         store.revoke_sessions(u.id, &audit(AuditAction::SessionsRevoked)).await.unwrap();
         assert_eq!(store.get_session("s1").await.unwrap(), None);
         assert_eq!(store.get_pending_signin("p").await.unwrap(), None);
-        let audits = store.list_audit(&AuditQuery { target: None, before_id: None, limit: 10 }).await.unwrap();
+        let audits = store.list_audit(&AuditQuery { target: None, limit: 10, ..AuditQuery::default() }).await.unwrap();
         assert_eq!(audits.first().map(|a| a.action), Some(AuditAction::SessionsRevoked));
     }
 
@@ -291,7 +291,7 @@ mod tests {
             Some("3"),
             "a key given twice keeps its last value"
         );
-        let audits = store.list_audit(&AuditQuery { target: None, before_id: None, limit: 10 }).await.unwrap();
+        let audits = store.list_audit(&AuditQuery { target: None, limit: 10, ..AuditQuery::default() }).await.unwrap();
         assert_eq!(audits.len(), 2);
     }
 }

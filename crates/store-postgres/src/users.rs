@@ -379,7 +379,7 @@ mod tests {
     use crate::fixtures::{audit, message, other_node, test_store, user};
 
     fn all_audit() -> AuditQuery {
-        AuditQuery { target: None, before_id: None, limit: 1000 }
+        AuditQuery { target: None, limit: 1000, ..AuditQuery::default() }
     }
 
     #[tokio::test]

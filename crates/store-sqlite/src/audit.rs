@@ -197,6 +197,22 @@ impl SqliteStore {
             sql.push_str(" and target_id = ?");
             args.add(target.to_string()).map_err(backend)?;
         }
+        if let Some(actor) = query.actor {
+            sql.push_str(" and actor_id = ?");
+            args.add(actor.to_string()).map_err(backend)?;
+        }
+        if let Some(action) = query.action {
+            sql.push_str(" and action = ?");
+            args.add(action.code()).map_err(backend)?;
+        }
+        if let Some(from) = query.from {
+            sql.push_str(" and at >= ?");
+            args.add(from.millis()).map_err(backend)?;
+        }
+        if let Some(until) = query.until {
+            sql.push_str(" and at < ?");
+            args.add(until.millis()).map_err(backend)?;
+        }
         if let Some(before) = query.before_id {
             sql.push_str(" and id < ?");
             args.add(before).map_err(backend)?;

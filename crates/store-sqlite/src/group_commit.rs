@@ -171,8 +171,14 @@ mod tests {
             assert_eq!(stored.updated_by, city, "the winner's whole change, nothing of the loser's");
             assert_eq!(stored.contact.alternate_emails, vec![format!("{city}@fabrikam.com")]);
         }
-        let audits =
-            store.list_audit(&roster_domain::AuditQuery { target: None, before_id: None, limit: 1000 }).await.unwrap();
+        let audits = store
+            .list_audit(&roster_domain::AuditQuery {
+                target: None,
+                limit: 1000,
+                ..roster_domain::AuditQuery::default()
+            })
+            .await
+            .unwrap();
         let saved = audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count();
         assert_eq!(saved, 20, "a refused save leaves no audit record");
     }
@@ -200,8 +206,10 @@ mod tests {
         assert!(results.iter().all(Result::is_ok));
         let stored = store.get_user(u.id).await.unwrap().unwrap();
         assert_eq!((stored.version, stored.contact.alternate_emails), (3, vec!["c@fabrikam.com".to_string()]));
-        let audits =
-            store.list_audit(&roster_domain::AuditQuery { target: None, before_id: None, limit: 10 }).await.unwrap();
+        let audits = store
+            .list_audit(&roster_domain::AuditQuery { target: None, limit: 10, ..roster_domain::AuditQuery::default() })
+            .await
+            .unwrap();
         assert_eq!(audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count(), 2);
     }
 }

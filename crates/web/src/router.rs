@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/verify", post(manage::send_verification))
         .route("/admin/deleted-users", get(users::deleted))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/audit/export", get(audit::export))
         .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))

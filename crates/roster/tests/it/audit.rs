@@ -148,3 +148,45 @@ async fn a_global_administrator_sets_the_retention_on_the_settings_page() {
     assert_eq!(location(&r), "/admin/settings?saved=1");
     assert_eq!(app.directory.audit_retention_days().await.unwrap(), 365);
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_by_who_whom_what_and_when_and_exports_what_it_shows() {
+    use roster_domain::Role;
+    let app = TestApp::start().await;
+    let grace = app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
+    let alex = app.user("alex@contoso.com", "Alex", &[]).await;
+    app.user("lee@contoso.com", "Lee", &[]).await;
+    let as_grace = Actor::user(&grace, None, None);
+    let input = ContactInput { display_name: "Alex W".into(), ..ContactInput::default() };
+    app.directory.update_contact(&as_grace, alex.id, alex.version, &input).await.unwrap();
+    let s = app.signed_in("grace@contoso.com").await;
+
+    let (status, html) = s.page("/admin/audit?actor=grace%40contoso.com").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(html.contains("Contact information changed</td>"), "Grace's change is listed");
+    assert!(!html.contains("User created</td>"), "the users were created by the test, not by Grace");
+
+    let (_, html) = s.page("/admin/audit?action=user_created").await;
+    assert_eq!(html.matches("User created</td>").count(), 3, "{html}");
+    let (_, html) = s.page("/admin/audit?user=alex%40contoso.com&action=contact_changed").await;
+    assert_eq!(html.matches("Contact information changed</td>").count(), 1);
+
+    let today = Timestamp::now().rfc3339()[..10].to_string();
+    let (_, html) = s.page(&format!("/admin/audit?from={today}&to={today}&action=user_created")).await;
+    assert_eq!(html.matches("User created</td>").count(), 3);
+    let (_, html) = s.page("/admin/audit?from=2001-01-01&to=2001-12-31").await;
+    assert!(html.contains("No audit records match."));
+
+    let (status, html) = s.page("/admin/audit?from=yesterday&actor=nobody%40contoso.com").await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"from-error\"") && html.contains("id=\"actor-error\""), "{html}");
+
+    let r = s.get("/admin/audit/export?action=user_created").await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("Time (UTC),Action,Changed by,User,Changes,Client address,Request id,Record id\n"));
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("alex@contoso.com"));
+    assert_eq!(s.get("/admin/audit/export?from=yesterday").await.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -70,7 +70,7 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
         .directory
         .audit_log(
             &roster_domain::Actor::system("test"),
-            &AuditQuery { target: Some(alex.id), before_id: None, limit: 10 },
+            &AuditQuery { target: Some(alex.id), limit: 10, ..AuditQuery::default() },
         )
         .await
         .unwrap();

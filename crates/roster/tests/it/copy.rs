@@ -189,7 +189,7 @@ async fn a_directory_moves_to_postgresql_and_back_unchanged() {
             copied.get_verifications(user.id).await.unwrap(),
             original.get_verifications(user.id).await.unwrap()
         );
-        let query = AuditQuery { target: Some(user.id), before_id: None, limit: 100 };
+        let query = AuditQuery { target: Some(user.id), limit: 100, ..AuditQuery::default() };
         assert_eq!(copied.list_audit(&query).await.unwrap(), original.list_audit(&query).await.unwrap());
     }
     assert_eq!(users[1].contact.alternate_emails, ["alex@fabrikam.com", "a.wilber@northwind.com"]);
@@ -211,11 +211,12 @@ async fn a_directory_moves_to_postgresql_and_back_unchanged() {
         .unwrap();
         assert_eq!(seq, max, "sqlite_sequence of {table}");
     }
-    let newest = original.list_audit(&AuditQuery { target: None, before_id: None, limit: 1 }).await.unwrap()[0].id;
+    let newest =
+        original.list_audit(&AuditQuery { target: None, limit: 1, ..AuditQuery::default() }).await.unwrap()[0].id;
     let middle_store = PostgresStore::connect(&middle.url).await.unwrap();
     for store in [&copied as &dyn Store, &middle_store] {
         store.record(&audit(&users[0]), &[]).await.unwrap();
-        let latest = store.list_audit(&AuditQuery { target: None, before_id: None, limit: 1 }).await.unwrap();
+        let latest = store.list_audit(&AuditQuery { target: None, limit: 1, ..AuditQuery::default() }).await.unwrap();
         assert_eq!(latest[0].id, newest + 1);
     }
     middle_store.close().await;

@@ -103,7 +103,7 @@ async fn one_bad_row_changes_nothing_unless_the_rest_may_go_ahead() {
     assert_eq!(megan.contact.alternate_emails, ["megan@fabrikam.com", "m.bowen@northwind.com"]);
     let records = app
         .directory
-        .audit_log(&Actor::system("test"), &AuditQuery { target: Some(megan.id), before_id: None, limit: 10 })
+        .audit_log(&Actor::system("test"), &AuditQuery { target: Some(megan.id), limit: 10, ..AuditQuery::default() })
         .await
         .unwrap();
     assert_eq!(records.len(), 1);

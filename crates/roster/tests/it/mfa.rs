@@ -92,7 +92,7 @@ async fn an_administrator_with_no_second_factor_sets_up_an_app_and_then_signs_in
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("was used already"));
 
-    let query = AuditQuery { target: Some(admin.id), before_id: None, limit: 20 };
+    let query = AuditQuery { target: Some(admin.id), limit: 20, ..AuditQuery::default() };
     let actions: Vec<AuditAction> =
         app.directory.audit_log(&Actor::system("test"), &query).await.unwrap().iter().map(|e| e.action).collect();
     assert!(actions.contains(&AuditAction::MfaChanged));

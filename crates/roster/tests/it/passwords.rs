@@ -11,7 +11,7 @@ async fn outbox(app: &TestApp) -> Vec<OutboxEntry> {
 }
 
 async fn last_audit(app: &TestApp, user: &User) -> AuditAction {
-    let query = AuditQuery { target: Some(user.id), before_id: None, limit: 1 };
+    let query = AuditQuery { target: Some(user.id), limit: 1, ..AuditQuery::default() };
     app.directory.audit_log(&Actor::system("test"), &query).await.unwrap()[0].action
 }
 

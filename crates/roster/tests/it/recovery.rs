@@ -158,7 +158,7 @@ async fn a_forgotten_password_is_reset_with_a_code_sent_by_email() {
     to.sort();
     assert_eq!(to, ["alex.home@fabrikam.com", "alex@contoso.com"]);
     assert!(notices[3].text().contains("Your password was reset with codes sent to your security info"));
-    let query = AuditQuery { target: Some(alex.id), before_id: None, limit: 1 };
+    let query = AuditQuery { target: Some(alex.id), limit: 1, ..AuditQuery::default() };
     let audit = app.directory.audit_log(&Actor::system("test"), &query).await.unwrap();
     assert_eq!(audit[0].action, AuditAction::PasswordReset);
     assert_eq!(audit[0].actor_name, "Alex Wilber (alex@contoso.com)");
@@ -371,7 +371,7 @@ async fn users_change_their_own_contacts_with_the_same_validation() {
     assert!(text.body.contains("added as Mobile phone"));
     let saved = app.reload(&alex).await;
     assert_eq!(saved.contact.mobile_phone.as_deref(), Some("+442079460958"));
-    let query = AuditQuery { target: Some(alex.id), before_id: None, limit: 1 };
+    let query = AuditQuery { target: Some(alex.id), limit: 1, ..AuditQuery::default() };
     let audit = app.directory.audit_log(&Actor::system("test"), &query).await.unwrap();
     assert_eq!(
         (audit[0].action, audit[0].actor_name.as_str()),

@@ -1,16 +1,19 @@
-//! The audit log page: every change, newest first, filterable by user.
+//! The audit log page: every change, newest first, filtered by who, whom, what and when, and
+//! exported as CSV.
 
 use askama::Template;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use roster_domain::{AuditEntry, AuditQuery};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_domain::directory::AuditFilterInput;
+use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError};
 use serde::Deserialize;
 
-use crate::error::{render, PageError};
+use crate::error::{render, urlencode, PageError};
 use crate::session::Admin;
+use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
-use crate::ui::users::parse_id;
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -52,36 +55,176 @@ impl EntryView {
 struct AuditPage {
     layout: Layout,
     entries: Vec<EntryView>,
-    user: String,
+    fields: Vec<Field>,
+    action: String,
+    actions: Vec<(&'static str, &'static str)>,
+    action_error: Option<String>,
+    errors: Vec<SummaryItem>,
+    export_href: String,
     next_href: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The filters and the page, as the query string carries them.
+#[derive(Deserialize, Default)]
 pub struct AuditParams {
     #[serde(default)]
+    actor: String,
+    #[serde(default)]
     user: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
     #[serde(default)]
     before: Option<i64>,
 }
 
-/// The audit log.
+impl AuditParams {
+    fn input(&self) -> AuditFilterInput {
+        AuditFilterInput {
+            actor: self.actor.clone(),
+            user: self.user.clone(),
+            action: self.action.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+    }
+
+    /// The filters as a query string, for links that keep them.
+    fn query_string(&self) -> String {
+        [("actor", &self.actor), ("user", &self.user), ("action", &self.action), ("from", &self.from), ("to", &self.to)]
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| format!("{k}={}", urlencode(v.trim())))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// The audit log, filtered.
 pub async fn list(
     Admin(me): Admin,
     State(state): State<AppState>,
     Query(q): Query<AuditParams>,
 ) -> Result<Response, PageError> {
-    let user = q.user.trim().to_string();
-    let target = if user.is_empty() { None } else { Some(parse_id(&user)?) };
-    let query = AuditQuery { target, before_id: q.before, limit: PAGE_SIZE };
-    let entries = state.directory.audit_log(&me.actor, &query).await?;
+    let filters = q.query_string();
+    let (entries, errors) = match state.directory.audit_query(&q.input()).await {
+        Ok(query) => {
+            let query = AuditQuery { before_id: q.before, limit: PAGE_SIZE, ..query };
+            (state.directory.audit_log(&me.actor, &query).await?, Vec::new())
+        }
+        Err(DomainError::Invalid(errors)) => (Vec::new(), errors),
+        Err(e) => return Err(e.into()),
+    };
     let next_href = (entries.len() == PAGE_SIZE as usize)
-        .then(|| entries.last().map(|e| format!("/admin/audit?user={user}&before={}", e.id)))
+        .then(|| entries.last().map(|e| format!("/admin/audit?{filters}&before={}", e.id)))
         .flatten();
+    let field = |name: &str, label: &str, value: &str| Field::text(name, label, value).with_errors(&errors);
     let page = AuditPage {
         layout: Layout::new(&me, "Audit log", Section::Audit),
         entries: entries.iter().map(EntryView::of).collect(),
-        user,
+        fields: vec![
+            field("actor", "Changed by", &q.actor).hint("Username or id of the administrator or user"),
+            field("user", "User", &q.user).hint("Username or id of the user the change was about"),
+            field("from", "From", &q.from).kind("date"),
+            field("to", "To", &q.to).kind("date"),
+        ],
+        action: q.action.trim().to_string(),
+        actions: AuditAction::ALL.iter().map(|a| (a.code(), a.label())).collect(),
+        action_error: errors.iter().find(|e| e.field == "action").map(|e| e.message.clone()),
+        errors: summary(&errors),
+        export_href: format!("/admin/audit/export?{filters}"),
         next_href,
     };
-    Ok(render(StatusCode::OK, &page))
+    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(render(status, &page))
+}
+
+/// Records per page of an export.
+const EXPORT_PAGE: u32 = 1_000;
+
+/// Streams every record the filters find, newest first, as CSV.
+pub async fn export(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Query(q): Query<AuditParams>,
+) -> Result<Response, PageError> {
+    let query = state.directory.audit_query(&q.input()).await?;
+    // Refused before the download starts, rather than as a broken file.
+    state.directory.audit_log(&me.actor, &AuditQuery { limit: 1, ..query.clone() }).await?;
+    let directory = state.directory.clone();
+    let actor = me.actor.clone();
+    // (the id to continue below, whether the header is written, done)
+    let start: (Option<i64>, bool, bool) = (None, false, false);
+    let pages = futures_util::stream::unfold(start, move |(before, headed, done)| {
+        let (directory, actor, query) = (directory.clone(), actor.clone(), query.clone());
+        async move {
+            if done {
+                return None;
+            }
+            let page = AuditQuery { before_id: before, limit: EXPORT_PAGE, ..query };
+            let chunk = match directory.audit_log(&actor, &page).await {
+                Ok(entries) => csv_chunk(&entries, !headed).map(|bytes| (bytes, entries)),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            Some(match chunk {
+                Ok((bytes, entries)) => {
+                    let last = entries.last().map(|e| e.id);
+                    let done = entries.len() < EXPORT_PAGE as usize;
+                    (Ok(Bytes::from(bytes)), (last, true, done))
+                }
+                // The status line is sent already: a broken connection is the only way left to
+                // say the file is incomplete.
+                Err(e) => (Err(e), (None, true, true)),
+            })
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// One page of records as CSV, with the header line first if `header`.
+fn csv_chunk(entries: &[AuditEntry], header: bool) -> Result<Vec<u8>, std::io::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if header {
+        out.write_record([
+            "Time (UTC)",
+            "Action",
+            "Changed by",
+            "User",
+            "Changes",
+            "Client address",
+            "Request id",
+            "Record id",
+        ])?;
+    }
+    for e in entries {
+        let changes: Vec<String> = e
+            .changes
+            .iter()
+            .map(|c| {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(empty)".into());
+                format!("{}: {} -> {}", c.field, show(&c.before), show(&c.after))
+            })
+            .collect();
+        out.write_record([
+            e.at.rfc3339(),
+            e.action.label().to_string(),
+            e.actor_name.clone(),
+            e.target_name.clone(),
+            changes.join("; "),
+            e.client_ip.clone().unwrap_or_default(),
+            e.request_id.clone().unwrap_or_default(),
+            e.id.to_string(),
+        ])?;
+    }
+    out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -1,4 +1,4 @@
-//! The audit log's tamper evidence and retention.
+//! The audit log: reading it with filters, its tamper evidence, and its retention.
 //!
 //! Records are written with the changes they describe and sealed shortly after, in one chain
 //! for the whole organisation: each sealed record carries a number and a hash over the previous
@@ -8,11 +8,12 @@
 //! head (number and hash): kept somewhere else, an earlier printout shows whether the chain up
 //! to it is still the same.
 
-use crate::audit::{chain_hash, AuditAction, ChainLink, FieldChange};
+use crate::audit::{chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, FieldChange};
 use crate::clock::Timestamp;
-use crate::error::DomainError;
+use crate::error::{DomainError, FieldError};
 use crate::permission::Permission;
 use crate::role::RoleSet;
+use crate::user::UserId;
 
 use super::{Actor, Directory};
 
@@ -53,7 +54,85 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
+/// The audit log's filters as typed: usernames (or ids), an action code, days as `YYYY-MM-DD`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilterInput {
+    /// Who made the changes.
+    pub actor: String,
+    /// Whom the changes were about.
+    pub user: String,
+    pub action: String,
+    /// The first day shown.
+    pub from: String,
+    /// The last day shown.
+    pub to: String,
+}
+
 impl Directory {
+    /// Audit records, newest first.
+    pub async fn audit_log(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        Ok(self.store.list_audit(query).await?)
+    }
+
+    /// Turns typed filters into a query, naming every field that cannot be understood.
+    pub async fn audit_query(&self, input: &AuditFilterInput) -> Result<AuditQuery, DomainError> {
+        let mut errors = Vec::new();
+        let actor = self.user_by_name_or_id("actor", &input.actor, &mut errors).await?;
+        let target = self.user_by_name_or_id("user", &input.user, &mut errors).await?;
+        let action = match input.action.trim() {
+            "" => None,
+            code => AuditAction::from_code(code).or_else(|| {
+                errors.push(FieldError::new("action", "Choose an action from the list."));
+                None
+            }),
+        };
+        let mut day = |field: &str, text: &str| match text.trim() {
+            "" => None,
+            text => Timestamp::from_day(text).or_else(|| {
+                errors.push(FieldError::new(field, "Enter a date as year-month-day, such as 2026-11-28."));
+                None
+            }),
+        };
+        let from = day("from", &input.from);
+        let until = day("to", &input.to).map(|t| t.plus_seconds(24 * 60 * 60));
+        if let (Some(from), Some(until)) = (from, until) {
+            if until <= from {
+                errors.push(FieldError::new("to", "The last day can't be before the first day."));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        Ok(AuditQuery { target, actor, action, from, until, ..AuditQuery::default() })
+    }
+
+    /// A user named by username, or by id (deleted and purged users keep their records).
+    async fn user_by_name_or_id(
+        &self,
+        field: &str,
+        text: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<Option<UserId>, DomainError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(id) = text.parse::<UserId>() {
+            return Ok(Some(id));
+        }
+        match self.store.get_credentials(&text.to_lowercase()).await? {
+            Some(credentials) => Ok(Some(credentials.user_id)),
+            None => {
+                errors.push(FieldError::new(
+                    field,
+                    "No active user has this username. For a deleted user, enter their id.",
+                ));
+                Ok(None)
+            }
+        }
+    }
+
     /// Seals every record written so far into the chain; returns how many it sealed.
     pub async fn seal_audit(&self) -> Result<u64, DomainError> {
         let mut sealed = 0;
