@@ -150,6 +150,31 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
 }
 
+/// A record's place in the list: newest first by time, then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub at: Timestamp,
+    pub id: i64,
+}
+
+impl AuditCursor {
+    /// The cursor of a record.
+    pub fn of(entry: &AuditEntry) -> AuditCursor {
+        AuditCursor { at: entry.at, id: entry.id }
+    }
+
+    /// The cursor as text for a link (`time.id`).
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.at.millis(), self.id)
+    }
+
+    /// A cursor read back from a link.
+    pub fn decode(text: &str) -> Option<AuditCursor> {
+        let (at, id) = text.split_once('.')?;
+        Some(AuditCursor { at: Timestamp(at.parse().ok()?), id: id.parse().ok()? })
+    }
+}
+
 /// Which audit records to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -163,8 +188,8 @@ pub struct AuditQuery {
     pub from: Option<Timestamp>,
     /// ...and before this one.
     pub until: Option<Timestamp>,
-    /// Only records older than this id (the next page).
-    pub before_id: Option<i64>,
+    /// Only records listed after this one (the next page).
+    pub before: Option<AuditCursor>,
     /// Page size.
     pub limit: u32,
 }

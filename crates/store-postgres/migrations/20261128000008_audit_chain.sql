@@ -5,11 +5,14 @@ alter table audit_log add column seq bigint;
 alter table audit_log add column hash text;
 create unique index audit_log_by_seq on audit_log (seq) where seq is not null;
 create index audit_log_unsealed on audit_log (id) where seq is null;
--- Retention removes by time; the audit log page filters by time, by who acted and by action,
--- newest first.
-create index audit_log_by_time on audit_log (at);
-create index audit_log_by_actor on audit_log (actor_id, id);
-create index audit_log_by_action on audit_log (action, id);
+-- The audit log is listed newest first by time (then id), and filtered by who acted, whom it
+-- was about, the action and a time range; retention removes by time. Each filter's index is in
+-- list order, so a page (and a time range within a filter) is a range scan with no sort.
+create index audit_log_by_time on audit_log (at, id);
+create index audit_log_by_actor on audit_log (actor_id, at, id);
+create index audit_log_by_action on audit_log (action, at, id);
+drop index audit_log_by_target;
+create index audit_log_by_target on audit_log (target_id, at, id);
 
 -- The chain's ends: 'head' is the last record sealed, 'anchor' the last one retention removed
 -- (verification starts after it). Sealers lock the head row, so nodes take turns.

@@ -215,10 +215,14 @@ impl PostgresStore {
         if let Some(until) = query.until {
             sql.push_str(&format!(" and at < {}", params.push(until.millis())?));
         }
-        if let Some(before) = query.before_id {
-            sql.push_str(&format!(" and id < {}", params.push(before)?));
+        if let Some(before) = query.before {
+            let (at, id) = (params.push(before.at.millis())?, params.push(before.id)?);
+            sql.push_str(&format!(" and (at, id) < ({at}, {id})"));
         }
-        sql.push_str(&format!(" order by id desc limit {}", params.push(i64::from(query.limit.clamp(1, 1000)))?));
+        sql.push_str(&format!(
+            " order by at desc, id desc limit {}",
+            params.push(i64::from(query.limit.clamp(1, 1000)))?
+        ));
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(entry_from_row).collect()
     }

@@ -213,11 +213,12 @@ impl SqliteStore {
             sql.push_str(" and at < ?");
             args.add(until.millis()).map_err(backend)?;
         }
-        if let Some(before) = query.before_id {
-            sql.push_str(" and id < ?");
-            args.add(before).map_err(backend)?;
+        if let Some(before) = query.before {
+            sql.push_str(" and (at, id) < (?, ?)");
+            args.add(before.at.millis()).map_err(backend)?;
+            args.add(before.id).map_err(backend)?;
         }
-        sql.push_str(" order by id desc limit ?");
+        sql.push_str(" order by at desc, id desc limit ?");
         args.add(i64::from(query.limit.clamp(1, 1000))).map_err(backend)?;
         let rows = sqlx::query_with(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
         rows.iter().map(entry_from_row).collect()

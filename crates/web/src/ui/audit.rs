@@ -6,6 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use roster_domain::audit::AuditCursor;
 use roster_domain::directory::AuditFilterInput;
 use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError};
 use serde::Deserialize;
@@ -78,7 +79,7 @@ pub struct AuditParams {
     #[serde(default)]
     to: String,
     #[serde(default)]
-    before: Option<i64>,
+    before: Option<String>,
 }
 
 impl AuditParams {
@@ -112,14 +113,15 @@ pub async fn list(
     let filters = q.query_string();
     let (entries, errors) = match state.directory.audit_query(&q.input()).await {
         Ok(query) => {
-            let query = AuditQuery { before_id: q.before, limit: PAGE_SIZE, ..query };
+            let before = q.before.as_deref().and_then(AuditCursor::decode);
+            let query = AuditQuery { before, limit: PAGE_SIZE, ..query };
             (state.directory.audit_log(&me.actor, &query).await?, Vec::new())
         }
         Err(DomainError::Invalid(errors)) => (Vec::new(), errors),
         Err(e) => return Err(e.into()),
     };
     let next_href = (entries.len() == PAGE_SIZE as usize)
-        .then(|| entries.last().map(|e| format!("/admin/audit?{filters}&before={}", e.id)))
+        .then(|| entries.last().map(|e| format!("/admin/audit?{filters}&before={}", AuditCursor::of(e).encode())))
         .flatten();
     let field = |name: &str, label: &str, value: &str| Field::text(name, label, value).with_errors(&errors);
     let page = AuditPage {
@@ -156,22 +158,22 @@ pub async fn export(
     state.directory.audit_log(&me.actor, &AuditQuery { limit: 1, ..query.clone() }).await?;
     let directory = state.directory.clone();
     let actor = me.actor.clone();
-    // (the id to continue below, whether the header is written, done)
-    let start: (Option<i64>, bool, bool) = (None, false, false);
+    // (the record to continue after, whether the header is written, done)
+    let start: (Option<AuditCursor>, bool, bool) = (None, false, false);
     let pages = futures_util::stream::unfold(start, move |(before, headed, done)| {
         let (directory, actor, query) = (directory.clone(), actor.clone(), query.clone());
         async move {
             if done {
                 return None;
             }
-            let page = AuditQuery { before_id: before, limit: EXPORT_PAGE, ..query };
+            let page = AuditQuery { before, limit: EXPORT_PAGE, ..query };
             let chunk = match directory.audit_log(&actor, &page).await {
                 Ok(entries) => csv_chunk(&entries, !headed).map(|bytes| (bytes, entries)),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             };
             Some(match chunk {
                 Ok((bytes, entries)) => {
-                    let last = entries.last().map(|e| e.id);
+                    let last = entries.last().map(AuditCursor::of);
                     let done = entries.len() < EXPORT_PAGE as usize;
                     (Ok(Bytes::from(bytes)), (last, true, done))
                 }
