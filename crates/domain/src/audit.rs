@@ -150,17 +150,17 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
 }
 
-/// A record's place in the list: newest first by time, then by id.
+/// A record's place in a log listed newest first: by time, then by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditCursor {
+pub struct LogCursor {
     pub at: Timestamp,
     pub id: i64,
 }
 
-impl AuditCursor {
+impl LogCursor {
     /// The cursor of a record.
-    pub fn of(entry: &AuditEntry) -> AuditCursor {
-        AuditCursor { at: entry.at, id: entry.id }
+    pub fn of(entry: &AuditEntry) -> LogCursor {
+        LogCursor { at: entry.at, id: entry.id }
     }
 
     /// The cursor as text for a link (`time.id`).
@@ -169,9 +169,9 @@ impl AuditCursor {
     }
 
     /// A cursor read back from a link.
-    pub fn decode(text: &str) -> Option<AuditCursor> {
+    pub fn decode(text: &str) -> Option<LogCursor> {
         let (at, id) = text.split_once('.')?;
-        Some(AuditCursor { at: Timestamp(at.parse().ok()?), id: id.parse().ok()? })
+        Some(LogCursor { at: Timestamp(at.parse().ok()?), id: id.parse().ok()? })
     }
 }
 
@@ -189,7 +189,7 @@ pub struct AuditQuery {
     /// ...and before this one.
     pub until: Option<Timestamp>,
     /// Only records listed after this one (the next page).
-    pub before: Option<AuditCursor>,
+    pub before: Option<LogCursor>,
     /// Page size.
     pub limit: u32,
 }

@@ -34,7 +34,7 @@ pub use audit_log::{
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use reset::{ResetStep, ResetView};
-pub use signin::SignInOutcome;
+pub use signin::{SignInFilterInput, SignInOutcome};
 pub use verification::ContactState;
 
 /// Deleted users can be restored for this many days, then they are purged.

@@ -21,6 +21,7 @@ pub mod phone;
 pub mod recovery;
 pub mod role;
 pub mod session;
+pub mod signin_log;
 pub mod store;
 pub mod text;
 pub mod transfer;

@@ -12,6 +12,7 @@ use crate::mfa::{MfaState, PendingSignIn};
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
+use crate::signin_log::{SignInEvent, SignInQuery};
 use crate::user::{User, UserId, UserQuery, UserSummary, Username};
 
 /// What sign-in needs to know about a username.
@@ -163,6 +164,15 @@ pub trait Store: Send + Sync + 'static {
     /// anchor, and writes `audit` (which says how many) in the same transaction; returns how
     /// many were removed.
     async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+
+    /// Appends an attempt to the sign-in log.
+    async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError>;
+
+    /// Sign-in attempts, newest first.
+    async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError>;
+
+    /// Removes sign-in attempts made before `before`; returns how many.
+    async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     /// Audit records, newest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;

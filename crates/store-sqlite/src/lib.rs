@@ -20,6 +20,7 @@ mod outbox;
 mod recovery;
 mod rows;
 mod sessions;
+mod signin_log;
 mod status;
 mod transfer;
 mod users;
@@ -200,6 +201,7 @@ mod store_impl {
     use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
+    use roster_domain::signin_log::{SignInEvent, SignInQuery};
     use roster_domain::store::{Count, Credentials, Store, UserBatches};
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
     use roster_domain::{StoreError, Timestamp};
@@ -275,6 +277,15 @@ mod store_impl {
         }
         async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
             SqliteStore::trim_audit(self, before, audit).await
+        }
+        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+            SqliteStore::record_signin(self, event).await
+        }
+        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+            SqliteStore::list_signins(self, query).await
+        }
+        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+            SqliteStore::trim_signins(self, before).await
         }
         async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
             SqliteStore::list_audit(self, query).await

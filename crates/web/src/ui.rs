@@ -14,4 +14,5 @@ pub mod second_step;
 pub mod security_info;
 pub mod settings;
 pub mod signin;
+pub mod signin_log;
 pub mod users;

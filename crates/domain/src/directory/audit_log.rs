@@ -87,20 +87,7 @@ impl Directory {
                 None
             }),
         };
-        let mut day = |field: &str, text: &str| match text.trim() {
-            "" => None,
-            text => Timestamp::from_day(text).or_else(|| {
-                errors.push(FieldError::new(field, "Enter a date as year-month-day, such as 2026-11-28."));
-                None
-            }),
-        };
-        let from = day("from", &input.from);
-        let until = day("to", &input.to).map(|t| t.plus_seconds(24 * 60 * 60));
-        if let (Some(from), Some(until)) = (from, until) {
-            if until <= from {
-                errors.push(FieldError::new("to", "The last day can't be before the first day."));
-            }
-        }
+        let (from, until) = day_range(&input.from, &input.to, &mut errors);
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
@@ -228,8 +215,9 @@ impl Directory {
         Ok(stored.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS))
     }
 
-    /// Removes sealed audit records older than the retention period, leaving the chain
-    /// verifiable from the last one removed; returns how many.
+    /// Removes sealed audit records and sign-in attempts older than the retention period,
+    /// leaving the chain verifiable from the last record removed; returns how many audit
+    /// records went.
     pub async fn trim_audit(&self) -> Result<u64, DomainError> {
         let days = self.audit_retention_days().await?;
         if days == 0 {
@@ -244,8 +232,29 @@ impl Directory {
             after: Some(cutoff.rfc3339()),
         };
         let audit = Actor::system("Roster retention").audit(AuditAction::AuditTrimmed, None, vec![change]);
+        self.store.trim_signins(cutoff).await?;
         Ok(self.store.trim_audit(cutoff, &audit).await?)
     }
+}
+
+/// The time range from the start of the day `from` to the end of the day `to` (`YYYY-MM-DD`,
+/// either may be empty), with an error on the field that cannot be understood.
+pub(crate) fn day_range(from: &str, to: &str, errors: &mut Vec<FieldError>) -> (Option<Timestamp>, Option<Timestamp>) {
+    let mut day = |field: &str, text: &str| match text.trim() {
+        "" => None,
+        text => Timestamp::from_day(text).or_else(|| {
+            errors.push(FieldError::new(field, "Enter a date as year-month-day, such as 2026-11-28."));
+            None
+        }),
+    };
+    let from = day("from", from);
+    let until = day("to", to).map(|t| t.plus_seconds(24 * 60 * 60));
+    if let (Some(from), Some(until)) = (from, until) {
+        if until <= from {
+            errors.push(FieldError::new("to", "The last day can't be before the first day."));
+        }
+    }
+    (from, until)
 }
 
 /// Checks a retention period typed into the settings: whole days, 0 to keep for ever.

@@ -224,8 +224,53 @@ impl Directory {
         Ok(self.store.save_pending_signin(&pending).await?)
     }
 
-    /// Checks the second step and, if right, opens the session.
+    /// Checks the second step and, if right, opens the session; either way the attempt goes
+    /// into the sign-in log.
     pub async fn finish_second_step(
+        &self,
+        token: &str,
+        csrf: &str,
+        proof: Proof,
+        entered: &str,
+        client: &Actor,
+    ) -> Result<SignedIn, DomainError> {
+        let method = match proof {
+            Proof::App => "Password and authenticator app",
+            Proof::SentCode => "Password and a code by text or email",
+            Proof::RecoveryCode => "Password and a recovery code",
+        };
+        let result = self.check_second_step(token, csrf, proof, entered, client).await;
+        self.log_second_step(token, &result, method, client).await?;
+        result
+    }
+
+    /// Logs how a second step ended: a success, or a wrong or refused code. A step that never
+    /// got as far (an expired or forged sign-in) has no account to log against.
+    async fn log_second_step(
+        &self,
+        token: &str,
+        result: &Result<SignedIn, DomainError>,
+        method: &str,
+        client: &Actor,
+    ) -> Result<(), DomainError> {
+        let ip = client.client_ip.as_deref().unwrap_or("unknown");
+        match result {
+            Ok(signed) => self.log_sign_in(signed.user.username.as_str(), Some(signed.user.id), method, "", ip).await,
+            Err(e @ (DomainError::Invalid(_) | DomainError::Throttled | DomainError::Limited(_))) => {
+                let Ok((_, user)) = self.load_pending(token, None).await else {
+                    return Ok(());
+                };
+                let detail = match e {
+                    DomainError::Invalid(_) => "Second step: the code was not right",
+                    _ => "Second step: too many wrong codes",
+                };
+                self.log_sign_in(user.username.as_str(), Some(user.id), method, detail, ip).await
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn check_second_step(
         &self,
         token: &str,
         csrf: &str,
@@ -279,8 +324,20 @@ impl Directory {
     }
 
     /// Confirms the authenticator app set up during sign-in, makes recovery codes, and opens
-    /// the session.
+    /// the session; either way the attempt goes into the sign-in log.
     pub async fn confirm_sign_in_enrolment(
+        &self,
+        token: &str,
+        csrf: &str,
+        entered: &str,
+        client: &Actor,
+    ) -> Result<SignedIn, DomainError> {
+        let result = self.check_sign_in_enrolment(token, csrf, entered, client).await;
+        self.log_second_step(token, &result, "Password and authenticator app, set up at sign-in", client).await?;
+        result
+    }
+
+    async fn check_sign_in_enrolment(
         &self,
         token: &str,
         csrf: &str,

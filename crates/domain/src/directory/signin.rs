@@ -2,11 +2,15 @@
 
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
+use crate::directory::audit_log::day_range;
 use crate::directory::{hash_off_thread, Actor, Directory};
 use crate::error::{DomainError, FieldError};
 use crate::notify::{self, Occasion, PasswordEvent};
 use crate::password;
+use crate::permission::Permission;
+use crate::role::RoleSet;
 use crate::session::{self, Session};
+use crate::signin_log::{SignInEvent, SignInQuery};
 use crate::user::{User, UserId};
 
 /// Failed sign-ins allowed per account in one window before it is locked for the rest of it.
@@ -54,14 +58,97 @@ async fn verify_off_thread(candidate: &str, stored: Option<String>) -> Result<bo
     .map_err(|e| DomainError::Internal(format!("password check failed: {e}")))
 }
 
+/// The sign-in log's filters as typed.
+#[derive(Debug, Clone, Default)]
+pub struct SignInFilterInput {
+    pub username: String,
+    /// `success`, `failure`, or empty for both.
+    pub result: String,
+    /// The first day shown, `YYYY-MM-DD`.
+    pub from: String,
+    /// The last day shown.
+    pub to: String,
+}
+
 impl Directory {
+    /// Sign-in attempts, newest first.
+    pub async fn sign_in_log(&self, actor: &Actor, query: &SignInQuery) -> Result<Vec<SignInEvent>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        Ok(self.store.list_signins(query).await?)
+    }
+
+    /// Turns typed filters into a query, naming every field that cannot be understood.
+    pub fn sign_in_query(input: &SignInFilterInput) -> Result<SignInQuery, DomainError> {
+        let mut errors = Vec::new();
+        let success = match input.result.trim() {
+            "" => None,
+            "success" => Some(true),
+            "failure" => Some(false),
+            _ => {
+                errors.push(FieldError::new("result", "Choose a result from the list."));
+                None
+            }
+        };
+        let (from, until) = day_range(&input.from, &input.to, &mut errors);
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        let username = Some(input.username.trim().to_lowercase()).filter(|u| !u.is_empty());
+        Ok(SignInQuery { username, success, from, until, ..SignInQuery::default() })
+    }
+
     /// Checks a username and password and, if right, opens a session.
     ///
     /// Every attempt counts against the account before the password is checked, so a burst of
     /// parallel guesses cannot slip past the limit; a successful sign-in clears the count.
     /// When the user must prove a second factor, no session opens yet: the sign-in waits for
     /// its second step, and goes to `next` after it.
+    ///
+    /// Every attempt that ends here goes into the sign-in log; one that goes on to a second
+    /// step is logged when that step ends.
     pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: &str,
+        next: &str,
+    ) -> Result<SignInOutcome, DomainError> {
+        let outcome = self.check_sign_in(username, password, client_ip, next).await?;
+        let (user_id, detail) = match &outcome {
+            SignInOutcome::SecondStep { .. } => return Ok(outcome),
+            SignInOutcome::Success { user, .. } => (Some(user.id), ""),
+            SignInOutcome::Failed => (None, "Wrong username or password"),
+            SignInOutcome::Blocked => (None, "Sign-in is blocked for this account"),
+            SignInOutcome::Throttled => (None, "Too many failed attempts: sign-in is locked for now"),
+        };
+        let username = username.trim().to_lowercase();
+        self.log_sign_in(&username, user_id, "Password", detail, client_ip).await?;
+        Ok(outcome)
+    }
+
+    /// Appends an attempt to the sign-in log: a success when `detail` (why it failed) is empty.
+    pub(crate) async fn log_sign_in(
+        &self,
+        username: &str,
+        user_id: Option<UserId>,
+        method: &str,
+        detail: &str,
+        client_ip: &str,
+    ) -> Result<(), DomainError> {
+        let event = SignInEvent {
+            id: 0,
+            at: Timestamp::now(),
+            user_id,
+            username: username.chars().take(256).collect(),
+            success: detail.is_empty(),
+            method: method.into(),
+            detail: detail.into(),
+            client_ip: Some(client_ip.to_string()),
+        };
+        Ok(self.store.record_signin(&event).await?)
+    }
+
+    async fn check_sign_in(
         &self,
         username: &str,
         password: &str,

@@ -16,3 +16,4 @@ mod peers;
 mod process;
 mod recovery;
 mod signin;
+mod signin_log;

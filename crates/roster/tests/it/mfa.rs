@@ -96,6 +96,28 @@ async fn an_administrator_with_no_second_factor_sets_up_an_app_and_then_signs_in
     let actions: Vec<AuditAction> =
         app.directory.audit_log(&Actor::system("test"), &query).await.unwrap().iter().map(|e| e.action).collect();
     assert!(actions.contains(&AuditAction::MfaChanged));
+
+    // Each second step is in the sign-in log, with how it was made and whether it worked.
+    let query = roster_domain::signin_log::SignInQuery {
+        username: Some("global@contoso.com".into()),
+        limit: 20,
+        ..Default::default()
+    };
+    let log: Vec<(bool, String, String)> = app
+        .directory
+        .sign_in_log(&Actor::system("test"), &query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.success, e.method, e.detail))
+        .collect();
+    let has = |success: bool, method: &str| log.iter().any(|(s, m, _)| *s == success && m == method);
+    assert!(has(true, "Password and authenticator app, set up at sign-in"), "{log:#?}");
+    assert!(has(false, "Password and authenticator app"), "the spent code: {log:#?}");
+    assert!(has(true, "Password and authenticator app"), "{log:#?}");
+    assert!(has(true, "Password and a recovery code"), "{log:#?}");
+    assert_eq!(log[0], (false, "Password and a recovery code".into(), "Second step: the code was not right".into()));
+    assert!(log.iter().all(|(_, m, _)| m != "Password"), "a password alone never signed this administrator in");
 }
 
 #[tokio::test]

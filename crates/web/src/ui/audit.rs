@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_domain::audit::AuditCursor;
+use roster_domain::audit::LogCursor;
 use roster_domain::directory::AuditFilterInput;
 use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError};
 use serde::Deserialize;
@@ -113,7 +113,7 @@ pub async fn list(
     let filters = q.query_string();
     let (entries, errors) = match state.directory.audit_query(&q.input()).await {
         Ok(query) => {
-            let before = q.before.as_deref().and_then(AuditCursor::decode);
+            let before = q.before.as_deref().and_then(LogCursor::decode);
             let query = AuditQuery { before, limit: PAGE_SIZE, ..query };
             (state.directory.audit_log(&me.actor, &query).await?, Vec::new())
         }
@@ -121,7 +121,7 @@ pub async fn list(
         Err(e) => return Err(e.into()),
     };
     let next_href = (entries.len() == PAGE_SIZE as usize)
-        .then(|| entries.last().map(|e| format!("/admin/audit?{filters}&before={}", AuditCursor::of(e).encode())))
+        .then(|| entries.last().map(|e| format!("/admin/audit?{filters}&before={}", LogCursor::of(e).encode())))
         .flatten();
     let field = |name: &str, label: &str, value: &str| Field::text(name, label, value).with_errors(&errors);
     let page = AuditPage {
@@ -159,7 +159,7 @@ pub async fn export(
     let directory = state.directory.clone();
     let actor = me.actor.clone();
     // (the record to continue after, whether the header is written, done)
-    let start: (Option<AuditCursor>, bool, bool) = (None, false, false);
+    let start: (Option<LogCursor>, bool, bool) = (None, false, false);
     let pages = futures_util::stream::unfold(start, move |(before, headed, done)| {
         let (directory, actor, query) = (directory.clone(), actor.clone(), query.clone());
         async move {
@@ -173,7 +173,7 @@ pub async fn export(
             };
             Some(match chunk {
                 Ok((bytes, entries)) => {
-                    let last = entries.last().map(AuditCursor::of);
+                    let last = entries.last().map(LogCursor::of);
                     let done = entries.len() < EXPORT_PAGE as usize;
                     (Ok(Bytes::from(bytes)), (last, true, done))
                 }

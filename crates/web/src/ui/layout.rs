@@ -9,6 +9,7 @@ pub enum Section {
     ActiveUsers,
     DeletedUsers,
     Audit,
+    SignIns,
     Outbox,
     Settings,
 }
@@ -48,6 +49,7 @@ impl Layout {
             Section::ActiveUsers => "users",
             Section::DeletedUsers => "deleted",
             Section::Audit => "audit",
+            Section::SignIns => "sign-ins",
             Section::Outbox => "outbox",
             Section::Settings => "settings",
         };

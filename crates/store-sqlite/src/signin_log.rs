@@ -1,0 +1,84 @@
+//! The sign-in log.
+
+use roster_domain::signin_log::{SignInEvent, SignInQuery};
+use roster_domain::{StoreError, Timestamp};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Row};
+
+use crate::rows::parse_id;
+use crate::{backend, SqliteStore};
+
+fn event_from_row(row: &SqliteRow) -> Result<SignInEvent, StoreError> {
+    let user_id: Option<String> = row.try_get("user_id").map_err(backend)?;
+    Ok(SignInEvent {
+        id: row.try_get("id").map_err(backend)?,
+        at: Timestamp(row.try_get("at").map_err(backend)?),
+        user_id: user_id.map(|s| parse_id(&s)).transpose()?,
+        username: row.try_get("username").map_err(backend)?,
+        success: row.try_get("success").map_err(backend)?,
+        method: row.try_get("method").map_err(backend)?,
+        detail: row.try_get("detail").map_err(backend)?,
+        client_ip: row.try_get("client_ip").map_err(backend)?,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into signin_log (at, user_id, username, success, method, detail, client_ip) \
+             values (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.at.millis())
+        .bind(event.user_id.map(|id| id.to_string()))
+        .bind(&event.username)
+        .bind(event.success)
+        .bind(&event.method)
+        .bind(&event.detail)
+        .bind(&event.client_ip)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+        let mut sql = String::from(
+            "select id, at, user_id, username, success, method, detail, client_ip from signin_log where 1 = 1",
+        );
+        let mut args = SqliteArguments::default();
+        if let Some(username) = &query.username {
+            sql.push_str(" and username = ?");
+            args.add(username.clone()).map_err(backend)?;
+        }
+        if let Some(success) = query.success {
+            sql.push_str(" and success = ?");
+            args.add(success).map_err(backend)?;
+        }
+        if let Some(from) = query.from {
+            sql.push_str(" and at >= ?");
+            args.add(from.millis()).map_err(backend)?;
+        }
+        if let Some(until) = query.until {
+            sql.push_str(" and at < ?");
+            args.add(until.millis()).map_err(backend)?;
+        }
+        if let Some(before) = query.before {
+            sql.push_str(" and (at, id) < (?, ?)");
+            args.add(before.at.millis()).map_err(backend)?;
+            args.add(before.id).map_err(backend)?;
+        }
+        sql.push_str(" order by at desc, id desc limit ?");
+        args.add(i64::from(query.limit.clamp(1, 1000))).map_err(backend)?;
+        let rows = sqlx::query_with(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    pub(crate) async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let removed = sqlx::query("delete from signin_log where at < ?")
+            .bind(before.millis())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(removed.rows_affected())
+    }
+}
