@@ -222,6 +222,20 @@ pub struct ChainState {
     pub unsealed: u64,
 }
 
+/// Seals `entries`, in their order, after `head` (`None`: the chain is empty): each record's id
+/// with its place in the chain.
+pub fn seal(head: Option<ChainLink>, entries: &[AuditEntry]) -> Vec<(i64, ChainLink)> {
+    let mut link = head.unwrap_or(ChainLink { seq: 0, hash: String::new() });
+    entries
+        .iter()
+        .map(|entry| {
+            link.seq += 1;
+            link.hash = chain_hash(&link.hash, link.seq, entry);
+            (entry.id, link.clone())
+        })
+        .collect()
+}
+
 /// The hash that seals `entry` as record `seq` of the chain, after a record whose hash is
 /// `previous` (empty for the first): SHA-256, in hex, over the previous hash, the number and
 /// every field of the record, so that changing, removing or reordering a sealed record breaks

@@ -1,7 +1,7 @@
 //! The audit log: appended in the same transaction as each change.
 
 use roster_domain::audit::{
-    chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, SealedEntry,
+    seal, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, LogCursor, SealedEntry,
 };
 use roster_domain::{StoreError, Timestamp};
 use sqlx::postgres::PgRow;
@@ -45,6 +45,30 @@ pub(crate) async fn insert_many(conn: &mut PgConnection, entries: &[&AuditEntry]
         );
         sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await.map_err(backend)?;
     }
+    Ok(())
+}
+
+/// Ends the query of a log page: the time range, the records after the page's cursor, newest
+/// first, and the page size.
+pub(crate) fn push_log_page(
+    sql: &mut String,
+    params: &mut Params,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+    before: Option<LogCursor>,
+    limit: u32,
+) -> Result<(), StoreError> {
+    if let Some(from) = from {
+        sql.push_str(&format!(" and at >= {}", params.push(from.millis())?));
+    }
+    if let Some(until) = until {
+        sql.push_str(&format!(" and at < {}", params.push(until.millis())?));
+    }
+    if let Some(before) = before {
+        let (at, id) = (params.push(before.at.millis())?, params.push(before.id)?);
+        sql.push_str(&format!(" and (at, id) < ({at}, {id})"));
+    }
+    sql.push_str(&format!(" order by at desc, id desc limit {}", params.push(i64::from(limit.clamp(1, 1000)))?));
     Ok(())
 }
 
@@ -103,21 +127,17 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        let mut link = chain_end(&mut tx, "head", true).await?.unwrap_or(ChainLink { seq: 0, hash: String::new() });
+        let head = chain_end(&mut tx, "head", true).await?;
         let sql = format!("select {COLUMNS} from audit_log where seq is null order by id limit $1");
         let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&mut *tx).await.map_err(backend)?;
-        if rows.is_empty() {
+        let entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+        let sealed = seal(head, &entries);
+        let Some((_, last)) = sealed.last() else {
             return Ok(0);
-        }
-        let (mut ids, mut seqs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-        for row in &rows {
-            let entry = entry_from_row(row)?;
-            link.seq += 1;
-            link.hash = chain_hash(&link.hash, link.seq, &entry);
-            ids.push(entry.id);
-            seqs.push(link.seq);
-            hashes.push(link.hash.clone());
-        }
+        };
+        let ids: Vec<i64> = sealed.iter().map(|(id, _)| *id).collect();
+        let seqs: Vec<i64> = sealed.iter().map(|(_, link)| link.seq).collect();
+        let hashes: Vec<&str> = sealed.iter().map(|(_, link)| link.hash.as_str()).collect();
         sqlx::query(
             "update audit_log a set seq = v.seq, hash = v.hash \
              from unnest($1::bigint[], $2::bigint[], $3::text[]) as v (id, seq, hash) where a.id = v.id",
@@ -128,7 +148,7 @@ impl PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        set_chain_end(&mut tx, "head", &link).await?;
+        set_chain_end(&mut tx, "head", last).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ids.len() as u64)
     }
@@ -209,20 +229,7 @@ impl PostgresStore {
         if let Some(action) = query.action {
             sql.push_str(&format!(" and action = {}", params.push(action.code())?));
         }
-        if let Some(from) = query.from {
-            sql.push_str(&format!(" and at >= {}", params.push(from.millis())?));
-        }
-        if let Some(until) = query.until {
-            sql.push_str(&format!(" and at < {}", params.push(until.millis())?));
-        }
-        if let Some(before) = query.before {
-            let (at, id) = (params.push(before.at.millis())?, params.push(before.id)?);
-            sql.push_str(&format!(" and (at, id) < ({at}, {id})"));
-        }
-        sql.push_str(&format!(
-            " order by at desc, id desc limit {}",
-            params.push(i64::from(query.limit.clamp(1, 1000)))?
-        ));
+        push_log_page(&mut sql, &mut params, query.from, query.until, query.before, query.limit)?;
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(entry_from_row).collect()
     }

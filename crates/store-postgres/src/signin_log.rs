@@ -5,6 +5,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use crate::audit::push_log_page;
 use crate::rows::{flag, get_flag, parse_id, Params};
 use crate::{backend, PostgresStore};
 
@@ -52,20 +53,7 @@ impl PostgresStore {
         if let Some(success) = query.success {
             sql.push_str(&format!(" and success = {}", params.push(flag(success))?));
         }
-        if let Some(from) = query.from {
-            sql.push_str(&format!(" and at >= {}", params.push(from.millis())?));
-        }
-        if let Some(until) = query.until {
-            sql.push_str(&format!(" and at < {}", params.push(until.millis())?));
-        }
-        if let Some(before) = query.before {
-            let (at, id) = (params.push(before.at.millis())?, params.push(before.id)?);
-            sql.push_str(&format!(" and (at, id) < ({at}, {id})"));
-        }
-        sql.push_str(&format!(
-            " order by at desc, id desc limit {}",
-            params.push(i64::from(query.limit.clamp(1, 1000)))?
-        ));
+        push_log_page(&mut sql, &mut params, query.from, query.until, query.before, query.limit)?;
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(event_from_row).collect()
     }

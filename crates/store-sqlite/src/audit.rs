@@ -1,7 +1,7 @@
 //! The audit log: appended in the same transaction as each change.
 
 use roster_domain::audit::{
-    chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, SealedEntry,
+    seal, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, LogCursor, SealedEntry,
 };
 use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -40,6 +40,33 @@ pub(crate) async fn insert_many(conn: &mut SqliteConnection, entries: &[&AuditEn
         sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
     }
     Ok(())
+}
+
+/// Ends the query of a log page: the time range, the records after the page's cursor, newest
+/// first, and the page size.
+pub(crate) fn push_log_page(
+    sql: &mut String,
+    args: &mut SqliteArguments<'_>,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+    before: Option<LogCursor>,
+    limit: u32,
+) -> Result<(), StoreError> {
+    if let Some(from) = from {
+        sql.push_str(" and at >= ?");
+        args.add(from.millis()).map_err(backend)?;
+    }
+    if let Some(until) = until {
+        sql.push_str(" and at < ?");
+        args.add(until.millis()).map_err(backend)?;
+    }
+    if let Some(before) = before {
+        sql.push_str(" and (at, id) < (?, ?)");
+        args.add(before.at.millis()).map_err(backend)?;
+        args.add(before.id).map_err(backend)?;
+    }
+    sql.push_str(" order by at desc, id desc limit ?");
+    args.add(i64::from(limit.clamp(1, 1000))).map_err(backend)
 }
 
 /// The columns [`entry_from_row`] reads.
@@ -102,20 +129,14 @@ impl SqliteStore {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut link = chain_end(&mut tx, "head").await?.unwrap_or(ChainLink { seq: 0, hash: String::new() });
-        let mut sealed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let entry = entry_from_row(row)?;
-            link.seq += 1;
-            link.hash = chain_hash(&link.hash, link.seq, &entry);
-            sealed.push((entry.id, link.seq, link.hash.clone()));
-        }
+        let entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
+        let sealed = seal(chain_end(&mut tx, "head").await?, &entries);
         for chunk in sealed.chunks(SEAL_CHUNK) {
             let mut args = SqliteArguments::default();
-            for (id, seq, hash) in chunk {
+            for (id, link) in chunk {
                 args.add(*id).map_err(backend)?;
-                args.add(*seq).map_err(backend)?;
-                args.add(hash.clone()).map_err(backend)?;
+                args.add(link.seq).map_err(backend)?;
+                args.add(link.hash.clone()).map_err(backend)?;
             }
             let sql = format!(
                 "update audit_log set seq = v.column2, hash = v.column3 from (values {}) as v \
@@ -124,7 +145,9 @@ impl SqliteStore {
             );
             sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(backend)?;
         }
-        set_chain_end(&mut tx, "head", &link).await?;
+        if let Some((_, head)) = sealed.last() {
+            set_chain_end(&mut tx, "head", head).await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(sealed.len() as u64)
     }
@@ -205,21 +228,7 @@ impl SqliteStore {
             sql.push_str(" and action = ?");
             args.add(action.code()).map_err(backend)?;
         }
-        if let Some(from) = query.from {
-            sql.push_str(" and at >= ?");
-            args.add(from.millis()).map_err(backend)?;
-        }
-        if let Some(until) = query.until {
-            sql.push_str(" and at < ?");
-            args.add(until.millis()).map_err(backend)?;
-        }
-        if let Some(before) = query.before {
-            sql.push_str(" and (at, id) < (?, ?)");
-            args.add(before.at.millis()).map_err(backend)?;
-            args.add(before.id).map_err(backend)?;
-        }
-        sql.push_str(" order by at desc, id desc limit ?");
-        args.add(i64::from(query.limit.clamp(1, 1000))).map_err(backend)?;
+        push_log_page(&mut sql, &mut args, query.from, query.until, query.before, query.limit)?;
         let rows = sqlx::query_with(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
         rows.iter().map(entry_from_row).collect()
     }

@@ -5,6 +5,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row};
 
+use crate::audit::push_log_page;
 use crate::rows::parse_id;
 use crate::{backend, SqliteStore};
 
@@ -54,21 +55,7 @@ impl SqliteStore {
             sql.push_str(" and success = ?");
             args.add(success).map_err(backend)?;
         }
-        if let Some(from) = query.from {
-            sql.push_str(" and at >= ?");
-            args.add(from.millis()).map_err(backend)?;
-        }
-        if let Some(until) = query.until {
-            sql.push_str(" and at < ?");
-            args.add(until.millis()).map_err(backend)?;
-        }
-        if let Some(before) = query.before {
-            sql.push_str(" and (at, id) < (?, ?)");
-            args.add(before.at.millis()).map_err(backend)?;
-            args.add(before.id).map_err(backend)?;
-        }
-        sql.push_str(" order by at desc, id desc limit ?");
-        args.add(i64::from(query.limit.clamp(1, 1000))).map_err(backend)?;
+        push_log_page(&mut sql, &mut args, query.from, query.until, query.before, query.limit)?;
         let rows = sqlx::query_with(&sql, args).fetch_all(&self.readers).await.map_err(backend)?;
         rows.iter().map(event_from_row).collect()
     }
