@@ -23,6 +23,7 @@ mod audit_log;
 mod import;
 mod mfa;
 mod own_contacts;
+mod readiness;
 mod reset;
 mod signin;
 mod verification;

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod password;
 pub mod permission;
 pub mod phone;
+pub mod readiness;
 pub mod recovery;
 pub mod role;
 pub mod session;

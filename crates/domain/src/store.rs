@@ -251,6 +251,9 @@ pub trait Store: Send + Sync + 'static {
     /// The verified contacts of a user (only those whose values are still current).
     async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError>;
 
+    /// The verified contacts of each of these users that exist, as (user, verification) pairs.
+    async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError>;
+
     /// Stores a new code with the message that carries it, and its audit record if any.
     async fn insert_code(
         &self,

@@ -6,5 +6,6 @@ pub mod check_config;
 pub mod copy;
 pub mod demo_data;
 pub mod migrate;
+pub mod report;
 pub mod serve;
 pub mod users;

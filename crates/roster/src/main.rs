@@ -41,6 +41,9 @@ enum Command {
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Print the admin center's reports.
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
     /// Fill the directory with realistic sample people.
     DemoData(cmd::demo_data::DemoDataArgs),
     /// Apply the database migrations this build needs, or show them (--status).
@@ -114,6 +117,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
         Command::Audit(command) => cmd::audit::run(command).await,
+        Command::Report(command) => cmd::report::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,
         Command::Migrate(args) => cmd::migrate::run(args).await,
         Command::Backup(args) => cmd::backup::run(args).await,

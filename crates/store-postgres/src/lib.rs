@@ -281,6 +281,9 @@ mod store_impl {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             PostgresStore::get_verifications(self, user_id).await
         }
+        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+            PostgresStore::get_verifications_of(self, ids).await
+        }
         async fn insert_code(
             &self,
             code: &OneTimeCode,

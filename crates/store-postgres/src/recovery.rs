@@ -56,6 +56,16 @@ fn method_of(kind: &str, value: String) -> Result<ContactMethod, StoreError> {
     Ok(ContactMethod { kind, value })
 }
 
+fn verification_from_row(row: &PgRow) -> Result<Verification, StoreError> {
+    Ok(Verification {
+        method: method_of(
+            &row.try_get::<String, _>("method").map_err(backend)?,
+            row.try_get("value").map_err(backend)?,
+        )?,
+        verified_at: Timestamp(row.try_get("verified_at").map_err(backend)?),
+    })
+}
+
 fn code_from_row(row: &PgRow) -> Result<OneTimeCode, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
     let purpose = text("purpose")?;
@@ -79,15 +89,21 @@ impl PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
+        rows.iter().map(verification_from_row).collect()
+    }
+
+    pub(crate) async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(UserId::to_string).collect();
+        let rows = sqlx::query(
+            "select user_id, method, value, verified_at from contact_verifications where user_id = any($1)",
+        )
+        .bind(&keys)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
         rows.iter()
             .map(|row| {
-                Ok(Verification {
-                    method: method_of(
-                        &row.try_get::<String, _>("method").map_err(backend)?,
-                        row.try_get("value").map_err(backend)?,
-                    )?,
-                    verified_at: Timestamp(row.try_get("verified_at").map_err(backend)?),
-                })
+                Ok((parse_id(&row.try_get::<String, _>("user_id").map_err(backend)?)?, verification_from_row(row)?))
             })
             .collect()
     }

@@ -329,6 +329,9 @@ mod store_impl {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             SqliteStore::get_verifications(self, user_id).await
         }
+        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+            SqliteStore::get_verifications_of(self, ids).await
+        }
         async fn insert_code(
             &self,
             code: &OneTimeCode,

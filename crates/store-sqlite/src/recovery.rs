@@ -35,6 +35,16 @@ fn method_of(kind: &str, value: String) -> Result<ContactMethod, StoreError> {
     Ok(ContactMethod { kind, value })
 }
 
+fn verification_from_row(row: &SqliteRow) -> Result<Verification, StoreError> {
+    Ok(Verification {
+        method: method_of(
+            &row.try_get::<String, _>("method").map_err(backend)?,
+            row.try_get("value").map_err(backend)?,
+        )?,
+        verified_at: Timestamp(row.try_get("verified_at").map_err(backend)?),
+    })
+}
+
 fn code_from_row(row: &SqliteRow) -> Result<OneTimeCode, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
     let purpose = text("purpose")?;
@@ -58,17 +68,28 @@ impl SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Verification {
-                    method: method_of(
-                        &row.try_get::<String, _>("method").map_err(backend)?,
-                        row.try_get("value").map_err(backend)?,
-                    )?,
-                    verified_at: Timestamp(row.try_get("verified_at").map_err(backend)?),
-                })
-            })
-            .collect()
+        rows.iter().map(verification_from_row).collect()
+    }
+
+    pub(crate) async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "select user_id, method, value, verified_at from contact_verifications where user_id in ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.readers).await.map_err(backend)? {
+                out.push((
+                    parse_id(&row.try_get::<String, _>("user_id").map_err(backend)?)?,
+                    verification_from_row(&row)?,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) async fn insert_code(

@@ -14,7 +14,6 @@ use crate::notify::{self, Occasion, PasswordEvent};
 use crate::outbox::Channel;
 use crate::password;
 use crate::recovery::codes::{self, MAX_WRONG_ENTRIES};
-use crate::recovery::methods::{methods_of, verified_at};
 use crate::recovery::policy::SETTING_MIN_PASSWORD_LENGTH;
 use crate::recovery::{CodeKey, ContactMethod, MethodKind, Purpose, ResetPolicy, ResetSession, RESET_SESSION_SECONDS};
 use crate::session::{self, random_token};
@@ -206,14 +205,7 @@ impl Directory {
         };
         if let Some(user) = user {
             let verifications = self.store.get_verifications(user.id).await?;
-            let mut methods: Vec<ContactMethod> = methods_of(&user.contact)
-                .into_iter()
-                .filter(|m| policy.allows(m.kind))
-                .filter(|m| policy.allow_unverified || verified_at(m, &verifications).is_some())
-                .collect();
-            // One handset or mailbox is one proof, however many fields hold it.
-            let mut seen = std::collections::HashSet::new();
-            methods.retain(|m| seen.insert(m.recipient()));
+            let methods = policy.usable_methods(&user.contact, &verifications);
             if !methods.is_empty() {
                 let required = policy.required_for(user.roles);
                 return Ok(Subject { limit_key: user.id.to_string(), methods, required, user: Some(user) });

@@ -1,7 +1,8 @@
 //! The organisation's self-service password reset policy, kept as settings.
 
+use crate::contact::ContactInfo;
 use crate::error::FieldError;
-use crate::recovery::methods::MethodKind;
+use crate::recovery::methods::{methods_of, verified_at, ContactMethod, MethodKind, Verification};
 use crate::role::RoleSet;
 
 /// The setting keys the policy is stored under.
@@ -98,6 +99,20 @@ impl ResetPolicy {
         } else {
             usize::from(self.methods_required)
         }
+    }
+
+    /// The contacts that can carry this user's reset codes under this policy: of an allowed
+    /// kind, verified unless unverified ones are allowed, and one per handset or mailbox
+    /// however many fields hold it.
+    pub fn usable_methods(self, contact: &ContactInfo, verifications: &[Verification]) -> Vec<ContactMethod> {
+        let mut methods: Vec<ContactMethod> = methods_of(contact)
+            .into_iter()
+            .filter(|m| self.allows(m.kind))
+            .filter(|m| self.allow_unverified || verified_at(m, verifications).is_some())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        methods.retain(|m| seen.insert(m.recipient()));
+        methods
     }
 
     /// Whether codes for a reset may go to this kind of contact.

@@ -14,6 +14,7 @@ mod operations;
 mod passwords;
 mod peers;
 mod process;
+mod readiness;
 mod recovery;
 mod signin;
 mod signin_log;
