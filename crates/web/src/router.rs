@@ -8,8 +8,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::ui::{
-    account, audit, contact, import, manage, outbox, reset, second_step, security_info, settings, signin, signin_log,
-    users,
+    account, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings, signin,
+    signin_log, users,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/sign-ins", get(signin_log::list))
+        .route("/admin/reports/readiness", get(readiness::show))
         .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))

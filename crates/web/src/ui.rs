@@ -9,6 +9,7 @@ pub mod layout;
 pub mod manage;
 pub mod methods;
 pub mod outbox;
+pub mod readiness;
 pub mod reset;
 pub mod second_step;
 pub mod security_info;

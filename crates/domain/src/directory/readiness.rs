@@ -1,19 +1,30 @@
-//! The recovery-readiness report over the whole directory.
+//! The recovery-readiness report over the whole directory, and the users in each group.
 
 use std::collections::HashMap;
 
 use crate::error::DomainError;
 use crate::permission::Permission;
-use crate::readiness::{assess, nothing_verified, ReadinessReport};
+use crate::readiness::{assess, nothing_verified, Readiness, ReadinessReport};
 use crate::recovery::methods::Verification;
+use crate::recovery::ResetPolicy;
 use crate::role::RoleSet;
-use crate::user::{UserId, UserQuery, UserSort};
+use crate::user::{Cursor, User, UserId, UserQuery, UserSort};
 
 use super::{Actor, Directory};
 
 /// Users read per step: a page of the list, their records and their verifications, three
 /// queries for 500 users.
 const PAGE: u32 = 500;
+/// Steps one page of a group's list may take before it answers with what it found: a rare
+/// group in a large directory then pages on through "More" rather than one long request.
+const GROUP_STEPS: usize = 20;
+
+/// One assessed user.
+struct Assessed {
+    user: User,
+    readiness: Readiness,
+    nothing_verified: bool,
+}
 
 impl Directory {
     /// How recoverable the organisation is under its reset policy: every active user counted
@@ -24,22 +35,73 @@ impl Directory {
         let mut report = ReadinessReport::default();
         let mut after = None;
         loop {
-            let query = UserQuery { sort: UserSort::Username, after, limit: PAGE, ..UserQuery::default() };
-            let page = self.list_users(actor, query).await?;
-            let ids: Vec<UserId> = page.users.iter().map(|u| u.id).collect();
-            let mut verifications: HashMap<UserId, Vec<Verification>> = HashMap::new();
-            for (id, verification) in self.store.get_verifications_of(&ids).await? {
-                verifications.entry(id).or_default().push(verification);
+            let (assessed, next) = self.assess_page(actor, policy, after).await?;
+            for a in assessed {
+                report.add(a.readiness, a.user.roles.is_admin(), a.nothing_verified);
             }
-            for user in self.store.get_users(&ids).await? {
-                let proofs = verifications.get(&user.id).map(Vec::as_slice).unwrap_or_default();
-                let readiness = assess(policy, user.roles, &user.contact, proofs);
-                report.add(readiness, user.roles.is_admin(), nothing_verified(policy, &user.contact, proofs));
-            }
-            match page.next {
+            match next {
                 Some(cursor) => after = Some(cursor),
                 None => return Ok(report),
             }
         }
+    }
+
+    /// Up to `limit` users of one group, in username order after `after`, and where to go on
+    /// from if there may be more.
+    pub async fn readiness_group(
+        &self,
+        actor: &Actor,
+        group: Readiness,
+        mut after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<User>, Option<Cursor>), DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        let policy = self.reset_policy().await?;
+        let mut found = Vec::new();
+        for _ in 0..GROUP_STEPS {
+            let (assessed, next) = self.assess_page(actor, policy, after.clone()).await?;
+            for a in assessed.into_iter().filter(|a| a.readiness == group) {
+                if found.len() == limit {
+                    let last: &User = found.last().expect("limit is above zero");
+                    return Ok((found.clone(), Some(Cursor { key: last.username.to_string(), id: last.id })));
+                }
+                found.push(a.user);
+            }
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok((found, None)),
+            }
+        }
+        Ok((found, after))
+    }
+
+    /// One page of active users in username order, each assessed under `policy`.
+    async fn assess_page(
+        &self,
+        actor: &Actor,
+        policy: ResetPolicy,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<Assessed>, Option<Cursor>), DomainError> {
+        let query = UserQuery { sort: UserSort::Username, after, limit: PAGE, ..UserQuery::default() };
+        let page = self.list_users(actor, query).await?;
+        let ids: Vec<UserId> = page.users.iter().map(|u| u.id).collect();
+        let mut verifications: HashMap<UserId, Vec<Verification>> = HashMap::new();
+        for (id, verification) in self.store.get_verifications_of(&ids).await? {
+            verifications.entry(id).or_default().push(verification);
+        }
+        let mut users = self.store.get_users(&ids).await?;
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        let assessed = users
+            .into_iter()
+            .map(|user| {
+                let proofs = verifications.get(&user.id).map(Vec::as_slice).unwrap_or_default();
+                Assessed {
+                    readiness: assess(policy, user.roles, &user.contact, proofs),
+                    nothing_verified: nothing_verified(policy, &user.contact, proofs),
+                    user,
+                }
+            })
+            .collect();
+        Ok((assessed, page.next))
     }
 }

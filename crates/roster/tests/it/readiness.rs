@@ -67,3 +67,44 @@ async fn every_active_user_is_counted_once_under_the_policy_in_force() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((json["users"].as_u64(), json["only_unverified"].as_u64()), (Some(6), Some(3)));
 }
+
+#[tokio::test]
+async fn the_report_page_charts_the_groups_and_lists_each_one() {
+    use reqwest::StatusCode;
+    let app = TestApp::start().await;
+    app.user("grace@contoso.com", "Grace Admin", &[Role::GlobalAdministrator]).await;
+    with_contacts(&app, "ben@contoso.com", &[], &["ben@fabrikam.com"], "", "").await;
+    with_contacts(&app, "ann@contoso.com", &[], &[], "", "").await;
+    let s = app.signed_in("grace@contoso.com").await;
+    let (status, html) = s.page("/admin/reports/readiness").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h2 id=\"chart-heading\">3 active users</h2>"), "{html}");
+    assert!(
+        html.contains("<title id=\"chart-title\">Can reset their password: 1 (33.3 %); Not enough methods: 0 (0.0 %)"),
+        "{html}"
+    );
+    assert!(html.contains("<strong>1</strong> of 1 administrators don't have the two methods they need."));
+    let (_, html) = s.page("/admin/reports/readiness?group=no_contacts").await;
+    assert!(html.contains("<td>ann@contoso.com</td>") && !html.contains("<td>ben@contoso.com</td>"), "{html}");
+    assert!(html.contains("<td>grace@contoso.com</td>"), "the administrator has no contacts yet: {html}");
+    assert_eq!(s.get("/admin/reports/readiness?group=bogus").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_group_is_listed_page_by_page() {
+    let app = TestApp::start().await;
+    let system = Actor::system("test");
+    for i in 0..7 {
+        with_contacts(&app, &format!("u{i}@contoso.com"), &[], &[], "", "").await;
+    }
+    with_contacts(&app, "ready@contoso.com", &[], &["r@fabrikam.com"], "", "").await;
+    let group = roster_domain::readiness::Readiness::NoContacts;
+    let (first, next) = app.directory.readiness_group(&system, group, None, 3).await.unwrap();
+    let names = |users: &[User]| users.iter().map(|u| u.username.to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&first), ["u0@contoso.com", "u1@contoso.com", "u2@contoso.com"]);
+    let (second, next) = app.directory.readiness_group(&system, group, next, 3).await.unwrap();
+    assert_eq!(names(&second), ["u3@contoso.com", "u4@contoso.com", "u5@contoso.com"]);
+    let (third, next) = app.directory.readiness_group(&system, group, next, 3).await.unwrap();
+    assert_eq!(names(&third), ["u6@contoso.com"]);
+    assert!(next.is_none());
+}

@@ -10,6 +10,7 @@ pub enum Section {
     DeletedUsers,
     Audit,
     SignIns,
+    Readiness,
     Outbox,
     Settings,
 }
@@ -50,6 +51,7 @@ impl Layout {
             Section::DeletedUsers => "deleted",
             Section::Audit => "audit",
             Section::SignIns => "sign-ins",
+            Section::Readiness => "readiness",
             Section::Outbox => "outbox",
             Section::Settings => "settings",
         };
