@@ -44,11 +44,13 @@ pub enum AuditAction {
     AccountLocked,
     /// Records older than the retention period were removed.
     AuditTrimmed,
+    /// A user was asked to complete their security info.
+    RegistrationRequested,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -66,6 +68,7 @@ impl AuditAction {
         AuditAction::MfaChanged,
         AuditAction::AccountLocked,
         AuditAction::AuditTrimmed,
+        AuditAction::RegistrationRequested,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -88,6 +91,7 @@ impl AuditAction {
             AuditAction::MfaChanged => "mfa_changed",
             AuditAction::AccountLocked => "account_locked",
             AuditAction::AuditTrimmed => "audit_trimmed",
+            AuditAction::RegistrationRequested => "registration_requested",
         }
     }
 
@@ -116,6 +120,7 @@ impl AuditAction {
             AuditAction::MfaChanged => "Multi-factor settings changed",
             AuditAction::AccountLocked => "Account locked",
             AuditAction::AuditTrimmed => "Old audit records removed",
+            AuditAction::RegistrationRequested => "Asked to register security info",
         }
     }
 }

@@ -34,6 +34,7 @@ pub use audit_log::{
 };
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
+pub use readiness::{Asked, MAX_ASKED};
 pub use reset::{ResetStep, ResetView};
 pub use signin::{SignInFilterInput, SignInOutcome};
 pub use verification::ContactState;

@@ -189,6 +189,23 @@ pub fn security_event(user: &User, subject: &str, line: &str, occasion: &Occasio
     mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
 }
 
+/// Asks a user to add and verify recovery contacts on their Security info page.
+pub fn registration_request(user: &User, occasion: &Occasion) -> Vec<Message> {
+    let subject = "Please complete your security info";
+    let heading = format!("Add ways to reset your password: {}", user.username);
+    let lines = [
+        format!(
+            "{} asks you to add a mobile phone and an alternate email address on your Security info page \
+             (sign in, then My account → Security info), and to verify them with the code each one receives.",
+            occasion.actor.display_name
+        ),
+        "If you ever forget your password, a code sent there lets you reset it yourself, without waiting for \
+         the help desk."
+            .to_string(),
+    ];
+    mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
+}
+
 /// Notices to every Global Administrator that an administrator's password was reset.
 pub fn administrator_password_reset(target: &User, globals: &[User], occasion: &Occasion) -> Vec<Message> {
     let subject = "An administrator's password was reset";

@@ -41,10 +41,15 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Imports under way or recently done on this node.
     pub imports: Arc<ui::import::Imports>,
+    /// The latest recovery-readiness figures, for the admin home.
+    pub readiness: Arc<ui::readiness::Latest>,
 }
 
-/// Builds the application for `directory`.
+/// Builds the application for `directory`, and starts counting recovery readiness for the admin
+/// home in the background (so it must be called inside a Tokio runtime).
 pub fn app(directory: Directory, config: WebConfig) -> Router {
     metrics::handle();
-    router(AppState { directory, config: Arc::new(config), imports: Arc::default() })
+    let readiness = Arc::new(ui::readiness::Latest::default());
+    tokio::spawn(ui::readiness::refresh_regularly(directory.clone(), readiness.clone()));
+    router(AppState { directory, config: Arc::new(config), imports: Arc::default(), readiness })
 }

@@ -72,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/sign-ins", get(signin_log::list))
         .route("/admin/reports/readiness", get(readiness::show))
+        .route("/admin/reports/readiness/ask", post(readiness::ask))
+        .route("/admin/reports/readiness/export", get(readiness::export))
         .route("/admin/outbox", get(outbox::list))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))

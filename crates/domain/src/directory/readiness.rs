@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::audit::AuditAction;
+use crate::clock::Timestamp;
 use crate::error::DomainError;
+use crate::notify::{self, Occasion};
 use crate::permission::Permission;
 use crate::readiness::{assess, nothing_verified, Readiness, ReadinessReport};
 use crate::recovery::methods::Verification;
@@ -26,7 +29,52 @@ struct Assessed {
     nothing_verified: bool,
 }
 
+/// Users asked at most once a day each, so that a button pressed twice sends nothing twice.
+const ASK_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+/// Users one request may ask.
+pub const MAX_ASKED: usize = 500;
+
+/// What asking users to register came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// Users sent the email.
+    pub asked: usize,
+    /// Users asked already in the last day.
+    pub recently: usize,
+    /// Users whose recovery contacts the administrator may not manage.
+    pub refused: usize,
+}
+
 impl Directory {
+    /// Emails each user, through the outbox, asking them to complete their security info; each
+    /// at most once a day, and only users whose recovery contacts `actor` may change.
+    pub async fn ask_to_register(&self, actor: &Actor, ids: &[UserId]) -> Result<Asked, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        if ids.len() > MAX_ASKED {
+            return Err(DomainError::invalid("user", format!("Choose at most {MAX_ASKED} people at a time.")));
+        }
+        let mut outcome = Asked::default();
+        let now = Timestamp::now();
+        let window = Timestamp(now.millis() - now.millis().rem_euclid(ASK_WINDOW_SECONDS * 1000));
+        for &id in ids {
+            let user = self.get_active_user(actor, id).await?;
+            if actor.require(Permission::EditRecoveryContacts, user.roles).is_err() {
+                outcome.refused += 1;
+                continue;
+            }
+            if self.store.increment_counter(&format!("registration-request:{id}"), window).await? > 1 {
+                outcome.recently += 1;
+                continue;
+            }
+            let audit = actor.audit(AuditAction::RegistrationRequested, Some(&user), Vec::new());
+            let messages = notify::registration_request(&user, &Occasion { actor, at: audit.at });
+            self.store.record(&audit, &messages).await?;
+            self.queued(&messages);
+            outcome.asked += 1;
+        }
+        Ok(outcome)
+    }
+
     /// How recoverable the organisation is under its reset policy: every active user counted
     /// into one group, administrators apart.
     pub async fn readiness(&self, actor: &Actor) -> Result<ReadinessReport, DomainError> {

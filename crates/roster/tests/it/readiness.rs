@@ -108,3 +108,57 @@ async fn a_group_is_listed_page_by_page() {
     assert_eq!(names(&third), ["u6@contoso.com"]);
     assert!(next.is_none());
 }
+
+#[tokio::test]
+async fn administrators_ask_people_to_register_once_a_day_and_export_the_list() {
+    use crate::harness::{csrf_of, location};
+    use reqwest::StatusCode;
+    let app = TestApp::start().await;
+    app.user("hal@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let ann = with_contacts(&app, "ann@contoso.com", &[], &[], "", "").await;
+    let boss = with_contacts(&app, "boss@contoso.com", &[Role::UserAdministrator], &[], "", "").await;
+    let s = app.signed_in("hal@contoso.com").await;
+    let (_, html) = s.page("/admin/reports/readiness?group=no_contacts").await;
+    assert!(html.contains("<label for=\"ask-") && html.contains("Ask to register"), "{html}");
+    let csrf = csrf_of(&html);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("group", "no_contacts"),
+        ("user", &ann.id.to_string()),
+        ("user", &boss.id.to_string()),
+    ];
+    let r = s.post("/admin/reports/readiness/ask", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/reports/readiness?group=no_contacts&asked=1&recently=0&refused=1#members");
+    let outbox = app.directory.outbox(&Actor::system("test"), None, 10).await.unwrap();
+    let asked: Vec<&str> = outbox
+        .iter()
+        .filter(|m| m.message.subject == "Please complete your security info")
+        .map(|m| m.message.recipient.as_str())
+        .collect();
+    assert_eq!(asked, ["ann@contoso.com"], "the helpdesk may not manage an administrator's contacts");
+    let r = s.post("/admin/reports/readiness/ask", &form).await;
+    assert_eq!(location(&r), "/admin/reports/readiness?group=no_contacts&asked=0&recently=1&refused=1#members");
+    let (_, html) = s.page(&location(&r)).await;
+    assert!(html.contains("Asked in the last day already, so not again: 1."), "{html}");
+
+    let csv = s.get("/admin/reports/readiness/export?group=no_contacts").await.text().await.unwrap();
+    assert!(csv.starts_with("User Name,Display Name,Roles,Group\n"), "{csv}");
+    assert!(csv.contains("ann@contoso.com,ann@contoso.com,,No recovery contacts"), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "ann, boss and hal: {csv}");
+}
+
+#[tokio::test]
+async fn the_admin_home_shows_the_latest_figures_at_a_glance() {
+    let app = TestApp::start().await;
+    app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
+    with_contacts(&app, "ben@contoso.com", &[], &["ben@fabrikam.com"], "", "").await;
+    let s = app.signed_in("grace@contoso.com").await;
+    s.page("/admin/reports/readiness").await;
+    let (_, html) = s.page("/admin/users").await;
+    assert!(
+        html.contains("<strong>1 of 2</strong> people (50 %) can reset a forgotten password on their own"),
+        "{html}"
+    );
+    assert!(html.contains("<strong>1</strong> administrators lack the two methods they need"));
+}

@@ -2,21 +2,82 @@
 //! as figures and a chart, and the people in each group.
 
 use askama::Template;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
 use roster_domain::readiness::{Readiness, ReadinessReport};
-use roster_domain::DomainError;
+use roster_domain::user::Cursor;
+use roster_domain::{DomainError, Timestamp, User};
 use serde::Deserialize;
 
 use crate::error::{render, PageError};
 use crate::session::Admin;
 use crate::ui::layout::{Layout, Section};
-use crate::ui::users::{decode_cursor, encode_cursor};
+use crate::ui::users::{decode_cursor, encode_cursor, parse_id};
 use crate::AppState;
 
 /// Users per page of a group.
 const GROUP_PAGE: usize = 50;
+/// How often the admin home's figures are counted again in the background.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The latest figures, for the admin home: counting a large directory takes seconds, too long
+/// for every visit, so the home shows the last count with its time.
+#[derive(Default)]
+pub struct Latest(std::sync::Mutex<Option<(Timestamp, ReadinessReport)>>);
+
+impl Latest {
+    /// Keeps `report`, counted from `started`, unless a count that started later is kept already.
+    pub fn keep(&self, started: Timestamp, report: ReadinessReport) {
+        let mut latest = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if latest.as_ref().is_none_or(|(at, _)| *at <= started) {
+            *latest = Some((started, report));
+        }
+    }
+
+    /// The kept figures and when their count started.
+    pub fn get(&self) -> Option<(Timestamp, ReadinessReport)> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// Counts the figures now and then for the admin home, for as long as the server runs.
+pub async fn refresh_regularly(directory: roster_domain::Directory, latest: std::sync::Arc<Latest>) {
+    let mut tick = tokio::time::interval(REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = Timestamp::now();
+        match directory.readiness(&roster_domain::Actor::system("Roster reports")).await {
+            Ok(report) => latest.keep(started, report),
+            Err(e) => tracing::warn!(error = %e, "counting recovery readiness failed"),
+        }
+    }
+}
+
+/// The admin home's one-line summary of the latest figures.
+pub struct Glance {
+    pub ready: u64,
+    pub users: u64,
+    pub percent: String,
+    pub administrators_not_ready: u64,
+    pub as_of: String,
+}
+
+impl Glance {
+    /// The summary of the kept figures, if there are any yet.
+    pub fn of(latest: &Latest) -> Option<Glance> {
+        latest.get().map(|(at, r)| Glance {
+            ready: r.ready,
+            users: r.users,
+            percent: format!("{:.0} %", r.ready as f64 * 100.0 / r.users.max(1) as f64),
+            administrators_not_ready: r.administrators_not_ready,
+            as_of: at.display(),
+        })
+    }
+}
 
 /// One group as the chart and the figures show it.
 pub struct GroupView {
@@ -48,6 +109,9 @@ struct ReadinessPage {
     group: Option<GroupView>,
     members: Vec<MemberView>,
     more_href: Option<String>,
+    /// Whether the group's people can be asked to register (everyone but those ready).
+    can_ask: bool,
+    status: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,6 +120,13 @@ pub struct ReadinessParams {
     group: Option<String>,
     #[serde(default)]
     after: Option<String>,
+    /// What asking to register came to, after the post.
+    #[serde(default)]
+    asked: Option<usize>,
+    #[serde(default)]
+    recently: usize,
+    #[serde(default)]
+    refused: usize,
 }
 
 /// Each group's colour: told apart by more than hue (the figures and labels carry the same
@@ -98,7 +169,9 @@ pub async fn show(
     State(state): State<AppState>,
     Query(q): Query<ReadinessParams>,
 ) -> Result<Response, PageError> {
+    let started = Timestamp::now();
     let report = state.directory.readiness(&me.actor).await?;
+    state.readiness.keep(started, report.clone());
     let views = groups(&report);
     let summary =
         views.iter().map(|g| format!("{}: {} ({})", g.label, g.count, g.percent)).collect::<Vec<_>>().join("; ");
@@ -125,7 +198,19 @@ pub async fn show(
             (members, more)
         }
     };
+    let status = q.asked.map(|asked| {
+        let mut text = format!("Emails queued: {asked}.");
+        if q.recently > 0 {
+            text.push_str(&format!(" Asked in the last day already, so not again: {}.", q.recently));
+        }
+        if q.refused > 0 {
+            text.push_str(&format!(" Not asked, as your role can't manage their recovery contacts: {}.", q.refused));
+        }
+        text
+    });
     let page = ReadinessPage {
+        can_ask: chosen.is_some_and(|g| g != Readiness::Ready),
+        status,
         layout: Layout::new(&me, "Recovery readiness", Section::Readiness),
         group: chosen.and_then(|g| groups(&report).into_iter().find(|v| v.code == g.code())),
         groups: views,
@@ -135,4 +220,92 @@ pub async fn show(
         more_href,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The people chosen on a group's list.
+#[derive(Deserialize)]
+pub struct AskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    user: Vec<String>,
+}
+
+/// Emails the chosen people asking them to complete their security info.
+pub async fn ask(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Form(form): Form<AskForm>,
+) -> Result<Response, PageError> {
+    me.verify_csrf(&form.csrf)?;
+    let group = Readiness::from_code(&form.group).ok_or(DomainError::NotFound("group"))?;
+    if form.user.is_empty() {
+        return Err(DomainError::invalid("user", "Choose the people to ask first.").into());
+    }
+    let ids = form.user.iter().map(|id| parse_id(id)).collect::<Result<Vec<_>, _>>()?;
+    let outcome = state.directory.ask_to_register(&me.actor, &ids).await?;
+    let to = format!(
+        "/admin/reports/readiness?group={}&asked={}&recently={}&refused={}#members",
+        group.code(),
+        outcome.asked,
+        outcome.recently,
+        outcome.refused
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// Streams one group's people as CSV.
+pub async fn export(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Query(q): Query<ReadinessParams>,
+) -> Result<Response, PageError> {
+    let group = Readiness::from_code(q.group.as_deref().unwrap_or_default()).ok_or(DomainError::NotFound("group"))?;
+    let directory = state.directory.clone();
+    let actor = me.actor.clone();
+    // (where to go on from, whether the header is written, done)
+    let start: (Option<Cursor>, bool, bool) = (None, false, false);
+    let pages = futures_util::stream::unfold(start, move |(after, headed, done)| {
+        let (directory, actor) = (directory.clone(), actor.clone());
+        async move {
+            if done {
+                return None;
+            }
+            let chunk = match directory.readiness_group(&actor, group, after, EXPORT_PAGE).await {
+                Ok((users, next)) => csv_rows(&users, group, !headed).map(|bytes| (bytes, next)),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            Some(match chunk {
+                Ok((bytes, next)) => {
+                    let done = next.is_none();
+                    (Ok(Bytes::from(bytes)), (next, true, done))
+                }
+                // The status line is sent already: a broken connection is the only way left to
+                // say the file is incomplete.
+                Err(e) => (Err(e), (None, true, true)),
+            })
+        }
+    });
+    let disposition = format!("attachment; filename=\"readiness-{}.csv\"", group.code());
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// Users per step of an export.
+const EXPORT_PAGE: usize = 500;
+
+fn csv_rows(users: &[User], group: Readiness, header: bool) -> Result<Vec<u8>, std::io::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if header {
+        out.write_record(["User Name", "Display Name", "Roles", "Group"])?;
+    }
+    for u in users {
+        out.write_record([u.username.as_str(), &u.contact.display_name, &u.roles.display(), group.label()])?;
+    }
+    out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -14,6 +14,7 @@ use crate::error::{render, urlencode, PageError};
 use crate::session::Admin;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
+use crate::ui::readiness::Glance;
 use crate::AppState;
 
 /// Rows per page of Active users.
@@ -127,6 +128,7 @@ struct ActiveUsersPage {
     next_href: Option<String>,
     previous_href: Option<String>,
     status: Option<String>,
+    readiness: Option<Glance>,
 }
 
 #[derive(Deserialize, Default)]
@@ -234,6 +236,7 @@ pub async fn list(
         next_href,
         previous_href,
         status,
+        readiness: Glance::of(&state.readiness),
     };
     Ok(render(StatusCode::OK, &body))
 }
