@@ -98,6 +98,16 @@ impl Actor {
         permission::check(self.roles, permission, target).map_err(DomainError::Forbidden)
     }
 
+    /// `before` as the next version, saved by this actor now.
+    fn next_version(&self, before: &User) -> User {
+        User {
+            version: before.version + 1,
+            updated_at: Timestamp::now(),
+            updated_by: self.display_name.clone(),
+            ..before.clone()
+        }
+    }
+
     fn is(&self, user: &User) -> bool {
         self.user_id == Some(user.id)
     }
@@ -356,7 +366,7 @@ impl Directory {
         if changes.is_empty() {
             return Ok(before);
         }
-        let after = User { contact, ..self.next_version(actor, &before) };
+        let after = User { contact, ..actor.next_version(&before) };
         let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
         let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
         self.save_with(&before, &after, &audit, &notices).await?;
@@ -373,7 +383,7 @@ impl Directory {
         if before.enabled == enabled {
             return Ok(before);
         }
-        let after = User { enabled, ..self.next_version(actor, &before) };
+        let after = User { enabled, ..actor.next_version(&before) };
         let action = if enabled { AuditAction::UserEnabled } else { AuditAction::UserDisabled };
         let change = bool_change("enabled", before.enabled, enabled);
         self.save(&before, &after, &actor.audit(action, Some(&after), vec![change])).await?;
@@ -394,7 +404,7 @@ impl Directory {
             return Ok(before);
         }
         let now = Timestamp::now();
-        let after = User { deleted_at: Some(now), ..self.next_version(actor, &before) };
+        let after = User { deleted_at: Some(now), ..actor.next_version(&before) };
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
         self.save(&before, &after, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
@@ -417,7 +427,7 @@ impl Directory {
         let Some(deleted_at) = before.deleted_at else {
             return Ok(before);
         };
-        let after = User { deleted_at: None, ..self.next_version(actor, &before) };
+        let after = User { deleted_at: None, ..actor.next_version(&before) };
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: Some(deleted_at.rfc3339()), after: None };
         self.save(&before, &after, &actor.audit(AuditAction::UserRestored, Some(&after), vec![change])).await?;
@@ -445,7 +455,7 @@ impl Directory {
         if before.roles == roles {
             return Ok(before);
         }
-        let after = User { roles, ..self.next_version(actor, &before) };
+        let after = User { roles, ..actor.next_version(&before) };
         let audit = actor.audit(AuditAction::RolesChanged, Some(&after), vec![roles_change(before.roles, roles)]);
         self.save(&before, &after, &audit).await?;
         Ok(after)
@@ -515,15 +525,6 @@ impl Directory {
     pub async fn purge_expired(&self) -> Result<u64, DomainError> {
         let cutoff = Timestamp::now().plus_seconds(-DELETED_RETENTION_DAYS * 24 * 60 * 60);
         Ok(self.store.purge_deleted(cutoff, "Roster retention").await?)
-    }
-
-    fn next_version(&self, actor: &Actor, before: &User) -> User {
-        User {
-            version: before.version + 1,
-            updated_at: Timestamp::now(),
-            updated_by: actor.display_name.clone(),
-            ..before.clone()
-        }
     }
 
     async fn save(&self, before: &User, after: &User, audit: &AuditEntry) -> Result<(), DomainError> {

@@ -121,6 +121,14 @@ async fn set_chain_end(conn: &mut SqliteConnection, name: &str, link: &ChainLink
 
 impl SqliteStore {
     pub(crate) async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+        // Every node looks every two seconds: nothing to seal must not take the write lock.
+        let waiting: bool = sqlx::query_scalar("select exists (select 1 from audit_log where seq is null)")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(backend)?;
+        if !waiting {
+            return Ok(0);
+        }
         let mut conn = self.writer.acquire().await.map_err(backend)?;
         // Immediate: another process sealing meanwhile would otherwise fail this at its first write.
         let mut tx = conn.begin_with("begin immediate").await.map_err(backend)?;

@@ -143,13 +143,7 @@ impl<R: Read> Plan<'_, R> {
             self.summary.unchanged += 1;
             return Ok(None);
         }
-        let after = User {
-            contact: valid.contact,
-            version: before.version + 1,
-            updated_at: Timestamp::now(),
-            updated_by: self.actor.display_name.clone(),
-            ..before.clone()
-        };
+        let after = User { contact: valid.contact, ..self.actor.next_version(before) };
         let audit = self.actor.audit(AuditAction::ContactChanged, Some(&after), changes);
         let messages =
             notify::contact_changed(&after, &before.contact, &Occasion { actor: self.actor, at: after.updated_at });

@@ -47,7 +47,7 @@ impl Directory {
         if changes.is_empty() {
             return Ok(before);
         }
-        let after = User { contact, ..self.next_version(actor, &before) };
+        let after = User { contact, ..actor.next_version(&before) };
         let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
         let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
         self.save_with(&before, &after, &audit, &notices).await?;
