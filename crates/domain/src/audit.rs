@@ -46,11 +46,13 @@ pub enum AuditAction {
     AuditTrimmed,
     /// A user was asked to complete their security info.
     RegistrationRequested,
+    /// An application was registered, changed (permissions, client secrets) or removed.
+    AppChanged,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -69,6 +71,7 @@ impl AuditAction {
         AuditAction::AccountLocked,
         AuditAction::AuditTrimmed,
         AuditAction::RegistrationRequested,
+        AuditAction::AppChanged,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -92,6 +95,7 @@ impl AuditAction {
             AuditAction::AccountLocked => "account_locked",
             AuditAction::AuditTrimmed => "audit_trimmed",
             AuditAction::RegistrationRequested => "registration_requested",
+            AuditAction::AppChanged => "app_changed",
         }
     }
 
@@ -121,6 +125,7 @@ impl AuditAction {
             AuditAction::AccountLocked => "Account locked",
             AuditAction::AuditTrimmed => "Old audit records removed",
             AuditAction::RegistrationRequested => "Asked to register security info",
+            AuditAction::AppChanged => "Application registration changed",
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::apps::{App, AppPermissions};
 use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
@@ -19,6 +20,8 @@ use crate::store::Store;
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
+mod api_users;
+mod apps;
 mod audit_log;
 mod import;
 mod mfa;
@@ -28,6 +31,8 @@ mod reset;
 mod signin;
 mod verification;
 
+pub use api_users::{ApiNewUser, ApiUserChange, MAX_FIND_LIMIT};
+pub use apps::{AppInput, IssuedToken, TokenRefusal};
 pub use audit_log::{
     parse_retention_days, AuditFilterInput, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS,
     SETTING_AUDIT_RETENTION_DAYS,
@@ -53,6 +58,8 @@ pub struct Actor {
     pub roles: RoleSet,
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
+    /// Set when the actor is a registered application: what it was granted stands in for roles.
+    pub app: Option<AppPermissions>,
 }
 
 impl Actor {
@@ -64,6 +71,7 @@ impl Actor {
             roles: RoleSet::of(&[Role::GlobalAdministrator]),
             client_ip: None,
             request_id: None,
+            app: None,
         }
     }
 
@@ -76,6 +84,19 @@ impl Actor {
             roles: user.roles,
             client_ip,
             request_id,
+            app: None,
+        }
+    }
+
+    /// A registered application calling the APIs, named in audit records by name and client id.
+    pub fn app(app: &App, client_ip: Option<String>, request_id: Option<String>) -> Actor {
+        Actor {
+            user_id: None,
+            display_name: format!("{} (application {})", app.name, app.id),
+            roles: RoleSet::NONE,
+            client_ip,
+            request_id,
+            app: Some(app.permissions),
         }
     }
 
@@ -95,7 +116,11 @@ impl Actor {
     }
 
     fn require(&self, permission: Permission, target: RoleSet) -> Result<(), DomainError> {
-        permission::check(self.roles, permission, target).map_err(DomainError::Forbidden)
+        match self.app {
+            Some(granted) => permission::check_app(granted, permission, target),
+            None => permission::check(self.roles, permission, target),
+        }
+        .map_err(DomainError::Forbidden)
     }
 
     /// `before` as the next version, saved by this actor now.

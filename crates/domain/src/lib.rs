@@ -5,6 +5,7 @@
 //! change (with its audit record) to a [`Store`]. Storage engines implement [`Store`] and nothing
 //! else; no storage or web type appears here.
 
+pub mod apps;
 pub mod audit;
 pub mod clock;
 pub mod contact;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod text;
 pub mod transfer;
 pub mod user;
+pub mod user_filter;
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery, FieldChange};
 pub use clock::Timestamp;

@@ -6,6 +6,7 @@
 //! Helpdesk Administrator reset another Helpdesk Administrator, Roster does not let a Helpdesk
 //! Administrator touch any administrator's recovery contacts.
 
+use crate::apps::{AppPermission, AppPermissions};
 use crate::role::{Role, RoleSet};
 
 /// Something an administrator may be allowed to do.
@@ -27,6 +28,8 @@ pub enum Permission {
     AssignRoles,
     /// Change organisation settings.
     ManageSettings,
+    /// Register applications and manage their secrets and permissions.
+    ManageApps,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -45,7 +48,9 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
             actor.iter().any(|r| may_change_sensitive(r, target, true))
         }
         Permission::ManageAccountState => actor.iter().any(|r| may_change_sensitive(r, target, false)),
-        Permission::AssignRoles | Permission::ManageSettings => actor.contains(Role::GlobalAdministrator),
+        Permission::AssignRoles | Permission::ManageSettings | Permission::ManageApps => {
+            actor.contains(Role::GlobalAdministrator)
+        }
     };
     if allowed {
         return Ok(());
@@ -68,6 +73,43 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         ),
         Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
         Permission::ManageSettings => "Only Global Administrators can change the organisation's settings.".into(),
+        Permission::ManageApps => "Only Global Administrators can register applications.".into(),
+    })
+}
+
+/// Whether an application holding `granted` may do `permission` to a user holding `target`
+/// roles. As in Microsoft Graph, `User.ReadWrite.All` reaches the recovery contacts, password
+/// and sign-in state of non-administrators only; administrators' recovery contacts and
+/// password need `UserAuthenticationMethod.ReadWrite.All`, and no application may block,
+/// delete or restore an administrator, assign roles or change settings.
+pub fn check_app(granted: AppPermissions, permission: Permission, target: RoleSet) -> Result<(), Refusal> {
+    let writes_users = granted.contains(AppPermission::UserReadWriteAll);
+    let allowed = match permission {
+        Permission::ViewAdminCenter => !granted.is_empty(),
+        Permission::CreateUser | Permission::EditProfile => writes_users,
+        Permission::EditRecoveryContacts | Permission::ResetPassword => {
+            granted.contains(AppPermission::AuthMethodReadWriteAll) || (writes_users && !target.is_admin())
+        }
+        Permission::ManageAccountState => writes_users && !target.is_admin(),
+        Permission::AssignRoles | Permission::ManageSettings | Permission::ManageApps => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let holds = if granted.is_empty() { "no permissions".to_string() } else { granted.display() };
+    Err(match permission {
+        Permission::EditRecoveryContacts | Permission::ResetPassword if writes_users => format!(
+            "The application holds {holds}; changing the recovery contacts or password of {} \
+             needs UserAuthenticationMethod.ReadWrite.All.",
+            describe(target)
+        ),
+        Permission::ManageAccountState if writes_users => {
+            format!("No application may block, delete or restore {}.", describe(target))
+        }
+        Permission::AssignRoles | Permission::ManageSettings | Permission::ManageApps => {
+            "Applications can't assign roles, change settings or register applications.".into()
+        }
+        _ => format!("The application holds {holds}, which doesn't allow this."),
     })
 }
 
@@ -160,6 +202,7 @@ mod tests {
                 Permission::ResetPassword,
                 Permission::AssignRoles,
                 Permission::ManageSettings,
+                Permission::ManageApps,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -178,7 +221,7 @@ mod tests {
     #[test]
     fn only_global_administrators_assign_roles_and_change_settings() {
         for role in Role::ALL {
-            for permission in [Permission::AssignRoles, Permission::ManageSettings] {
+            for permission in [Permission::AssignRoles, Permission::ManageSettings, Permission::ManageApps] {
                 let ok = check(RoleSet::of(&[role]), permission, RoleSet::NONE).is_ok();
                 assert_eq!(ok, role == GlobalAdministrator, "{role} {permission:?}");
             }
@@ -193,6 +236,29 @@ mod tests {
                 assert_eq!(check(RoleSet::of(&[role]), permission, RoleSet::NONE).is_ok(), expected);
             }
             assert!(check(RoleSet::of(&[role]), Permission::ViewAdminCenter, RoleSet::NONE).is_ok());
+        }
+    }
+
+    #[test]
+    fn applications_reach_administrators_only_through_authentication_method_permissions() {
+        let user_rw = AppPermissions::of(&[AppPermission::UserReadWriteAll]);
+        let methods_rw = AppPermissions::of(&[AppPermission::AuthMethodReadWriteAll]);
+        let read = AppPermissions::of(&[AppPermission::UserReadAll]);
+        let admin = RoleSet::of(&[HelpdeskAdministrator]);
+        for permission in [Permission::EditRecoveryContacts, Permission::ResetPassword] {
+            assert!(check_app(user_rw, permission, RoleSet::NONE).is_ok());
+            let why = check_app(user_rw, permission, admin).unwrap_err();
+            assert!(why.contains("UserAuthenticationMethod.ReadWrite.All"), "{why}");
+            assert!(check_app(methods_rw, permission, admin).is_ok());
+            assert!(check_app(read, permission, RoleSet::NONE).is_err());
+        }
+        assert!(check_app(user_rw, Permission::ManageAccountState, RoleSet::NONE).is_ok());
+        assert!(check_app(user_rw, Permission::ManageAccountState, admin).is_err());
+        assert!(check_app(methods_rw, Permission::EditProfile, RoleSet::NONE).is_err());
+        assert!(check_app(read, Permission::ViewAdminCenter, RoleSet::NONE).is_ok());
+        let all = AppPermissions::of(&AppPermission::ALL);
+        for permission in [Permission::AssignRoles, Permission::ManageSettings, Permission::ManageApps] {
+            assert!(check_app(all, permission, RoleSet::NONE).is_err());
         }
     }
 

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::apps::{App, AppSecret, AppToken};
 use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
@@ -13,7 +14,8 @@ use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
 use crate::signin_log::{SignInEvent, SignInQuery};
-use crate::user::{User, UserId, UserQuery, UserSummary, Username};
+use crate::user::{Cursor, User, UserId, UserQuery, UserSummary, Username};
+use crate::user_filter::UserFilter;
 
 /// What sign-in needs to know about a username.
 #[derive(Debug, Clone)]
@@ -79,6 +81,30 @@ pub trait UserBatches: Send {
     fn commit(&self) -> bool;
 }
 
+/// The order of users an API lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FindOrder {
+    /// By id: stable, and the cheapest walk through the whole directory.
+    #[default]
+    Id,
+    /// By case-folded display name, then id.
+    DisplayName,
+    /// By username (unique).
+    Username,
+}
+
+/// Which active users an API lists: those matching `filter`, in `order`, after `after` (a
+/// keyset cursor of the order's key and id) or else from `offset`, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct UserFind {
+    pub filter: Option<UserFilter>,
+    pub order: FindOrder,
+    pub descending: bool,
+    pub after: Option<Cursor>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
 /// A fixed-window counter's state after an increment.
 pub type Count = u32;
 
@@ -123,6 +149,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Active users matching a filter, one page (see [`UserFind`]). The store selects exactly
+    /// the users [`UserFilter::matches`] accepts.
+    async fn find_users(&self, find: &UserFind) -> Result<Vec<User>, StoreError>;
+
+    /// How many active users match `filter`.
+    async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError>;
 
     /// Replaces `before` by `after` if the stored version is still `before.version` (`after.version`
     /// must be the next one), queueing `messages` with it; only what differs need be written.
@@ -342,6 +375,44 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a sign-in waiting for its second step.
     async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Registers an application with its first client secret.
+    async fn insert_app(&self, app: &App, secret: &AppSecret, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Every registered application, by name.
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
+
+    /// One application by client id.
+    async fn get_app(&self, id: uuid::Uuid) -> Result<Option<App>, StoreError>;
+
+    /// Replaces an application's name and permissions.
+    async fn update_app(&self, app: &App, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Removes an application with its secrets and tokens; `false` if there was none.
+    async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError>;
+
+    /// An application's client secrets, newest first, expired ones included.
+    async fn list_app_secrets(&self, app_id: uuid::Uuid) -> Result<Vec<AppSecret>, StoreError>;
+
+    /// Adds a client secret.
+    async fn insert_app_secret(&self, secret: &AppSecret, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Removes a client secret and the tokens issued against it; `false` if there was none.
+    async fn delete_app_secret(
+        &self,
+        app_id: uuid::Uuid,
+        secret_id: uuid::Uuid,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores an access token.
+    async fn insert_app_token(&self, token: &AppToken) -> Result<(), StoreError>;
+
+    /// An access token by hash, with its application.
+    async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError>;
+
+    /// Forgets access tokens that expired before `before`; returns how many.
+    async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     /// Reads the database's state now; an error means it cannot be reached.
     async fn status(&self) -> Result<StoreStatus, StoreError>;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apps;
 pub mod audit;
 pub mod backup;
 pub mod check_config;

@@ -38,6 +38,9 @@ enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     Users(cmd::users::UsersCommand),
+    /// Register applications that call the Graph and SCIM APIs.
+    #[command(subcommand)]
+    Apps(cmd::apps::AppsCommand),
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
@@ -116,6 +119,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
+        Command::Apps(command) => cmd::apps::run(command).await,
         Command::Audit(command) => cmd::audit::run(command).await,
         Command::Report(command) => cmd::report::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,

@@ -11,7 +11,9 @@ use std::time::Duration;
 use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+mod apps;
 mod audit;
+mod find;
 mod group_commit;
 mod import;
 mod listing;
@@ -244,6 +246,15 @@ mod store_impl {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
+        async fn find_users(&self, find: &roster_domain::store::UserFind) -> Result<Vec<User>, StoreError> {
+            SqliteStore::find_users(self, find).await
+        }
+        async fn count_found(
+            &self,
+            filter: Option<&roster_domain::user_filter::UserFilter>,
+        ) -> Result<u64, StoreError> {
+            SqliteStore::count_found(self, filter).await
+        }
         async fn save_user(
             &self,
             before: &User,
@@ -413,6 +424,59 @@ mod store_impl {
         }
         async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
             SqliteStore::get_pending_signin(self, token_hash).await
+        }
+        async fn insert_app(
+            &self,
+            app: &roster_domain::apps::App,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_app(self, app, secret, audit).await
+        }
+        async fn list_apps(&self) -> Result<Vec<roster_domain::apps::App>, StoreError> {
+            SqliteStore::list_apps(self).await
+        }
+        async fn get_app(&self, id: uuid::Uuid) -> Result<Option<roster_domain::apps::App>, StoreError> {
+            SqliteStore::get_app(self, id).await
+        }
+        async fn update_app(&self, app: &roster_domain::apps::App, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::update_app(self, app, audit).await
+        }
+        async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError> {
+            SqliteStore::delete_app(self, id, audit).await
+        }
+        async fn list_app_secrets(
+            &self,
+            app_id: uuid::Uuid,
+        ) -> Result<Vec<roster_domain::apps::AppSecret>, StoreError> {
+            SqliteStore::list_app_secrets(self, app_id).await
+        }
+        async fn insert_app_secret(
+            &self,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_app_secret(self, secret, audit).await
+        }
+        async fn delete_app_secret(
+            &self,
+            app_id: uuid::Uuid,
+            secret_id: uuid::Uuid,
+            audit: &AuditEntry,
+        ) -> Result<bool, StoreError> {
+            SqliteStore::delete_app_secret(self, app_id, secret_id, audit).await
+        }
+        async fn insert_app_token(&self, token: &roster_domain::apps::AppToken) -> Result<(), StoreError> {
+            SqliteStore::insert_app_token(self, token).await
+        }
+        async fn get_app_token(
+            &self,
+            hash: &str,
+        ) -> Result<Option<(roster_domain::apps::AppToken, roster_domain::apps::App)>, StoreError> {
+            SqliteStore::get_app_token(self, hash).await
+        }
+        async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
+            SqliteStore::trim_app_tokens(self, before).await
         }
         async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
             SqliteStore::status(self).await

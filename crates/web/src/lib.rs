@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use roster_domain::Directory;
 
+mod api;
 mod error;
 mod health;
 mod metrics;

@@ -7,9 +7,10 @@ use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::api::{graph, oauth};
 use crate::ui::{
-    account, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings, signin,
-    signin_log, users,
+    account, apps, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings,
+    signin, signin_log, users,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -75,6 +76,16 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/reports/readiness/ask", post(readiness::ask))
         .route("/admin/reports/readiness/export", get(readiness::export))
         .route("/admin/outbox", get(outbox::list))
+        .route("/admin/apps", get(apps::list).post(apps::register))
+        .route("/admin/apps/{id}", get(apps::show))
+        .route("/admin/apps/{id}/permissions", post(apps::save_permissions))
+        .route("/admin/apps/{id}/secrets", post(apps::add_secret))
+        .route("/admin/apps/{id}/secrets/{secret}/remove", post(apps::remove_secret))
+        .route("/admin/apps/{id}/remove", post(apps::remove))
+        .route("/oauth2/v2.0/token", post(oauth::token))
+        .route("/v1.0/users", get(graph::list).post(graph::create))
+        .route("/v1.0/users/{key}", get(graph::get).patch(graph::update).delete(graph::delete))
+        .route("/{tenant}/oauth2/v2.0/token", post(oauth::tenant_token))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
         .route("/admin/settings/mfa", post(settings::save_mfa))

@@ -59,6 +59,7 @@ pub fn anonymous(parts: &Parts, name: &str) -> roster_domain::Actor {
         user_id: None,
         display_name: name.into(),
         roles: roster_domain::RoleSet::NONE,
+        app: None,
         client_ip: Some(client_ip(parts)),
         request_id: request_id(parts),
     }

@@ -1,6 +1,7 @@
 //! The pages: one module per area, each with its handlers and template structs.
 
 pub mod account;
+pub mod apps;
 pub mod audit;
 pub mod contact;
 pub mod form;

@@ -206,6 +206,7 @@ impl Directory {
             roles: crate::role::RoleSet::NONE,
             client_ip: Some(client_ip.to_string()),
             request_id: None,
+            app: None,
         };
         let notices = notify::security_event(
             &user,

@@ -6,6 +6,7 @@ mod browser;
 mod contact;
 mod copy;
 mod delivery;
+mod graph;
 mod harness;
 mod import;
 mod mfa;

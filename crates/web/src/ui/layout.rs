@@ -12,6 +12,7 @@ pub enum Section {
     SignIns,
     Readiness,
     Outbox,
+    Apps,
     Settings,
 }
 
@@ -53,6 +54,7 @@ impl Layout {
             Section::SignIns => "sign-ins",
             Section::Readiness => "readiness",
             Section::Outbox => "outbox",
+            Section::Apps => "apps",
             Section::Settings => "settings",
         };
         if active == section {

@@ -1,0 +1,203 @@
+//! Users through the standard APIs (Graph, SCIM): whole-user creation and changes, each
+//! checked in full before anything is written, and filtered listing.
+
+use super::{bool_change, hash_off_thread, Actor, Directory};
+use crate::audit::AuditAction;
+use crate::clock::Timestamp;
+use crate::contact::{ContactInfo, ContactInput, ValidationContext};
+use crate::error::{DomainError, StoreError};
+use crate::notify::{self, Occasion, PasswordEvent};
+use crate::password;
+use crate::permission::Permission;
+use crate::role::RoleSet;
+use crate::store::UserFind;
+use crate::user::{User, UserId, Username};
+use crate::user_filter::UserFilter;
+
+/// The most users one API page may hold.
+pub const MAX_FIND_LIMIT: u32 = 1000;
+
+/// A user to add through an API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiNewUser {
+    pub username: String,
+    pub contact: ContactInput,
+    pub enabled: bool,
+    /// `None`: the user gets no password (provisioned users often sign in elsewhere first, or
+    /// set one through self-service reset).
+    pub password: Option<String>,
+    pub must_change_password: bool,
+}
+
+/// A change to a user through an API: the whole contact form as it should be afterwards, and
+/// optionally the sign-in state and a new password.
+#[derive(Debug, Clone, Default)]
+pub struct ApiUserChange {
+    pub contact: ContactInput,
+    pub enabled: Option<bool>,
+    /// A new password and whether it must be changed at next sign-in.
+    pub password: Option<(String, bool)>,
+}
+
+impl Directory {
+    /// One page of active users matching an API filter.
+    pub async fn find_users(&self, actor: &Actor, mut find: UserFind) -> Result<Vec<User>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        find.limit = find.limit.clamp(1, MAX_FIND_LIMIT);
+        Ok(self.store.find_users(&find).await?)
+    }
+
+    /// How many active users match an API filter.
+    pub async fn count_found(&self, actor: &Actor, filter: Option<&UserFilter>) -> Result<u64, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        Ok(self.store.count_found(filter).await?)
+    }
+
+    /// An active user by id or by username, as APIs address them.
+    pub async fn user_by_key(&self, actor: &Actor, key: &str) -> Result<User, DomainError> {
+        let id = match key.parse::<UserId>() {
+            Ok(id) => id,
+            Err(_) => {
+                let name = key.trim().to_lowercase();
+                let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
+                credentials.user_id
+            }
+        };
+        let user = self.get_user(actor, id).await?;
+        if user.deleted_at.is_some() {
+            return Err(DomainError::NotFound("user"));
+        }
+        Ok(user)
+    }
+
+    /// Adds a user with everything an API sends at once: every field is validated and every
+    /// permission checked before the one write.
+    pub async fn create_via_api(&self, actor: &Actor, input: ApiNewUser) -> Result<User, DomainError> {
+        actor.require(Permission::CreateUser, RoleSet::NONE)?;
+        let mut errors = Vec::new();
+        let username = Username::parse(&input.username).map_err(|e| errors.push(e)).ok();
+        let region = self.region().await?;
+        let name = username.as_ref().map(Username::as_str).unwrap_or_default();
+        let contact =
+            input.contact.validate(ValidationContext { region, username: name }).map_err(|e| errors.extend(e)).ok();
+        let min_length = self.min_password_length().await?;
+        if let (Some(password), Some(username)) = (&input.password, &username) {
+            if let Err(e) = password::check_strength("password", password, username.as_str(), min_length) {
+                errors.push(e);
+            }
+        }
+        let (Some(username), Some(contact), true) = (username, contact, errors.is_empty()) else {
+            return Err(DomainError::Invalid(errors));
+        };
+        let changes = ContactInfo::default().changes_from_empty(&contact);
+        if changes.iter().any(|c| c.sensitive) {
+            actor.require(Permission::EditRecoveryContacts, RoleSet::NONE)?;
+        }
+        let now = Timestamp::now();
+        let user = User {
+            id: UserId::random(),
+            username,
+            contact,
+            roles: RoleSet::NONE,
+            enabled: input.enabled,
+            must_change_password: input.password.is_some() && input.must_change_password,
+            created_at: now,
+            updated_at: now,
+            updated_by: actor.display_name.clone(),
+            version: 1,
+            deleted_at: None,
+        };
+        let hash = match input.password {
+            Some(password) => Some(hash_off_thread(password).await?),
+            None => None,
+        };
+        let mut changes = changes;
+        if !user.enabled {
+            changes.push(bool_change("enabled", true, false));
+        }
+        let audit = actor.audit(AuditAction::UserCreated, Some(&user), changes);
+        self.store.insert_user(&user, hash.as_deref(), &audit).await.map_err(|e| match e {
+            StoreError::Duplicate(_) => DomainError::UsernameTaken(user.username.to_string()),
+            other => other.into(),
+        })?;
+        Ok(user)
+    }
+
+    /// Applies an API's change to a user, if it still is at `expected_version` (when given):
+    /// contact fields and sign-in state in one save, then the password. Everything is validated
+    /// and every permission checked first, so a refused change writes nothing.
+    pub async fn change_via_api(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected_version: Option<i64>,
+        change: &ApiUserChange,
+    ) -> Result<User, DomainError> {
+        let before = self.get_active_user(actor, id).await?;
+        let region = self.region().await?;
+        let mut errors = Vec::new();
+        let contact = change
+            .contact
+            .validate(ValidationContext { region, username: before.username.as_str() })
+            .map_err(|e| errors.extend(e))
+            .ok();
+        if let Some((password, _)) = &change.password {
+            let min_length = self.min_password_length().await?;
+            if let Err(e) = password::check_strength("password", password, before.username.as_str(), min_length) {
+                errors.push(e);
+            }
+        }
+        let Some(contact) = contact.filter(|_| errors.is_empty()) else {
+            return Err(DomainError::Invalid(errors));
+        };
+        if let Some(expected) = expected_version {
+            if before.version != expected {
+                return Err(DomainError::VersionConflict {
+                    changed_by: before.updated_by.clone(),
+                    changed_at: before.updated_at,
+                });
+            }
+        }
+        let mut changes = contact.changes_from(&before.contact);
+        if changes.iter().any(|c| !c.sensitive) {
+            actor.require(Permission::EditProfile, before.roles)?;
+        }
+        if changes.iter().any(|c| c.sensitive) {
+            actor.require(Permission::EditRecoveryContacts, before.roles)?;
+        }
+        let enabled = change.enabled.unwrap_or(before.enabled);
+        if enabled != before.enabled {
+            actor.require(Permission::ManageAccountState, before.roles)?;
+            if !enabled && actor.is(&before) {
+                return Err(DomainError::Forbidden("You can't block your own sign-in.".into()));
+            }
+            changes.push(bool_change("enabled", before.enabled, enabled));
+        }
+        if change.password.is_some() {
+            actor.require(Permission::ResetPassword, before.roles)?;
+        }
+        let mut after = before.clone();
+        if !changes.is_empty() {
+            after = User { contact, enabled, ..actor.next_version(&before) };
+            let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
+            let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
+            self.save_with(&before, &after, &audit, &notices).await?;
+            if !enabled {
+                self.end_sessions(id).await;
+            }
+        }
+        if let Some((password, must_change)) = &change.password {
+            let hash = hash_off_thread(password.clone()).await?;
+            let flag = bool_change("must_change_password", after.must_change_password, *must_change);
+            let audit = actor.audit(AuditAction::PasswordReset, Some(&after), vec![flag]);
+            let occasion = Occasion { actor, at: audit.at };
+            let mut notices = notify::password_changed(&after, PasswordEvent::ResetByAdministrator, &occasion);
+            notices.extend(self.tell_global_administrators(&after, &occasion).await?);
+            self.store.set_password(id, &hash, *must_change, &audit, &notices).await?;
+            self.queued(&notices);
+            self.store.delete_user_sessions(id, None).await?;
+            after = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
+        }
+        Ok(after)
+    }
+}

@@ -1,0 +1,415 @@
+//! App registrations, the OAuth 2.0 client-credentials grant and the Graph-compatible users
+//! API, over HTTP as a Graph client would call them.
+
+use reqwest::{Client, StatusCode};
+use roster_domain::apps::AppPermission;
+use roster_domain::audit::{AuditAction, AuditQuery};
+use roster_domain::directory::AppInput;
+use roster_domain::store::{FindOrder, UserFind};
+use roster_domain::user_filter::{Attr, Op, UserFilter, Value as FilterValue};
+use roster_domain::{Actor, Role, Timestamp};
+use serde_json::{json, Value};
+
+use crate::harness::{bulk, csrf_of, TestApp};
+
+/// Registers an app holding `permissions` and returns its client id and secret.
+async fn register(app: &TestApp, permissions: &[AppPermission]) -> (String, String) {
+    let input = AppInput {
+        name: "Provisioning".into(),
+        permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
+    };
+    let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    (registered.id.to_string(), secret)
+}
+
+async fn token_response(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = Client::new().post(format!("{}/oauth2/v2.0/token", app.base)).form(form).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+/// A bearer token for an app holding `permissions`.
+async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
+    let (id, secret) = register(app, permissions).await;
+    let (status, body) = token_response(
+        app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A Graph call: method, path (with query), optional JSON body; status and JSON body (null when empty).
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Client::new().request(method, format!("{}{path}", app.base)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let r = request.header("ConsistencyLevel", "eventual").send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
+#[tokio::test]
+async fn global_administrators_register_apps_and_see_each_secret_once() {
+    let app = TestApp::start().await;
+    app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
+    app.user("uma@contoso.com", "Uma", &[Role::UserAdministrator]).await;
+
+    let uma = app.signed_in("uma@contoso.com").await;
+    assert_eq!(uma.page("/admin/apps").await.0, StatusCode::FORBIDDEN);
+
+    let grace = app.signed_in("grace@contoso.com").await;
+    let (status, html) = grace.page("/admin/apps").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    let (status, html) = grace.submit("/admin/apps", &[("csrf", &csrf), ("name", "")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Enter") || html.contains("required"), "the name is named");
+    assert!(html.contains("Choose at least one permission."));
+
+    let (status, html) = grace
+        .submit(
+            "/admin/apps",
+            &[
+                ("csrf", &csrf),
+                ("name", "HR sync"),
+                ("permission", "User.ReadWrite.All"),
+                ("permission", "UserAuthenticationMethod.Read.All"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = html.split("id=\"client-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let apps = app.directory.list_apps(&Actor::system("test")).await.unwrap();
+    assert_eq!(apps.len(), 1);
+    let id = apps[0].id;
+    assert_eq!(apps[0].permissions.display(), "User.ReadWrite.All, UserAuthenticationMethod.Read.All");
+
+    let (_, details) = grace.page(&format!("/admin/apps/{id}")).await;
+    assert!(details.contains(&secret[..3]), "the hint is listed");
+    assert!(!details.contains(&secret), "the secret itself is never shown again");
+
+    let (status, body) = token_response(
+        &app,
+        &[("grant_type", "client_credentials"), ("client_id", &id.to_string()), ("client_secret", &secret)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(call(&app, &access, reqwest::Method::GET, "/v1.0/users", None).await.0, StatusCode::OK);
+
+    let (_, stored) = app.directory.app(&Actor::system("test"), id).await.unwrap();
+    let r = grace.post(&format!("/admin/apps/{id}/secrets/{}/remove", stored[0].id), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, body) = call(&app, &access, reqwest::Method::GET, "/v1.0/users", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a removed secret's tokens stop working");
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+
+    let audit = app
+        .directory
+        .audit_log(
+            &Actor::system("test"),
+            &AuditQuery { action: Some(AuditAction::AppChanged), limit: 10, ..AuditQuery::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2, "registration and secret removal are audited");
+    assert!(audit.iter().all(|e| e.actor_name.contains("grace@contoso.com")));
+}
+
+#[tokio::test]
+async fn the_token_endpoint_follows_the_client_credentials_grant() {
+    let app = TestApp::start().await;
+    let (id, secret) = register(&app, &[AppPermission::UserReadAll]).await;
+
+    let (status, body) = token_response(&app, &[("client_id", &id), ("client_secret", &secret)]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    let (status, body) = token_response(&app, &[("grant_type", "password"), ("client_id", &id)]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    let (status, body) = token_response(
+        &app,
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", "User.Read")],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+
+    let r = Client::new()
+        .post(format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", app.base))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "HTTP Basic client authentication, under a tenant path");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+
+    for _ in 0..10 {
+        let (status, body) = token_response(
+            &app,
+            &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "wrong")],
+        )
+        .await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    }
+    let (status, _) =
+        token_response(&app, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+            .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "repeated failures lock the client id for the window");
+}
+
+#[tokio::test]
+async fn graph_clients_create_read_change_and_delete_users() {
+    let app = TestApp::start().await;
+    let writer = token(&app, &[AppPermission::UserReadWriteAll]).await;
+    let reader = token(&app, &[AppPermission::UserReadAll]).await;
+    use reqwest::Method;
+
+    let (status, body) = call(
+        &app,
+        &writer,
+        Method::POST,
+        "/v1.0/users",
+        Some(json!({
+            "accountEnabled": true, "displayName": "Adele Vance", "mailNickname": "adele",
+            "userPrincipalName": "adele.vance@contoso.com", "givenName": "Adele",
+            "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "Correct-Horse-Battery-9"}
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(body["userPrincipalName"], "adele.vance@contoso.com");
+    assert_eq!(body["businessPhones"], json!([]));
+    assert_eq!(body["jobTitle"], Value::Null);
+
+    let (status, body) = call(
+        &app,
+        &writer,
+        Method::PATCH,
+        "/v1.0/users/Adele.Vance@contoso.com",
+        Some(json!({"otherMails": ["adele@fabrikam.com"], "mobilePhone": "+1 425 555 0101", "jobTitle": "Buyer"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = call(
+        &app,
+        &reader,
+        Method::GET,
+        &format!("/v1.0/users/{id}?$select=otherMails,mobilePhone,jobTitle,givenName"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["otherMails"], json!(["adele@fabrikam.com"]));
+    assert_eq!(body["mobilePhone"], "+1 425-555-0101");
+    assert_eq!(body["givenName"], "Adele", "properties a PATCH leaves out keep their values");
+    assert!(body["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("$metadata#users(otherMails,mobilePhone,jobTitle,givenName)/$entity"));
+
+    let (status, body) =
+        call(&app, &writer, Method::PATCH, &format!("/v1.0/users/{id}"), Some(json!({"mobilePhone": "12"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "Request_BadRequest");
+    assert_eq!(body["error"]["details"][0]["target"], "mobilePhone");
+    let (_, body) = call(&app, &reader, Method::GET, &format!("/v1.0/users/{id}"), None).await;
+    assert_eq!(body["mobilePhone"], "+1 425-555-0101", "a refused change changes nothing");
+
+    let (status, body) =
+        call(&app, &reader, Method::PATCH, &format!("/v1.0/users/{id}"), Some(json!({"jobTitle": "x"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("Authorization_RequestDenied")));
+
+    let (status, body) = call(&app, &writer, Method::GET, "/v1.0/users/nobody@contoso.com", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("Request_ResourceNotFound")));
+    let (status, _) = call(&app, "not-a-token", Method::GET, "/v1.0/users", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = call(
+        &app,
+        &writer,
+        Method::POST,
+        "/v1.0/users",
+        Some(json!({"accountEnabled": true, "displayName": "Dup", "mailNickname": "d",
+            "userPrincipalName": "adele.vance@contoso.com", "passwordProfile": {"password": "Correct-Horse-Battery-9"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    assert_eq!(call(&app, &writer, Method::DELETE, &format!("/v1.0/users/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, &writer, Method::GET, &format!("/v1.0/users/{id}"), None).await.0, StatusCode::NOT_FOUND);
+
+    let audit = app
+        .directory
+        .audit_log(&Actor::system("test"), &AuditQuery { limit: 20, ..AuditQuery::default() })
+        .await
+        .unwrap();
+    let by_app = audit.iter().filter(|e| e.actor_name.starts_with("Provisioning (application ")).count();
+    assert_eq!(by_app, 3, "creation, change and deletion are audited with the application as actor");
+}
+
+#[tokio::test]
+async fn administrators_recovery_contacts_need_the_authentication_method_permission() {
+    let app = TestApp::start().await;
+    app.user("hd@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let user_writer = token(&app, &[AppPermission::UserReadWriteAll]).await;
+    let methods_writer = token(&app, &[AppPermission::UserReadWriteAll, AppPermission::AuthMethodReadWriteAll]).await;
+    let patch = json!({"mobilePhone": "+44 7911 123456"});
+
+    let (status, body) =
+        call(&app, &user_writer, reqwest::Method::PATCH, "/v1.0/users/hd@contoso.com", Some(patch.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    assert!(body["error"]["message"].as_str().unwrap().contains("UserAuthenticationMethod.ReadWrite.All"));
+    let (status, _) = call(
+        &app,
+        &user_writer,
+        reqwest::Method::PATCH,
+        "/v1.0/users/hd@contoso.com",
+        Some(json!({"jobTitle": "Lead"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "non-sensitive fields of administrators stay open");
+    let (status, _) =
+        call(&app, &methods_writer, reqwest::Method::PATCH, "/v1.0/users/hd@contoso.com", Some(patch)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &app,
+        &methods_writer,
+        reqwest::Method::PATCH,
+        "/v1.0/users/hd@contoso.com",
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no application blocks an administrator");
+}
+
+#[tokio::test]
+async fn graph_lists_page_filter_sort_count_and_search() {
+    let app = TestApp::start().await;
+    let names: Vec<(String, String)> =
+        (0..25).map(|i| (["Ada", "Bea", "Cy", "Al", "Bo"][i % 5].to_string(), format!("Last{i:02}"))).collect();
+    let pairs: Vec<(&str, &str)> = names.iter().map(|(f, l)| (f.as_str(), l.as_str())).collect();
+    bulk(&app.directory, &pairs, &[(3, "Al@Fabrikam.com")]).await;
+    let reader = token(&app, &[AppPermission::UserReadAll]).await;
+    use reqwest::Method;
+
+    let mut next = Some(format!("{}/v1.0/users?$top=10&$select=displayName", app.base));
+    let mut seen = Vec::new();
+    while let Some(url) = next {
+        let path = url.strip_prefix(&app.base).unwrap().to_string();
+        let (status, body) = call(&app, &reader, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(body["value"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        next = body["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (25, 25), "paging visits every user once");
+
+    let (_, body) = call(
+        &app,
+        &reader,
+        Method::GET,
+        "/v1.0/users?$filter=startswith(displayName,'a')&$orderby=displayName&$count=true",
+        None,
+    )
+    .await;
+    assert_eq!(body["@odata.count"], 10);
+    let shown: Vec<&str> =
+        body["value"].as_array().unwrap().iter().map(|u| u["displayName"].as_str().unwrap()).collect();
+    let mut sorted = shown.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(shown, sorted);
+    assert!(shown.iter().all(|n| n.starts_with('A')));
+
+    let (_, body) =
+        call(&app, &reader, Method::GET, "/v1.0/users?$filter=otherMails/any(x:x eq 'al@fabrikam.com')", None).await;
+    assert_eq!(body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(body["value"][0]["displayName"], "Al Last03");
+
+    let (status, body) = call(&app, &reader, Method::GET, "/v1.0/users?$top=1000", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["message"], "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.");
+
+    let (_, body) = call(&app, &reader, Method::GET, "/v1.0/users?$search=\"displayName:bea\"&$count=true", None).await;
+    assert_eq!(body["@odata.count"], 5);
+    let r = Client::new()
+        .get(format!("{}/v1.0/users?$search=\"displayName:bea\"", app.base))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "$search needs ConsistencyLevel: eventual");
+
+    let (status, body) = call(&app, &reader, Method::GET, "/v1.0/users?$filter=shoeSize eq 3", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("Request_BadRequest")));
+    let (_, body) = call(&app, &reader, Method::GET, "/v1.0/users/$count", None).await;
+    assert_eq!(body, json!(25));
+}
+
+#[tokio::test]
+async fn the_store_selects_exactly_the_users_a_filter_matches() {
+    let app = TestApp::start().await;
+    let names = [("Zoë", "Ångström"), ("zoe", "Smith"), ("Al", "Smithers"), ("Bea", "O'Neil"), ("Cy", "de la Cruz")];
+    let users = bulk(&app.directory, &names, &[(0, "z@example.org"), (2, "al@EXAMPLE.org"), (2, "smith@x.com")]).await;
+    let actor = Actor::system("test");
+    app.directory.set_enabled(&actor, users[4].id, false).await.unwrap();
+    let all = app.directory.find_users(&actor, UserFind { limit: 100, ..UserFind::default() }).await.unwrap();
+    assert_eq!(all.len(), 5);
+
+    let text = |attr, op, v: &str| UserFilter::Compare { attr, op, value: FilterValue::Text(v.into()) };
+    let filters = vec![
+        text(Attr::FirstName, Op::Eq, "ZOE"),
+        text(Attr::LastName, Op::StartsWith, "smith"),
+        text(Attr::LastName, Op::EndsWith, "ERS"),
+        text(Attr::DisplayName, Op::Contains, "ö"),
+        text(Attr::LastName, Op::Gt, "Smith"),
+        text(Attr::LastName, Op::Le, "o'neil"),
+        text(Attr::JobTitle, Op::Ne, "x"),
+        text(Attr::AlternateEmail, Op::EndsWith, "example.org"),
+        text(Attr::AlternateEmail, Op::Ne, "al@example.org"),
+        UserFilter::Present(Attr::AlternateEmail),
+        UserFilter::Not(Box::new(UserFilter::Present(Attr::MobilePhone))),
+        UserFilter::Compare { attr: Attr::Enabled, op: Op::Eq, value: FilterValue::Bool(false) },
+        UserFilter::Compare { attr: Attr::CreatedAt, op: Op::Le, value: FilterValue::Time(Timestamp::now()) },
+        UserFilter::Or(vec![
+            text(Attr::Username, Op::StartsWith, "u0001"),
+            UserFilter::And(vec![
+                text(Attr::FirstName, Op::Eq, "bea"),
+                UserFilter::Not(Box::new(text(Attr::LastName, Op::Contains, "z"))),
+            ]),
+        ]),
+        UserFilter::Not(Box::new(text(Attr::LastName, Op::StartsWith, "smith"))),
+    ];
+    for filter in filters {
+        let mut expected: Vec<String> =
+            all.iter().filter(|u| filter.matches(u)).map(|u| u.username.to_string()).collect();
+        let find =
+            UserFind { filter: Some(filter.clone()), order: FindOrder::Username, limit: 100, ..UserFind::default() };
+        let found: Vec<String> =
+            app.directory.find_users(&actor, find).await.unwrap().iter().map(|u| u.username.to_string()).collect();
+        expected.sort();
+        assert_eq!(found, expected, "{filter:?}");
+        let counted = app.directory.count_found(&actor, Some(&filter)).await.unwrap();
+        assert_eq!(counted as usize, expected.len(), "{filter:?}");
+    }
+}

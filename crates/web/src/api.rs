@@ -1,0 +1,43 @@
+//! The standard APIs: the OAuth 2.0 token endpoint, the Microsoft Graph-compatible API and
+//! SCIM 2.0. Handlers translate between each API's shapes and the directory; the rules stay
+//! in the domain.
+
+use axum::http::header;
+use axum::http::request::Parts;
+use roster_domain::Actor;
+
+use crate::session::{client_ip, request_id};
+use crate::AppState;
+
+pub mod graph;
+pub mod oauth;
+
+/// Why a request carried no usable access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthenticated {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// A token that is unknown, expired, or whose application or secret was removed.
+    Invalid,
+}
+
+/// The registered application a request's bearer token belongs to.
+pub async fn caller(state: &AppState, parts: &Parts) -> Result<Actor, Unauthenticated> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or(Unauthenticated::Missing)?;
+    match state.directory.app_actor(token, Some(client_ip(parts)), request_id(parts)).await {
+        Ok(Some(actor)) => Ok(actor),
+        Ok(None) => Err(Unauthenticated::Invalid),
+        Err(e) => {
+            tracing::error!(error = %e, "checking an access token failed");
+            Err(Unauthenticated::Invalid)
+        }
+    }
+}

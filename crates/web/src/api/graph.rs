@@ -1,0 +1,381 @@
+//! The Microsoft Graph v1.0-compatible users API at `/v1.0/users`: Graph's paths, query
+//! options, property names, status codes and error body, over the same directory rules the
+//! admin center uses.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use roster_api::graph::filter::parse_filter;
+use roster_api::graph::query::{
+    parse_count, parse_orderby, parse_search, parse_select, parse_top, OrderBy, Select, SkipToken,
+};
+use roster_api::graph::user::{apply_patch, field_to_property, parse_create, user_json};
+use roster_api::graph::GraphError;
+use roster_domain::apps::AppPermission;
+use roster_domain::directory::{ApiNewUser, ApiUserChange};
+use roster_domain::store::{FindOrder, UserFind};
+use roster_domain::user::Cursor;
+use roster_domain::user_filter::UserFilter;
+use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
+use serde_json::{json, Map, Value};
+
+use crate::api::{caller, Unauthenticated};
+use crate::AppState;
+
+/// How often a PATCH re-reads and re-applies itself when another save came in between: its
+/// properties are applied to the newest version, never over it.
+const PATCH_ATTEMPTS: usize = 3;
+
+/// A failed Graph request, rendered as Graph's error body.
+pub struct GraphFailure {
+    error: GraphError,
+    details: Vec<(String, String)>,
+    request_id: Option<String>,
+    client_request_id: Option<String>,
+}
+
+impl GraphFailure {
+    fn new(error: GraphError) -> Self {
+        GraphFailure { error, details: Vec::new(), request_id: None, client_request_id: None }
+    }
+
+    fn status(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        GraphFailure::new(GraphError { status, code, message: message.into() })
+    }
+
+    fn denied(why: &str) -> Self {
+        GraphFailure::status(
+            403,
+            "Authorization_RequestDenied",
+            format!("Insufficient privileges to complete the operation. {why}"),
+        )
+    }
+
+    fn for_request(mut self, headers: &HeaderMap) -> Self {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.request_id = text("x-request-id");
+        self.client_request_id = text("client-request-id");
+        self
+    }
+}
+
+impl From<GraphError> for GraphFailure {
+    fn from(error: GraphError) -> Self {
+        GraphFailure::new(error)
+    }
+}
+
+impl From<DomainError> for GraphFailure {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => {
+                let details: Vec<(String, String)> =
+                    errors.iter().map(|e| (field_to_property(&e.field).to_string(), e.message.clone())).collect();
+                let message = details
+                    .iter()
+                    .map(|(property, why)| format!("Invalid value specified for property '{property}': {why}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                GraphFailure { details, ..GraphFailure::new(GraphError::bad_request(message)) }
+            }
+            DomainError::Forbidden(why) => GraphFailure::denied(&why),
+            DomainError::NotFound(what) => GraphFailure::status(
+                404,
+                "Request_ResourceNotFound",
+                format!("Resource '{what}' does not exist or one of its queried reference-property objects are not present."),
+            ),
+            DomainError::UsernameTaken(_) => GraphFailure::new(GraphError::bad_request(
+                "Another object with the same value for property userPrincipalName already exists.",
+            )),
+            DomainError::VersionConflict { .. } => GraphFailure::status(
+                409,
+                "Request_MultipleObjectsWithSameKeyValue",
+                "The user was changed by someone else while this request ran; send it again.",
+            ),
+            DomainError::Throttled | DomainError::Limited(_) => {
+                GraphFailure::status(429, "TooManyRequests", "Too many requests. Try again later.")
+            }
+            DomainError::ReauthenticationRequired => GraphFailure::denied("The change needs a recent sign-in."),
+            DomainError::Internal(_) | DomainError::Store(_) => {
+                tracing::error!(error = %e, "Graph request failed");
+                GraphFailure::status(500, "InternalServerError", "Something went wrong on our side. Nothing was changed.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for GraphFailure {
+    fn into_response(self) -> Response {
+        let mut inner = Map::new();
+        inner.insert("date".into(), json!(Timestamp::now().rfc3339()));
+        if let Some(id) = self.request_id {
+            inner.insert("request-id".into(), json!(id));
+        }
+        if let Some(id) = self.client_request_id {
+            inner.insert("client-request-id".into(), json!(id));
+        }
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.error.code));
+        error.insert("message".into(), json!(self.error.message));
+        if !self.details.is_empty() {
+            let details: Vec<Value> = self
+                .details
+                .iter()
+                .map(|(target, message)| json!({"code": "InvalidValue", "target": target, "message": message}))
+                .collect();
+            error.insert("details".into(), Value::Array(details));
+        }
+        error.insert("innerError".into(), Value::Object(inner));
+        let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+type GraphResult = Result<Response, GraphFailure>;
+
+/// The calling application, if it holds one of `needed`.
+pub(crate) async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> Result<Actor, GraphFailure> {
+    let actor = caller(state, parts).await.map_err(|why| {
+        let message = match why {
+            Unauthenticated::Missing => "Access token is empty.",
+            Unauthenticated::Invalid => "Access token has expired or is not valid.",
+        };
+        GraphFailure::status(401, "InvalidAuthenticationToken", message).for_request(&parts.headers)
+    })?;
+    let granted = actor.app.unwrap_or_default();
+    if !needed.iter().any(|p| granted.contains(*p)) {
+        let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
+        return Err(
+            GraphFailure::denied(&format!("The application needs {}.", names.join(" or "))).for_request(&parts.headers)
+        );
+    }
+    Ok(actor)
+}
+
+const READ_USERS: &[AppPermission] = &[AppPermission::UserReadAll, AppPermission::UserReadWriteAll];
+const WRITE_USERS: &[AppPermission] = &[AppPermission::UserReadWriteAll];
+
+/// The query options of a list request, as sent (names without their `$`, case-insensitively).
+struct Options {
+    pairs: Vec<(String, String)>,
+}
+
+impl Options {
+    fn parse(raw: Option<&str>) -> Options {
+        let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.trim_start_matches('$').to_ascii_lowercase(), v.into_owned()))
+            .collect();
+        Options { pairs }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The original options without `$skiptoken`, for the next page's link.
+    fn without_skiptoken(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.pairs.iter().filter(|(k, _)| k != "skiptoken") {
+            out.append_pair(&format!("${k}"), v);
+        }
+        out.finish()
+    }
+}
+
+/// Where this server is, as the client addressed it, for `@odata.context` and next links.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+    let scheme = forwarded.unwrap_or(if state.config.secure_cookies { "https" } else { "http" });
+    format!("{scheme}://{host}")
+}
+
+fn eventual(headers: &HeaderMap) -> bool {
+    headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
+}
+
+/// `GET /v1.0/users`.
+pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> GraphResult {
+    let headers = parts.headers.clone();
+    list_users(&state, &parts, raw.as_deref()).await.map_err(|f| f.for_request(&headers))
+}
+
+async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> GraphResult {
+    let actor = app_with(state, parts, READ_USERS).await?;
+    let options = Options::parse(raw);
+    let top = parse_top(options.get("top"))?;
+    let select = parse_select(options.get("select"))?;
+    let order = parse_orderby(options.get("orderby"))?;
+    let count = parse_count(options.get("count"))?;
+    let filter = options.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
+    let search = parse_search(options.get("search"))?;
+    let eventual = eventual(&parts.headers);
+    if search.is_some() && !eventual {
+        return Err(GraphError::unsupported_query(
+            "Request with $search query parameter only works through MSGraph with a special request header: \
+             'ConsistencyLevel: eventual'",
+        )
+        .into());
+    }
+    let advanced = filter.as_ref().is_some_and(|f| f.advanced) || (filter.is_some() && order != OrderBy::Default);
+    if advanced && !(eventual && count) {
+        return Err(GraphError::unsupported_query(
+            "This filter needs an advanced query: send the header 'ConsistencyLevel: eventual' and $count=true.",
+        )
+        .into());
+    }
+    let condition = match (filter.map(|f| f.filter), search) {
+        (Some(f), Some(s)) => Some(UserFilter::And(vec![f, s])),
+        (f, s) => f.or(s),
+    };
+    let (find_order, descending) = match order {
+        OrderBy::Default => (FindOrder::Id, false),
+        OrderBy::DisplayName { descending } => (FindOrder::DisplayName, descending),
+        OrderBy::UserPrincipalName { descending } => (FindOrder::Username, descending),
+    };
+    let after = match options.get("skiptoken") {
+        None => None,
+        Some(token) => {
+            let token = SkipToken::decode(token)?;
+            let id: UserId = token.id.parse().map_err(|_| GraphError::bad_request("The skip token is not valid."))?;
+            let key = if order == OrderBy::Default { id.to_string() } else { token.key };
+            Some(Cursor { key, id })
+        }
+    };
+    let first_page = after.is_none();
+    let find = UserFind { filter: condition.clone(), order: find_order, descending, after, offset: 0, limit: top + 1 };
+    let mut users = state.directory.find_users(&actor, find).await?;
+    let more = users.len() > top as usize;
+    users.truncate(top as usize);
+    let base = base_url(state, &parts.headers);
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#users{}", select.context_suffix())));
+    if count && eventual && first_page {
+        body.insert("@odata.count".into(), json!(state.directory.count_found(&actor, condition.as_ref()).await?));
+    }
+    if let (true, Some(last)) = (more, users.last()) {
+        let token = SkipToken { key: order.key_of(last), id: last.id.to_string() }.encode();
+        let rest = options.without_skiptoken();
+        let joiner = if rest.is_empty() { "" } else { "&" };
+        body.insert("@odata.nextLink".into(), json!(format!("{base}/v1.0/users?{rest}{joiner}$skiptoken={token}")));
+    }
+    let values: Vec<Value> = users.iter().map(|u| Value::Object(user_json(u, &select))).collect();
+    body.insert("value".into(), Value::Array(values));
+    Ok(Json(Value::Object(body)).into_response())
+}
+
+/// `GET /v1.0/users/{id | userPrincipalName}` (and `/v1.0/users/$count`).
+pub async fn get(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let headers = parts.headers.clone();
+    async {
+        let actor = app_with(&state, &parts, READ_USERS).await?;
+        if key == "$count" {
+            if !eventual(&parts.headers) {
+                return Err(GraphError::bad_request("$count is not currently supported.").into());
+            }
+            let options = Options::parse(raw.as_deref());
+            let filter = options.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
+            let total = state.directory.count_found(&actor, filter.map(|f| f.filter).as_ref()).await?;
+            return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], total.to_string()).into_response());
+        }
+        let options = Options::parse(raw.as_deref());
+        let select = parse_select(options.get("select"))?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        Ok(Json(single(&state, &parts.headers, &user, &select)).into_response())
+    }
+    .await
+    .map_err(|f: GraphFailure| f.for_request(&headers))
+}
+
+fn single(state: &AppState, headers: &HeaderMap, user: &User, select: &Select) -> Value {
+    let mut body = Map::new();
+    let base = base_url(state, headers);
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{base}/v1.0/$metadata#users{}/$entity", select.context_suffix())),
+    );
+    body.extend(user_json(user, select));
+    Value::Object(body)
+}
+
+fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
+    serde_json::from_slice(bytes).map_err(|_| GraphError::unreadable_body().into())
+}
+
+/// `POST /v1.0/users`: 201 with the new user.
+pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) -> GraphResult {
+    let headers = parts.headers.clone();
+    async {
+        let actor = app_with(&state, &parts, WRITE_USERS).await?;
+        let create = parse_create(&json_body(&body)?)?;
+        let input = ApiNewUser {
+            username: create.username,
+            contact: create.contact,
+            enabled: create.account_enabled,
+            password: Some(create.password.password),
+            must_change_password: create.password.force_change_password_next_sign_in,
+        };
+        let user = state.directory.create_via_api(&actor, input).await?;
+        let location = format!("{}/v1.0/users/{}", base_url(&state, &parts.headers), user.id);
+        let body = single(&state, &parts.headers, &user, &Select::default());
+        Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+    }
+    .await
+    .map_err(|f: GraphFailure| f.for_request(&headers))
+}
+
+/// `PATCH /v1.0/users/{id | userPrincipalName}`: 204.
+pub async fn update(State(state): State<AppState>, Path(key): Path<String>, parts: Parts, body: Bytes) -> GraphResult {
+    let headers = parts.headers.clone();
+    async {
+        let actor = app_with(&state, &parts, WRITE_USERS).await?;
+        let body = json_body(&body)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let user = state.directory.user_by_key(&actor, &key).await?;
+            let patch = apply_patch(&user.contact, &body)?;
+            let change = ApiUserChange {
+                contact: patch.contact,
+                enabled: patch.account_enabled,
+                password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
+            };
+            match state.directory.change_via_api(&actor, user.id, Some(user.version), &change).await {
+                Ok(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+                Err(DomainError::VersionConflict { .. }) if attempt < PATCH_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    .await
+    .map_err(|f: GraphFailure| f.for_request(&headers))
+}
+
+/// `DELETE /v1.0/users/{id | userPrincipalName}`: 204; the user goes to Deleted users, as in
+/// Graph, restorable for 30 days.
+pub async fn delete(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
+    let headers = parts.headers.clone();
+    async {
+        let actor = app_with(&state, &parts, WRITE_USERS).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        state.directory.delete_user(&actor, user.id).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await
+    .map_err(|f: GraphFailure| f.for_request(&headers))
+}

@@ -1,0 +1,306 @@
+//! App registrations (Global Administrators only): applications that call the Graph and SCIM
+//! APIs with a client id and secret.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SECRET_LIFETIMES_DAYS};
+use roster_domain::directory::AppInput;
+use roster_domain::permission::Permission;
+use roster_domain::{DomainError, FieldError, RoleSet, Timestamp};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{render, PageError};
+use crate::session::Admin;
+use crate::ui::form::{summary, Field, SummaryItem};
+use crate::ui::layout::{Layout, Section};
+use crate::AppState;
+
+/// One permission as a checkbox.
+struct Choice {
+    name: &'static str,
+    description: &'static str,
+    checked: bool,
+}
+
+fn choices(checked: impl Fn(AppPermission) -> bool) -> Vec<Choice> {
+    AppPermission::ALL
+        .into_iter()
+        .map(|p| Choice { name: p.name(), description: p.description(), checked: checked(p) })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin/apps.html")]
+struct AppsPage {
+    layout: Layout,
+    apps: Vec<App>,
+    name: Field,
+    permissions: Vec<Choice>,
+    permissions_error: Option<String>,
+    errors: Vec<SummaryItem>,
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app.html")]
+struct AppPage {
+    layout: Layout,
+    app: App,
+    secrets: Vec<SecretRow>,
+    permissions: Vec<Choice>,
+    permissions_error: Option<String>,
+    description: Field,
+    lifetimes: Vec<(i64, bool)>,
+    errors: Vec<SummaryItem>,
+    status: Option<String>,
+}
+
+/// A secret as the details page lists it.
+struct SecretRow {
+    id: Uuid,
+    description: String,
+    hint: String,
+    created: String,
+    expires: String,
+    expired: bool,
+}
+
+impl SecretRow {
+    fn of(secret: &AppSecret, now: Timestamp) -> SecretRow {
+        SecretRow {
+            id: secret.id,
+            description: secret.description.clone(),
+            hint: secret.hint.clone(),
+            created: secret.created_at.display(),
+            expires: secret.expires_at.display(),
+            expired: secret.expires_at <= now,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_secret.html")]
+struct SecretPage {
+    layout: Layout,
+    app: App,
+    secret: String,
+    expires: String,
+    registered: bool,
+}
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+fn status_text(done: Option<&str>) -> Option<String> {
+    match done? {
+        "removed" => Some("The application was removed. Its tokens no longer work.".into()),
+        "permissions" => Some("Permissions saved. Tokens already issued carry them from now on.".into()),
+        "secret-removed" => Some("The client secret was removed, with every token issued against it.".into()),
+        _ => None,
+    }
+}
+
+fn apps_page(me: &Admin, apps: Vec<App>, input: &RegisterForm, errors: &[FieldError]) -> AppsPage {
+    let permissions_error = errors.iter().find(|e| e.field == "permissions").map(|e| e.message.clone());
+    AppsPage {
+        layout: Layout::new(&me.0, "App registrations", Section::Apps),
+        apps,
+        name: Field::text("name", "Name", &input.name)
+            .hint("What the application is, such as HR provisioning or Helpdesk scripts.")
+            .required()
+            .with_errors(errors),
+        permissions: choices(|p| input.permission.iter().any(|n| n == p.name())),
+        permissions_error,
+        errors: summary(errors),
+        status: None,
+    }
+}
+
+/// The list of registrations and the form to register one.
+pub async fn list(
+    me: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Response, PageError> {
+    me.0.require(Permission::ManageApps, RoleSet::NONE)?;
+    let apps = state.directory.list_apps(&me.0.actor).await?;
+    let mut page = apps_page(&me, apps, &RegisterForm::default(), &[]);
+    page.status = status_text(q.done.as_deref());
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    permission: Vec<String>,
+}
+
+/// Registers an application and shows its first secret, once.
+pub async fn register(
+    me: Admin,
+    State(state): State<AppState>,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    me.0.verify_csrf(&form.csrf)?;
+    let input = AppInput { name: form.name.clone(), permissions: form.permission.clone() };
+    match state.directory.register_app(&me.0.actor, &input).await {
+        Ok((app, secret, plain)) => {
+            let page = SecretPage {
+                layout: Layout::new(&me.0, "Application registered", Section::Apps),
+                expires: secret.expires_at.display(),
+                app,
+                secret: plain,
+                registered: true,
+            };
+            Ok(render(StatusCode::CREATED, &page))
+        }
+        Err(DomainError::Invalid(errors)) => {
+            let apps = state.directory.list_apps(&me.0.actor).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &apps_page(&me, apps, &form, &errors)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn app_page(
+    state: &AppState,
+    me: &Admin,
+    id: Uuid,
+    description: &str,
+    days: i64,
+    errors: &[FieldError],
+) -> Result<AppPage, PageError> {
+    let (app, secrets) = state.directory.app(&me.0.actor, id).await?;
+    let now = Timestamp::now();
+    Ok(AppPage {
+        layout: Layout::new(&me.0, app.name.clone(), Section::Apps),
+        secrets: secrets.iter().map(|s| SecretRow::of(s, now)).collect(),
+        permissions: choices(|p| app.permissions.contains(p)),
+        permissions_error: errors.iter().find(|e| e.field == "permissions").map(|e| e.message.clone()),
+        description: Field::text("description", "Description", description)
+            .hint("Where the secret is used, so you know which one to remove later.")
+            .with_errors(errors),
+        lifetimes: SECRET_LIFETIMES_DAYS.iter().map(|d| (*d, *d == days)).collect(),
+        errors: summary(errors),
+        status: None,
+        app,
+    })
+}
+
+/// One registration: its client id, permissions and secrets.
+pub async fn show(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Response, PageError> {
+    let mut page = app_page(&state, &me, id, "", DEFAULT_SECRET_DAYS, &[]).await?;
+    page.status = status_text(q.done.as_deref());
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct PermissionsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    permission: Vec<String>,
+}
+
+/// Saves an application's permissions.
+pub async fn save_permissions(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<PermissionsForm>,
+) -> Result<Response, PageError> {
+    me.0.verify_csrf(&form.csrf)?;
+    match state.directory.set_app_permissions(&me.0.actor, id, &form.permission).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=permissions")).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let page = app_page(&state, &me, id, "", DEFAULT_SECRET_DAYS, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SecretForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    expires: String,
+}
+
+/// Adds a client secret and shows it, once.
+pub async fn add_secret(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<SecretForm>,
+) -> Result<Response, PageError> {
+    me.0.verify_csrf(&form.csrf)?;
+    let days = form.expires.trim().parse().unwrap_or(0);
+    match state.directory.add_app_secret(&me.0.actor, id, &form.description, days).await {
+        Ok((secret, plain)) => {
+            let (app, _) = state.directory.app(&me.0.actor, id).await?;
+            let page = SecretPage {
+                layout: Layout::new(&me.0, "New client secret", Section::Apps),
+                expires: secret.expires_at.display(),
+                app,
+                secret: plain,
+                registered: false,
+            };
+            Ok(render(StatusCode::CREATED, &page))
+        }
+        Err(DomainError::Invalid(errors)) => {
+            let page = app_page(&state, &me, id, &form.description, days, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Removes a client secret.
+pub async fn remove_secret(
+    me: Admin,
+    State(state): State<AppState>,
+    Path((id, secret)): Path<(Uuid, Uuid)>,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, PageError> {
+    me.0.verify_csrf(&form.csrf)?;
+    state.directory.remove_app_secret(&me.0.actor, id, secret).await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}?done=secret-removed")).into_response())
+}
+
+/// Removes a registration.
+pub async fn remove(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, PageError> {
+    me.0.verify_csrf(&form.csrf)?;
+    state.directory.unregister_app(&me.0.actor, id).await?;
+    Ok(Redirect::to("/admin/apps?done=removed").into_response())
+}
