@@ -5,6 +5,7 @@
 //! `{"error":{"code":…,"message":…,"innerError":{…}}}`.
 
 pub mod filter;
+pub mod methods;
 pub mod query;
 pub mod user;
 

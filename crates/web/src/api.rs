@@ -10,6 +10,7 @@ use crate::session::{client_ip, request_id};
 use crate::AppState;
 
 pub mod graph;
+pub mod methods;
 pub mod oauth;
 
 /// Why a request carried no usable access token.

@@ -7,7 +7,7 @@ use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::api::{graph, oauth};
+use crate::api::{graph, methods, oauth};
 use crate::ui::{
     account, apps, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings,
     signin, signin_log, users,
@@ -85,6 +85,17 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/v2.0/token", post(oauth::token))
         .route("/v1.0/users", get(graph::list).post(graph::create))
         .route("/v1.0/users/{key}", get(graph::get).patch(graph::update).delete(graph::delete))
+        .route("/v1.0/users/{key}/authentication/methods", get(methods::list))
+        .route("/v1.0/users/{key}/authentication/phoneMethods", get(methods::list_phones).post(methods::add_phone))
+        .route(
+            "/v1.0/users/{key}/authentication/phoneMethods/{id}",
+            get(methods::get_phone).patch(methods::update_phone).delete(methods::delete_phone),
+        )
+        .route("/v1.0/users/{key}/authentication/emailMethods", get(methods::list_emails).post(methods::add_email))
+        .route(
+            "/v1.0/users/{key}/authentication/emailMethods/{id}",
+            get(methods::get_email).patch(methods::update_email).delete(methods::delete_email),
+        )
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::tenant_token))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))

@@ -53,6 +53,12 @@ impl Directory {
         Ok(self.store.count_found(filter).await?)
     }
 
+    /// Whether the user has a password set (an API lists it as a method).
+    pub async fn has_password(&self, actor: &Actor, id: UserId) -> Result<bool, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        Ok(self.store.get_password_hash(id).await?.is_some())
+    }
+
     /// An active user by id or by username, as APIs address them.
     pub async fn user_by_key(&self, actor: &Actor, key: &str) -> Result<User, DomainError> {
         let id = match key.parse::<UserId>() {

@@ -413,3 +413,105 @@ async fn the_store_selects_exactly_the_users_a_filter_matches() {
         assert_eq!(counted as usize, expected.len(), "{filter:?}");
     }
 }
+
+#[tokio::test]
+async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() {
+    use reqwest::Method;
+    let app = TestApp::start().await;
+    let ada = app.user("ada@contoso.com", "Ada", &[]).await;
+    let methods = token(&app, &[AppPermission::AuthMethodReadWriteAll]).await;
+    let reader = token(&app, &[AppPermission::AuthMethodReadAll]).await;
+    let base = "/v1.0/users/ada@contoso.com/authentication";
+    let mobile = "3179e48a-750b-4051-897c-87b9720928f7";
+
+    let (status, body) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/phoneMethods"),
+        Some(json!({"phoneNumber": "+1 4255550101", "phoneType": "alternateMobile"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an alternate mobile needs a mobile first: {body}");
+    let (status, body) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/phoneMethods"),
+        Some(json!({"phoneNumber": "425-555-0101", "phoneType": "mobile"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "Graph's format is required: {body}");
+    let (status, body) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/phoneMethods"),
+        Some(json!({"phoneNumber": "+1 4255550101", "phoneType": "mobile"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["id"], mobile);
+    assert_eq!(body["phoneNumber"], "+1 4255550101");
+    assert_eq!(app.reload(&ada).await.contact.mobile_phone.as_deref(), Some("+14255550101"), "one source of truth");
+
+    let (status, _) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/phoneMethods"),
+        Some(json!({"phoneNumber": "+1 4255550102", "phoneType": "mobile"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "one method per type");
+    let (status, _) = call(
+        &app,
+        &methods,
+        Method::PATCH,
+        &format!("{base}/phoneMethods/{mobile}"),
+        Some(json!({"phoneNumber": "+44 7911123456"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, body) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/emailMethods"),
+        Some(json!({"emailAddress": "ada@fabrikam.com"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let email_id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.reload(&ada).await.contact.alternate_emails, ["ada@fabrikam.com"]);
+
+    let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/methods"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> =
+        body["value"].as_array().unwrap().iter().map(|m| m["@odata.type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "#microsoft.graph.passwordAuthenticationMethod",
+            "#microsoft.graph.phoneAuthenticationMethod",
+            "#microsoft.graph.emailAuthenticationMethod"
+        ]
+    );
+    assert_eq!(body["value"][1]["phoneNumber"], "+44 7911123456");
+    let (status, _) = call(&app, &reader, Method::DELETE, &format!("{base}/emailMethods/{email_id}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "reading methods doesn't allow changing them");
+
+    assert_eq!(
+        call(&app, &methods, Method::DELETE, &format!("{base}/emailMethods/{email_id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, &methods, Method::DELETE, &format!("{base}/phoneMethods/{mobile}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let after = app.reload(&ada).await;
+    assert!(after.contact.alternate_emails.is_empty() && after.contact.mobile_phone.is_none());
+    let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/phoneMethods/{mobile}"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("itemNotFound")));
+}

@@ -38,7 +38,7 @@ pub struct GraphFailure {
 }
 
 impl GraphFailure {
-    fn new(error: GraphError) -> Self {
+    pub(crate) fn new(error: GraphError) -> Self {
         GraphFailure { error, details: Vec::new(), request_id: None, client_request_id: None }
     }
 
@@ -54,7 +54,7 @@ impl GraphFailure {
         )
     }
 
-    fn for_request(mut self, headers: &HeaderMap) -> Self {
+    pub(crate) fn for_request(mut self, headers: &HeaderMap) -> Self {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         self.request_id = text("x-request-id");
         self.client_request_id = text("client-request-id");
@@ -138,7 +138,8 @@ impl IntoResponse for GraphFailure {
     }
 }
 
-type GraphResult = Result<Response, GraphFailure>;
+/// What a Graph handler answers.
+pub(crate) type GraphResult = Result<Response, GraphFailure>;
 
 /// The calling application, if it holds one of `needed`.
 pub(crate) async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> Result<Actor, GraphFailure> {
@@ -190,7 +191,7 @@ impl Options {
 }
 
 /// Where this server is, as the client addressed it, for `@odata.context` and next links.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
     let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
     let scheme = forwarded.unwrap_or(if state.config.secure_cookies { "https" } else { "http" });
@@ -313,7 +314,7 @@ fn single(state: &AppState, headers: &HeaderMap, user: &User, select: &Select) -
     Value::Object(body)
 }
 
-fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
+pub(crate) fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
     serde_json::from_slice(bytes).map_err(|_| GraphError::unreadable_body().into())
 }
 
@@ -345,25 +346,40 @@ pub async fn update(State(state): State<AppState>, Path(key): Path<String>, part
     async {
         let actor = app_with(&state, &parts, WRITE_USERS).await?;
         let body = json_body(&body)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let user = state.directory.user_by_key(&actor, &key).await?;
+        change_user(&state, &actor, &key, |user| {
             let patch = apply_patch(&user.contact, &body)?;
-            let change = ApiUserChange {
+            Ok(ApiUserChange {
                 contact: patch.contact,
                 enabled: patch.account_enabled,
                 password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
-            };
-            match state.directory.change_via_api(&actor, user.id, Some(user.version), &change).await {
-                Ok(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
-                Err(DomainError::VersionConflict { .. }) if attempt < PATCH_ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+            })
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await
     .map_err(|f: GraphFailure| f.for_request(&headers))
+}
+
+/// Applies `edit` to the user `key` as stored now; when another save comes in between, reads
+/// the user again and re-applies it, so that what `edit` leaves alone is never overwritten.
+pub(crate) async fn change_user(
+    state: &AppState,
+    actor: &Actor,
+    key: &str,
+    edit: impl Fn(&User) -> Result<ApiUserChange, GraphFailure>,
+) -> Result<User, GraphFailure> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let user = state.directory.user_by_key(actor, key).await?;
+        let change = edit(&user)?;
+        match state.directory.change_via_api(actor, user.id, Some(user.version), &change).await {
+            Ok(after) => return Ok(after),
+            Err(DomainError::VersionConflict { .. }) if attempt < PATCH_ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `DELETE /v1.0/users/{id | userPrincipalName}`: 204; the user goes to Deleted users, as in

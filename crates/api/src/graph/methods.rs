@@ -1,0 +1,208 @@
+//! Graph's authentication methods (`/users/{id}/authentication/…`) over Roster's contact
+//! fields: the mobile, alternate mobile and office phones are the three phone methods, and the
+//! alternate email addresses are the email methods. There is one source of truth: a method
+//! changed here is the field the admin center shows, and the other way round.
+
+use roster_domain::phone::Phone;
+use roster_domain::user::User;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::GraphError;
+
+/// Graph's fixed id of the password method.
+pub const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+/// A phone method's type, with Graph's fixed id for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneType {
+    Mobile,
+    AlternateMobile,
+    Office,
+}
+
+impl PhoneType {
+    /// Every type, in Graph's order.
+    pub const ALL: [PhoneType; 3] = [PhoneType::Mobile, PhoneType::AlternateMobile, PhoneType::Office];
+
+    /// Graph's name, e.g. `alternateMobile`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "mobile",
+            PhoneType::AlternateMobile => "alternateMobile",
+            PhoneType::Office => "office",
+        }
+    }
+
+    /// Graph's fixed method id for this type.
+    pub fn id(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
+            PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
+            PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+        }
+    }
+
+    /// The type named `name` (as Graph spells it, any case).
+    pub fn from_name(name: &str) -> Option<PhoneType> {
+        PhoneType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The type whose fixed id is `id`.
+    pub fn from_id(id: &str) -> Option<PhoneType> {
+        PhoneType::ALL.into_iter().find(|t| t.id().eq_ignore_ascii_case(id))
+    }
+
+    /// The stored number of this type, if the user has one.
+    pub fn of(self, user: &User) -> Option<&str> {
+        let c = &user.contact;
+        match self {
+            PhoneType::Mobile => c.mobile_phone.as_deref(),
+            PhoneType::AlternateMobile => c.alternate_mobile_phone.as_deref(),
+            PhoneType::Office => c.office_phone.as_deref(),
+        }
+    }
+}
+
+/// A stored number in Graph's method format, `+{country code} {number}[x{extension}]`.
+pub fn graph_phone(stored: &str) -> String {
+    let (number, extension) = match stored.split_once('x') {
+        Some((n, e)) => (n, Some(e)),
+        None => (stored, None),
+    };
+    let country = Phone::from_stored(stored)
+        .and_then(|p| p.international().split(' ').next().map(str::to_string))
+        .filter(|cc| number.starts_with(cc.as_str()));
+    let mut out = match country {
+        Some(cc) => format!("{cc} {}", &number[cc.len()..]),
+        None => number.to_string(),
+    };
+    if let Some(ext) = extension {
+        out.push('x');
+        out.push_str(ext);
+    }
+    out
+}
+
+/// Checks Graph's required format, `+{country code} {number}[x{extension}]`, and returns the
+/// number as the contact form takes it; whether the number exists is the form's check.
+pub fn parse_graph_phone(text: &str) -> Result<String, GraphError> {
+    let invalid = || {
+        GraphError::bad_request(format!(
+            "Invalid phone number '{text}': use the format +{{country code}} {{number}}x{{extension}}, \
+             such as +1 5555551234 or +1 5555551234x123."
+        ))
+    };
+    let rest = text.trim().strip_prefix('+').ok_or_else(invalid)?;
+    let (country, number) = rest.split_once(' ').ok_or_else(invalid)?;
+    let (national, extension) = match number.split_once(['x', 'X']) {
+        Some((n, e)) => (n, Some(e)),
+        None => (number, None),
+    };
+    let digits = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_digit());
+    if !digits(country, 3) || !digits(national, 15) || extension.is_some_and(|e| !digits(e, 10)) {
+        return Err(invalid());
+    }
+    Ok(match extension {
+        Some(ext) => format!("+{country}{national}x{ext}"),
+        None => format!("+{country}{national}"),
+    })
+}
+
+/// A phone method in Graph's shape.
+pub fn phone_method(kind: PhoneType, stored: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.phoneAuthenticationMethod",
+        "id": kind.id(),
+        "phoneNumber": graph_phone(stored),
+        "phoneType": kind.name(),
+        "smsSignInState": "notSupported",
+    })
+}
+
+/// The stable id of the email method for `address`: a name-based id, so it survives the
+/// address moving in the list and changes when the address does.
+pub fn email_method_id(address: &str) -> String {
+    let digest = Sha256::digest(address.to_lowercase().as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// An email method in Graph's shape.
+pub fn email_method(address: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.emailAuthenticationMethod",
+        "id": email_method_id(address),
+        "emailAddress": address,
+    })
+}
+
+/// Every method of `user`: the password (when one is set), the phones and the email addresses.
+pub fn all_methods(user: &User, has_password: bool) -> Vec<Value> {
+    let mut methods = Vec::new();
+    if has_password {
+        methods.push(json!({
+            "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+            "id": PASSWORD_METHOD_ID,
+            "password": null,
+        }));
+    }
+    for kind in PhoneType::ALL {
+        if let Some(stored) = kind.of(user) {
+            methods.push(phone_method(kind, stored));
+        }
+    }
+    methods.extend(user.contact.alternate_emails.iter().map(|a| email_method(a)));
+    methods
+}
+
+/// Reads a string property of a request body, naming it when it is missing or not a string.
+pub fn string_property<'a>(body: &'a Value, name: &str) -> Result<&'a str, GraphError> {
+    let object = body.as_object().ok_or_else(GraphError::unreadable_body)?;
+    let found = object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    match found {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(GraphError::bad_request(format!(
+            "Cannot convert the value of property '{name}' to the expected type 'Edm.String'."
+        ))),
+        None => Err(GraphError::bad_request(format!("The property '{name}' is required."))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_phone_format_round_trips_through_storage() {
+        assert_eq!(graph_phone("+14255550101"), "+1 4255550101");
+        assert_eq!(graph_phone("+442079460958x12"), "+44 2079460958x12");
+        assert_eq!(parse_graph_phone("+1 4255550101").unwrap(), "+14255550101");
+        assert_eq!(parse_graph_phone("+44 2079460958x12").unwrap(), "+442079460958x12");
+    }
+
+    #[test]
+    fn numbers_not_in_graph_format_are_refused_by_name() {
+        for bad in ["4255550101", "+14255550101", "+1 425-555-0101", "+1 ", "+ 4255550101", "+1 425x", "+1234 5"] {
+            let err = parse_graph_phone(bad).unwrap_err();
+            assert!(err.message.contains(bad), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn phone_types_have_graphs_fixed_ids() {
+        assert_eq!(PhoneType::from_id("3179E48A-750B-4051-897C-87B9720928F7"), Some(PhoneType::Mobile));
+        assert_eq!(PhoneType::from_name("ALTERNATEMOBILE"), Some(PhoneType::AlternateMobile));
+        assert_eq!(PhoneType::Office.id(), "e37fc753-ff3b-4958-9484-eaa9425c82bc");
+    }
+
+    #[test]
+    fn email_method_ids_follow_the_address_not_its_case() {
+        assert_eq!(email_method_id("Ada@Fabrikam.com"), email_method_id("ada@fabrikam.com"));
+        assert_ne!(email_method_id("ada@fabrikam.com"), email_method_id("bea@fabrikam.com"));
+        assert!(uuid::Uuid::parse_str(&email_method_id("x@y.z")).is_ok());
+    }
+}

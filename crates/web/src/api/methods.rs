@@ -1,0 +1,298 @@
+//! Graph's authentication methods of a user, `/v1.0/users/{id}/authentication/…`: the phone
+//! methods (mobile, alternate mobile, office) and email methods are the user's contact fields,
+//! changed through the same checks as the admin center's form.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use roster_api::graph::methods::{
+    all_methods, email_method, email_method_id, parse_graph_phone, phone_method, string_property, PhoneType,
+};
+use roster_api::graph::GraphError;
+use roster_domain::apps::AppPermission;
+use roster_domain::contact::ContactInput;
+use roster_domain::directory::ApiUserChange;
+use roster_domain::{Actor, User};
+use serde_json::{json, Value};
+
+use crate::api::graph::{app_with, base_url, change_user, json_body, GraphFailure, GraphResult};
+use crate::AppState;
+
+const READ_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadAll, AppPermission::AuthMethodReadWriteAll];
+const WRITE_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadWriteAll];
+
+/// Runs a handler body, stamping a failure with the request's ids.
+async fn answer(parts: &Parts, body: impl std::future::Future<Output = GraphResult>) -> GraphResult {
+    body.await.map_err(|f| f.for_request(&parts.headers))
+}
+
+fn collection(state: &AppState, parts: &Parts, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
+    let base = base_url(state, &parts.headers);
+    Json(json!({
+        "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/{what}"),
+        "value": value,
+    }))
+}
+
+fn not_found(what: &str) -> GraphFailure {
+    GraphFailure::new(GraphError {
+        status: 404,
+        code: "itemNotFound",
+        message: format!("The {what} was not found for this user."),
+    })
+}
+
+fn conflict(message: &str) -> GraphFailure {
+    GraphFailure::new(GraphError::bad_request(message))
+}
+
+/// The contact form of `user` with one phone changed.
+fn with_phone(user: &User, kind: PhoneType, number: Option<String>) -> ApiUserChange {
+    let mut contact: ContactInput = user.contact.to_input();
+    let slot = match kind {
+        PhoneType::Mobile => &mut contact.mobile_phone,
+        PhoneType::AlternateMobile => &mut contact.alternate_mobile_phone,
+        PhoneType::Office => &mut contact.office_phone,
+    };
+    *slot = number.unwrap_or_default();
+    ApiUserChange { contact, ..ApiUserChange::default() }
+}
+
+async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> {
+    app_with(state, parts, READ_METHODS).await
+}
+
+/// `GET …/authentication/methods`: the password, phones and email addresses.
+pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let has_password = state.directory.has_password(&actor, user.id).await?;
+        Ok(collection(&state, &parts, &key, "methods", all_methods(&user, has_password)).into_response())
+    })
+    .await
+}
+
+/// `GET …/authentication/phoneMethods`.
+pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let phones = PhoneType::ALL.into_iter().filter_map(|k| k.of(&user).map(|n| phone_method(k, n))).collect();
+        Ok(collection(&state, &parts, &key, "phoneMethods", phones).into_response())
+    })
+    .await
+}
+
+/// `GET …/authentication/phoneMethods/{id}`.
+pub async fn get_phone(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+        let number = kind.of(&user).ok_or_else(|| not_found("phone method"))?;
+        Ok(Json(phone_method(kind, number)).into_response())
+    })
+    .await
+}
+
+/// `POST …/authentication/phoneMethods`: 201 with the method.
+pub async fn add_phone(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    parts: Parts,
+    body: Bytes,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = json_body(&body)?;
+        let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
+        let type_name = string_property(&body, "phoneType")?;
+        let kind = PhoneType::from_name(type_name).ok_or_else(|| {
+            GraphFailure::new(GraphError::bad_request(format!(
+                "Invalid phoneType '{type_name}': use mobile, alternateMobile or office."
+            )))
+        })?;
+        let user = change_user(&state, &actor, &key, |user| {
+            if kind.of(user).is_some() {
+                return Err(conflict(&format!(
+                    "The user already has a {} phone method; update it or delete it first.",
+                    kind.name()
+                )));
+            }
+            if kind == PhoneType::AlternateMobile && user.contact.mobile_phone.is_none() {
+                return Err(conflict("Add a mobile phone method before an alternateMobile one."));
+            }
+            Ok(with_phone(user, kind, Some(number.clone())))
+        })
+        .await?;
+        let stored = kind.of(&user).unwrap_or_default();
+        Ok((StatusCode::CREATED, Json(phone_method(kind, stored))).into_response())
+    })
+    .await
+}
+
+/// `PATCH …/authentication/phoneMethods/{id}`: 204.
+pub async fn update_phone(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+    body: Bytes,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+        let body = json_body(&body)?;
+        if let Ok(type_name) = string_property(&body, "phoneType") {
+            if PhoneType::from_name(type_name) != Some(kind) {
+                return Err(conflict("A phone method's type can't change: add a method of the new type instead."));
+            }
+        }
+        let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
+        change_user(&state, &actor, &key, |user| {
+            kind.of(user).ok_or_else(|| not_found("phone method"))?;
+            Ok(with_phone(user, kind, Some(number.clone())))
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+/// `DELETE …/authentication/phoneMethods/{id}`: 204.
+pub async fn delete_phone(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+        change_user(&state, &actor, &key, |user| {
+            kind.of(user).ok_or_else(|| not_found("phone method"))?;
+            if kind == PhoneType::Mobile && user.contact.alternate_mobile_phone.is_some() {
+                return Err(conflict(
+                    "The mobile phone can't be deleted while an alternateMobile exists; update the mobile instead.",
+                ));
+            }
+            Ok(with_phone(user, kind, None))
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+/// `GET …/authentication/emailMethods`.
+pub async fn list_emails(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let emails = user.contact.alternate_emails.iter().map(|a| email_method(a)).collect();
+        Ok(collection(&state, &parts, &key, "emailMethods", emails).into_response())
+    })
+    .await
+}
+
+/// The position of the address whose method id is `id`.
+fn email_position(user: &User, id: &str) -> Result<usize, GraphFailure> {
+    user.contact
+        .alternate_emails
+        .iter()
+        .position(|a| email_method_id(a).eq_ignore_ascii_case(id))
+        .ok_or_else(|| not_found("email method"))
+}
+
+/// `GET …/authentication/emailMethods/{id}`.
+pub async fn get_email(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let at = email_position(&user, &id)?;
+        Ok(Json(email_method(&user.contact.alternate_emails[at])).into_response())
+    })
+    .await
+}
+
+/// The contact form of `user` with its alternate addresses changed by `edit`.
+fn with_emails(user: &User, edit: impl FnOnce(&mut Vec<String>)) -> ApiUserChange {
+    let mut contact = user.contact.to_input();
+    edit(&mut contact.alternate_emails);
+    ApiUserChange { contact, ..ApiUserChange::default() }
+}
+
+/// `POST …/authentication/emailMethods`: 201 with the method.
+pub async fn add_email(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    parts: Parts,
+    body: Bytes,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = json_body(&body)?;
+        let address = string_property(&body, "emailAddress")?.trim().to_string();
+        let user = change_user(&state, &actor, &key, |user| {
+            if user.contact.alternate_emails.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
+                return Err(conflict("The user already has this email method."));
+            }
+            Ok(with_emails(user, |emails| emails.push(address.clone())))
+        })
+        .await?;
+        let stored = user.contact.alternate_emails.iter().find(|a| a.eq_ignore_ascii_case(&address));
+        Ok((StatusCode::CREATED, Json(email_method(stored.map_or(address.as_str(), String::as_str)))).into_response())
+    })
+    .await
+}
+
+/// `PATCH …/authentication/emailMethods/{id}`: 204.
+pub async fn update_email(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+    body: Bytes,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = json_body(&body)?;
+        let address = string_property(&body, "emailAddress")?.trim().to_string();
+        change_user(&state, &actor, &key, |user| {
+            let at = email_position(user, &id)?;
+            Ok(with_emails(user, |emails| emails[at] = address.clone()))
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+/// `DELETE …/authentication/emailMethods/{id}`: 204.
+pub async fn delete_email(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        change_user(&state, &actor, &key, |user| {
+            let at = email_position(user, &id)?;
+            Ok(with_emails(user, |emails| {
+                emails.remove(at);
+            }))
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
