@@ -3,9 +3,11 @@
 //!
 //! Nothing here knows HTTP: the web layer renders a [`ScimError`] with [`ScimError::body`].
 
+pub mod discovery;
 pub mod filter;
 pub mod patch;
 pub mod path;
+pub mod projection;
 pub mod user;
 
 /// The schema URN of SCIM error responses.

@@ -12,6 +12,8 @@ use crate::AppState;
 pub mod graph;
 pub mod methods;
 pub mod oauth;
+pub mod openapi;
+pub mod scim;
 
 /// Why a request carried no usable access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

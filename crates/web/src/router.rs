@@ -6,8 +6,11 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{graph, methods, oauth};
+use crate::api::{graph, methods, oauth, openapi, scim};
 use crate::ui::{
     account, apps, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings,
     signin, signin_log, users,
@@ -18,7 +21,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes, with security headers, request ids and tracing.
 pub fn router(state: AppState) -> Router {
+    let (graph_routes, spec) = graph_api();
+    let spec = std::sync::Arc::new(spec.to_pretty_json().unwrap_or_default());
     Router::new()
+        .merge(graph_routes)
+        .route("/openapi.json", get(move || openapi_json(spec.clone())))
         .route("/", get(signin::home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::ready))
@@ -83,20 +90,15 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/apps/{id}/secrets/{secret}/remove", post(apps::remove_secret))
         .route("/admin/apps/{id}/remove", post(apps::remove))
         .route("/oauth2/v2.0/token", post(oauth::token))
-        .route("/v1.0/users", get(graph::list).post(graph::create))
-        .route("/v1.0/users/{key}", get(graph::get).patch(graph::update).delete(graph::delete))
-        .route("/v1.0/users/{key}/authentication/methods", get(methods::list))
-        .route("/v1.0/users/{key}/authentication/phoneMethods", get(methods::list_phones).post(methods::add_phone))
-        .route(
-            "/v1.0/users/{key}/authentication/phoneMethods/{id}",
-            get(methods::get_phone).patch(methods::update_phone).delete(methods::delete_phone),
-        )
-        .route("/v1.0/users/{key}/authentication/emailMethods", get(methods::list_emails).post(methods::add_email))
-        .route(
-            "/v1.0/users/{key}/authentication/emailMethods/{id}",
-            get(methods::get_email).patch(methods::update_email).delete(methods::delete_email),
-        )
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::tenant_token))
+        .route("/scim/v2/ServiceProviderConfig", get(scim::service_provider_config))
+        .route("/scim/v2/ResourceTypes", get(scim::resource_types))
+        .route("/scim/v2/ResourceTypes/{name}", get(scim::resource_type))
+        .route("/scim/v2/Schemas", get(scim::schemas))
+        .route("/scim/v2/Schemas/{id}", get(scim::schema))
+        .route("/scim/v2/Users", get(scim::list).post(scim::create))
+        .route("/scim/v2/Users/.search", post(scim::search))
+        .route("/scim/v2/Users/{id}", get(scim::get).put(scim::replace).patch(scim::patch).delete(scim::delete))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
         .route("/admin/settings/mfa", post(settings::save_mfa))
@@ -108,6 +110,23 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The Graph-compatible routes with the OpenAPI document describing exactly them.
+pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::GraphApi::openapi())
+        .routes(routes!(graph::list, graph::create))
+        .routes(routes!(graph::get, graph::update, graph::delete))
+        .routes(routes!(methods::list))
+        .routes(routes!(methods::list_phones, methods::add_phone))
+        .routes(routes!(methods::get_phone, methods::update_phone, methods::delete_phone))
+        .routes(routes!(methods::list_emails, methods::add_email))
+        .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
+        .split_for_parts()
+}
+
+async fn openapi_json(spec: std::sync::Arc<String>) -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], (*spec).clone())
 }
 
 async fn static_file(content_type: &'static str, body: &'static str) -> impl axum::response::IntoResponse {

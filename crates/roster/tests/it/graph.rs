@@ -515,3 +515,62 @@ async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() 
     let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/phoneMethods/{mobile}"), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("itemNotFound")));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routed_operations() {
+    let app = TestApp::start().await;
+    let spec: Value =
+        Client::new().get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in
+            item.as_object().unwrap().keys().filter(|k| ["get", "post", "patch", "delete", "put"].contains(&k.as_str()))
+        {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    operations.sort();
+    let expected = [
+        "DELETE /v1.0/users/{key}",
+        "DELETE /v1.0/users/{key}/authentication/emailMethods/{id}",
+        "DELETE /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "GET /v1.0/users",
+        "GET /v1.0/users/{key}",
+        "GET /v1.0/users/{key}/authentication/emailMethods",
+        "GET /v1.0/users/{key}/authentication/emailMethods/{id}",
+        "GET /v1.0/users/{key}/authentication/methods",
+        "GET /v1.0/users/{key}/authentication/phoneMethods",
+        "GET /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "PATCH /v1.0/users/{key}",
+        "PATCH /v1.0/users/{key}/authentication/emailMethods/{id}",
+        "PATCH /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "POST /v1.0/users",
+        "POST /v1.0/users/{key}/authentication/emailMethods",
+        "POST /v1.0/users/{key}/authentication/phoneMethods",
+    ];
+    assert_eq!(operations, expected);
+    for operation in &operations {
+        let (method, path) = operation.split_once(' ').unwrap();
+        let path = path.replace("{key}", "ada@contoso.com").replace("{id}", "3179e48a-750b-4051-897c-87b9720928f7");
+        let r = Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{operation} is routed to the Graph API");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "InvalidAuthenticationToken", "{operation}");
+    }
+    for schema in
+        ["User", "UserList", "UserWrite", "GraphError", "PhoneAuthenticationMethod", "EmailAuthenticationMethod"]
+    {
+        assert!(spec["components"]["schemas"][schema].is_object(), "{schema} is described");
+    }
+    let user = &spec["components"]["schemas"]["User"]["properties"];
+    for property in roster_api::graph::user::PROPERTIES {
+        assert!(user[property].is_object(), "{property}");
+    }
+}

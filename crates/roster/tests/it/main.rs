@@ -17,5 +17,6 @@ mod peers;
 mod process;
 mod readiness;
 mod recovery;
+mod scim;
 mod signin;
 mod signin_log;

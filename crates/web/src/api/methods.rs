@@ -19,6 +19,7 @@ use roster_domain::{Actor, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::{app_with, base_url, change_user, json_body, GraphFailure, GraphResult};
+use crate::api::openapi::{EmailMethodDoc, GraphErrorDoc, MethodListDoc, PhoneMethodDoc};
 use crate::AppState;
 
 const READ_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadAll, AppPermission::AuthMethodReadWriteAll];
@@ -66,6 +67,14 @@ async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> 
 }
 
 /// `GET …/authentication/methods`: the password, phones and email addresses.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/methods",
+    tag = "authentication methods",
+    summary = "List a user's authentication methods",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    responses((status = 200, description = "Password, phone and email methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
         let actor = reader(&state, &parts).await?;
@@ -77,6 +86,14 @@ pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts:
 }
 
 /// `GET …/authentication/phoneMethods`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/phoneMethods",
+    tag = "authentication methods",
+    summary = "List phone methods",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    responses((status = 200, description = "Phone methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
         let actor = reader(&state, &parts).await?;
@@ -88,6 +105,14 @@ pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>,
 }
 
 /// `GET …/authentication/phoneMethods/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
+    tag = "authentication methods",
+    summary = "Get a phone method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    responses((status = 200, description = "The phone method", body = PhoneMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn get_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
@@ -104,6 +129,15 @@ pub async fn get_phone(
 }
 
 /// `POST …/authentication/phoneMethods`: 201 with the method.
+#[utoipa::path(
+    post,
+    path = "/v1.0/users/{key}/authentication/phoneMethods",
+    tag = "authentication methods",
+    summary = "Add a phone method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    request_body(content = PhoneMethodDoc, content_type = "application/json"),
+    responses((status = 201, description = "The new method", body = PhoneMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn add_phone(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -140,6 +174,15 @@ pub async fn add_phone(
 }
 
 /// `PATCH …/authentication/phoneMethods/{id}`: 204.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
+    tag = "authentication methods",
+    summary = "Change a phone method's number",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    request_body(content = PhoneMethodDoc, content_type = "application/json"),
+    responses((status = 204, description = "Updated"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn update_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
@@ -167,6 +210,14 @@ pub async fn update_phone(
 }
 
 /// `DELETE …/authentication/phoneMethods/{id}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
+    tag = "authentication methods",
+    summary = "Delete a phone method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn delete_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
@@ -191,6 +242,14 @@ pub async fn delete_phone(
 }
 
 /// `GET …/authentication/emailMethods`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/emailMethods",
+    tag = "authentication methods",
+    summary = "List email methods",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    responses((status = 200, description = "Email methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn list_emails(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
         let actor = reader(&state, &parts).await?;
@@ -211,6 +270,14 @@ fn email_position(user: &User, id: &str) -> Result<usize, GraphFailure> {
 }
 
 /// `GET …/authentication/emailMethods/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
+    tag = "authentication methods",
+    summary = "Get an email method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    responses((status = 200, description = "The email method", body = EmailMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn get_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
@@ -233,6 +300,15 @@ fn with_emails(user: &User, edit: impl FnOnce(&mut Vec<String>)) -> ApiUserChang
 }
 
 /// `POST …/authentication/emailMethods`: 201 with the method.
+#[utoipa::path(
+    post,
+    path = "/v1.0/users/{key}/authentication/emailMethods",
+    tag = "authentication methods",
+    summary = "Add an email method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    request_body(content = EmailMethodDoc, content_type = "application/json"),
+    responses((status = 201, description = "The new method", body = EmailMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn add_email(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -257,6 +333,15 @@ pub async fn add_email(
 }
 
 /// `PATCH …/authentication/emailMethods/{id}`: 204.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
+    tag = "authentication methods",
+    summary = "Change an email method's address",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    request_body(content = EmailMethodDoc, content_type = "application/json"),
+    responses((status = 204, description = "Updated"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn update_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
@@ -278,6 +363,14 @@ pub async fn update_email(
 }
 
 /// `DELETE …/authentication/emailMethods/{id}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
+    tag = "authentication methods",
+    summary = "Delete an email method",
+    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+)]
 pub async fn delete_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,

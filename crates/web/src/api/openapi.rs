@@ -1,0 +1,218 @@
+//! The OpenAPI 3.1 document of the Graph-compatible API, served at `/openapi.json`.
+//!
+//! The router registers the Graph routes through utoipa's `OpenApiRouter`, so an operation is
+//! in the document exactly when it is routed. Response and request shapes are built here from
+//! the same property list the API writes users with.
+
+use std::borrow::Cow;
+
+use roster_api::graph::user::PROPERTIES;
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+use utoipa::openapi::{OpenApi, Ref, RefOr};
+use utoipa::{Modify, PartialSchema, ToSchema};
+
+/// The document's fixed parts: title, description, tags and how to authenticate.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Roster: Microsoft Graph v1.0-compatible API",
+        description = "Users and their authentication methods, with Graph's paths, query options, \
+                       property names and error body. Get a token from /oauth2/v2.0/token with an \
+                       application's client id and secret. docs/api.md lists every deviation from Graph."
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "users", description = "Users, as Graph's user resource"),
+        (name = "authentication methods", description = "Phone and email methods: the users' contact fields"),
+    ),
+    security(("oauth2" = []), ("bearer" = []))
+)]
+pub struct GraphApi;
+
+/// Bearer tokens from the client-credentials grant.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
+                "/oauth2/v2.0/token",
+                Scopes::new(),
+            ))])),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn text() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn nullable_text() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+fn texts() -> ArrayBuilder {
+    ArrayBuilder::new().items(text())
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+/// The type Graph gives each user property.
+fn property_schema(name: &str) -> RefOr<Schema> {
+    match name {
+        "id" | "userPrincipalName" | "displayName" => text().into(),
+        "businessPhones" | "otherMails" => texts().into(),
+        "accountEnabled" => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        "createdDateTime" => text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).into(),
+        _ => nullable_text().into(),
+    }
+}
+
+/// Declares an uninhabited type whose only role is to name a schema in the document.
+macro_rules! schema_type {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $build:expr) => {
+        $(#[$doc])*
+        pub enum $ty {}
+
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                $build
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+schema_type!(
+    /// A user, as `GET /v1.0/users/{id}` returns it.
+    UserDoc,
+    "User",
+    PROPERTIES
+        .iter()
+        .fold(ObjectBuilder::new().required("id"), |o, p| o.property(*p, property_schema(p)))
+        .into()
+);
+
+schema_type!(
+    /// A page of users.
+    UserListDoc,
+    "UserList",
+    ObjectBuilder::new()
+        .property("@odata.context", text())
+        .property("@odata.count", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("@odata.nextLink", text().description(Some("Follow until absent; carries an opaque $skiptoken")))
+        .property("value", ArrayBuilder::new().items(reference("User")))
+        .required("value")
+        .into()
+);
+
+schema_type!(
+    /// The body of `POST /v1.0/users` and `PATCH /v1.0/users/{id}`.
+    UserWriteDoc,
+    "UserWrite",
+    PROPERTIES
+        .iter()
+        .filter(|p| !matches!(**p, "id" | "mail" | "createdDateTime" | "preferredLanguage"))
+        .fold(ObjectBuilder::new(), |o, p| o.property(*p, property_schema(p)))
+        .property("mailNickname", text().description(Some("Accepted and ignored: Roster has no mailboxes")))
+        .property(
+            "passwordProfile",
+            ObjectBuilder::new()
+                .property("password", text())
+                .property("forceChangePasswordNextSignIn", ObjectBuilder::new().schema_type(Type::Boolean))
+                .required("password"),
+        )
+        .into()
+);
+
+schema_type!(
+    /// Graph's error body.
+    GraphErrorDoc,
+    "GraphError",
+    ObjectBuilder::new()
+        .property(
+            "error",
+            ObjectBuilder::new()
+                .property("code", text().description(Some("e.g. Request_BadRequest, Authorization_RequestDenied")))
+                .property("message", text())
+                .property(
+                    "details",
+                    ArrayBuilder::new().items(
+                        ObjectBuilder::new().property("code", text()).property("target", text()).property("message", text()),
+                    ),
+                )
+                .property(
+                    "innerError",
+                    ObjectBuilder::new()
+                        .property("date", text())
+                        .property("request-id", text())
+                        .property("client-request-id", text()),
+                )
+                .required("code")
+                .required("message"),
+        )
+        .required("error")
+        .into()
+);
+
+schema_type!(
+    /// A phone authentication method.
+    PhoneMethodDoc,
+    "PhoneAuthenticationMethod",
+    ObjectBuilder::new()
+        .property("@odata.type", text())
+        .property("id", text().description(Some("Graph's fixed id for the phone type")))
+        .property("phoneNumber", text().description(Some("+{country code} {number}[x{extension}]")))
+        .property(
+            "phoneType",
+            text().enum_values(Some(["mobile", "alternateMobile", "office"])),
+        )
+        .property("smsSignInState", text())
+        .required("phoneNumber")
+        .into()
+);
+
+schema_type!(
+    /// An email authentication method.
+    EmailMethodDoc,
+    "EmailAuthenticationMethod",
+    ObjectBuilder::new()
+        .property("@odata.type", text())
+        .property("id", text())
+        .property("emailAddress", text().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))))
+        .required("emailAddress")
+        .into()
+);
+
+schema_type!(
+    /// A list of authentication methods.
+    MethodListDoc,
+    "AuthenticationMethodList",
+    ObjectBuilder::new()
+        .property("@odata.context", text())
+        .property(
+            "value",
+            ArrayBuilder::new().items(
+                ObjectBuilder::new()
+                    .property("@odata.type", text())
+                    .property("id", text())
+                    .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(true))),
+            ),
+        )
+        .required("value")
+        .into()
+);

@@ -1,0 +1,460 @@
+//! SCIM 2.0 (RFC 7643, RFC 7644) at `/scim/v2`: users provisioned by HR systems and identity
+//! providers, with filters, sorting, paging, PATCH, PUT, ETags and attribute projection, over
+//! the same directory rules as the admin center.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_api::scim::discovery;
+use roster_api::scim::filter::parse as parse_filter;
+use roster_api::scim::patch::{apply as apply_patch, parse_patch_request};
+use roster_api::scim::projection::{self, parse_projection, Projection};
+use roster_api::scim::user::{field_to_attribute, parse_resource, resource, user_filter, ScimUserInput};
+use roster_api::scim::ScimError;
+use roster_domain::apps::AppPermission;
+use roster_domain::directory::{ApiNewUser, ApiUserChange};
+use roster_domain::store::{FindOrder, UserFind};
+use roster_domain::{Actor, DomainError, User};
+use serde_json::{json, Value};
+
+use crate::api::graph::base_url;
+use crate::api::{caller, Unauthenticated};
+use crate::AppState;
+
+/// SCIM's media type.
+const SCIM_JSON: &str = "application/scim+json";
+/// Users per page when the client does not say.
+const DEFAULT_COUNT: u32 = 100;
+/// How often a change without `If-Match` re-reads and re-applies itself when another save came
+/// in between.
+const ATTEMPTS: usize = 3;
+
+/// A failed SCIM request, rendered as RFC 7644's error body.
+pub struct ScimFailure(ScimError);
+
+impl From<ScimError> for ScimFailure {
+    fn from(e: ScimError) -> Self {
+        ScimFailure(e)
+    }
+}
+
+fn plain(status: u16, detail: impl Into<String>) -> ScimFailure {
+    ScimFailure(ScimError { status, scim_type: None, detail: detail.into() })
+}
+
+impl From<DomainError> for ScimFailure {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => ScimFailure(ScimError::invalid_value(
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", field_to_attribute(&e.field), e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )),
+            DomainError::Forbidden(why) => plain(403, why),
+            DomainError::NotFound(what) => plain(404, format!("The {what} was not found.")),
+            DomainError::UsernameTaken(name) => {
+                ScimFailure(ScimError::uniqueness(format!("The userName {name} is already in use.")))
+            }
+            DomainError::VersionConflict { .. } => {
+                plain(412, "The user was changed since the version in If-Match; read it again.")
+            }
+            DomainError::Throttled | DomainError::Limited(_) => plain(429, "Too many requests. Try again later."),
+            DomainError::ReauthenticationRequired => plain(403, "The change needs a recent sign-in."),
+            DomainError::Internal(_) | DomainError::Store(_) => {
+                tracing::error!(error = %e, "SCIM request failed");
+                plain(500, "Something went wrong on our side. Nothing was changed.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ScimFailure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = scim_json(status, &self.0.body());
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+type ScimResult = Result<Response, ScimFailure>;
+
+fn scim_json(status: StatusCode, body: &Value) -> Response {
+    (status, [(header::CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response()
+}
+
+const READ: &[AppPermission] = &[AppPermission::UserReadAll, AppPermission::UserReadWriteAll];
+const WRITE: &[AppPermission] = &[AppPermission::UserReadWriteAll];
+
+/// The calling application, if it holds one of `needed`.
+async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> Result<Actor, ScimFailure> {
+    let actor = caller(state, parts).await.map_err(|why| match why {
+        Unauthenticated::Missing => plain(401, "Send an access token as Authorization: Bearer."),
+        Unauthenticated::Invalid => plain(401, "The access token has expired or is not valid."),
+    })?;
+    let granted = actor.app.unwrap_or_default();
+    if !needed.iter().any(|p| granted.contains(*p)) {
+        let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
+        return Err(plain(403, format!("The application needs {}.", names.join(" or "))));
+    }
+    Ok(actor)
+}
+
+fn scim_base(state: &AppState, headers: &HeaderMap) -> String {
+    format!("{}/scim/v2", base_url(state, headers))
+}
+
+fn location(state: &AppState, headers: &HeaderMap, user: &User) -> String {
+    format!("{}/Users/{}", scim_base(state, headers), user.id)
+}
+
+fn etag(user: &User) -> String {
+    format!("W/\"{}\"", user.version)
+}
+
+/// One user as a response: the resource (projected), its ETag and Location.
+fn user_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    user: &User,
+    shown: &Projection,
+) -> Response {
+    let href = location(state, headers, user);
+    let body = projection::apply(shown, &resource(user, &href));
+    let mut response = scim_json(status, &body);
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag(user)) {
+        h.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&href) {
+            h.insert(header::LOCATION, v);
+        }
+    }
+    response
+}
+
+/// The version an `If-Match` header asks for: `None` without one or for `*`.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimFailure> {
+    let Some(value) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let bare = value.trim_start_matches("W/").trim_matches('"');
+    bare.parse().map(Some).map_err(|_| ScimFailure(ScimError::invalid_value(format!("Invalid If-Match {value}."))))
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The list parameters, from the query string or a `.search` body.
+struct ListRequest {
+    filter: Option<String>,
+    sort_by: Option<String>,
+    descending: bool,
+    start_index: u64,
+    count: u32,
+    projection: Projection,
+}
+
+fn number(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimFailure> {
+    raw.map(|r| {
+        r.trim().parse::<i64>().map_err(|_| ScimFailure(ScimError::invalid_value(format!("{name} must be a number."))))
+    })
+    .transpose()
+}
+
+impl ListRequest {
+    fn read(
+        filter: Option<&str>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<ListRequest, ScimFailure> {
+        let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("ascending") => false,
+            Some("descending") => true,
+            Some(other) => {
+                return Err(ScimFailure(ScimError::invalid_value(format!(
+                    "sortOrder must be ascending or descending, not {other}."
+                ))))
+            }
+        };
+        Ok(ListRequest {
+            filter: filter.filter(|f| !f.trim().is_empty()).map(str::to_string),
+            sort_by: sort_by.filter(|s| !s.trim().is_empty()).map(str::to_string),
+            descending,
+            // RFC 7644 §3.4.2.4: a start below 1 is read as 1, a negative count as 0.
+            start_index: start_index.unwrap_or(1).max(1) as u64,
+            count: count.map_or(DEFAULT_COUNT, |c| c.clamp(0, discovery::MAX_RESULTS as i64) as u32),
+            projection: parse_projection(attributes, excluded)?,
+        })
+    }
+}
+
+/// `GET /scim/v2/Users`.
+pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> ScimResult {
+    let actor = app_with(&state, &parts, READ).await?;
+    let q = query_pairs(raw.as_deref());
+    let request = ListRequest::read(
+        param(&q, "filter"),
+        param(&q, "sortBy"),
+        param(&q, "sortOrder"),
+        number("startIndex", param(&q, "startIndex"))?,
+        number("count", param(&q, "count"))?,
+        param(&q, "attributes"),
+        param(&q, "excludedAttributes"),
+    )?;
+    list_users(&state, &parts, &actor, request).await
+}
+
+/// `POST /scim/v2/Users/.search` (RFC 7644 §3.4.3): the same query in a body, out of URLs and logs.
+pub async fn search(State(state): State<AppState>, parts: Parts, body: Bytes) -> ScimResult {
+    let actor = app_with(&state, &parts, READ).await?;
+    let body = json_body(&body)?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str);
+    let list = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+    };
+    let request = ListRequest::read(
+        text("filter"),
+        text("sortBy"),
+        text("sortOrder"),
+        body.get("startIndex").and_then(Value::as_i64),
+        body.get("count").and_then(Value::as_i64),
+        list("attributes").as_deref(),
+        list("excludedAttributes").as_deref(),
+    )?;
+    list_users(&state, &parts, &actor, request).await
+}
+
+async fn list_users(state: &AppState, parts: &Parts, actor: &Actor, request: ListRequest) -> ScimResult {
+    let filter = request.filter.as_deref().map(parse_filter).transpose()?.map(|f| user_filter(&f)).transpose()?;
+    let order = match request.sort_by.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("id") => FindOrder::Id,
+        Some("username") | Some("urn:ietf:params:scim:schemas:core:2.0:user:username") => FindOrder::Username,
+        Some("displayname") | Some("name.formatted") => FindOrder::DisplayName,
+        Some(other) => {
+            return Err(ScimFailure(ScimError::invalid_value(format!(
+                "Sorting by {other} is not supported; sort by id, userName or displayName."
+            ))))
+        }
+    };
+    let total = state.directory.count_found(actor, filter.as_ref()).await?;
+    let users = if request.count == 0 {
+        Vec::new()
+    } else {
+        let find = UserFind {
+            filter,
+            order,
+            descending: request.descending,
+            after: None,
+            offset: request.start_index - 1,
+            limit: request.count,
+        };
+        state.directory.find_users(actor, find).await?
+    };
+    let resources: Vec<Value> = users
+        .iter()
+        .map(|u| projection::apply(&request.projection, &resource(u, &location(state, &parts.headers, u))))
+        .collect();
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total,
+        "startIndex": request.start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+fn shown(raw: Option<&str>) -> Result<Projection, ScimFailure> {
+    let q = query_pairs(raw);
+    Ok(parse_projection(param(&q, "attributes"), param(&q, "excludedAttributes"))?)
+}
+
+/// `GET /scim/v2/Users/{id}`; `If-None-Match` with the current ETag answers 304.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+) -> ScimResult {
+    let actor = app_with(&state, &parts, READ).await?;
+    let user = by_id(&state, &actor, &id).await?;
+    let current = etag(&user);
+    let unchanged = parts
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == current));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, current)]).into_response());
+    }
+    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+}
+
+/// A user by SCIM id (Roster's user id); usernames are not ids here.
+async fn by_id(state: &AppState, actor: &Actor, id: &str) -> Result<User, ScimFailure> {
+    if id.parse::<roster_domain::UserId>().is_err() {
+        return Err(plain(404, format!("No user has the id {id}.")));
+    }
+    Ok(state.directory.user_by_key(actor, id).await?)
+}
+
+fn json_body(bytes: &Bytes) -> Result<Value, ScimFailure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ScimFailure(ScimError::invalid_syntax(format!("The body is not valid JSON: {e}."))))
+}
+
+/// `POST /scim/v2/Users`: 201 with the resource.
+pub async fn create(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery, body: Bytes) -> ScimResult {
+    let actor = app_with(&state, &parts, WRITE).await?;
+    let input = parse_resource(&json_body(&body)?)?;
+    let user = state
+        .directory
+        .create_via_api(
+            &actor,
+            ApiNewUser {
+                username: input.username,
+                contact: input.contact,
+                enabled: input.active,
+                password: input.password,
+                must_change_password: false,
+            },
+        )
+        .await?;
+    Ok(user_response(&state, &parts.headers, StatusCode::CREATED, &user, &shown(raw.as_deref())?))
+}
+
+/// The change a whole resource asks for; the office location has no SCIM attribute and stays.
+fn replacement(user: &User, input: ScimUserInput) -> Result<ApiUserChange, ScimFailure> {
+    if !input.username.trim().eq_ignore_ascii_case(user.username.as_str()) {
+        return Err(ScimFailure(ScimError::mutability("userName can't be changed in Roster.")));
+    }
+    let mut contact = input.contact;
+    contact.office = user.contact.office.clone().unwrap_or_default();
+    Ok(ApiUserChange { contact, enabled: Some(input.active), password: input.password.map(|p| (p, false)) })
+}
+
+/// Applies `make` to the user as stored: at the `If-Match` version if the client sent one
+/// (412 when it moved on), else to the newest version, re-read when a save comes in between.
+async fn change(
+    state: &AppState,
+    actor: &Actor,
+    parts: &Parts,
+    id: &str,
+    make: impl Fn(&User) -> Result<ApiUserChange, ScimFailure>,
+) -> Result<User, ScimFailure> {
+    let expected = if_match(&parts.headers)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let user = by_id(state, actor, id).await?;
+        if expected.is_some_and(|v| v != user.version) {
+            return Err(plain(412, "The user was changed since the version in If-Match; read it again."));
+        }
+        let change = make(&user)?;
+        let version = Some(expected.unwrap_or(user.version));
+        match state.directory.change_via_api(actor, user.id, version, &change).await {
+            Ok(after) => return Ok(after),
+            Err(DomainError::VersionConflict { .. }) if expected.is_none() && attempt < ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `PUT /scim/v2/Users/{id}`: replaces the user with the resource sent.
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ScimResult {
+    let actor = app_with(&state, &parts, WRITE).await?;
+    let body = json_body(&body)?;
+    let user = change(&state, &actor, &parts, &id, |user| replacement(user, parse_resource(&body)?)).await?;
+    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+}
+
+/// `PATCH /scim/v2/Users/{id}`: add, replace and remove operations, applied all or none.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ScimResult {
+    let actor = app_with(&state, &parts, WRITE).await?;
+    let ops = parse_patch_request(&json_body(&body)?)?;
+    let user = change(&state, &actor, &parts, &id, |user| {
+        let mut current = resource(user, "");
+        apply_patch(&mut current, &ops)?;
+        replacement(user, parse_resource(&current)?)
+    })
+    .await?;
+    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+}
+
+/// `DELETE /scim/v2/Users/{id}`: 204; the user goes to Deleted users, restorable for 30 days.
+pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, parts: Parts) -> ScimResult {
+    let actor = app_with(&state, &parts, WRITE).await?;
+    let user = by_id(&state, &actor, &id).await?;
+    if if_match(&parts.headers)?.is_some_and(|v| v != user.version) {
+        return Err(plain(412, "The user was changed since the version in If-Match; read it again."));
+    }
+    state.directory.delete_user(&actor, user.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /scim/v2/ServiceProviderConfig`: what this service supports. Discovery documents
+/// describe the service, not anyone's data, so they need no token.
+pub async fn service_provider_config(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    scim_json(StatusCode::OK, &discovery::service_provider_config(&scim_base(&state, &headers)))
+}
+
+/// `GET /scim/v2/ResourceTypes`.
+pub async fn resource_types(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    scim_json(StatusCode::OK, &discovery::resource_types(&scim_base(&state, &headers)))
+}
+
+/// `GET /scim/v2/ResourceTypes/User`.
+pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> ScimResult {
+    if !name.eq_ignore_ascii_case("User") {
+        return Err(plain(404, format!("There is no resource type {name}.")));
+    }
+    Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&scim_base(&state, &headers))))
+}
+
+/// `GET /scim/v2/Schemas`.
+pub async fn schemas(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    scim_json(StatusCode::OK, &discovery::schemas(&scim_base(&state, &headers)))
+}
+
+/// `GET /scim/v2/Schemas/{urn}`.
+pub async fn schema(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ScimResult {
+    discovery::schema(&scim_base(&state, &headers), &id)
+        .map(|s| scim_json(StatusCode::OK, &s))
+        .ok_or_else(|| plain(404, format!("There is no schema {id}.")))
+}
