@@ -26,6 +26,7 @@ use roster_store_postgres::PostgresStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+mod api;
 mod import;
 
 /// Options of the benchmark.
@@ -64,6 +65,13 @@ struct Args {
     /// into the seeded directory (which then holds them).
     #[arg(long, value_name = "ROWS")]
     import: Option<u64>,
+    /// Instead of the admin center's scenarios, measure the standard APIs: read every user
+    /// through Graph paging, then create --scim-users users over SCIM with --clients clients.
+    #[arg(long)]
+    api: bool,
+    /// Users the --api run creates over SCIM.
+    #[arg(long, default_value_t = 100_000)]
+    scim_users: usize,
 }
 
 const ADMIN: &str = "bench.admin@contoso.com";
@@ -569,6 +577,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(rows) = args.import {
         return import::run(&bin, &target, rows).await;
+    }
+    if args.api {
+        return api::run(&bin, &target, args.clients, args.scim_users).await;
     }
     // One after the other, so that each node finds the schema in place rather than racing to
     // apply it.

@@ -97,6 +97,30 @@ impl fmt::Display for Phone {
     }
 }
 
+/// A stored number in the directory's `+{country code} {number}[x{extension}]` form (the form
+/// Microsoft's directory and Graph's phone methods use), without parsing it again: country
+/// calling codes are prefix-free, so the first one to two or three digits that is a known code
+/// is the code. Listing a million users must not parse a million numbers.
+pub fn with_country_code_apart(stored: &str) -> String {
+    let (number, extension) = match stored.split_once('x') {
+        Some((n, e)) => (n, Some(e)),
+        None => (stored, None),
+    };
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    let code_length = (1..=3.min(digits.len())).find(|&n| {
+        digits[..n].parse::<u16>().is_ok_and(|code| phonenumber::metadata::DATABASE.by_code(&code).is_some())
+    });
+    let mut out = match code_length {
+        Some(n) if number.starts_with('+') => format!("+{} {}", &digits[..n], &digits[n..]),
+        _ => number.to_string(),
+    };
+    if let Some(ext) = extension {
+        out.push('x');
+        out.push_str(ext);
+    }
+    out
+}
+
 /// Validates an optional phone field: blank means "no number".
 pub fn optional(field: &str, label: &str, raw: &str, region: Region) -> Result<Option<Phone>, FieldError> {
     let value = raw.trim();
@@ -173,5 +197,18 @@ mod tests {
     fn regions_parse_case_insensitively() {
         assert_eq!(Region::parse("de").unwrap().code(), "DE");
         assert!(Region::parse("XX").is_none());
+    }
+
+    #[test]
+    fn the_country_code_is_set_apart_without_parsing() {
+        assert_eq!(with_country_code_apart("+14255550101"), "+1 4255550101");
+        assert_eq!(with_country_code_apart("+442079460958x12"), "+44 2079460958x12");
+        assert_eq!(with_country_code_apart("+35312345678"), "+353 12345678");
+        assert_eq!(with_country_code_apart("+8613800138000"), "+86 13800138000");
+        for stored in ["+14255550101", "+442079460958", "+35312345678", "+4915112345678", "+81312345678"] {
+            let parsed = Phone::from_stored(stored).unwrap();
+            let code = parsed.international().split(' ').next().unwrap().to_string();
+            assert!(with_country_code_apart(stored).starts_with(&format!("{code} ")), "{stored}");
+        }
     }
 }

@@ -84,7 +84,8 @@ pub trait UserBatches: Send {
 /// The order of users an API lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FindOrder {
-    /// By id: stable, and the cheapest walk through the whole directory.
+    /// The store's own order: stable between pages, and its cheapest walk through the whole
+    /// directory (by id, or by the order rows were added).
     #[default]
     Id,
     /// By case-folded display name, then id.
@@ -103,6 +104,14 @@ pub struct UserFind {
     pub after: Option<Cursor>,
     pub offset: u64,
     pub limit: u32,
+}
+
+/// A user an API listed, with the cursor that continues the list after it. The cursor's key
+/// is the store's own (for [`FindOrder::Id`] it need not be the id), so it is opaque to callers.
+#[derive(Debug, Clone)]
+pub struct FoundUser {
+    pub user: User,
+    pub cursor: Cursor,
 }
 
 /// A fixed-window counter's state after an increment.
@@ -152,7 +161,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Active users matching a filter, one page (see [`UserFind`]). The store selects exactly
     /// the users [`UserFilter::matches`] accepts.
-    async fn find_users(&self, find: &UserFind) -> Result<Vec<User>, StoreError>;
+    async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError>;
 
     /// How many active users match `filter`.
     async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError>;

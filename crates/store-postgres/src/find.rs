@@ -6,8 +6,8 @@
 //! the filter's values get; other text columns are folded with SQL's `lower`. Comparisons are
 //! in byte order (`collate "C"`), as in SQLite and in Rust.
 
-use roster_domain::store::{FindOrder, UserFind};
-use roster_domain::user::User;
+use roster_domain::store::{FindOrder, FoundUser, UserFind};
+use roster_domain::user::Cursor;
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 use roster_domain::StoreError;
 use sqlx::Row;
@@ -151,7 +151,7 @@ fn order_column(order: FindOrder) -> (&'static str, bool) {
 }
 
 impl PostgresStore {
-    pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<User>, StoreError> {
+    pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
         let mut args = Params::default();
         let mut sql = format!("select {USER_COLUMNS}, {EMAILS_COLUMN} from users where deleted_at is null");
         if let Some(filter) = &find.filter {
@@ -181,7 +181,13 @@ impl PostgresStore {
         rows.iter()
             .map(|row| {
                 let emails: Vec<String> = row.try_get("emails").map_err(backend)?;
-                user_from_row(row, emails)
+                let user = user_from_row(row, emails)?;
+                let key = match find.order {
+                    FindOrder::Id => user.id.to_string(),
+                    FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),
+                    FindOrder::Username => user.username.as_str().to_string(),
+                };
+                Ok(FoundUser { cursor: Cursor { key, id: user.id }, user })
             })
             .collect()
     }

@@ -198,7 +198,10 @@ mod store_impl {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             PostgresStore::list_users(self, query).await
         }
-        async fn find_users(&self, find: &roster_domain::store::UserFind) -> Result<Vec<User>, StoreError> {
+        async fn find_users(
+            &self,
+            find: &roster_domain::store::UserFind,
+        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
             PostgresStore::find_users(self, find).await
         }
         async fn count_found(

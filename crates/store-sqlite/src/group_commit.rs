@@ -1,12 +1,15 @@
-//! Group commit for saves: saves that arrive while a commit is being flushed wait for the next
-//! one and share it, so a burst of saves costs one disk flush, not one each.
+//! Group commit for saves and new users: changes that arrive while a commit is being flushed
+//! wait for the next one and share it, so a burst of them costs one disk flush, not one each.
 //!
 //! A batch first updates each save's row, version-checked: a save refused for a conflict has
 //! then written nothing (its update matched no row), needs no rollback of its own, and the
 //! others go on. The rest of the accepted saves (addresses, verifications, audit records,
 //! messages) is then written in a few statements for the whole batch. Any other failure rolls the whole batch back, and its saves are then
 //! retried one transaction each, so one bad save cannot fail its neighbours. Every caller hears
-//! its own result only after its transaction is durably committed.
+//! its own result only after its transaction is durably committed. New users go the same way:
+//! an insert refused for a taken username writes nothing and fails alone.
+
+use std::future::Future;
 
 use roster_domain::audit::AuditEntry;
 use roster_domain::outbox::Message;
@@ -15,8 +18,8 @@ use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::backend;
-use crate::users::{update_row, write_rest, Accepted};
+use crate::users::{insert_user_row, replace_emails, update_row, write_rest, Accepted};
+use crate::{audit, backend};
 
 /// The most saves one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -30,14 +33,61 @@ pub(crate) struct SaveJob {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// Starts the committer on the writer pool; it stops when every sender is gone.
-pub(crate) fn spawn(writer: SqlitePool) -> mpsc::Sender<SaveJob> {
+/// One new user waiting for a commit.
+pub(crate) struct InsertJob {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub audit: AuditEntry,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// A change a committer writes in a transaction shared with others of its kind.
+pub(crate) trait Job: Send + Sync + Sized + 'static {
+    /// Writes `jobs` in one transaction: each job's own refusal in its slot, or the failure of
+    /// the whole batch.
+    fn commit(
+        writer: &SqlitePool,
+        jobs: &[Self],
+    ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send;
+
+    /// Tells the caller how its change went.
+    fn reply(self, result: Result<(), StoreError>);
+}
+
+impl Job for SaveJob {
+    fn commit(
+        writer: &SqlitePool,
+        jobs: &[Self],
+    ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send {
+        commit(writer, jobs)
+    }
+
+    fn reply(self, result: Result<(), StoreError>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Job for InsertJob {
+    fn commit(
+        writer: &SqlitePool,
+        jobs: &[Self],
+    ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send {
+        commit_inserts(writer, jobs)
+    }
+
+    fn reply(self, result: Result<(), StoreError>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Starts a committer on the writer pool; it stops when every sender is gone.
+pub(crate) fn spawn<J: Job>(writer: SqlitePool) -> mpsc::Sender<J> {
     let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
     tokio::spawn(run(writer, receiver));
     sender
 }
 
-async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<SaveJob>) {
+async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::Receiver<J>) {
     while let Some(first) = receiver.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -46,12 +96,12 @@ async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<SaveJob>) {
                 Err(_) => break,
             }
         }
-        let results = match commit(&writer, &jobs).await {
+        let results = match J::commit(&writer, &jobs).await {
             Ok(results) => results,
             Err(_) if jobs.len() > 1 => {
                 let mut results = Vec::with_capacity(jobs.len());
                 for job in &jobs {
-                    let alone = commit(&writer, std::slice::from_ref(job)).await;
+                    let alone = J::commit(&writer, std::slice::from_ref(job)).await;
                     results.push(alone.and_then(|mut r| r.pop().unwrap_or(Ok(()))));
                 }
                 results
@@ -59,7 +109,7 @@ async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<SaveJob>) {
             Err(e) => vec![Err(e)],
         };
         for (job, result) in jobs.into_iter().zip(results) {
-            let _ = job.reply.send(result);
+            job.reply(result);
         }
     }
 }
@@ -85,6 +135,29 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
         }
     }
     write_rest(&mut tx, &accepted).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(results)
+}
+
+async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut conn = writer.acquire().await.map_err(backend)?;
+    let mut tx = conn.begin().await.map_err(backend)?;
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut accepted = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match insert_user_row(&mut tx, &job.user, job.password_hash.as_deref()).await {
+            Ok(()) => {
+                results.push(Ok(()));
+                accepted.push(job);
+            }
+            Err(taken @ StoreError::Duplicate(_)) => results.push(Err(taken)),
+            Err(failure) => return Err(failure),
+        }
+    }
+    let users: Vec<&User> = accepted.iter().map(|j| &j.user).collect();
+    replace_emails(&mut tx, &users).await?;
+    let entries: Vec<&AuditEntry> = accepted.iter().map(|j| &j.audit).collect();
+    audit::insert_many(&mut tx, &entries).await?;
     tx.commit().await.map_err(backend)?;
     Ok(results)
 }
@@ -211,5 +284,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count(), 2);
+    }
+
+    #[tokio::test]
+    async fn new_users_share_commits_and_a_taken_username_fails_alone() {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(data.path()).await.unwrap();
+        let mut users: Vec<User> = (0..30).map(user).collect();
+        for (i, u) in users.iter_mut().enumerate() {
+            u.contact.alternate_emails = vec![format!("alt{i}@fabrikam.com")];
+        }
+        let mut twin = user(7);
+        twin.contact.display_name = "Twin".into();
+        users.push(twin);
+        let mut tasks = Vec::new();
+        for u in users.clone() {
+            let store = store.clone();
+            tasks
+                .push(tokio::spawn(async move { store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let taken = results.iter().filter(|r| matches!(r, Err(StoreError::Duplicate(_)))).count();
+        assert_eq!((results.iter().filter(|r| r.is_ok()).count(), taken), (30, 1));
+        for (u, result) in users.iter().zip(&results) {
+            let stored = store.get_user(u.id).await.unwrap();
+            assert_eq!(stored.is_some(), result.is_ok(), "{}", u.contact.display_name);
+            if let Some(stored) = stored {
+                assert_eq!(stored.contact.alternate_emails, u.contact.alternate_emails);
+            }
+        }
+        let audits = store
+            .list_audit(&roster_domain::AuditQuery { limit: 100, ..roster_domain::AuditQuery::default() })
+            .await
+            .unwrap();
+        assert_eq!(audits.len(), 30, "the refused user left no audit record");
     }
 }

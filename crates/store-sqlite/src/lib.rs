@@ -47,6 +47,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     saves: tokio::sync::mpsc::Sender<group_commit::SaveJob>,
+    inserts: tokio::sync::mpsc::Sender<group_commit::InsertJob>,
 }
 
 impl SqliteStore {
@@ -132,7 +133,8 @@ impl SqliteStore {
         let readers =
             SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
         let saves = group_commit::spawn(writer.clone());
-        Ok(SqliteStore { writer, readers, saves })
+        let inserts = group_commit::spawn(writer.clone());
+        Ok(SqliteStore { writer, readers, saves, inserts })
     }
 
     /// Closes both pools, waiting for running statements.
@@ -246,7 +248,10 @@ mod store_impl {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
-        async fn find_users(&self, find: &roster_domain::store::UserFind) -> Result<Vec<User>, StoreError> {
+        async fn find_users(
+            &self,
+            find: &roster_domain::store::UserFind,
+        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
             SqliteStore::find_users(self, find).await
         }
         async fn count_found(

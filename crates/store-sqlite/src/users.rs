@@ -9,7 +9,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
-use crate::group_commit::SaveJob;
+use crate::group_commit::{InsertJob, SaveJob};
 use crate::rows::{user_from_row, USER_COLUMNS};
 use crate::{audit, backend, outbox, recovery, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
@@ -66,7 +66,7 @@ fn placeholders(rows: usize, columns: usize) -> String {
 /// Address rows per insert: seven parameters each, well inside SQLite's limit of 32,766.
 const EMAIL_ROWS_PER_INSERT: usize = 1_000;
 
-async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<(), StoreError> {
+pub(crate) async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<(), StoreError> {
     let rows: Vec<(&User, usize, &String)> = users
         .iter()
         .flat_map(|user| user.contact.alternate_emails.iter().enumerate().map(move |(i, a)| (*user, i, a)))
@@ -89,6 +89,19 @@ async fn replace_emails(conn: &mut SqliteConnection, users: &[&User]) -> Result<
         );
         sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(backend)?;
     }
+    Ok(())
+}
+
+/// Inserts one user's row; a taken username is [`StoreError::Duplicate`] and writes nothing.
+pub(crate) async fn insert_user_row(
+    conn: &mut SqliteConnection,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut args = SqliteArguments::default();
+    push_user_values(&mut args, user, password_hash)?;
+    let sql = format!("insert into users ({INSERT_COLUMNS}) values {}", placeholders(1, INSERT_COLUMN_COUNT));
+    sqlx::query_with(&sql, args).execute(&mut *conn).await.map_err(|e| unique_or_backend(e, "username"))?;
     Ok(())
 }
 
@@ -284,14 +297,15 @@ impl SqliteStore {
         password_hash: Option<&str>,
         entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let mut args = SqliteArguments::default();
-        push_user_values(&mut args, user, password_hash)?;
-        let sql = format!("insert into users ({INSERT_COLUMNS}) values {}", placeholders(1, INSERT_COLUMN_COUNT));
-        sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| unique_or_backend(e, "username"))?;
-        replace_emails(&mut tx, &[user]).await?;
-        audit::insert(&mut tx, entry).await?;
-        tx.commit().await.map_err(backend)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = InsertJob {
+            user: user.clone(),
+            password_hash: password_hash.map(str::to_string),
+            audit: entry.clone(),
+            reply,
+        };
+        self.inserts.send(job).await.map_err(|_| backend("the committer has stopped"))?;
+        answer.await.map_err(|_| backend("the committer dropped a new user"))?
     }
 
     pub(crate) async fn insert_users_bulk(

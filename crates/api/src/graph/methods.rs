@@ -3,7 +3,7 @@
 //! alternate email addresses are the email methods. There is one source of truth: a method
 //! changed here is the field the admin center shows, and the other way round.
 
-use roster_domain::phone::Phone;
+use roster_domain::phone::with_country_code_apart;
 use roster_domain::user::User;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -66,22 +66,7 @@ impl PhoneType {
 
 /// A stored number in Graph's method format, `+{country code} {number}[x{extension}]`.
 pub fn graph_phone(stored: &str) -> String {
-    let (number, extension) = match stored.split_once('x') {
-        Some((n, e)) => (n, Some(e)),
-        None => (stored, None),
-    };
-    let country = Phone::from_stored(stored)
-        .and_then(|p| p.international().split(' ').next().map(str::to_string))
-        .filter(|cc| number.starts_with(cc.as_str()));
-    let mut out = match country {
-        Some(cc) => format!("{cc} {}", &number[cc.len()..]),
-        None => number.to_string(),
-    };
-    if let Some(ext) = extension {
-        out.push('x');
-        out.push_str(ext);
-    }
-    out
+    with_country_code_apart(stored)
 }
 
 /// Checks Graph's required format, `+{country code} {number}[x{extension}]`, and returns the

@@ -3,7 +3,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use roster_domain::user::{sort_key, User};
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 
 use super::filter::{combine, normalise_phone};
@@ -65,17 +64,6 @@ pub enum OrderBy {
     DisplayName { descending: bool },
     /// By user principal name (unique).
     UserPrincipalName { descending: bool },
-}
-
-impl OrderBy {
-    /// The sort key of `user` in this order, as a [`SkipToken`] records it (empty for [`OrderBy::Default`]).
-    pub fn key_of(self, user: &User) -> String {
-        match self {
-            OrderBy::Default => String::new(),
-            OrderBy::DisplayName { .. } => sort_key(&user.contact.display_name),
-            OrderBy::UserPrincipalName { .. } => user.username.as_str().to_string(),
-        }
-    }
 }
 
 /// Reads `$orderby`: `displayName` or `userPrincipalName`, optionally `asc` or `desc`.
@@ -258,7 +246,7 @@ pub fn parse_count(raw: Option<&str>) -> Result<bool, GraphError> {
 /// Where the next page starts: the sort key and id of the last user returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkipToken {
-    /// The last user's [`OrderBy::key_of`].
+    /// The store's cursor key of the last user (opaque here).
     pub key: String,
     /// The last user's id.
     pub id: String,

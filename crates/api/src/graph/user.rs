@@ -4,7 +4,7 @@
 //! and names the fields, which [`field_to_property`] turns into Graph's property names.
 
 use roster_domain::contact::{ContactInfo, ContactInput};
-use roster_domain::phone::Phone;
+use roster_domain::phone::with_country_code_apart;
 use roster_domain::user::User;
 use serde_json::{Map, Value};
 
@@ -106,9 +106,10 @@ fn property(user: &User, name: &str) -> Value {
     }
 }
 
-/// A stored phone number in international form (`+1 425-555-0101`), as Graph shows numbers.
+/// A stored phone number as the directory shows it to SSPR and Graph's phone methods:
+/// `+1 4255550101`, the country code set apart.
 fn display_phone(stored: &str) -> String {
-    Phone::from_stored(stored).map(|p| p.international()).unwrap_or_else(|| stored.to_string())
+    with_country_code_apart(stored)
 }
 
 /// Reads a PATCH body: `current` with the properties present overlaid (`null` or `""` clears).
@@ -353,7 +354,7 @@ mod tests {
                 "givenName": "Adele",
                 "jobTitle": null,
                 "mail": "adele.vance@contoso.com",
-                "mobilePhone": "+44 20 7946 0958",
+                "mobilePhone": "+44 2079460958",
                 "officeLocation": null,
                 "preferredLanguage": null,
                 "surname": null,

@@ -10,7 +10,7 @@ use crate::notify::{self, Occasion, PasswordEvent};
 use crate::password;
 use crate::permission::Permission;
 use crate::role::RoleSet;
-use crate::store::UserFind;
+use crate::store::{FoundUser, UserFind};
 use crate::user::{User, UserId, Username};
 use crate::user_filter::UserFilter;
 
@@ -41,7 +41,7 @@ pub struct ApiUserChange {
 
 impl Directory {
     /// One page of active users matching an API filter.
-    pub async fn find_users(&self, actor: &Actor, mut find: UserFind) -> Result<Vec<User>, DomainError> {
+    pub async fn find_users(&self, actor: &Actor, mut find: UserFind) -> Result<Vec<FoundUser>, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
         find.limit = find.limit.clamp(1, MAX_FIND_LIMIT);
         Ok(self.store.find_users(&find).await?)

@@ -218,7 +218,7 @@ async fn graph_clients_create_read_change_and_delete_users() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["otherMails"], json!(["adele@fabrikam.com"]));
-    assert_eq!(body["mobilePhone"], "+1 425-555-0101");
+    assert_eq!(body["mobilePhone"], "+1 4255550101");
     assert_eq!(body["givenName"], "Adele", "properties a PATCH leaves out keep their values");
     assert!(body["@odata.context"]
         .as_str()
@@ -231,7 +231,7 @@ async fn graph_clients_create_read_change_and_delete_users() {
     assert_eq!(body["error"]["code"], "Request_BadRequest");
     assert_eq!(body["error"]["details"][0]["target"], "mobilePhone");
     let (_, body) = call(&app, &reader, Method::GET, &format!("/v1.0/users/{id}"), None).await;
-    assert_eq!(body["mobilePhone"], "+1 425-555-0101", "a refused change changes nothing");
+    assert_eq!(body["mobilePhone"], "+1 4255550101", "a refused change changes nothing");
 
     let (status, body) =
         call(&app, &reader, Method::PATCH, &format!("/v1.0/users/{id}"), Some(json!({"jobTitle": "x"}))).await;
@@ -373,7 +373,14 @@ async fn the_store_selects_exactly_the_users_a_filter_matches() {
     let users = bulk(&app.directory, &names, &[(0, "z@example.org"), (2, "al@EXAMPLE.org"), (2, "smith@x.com")]).await;
     let actor = Actor::system("test");
     app.directory.set_enabled(&actor, users[4].id, false).await.unwrap();
-    let all = app.directory.find_users(&actor, UserFind { limit: 100, ..UserFind::default() }).await.unwrap();
+    let all: Vec<_> = app
+        .directory
+        .find_users(&actor, UserFind { limit: 100, ..UserFind::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.user)
+        .collect();
     assert_eq!(all.len(), 5);
 
     let text = |attr, op, v: &str| UserFilter::Compare { attr, op, value: FilterValue::Text(v.into()) };
@@ -406,7 +413,7 @@ async fn the_store_selects_exactly_the_users_a_filter_matches() {
         let find =
             UserFind { filter: Some(filter.clone()), order: FindOrder::Username, limit: 100, ..UserFind::default() };
         let found: Vec<String> =
-            app.directory.find_users(&actor, find).await.unwrap().iter().map(|u| u.username.to_string()).collect();
+            app.directory.find_users(&actor, find).await.unwrap().iter().map(|f| f.user.username.to_string()).collect();
         expected.sort();
         assert_eq!(found, expected, "{filter:?}");
         let counted = app.directory.count_found(&actor, Some(&filter)).await.unwrap();

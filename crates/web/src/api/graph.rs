@@ -258,28 +258,27 @@ async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> Graph
         Some(token) => {
             let token = SkipToken::decode(token)?;
             let id: UserId = token.id.parse().map_err(|_| GraphError::bad_request("The skip token is not valid."))?;
-            let key = if order == OrderBy::Default { id.to_string() } else { token.key };
-            Some(Cursor { key, id })
+            Some(Cursor { key: token.key, id })
         }
     };
     let first_page = after.is_none();
     let find = UserFind { filter: condition.clone(), order: find_order, descending, after, offset: 0, limit: top + 1 };
-    let mut users = state.directory.find_users(&actor, find).await?;
-    let more = users.len() > top as usize;
-    users.truncate(top as usize);
+    let mut found = state.directory.find_users(&actor, find).await?;
+    let more = found.len() > top as usize;
+    found.truncate(top as usize);
     let base = base_url(state, &parts.headers);
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#users{}", select.context_suffix())));
     if count && eventual && first_page {
         body.insert("@odata.count".into(), json!(state.directory.count_found(&actor, condition.as_ref()).await?));
     }
-    if let (true, Some(last)) = (more, users.last()) {
-        let token = SkipToken { key: order.key_of(last), id: last.id.to_string() }.encode();
+    if let (true, Some(last)) = (more, found.last()) {
+        let token = SkipToken { key: last.cursor.key.clone(), id: last.cursor.id.to_string() }.encode();
         let rest = options.without_skiptoken();
         let joiner = if rest.is_empty() { "" } else { "&" };
         body.insert("@odata.nextLink".into(), json!(format!("{base}/v1.0/users?{rest}{joiner}$skiptoken={token}")));
     }
-    let values: Vec<Value> = users.iter().map(|u| Value::Object(user_json(u, &select))).collect();
+    let values: Vec<Value> = found.iter().map(|f| Value::Object(user_json(&f.user, &select))).collect();
     body.insert("value".into(), Value::Array(values));
     Ok(Json(Value::Object(body)).into_response())
 }

@@ -272,7 +272,7 @@ async fn list_users(state: &AppState, parts: &Parts, actor: &Actor, request: Lis
             offset: request.start_index - 1,
             limit: request.count,
         };
-        state.directory.find_users(actor, find).await?
+        state.directory.find_users(actor, find).await?.into_iter().map(|f| f.user).collect()
     };
     let resources: Vec<Value> = users
         .iter()

@@ -1,0 +1,167 @@
+//! `roster-bench --api`: the standard APIs under load. Registers an application with
+//! `roster apps add`, takes a token from `/oauth2/v2.0/token`, then
+//!
+//! - reads the whole directory through Graph's `@odata.nextLink` paging at `$top=999` (one
+//!   client, as paging is sequential), and
+//! - creates users over SCIM with concurrent clients, each `POST /scim/v2/Users` a complete
+//!   resource (name, title, an alternate address, a mobile phone, a department).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{rss_mb, run_roster, start_server, Sample, Target};
+
+/// Registers an application and returns a bearer token for it.
+async fn token(bin: &std::path::Path, target: &Target, base: &str) -> anyhow::Result<String> {
+    let out =
+        run_roster(bin, &["apps", "add", "--name", "Benchmark", "--permission", "User.ReadWrite.All"], target, None)
+            .await?;
+    let field = |name: &str| {
+        out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).context("roster apps add output")
+    };
+    let (id, secret) = (field("Client id:")?, field("Client secret:")?);
+    let r = Client::new()
+        .post(format!("{base}/oauth2/v2.0/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+        .send()
+        .await?;
+    if r.status() != StatusCode::OK {
+        bail!("the token endpoint answered {}", r.status());
+    }
+    let body: Value = r.json().await?;
+    Ok(body["access_token"].as_str().context("access_token")?.to_string())
+}
+
+/// Follows `@odata.nextLink` from the first page to the last; returns the page latencies and
+/// how many users came back.
+async fn read_all(client: &Client, base: &str, token: &str) -> anyhow::Result<(Sample, usize)> {
+    let started = Instant::now();
+    let mut url = format!("{base}/v1.0/users?$top=999");
+    let mut latencies = Vec::new();
+    let mut users = 0;
+    loop {
+        let t = Instant::now();
+        let r = client.get(&url).bearer_auth(token).send().await?;
+        if r.status() != StatusCode::OK {
+            bail!("page {} answered {}", latencies.len() + 1, r.status());
+        }
+        let page: Value = r.json().await?;
+        latencies.push(t.elapsed());
+        users += page["value"].as_array().map_or(0, Vec::len);
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let sample = Sample {
+        name: "Graph: read every user, $top=999",
+        latencies,
+        elapsed: started.elapsed(),
+        errors: 0,
+        rss_mb: Vec::new(),
+    };
+    Ok((sample, users))
+}
+
+/// A complete SCIM user; `run` keeps the names of each run apart, so that runs on one seeded
+/// folder never collide.
+fn scim_user(run: u64, i: usize) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": format!("scim.{run}.{i:07}@contoso.com"),
+        "active": true,
+        "displayName": format!("Scim User {i}"),
+        "name": {"givenName": "Scim", "familyName": format!("User {i}")},
+        "title": "Engineer",
+        "emails": [{"type": "work", "primary": true, "value": format!("scim.{run}.{i:07}@contoso.com")},
+                   {"type": "other", "value": format!("scim.{i}@fabrikam.com")}],
+        "phoneNumbers": [{"type": "mobile", "value": format!("+44 7911 {:06}", i % 1_000_000)}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Research"}
+    })
+}
+
+/// `clients` clients share `total` creations, each taking the next number until none is left.
+async fn create_over_scim(base: &str, token: &str, clients: usize, total: usize) -> Sample {
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, base, token) = (next.clone(), base.to_string(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let client = Client::new();
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                let sent = client
+                    .post(format!("{base}/scim/v2/Users"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/scim+json")
+                    .body(scim_user(run, i).to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((l, e)) = task.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    Sample { name: "SCIM: create a user", latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() }
+}
+
+/// Runs both API scenarios against one server on `target` and prints their table.
+pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_users: usize) -> anyhow::Result<()> {
+    let (server, base) = start_server(bin, target).await?;
+    let pid = server.id().context("server pid")?;
+    let token = token(bin, target, &base).await?;
+    let (mut read, users) = read_all(&Client::new(), &base, &token).await?;
+    read.rss_mb = vec![rss_mb(pid)];
+    let mut created = create_over_scim(&base, &token, clients, scim_users).await;
+    created.rss_mb = vec![rss_mb(pid)];
+
+    println!("Roster API benchmark: {}, 1 node, server at {base}", target.engine());
+    println!();
+    println!("| Scenario | Requests | p50 ms | p95 ms | p99 ms | Requests/s | Errors | Server RSS after, MB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("{}", read.row());
+    println!("{}", created.row());
+    println!();
+    println!(
+        "Read {users} users in {} pages in {:.1} s: {:.0} users/s.",
+        read.latencies.len(),
+        read.elapsed.as_secs_f64(),
+        users as f64 / read.elapsed.as_secs_f64()
+    );
+    println!(
+        "Created {} users over SCIM with {clients} clients in {:.1} s: {:.0} users/s ({} errors).",
+        created.latencies.len(),
+        created.elapsed.as_secs_f64(),
+        created.latencies.len() as f64 / created.elapsed.as_secs_f64(),
+        created.errors
+    );
+    drop(server);
+    Ok(())
+}
