@@ -494,3 +494,50 @@ async fn import_flow(c: Client, base: String, file: std::path::PathBuf) {
     assert!(text(c).await.contains("Lee Gu"), "the imported user is listed");
     assert!(!text(c).await.contains("Chris Green"), "the invalid row was skipped");
 }
+
+#[tokio::test]
+async fn an_admin_registers_an_application_and_its_secret_gets_a_token() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::start().await;
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    let base = app.base.clone();
+    let (sender, secret) = tokio::sync::oneshot::channel();
+    in_browser(|c| app_registration_flow(c, base, sender)).await;
+    let secret = secret.await.unwrap();
+    let registered = app.directory.list_apps(&Actor::system("test")).await.unwrap();
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0].permissions.display(), "User.ReadWrite.All");
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth2/v2.0/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &registered[0].id.to_string()),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "the secret shown on the page works");
+}
+
+async fn app_registration_flow(c: Client, base: String, secret: tokio::sync::oneshot::Sender<String>) {
+    let c = &c;
+    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    c.goto(&format!("{base}/admin/users")).await.unwrap();
+    click(c, "App registrations").await;
+    click(c, "Register").await;
+    assert!(text(c).await.contains("Choose at least one permission."), "the missing choice is named");
+    fill(c, "Name", "HR sync").await;
+    field(c, "User.ReadWrite.All").await.click().await.unwrap();
+    click(c, "Register").await;
+    wait_for_text(c, "HR sync is registered").await;
+    shot(c, "app-registered.png").await;
+    let shown = c.find(Locator::Id("client-secret")).await.unwrap().text().await.unwrap();
+    click(c, "Done").await;
+    let page = text(c).await;
+    assert!(page.contains(&format!("{}…", &shown[..3])), "the secret is listed by its first characters");
+    assert!(!page.contains(&shown), "and never shown again");
+    secret.send(shown).unwrap();
+}

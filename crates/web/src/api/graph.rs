@@ -22,7 +22,7 @@ use roster_domain::user_filter::UserFilter;
 use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
 use serde_json::{json, Map, Value};
 
-use crate::api::openapi::{GraphErrorDoc, UserDoc, UserListDoc, UserWriteDoc};
+use crate::api::openapi::{GraphFailures, UserDoc, UserKey, UserListDoc, UserWriteDoc};
 use crate::api::{caller, Unauthenticated};
 use crate::AppState;
 
@@ -213,7 +213,7 @@ fn eventual(headers: &HeaderMap) -> bool {
     tag = "users",
     summary = "List users",
     params(("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (100 by default)"), ("$select" = Option<String>, Query, description = "Properties to return, comma-separated"), ("$filter" = Option<String>, Query, description = "OData filter: eq, ne, startswith, endswith, in, ge, le, and, or, not, any()"), ("$orderby" = Option<String>, Query, description = "displayName or userPrincipalName, asc or desc"), ("$count" = Option<bool>, Query, description = "Add @odata.count (needs ConsistencyLevel: eventual)"), ("$search" = Option<String>, Query, description = "\"displayName:text\" clauses joined by OR or AND"), ("$skiptoken" = Option<String>, Query, description = "From @odata.nextLink; opaque"), ("ConsistencyLevel" = Option<String>, Header, description = "eventual, for advanced queries")),
-    responses((status = 200, description = "A page of users", body = UserListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 200, description = "A page of users", body = UserListDoc), GraphFailures)
 )]
 pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> GraphResult {
     let headers = parts.headers.clone();
@@ -289,8 +289,8 @@ async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> Graph
     path = "/v1.0/users/{key}",
     tag = "users",
     summary = "Get a user (or /v1.0/users/$count: the number of users)",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("$select" = Option<String>, Query, description = "Properties to return")),
-    responses((status = 200, description = "The user", body = UserDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(UserKey, ("$select" = Option<String>, Query, description = "Properties to return")),
+    responses((status = 200, description = "The user", body = UserDoc), GraphFailures)
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -341,7 +341,7 @@ pub(crate) fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
     tag = "users",
     summary = "Create a user",
     request_body(content = UserWriteDoc, content_type = "application/json"),
-    responses((status = 201, description = "The new user", body = UserDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 201, description = "The new user", body = UserDoc), GraphFailures)
 )]
 pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) -> GraphResult {
     let headers = parts.headers.clone();
@@ -370,9 +370,9 @@ pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) ->
     path = "/v1.0/users/{key}",
     tag = "users",
     summary = "Update a user",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    params(UserKey),
     request_body(content = UserWriteDoc, content_type = "application/json"),
-    responses((status = 204, description = "Updated"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update(State(state): State<AppState>, Path(key): Path<String>, parts: Parts, body: Bytes) -> GraphResult {
     let headers = parts.headers.clone();
@@ -422,8 +422,8 @@ pub(crate) async fn change_user(
     path = "/v1.0/users/{key}",
     tag = "users",
     summary = "Delete a user (to Deleted users, restorable for 30 days)",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(UserKey),
+    responses((status = 204, description = "Deleted"), GraphFailures)
 )]
 pub async fn delete(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     let headers = parts.headers.clone();

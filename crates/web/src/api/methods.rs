@@ -19,7 +19,7 @@ use roster_domain::{Actor, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::{app_with, base_url, change_user, json_body, GraphFailure, GraphResult};
-use crate::api::openapi::{EmailMethodDoc, GraphErrorDoc, MethodListDoc, PhoneMethodDoc};
+use crate::api::openapi::{EmailMethodDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, UserKey};
 use crate::AppState;
 
 const READ_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadAll, AppPermission::AuthMethodReadWriteAll];
@@ -72,8 +72,8 @@ async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> 
     path = "/v1.0/users/{key}/authentication/methods",
     tag = "authentication methods",
     summary = "List a user's authentication methods",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
-    responses((status = 200, description = "Password, phone and email methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(UserKey),
+    responses((status = 200, description = "Password, phone and email methods", body = MethodListDoc), GraphFailures)
 )]
 pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
@@ -91,8 +91,8 @@ pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts:
     path = "/v1.0/users/{key}/authentication/phoneMethods",
     tag = "authentication methods",
     summary = "List phone methods",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
-    responses((status = 200, description = "Phone methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(UserKey),
+    responses((status = 200, description = "Phone methods", body = MethodListDoc), GraphFailures)
 )]
 pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
@@ -110,8 +110,8 @@ pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>,
     path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
     tag = "authentication methods",
     summary = "Get a phone method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
-    responses((status = 200, description = "The phone method", body = PhoneMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(MethodKey),
+    responses((status = 200, description = "The phone method", body = PhoneMethodDoc), GraphFailures)
 )]
 pub async fn get_phone(
     State(state): State<AppState>,
@@ -134,9 +134,9 @@ pub async fn get_phone(
     path = "/v1.0/users/{key}/authentication/phoneMethods",
     tag = "authentication methods",
     summary = "Add a phone method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    params(UserKey),
     request_body(content = PhoneMethodDoc, content_type = "application/json"),
-    responses((status = 201, description = "The new method", body = PhoneMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 201, description = "The new method", body = PhoneMethodDoc), GraphFailures)
 )]
 pub async fn add_phone(
     State(state): State<AppState>,
@@ -179,9 +179,9 @@ pub async fn add_phone(
     path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
     tag = "authentication methods",
     summary = "Change a phone method's number",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    params(MethodKey),
     request_body(content = PhoneMethodDoc, content_type = "application/json"),
-    responses((status = 204, description = "Updated"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update_phone(
     State(state): State<AppState>,
@@ -215,8 +215,8 @@ pub async fn update_phone(
     path = "/v1.0/users/{key}/authentication/phoneMethods/{id}",
     tag = "authentication methods",
     summary = "Delete a phone method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(MethodKey),
+    responses((status = 204, description = "Deleted"), GraphFailures)
 )]
 pub async fn delete_phone(
     State(state): State<AppState>,
@@ -247,8 +247,8 @@ pub async fn delete_phone(
     path = "/v1.0/users/{key}/authentication/emailMethods",
     tag = "authentication methods",
     summary = "List email methods",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
-    responses((status = 200, description = "Email methods", body = MethodListDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(UserKey),
+    responses((status = 200, description = "Email methods", body = MethodListDoc), GraphFailures)
 )]
 pub async fn list_emails(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
@@ -275,8 +275,8 @@ fn email_position(user: &User, id: &str) -> Result<usize, GraphFailure> {
     path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
     tag = "authentication methods",
     summary = "Get an email method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
-    responses((status = 200, description = "The email method", body = EmailMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(MethodKey),
+    responses((status = 200, description = "The email method", body = EmailMethodDoc), GraphFailures)
 )]
 pub async fn get_email(
     State(state): State<AppState>,
@@ -305,9 +305,9 @@ fn with_emails(user: &User, edit: impl FnOnce(&mut Vec<String>)) -> ApiUserChang
     path = "/v1.0/users/{key}/authentication/emailMethods",
     tag = "authentication methods",
     summary = "Add an email method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName")),
+    params(UserKey),
     request_body(content = EmailMethodDoc, content_type = "application/json"),
-    responses((status = 201, description = "The new method", body = EmailMethodDoc), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 201, description = "The new method", body = EmailMethodDoc), GraphFailures)
 )]
 pub async fn add_email(
     State(state): State<AppState>,
@@ -338,9 +338,9 @@ pub async fn add_email(
     path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
     tag = "authentication methods",
     summary = "Change an email method's address",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
+    params(MethodKey),
     request_body(content = EmailMethodDoc, content_type = "application/json"),
-    responses((status = 204, description = "Updated"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update_email(
     State(state): State<AppState>,
@@ -368,8 +368,8 @@ pub async fn update_email(
     path = "/v1.0/users/{key}/authentication/emailMethods/{id}",
     tag = "authentication methods",
     summary = "Delete an email method",
-    params(("key" = String, Path, description = "The user's id or userPrincipalName"), ("id" = String, Path, description = "The method's id")),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad request", body = GraphErrorDoc), (status = 401, description = "No valid token", body = GraphErrorDoc), (status = 403, description = "The application lacks the permission", body = GraphErrorDoc), (status = 404, description = "No such user or method", body = GraphErrorDoc))
+    params(MethodKey),
+    responses((status = 204, description = "Deleted"), GraphFailures)
 )]
 pub async fn delete_email(
     State(state): State<AppState>,

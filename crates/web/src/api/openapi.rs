@@ -5,12 +5,15 @@
 //! the same property list the API writes users with.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use roster_api::graph::user::PROPERTIES;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
-use utoipa::openapi::{OpenApi, Ref, RefOr};
-use utoipa::{Modify, PartialSchema, ToSchema};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required};
+use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
 
 /// The document's fixed parts: title, description, tags and how to authenticate.
 #[derive(utoipa::OpenApi)]
@@ -21,6 +24,7 @@ use utoipa::{Modify, PartialSchema, ToSchema};
                        property names and error body. Get a token from /oauth2/v2.0/token with an \
                        application's client id and secret. docs/api.md lists every deviation from Graph."
     ),
+    components(schemas(GraphErrorDoc)),
     modifiers(&Security),
     tags(
         (name = "users", description = "Users, as Graph's user resource"),
@@ -216,3 +220,57 @@ schema_type!(
         .required("value")
         .into()
 );
+
+/// The failures every Graph operation may answer, each with Graph's error body.
+pub enum GraphFailures {}
+
+impl IntoResponses for GraphFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            ("400", "Bad request: a value, query option or body Graph would refuse"),
+            ("401", "No valid access token"),
+            ("403", "The application lacks the permission, or the user is out of its reach"),
+            ("404", "No such user or method"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", Content::new(Some(reference("GraphError"))))
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+    }
+}
+
+fn path_parameter(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(text()))
+        .build()
+}
+
+/// `{key}`: a user by id or userPrincipalName.
+pub enum UserKey {}
+
+impl IntoParams for UserKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_parameter("key", "The user's id or userPrincipalName")]
+    }
+}
+
+/// `{key}` and `{id}`: a user and one of their methods.
+pub enum MethodKey {}
+
+impl IntoParams for MethodKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            path_parameter("key", "The user's id or userPrincipalName"),
+            path_parameter("id", "The method's id (fixed per phone type; derived from the address for email)"),
+        ]
+    }
+}
