@@ -36,11 +36,6 @@ impl ScimError {
         ScimError::bad_request("invalidFilter", detail)
     }
 
-    /// `400 tooMany`: the filter selects more resources than the server will process.
-    pub fn too_many(detail: impl Into<String>) -> Self {
-        ScimError::bad_request("tooMany", detail)
-    }
-
     /// `409 uniqueness`: a value is already in use, such as a taken `userName`.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         ScimError { status: 409, scim_type: Some("uniqueness"), detail: detail.into() }
@@ -69,11 +64,6 @@ impl ScimError {
     /// `400 invalidValue`: a value is missing or of the wrong type for its attribute.
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         ScimError::bad_request("invalidValue", detail)
-    }
-
-    /// `400 invalidVers`: the requested SCIM protocol version is not supported.
-    pub fn invalid_vers(detail: impl Into<String>) -> Self {
-        ScimError::bad_request("invalidVers", detail)
     }
 
     /// `400 sensitive`: personal information was sent in a request URI (RFC 7644 §7.5.2).

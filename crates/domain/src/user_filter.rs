@@ -82,11 +82,6 @@ enum Held<'a> {
 }
 
 impl Attr {
-    /// Whether the attribute holds text (as opposed to a boolean or a time).
-    pub fn is_text(self) -> bool {
-        !matches!(self, Attr::Enabled | Attr::CreatedAt | Attr::UpdatedAt)
-    }
-
     fn of<'a>(self, user: &'a User, id: &'a str) -> Held<'a> {
         let c = &user.contact;
         let one = |v: &'a Option<String>| Held::Text(v.as_deref().filter(|s| !s.is_empty()).into_iter().collect());

@@ -4,6 +4,7 @@
 
 use axum::http::header;
 use axum::http::request::Parts;
+use roster_domain::apps::AppPermission;
 use roster_domain::Actor;
 
 use crate::session::{client_ip, request_id};
@@ -22,6 +23,16 @@ pub enum Unauthenticated {
     Missing,
     /// A token that is unknown, expired, or whose application or secret was removed.
     Invalid,
+}
+
+/// Why `actor` may not call an operation that needs one of `needed`, or `None` if it may.
+pub fn lacking(actor: &Actor, needed: &[AppPermission]) -> Option<String> {
+    let granted = actor.app.unwrap_or_default();
+    if needed.iter().any(|p| granted.contains(*p)) {
+        return None;
+    }
+    let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
+    Some(format!("The application needs {}.", names.join(" or ")))
 }
 
 /// The registered application a request's bearer token belongs to.

@@ -23,7 +23,7 @@ use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
 use serde_json::{json, Map, Value};
 
 use crate::api::openapi::{GraphFailures, UserDoc, UserKey, UserListDoc, UserWriteDoc};
-use crate::api::{caller, Unauthenticated};
+use crate::api::{caller, lacking, Unauthenticated};
 use crate::AppState;
 
 /// How often a PATCH re-reads and re-applies itself when another save came in between: its
@@ -151,12 +151,8 @@ pub(crate) async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermi
         };
         GraphFailure::status(401, "InvalidAuthenticationToken", message).for_request(&parts.headers)
     })?;
-    let granted = actor.app.unwrap_or_default();
-    if !needed.iter().any(|p| granted.contains(*p)) {
-        let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
-        return Err(
-            GraphFailure::denied(&format!("The application needs {}.", names.join(" or "))).for_request(&parts.headers)
-        );
+    if let Some(why) = lacking(&actor, needed) {
+        return Err(GraphFailure::denied(&why).for_request(&parts.headers));
     }
     Ok(actor)
 }

@@ -20,7 +20,7 @@ use roster_domain::{Actor, DomainError, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::base_url;
-use crate::api::{caller, Unauthenticated};
+use crate::api::{caller, lacking, Unauthenticated};
 use crate::AppState;
 
 /// SCIM's media type.
@@ -98,10 +98,8 @@ async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> 
         Unauthenticated::Missing => plain(401, "Send an access token as Authorization: Bearer."),
         Unauthenticated::Invalid => plain(401, "The access token has expired or is not valid."),
     })?;
-    let granted = actor.app.unwrap_or_default();
-    if !needed.iter().any(|p| granted.contains(*p)) {
-        let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
-        return Err(plain(403, format!("The application needs {}.", names.join(" or "))));
+    if let Some(why) = lacking(&actor, needed) {
+        return Err(plain(403, why));
     }
     Ok(actor)
 }
