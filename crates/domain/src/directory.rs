@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::apps::{App, AppPermissions};
+use crate::apps::{App, AppPermissions, AppToken};
 use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
@@ -23,6 +23,7 @@ use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Userna
 mod api_users;
 mod apps;
 mod audit_log;
+mod cache;
 mod import;
 mod mfa;
 mod own_contacts;
@@ -37,6 +38,7 @@ pub use audit_log::{
     parse_retention_days, AuditFilterInput, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS,
     SETTING_AUDIT_RETENTION_DAYS,
 };
+pub use cache::FRESH_FOR;
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use readiness::{Asked, MAX_ASKED};
@@ -157,12 +159,20 @@ pub struct Directory {
     store: Arc<dyn Store>,
     outbox_signal: Arc<Notify>,
     code_key: CodeKey,
+    settings: cache::Recent<String, Option<String>>,
+    tokens: cache::Recent<String, Option<(AppToken, App)>>,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Directory { store, outbox_signal: Arc::new(Notify::new()), code_key: CodeKey::random() }
+        Directory {
+            store,
+            outbox_signal: Arc::new(Notify::new()),
+            code_key: CodeKey::random(),
+            settings: cache::Recent::new(),
+            tokens: cache::Recent::new(),
+        }
     }
 
     /// The same directory hashing codes under `key`, which every node sharing the database must
@@ -205,9 +215,28 @@ impl Directory {
         &self.store
     }
 
+    /// A setting's stored value, as read at most [`FRESH_FOR`] ago.
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_string();
+        if let Some(value) = self.settings.get(&key) {
+            return Ok(value);
+        }
+        let read = std::time::Instant::now();
+        let value = self.store.get_setting(&key).await?;
+        self.settings.put(key, value.clone(), read);
+        Ok(value)
+    }
+
+    /// Stores settings with the audit record of their change; this node sees them at once.
+    async fn put_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), DomainError> {
+        let stored = self.store.set_settings(values, audit).await;
+        self.settings.clear();
+        Ok(stored?)
+    }
+
     /// The organisation's default region for national phone numbers.
     pub async fn region(&self) -> Result<Region, DomainError> {
-        Ok(self.store.get_setting(SETTING_DEFAULT_COUNTRY).await?.and_then(|c| Region::parse(&c)).unwrap_or_default())
+        Ok(self.setting(SETTING_DEFAULT_COUNTRY).await?.and_then(|c| Region::parse(&c)).unwrap_or_default())
     }
 
     /// Sets the default phone region (Global Administrators only).
@@ -224,7 +253,7 @@ impl Directory {
             after: Some(region.code()),
         };
         let audit = actor.audit(AuditAction::SettingsChanged, None, vec![change]);
-        Ok(self.store.set_setting(SETTING_DEFAULT_COUNTRY, &region.code(), &audit).await?)
+        self.put_settings(&[(SETTING_DEFAULT_COUNTRY, region.code())], &audit).await
     }
 
     /// On a directory with no users, creates a Global Administrator with a one-time password.

@@ -83,7 +83,8 @@ impl Directory {
         Ok((app, secret, plain))
     }
 
-    /// Replaces an application's permissions; tokens already issued carry the new ones at once.
+    /// Replaces an application's permissions; tokens already issued carry the new ones at once
+    /// on this node, and within [`FRESH_FOR`](super::FRESH_FOR) on others sharing the database.
     pub async fn set_app_permissions(
         &self,
         actor: &Actor,
@@ -100,7 +101,9 @@ impl Directory {
             app_change("application", Some(app_label(&before)), Some(app_label(&after))),
             app_change("permissions", Some(before.permissions.display()), Some(permissions.display())),
         ];
-        self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await?;
+        let updated = self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await;
+        self.tokens.clear();
+        updated?;
         Ok(after)
     }
 
@@ -137,23 +140,29 @@ impl Directory {
         Ok((secret, plain))
     }
 
-    /// Removes a client secret and ends every token issued against it.
+    /// Removes a client secret and ends every token issued against it (on other nodes sharing
+    /// the database, within [`FRESH_FOR`](super::FRESH_FOR)).
     pub async fn remove_app_secret(&self, actor: &Actor, id: Uuid, secret_id: Uuid) -> Result<(), DomainError> {
         let (app, secrets) = self.app(actor, id).await?;
         let secret = secrets.iter().find(|s| s.id == secret_id).ok_or(DomainError::NotFound("client secret"))?;
         let changes = vec![app_change("application", Some(app_label(&app)), None), secret_change(Some(secret), None)];
         let audit = actor.audit(AuditAction::AppChanged, None, changes);
-        if !self.store.delete_app_secret(id, secret_id, &audit).await? {
+        let deleted = self.store.delete_app_secret(id, secret_id, &audit).await;
+        self.tokens.clear();
+        if !deleted? {
             return Err(DomainError::NotFound("client secret"));
         }
         Ok(())
     }
 
-    /// Removes an application with its secrets and tokens: its calls stop at once.
+    /// Removes an application with its secrets and tokens: its calls stop at once (on other
+    /// nodes sharing the database, within [`FRESH_FOR`](super::FRESH_FOR)).
     pub async fn unregister_app(&self, actor: &Actor, id: Uuid) -> Result<(), DomainError> {
         let (app, _) = self.app(actor, id).await?;
         let changes = vec![app_change("application", Some(app_label(&app)), None)];
-        if !self.store.delete_app(id, &actor.audit(AuditAction::AppChanged, None, changes)).await? {
+        let deleted = self.store.delete_app(id, &actor.audit(AuditAction::AppChanged, None, changes)).await;
+        self.tokens.clear();
+        if !deleted? {
             return Err(DomainError::NotFound("application"));
         }
         Ok(())
@@ -197,7 +206,17 @@ impl Directory {
         client_ip: Option<String>,
         request_id: Option<String>,
     ) -> Result<Option<Actor>, DomainError> {
-        let Some((token, app)) = self.store.get_app_token(&hash_token(access_token)).await? else {
+        let hash = hash_token(access_token);
+        let found = match self.tokens.get(&hash) {
+            Some(found) => found,
+            None => {
+                let read = std::time::Instant::now();
+                let found = self.store.get_app_token(&hash).await?;
+                self.tokens.put(hash, found.clone(), read);
+                found
+            }
+        };
+        let Some((token, app)) = found else {
             return Ok(None);
         };
         if token.expires_at <= Timestamp::now() {

@@ -206,12 +206,12 @@ impl Directory {
             after: Some(days.to_string()),
         };
         let audit = actor.audit(AuditAction::SettingsChanged, None, vec![change]);
-        Ok(self.store.set_setting(SETTING_AUDIT_RETENTION_DAYS, &days.to_string(), &audit).await?)
+        self.put_settings(&[(SETTING_AUDIT_RETENTION_DAYS, days.to_string())], &audit).await
     }
 
     /// How many days audit records are kept (`0`: for ever).
     pub async fn audit_retention_days(&self) -> Result<u32, DomainError> {
-        let stored = self.store.get_setting(SETTING_AUDIT_RETENTION_DAYS).await?;
+        let stored = self.setting(SETTING_AUDIT_RETENTION_DAYS).await?;
         Ok(stored.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS))
     }
 

@@ -88,7 +88,7 @@ fn expired() -> DomainError {
 impl Directory {
     /// Who must use a second step.
     pub async fn mfa_policy(&self) -> Result<MfaPolicy, DomainError> {
-        Ok(MfaPolicy::from_code(self.store.get_setting(SETTING_MFA_REQUIRED).await?.as_deref()))
+        Ok(MfaPolicy::from_code(self.setting(SETTING_MFA_REQUIRED).await?.as_deref()))
     }
 
     /// Changes who must use a second step (Global Administrators only).
@@ -105,7 +105,7 @@ impl Directory {
             after: Some(policy.code().into()),
         };
         let audit = actor.audit(AuditAction::SettingsChanged, None, vec![change]);
-        Ok(self.store.set_setting(SETTING_MFA_REQUIRED, policy.code(), &audit).await?)
+        self.put_settings(&[(SETTING_MFA_REQUIRED, policy.code().to_string())], &audit).await
     }
 
     /// Whether `user` must prove a second factor at sign-in.

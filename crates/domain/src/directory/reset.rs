@@ -109,7 +109,7 @@ impl Directory {
     pub async fn reset_policy(&self) -> Result<ResetPolicy, DomainError> {
         let mut stored = Vec::new();
         for (key, _) in ResetPolicy::default().to_settings() {
-            stored.push((key, self.store.get_setting(key).await?));
+            stored.push((key, self.setting(key).await?));
         }
         Ok(ResetPolicy::from_settings(|k| stored.iter().find(|(s, _)| *s == k).and_then(|(_, v)| v.clone())))
     }
@@ -128,7 +128,7 @@ impl Directory {
     /// The shortest password the organisation allows.
     pub async fn min_password_length(&self) -> Result<usize, DomainError> {
         // One setting read, not the whole policy's five: every password form asks for it.
-        let stored = self.store.get_setting(SETTING_MIN_PASSWORD_LENGTH).await?;
+        let stored = self.setting(SETTING_MIN_PASSWORD_LENGTH).await?;
         let policy = ResetPolicy::from_settings(|k| stored.clone().filter(|_| k == SETTING_MIN_PASSWORD_LENGTH));
         Ok(usize::from(policy.min_password_length))
     }
@@ -155,7 +155,7 @@ impl Directory {
         }
         let audit = actor.audit(AuditAction::SettingsChanged, None, changes);
         let values: Vec<(&str, String)> = policy.to_settings().into_iter().collect();
-        Ok(self.store.set_settings(&values, &audit).await?)
+        self.put_settings(&values, &audit).await
     }
 
     /// Starts a reset for whatever was typed as the username; returns the cookie token.
