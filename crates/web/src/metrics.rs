@@ -1,5 +1,6 @@
-//! Prometheus metrics at `/metrics`: request latency by route, sign-in outcomes, and the
-//! gauges the store reports at each scrape (outbox queue, database pool).
+//! Prometheus metrics at `/metrics`: request latency by route, sign-in outcomes, the gauges
+//! the store reports at each scrape (outbox queue, database pool), and the latest
+//! recovery-readiness figures.
 //!
 //! Metrics go through the `metrics` facade to one recorder per process, installed on first
 //! use, so every server in a process (the tests start several) reports into the same registry,
@@ -105,5 +106,22 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("roster_db_up").set(0.0);
         }
     }
+    if let Some((counted, report)) = state.readiness.get() {
+        let groups = [
+            ("ready", report.ready),
+            ("not_enough", report.not_enough),
+            ("only_unverified", report.only_unverified),
+            ("no_contacts", report.no_contacts),
+        ];
+        for (group, users) in groups {
+            metrics::gauge!("roster_recovery_users", "group" => group).set(users as f64);
+        }
+        metrics::gauge!("roster_recovery_administrators_not_ready").set(report.administrators_not_ready as f64);
+        metrics::gauge!(READINESS_COUNTED).set(counted.millis() as f64 / 1000.0);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
 }
+
+/// When the latest recovery-readiness count began (Unix seconds); absent until the first
+/// count after start has finished.
+pub const READINESS_COUNTED: &str = "roster_recovery_counted_timestamp_seconds";

@@ -80,6 +80,29 @@ async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
 }
 
 #[tokio::test]
+async fn metrics_carry_the_latest_recovery_readiness_count() {
+    let app = TestApp::start().await;
+    // The count runs in the background from the start; on an empty directory it is quick.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let scrape = loop {
+        let (_, scrape) = app.client().page("/metrics").await;
+        if sample(&scrape, "roster_recovery_counted_timestamp_seconds").is_some() {
+            break scrape;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no count reported: {scrape}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let counted = sample(&scrape, "roster_recovery_counted_timestamp_seconds").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(counted > now - 3600.0 && counted <= now, "a time in Unix seconds: {counted}");
+    for group in ["ready", "not_enough", "only_unverified", "no_contacts"] {
+        let series = format!("roster_recovery_users{{group=\"{group}\"}}");
+        assert!(sample(&scrape, &series).is_some(), "{series} in {scrape}");
+    }
+    assert!(sample(&scrape, "roster_recovery_administrators_not_ready").is_some(), "{scrape}");
+}
+
+#[tokio::test]
 async fn check_config_shows_each_setting_with_its_source_and_hides_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("roster.toml");
