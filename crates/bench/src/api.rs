@@ -18,18 +18,23 @@ use serde_json::{json, Value};
 
 use crate::{rss_mb, run_roster, start_server, Sample, Target};
 
-/// Registers an application and returns a bearer token for it.
-async fn token(bin: &std::path::Path, target: &Target, base: &str) -> anyhow::Result<String> {
+/// Registers an application (before the server starts, so that the command never waits for
+/// the server's writes); returns its client id and secret.
+async fn register(bin: &std::path::Path, target: &Target) -> anyhow::Result<(String, String)> {
     let out =
         run_roster(bin, &["apps", "add", "--name", "Benchmark", "--permission", "User.ReadWrite.All"], target, None)
             .await?;
     let field = |name: &str| {
         out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).context("roster apps add output")
     };
-    let (id, secret) = (field("Client id:")?, field("Client secret:")?);
+    Ok((field("Client id:")?, field("Client secret:")?))
+}
+
+/// A bearer token for the registered application.
+async fn token(base: &str, id: &str, secret: &str) -> anyhow::Result<String> {
     let r = Client::new()
         .post(format!("{base}/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
         .send()
         .await?;
     if r.status() != StatusCode::OK {
@@ -153,9 +158,10 @@ async fn create_over_scim(base: &str, token: &str, clients: usize, total: usize)
 
 /// Runs both API scenarios against one server on `target` and prints their table.
 pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_users: usize) -> anyhow::Result<()> {
+    let (id, secret) = register(bin, target).await?;
     let (server, base) = start_server(bin, target).await?;
     let pid = server.id().context("server pid")?;
-    let token = token(bin, target, &base).await?;
+    let token = token(&base, &id, &secret).await?;
     let waited = settled(&base).await?;
     let (mut read, users) = read_all(&Client::new(), &base, &token).await?;
     read.rss_mb = vec![rss_mb(pid)];

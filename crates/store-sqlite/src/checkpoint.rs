@@ -1,0 +1,109 @@
+//! WAL checkpoints off the commit path. By default SQLite copies the write-ahead log back into
+//! the database file inside whichever commit takes the log past a thousand pages, so every few
+//! commits one of them (and every save waiting on it) also pays for the copy and its flush.
+//! Here a connection of its own checkpoints a few times a second without ever holding the
+//! write lock (a passive checkpoint), and the writer only checkpoints itself as a safety net,
+//! when the log has grown far past what the background pass keeps it to.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, SqliteConnection};
+
+/// Log pages after which the writer checkpoints within a commit after all (about 80 MB):
+/// reached only if the background pass cannot keep up or could not connect.
+pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: &str = "20000";
+
+/// How often the background pass runs; one with nothing to copy costs a read of the log's
+/// header.
+const EVERY: Duration = Duration::from_millis(200);
+
+/// Checkpoints `options`' database in the background for as long as `alive` can be upgraded.
+pub(crate) async fn spawn(options: SqliteConnectOptions, alive: Weak<()>) {
+    let mut conn = match options.connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(error = %e, "no background checkpoints: the writer checkpoints as it commits");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if alive.upgrade().is_none() {
+                break;
+            }
+            if let Err(e) = checkpoint(&mut conn).await {
+                tracing::debug!(error = %e, "a background checkpoint failed; the next one retries");
+            }
+        }
+    });
+}
+
+/// Copies what the log holds into the database file, as far as no reader still needs it.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("pragma wal_checkpoint(passive)").execute(conn).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use roster_domain::audit::{AuditAction, AuditEntry};
+    use roster_domain::contact::ContactInfo;
+    use roster_domain::user::{User, UserId, Username};
+    use roster_domain::{RoleSet, Timestamp};
+
+    use crate::{SqliteStore, DATABASE_FILE};
+
+    fn user(i: usize) -> User {
+        User {
+            id: UserId::random(),
+            username: Username::from_stored(format!("checkpoint{i}@contoso.com")),
+            contact: ContactInfo { display_name: format!("User {i}"), ..ContactInfo::default() },
+            roles: RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            updated_by: "test".into(),
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("pragma wal_autocheckpoint").fetch_one(&store.writer).await.unwrap();
+        assert_eq!(pages.to_string(), super::WRITER_AUTOCHECKPOINT_PAGES);
+        let file = dir.path().join(DATABASE_FILE);
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        let entry = AuditEntry {
+            id: 0,
+            at: Timestamp(1),
+            actor_id: None,
+            actor_name: "test".into(),
+            target_id: None,
+            target_name: String::new(),
+            action: AuditAction::UserCreated,
+            changes: Vec::new(),
+            client_ip: None,
+            request_id: None,
+        };
+        // A few hundred pages: far below the writer's own threshold, so only the background
+        // pass can move them into the file.
+        let mut batches = (0..4).map(|b| (0..500).map(|i| user(b * 500 + i)).collect::<Vec<_>>());
+        store.insert_users_bulk(&mut batches, &entry).await.unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while size() <= before {
+            assert!(Instant::now() < deadline, "the database file stayed at {before} bytes");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
