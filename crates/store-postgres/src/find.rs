@@ -10,10 +10,8 @@ use roster_domain::store::{FindOrder, FoundUser, UserFind};
 use roster_domain::user::Cursor;
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 use roster_domain::StoreError;
-use sqlx::Row;
 
 use crate::rows::{user_from_row, Params, USER_COLUMNS};
-use crate::users::EMAILS_COLUMN;
 use crate::{backend, PostgresStore};
 
 /// A column a filter can test, and how its values are held.
@@ -153,7 +151,7 @@ fn order_column(order: FindOrder) -> (&'static str, bool) {
 impl PostgresStore {
     pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
         let mut args = Params::default();
-        let mut sql = format!("select {USER_COLUMNS}, {EMAILS_COLUMN} from users where deleted_at is null");
+        let mut sql = format!("select {USER_COLUMNS} from users where deleted_at is null");
         if let Some(filter) = &find.filter {
             sql.push_str(" and ");
             sql.push_str(&condition(filter, &mut args)?);
@@ -180,8 +178,7 @@ impl PostgresStore {
         let rows = sqlx::query_with(&sql, args.into_arguments()).fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter()
             .map(|row| {
-                let emails: Vec<String> = row.try_get("emails").map_err(backend)?;
-                let user = user_from_row(row, emails)?;
+                let user = user_from_row(row)?;
                 let key = match find.order {
                     FindOrder::Id => user.id.to_string(),
                     FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),

@@ -4,10 +4,10 @@ use roster_domain::audit::AuditEntry;
 use roster_domain::store::{UserBatches, UserWrite};
 use roster_domain::user::{User, UserId};
 use roster_domain::StoreError;
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::rows::{user_from_row, USER_COLUMNS};
-use crate::users::{insert_rows, update_row, write_rest, EMAILS_COLUMN};
+use crate::users::{insert_rows, update_row, write_rest};
 use crate::{audit, backend, PostgresStore};
 
 /// The users whose `column` (`id` or `username`) is one of `keys`, with their addresses;
@@ -19,14 +19,9 @@ async fn users_where(
     locking: bool,
 ) -> Result<Vec<User>, StoreError> {
     let lock = if locking { " for update" } else { "" };
-    let sql = format!("select {USER_COLUMNS}, {EMAILS_COLUMN} from users where {column} = any($1){lock}");
+    let sql = format!("select {USER_COLUMNS} from users where {column} = any($1){lock}");
     let rows = sqlx::query(&sql).bind(keys).fetch_all(&mut *conn).await.map_err(backend)?;
-    rows.iter()
-        .map(|row| {
-            let emails: Vec<String> = row.try_get("emails").map_err(backend)?;
-            user_from_row(row, emails)
-        })
-        .collect()
+    rows.iter().map(user_from_row).collect()
 }
 
 /// Writes one batch's creations and updates.

@@ -11,7 +11,8 @@ use crate::backend;
 /// The columns every full-user query selects, in [`user_from_row`]'s order.
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, last_name, job_title, department, \
      office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, state, postal_code, \
-     country, roles, enabled, must_change_password, created_at, updated_at, updated_by, version, deleted_at";
+     country, roles, enabled, must_change_password, created_at, updated_at, updated_by, version, deleted_at, \
+     alternate_email_list";
 
 /// The columns of a list row, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, username, display_name, mobile_phone, roles, enabled, deleted_at";
@@ -57,9 +58,19 @@ pub(crate) fn parse_id(text: &str) -> Result<UserId, StoreError> {
     text.parse().map_err(|e| backend(format!("bad user id {text:?}: {e}")))
 }
 
-/// A user from a row of [`USER_COLUMNS`] and its alternate addresses.
-pub(crate) fn user_from_row(row: &PgRow, alternate_emails: Vec<String>) -> Result<User, StoreError> {
+/// A user's alternate addresses as their row holds them: a JSON array, in order.
+pub(crate) fn email_list(addresses: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(addresses).map_err(backend)
+}
+
+fn parse_email_list(stored: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(stored).map_err(backend)
+}
+
+/// A user from a row of [`USER_COLUMNS`].
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
     let get = |name: &str| row.try_get::<Option<String>, _>(name).map_err(backend);
+    let alternate_emails = parse_email_list(row.try_get("alternate_email_list").map_err(backend)?)?;
     Ok(User {
         id: parse_id(&row.try_get::<String, _>("id").map_err(backend)?)?,
         username: Username::from_stored(row.try_get("username").map_err(backend)?),

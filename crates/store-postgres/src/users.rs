@@ -8,25 +8,20 @@ use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
 use sqlx::{PgConnection, Row};
 
-use crate::rows::{flag, parse_id, user_from_row, Params, USER_COLUMNS};
+use crate::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
 use crate::{audit, backend, outbox, recovery, unique_or_backend, PostgresStore};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
      state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
-     updated_by, version, deleted_at";
+     updated_by, version, deleted_at, alternate_email_list";
 
-/// Rows per multi-row insert in bulk loads: 500 × 29 parameters stay well inside PostgreSQL's
+/// Rows per multi-row insert in bulk loads: 500 × 30 parameters stay well inside PostgreSQL's
 /// limit of 65,535 per statement.
 const BULK_CHUNK: usize = 500;
 
 /// Address rows per insert: seven parameters each.
 const EMAIL_ROWS_PER_INSERT: usize = 1_000;
-
-/// The user's alternate addresses as one array, in their order: with the user's row in one
-/// statement, so both come from one snapshot.
-pub(crate) const EMAILS_COLUMN: &str =
-    "array(select address from alternate_emails where user_id = users.id order by position) as emails";
 
 fn key(value: &Option<String>) -> Option<String> {
     value.as_deref().map(sort_key)
@@ -60,6 +55,7 @@ fn push_user_values(params: &mut Params, user: &User, password_hash: Option<&str
     row.push(params.push(user.updated_by.clone())?);
     row.push(params.push(user.version)?);
     row.push(params.push(user.deleted_at.map(Timestamp::millis))?);
+    row.push(params.push(email_list(&c.alternate_emails)?)?);
     Ok(format!("({})", row.join(", ")))
 }
 
@@ -150,6 +146,9 @@ pub(crate) async fn update_row(conn: &mut PgConnection, before: &User, after: &U
         if old != new {
             set(column, params.push(new.clone()))?;
         }
+    }
+    if b.alternate_emails != a.alternate_emails {
+        set("alternate_email_list", params.push(email_list(&a.alternate_emails)?))?;
     }
     if before.roles != after.roles {
         set("roles", params.push(after.roles.bits()))?;
@@ -272,27 +271,15 @@ impl PostgresStore {
     }
 
     pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!("select {USER_COLUMNS}, {EMAILS_COLUMN} from users where id = $1");
-        let Some(row) = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let emails: Vec<String> = row.try_get("emails").map_err(backend)?;
-        user_from_row(&row, emails).map(Some)
+        let sql = format!("select {USER_COLUMNS} from users where id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub(crate) async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
-        let sql = format!(
-            "select {USER_COLUMNS}, {EMAILS_COLUMN} from users where roles != 0 and deleted_at is null \
-             order by username"
-        );
+        let sql = format!("select {USER_COLUMNS} from users where roles != 0 and deleted_at is null order by username");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let emails: Vec<String> = row.try_get("emails").map_err(backend)?;
-                user_from_row(row, emails)
-            })
-            .collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     pub(crate) async fn save_user(
@@ -531,5 +518,49 @@ mod tests {
             audits.iter().filter(|e| e.action == AuditAction::UserPurged).map(|e| e.target_id).collect();
         assert_eq!(audits.iter().filter(|e| e.action == AuditAction::UserPurged).count(), 40);
         assert_eq!(purged.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn users_stored_before_the_address_list_get_theirs_in_order() {
+        /// The migration that put each user's addresses on their row.
+        const ADDRESS_LIST: i64 = 20261128000011;
+        let db = crate::testing::TestDb::create().await;
+        let store = PostgresStore::connect_unmigrated(&db.url, 2).await.unwrap();
+        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
+        earlier.set_locking(false);
+        earlier.migrations =
+            std::borrow::Cow::Owned(crate::MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect());
+        earlier.run(&store.pool).await.unwrap();
+        let (with, without) = (UserId::random(), UserId::random());
+        for (id, name) in [(with, "adele"), (without, "alex")] {
+            sqlx::query(
+                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
+                 created_at, updated_at, updated_by, version) values ($1, $2, $3, $3, 1, 0, 0, 0, 'test', 1)",
+            )
+            .bind(id.to_string())
+            .bind(format!("{name}@contoso.com"))
+            .bind(name)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        for (position, address) in [(1_i64, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
+            sqlx::query(
+                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
+                 active) values ($1, $2, $3, lower($3), 'adele', 'adele@contoso.com', 1)",
+            )
+            .bind(with.to_string())
+            .bind(position)
+            .bind(address)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+
+        store.migrate().await.unwrap();
+        let adele = store.get_user(with).await.unwrap().unwrap();
+        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
+        let alex = store.get_user(without).await.unwrap().unwrap();
+        assert!(alex.contact.alternate_emails.is_empty());
     }
 }

@@ -4,7 +4,7 @@ use roster_domain::audit::AuditEntry;
 use roster_domain::store::{UserBatches, UserWrite};
 use roster_domain::user::{User, UserId};
 use roster_domain::StoreError;
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 
 use crate::rows::{user_from_row, USER_COLUMNS};
 use crate::users::{insert_rows, update_row, write_rest, Accepted};
@@ -17,18 +17,13 @@ const KEYS_PER_QUERY: usize = 500;
 async fn users_where(conn: &mut SqliteConnection, column: &str, keys: &[String]) -> Result<Vec<User>, StoreError> {
     let mut users = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let sql = format!(
-            "select {USER_COLUMNS}, (select json_group_array(address order by position) from alternate_emails \
-             where user_id = users.id) as emails from users where {column} in ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
+        let sql = format!("select {USER_COLUMNS} from users where {column} in ({})", vec!["?"; chunk.len()].join(", "));
         let mut query = sqlx::query(&sql);
         for key in chunk {
             query = query.bind(key);
         }
         for row in query.fetch_all(&mut *conn).await.map_err(backend)? {
-            let emails: String = row.try_get("emails").map_err(backend)?;
-            users.push(user_from_row(&row, serde_json::from_str(&emails).map_err(backend)?)?);
+            users.push(user_from_row(&row)?);
         }
     }
     Ok(users)

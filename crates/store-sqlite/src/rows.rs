@@ -11,7 +11,8 @@ use crate::backend;
 /// The columns every full-user query selects, in [`user_from_row`]'s order.
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, last_name, job_title, department, \
      office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, state, postal_code, \
-     country, roles, enabled, must_change_password, created_at, updated_at, updated_by, version, deleted_at";
+     country, roles, enabled, must_change_password, created_at, updated_at, updated_by, version, deleted_at, \
+     alternate_email_list";
 
 /// The columns of a list row, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, username, display_name, mobile_phone, roles, enabled, deleted_at";
@@ -20,8 +21,10 @@ pub(crate) fn parse_id(text: &str) -> Result<UserId, StoreError> {
     text.parse().map_err(|e| backend(format!("bad user id {text:?}: {e}")))
 }
 
-pub(crate) fn user_from_row(row: &SqliteRow, alternate_emails: Vec<String>) -> Result<User, StoreError> {
+/// A user from a row of [`USER_COLUMNS`].
+pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     let get = |name: &str| row.try_get::<Option<String>, _>(name).map_err(backend);
+    let alternate_emails = parse_email_list(row.try_get("alternate_email_list").map_err(backend)?)?;
     Ok(User {
         id: parse_id(&row.try_get::<String, _>("id").map_err(backend)?)?,
         username: Username::from_stored(row.try_get("username").map_err(backend)?),
@@ -54,6 +57,15 @@ pub(crate) fn user_from_row(row: &SqliteRow, alternate_emails: Vec<String>) -> R
     })
 }
 
+/// A user's alternate addresses as their row holds them: a JSON array, in order.
+pub(crate) fn email_list(addresses: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(addresses).map_err(backend)
+}
+
+fn parse_email_list(stored: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(stored).map_err(backend)
+}
+
 /// The `json_object` arguments that write a row of [`USER_COLUMNS`] (from a query named
 /// `users`) and its addresses as one [`StoredUser`].
 pub(crate) const STORED_USER_FIELDS: &str = "'id', id, 'username', username, 'display_name', display_name, \
@@ -63,8 +75,7 @@ pub(crate) const STORED_USER_FIELDS: &str = "'id', id, 'username', username, 'di
      'city', city, 'state', state, 'postal_code', postal_code, 'country', country, 'roles', roles, \
      'enabled', enabled, 'must_change_password', must_change_password, 'created_at', created_at, \
      'updated_at', updated_at, 'updated_by', updated_by, 'version', version, 'deleted_at', deleted_at, \
-     'emails', json((select json_group_array(address order by position) from alternate_emails \
-     where user_id = users.id))";
+     'emails', json(alternate_email_list)";
 
 /// A user as [`STORED_USER_FIELDS`] writes it.
 #[derive(serde::Deserialize)]

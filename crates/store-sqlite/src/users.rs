@@ -10,15 +10,15 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::group_commit::{InsertJob, SaveJob};
-use crate::rows::{user_from_row, USER_COLUMNS};
+use crate::rows::{email_list, user_from_row, USER_COLUMNS};
 use crate::{audit, backend, outbox, recovery, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
      state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
-     updated_by, version, deleted_at";
-const INSERT_COLUMN_COUNT: usize = 29;
-/// Rows per multi-row insert in bulk loads: 40 × 29 parameters (and 400 × 7 for addresses)
+     updated_by, version, deleted_at, alternate_email_list";
+const INSERT_COLUMN_COUNT: usize = 30;
+/// Rows per multi-row insert in bulk loads: 40 × 30 parameters (and 400 × 7 for addresses)
 /// stay far below SQLite's limit.
 const BULK_CHUNK: usize = 40;
 
@@ -55,7 +55,8 @@ fn push_user_values(
     add(args.add(user.updated_at.millis()))?;
     add(args.add(user.updated_by.clone()))?;
     add(args.add(user.version))?;
-    add(args.add(user.deleted_at.map(Timestamp::millis)))
+    add(args.add(user.deleted_at.map(Timestamp::millis)))?;
+    add(args.add(email_list(&c.alternate_emails)?))
 }
 
 fn placeholders(rows: usize, columns: usize) -> String {
@@ -205,6 +206,9 @@ pub(crate) async fn update_row(conn: &mut SqliteConnection, before: &User, after
             set(column, args.add(new.clone()))?;
         }
     }
+    if b.alternate_emails != a.alternate_emails {
+        set("alternate_email_list", args.add(email_list(&a.alternate_emails)?))?;
+    }
     if before.roles != after.roles {
         set("roles", args.add(after.roles.bits()))?;
     }
@@ -323,18 +327,9 @@ impl SqliteStore {
     }
 
     pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        // One statement for the row and its addresses: one snapshot, one hand-off to SQLite.
-        let sql = format!(
-            "select {USER_COLUMNS}, (select json_group_array(address order by position) from alternate_emails \
-             where user_id = users.id) as emails from users where id = ?"
-        );
-        let Some(row) = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.readers).await.map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let emails: String = row.try_get("emails").map_err(backend)?;
-        let emails: Vec<String> = serde_json::from_str(&emails).map_err(backend)?;
-        user_from_row(&row, emails).map(Some)
+        let sql = format!("select {USER_COLUMNS} from users where id = ?");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.readers).await.map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub(crate) async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
@@ -427,5 +422,58 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(doomed.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use roster_domain::user::UserId;
+
+    use crate::{SqliteStore, MIGRATOR};
+
+    /// The migration that put each user's addresses on their row.
+    const ADDRESS_LIST: i64 = 20261128000011;
+
+    #[tokio::test]
+    async fn users_stored_before_the_address_list_get_theirs_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_unmigrated(dir.path()).await.unwrap();
+        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
+        earlier.migrations = Cow::Owned(MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect());
+        earlier.run(&store.writer).await.unwrap();
+        let (with, without) = (UserId::random(), UserId::random());
+        for (id, name) in [(with, "adele"), (without, "alex")] {
+            sqlx::query(
+                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
+                 created_at, updated_at, updated_by, version) values (?, ?, ?, ?, 1, 0, 0, 0, 'test', 1)",
+            )
+            .bind(id.to_string())
+            .bind(format!("{name}@contoso.com"))
+            .bind(name)
+            .bind(name)
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        }
+        for (position, address) in [(1, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
+            sqlx::query(
+                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
+                 active) values (?, ?, ?, lower(?3), 'adele', 'adele@contoso.com', 1)",
+            )
+            .bind(with.to_string())
+            .bind(position)
+            .bind(address)
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        }
+
+        store.migrate().await.unwrap();
+        let adele = store.get_user(with).await.unwrap().unwrap();
+        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
+        let alex = store.get_user(without).await.unwrap().unwrap();
+        assert!(alex.contact.alternate_emails.is_empty());
     }
 }
