@@ -133,16 +133,6 @@ impl AppPermissions {
     pub fn display(self) -> String {
         self.iter().map(AppPermission::name).collect::<Vec<_>>().join(", ")
     }
-
-    /// Whether the set can read users: either user permission does.
-    pub fn reads_users(self) -> bool {
-        self.contains(AppPermission::UserReadAll) || self.contains(AppPermission::UserReadWriteAll)
-    }
-
-    /// Whether the set can read authentication methods.
-    pub fn reads_methods(self) -> bool {
-        self.contains(AppPermission::AuthMethodReadAll) || self.contains(AppPermission::AuthMethodReadWriteAll)
-    }
 }
 
 /// A registered application.
@@ -234,7 +224,7 @@ mod tests {
         let set = AppPermissions::of(&[AppPermission::UserReadAll, AppPermission::AuthMethodReadWriteAll]);
         assert_eq!(AppPermissions::from_bits(set.bits()), set);
         assert_eq!(set.display(), "User.Read.All, UserAuthenticationMethod.ReadWrite.All");
-        assert!(set.reads_users() && set.reads_methods());
+        assert!(set.contains(AppPermission::UserReadAll) && !set.contains(AppPermission::UserReadWriteAll));
         assert_eq!(AppPermissions::from_bits(0x100 | set.bits()), set);
     }
 
