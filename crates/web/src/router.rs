@@ -122,6 +122,8 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_phone, methods::update_phone, methods::delete_phone))
         .routes(routes!(methods::list_emails, methods::add_email))
         .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
+        .routes(routes!(methods::list_software_oath))
+        .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
         .split_for_parts()
 }
 

@@ -1,7 +1,8 @@
 //! Graph's authentication methods (`/users/{id}/authentication/…`) over Roster's contact
 //! fields: the mobile, alternate mobile and office phones are the three phone methods, and the
 //! alternate email addresses are the email methods. There is one source of truth: a method
-//! changed here is the field the admin center shows, and the other way round.
+//! changed here is the field the admin center shows, and the other way round. The
+//! authenticator app a user sets up in Security info is a software OATH method.
 
 use roster_domain::phone::with_country_code_apart;
 use roster_domain::user::User;
@@ -12,6 +13,19 @@ use super::GraphError;
 
 /// Graph's fixed id of the password method.
 pub const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+/// The id of a user's authenticator app as a software OATH method. Roster keeps at most one
+/// app per user, so one fixed id names it, as Graph's fixed ids name the phone types.
+pub const SOFTWARE_OATH_METHOD_ID: &str = "f140f131-b0bb-49eb-9268-9286ba9034b4";
+
+/// The authenticator app in Graph's shape; its secret is never shown, as in Graph.
+pub fn software_oath_method() -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod",
+        "id": SOFTWARE_OATH_METHOD_ID,
+        "secretKey": null,
+    })
+}
 
 /// A phone method's type, with Graph's fixed id for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +139,9 @@ pub fn email_method(address: &str) -> Value {
     })
 }
 
-/// Every method of `user`: the password (when one is set), the phones and the email addresses.
-pub fn all_methods(user: &User, has_password: bool) -> Vec<Value> {
+/// Every method of `user`: the password (when one is set), the phones, the email addresses
+/// and the authenticator app (when one is set up).
+pub fn all_methods(user: &User, has_password: bool, has_app: bool) -> Vec<Value> {
     let mut methods = Vec::new();
     if has_password {
         methods.push(json!({
@@ -141,6 +156,9 @@ pub fn all_methods(user: &User, has_password: bool) -> Vec<Value> {
         }
     }
     methods.extend(user.contact.alternate_emails.iter().map(|a| email_method(a)));
+    if has_app {
+        methods.push(software_oath_method());
+    }
     methods
 }
 

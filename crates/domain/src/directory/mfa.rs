@@ -540,9 +540,30 @@ impl Directory {
     pub async fn remove_app(&self, actor: &Actor, session: &Session) -> Result<(), DomainError> {
         Self::require_recent(session)?;
         let user = self.me(actor).await?;
+        self.drop_app(actor, &user).await
+    }
+
+    /// Whether a user has an authenticator app set up, for administrators and applications.
+    pub async fn has_authenticator_app(&self, actor: &Actor, id: UserId) -> Result<bool, DomainError> {
+        actor.require(crate::permission::Permission::ViewAdminCenter, crate::role::RoleSet::NONE)?;
+        Ok(self.store.get_mfa(id).await?.app_confirmed)
+    }
+
+    /// Removes someone else's authenticator app, as one who may change their recovery methods
+    /// may (a lost phone): audited, and the user is told, as when they remove it themselves.
+    pub async fn remove_authenticator_app(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
+        let user = self.get_active_user(actor, id).await?;
+        actor.require(crate::permission::Permission::EditRecoveryContacts, user.roles)?;
+        if !self.store.get_mfa(user.id).await?.app_confirmed {
+            return Err(DomainError::NotFound("authenticator app"));
+        }
+        self.drop_app(actor, &user).await
+    }
+
+    async fn drop_app(&self, actor: &Actor, user: &User) -> Result<(), DomainError> {
         let occasion = Occasion { actor, at: Timestamp::now() };
         let notices = notify::security_event(
-            &user,
+            user,
             "An authenticator app was removed from your account",
             "The authenticator app can no longer be used to sign in.",
             &occasion,
@@ -553,7 +574,7 @@ impl Directory {
             before: Some("set up".into()),
             after: None,
         };
-        let audit = actor.audit(AuditAction::MfaChanged, Some(&user), vec![change]);
+        let audit = actor.audit(AuditAction::MfaChanged, Some(user), vec![change]);
         self.store.set_app(user.id, None, false, Some(&audit), &notices).await?;
         self.queued(&notices);
         Ok(())

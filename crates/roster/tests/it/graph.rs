@@ -524,6 +524,56 @@ async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() 
 }
 
 #[tokio::test]
+async fn the_authenticator_app_is_a_software_oath_method_an_application_may_remove() {
+    use reqwest::Method;
+    let app = TestApp::start().await;
+    app.user("ada@contoso.com", "Ada", &[]).await;
+    let methods = token(&app, &[AppPermission::AuthMethodReadWriteAll]).await;
+    let reader = token(&app, &[AppPermission::AuthMethodReadAll]).await;
+    let base = "/v1.0/users/ada@contoso.com/authentication";
+    let app_id = roster_api::graph::methods::SOFTWARE_OATH_METHOD_ID;
+    let one = format!("{base}/softwareOathMethods/{app_id}");
+
+    let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/softwareOathMethods"), None).await;
+    assert_eq!((status, body["value"].as_array().unwrap().len()), (StatusCode::OK, 0), "none set up yet");
+    assert_eq!(call(&app, &reader, Method::GET, &one, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, &methods, Method::DELETE, &one, None).await.0, StatusCode::NOT_FOUND);
+
+    // Ada sets the app up herself, as only its owner can.
+    let ada = app.signed_in("ada@contoso.com").await;
+    let (_, page) = ada.page("/account/security/app").await;
+    let code = roster_domain::mfa::app_code_at(&crate::mfa::secret_on(&page), crate::mfa::now());
+    let (status, _) = ada.submit("/account/security/app", &[("csrf", &csrf_of(&page)), ("app_code", &code)]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, body) = call(&app, &reader, Method::GET, &format!("{base}/methods"), None).await;
+    let last = body["value"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["@odata.type"], "#microsoft.graph.softwareOathAuthenticationMethod");
+    assert_eq!((last["id"].as_str(), last["secretKey"].is_null()), (Some(app_id), true), "never the secret");
+    let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/softwareOathMethods"), None).await;
+    assert_eq!((status, body["value"][0]["id"].as_str()), (StatusCode::OK, Some(app_id)));
+    let (status, body) = call(&app, &reader, Method::GET, &one, None).await;
+    assert_eq!((status, body["id"].as_str()), (StatusCode::OK, Some(app_id)));
+
+    let (status, _) = call(&app, &reader, Method::DELETE, &one, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "reading methods doesn't allow removing them");
+    let wrong = format!("{base}/softwareOathMethods/3179e48a-750b-4051-897c-87b9720928f7");
+    assert_eq!(call(&app, &methods, Method::DELETE, &wrong, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, &methods, Method::DELETE, &one, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, &reader, Method::GET, &one, None).await.0, StatusCode::NOT_FOUND, "gone");
+    let (_, page) = ada.page("/account/security").await;
+    assert!(!page.contains("Remove authenticator app"), "her Security info shows it gone too");
+
+    let system = Actor::system("test");
+    let subjects: Vec<String> =
+        app.directory.outbox(&system, None, 10).await.unwrap().into_iter().map(|m| m.message.subject).collect();
+    assert!(subjects.contains(&"An authenticator app was removed from your account".to_string()), "{subjects:?}");
+    let audit = app.directory.audit_log(&system, &AuditQuery { limit: 20, ..AuditQuery::default() }).await.unwrap();
+    let removed = audit.iter().find(|e| e.action == AuditAction::MfaChanged && e.actor_name.contains("(application "));
+    assert!(removed.is_some_and(|e| e.target_name == "ada@contoso.com"), "audited with the application as actor");
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routed_operations() {
     let app = TestApp::start().await;
     let spec: Value =
@@ -543,6 +593,7 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "DELETE /v1.0/users/{key}",
         "DELETE /v1.0/users/{key}/authentication/emailMethods/{id}",
         "DELETE /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "DELETE /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
         "GET /v1.0/users",
         "GET /v1.0/users/{key}",
         "GET /v1.0/users/{key}/authentication/emailMethods",
@@ -550,6 +601,8 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "GET /v1.0/users/{key}/authentication/methods",
         "GET /v1.0/users/{key}/authentication/phoneMethods",
         "GET /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "GET /v1.0/users/{key}/authentication/softwareOathMethods",
+        "GET /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
         "PATCH /v1.0/users/{key}",
         "PATCH /v1.0/users/{key}/authentication/emailMethods/{id}",
         "PATCH /v1.0/users/{key}/authentication/phoneMethods/{id}",
@@ -571,9 +624,15 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "InvalidAuthenticationToken", "{operation}");
     }
-    for schema in
-        ["User", "UserList", "UserWrite", "GraphError", "PhoneAuthenticationMethod", "EmailAuthenticationMethod"]
-    {
+    for schema in [
+        "User",
+        "UserList",
+        "UserWrite",
+        "GraphError",
+        "PhoneAuthenticationMethod",
+        "EmailAuthenticationMethod",
+        "SoftwareOathAuthenticationMethod",
+    ] {
         assert!(spec["components"]["schemas"][schema].is_object(), "{schema} is described");
     }
     let user = &spec["components"]["schemas"]["User"]["properties"];

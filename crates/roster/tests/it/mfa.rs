@@ -10,12 +10,12 @@ use roster_domain::{Actor, AuditAction, AuditQuery, ContactInput, Role};
 use crate::harness::{csrf_of, location, Session, TestApp, PASSWORD};
 use crate::peers::TwilioServer;
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// The app secret shown as a key on a set-up page.
-fn secret_on(page: &str) -> Vec<u8> {
+pub(crate) fn secret_on(page: &str) -> Vec<u8> {
     let marker = "<code id=\"app-secret\">";
     let start = page.find(marker).expect("the key is shown") + marker.len();
     let text: String = page[start..].split('<').next().unwrap().split_whitespace().collect();

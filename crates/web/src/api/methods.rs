@@ -1,6 +1,7 @@
 //! Graph's authentication methods of a user, `/v1.0/users/{id}/authentication/…`: the phone
 //! methods (mobile, alternate mobile, office) and email methods are the user's contact fields,
-//! changed through the same checks as the admin center's form.
+//! changed through the same checks as the admin center's form; the software OATH method is
+//! their authenticator app, which can be listed and removed but only set up by its owner.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_api::graph::methods::{
-    all_methods, email_method, email_method_id, parse_graph_phone, phone_method, string_property, PhoneType,
+    all_methods, email_method, email_method_id, parse_graph_phone, phone_method, software_oath_method, string_property,
+    PhoneType, SOFTWARE_OATH_METHOD_ID,
 };
 use roster_api::graph::GraphError;
 use roster_domain::apps::AppPermission;
@@ -19,7 +21,9 @@ use roster_domain::{Actor, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::{app_with, base_url, change_user, json_body, GraphFailure, GraphResult};
-use crate::api::openapi::{EmailMethodDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, UserKey};
+use crate::api::openapi::{
+    EmailMethodDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, SoftwareOathMethodDoc, UserKey,
+};
 use crate::AppState;
 
 const READ_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadAll, AppPermission::AuthMethodReadWriteAll];
@@ -66,21 +70,100 @@ async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> 
     app_with(state, parts, READ_METHODS).await
 }
 
-/// `GET …/authentication/methods`: the password, phones and email addresses.
+/// `GET …/authentication/methods`: the password, phones, email addresses and authenticator app.
 #[utoipa::path(
     get,
     path = "/v1.0/users/{key}/authentication/methods",
     tag = "authentication methods",
     summary = "List a user's authentication methods",
     params(UserKey),
-    responses((status = 200, description = "Password, phone and email methods", body = MethodListDoc), GraphFailures)
+    responses((status = 200, description = "Password, phone, email and software OATH methods", body = MethodListDoc), GraphFailures)
 )]
 pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
     answer(&parts, async {
         let actor = reader(&state, &parts).await?;
         let user = state.directory.user_by_key(&actor, &key).await?;
         let has_password = state.directory.has_password(&actor, user.id).await?;
-        Ok(collection(&state, &parts, &key, "methods", all_methods(&user, has_password)).into_response())
+        let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
+        Ok(collection(&state, &parts, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
+    })
+    .await
+}
+
+/// `GET …/authentication/softwareOathMethods`: the authenticator app, if one is set up.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/softwareOathMethods",
+    tag = "authentication methods",
+    summary = "List software OATH methods (the authenticator app)",
+    params(UserKey),
+    responses((status = 200, description = "The authenticator app, or none", body = MethodListDoc), GraphFailures)
+)]
+pub async fn list_software_oath(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let apps = match state.directory.has_authenticator_app(&actor, user.id).await? {
+            true => vec![software_oath_method()],
+            false => Vec::new(),
+        };
+        Ok(collection(&state, &parts, &key, "softwareOathMethods", apps).into_response())
+    })
+    .await
+}
+
+/// `GET …/authentication/softwareOathMethods/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+    tag = "authentication methods",
+    summary = "Get the software OATH method",
+    params(MethodKey),
+    responses((status = 200, description = "The authenticator app", body = SoftwareOathMethodDoc), GraphFailures)
+)]
+pub async fn get_software_oath(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = reader(&state, &parts).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        let found = id.eq_ignore_ascii_case(SOFTWARE_OATH_METHOD_ID)
+            && state.directory.has_authenticator_app(&actor, user.id).await?;
+        if !found {
+            return Err(not_found("software OATH method"));
+        }
+        Ok(Json(software_oath_method()).into_response())
+    })
+    .await
+}
+
+/// `DELETE …/authentication/softwareOathMethods/{id}`: 204; the user is told by email.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+    tag = "authentication methods",
+    summary = "Remove the authenticator app",
+    params(MethodKey),
+    responses((status = 204, description = "Removed"), GraphFailures)
+)]
+pub async fn delete_software_oath(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    parts: Parts,
+) -> GraphResult {
+    answer(&parts, async {
+        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let user = state.directory.user_by_key(&actor, &key).await?;
+        if !id.eq_ignore_ascii_case(SOFTWARE_OATH_METHOD_ID) {
+            return Err(not_found("software OATH method"));
+        }
+        match state.directory.remove_authenticator_app(&actor, user.id).await {
+            Err(roster_domain::DomainError::NotFound("authenticator app")) => Err(not_found("software OATH method")),
+            other => other.map_err(GraphFailure::from),
+        }?;
+        Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
 }

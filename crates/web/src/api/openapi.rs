@@ -203,6 +203,17 @@ schema_type!(
 );
 
 schema_type!(
+    /// The authenticator app as a software OATH method.
+    SoftwareOathMethodDoc,
+    "SoftwareOathAuthenticationMethod",
+    ObjectBuilder::new()
+        .property("@odata.type", text())
+        .property("id", text().description(Some("Roster's fixed id for a user's one authenticator app")))
+        .property("secretKey", text().description(Some("Always null: the secret is never shown")))
+        .into()
+);
+
+schema_type!(
     /// A list of authentication methods.
     MethodListDoc,
     "AuthenticationMethodList",
