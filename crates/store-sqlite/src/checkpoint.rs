@@ -52,28 +52,10 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
 mod tests {
     use std::time::Instant;
 
-    use roster_domain::audit::{AuditAction, AuditEntry};
-    use roster_domain::contact::ContactInfo;
-    use roster_domain::user::{User, UserId, Username};
-    use roster_domain::{RoleSet, Timestamp};
+    use roster_domain::audit::AuditAction;
 
+    use crate::fixtures::{audit, user};
     use crate::{SqliteStore, DATABASE_FILE};
-
-    fn user(i: usize) -> User {
-        User {
-            id: UserId::random(),
-            username: Username::from_stored(format!("checkpoint{i}@contoso.com")),
-            contact: ContactInfo { display_name: format!("User {i}"), ..ContactInfo::default() },
-            roles: RoleSet::NONE,
-            enabled: true,
-            must_change_password: false,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            updated_by: "test".into(),
-            version: 1,
-            deleted_at: None,
-        }
-    }
 
     #[tokio::test]
     async fn commits_reach_the_database_file_without_the_writer_checkpointing() {
@@ -84,18 +66,7 @@ mod tests {
         let file = dir.path().join(DATABASE_FILE);
         let size = || std::fs::metadata(&file).unwrap().len();
         let before = size();
-        let entry = AuditEntry {
-            id: 0,
-            at: Timestamp(1),
-            actor_id: None,
-            actor_name: "test".into(),
-            target_id: None,
-            target_name: String::new(),
-            action: AuditAction::UserCreated,
-            changes: Vec::new(),
-            client_ip: None,
-            request_id: None,
-        };
+        let entry = audit(AuditAction::UserCreated);
         // A few hundred pages: far below the writer's own threshold, so only the background
         // pass can move them into the file.
         let mut batches = (0..4).map(|b| (0..500).map(|i| user(b * 500 + i)).collect::<Vec<_>>());

@@ -165,44 +165,11 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
-    use roster_domain::contact::ContactInfo;
-    use roster_domain::user::{UserId, Username};
-    use roster_domain::{RoleSet, Timestamp};
 
+    use crate::fixtures::{audit, user};
     use crate::SqliteStore;
 
     use super::*;
-
-    fn audit(action: AuditAction) -> AuditEntry {
-        AuditEntry {
-            id: 0,
-            at: Timestamp(1),
-            actor_id: None,
-            actor_name: "test".into(),
-            target_id: None,
-            target_name: String::new(),
-            action,
-            changes: Vec::new(),
-            client_ip: None,
-            request_id: None,
-        }
-    }
-
-    fn user(i: usize) -> User {
-        User {
-            id: UserId::random(),
-            username: Username::from_stored(format!("u{i}@contoso.com")),
-            contact: ContactInfo { display_name: format!("User {i}"), ..ContactInfo::default() },
-            roles: RoleSet::NONE,
-            enabled: true,
-            must_change_password: false,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            updated_by: "setup".into(),
-            version: 1,
-            deleted_at: None,
-        }
-    }
 
     #[tokio::test]
     async fn concurrent_saves_share_commits_but_conflicts_stay_their_own() {

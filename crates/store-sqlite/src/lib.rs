@@ -16,6 +16,8 @@ mod apps;
 mod audit;
 mod checkpoint;
 mod find;
+#[cfg(test)]
+mod fixtures;
 mod group_commit;
 mod import;
 mod listing;
