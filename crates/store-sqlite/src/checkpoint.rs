@@ -5,11 +5,13 @@
 //! write lock (a passive checkpoint), and the writer only checkpoints itself as a safety net,
 //! when the log has grown far past what the background pass keeps it to.
 
-use std::sync::Weak;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Log pages after which the writer checkpoints within a commit after all (about 80 MB):
 /// reached only if the background pass cannot keep up or could not connect.
@@ -19,28 +21,50 @@ pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: &str = "20000";
 /// header.
 const EVERY: Duration = Duration::from_millis(200);
 
-/// Checkpoints `options`' database in the background for as long as `alive` can be upgraded.
-pub(crate) async fn spawn(options: SqliteConnectOptions, alive: Weak<()>) {
-    let mut conn = match options.connect().await {
-        Ok(conn) => conn,
-        Err(e) => {
-            tracing::warn!(error = %e, "no background checkpoints: the writer checkpoints as it commits");
-            return;
-        }
-    };
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if alive.upgrade().is_none() {
-                break;
+/// The background checkpoints of one store. They stop when it is closed, or when the last
+/// clone of the store is dropped.
+pub(crate) struct Checkpointer {
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing `options`' database on a connection of its own; without one (it
+    /// could not connect), the writer's own checkpoints remain.
+    pub(crate) async fn start(options: SqliteConnectOptions) -> Checkpointer {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = match options.connect().await {
+            Ok(mut conn) => Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stopped.changed() => break,
+                    }
+                    if let Err(e) = checkpoint(&mut conn).await {
+                        tracing::debug!(error = %e, "a background checkpoint failed; the next one retries");
+                    }
+                }
+                // The last connection to close checkpoints what is left and removes the log.
+                let _ = conn.close().await;
+            })),
+            Err(e) => {
+                tracing::warn!(error = %e, "no background checkpoints: the writer checkpoints as it commits");
+                None
             }
-            if let Err(e) = checkpoint(&mut conn).await {
-                tracing::debug!(error = %e, "a background checkpoint failed; the next one retries");
-            }
+        };
+        Checkpointer { stop, task: Mutex::new(task) }
+    }
+
+    /// Stops the checkpoints and closes their connection.
+    pub(crate) async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(task) = task {
+            let _ = task.await;
         }
-    });
+    }
 }
 
 /// Copies what the log holds into the database file, as far as no reader still needs it.
@@ -76,5 +100,8 @@ mod tests {
             assert!(Instant::now() < deadline, "the database file stayed at {before} bytes");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        store.close().await;
+        let log = dir.path().join(format!("{DATABASE_FILE}-wal"));
+        assert!(!log.exists(), "closing closed every connection, and the last one removed the log");
     }
 }

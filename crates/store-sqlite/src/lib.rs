@@ -52,8 +52,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     saves: tokio::sync::mpsc::Sender<group_commit::SaveJob>,
     inserts: tokio::sync::mpsc::Sender<group_commit::InsertJob>,
-    /// Held by every clone of the store; the background checkpointer stops once it is gone.
-    _alive: std::sync::Arc<()>,
+    /// Shared by every clone of the store; its checkpoints stop with the last of them.
+    checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -143,17 +143,15 @@ impl SqliteStore {
             .map_err(backend)?;
         let saves = group_commit::spawn(writer.clone());
         let inserts = group_commit::spawn(writer.clone());
-        let alive = std::sync::Arc::new(());
-        if options.get_filename() != Path::new(":memory:") {
-            checkpoint::spawn(options, std::sync::Arc::downgrade(&alive)).await;
-        }
-        Ok(SqliteStore { writer, readers, saves, inserts, _alive: alive })
+        let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(options).await);
+        Ok(SqliteStore { writer, readers, saves, inserts, checkpoints })
     }
 
-    /// Closes both pools, waiting for running statements.
+    /// Closes both pools and the checkpoints' connection, waiting for running statements.
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+        self.checkpoints.stop().await;
     }
 }
 
