@@ -254,9 +254,6 @@ pub trait Store: Send + Sync + 'static {
     /// An organisation setting.
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
 
-    /// Changes an organisation setting, with its audit record.
-    async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError>;
-
     /// Writes an audit record of an event that changes nothing else, with its messages.
     async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError>;
 

@@ -286,9 +286,6 @@ mod store_impl {
         async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
             PostgresStore::get_setting(self, key).await
         }
-        async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::set_setting(self, key, value, audit).await
-        }
         async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
             PostgresStore::set_settings(self, values, audit).await
         }

@@ -137,10 +137,6 @@ impl PostgresStore {
             .map_err(backend)
     }
 
-    pub(crate) async fn set_setting(&self, key: &str, value: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.set_settings(&[(key, value.to_string())], entry).await
-    }
-
     /// Keys are written in sorted order (a key given twice keeps its last value), so that two
     /// nodes changing overlapping settings lock them in the same order and cannot deadlock.
     pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
@@ -281,7 +277,8 @@ mod tests {
     async fn settings_are_written_with_their_audit_record() {
         let (_db, store) = test_store().await;
         assert_eq!(store.get_setting("default_country").await.unwrap(), None);
-        store.set_setting("default_country", "GB", &audit(AuditAction::SettingsChanged)).await.unwrap();
+        let country = [("default_country", "GB".to_string())];
+        store.set_settings(&country, &audit(AuditAction::SettingsChanged)).await.unwrap();
         let values = [("b", "1".to_string()), ("a", "2".to_string()), ("b", "3".to_string())];
         store.set_settings(&values, &audit(AuditAction::SettingsChanged)).await.unwrap();
         assert_eq!(store.get_setting("default_country").await.unwrap().as_deref(), Some("GB"));

@@ -347,9 +347,6 @@ mod store_impl {
         async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
             SqliteStore::get_setting(self, key).await
         }
-        async fn set_setting(&self, key: &str, value: &str, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::set_setting(self, key, value, audit).await
-        }
         async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
             SqliteStore::set_settings(self, values, audit).await
         }

@@ -138,10 +138,6 @@ impl SqliteStore {
             .map_err(backend)
     }
 
-    pub(crate) async fn set_setting(&self, key: &str, value: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.set_settings(&[(key, value.to_string())], entry).await
-    }
-
     pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         for (key, value) in values {
