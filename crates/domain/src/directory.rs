@@ -159,7 +159,7 @@ pub struct Directory {
     store: Arc<dyn Store>,
     outbox_signal: Arc<Notify>,
     code_key: CodeKey,
-    settings: cache::Recent<String, Option<String>>,
+    settings: cache::Recent<&'static str, Option<String>>,
     tokens: cache::Recent<String, Option<(AppToken, App)>>,
 }
 
@@ -216,13 +216,12 @@ impl Directory {
     }
 
     /// A setting's stored value, as read at most [`FRESH_FOR`] ago.
-    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let key = key.to_string();
+    async fn setting(&self, key: &'static str) -> Result<Option<String>, StoreError> {
         if let Some(value) = self.settings.get(&key) {
             return Ok(value);
         }
         let read = std::time::Instant::now();
-        let value = self.store.get_setting(&key).await?;
+        let value = self.store.get_setting(key).await?;
         self.settings.put(key, value.clone(), read);
         Ok(value)
     }

@@ -112,6 +112,14 @@ pub async fn list_software_oath(State(state): State<AppState>, Path(key): Path<S
     .await
 }
 
+/// The user `key` names, if `id` names their authenticator app and they have one set up.
+async fn with_app(state: &AppState, actor: &Actor, key: &str, id: &str) -> Result<User, GraphFailure> {
+    let user = state.directory.user_by_key(actor, key).await?;
+    let found = id.eq_ignore_ascii_case(SOFTWARE_OATH_METHOD_ID)
+        && state.directory.has_authenticator_app(actor, user.id).await?;
+    found.then_some(user).ok_or_else(|| not_found("software OATH method"))
+}
+
 /// `GET …/authentication/softwareOathMethods/{id}`.
 #[utoipa::path(
     get,
@@ -128,12 +136,7 @@ pub async fn get_software_oath(
 ) -> GraphResult {
     answer(&parts, async {
         let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let found = id.eq_ignore_ascii_case(SOFTWARE_OATH_METHOD_ID)
-            && state.directory.has_authenticator_app(&actor, user.id).await?;
-        if !found {
-            return Err(not_found("software OATH method"));
-        }
+        with_app(&state, &actor, &key, &id).await?;
         Ok(Json(software_oath_method()).into_response())
     })
     .await
@@ -155,14 +158,8 @@ pub async fn delete_software_oath(
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        if !id.eq_ignore_ascii_case(SOFTWARE_OATH_METHOD_ID) {
-            return Err(not_found("software OATH method"));
-        }
-        match state.directory.remove_authenticator_app(&actor, user.id).await {
-            Err(roster_domain::DomainError::NotFound("authenticator app")) => Err(not_found("software OATH method")),
-            other => other.map_err(GraphFailure::from),
-        }?;
+        let user = with_app(&state, &actor, &key, &id).await?;
+        state.directory.remove_authenticator_app(&actor, user.id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
