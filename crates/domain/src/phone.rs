@@ -130,6 +130,12 @@ pub fn optional(field: &str, label: &str, raw: &str, region: Region) -> Result<O
     if value.chars().count() > 64 {
         return Err(FieldError::new(field, format!("{label} can be at most 64 characters long.")));
     }
+    if let Some(c) = value.chars().find(|&c| crate::text::is_hidden(c)) {
+        return Err(FieldError::new(
+            field,
+            format!("{label} can't contain invisible or text-direction characters (it has U+{:04X}).", c as u32),
+        ));
+    }
     Phone::parse(value, region).map(Some).map_err(|reason| FieldError::new(field, format!("{label}: {reason}")))
 }
 

@@ -1,6 +1,50 @@
-//! Rules shared by every free-text field: trimming, length limits, no control characters.
+//! Rules shared by every free-text field: trimming, length limits, no control characters and
+//! no invisible characters.
+
+use unicode_normalization::char::canonical_combining_class;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::FieldError;
+
+/// The canonical combining class of a virama, after which the joiners are part of spelling.
+const VIRAMA: u8 = 9;
+
+/// Whether a character shows nothing or changes how the text around it is ordered or joined:
+/// Unicode's format characters (bidirectional overrides and isolates, zero-width spaces and
+/// joiners, the byte-order mark, soft hyphens) and the fillers that render as blank. Two values
+/// that differ only in such characters look identical, and an override can make `exe.txt`
+/// display as `txt.exe`.
+pub fn is_hidden(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        || matches!(c, '\u{34F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
+}
+
+/// The first hidden character of `value` (see [`is_hidden`]), except the zero-width joiner
+/// and non-joiner right after a virama, where scripts such as Devanagari and Malayalam need
+/// them to spell a name (RFC 5892's rule for them in domain names).
+pub fn hidden_in_display_text(value: &str) -> Option<char> {
+    let mut previous = None;
+    for c in value.chars() {
+        let spelling =
+            matches!(c, '\u{200C}' | '\u{200D}') && previous.is_some_and(|p| canonical_combining_class(p) == VIRAMA);
+        if is_hidden(c) && !spelling {
+            return Some(c);
+        }
+        previous = Some(c);
+    }
+    None
+}
+
+fn hidden_error(field: &str, label: &str, c: char) -> FieldError {
+    FieldError::new(
+        field,
+        format!(
+            "{label} can't contain invisible or text-direction characters (it has U+{:04X}): they can make \
+             different values look the same.",
+            c as u32
+        ),
+    )
+}
 
 /// Trims `raw` and checks it against `max` characters and the control-character rule.
 ///
@@ -15,6 +59,9 @@ pub fn optional(field: &str, label: &str, raw: &str, max: usize) -> Result<Optio
             field,
             format!("{label} can't contain control characters such as tabs or line breaks."),
         ));
+    }
+    if let Some(c) = hidden_in_display_text(value) {
+        return Err(hidden_error(field, label, c));
     }
     let length = value.chars().count();
     if length > max {
@@ -40,6 +87,9 @@ pub fn optional_multiline(field: &str, label: &str, raw: &str, max: usize) -> Re
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
         return Err(FieldError::new(field, format!("{label} can't contain control characters.")));
+    }
+    if let Some(c) = hidden_in_display_text(value) {
+        return Err(hidden_error(field, label, c));
     }
     let length = value.chars().count();
     if length > max {
@@ -80,6 +130,25 @@ mod tests {
     fn required_refuses_blank() {
         let err = required("display_name", "Display name", " ", 256).unwrap_err();
         assert_eq!(err.message, "Display name is required.");
+    }
+
+    #[test]
+    fn refuses_direction_overrides_and_zero_width_characters() {
+        for spoof in
+            ["Alex\u{202E}rebliW", "Al\u{200B}ex", "\u{2066}Alex\u{2069}", "Alex\u{FEFF}", "A\u{00AD}lex", "A\u{3164}"]
+        {
+            let err = optional("display_name", "Display name", spoof, 64).unwrap_err();
+            assert!(err.message.contains("invisible"), "{spoof:?}: {}", err.message);
+            assert!(optional_multiline("street", "Street address", spoof, 64).is_err(), "{spoof:?}");
+        }
+    }
+
+    #[test]
+    fn joiners_that_spell_a_name_are_kept() {
+        // Devanagari KA, VIRAMA, ZWJ, SSA: the half form a Hindi name is written with.
+        assert!(optional("display_name", "Display name", "\u{915}\u{94D}\u{200D}\u{937}", 64).is_ok());
+        assert!(optional("display_name", "Display name", "Al\u{200D}ex", 64).is_err());
+        assert!(optional("display_name", "Display name", "Zoë Ødegård 王秀英", 64).is_ok());
     }
 
     #[test]
