@@ -8,8 +8,12 @@
 //! RFC 4180 says (commas, quotes and line breaks inside quoted cells). Rows are read one at a
 //! time, so memory does not grow with the file. Every value goes through the same validation
 //! as the contact form, and every problem is reported by line and column header.
+//!
+//! Lines, cells and header lines are bounded ([`MAX_LINE_BYTES`], [`MAX_CELL_BYTES`],
+//! [`MAX_COLUMNS`]) before anything is split or validated, so one malformed row costs no more
+//! than a good one.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 
 use crate::contact::{ContactInfo, ContactInput, ValidationContext};
 use crate::phone::Region;
@@ -148,9 +152,49 @@ pub struct ValidRow {
     pub contact: ContactInfo,
 }
 
+/// The longest line a file may have, in bytes: a full row of the template with every cell at
+/// its longest fits several times over.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The longest cell, in bytes: ten alternate addresses of 254 characters with their separators
+/// fit, as does a street address of 1,024 characters in any script.
+pub const MAX_CELL_BYTES: usize = 8 * 1024;
+/// The most columns a header line may name (the template has 17).
+pub const MAX_COLUMNS: usize = 64;
+
+/// Passes bytes through, failing as soon as a line grows past [`MAX_LINE_BYTES`], so that a
+/// file of one endless line is refused before the CSV reader buffers it.
+struct LineLimit<R> {
+    inner: R,
+    /// Line breaks read so far.
+    breaks: u64,
+    /// Bytes of the current line read so far.
+    length: usize,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            if byte == b'\n' {
+                self.breaks += 1;
+                self.length = 0;
+            } else {
+                self.length += 1;
+                if self.length > MAX_LINE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("line {} is longer than {} KiB", self.breaks + 1, MAX_LINE_BYTES / 1024),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// A file's rows, read one at a time.
 pub struct Reader<R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<LineLimit<R>>,
     /// Each of the file's columns: the known column it is, or `None`.
     columns: Vec<Option<Column>>,
     /// The file's headers, as written.
@@ -163,10 +207,17 @@ impl<R: Read> Reader<R> {
     /// Reads the header line; refuses a file whose headers lack `User Name` or `Display Name`
     /// or name one column twice.
     pub fn new(input: R) -> Result<Self, Problem> {
+        let input = LineLimit { inner: input, breaks: 0, length: 0 };
         let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
-        let headers: Vec<String> = csv
-            .headers()
-            .map_err(|e| Problem { line: 1, column: None, message: describe(&e) })?
+        let headers = csv.headers().map_err(|e| Problem { line: 1, column: None, message: describe(&e) })?;
+        if headers.len() > MAX_COLUMNS {
+            return Err(Problem {
+                line: 1,
+                column: None,
+                message: format!("The header line names {} columns; at most {MAX_COLUMNS} are allowed.", headers.len()),
+            });
+        }
+        let headers: Vec<String> = headers
             .iter()
             .enumerate()
             // A byte-order mark is not part of the first header.
@@ -292,11 +343,22 @@ impl<R: Read> Iterator for Reader<R> {
             Ok(false) => None,
             Err(e) => {
                 self.broken = matches!(e.kind(), csv::ErrorKind::Io(_));
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(self.csv.get_ref().breaks + 1, |p| p.line());
                 Some(Err(Problem { line, column: None, message: describe(&e) }))
             }
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
+                if let Some((i, cell)) = record.iter().enumerate().find(|(_, cell)| cell.len() > MAX_CELL_BYTES) {
+                    return Some(Err(Problem {
+                        line,
+                        column: self.headers.get(i).cloned(),
+                        message: format!(
+                            "This cell is {} bytes long; a cell can be at most {} KiB.",
+                            cell.len(),
+                            MAX_CELL_BYTES / 1024
+                        ),
+                    }));
+                }
                 if record.len() > self.columns.len() {
                     return Some(Err(Problem {
                         line,
@@ -597,5 +659,39 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
         let first = reader.next().unwrap().unwrap();
         assert_eq!((first.line, first.username.as_str()), (2, "u0@contoso.com"));
         assert_eq!(reader.count(), 999);
+    }
+
+    #[test]
+    fn oversized_cells_lines_and_headers_are_refused_before_they_are_split() {
+        let addresses: Vec<String> = (0..60_000).map(|i| format!("a{i}@fabrikam.com")).collect();
+        let long = addresses[..500].join(";");
+        let cell = format!("User Name,Display Name,Alternate email address\nal@contoso.com,Al,{long}\n");
+        let expected = format!(
+            "line 2, Alternate email address: This cell is {} bytes long; a cell can be at most 8 KiB.",
+            long.len()
+        );
+        assert_eq!(problems(&cell), [expected]);
+
+        let line =
+            format!("User Name,Display Name,Alternate email address\nal@contoso.com,Al,{}\n", addresses.join(";"));
+        let found = problems(&line);
+        assert_eq!(found, ["line 2: The file could not be read: line 2 is longer than 64 KiB."]);
+
+        let header = format!(
+            "User Name,Display Name,{}\n",
+            (0..100).map(|i| format!("Extra {i}")).collect::<Vec<_>>().join(",")
+        );
+        let refused = Reader::new(header.as_bytes()).err().unwrap();
+        assert_eq!(refused.message, "The header line names 102 columns; at most 64 are allowed.");
+    }
+
+    #[test]
+    fn long_cells_inside_the_limits_are_read() {
+        // Ten addresses of 250 characters: local parts of 61, domains of three long labels.
+        let domain = format!("{}.{}.{}.com", "b".repeat(63), "c".repeat(63), "d".repeat(58));
+        let addresses: Vec<String> = (0..10).map(|i| format!("{}{i}@{domain}", "a".repeat(60))).collect();
+        let text =
+            format!("User Name,Display Name,Alternate email address\nal@contoso.com,Al,{}\n", addresses.join("; "));
+        assert_eq!(problems(&text), Vec::<String>::new());
     }
 }
