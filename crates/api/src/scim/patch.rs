@@ -29,6 +29,12 @@ pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp
 
 /// Core schema URNs name attributes at the top of the resource; any other URN names an
 /// extension, whose attributes sit in an object under that URN.
+/// The most operations one PATCH request may carry.
+pub const MAX_OPERATIONS: usize = 100;
+/// The most values all of a PATCH request's operations may carry together: applying an added
+/// value compares it with the attribute's values so far, so this bounds the work to its square.
+pub const MAX_VALUES: usize = 1000;
+
 const CORE_SCHEMA_PREFIX: &str = "urn:ietf:params:scim:schemas:core:";
 
 /// The User schema's multi-valued attributes, which always hold arrays.
@@ -89,7 +95,31 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
     if operations.is_empty() {
         return Err(ScimError::invalid_syntax("'Operations' must hold at least one operation."));
     }
+    if operations.len() > MAX_OPERATIONS {
+        return Err(ScimError::invalid_value(format!(
+            "'Operations' holds {} operations; at most {MAX_OPERATIONS} are allowed in one request.",
+            operations.len()
+        )));
+    }
+    let values: usize = operations.iter().filter_map(|op| member(op, "value")).map(count_values).sum();
+    if values > MAX_VALUES {
+        return Err(ScimError::invalid_value(format!(
+            "The operations carry {values} values; at most {MAX_VALUES} are allowed in one request."
+        )));
+    }
     operations.iter().enumerate().map(|(i, op)| parse_operation(op).map_err(|e| in_operation(i, e))).collect()
+}
+
+/// How many values `value` carries: an array's items, or those of each member of an object
+/// (an operation without a path sets several attributes at once).
+fn count_values(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len(),
+        Value::Object(members) => {
+            members.values().map(|v| if let Value::Array(items) = v { items.len() } else { 1 }).sum()
+        }
+        _ => 1,
+    }
 }
 
 fn parse_operation(operation: &Value) -> Result<PatchOp, ScimError> {
@@ -504,6 +534,22 @@ fn template_of(filter: &Filter, template: &mut Map<String, Value>) -> bool {
 mod tests {
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn requests_are_bounded_before_any_operation_is_read() {
+        let op = json!({"op": "add", "path": "title", "value": "x"});
+        let ops = |n: usize| json!({"schemas": [PATCH_OP_SCHEMA], "Operations": vec![op.clone(); n]});
+        assert!(parse_patch_request(&ops(MAX_OPERATIONS)).is_ok());
+        let err = parse_patch_request(&ops(MAX_OPERATIONS + 1)).unwrap_err();
+        assert!(err.detail.contains("at most 100 are allowed"), "{}", err.detail);
+
+        let many: Vec<_> = (0..50_000).map(|i| json!({"value": format!("a{i}@example.com")})).collect();
+        for value in [json!(many.clone()), json!({"emails": many})] {
+            let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "add", "value": value}]});
+            let err = parse_patch_request(&body).unwrap_err();
+            assert!(err.detail.contains("50000 values"), "{}", err.detail);
+        }
+    }
 
     use super::*;
 
