@@ -167,6 +167,11 @@ pub fn string_property<'a>(body: &'a Value, name: &str) -> Result<&'a str, Graph
     let object = body.as_object().ok_or_else(GraphError::unreadable_body)?;
     let found = object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
     match found {
+        // Every method property names something; in the contact list a blank means "none",
+        // which would turn an add into nothing and a change into a removal.
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(GraphError::bad_request(format!("Invalid value specified for property '{name}': it can't be empty.")))
+        }
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(GraphError::bad_request(format!(
             "Cannot convert the value of property '{name}' to the expected type 'Edm.String'."
@@ -200,6 +205,16 @@ mod tests {
         assert_eq!(PhoneType::from_id("3179E48A-750B-4051-897C-87B9720928F7"), Some(PhoneType::Mobile));
         assert_eq!(PhoneType::from_name("ALTERNATEMOBILE"), Some(PhoneType::AlternateMobile));
         assert_eq!(PhoneType::Office.id(), "e37fc753-ff3b-4958-9484-eaa9425c82bc");
+    }
+
+    #[test]
+    fn blank_method_properties_are_refused_by_name() {
+        for blank in ["", "   "] {
+            let err = string_property(&json!({"emailAddress": blank}), "emailAddress").unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.message.contains("'emailAddress'"), "{}", err.message);
+        }
+        assert_eq!(string_property(&json!({"EmailAddress": "a@b.example"}), "emailAddress").unwrap(), "a@b.example");
     }
 
     #[test]
