@@ -161,6 +161,7 @@ pub struct Directory {
     code_key: CodeKey,
     settings: cache::Recent<&'static str, Option<String>>,
     tokens: cache::Recent<String, Option<(AppToken, App)>>,
+    api_writes: Arc<api_users::UserLocks>,
 }
 
 impl Directory {
@@ -172,6 +173,7 @@ impl Directory {
             code_key: CodeKey::random(),
             settings: cache::Recent::new(),
             tokens: cache::Recent::new(),
+            api_writes: Arc::new(api_users::UserLocks::new()),
         }
     }
 

@@ -38,6 +38,10 @@ pub enum DomainError {
         /// When they saved it.
         changed_at: Timestamp,
     },
+    /// Other saves to the user kept coming in between for longer than a change waits to re-apply
+    /// itself; nothing was changed, and the same request can be sent again.
+    #[error("the user is being changed by others too often to apply this change now")]
+    Contended,
     /// A username that is already taken.
     #[error("the username {0} is already in use")]
     UsernameTaken(String),

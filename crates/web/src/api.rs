@@ -2,8 +2,8 @@
 //! SCIM 2.0. Handlers translate between each API's shapes and the directory; the rules stay
 //! in the domain.
 
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use roster_domain::apps::AppPermission;
 use roster_domain::Actor;
 
@@ -33,6 +33,14 @@ pub fn lacking(actor: &Actor, needed: &[AppPermission]) -> Option<String> {
     }
     let names: Vec<&str> = needed.iter().map(|p| p.name()).collect();
     Some(format!("The application needs {}.", names.join(" or ")))
+}
+
+/// Whether the request's `Content-Type` is one of `accepted` (parameters such as `charset`
+/// aside).
+pub(crate) fn has_media_type(headers: &HeaderMap, accepted: &[&str]) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    accepted.iter().any(|a| a.eq_ignore_ascii_case(essence))
 }
 
 /// The registered application a request's bearer token belongs to.

@@ -68,6 +68,10 @@ pub fn describe(e: &DomainError) -> (StatusCode, String) {
                 changed_at.display()
             ),
         ),
+        DomainError::Contended => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Others kept changing this user while your change waited. Nothing was saved; try again.".into(),
+        ),
         DomainError::UsernameTaken(name) => (StatusCode::CONFLICT, format!("The username {name} is already in use.")),
         DomainError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later.".into()),
         DomainError::Limited(why) => (StatusCode::TOO_MANY_REQUESTS, why.clone()),

@@ -1,6 +1,14 @@
 //! Users through the standard APIs (Graph, SCIM): whole-user creation and changes, each
 //! checked in full before anything is written, and filtered listing.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{Mutex, MutexGuard};
+use tokio::time::Instant;
+
 use super::{bool_change, hash_off_thread, Actor, Directory};
 use crate::audit::AuditAction;
 use crate::clock::Timestamp;
@@ -16,6 +24,31 @@ use crate::user_filter::UserFilter;
 
 /// The most users one API page may hold.
 pub const MAX_FIND_LIMIT: u32 = 1000;
+
+/// How long a change without a version to keep re-reads the user and re-applies itself while
+/// saves from outside this process (the admin center's forms, other nodes) keep coming first.
+const REAPPLY_FOR: Duration = Duration::from_secs(30);
+/// How many locks API changes to users are spread over.
+const LOCK_STRIPES: usize = 256;
+
+/// Queues the API changes this process makes to one user, first come first served, so that
+/// a burst of PATCHes from a provisioning client is applied one after another instead of
+/// racing each other to a version conflict. Users share a lock only by their ids' hashes.
+pub(crate) struct UserLocks {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl UserLocks {
+    pub(crate) fn new() -> Self {
+        UserLocks { stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect() }
+    }
+
+    async fn lock(&self, id: UserId) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        id.hash(&mut hasher);
+        self.stripes[hasher.finish() as usize % LOCK_STRIPES].lock().await
+    }
+}
 
 /// A user to add through an API.
 #[derive(Debug, Clone, Default)]
@@ -129,17 +162,50 @@ impl Directory {
         Ok(user)
     }
 
-    /// Applies an API's change to a user, if it still is at `expected_version` (when given):
-    /// contact fields and sign-in state in one save, then the password. Everything is validated
-    /// and every permission checked first, so a refused change writes nothing.
-    pub async fn change_via_api(
+    /// Applies `edit` to the user `key` (an id or a username) as stored: to the version
+    /// `expected_version` names if given (a [`DomainError::VersionConflict`] when the user has
+    /// moved on), else to the newest version. API changes to one user made by this process
+    /// wait for each other; when a save from elsewhere comes in between, the user is read again
+    /// and `edit` re-applied, so what `edit` leaves alone is never overwritten. After
+    /// [`REAPPLY_FOR`] of that the answer is [`DomainError::Contended`].
+    pub async fn update_via_api<E: From<DomainError>>(
         &self,
         actor: &Actor,
-        id: UserId,
+        key: &str,
         expected_version: Option<i64>,
-        change: &ApiUserChange,
-    ) -> Result<User, DomainError> {
-        let before = self.get_active_user(actor, id).await?;
+        edit: impl Fn(&User) -> Result<ApiUserChange, E>,
+    ) -> Result<User, E> {
+        let id = self.user_by_key(actor, key).await?.id;
+        let _queued = self.api_writes.lock(id).await;
+        let give_up_at = Instant::now() + REAPPLY_FOR;
+        let mut attempt: u32 = 0;
+        loop {
+            let user = self.get_active_user(actor, id).await?;
+            if expected_version.is_some_and(|v| v != user.version) {
+                return Err(version_conflict(&user).into());
+            }
+            let change = edit(&user)?;
+            match self.change_via_api(actor, &user, &change).await {
+                Err(DomainError::VersionConflict { .. }) if expected_version.is_none() => {
+                    if Instant::now() >= give_up_at {
+                        return Err(DomainError::Contended.into());
+                    }
+                    // Writers on other nodes retry too: a random pause keeps them from meeting again.
+                    attempt = attempt.saturating_add(1);
+                    let pause = Duration::from_millis(rand::thread_rng().gen_range(0..=5 * u64::from(attempt.min(20))));
+                    tokio::time::sleep(pause).await;
+                }
+                result => return result.map_err(E::from),
+            }
+        }
+    }
+
+    /// Applies an API's change to `before`, the user as just read: contact fields and sign-in
+    /// state in one save (refused if the user has moved on since), then the password.
+    /// Everything is validated and every permission checked first, so a refused change writes
+    /// nothing.
+    async fn change_via_api(&self, actor: &Actor, before: &User, change: &ApiUserChange) -> Result<User, DomainError> {
+        let id = before.id;
         let region = self.region().await?;
         let mut errors = Vec::new();
         let contact = change
@@ -156,14 +222,6 @@ impl Directory {
         let Some(contact) = contact.filter(|_| errors.is_empty()) else {
             return Err(DomainError::Invalid(errors));
         };
-        if let Some(expected) = expected_version {
-            if before.version != expected {
-                return Err(DomainError::VersionConflict {
-                    changed_by: before.updated_by.clone(),
-                    changed_at: before.updated_at,
-                });
-            }
-        }
         let mut changes = contact.changes_from(&before.contact);
         if changes.iter().any(|c| !c.sensitive) {
             actor.require(Permission::EditProfile, before.roles)?;
@@ -174,7 +232,7 @@ impl Directory {
         let enabled = change.enabled.unwrap_or(before.enabled);
         if enabled != before.enabled {
             actor.require(Permission::ManageAccountState, before.roles)?;
-            if !enabled && actor.is(&before) {
+            if !enabled && actor.is(before) {
                 return Err(DomainError::Forbidden("You can't block your own sign-in.".into()));
             }
             changes.push(bool_change("enabled", before.enabled, enabled));
@@ -184,10 +242,10 @@ impl Directory {
         }
         let mut after = before.clone();
         if !changes.is_empty() {
-            after = User { contact, enabled, ..actor.next_version(&before) };
+            after = User { contact, enabled, ..actor.next_version(before) };
             let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
             let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
-            self.save_with(&before, &after, &audit, &notices).await?;
+            self.save_with(before, &after, &audit, &notices).await?;
             if !enabled {
                 self.end_sessions(id).await;
             }
@@ -206,4 +264,8 @@ impl Directory {
         }
         Ok(after)
     }
+}
+
+fn version_conflict(user: &User) -> DomainError {
+    DomainError::VersionConflict { changed_by: user.updated_by.clone(), changed_at: user.updated_at }
 }

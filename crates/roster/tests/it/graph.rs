@@ -29,7 +29,7 @@ async fn token_response(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Va
 }
 
 /// A bearer token for an app holding `permissions`.
-async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
+pub(crate) async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
     let (id, secret) = register(app, permissions).await;
     let (status, body) = token_response(
         app,
@@ -46,7 +46,7 @@ async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
 }
 
 /// A Graph call: method, path (with query), optional JSON body; status and JSON body (null when empty).
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     token: &str,
     method: reqwest::Method,
@@ -638,5 +638,96 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
     let user = &spec["components"]["schemas"]["User"]["properties"];
     for property in roster_api::graph::user::PROPERTIES {
         assert!(user[property].is_object(), "{property}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_patches_of_different_properties_all_succeed() {
+    let app = TestApp::start().await;
+    let user = app.user("alex@contoso.com", "Alex", &[]).await;
+    let token = token(&app, &[AppPermission::UserReadWriteAll]).await;
+    let path = format!("/v1.0/users/{}", user.id);
+    let properties =
+        ["jobTitle", "department", "officeLocation", "city", "state", "postalCode", "country", "streetAddress"];
+    for round in 0..5 {
+        let patches = properties.iter().map(|property| {
+            let body = json!({ *property: format!("{property} {round}") });
+            call(&app, &token, reqwest::Method::PATCH, &path, Some(body))
+        });
+        for (status, body) in futures_util::future::join_all(patches).await {
+            assert_eq!(status, StatusCode::NO_CONTENT, "round {round}: {body}");
+        }
+        let (_, stored) =
+            call(&app, &token, reqwest::Method::GET, &format!("{path}?$select={}", properties.join(",")), None).await;
+        for property in properties {
+            assert_eq!(stored[property], format!("{property} {round}"), "round {round}: none overwritten");
+        }
+    }
+}
+
+#[tokio::test]
+async fn graph_refuses_what_a_client_should_not_have_sent() {
+    let app = TestApp::start().await;
+    let user = app.user("alex@contoso.com", "Alex", &[]).await;
+    app.directory
+        .update_contact(&Actor::system("test"), user.id, 1, &{
+            let mut input = user.contact.to_input();
+            input.alternate_emails = vec!["alex@fabrikam.com".into()];
+            input
+        })
+        .await
+        .unwrap();
+    let token = token(&app, &[AppPermission::UserReadWriteAll, AppPermission::AuthMethodReadWriteAll]).await;
+    let methods = format!("/v1.0/users/{}/authentication/emailMethods", user.id);
+
+    for blank in ["", "   "] {
+        let (status, body) =
+            call(&app, &token, reqwest::Method::POST, &methods, Some(json!({"emailAddress": blank}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("'emailAddress'"), "{body}");
+    }
+    let (_, listed) = call(&app, &token, reqwest::Method::GET, &methods, None).await;
+    let id = listed["value"][0]["id"].as_str().unwrap().to_string();
+    let (status, _) =
+        call(&app, &token, reqwest::Method::PATCH, &format!("{methods}/{id}"), Some(json!({"emailAddress": ""}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.reload(&user).await.contact.alternate_emails, ["alex@fabrikam.com"], "nothing was removed");
+
+    let path = format!("/v1.0/users/{}", user.id);
+    for spoof in
+        [json!({"displayName": "Alex\u{202E}moc.osotnoc"}), json!({"otherMails": ["al\u{200B}ex@fabrikam.com"]})]
+    {
+        let (status, body) = call(&app, &token, reqwest::Method::PATCH, &path, Some(spoof)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("invisible"), "{body}");
+    }
+
+    for content_type in [Some("text/plain"), Some("application/xml"), None] {
+        let mut request = Client::new()
+            .patch(format!("{}{path}", app.base))
+            .bearer_auth(&token)
+            .body(json!({"jobTitle": "Spy"}).to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "UnsupportedMediaType");
+    }
+    assert_eq!(app.reload(&user).await.contact.job_title, None);
+
+    app.user("bea@contoso.com", "Bea", &[]).await;
+    let r = Client::new()
+        .get(format!("{}/v1.0/users?$top=1", app.base))
+        .bearer_auth(&token)
+        .header("host", "evil.example")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    for link in [&body["@odata.context"], &body["@odata.nextLink"]] {
+        assert!(link.as_str().unwrap().starts_with(&format!("{}/v1.0/", app.base)), "{link}");
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{bulk, TestApp};
 
-async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
+pub(crate) async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
     let input = AppInput {
         name: "Entra provisioning".into(),
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
@@ -28,14 +28,14 @@ async fn token(app: &TestApp, permissions: &[AppPermission]) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-struct Reply {
-    status: StatusCode,
-    etag: Option<String>,
-    location: Option<String>,
-    body: Value,
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+    pub body: Value,
 }
 
-async fn scim(
+pub(crate) async fn scim(
     app: &TestApp,
     token: &str,
     method: Method,
@@ -271,4 +271,69 @@ async fn discovery_documents_describe_the_service() {
         .unwrap()
         .iter()
         .any(|a| a["name"] == "userName" && a["uniqueness"] == "server"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_patches_without_if_match_all_succeed_and_if_match_still_holds() {
+    let app = TestApp::start().await;
+    let user = app.user("alex@contoso.com", "Alex", &[]).await;
+    let mut input = user.contact.to_input();
+    input.city = "Leeds".into();
+    app.directory.update_contact(&Actor::system("test"), user.id, user.version, &input).await.unwrap();
+    let t = token(&app, &[AppPermission::UserReadWriteAll]).await;
+    let path = format!("/Users/{}", user.id);
+    let attributes = [
+        "title",
+        "name.givenName",
+        "name.familyName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        r#"addresses[type eq "work"].locality"#,
+        r#"addresses[type eq "work"].region"#,
+        r#"addresses[type eq "work"].postalCode"#,
+        r#"addresses[type eq "work"].country"#,
+    ];
+    for round in 0..5 {
+        let patches = attributes.iter().enumerate().map(|(i, attribute)| {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": attribute, "value": format!("V{i} {round}")}],
+            });
+            scim(&app, &t, Method::PATCH, &path, Some(body), None)
+        });
+        for reply in futures_util::future::join_all(patches).await {
+            assert_eq!(reply.status, StatusCode::OK, "round {round}: {}", reply.body);
+        }
+        let contact = app.reload(&user).await.contact;
+        let stored = [
+            contact.job_title,
+            contact.first_name,
+            contact.last_name,
+            contact.department,
+            contact.city,
+            contact.state,
+            contact.postal_code,
+            contact.country,
+        ];
+        for (i, value) in stored.iter().enumerate() {
+            assert_eq!(value.as_deref(), Some(format!("V{i} {round}").as_str()), "round {round}: none overwritten");
+        }
+    }
+    let stale = app.reload(&user).await.version - 1;
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Stale"}],
+    });
+    let reply = scim(&app, &t, Method::PATCH, &path, Some(body), Some(&format!("W/\"{stale}\""))).await;
+    assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{}", reply.body);
+    assert_ne!(app.reload(&user).await.contact.job_title.as_deref(), Some("Stale"));
+
+    let r = Client::new()
+        .patch(format!("{}/scim/v2{path}", app.base))
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

@@ -3,7 +3,7 @@
 //! admin center uses.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,12 +23,11 @@ use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
 use serde_json::{json, Map, Value};
 
 use crate::api::openapi::{GraphFailures, UserDoc, UserKey, UserListDoc, UserWriteDoc};
-use crate::api::{caller, lacking, Unauthenticated};
+use crate::api::{caller, has_media_type, lacking, Unauthenticated};
 use crate::AppState;
 
-/// How often a PATCH re-reads and re-applies itself when another save came in between: its
-/// properties are applied to the newest version, never over it.
-const PATCH_ATTEMPTS: usize = 3;
+/// Graph's code for a change that met others to the same object, to be sent again later.
+const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
 
 /// A failed Graph request, rendered as Graph's error body.
 pub struct GraphFailure {
@@ -88,13 +87,16 @@ impl From<DomainError> for GraphFailure {
                 "Request_ResourceNotFound",
                 format!("Resource '{what}' does not exist or one of its queried reference-property objects are not present."),
             ),
-            DomainError::UsernameTaken(_) => GraphFailure::new(GraphError::bad_request(
-                "Another object with the same value for property userPrincipalName already exists.",
-            )),
-            DomainError::VersionConflict { .. } => GraphFailure::status(
-                409,
+            DomainError::UsernameTaken(_) => GraphFailure::status(
+                400,
                 "Request_MultipleObjectsWithSameKeyValue",
-                "The user was changed by someone else while this request ran; send it again.",
+                "Another object with the same value for property userPrincipalName already exists.",
+            ),
+            DomainError::VersionConflict { .. } | DomainError::Contended => GraphFailure::status(
+                409,
+                CONCURRENCY_VIOLATION,
+                "The user kept being changed by others while this request ran; nothing was changed. \
+                 Send it again after a short delay.",
             ),
             DomainError::Throttled | DomainError::Limited(_) => {
                 GraphFailure::status(429, "TooManyRequests", "Too many requests. Try again later.")
@@ -134,6 +136,10 @@ impl IntoResponse for GraphFailure {
         let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.error.code == CONCURRENCY_VIOLATION {
+            // Graph's advice for this code: the same request, after a short delay.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -187,12 +193,10 @@ impl Options {
     }
 }
 
-/// Where this server is, as the client addressed it, for `@odata.context` and next links.
-pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
-    let scheme = forwarded.unwrap_or(if state.config.secure_cookies { "https" } else { "http" });
-    format!("{scheme}://{host}")
+/// Where this server is, for `@odata.context`, next links and `Location`: the configured public
+/// URL, since a request's `Host` and forwarded headers are whatever the client wrote.
+pub(crate) fn base_url(state: &AppState) -> &str {
+    &state.config.public_url
 }
 
 fn eventual(headers: &HeaderMap) -> bool {
@@ -262,7 +266,7 @@ async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> Graph
     let mut found = state.directory.find_users(&actor, find).await?;
     let more = found.len() > top as usize;
     found.truncate(top as usize);
-    let base = base_url(state, &parts.headers);
+    let base = base_url(state);
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#users{}", select.context_suffix())));
     if count && eventual && first_page {
@@ -309,15 +313,15 @@ pub async fn get(
         let options = Options::parse(raw.as_deref());
         let select = parse_select(options.get("select"))?;
         let user = state.directory.user_by_key(&actor, &key).await?;
-        Ok(Json(single(&state, &parts.headers, &user, &select)).into_response())
+        Ok(Json(single(&state, &user, &select)).into_response())
     }
     .await
     .map_err(|f: GraphFailure| f.for_request(&headers))
 }
 
-fn single(state: &AppState, headers: &HeaderMap, user: &User, select: &Select) -> Value {
+fn single(state: &AppState, user: &User, select: &Select) -> Value {
     let mut body = Map::new();
-    let base = base_url(state, headers);
+    let base = base_url(state);
     body.insert(
         "@odata.context".into(),
         json!(format!("{base}/v1.0/$metadata#users{}/$entity", select.context_suffix())),
@@ -326,8 +330,39 @@ fn single(state: &AppState, headers: &HeaderMap, user: &User, select: &Select) -
     Value::Object(body)
 }
 
-pub(crate) fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
-    serde_json::from_slice(bytes).map_err(|_| GraphError::unreadable_body().into())
+/// A request body as Graph takes it: JSON, or 415 for any other media type, 413 past the body
+/// limit and 400 for JSON that does not parse, each in Graph's error shape.
+pub struct GraphJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for GraphJson {
+    type Rejection = GraphFailure;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, GraphFailure> {
+        let headers = request.headers().clone();
+        if !has_media_type(&headers, &["application/json"]) {
+            let refusal = GraphFailure::status(
+                415,
+                "UnsupportedMediaType",
+                "The request body must be JSON, sent with Content-Type: application/json.",
+            );
+            return Err(refusal.for_request(&headers));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            let failure = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                GraphFailure::status(
+                    413,
+                    "RequestEntityTooLarge",
+                    "The request body is larger than the server accepts.",
+                )
+            } else {
+                GraphError::unreadable_body().into()
+            };
+            failure.for_request(&headers)
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(GraphJson)
+            .map_err(|_| GraphFailure::from(GraphError::unreadable_body()).for_request(&headers))
+    }
 }
 
 /// `POST /v1.0/users`: 201 with the new user.
@@ -339,11 +374,11 @@ pub(crate) fn json_body(bytes: &Bytes) -> Result<Value, GraphFailure> {
     request_body(content = UserWriteDoc, content_type = "application/json"),
     responses((status = 201, description = "The new user", body = UserDoc), GraphFailures)
 )]
-pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) -> GraphResult {
+pub async fn create(State(state): State<AppState>, parts: Parts, GraphJson(body): GraphJson) -> GraphResult {
     let headers = parts.headers.clone();
     async {
         let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let create = parse_create(&json_body(&body)?)?;
+        let create = parse_create(&body)?;
         let input = ApiNewUser {
             username: create.username,
             contact: create.contact,
@@ -352,8 +387,8 @@ pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) ->
             must_change_password: create.password.force_change_password_next_sign_in,
         };
         let user = state.directory.create_via_api(&actor, input).await?;
-        let location = format!("{}/v1.0/users/{}", base_url(&state, &parts.headers), user.id);
-        let body = single(&state, &parts.headers, &user, &Select::default());
+        let location = format!("{}/v1.0/users/{}", base_url(&state), user.id);
+        let body = single(&state, &user, &Select::default());
         Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
     }
     .await
@@ -370,11 +405,15 @@ pub async fn create(State(state): State<AppState>, parts: Parts, body: Bytes) ->
     request_body(content = UserWriteDoc, content_type = "application/json"),
     responses((status = 204, description = "Updated"), GraphFailures)
 )]
-pub async fn update(State(state): State<AppState>, Path(key): Path<String>, parts: Parts, body: Bytes) -> GraphResult {
+pub async fn update(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    parts: Parts,
+    GraphJson(body): GraphJson,
+) -> GraphResult {
     let headers = parts.headers.clone();
     async {
         let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let body = json_body(&body)?;
         change_user(&state, &actor, &key, |user| {
             let patch = apply_patch(&user.contact, &body)?;
             Ok(ApiUserChange {
@@ -398,17 +437,7 @@ pub(crate) async fn change_user(
     key: &str,
     edit: impl Fn(&User) -> Result<ApiUserChange, GraphFailure>,
 ) -> Result<User, GraphFailure> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let user = state.directory.user_by_key(actor, key).await?;
-        let change = edit(&user)?;
-        match state.directory.change_via_api(actor, user.id, Some(user.version), &change).await {
-            Ok(after) => return Ok(after),
-            Err(DomainError::VersionConflict { .. }) if attempt < PATCH_ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    state.directory.update_via_api(actor, key, None, edit).await
 }
 
 /// `DELETE /v1.0/users/{id | userPrincipalName}`: 204; the user goes to Deleted users, as in

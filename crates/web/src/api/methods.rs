@@ -3,7 +3,6 @@
 //! changed through the same checks as the admin center's form; the software OATH method is
 //! their authenticator app, which can be listed and removed but only set up by its owner.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -20,7 +19,7 @@ use roster_domain::directory::ApiUserChange;
 use roster_domain::{Actor, User};
 use serde_json::{json, Value};
 
-use crate::api::graph::{app_with, base_url, change_user, json_body, GraphFailure, GraphResult};
+use crate::api::graph::{app_with, base_url, change_user, GraphFailure, GraphJson, GraphResult};
 use crate::api::openapi::{
     EmailMethodDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, SoftwareOathMethodDoc, UserKey,
 };
@@ -34,8 +33,8 @@ async fn answer(parts: &Parts, body: impl std::future::Future<Output = GraphResu
     body.await.map_err(|f| f.for_request(&parts.headers))
 }
 
-fn collection(state: &AppState, parts: &Parts, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
-    let base = base_url(state, &parts.headers);
+fn collection(state: &AppState, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
+    let base = base_url(state);
     Json(json!({
         "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/{what}"),
         "value": value,
@@ -85,7 +84,7 @@ pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts:
         let user = state.directory.user_by_key(&actor, &key).await?;
         let has_password = state.directory.has_password(&actor, user.id).await?;
         let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
-        Ok(collection(&state, &parts, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
+        Ok(collection(&state, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
     })
     .await
 }
@@ -107,7 +106,7 @@ pub async fn list_software_oath(State(state): State<AppState>, Path(key): Path<S
             true => vec![software_oath_method()],
             false => Vec::new(),
         };
-        Ok(collection(&state, &parts, &key, "softwareOathMethods", apps).into_response())
+        Ok(collection(&state, &key, "softwareOathMethods", apps).into_response())
     })
     .await
 }
@@ -179,7 +178,7 @@ pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>,
         let actor = reader(&state, &parts).await?;
         let user = state.directory.user_by_key(&actor, &key).await?;
         let phones = PhoneType::ALL.into_iter().filter_map(|k| k.of(&user).map(|n| phone_method(k, n))).collect();
-        Ok(collection(&state, &parts, &key, "phoneMethods", phones).into_response())
+        Ok(collection(&state, &key, "phoneMethods", phones).into_response())
     })
     .await
 }
@@ -222,11 +221,10 @@ pub async fn add_phone(
     State(state): State<AppState>,
     Path(key): Path<String>,
     parts: Parts,
-    body: Bytes,
+    GraphJson(body): GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = json_body(&body)?;
         let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
         let type_name = string_property(&body, "phoneType")?;
         let kind = PhoneType::from_name(type_name).ok_or_else(|| {
@@ -267,12 +265,11 @@ pub async fn update_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
     parts: Parts,
-    body: Bytes,
+    GraphJson(body): GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
         let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
-        let body = json_body(&body)?;
         if let Ok(type_name) = string_property(&body, "phoneType") {
             if PhoneType::from_name(type_name) != Some(kind) {
                 return Err(conflict("A phone method's type can't change: add a method of the new type instead."));
@@ -335,7 +332,7 @@ pub async fn list_emails(State(state): State<AppState>, Path(key): Path<String>,
         let actor = reader(&state, &parts).await?;
         let user = state.directory.user_by_key(&actor, &key).await?;
         let emails = user.contact.alternate_emails.iter().map(|a| email_method(a)).collect();
-        Ok(collection(&state, &parts, &key, "emailMethods", emails).into_response())
+        Ok(collection(&state, &key, "emailMethods", emails).into_response())
     })
     .await
 }
@@ -393,11 +390,10 @@ pub async fn add_email(
     State(state): State<AppState>,
     Path(key): Path<String>,
     parts: Parts,
-    body: Bytes,
+    GraphJson(body): GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = json_body(&body)?;
         let address = string_property(&body, "emailAddress")?.trim().to_string();
         let user = change_user(&state, &actor, &key, |user| {
             if user.contact.alternate_emails.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
@@ -426,11 +422,10 @@ pub async fn update_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
     parts: Parts,
-    body: Bytes,
+    GraphJson(body): GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = json_body(&body)?;
         let address = string_property(&body, "emailAddress")?.trim().to_string();
         change_user(&state, &actor, &key, |user| {
             let at = email_position(user, &id)?;

@@ -3,7 +3,7 @@
 //! the same directory rules as the admin center.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,16 +20,13 @@ use roster_domain::{Actor, DomainError, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::base_url;
-use crate::api::{caller, lacking, Unauthenticated};
+use crate::api::{caller, has_media_type, lacking, Unauthenticated};
 use crate::AppState;
 
 /// SCIM's media type.
 const SCIM_JSON: &str = "application/scim+json";
 /// Users per page when the client does not say.
 const DEFAULT_COUNT: u32 = 100;
-/// How often a change without `If-Match` re-reads and re-applies itself when another save came
-/// in between.
-const ATTEMPTS: usize = 3;
 
 /// A failed SCIM request, rendered as RFC 7644's error body.
 pub struct ScimFailure(ScimError);
@@ -61,6 +58,9 @@ impl From<DomainError> for ScimFailure {
             }
             DomainError::VersionConflict { .. } => {
                 plain(412, "The user was changed since the version in If-Match; read it again.")
+            }
+            DomainError::Contended => {
+                plain(503, "The user kept being changed by others while this request ran; send it again shortly.")
             }
             DomainError::Throttled | DomainError::Limited(_) => plain(429, "Too many requests. Try again later."),
             DomainError::ReauthenticationRequired => plain(403, "The change needs a recent sign-in."),
@@ -104,12 +104,12 @@ async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> 
     Ok(actor)
 }
 
-fn scim_base(state: &AppState, headers: &HeaderMap) -> String {
-    format!("{}/scim/v2", base_url(state, headers))
+fn scim_base(state: &AppState) -> String {
+    format!("{}/scim/v2", base_url(state))
 }
 
-fn location(state: &AppState, headers: &HeaderMap, user: &User) -> String {
-    format!("{}/Users/{}", scim_base(state, headers), user.id)
+fn location(state: &AppState, user: &User) -> String {
+    format!("{}/Users/{}", scim_base(state), user.id)
 }
 
 fn etag(user: &User) -> String {
@@ -117,14 +117,8 @@ fn etag(user: &User) -> String {
 }
 
 /// One user as a response: the resource (projected), its ETag and Location.
-fn user_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    user: &User,
-    shown: &Projection,
-) -> Response {
-    let href = location(state, headers, user);
+fn user_response(state: &AppState, status: StatusCode, user: &User, shown: &Projection) -> Response {
+    let href = location(state, user);
     let body = projection::apply(shown, &resource(user, &href));
     let mut response = scim_json(status, &body);
     let h = response.headers_mut();
@@ -221,13 +215,12 @@ pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): Ra
         param(&q, "attributes"),
         param(&q, "excludedAttributes"),
     )?;
-    list_users(&state, &parts, &actor, request).await
+    list_users(&state, &actor, request).await
 }
 
 /// `POST /scim/v2/Users/.search` (RFC 7644 §3.4.3): the same query in a body, out of URLs and logs.
-pub async fn search(State(state): State<AppState>, parts: Parts, body: Bytes) -> ScimResult {
+pub async fn search(State(state): State<AppState>, parts: Parts, ScimJson(body): ScimJson) -> ScimResult {
     let actor = app_with(&state, &parts, READ).await?;
-    let body = json_body(&body)?;
     let text = |name: &str| body.get(name).and_then(Value::as_str);
     let list = |name: &str| {
         body.get(name)
@@ -243,10 +236,10 @@ pub async fn search(State(state): State<AppState>, parts: Parts, body: Bytes) ->
         list("attributes").as_deref(),
         list("excludedAttributes").as_deref(),
     )?;
-    list_users(&state, &parts, &actor, request).await
+    list_users(&state, &actor, request).await
 }
 
-async fn list_users(state: &AppState, parts: &Parts, actor: &Actor, request: ListRequest) -> ScimResult {
+async fn list_users(state: &AppState, actor: &Actor, request: ListRequest) -> ScimResult {
     let filter = request.filter.as_deref().map(parse_filter).transpose()?.map(|f| user_filter(&f)).transpose()?;
     let order = match request.sort_by.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("id") => FindOrder::Id,
@@ -272,10 +265,8 @@ async fn list_users(state: &AppState, parts: &Parts, actor: &Actor, request: Lis
         };
         state.directory.find_users(actor, find).await?.into_iter().map(|f| f.user).collect()
     };
-    let resources: Vec<Value> = users
-        .iter()
-        .map(|u| projection::apply(&request.projection, &resource(u, &location(state, &parts.headers, u))))
-        .collect();
+    let resources: Vec<Value> =
+        users.iter().map(|u| projection::apply(&request.projection, &resource(u, &location(state, u)))).collect();
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
         "totalResults": total,
@@ -309,7 +300,7 @@ pub async fn get(
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, current)]).into_response());
     }
-    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }
 
 /// A user by SCIM id (Roster's user id); usernames are not ids here.
@@ -320,15 +311,39 @@ async fn by_id(state: &AppState, actor: &Actor, id: &str) -> Result<User, ScimFa
     Ok(state.directory.user_by_key(actor, id).await?)
 }
 
-fn json_body(bytes: &Bytes) -> Result<Value, ScimFailure> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ScimFailure(ScimError::invalid_syntax(format!("The body is not valid JSON: {e}."))))
+/// A request body as SCIM takes it: JSON sent as `application/scim+json` or `application/json`,
+/// or 415, 413 past the body limit, and `invalidSyntax` for JSON that does not parse.
+pub struct ScimJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ScimJson {
+    type Rejection = ScimFailure;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ScimFailure> {
+        if !has_media_type(request.headers(), &[SCIM_JSON, "application/json"]) {
+            return Err(plain(415, format!("The request body must be JSON, sent as {SCIM_JSON}.")));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                plain(413, "The request body is larger than the server accepts.")
+            } else {
+                ScimFailure(ScimError::invalid_syntax(format!("The body could not be read: {e}.")))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(ScimJson)
+            .map_err(|e| ScimFailure(ScimError::invalid_syntax(format!("The body is not valid JSON: {e}."))))
+    }
 }
 
 /// `POST /scim/v2/Users`: 201 with the resource.
-pub async fn create(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery, body: Bytes) -> ScimResult {
+pub async fn create(
+    State(state): State<AppState>,
+    parts: Parts,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
-    let input = parse_resource(&json_body(&body)?)?;
+    let input = parse_resource(&body)?;
     let user = state
         .directory
         .create_via_api(
@@ -342,7 +357,7 @@ pub async fn create(State(state): State<AppState>, parts: Parts, RawQuery(raw): 
             },
         )
         .await?;
-    Ok(user_response(&state, &parts.headers, StatusCode::CREATED, &user, &shown(raw.as_deref())?))
+    Ok(user_response(&state, StatusCode::CREATED, &user, &shown(raw.as_deref())?))
 }
 
 /// The change a whole resource asks for; the office location has no SCIM attribute and stays.
@@ -364,22 +379,10 @@ async fn change(
     id: &str,
     make: impl Fn(&User) -> Result<ApiUserChange, ScimFailure>,
 ) -> Result<User, ScimFailure> {
-    let expected = if_match(&parts.headers)?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let user = by_id(state, actor, id).await?;
-        if expected.is_some_and(|v| v != user.version) {
-            return Err(plain(412, "The user was changed since the version in If-Match; read it again."));
-        }
-        let change = make(&user)?;
-        let version = Some(expected.unwrap_or(user.version));
-        match state.directory.change_via_api(actor, user.id, version, &change).await {
-            Ok(after) => return Ok(after),
-            Err(DomainError::VersionConflict { .. }) if expected.is_none() && attempt < ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
-        }
+    if id.parse::<roster_domain::UserId>().is_err() {
+        return Err(plain(404, format!("No user has the id {id}.")));
     }
+    state.directory.update_via_api(actor, id, if_match(&parts.headers)?, make).await
 }
 
 /// `PUT /scim/v2/Users/{id}`: replaces the user with the resource sent.
@@ -388,12 +391,11 @@ pub async fn replace(
     Path(id): Path<String>,
     parts: Parts,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    ScimJson(body): ScimJson,
 ) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
-    let body = json_body(&body)?;
     let user = change(&state, &actor, &parts, &id, |user| replacement(user, parse_resource(&body)?)).await?;
-    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }
 
 /// `PATCH /scim/v2/Users/{id}`: add, replace and remove operations, applied all or none.
@@ -402,17 +404,17 @@ pub async fn patch(
     Path(id): Path<String>,
     parts: Parts,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    ScimJson(body): ScimJson,
 ) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
-    let ops = parse_patch_request(&json_body(&body)?)?;
+    let ops = parse_patch_request(&body)?;
     let user = change(&state, &actor, &parts, &id, |user| {
         let mut current = resource(user, "");
         apply_patch(&mut current, &ops)?;
         replacement(user, parse_resource(&current)?)
     })
     .await?;
-    Ok(user_response(&state, &parts.headers, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }
 
 /// `DELETE /scim/v2/Users/{id}`: 204; the user goes to Deleted users, restorable for 30 days.
@@ -428,31 +430,31 @@ pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, parts
 
 /// `GET /scim/v2/ServiceProviderConfig`: what this service supports. Discovery documents
 /// describe the service, not anyone's data, so they need no token.
-pub async fn service_provider_config(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    scim_json(StatusCode::OK, &discovery::service_provider_config(&scim_base(&state, &headers)))
+pub async fn service_provider_config(State(state): State<AppState>) -> Response {
+    scim_json(StatusCode::OK, &discovery::service_provider_config(&scim_base(&state)))
 }
 
 /// `GET /scim/v2/ResourceTypes`.
-pub async fn resource_types(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    scim_json(StatusCode::OK, &discovery::resource_types(&scim_base(&state, &headers)))
+pub async fn resource_types(State(state): State<AppState>) -> Response {
+    scim_json(StatusCode::OK, &discovery::resource_types(&scim_base(&state)))
 }
 
 /// `GET /scim/v2/ResourceTypes/User`.
-pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> ScimResult {
+pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>) -> ScimResult {
     if !name.eq_ignore_ascii_case("User") {
         return Err(plain(404, format!("There is no resource type {name}.")));
     }
-    Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&scim_base(&state, &headers))))
+    Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&scim_base(&state))))
 }
 
 /// `GET /scim/v2/Schemas`.
-pub async fn schemas(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    scim_json(StatusCode::OK, &discovery::schemas(&scim_base(&state, &headers)))
+pub async fn schemas(State(state): State<AppState>) -> Response {
+    scim_json(StatusCode::OK, &discovery::schemas(&scim_base(&state)))
 }
 
 /// `GET /scim/v2/Schemas/{urn}`.
-pub async fn schema(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ScimResult {
-    discovery::schema(&scim_base(&state, &headers), &id)
+pub async fn schema(State(state): State<AppState>, Path(id): Path<String>) -> ScimResult {
+    discovery::schema(&scim_base(&state), &id)
         .map(|s| scim_json(StatusCode::OK, &s))
         .ok_or_else(|| plain(404, format!("There is no schema {id}.")))
 }
