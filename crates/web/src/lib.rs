@@ -22,8 +22,13 @@ pub use router::router;
 /// Settings of the web surface.
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
-    /// Mark cookies `Secure` (the public URL is https).
+    /// The address people use, without a trailing slash: every absolute link is built from it,
+    /// never from a request's `Host` or forwarded headers.
+    pub public_url: String,
+    /// Mark cookies `Secure` and send `Strict-Transport-Security` (the public URL is https).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; anyone else's is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Email leaves the server (an SMTP transport is configured).
     pub email_transport: bool,
     /// Text messages leave the server (an SMS gateway is configured).

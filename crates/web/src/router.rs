@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings/audit", post(settings::save_retention))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
-        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

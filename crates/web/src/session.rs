@@ -1,8 +1,6 @@
 //! Who is asking: the session cookie, the signed-in user, and the CSRF token check.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use roster_domain::permission::{self, Permission};
@@ -11,6 +9,7 @@ use roster_domain::{Actor, RoleSet, User};
 use subtle::ConstantTimeEq;
 
 use crate::error::PageError;
+use crate::security::ClientAddress;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -47,9 +46,9 @@ impl SignedIn {
     }
 }
 
-/// The client's address as the server saw it.
+/// The client's address: the peer's, or the one a trusted proxy forwarded for.
 pub fn client_ip(parts: &Parts) -> String {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    parts.extensions.get::<ClientAddress>().map(|c| c.0.to_string()).unwrap_or_else(|| "unknown".into())
 }
 
 /// Someone not signed in (a sign-in or reset under way), named for audit records and known

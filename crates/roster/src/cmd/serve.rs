@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
+use ipnet::IpNet;
 use roster_delivery::{Transports, Worker};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::{Actor, Directory};
@@ -26,8 +27,12 @@ pub struct ServeArgs {
     #[command(flatten)]
     delivery: DeliveryArgs,
     /// The address people use to reach Roster; an https address makes cookies Secure.
-    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    #[arg(long, env = "ROSTER_PUBLIC_URL", value_parser = parse_public_url)]
     public_url: Option<String>,
+    /// Reverse proxies (addresses or ranges such as 10.0.0.0/8) whose X-Forwarded-For names the
+    /// client, for sign-in limits and audit records; nobody else's is believed.
+    #[arg(long = "trusted-proxy", env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    trusted_proxies: Vec<IpNet>,
     /// Username of the Global Administrator created on first start.
     #[arg(long, env = "ROSTER_ADMIN_USERNAME", default_value = "admin@roster.example")]
     admin_username: String,
@@ -63,6 +68,31 @@ impl ServeArgs {
             format!("tls_cert/tls_key: cannot use {} with {} as a certificate and key", cert.display(), key.display())
         })?;
         Ok(Some(config))
+    }
+}
+
+/// The public URL: http or https, a host, no query or fragment; kept without a trailing slash,
+/// as links are built by appending paths to it.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("'{text}' must be an http:// or https:// address with a host name"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("'{text}' must not have a query, a fragment or a user name"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A trusted proxy: one address, or a range in CIDR notation.
+fn parse_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    match text.parse::<IpNet>() {
+        Ok(net) => Ok(net),
+        Err(_) => text
+            .parse::<std::net::IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| format!("'{text}' is neither an IP address nor a range such as 10.0.0.0/8")),
     }
 }
 
@@ -113,6 +143,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = WebConfig {
         secure_cookies: public.starts_with("https://"),
+        public_url: public.clone(),
+        trusted_proxies: args.trusted_proxies.clone(),
         email_transport: transports.email.is_some(),
         sms_transport: transports.sms.is_some(),
         shared_outbox: shared,
@@ -235,6 +267,19 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_urls_and_proxies_are_checked() {
+        assert_eq!(super::parse_public_url("https://id.contoso.com/").unwrap(), "https://id.contoso.com");
+        assert_eq!(super::parse_public_url("https://contoso.com/roster/").unwrap(), "https://contoso.com/roster");
+        for bad in ["id.contoso.com", "ftp://id.contoso.com", "https://id.contoso.com/?a=1", "https://u@id.contoso.com"]
+        {
+            assert!(super::parse_public_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(super::parse_proxy("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(super::parse_proxy(" 192.0.2.1 ").unwrap().to_string(), "192.0.2.1/32");
+        assert!(super::parse_proxy("proxy.local").is_err());
+    }
+
     use super::*;
 
     // An email transport keeps a connection pool, which lives on a runtime.

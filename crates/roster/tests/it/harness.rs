@@ -98,7 +98,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = roster_web::WebConfig {
+            public_url: format!("http://{addr}"),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
             email_transport: transports.email.is_some(),
             sms_transport: transports.sms.is_some(),
             shared_outbox: false,

@@ -195,6 +195,7 @@ async fn serves_https_with_the_certificate_it_is_given() {
         .unwrap();
     let r = trusted.get(format!("{}/healthz", node.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000", "browsers keep to HTTPS");
     let untrusted = reqwest::Client::new().get(format!("{}/healthz", node.base)).send().await;
     assert!(untrusted.is_err(), "a client that does not trust the certificate is refused");
     let plain = reqwest::Client::new().get(node.base.replace("https://", "http://") + "/healthz").send().await;

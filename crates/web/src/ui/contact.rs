@@ -179,7 +179,14 @@ impl ContactForm {
             mobile_phone: self.mobile_phone,
             alternate_mobile_phone: self.alternate_mobile_phone,
             fax: self.fax,
-            alternate_emails: self.alternate_email,
+            // A blank input means "no address". Beyond one over the limit the rest can only be
+            // refused, so they are neither validated nor shown again.
+            alternate_emails: self
+                .alternate_email
+                .into_iter()
+                .filter(|a| !a.trim().is_empty())
+                .take(MAX_ALTERNATE_EMAILS + 1)
+                .collect(),
             street_address: self.street_address,
             city: self.city,
             state: self.state,

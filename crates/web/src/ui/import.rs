@@ -154,59 +154,101 @@ pub async fn show(Admin(me): Admin) -> Response {
 }
 
 /// Receives an upload and starts checking or importing it.
-pub async fn upload(
-    Admin(me): Admin,
-    State(state): State<AppState>,
-    mut form: Multipart,
-) -> Result<Response, PageError> {
-    let mut csrf_ok = false;
-    let mut spooled: Option<(tempfile::NamedTempFile, String, u64)> = None;
-    let mut skip_invalid = false;
-    let mut check = true;
-    let unreadable = |e: axum::extract::multipart::MultipartError| {
-        PageError::Domain(DomainError::invalid("file", format!("The upload could not be read: {e}")))
+pub async fn upload(Admin(me): Admin, State(state): State<AppState>, form: Multipart) -> Result<Response, PageError> {
+    let refused = |status: StatusCode, message: String| {
+        let layout = Layout::new(&me, "Add multiple users", Section::ActiveUsers);
+        Ok(render(status, &UploadPage { layout, error: Some(message) }))
     };
-    while let Some(mut field) = form.next_field().await.map_err(unreadable)? {
+    let upload = match receive(&me, form).await {
+        Ok(upload) => upload,
+        Err(UploadRefusal::Page(e)) => return Err(e),
+        Err(UploadRefusal::TooLarge) => {
+            return refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "The file is larger than {} MB, the most one upload can be. Split it into several files, or \
+                     import it on the server with roster users import.",
+                    MAX_UPLOAD_BYTES / (1024 * 1024)
+                ),
+            )
+        }
+    };
+    let Some((file, name, size)) = upload.file.filter(|(_, _, size)| *size > 0) else {
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, "Choose a CSV file to upload.".into());
+    };
+    tracing::info!(bytes = size, "import file received");
+    let options = ImportOptions { dry_run: upload.check, skip_invalid: upload.skip_invalid };
+    let file = Arc::new(file.into_temp_path());
+    let id = state.imports.start(state.directory.clone(), me.actor.clone(), file, name, options)?;
+    Ok(Redirect::to(&format!("/admin/users/import/{id}")).into_response())
+}
+
+/// What an upload form carried.
+struct Upload {
+    /// The file spooled to disk, its name and size.
+    file: Option<(tempfile::NamedTempFile, String, u64)>,
+    skip_invalid: bool,
+    check: bool,
+}
+
+/// Why an upload was not received.
+enum UploadRefusal {
+    /// Over [`MAX_UPLOAD_BYTES`]: the upload page says so, with its own error.
+    TooLarge,
+    Page(PageError),
+}
+
+impl From<PageError> for UploadRefusal {
+    fn from(e: PageError) -> Self {
+        UploadRefusal::Page(e)
+    }
+}
+
+impl From<axum::extract::multipart::MultipartError> for UploadRefusal {
+    fn from(e: axum::extract::multipart::MultipartError) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return UploadRefusal::TooLarge;
+        }
+        UploadRefusal::Page(PageError::Domain(DomainError::invalid(
+            "file",
+            format!("The upload could not be read: {e}"),
+        )))
+    }
+}
+
+/// Reads the form, spooling the file to disk as it arrives.
+async fn receive(me: &SignedIn, mut form: Multipart) -> Result<Upload, UploadRefusal> {
+    let mut csrf_ok = false;
+    let mut upload = Upload { file: None, skip_invalid: false, check: true };
+    let cannot_store =
+        |e: std::io::Error| PageError::Domain(DomainError::Internal(format!("cannot store the upload: {e}")));
+    while let Some(mut field) = form.next_field().await? {
         match field.name().unwrap_or_default() {
             "csrf" => {
-                me.verify_csrf(&field.text().await.map_err(unreadable)?)?;
+                me.verify_csrf(&field.text().await?)?;
                 csrf_ok = true;
             }
             // The token comes first in the form: nothing is written to disk for a forged post.
-            _ if !csrf_ok => return Err(PageError::BadToken),
+            _ if !csrf_ok => return Err(PageError::BadToken.into()),
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_string();
-                let mut file = tempfile::NamedTempFile::new()
-                    .map_err(|e| PageError::Domain(DomainError::Internal(format!("cannot store the upload: {e}"))))?;
+                let mut file = tempfile::NamedTempFile::new().map_err(cannot_store)?;
                 let mut size = 0u64;
-                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                while let Some(chunk) = field.chunk().await? {
                     size += chunk.len() as u64;
-                    file.write_all(&chunk).map_err(|e| {
-                        PageError::Domain(DomainError::Internal(format!("cannot store the upload: {e}")))
-                    })?;
+                    file.write_all(&chunk).map_err(cannot_store)?;
                 }
-                spooled = Some((file, name, size));
+                upload.file = Some((file, name, size));
             }
-            "skip_invalid" => skip_invalid = true,
-            "action" => check = field.text().await.map_err(unreadable)? != "import",
+            "skip_invalid" => upload.skip_invalid = true,
+            "action" => upload.check = field.text().await? != "import",
             _ => {}
         }
     }
     if !csrf_ok {
-        return Err(PageError::BadToken);
+        return Err(PageError::BadToken.into());
     }
-    let Some((file, name, size)) = spooled.filter(|(_, _, size)| *size > 0) else {
-        let page = UploadPage {
-            layout: Layout::new(&me, "Add multiple users", Section::ActiveUsers),
-            error: Some("Choose a CSV file to upload.".into()),
-        };
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-    };
-    tracing::info!(bytes = size, "import file received");
-    let options = ImportOptions { dry_run: check, skip_invalid };
-    let file = Arc::new(file.into_temp_path());
-    let id = state.imports.start(state.directory.clone(), me.actor.clone(), file, name, options)?;
-    Ok(Redirect::to(&format!("/admin/users/import/{id}")).into_response())
+    Ok(upload)
 }
 
 #[derive(Template)]
