@@ -6,7 +6,7 @@ use roster_domain::{AuditAction, AuditQuery, Role, User};
 use crate::harness::{hidden_value, location, Session, TestApp};
 
 /// The form as loaded, with `changes` applied on top (a name given twice is replaced once).
-async fn form_with(s: &Session, user: &User, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) async fn form_with(s: &Session, user: &User, changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let (status, html) = s.page(&format!("/admin/users/{}/contact", user.id)).await;
     assert_eq!(status, StatusCode::OK);
     let mut fields: Vec<(String, String)> = vec![
@@ -21,7 +21,7 @@ async fn form_with(s: &Session, user: &User, changes: &[(&str, &str)]) -> Vec<(S
     fields
 }
 
-async fn save(s: &Session, user: &User, fields: &[(String, String)]) -> (StatusCode, String) {
+pub(crate) async fn save(s: &Session, user: &User, fields: &[(String, String)]) -> (StatusCode, String) {
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     s.submit(&format!("/admin/users/{}/contact", user.id), &pairs).await
 }

@@ -23,8 +23,8 @@ United States";
 
 /// Collects what an import reports.
 #[derive(Default)]
-struct Collected {
-    problems: Vec<String>,
+pub(crate) struct Collected {
+    pub problems: Vec<String>,
     reports: u64,
 }
 
@@ -38,7 +38,12 @@ impl ImportProgress for Collected {
     }
 }
 
-async fn import_as(app: &TestApp, actor: &Actor, text: &str, options: ImportOptions) -> (ImportSummary, Collected) {
+pub(crate) async fn import_as(
+    app: &TestApp,
+    actor: &Actor,
+    text: &str,
+    options: ImportOptions,
+) -> (ImportSummary, Collected) {
     let mut collected = Collected::default();
     let summary =
         app.directory.import_users(actor, text.as_bytes(), options, &mut collected).await.expect("import runs");
@@ -203,7 +208,7 @@ async fn a_file_without_the_required_headers_is_refused_whole() {
 }
 
 /// Runs `roster` with the app's database options after `args`.
-async fn roster(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn roster(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
     all.extend(app.store_args());
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(&all).output().await.expect("run roster");

@@ -9,6 +9,7 @@ mod delivery;
 mod graph;
 mod harness;
 mod import;
+mod limits;
 mod mfa;
 mod nodes;
 mod operations;
