@@ -10,10 +10,11 @@ use crate::testing::TestDb;
 use crate::PostgresStore;
 
 /// A store on a fresh database of the test's own; the database goes when the guard is dropped.
-pub(crate) async fn test_store() -> (TestDb, PostgresStore) {
-    let db = TestDb::create().await;
+/// `None` when no server is there to test against (see [`TestDb::create`]).
+pub(crate) async fn test_store() -> Option<(TestDb, PostgresStore)> {
+    let db = TestDb::create().await?;
     let store = PostgresStore::connect(&db.url).await.expect("connect and migrate");
-    (db, store)
+    Some((db, store))
 }
 
 /// A second node on the same database: a store with a pool of its own.

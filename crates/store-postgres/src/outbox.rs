@@ -234,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_claimed_message_goes_to_one_worker_until_its_lease_runs_out() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
         let first = store.claim_messages(now, &Channel::ALL, 3).await.unwrap();
@@ -255,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_takes_only_the_channels_it_names() {
-        let (db, store) = test_store().await;
+        let Some((db, store)) = test_store().await else { return };
         let node = other_node(&db).await;
         store.queue_messages(&(0..6).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
@@ -274,7 +274,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorded_outcomes_decide_what_is_claimed_again() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         store.queue_messages(&(0..4).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
         let lease = store.claim_messages(now, &Channel::ALL, 16).await.unwrap().lease;
@@ -317,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_record_after_a_takeover_changes_nothing() {
-        let (db, store) = test_store().await;
+        let Some((db, store)) = test_store().await else { return };
         let node = other_node(&db).await;
         store.queue_messages(&(0..3).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
@@ -346,7 +346,7 @@ mod tests {
 
     #[tokio::test]
     async fn holding_takes_what_a_claim_would_and_records_it_at_once() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
         let leased = store.claim_messages(now, &Channel::ALL, 1).await.unwrap().entries;
@@ -361,7 +361,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn workers_on_two_nodes_never_take_the_same_message() {
-        let (db, store) = test_store().await;
+        let Some((db, store)) = test_store().await else { return };
         let node = other_node(&db).await;
         store.queue_messages(&(0..300).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);

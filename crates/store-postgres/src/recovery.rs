@@ -333,7 +333,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_code_is_used_once_and_entered_at_most_max_times_across_nodes() {
-        let (db, store) = test_store().await;
+        let Some((db, store)) = test_store().await else { return };
         let node = other_node(&db).await;
         let u = with_user(&store).await;
         store.insert_code(&code("c1", &u, 1_000), None, &[message(1)]).await.unwrap();
@@ -371,7 +371,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_used_code_verifies_its_contact_until_the_contact_changes() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         let u = with_user(&store).await;
         store.insert_code(&code("old", &u, 1_000), None, &[]).await.unwrap();
         store.insert_code(&code("new", &u, 2_000), Some(&audit(AuditAction::VerificationSent)), &[]).await.unwrap();
@@ -410,7 +410,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_codes_sweep_out_codes_expired_an_hour_ago() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         let u = with_user(&store).await;
         store.insert_code(&code("ancient", &u, 0), None, &[]).await.unwrap();
         store.insert_code(&code("recent", &u, 4_000_000), None, &[]).await.unwrap();
@@ -422,7 +422,7 @@ mod tests {
 
     #[tokio::test]
     async fn resets_and_locks_are_stored_changed_and_forgotten() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         let u = with_user(&store).await;
         let reset = ResetSession {
             token_hash: "t1".into(),

@@ -207,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn sessions_are_stored_touched_and_ended() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         let u = user(1);
         store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
         for token in ["s1", "s2", "s3"] {
@@ -245,7 +245,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn counters_count_every_increment_across_nodes_whatever_their_clocks() {
-        let (db, store) = test_store().await;
+        let Some((db, store)) = test_store().await else { return };
         let node = other_node(&db).await;
         let window = Timestamp(900_000);
         let increments: Vec<_> = (0..40)
@@ -275,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_are_written_with_their_audit_record() {
-        let (_db, store) = test_store().await;
+        let Some((_db, store)) = test_store().await else { return };
         assert_eq!(store.get_setting("default_country").await.unwrap(), None);
         let country = [("default_country", "GB".to_string())];
         store.set_settings(&country, &audit(AuditAction::SettingsChanged)).await.unwrap();

@@ -219,7 +219,7 @@ async fn postgres_migrations_build_the_sqlite_schema() {
     let url = format!("sqlite://{}?mode=ro", data.path().join(DATABASE_FILE).display());
     let sqlite = sqlite_schema(&mut SqliteConnection::connect(&url).await.unwrap()).await;
 
-    let db = testing::TestDb::create().await;
+    let Some(db) = testing::TestDb::create().await else { return };
     PostgresStore::connect(&db.url).await.unwrap().close().await;
     let postgres = postgres_schema(&mut PgConnection::connect(&db.url).await.unwrap()).await;
 
@@ -233,7 +233,7 @@ async fn postgres_migrations_build_the_sqlite_schema() {
 
 #[tokio::test]
 async fn the_columns_lists_sort_and_search_by_compare_bytes() {
-    let db = testing::TestDb::create().await;
+    let Some(db) = testing::TestDb::create().await else { return };
     PostgresStore::connect(&db.url).await.unwrap().close().await;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     for (table, column) in [

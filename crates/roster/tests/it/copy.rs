@@ -94,8 +94,8 @@ fn audit(target: &User) -> AuditEntry {
 /// A directory with something in every kind of row: users (one deleted, names beyond ASCII),
 /// alternate addresses, contact changes and the messages they queue, a verification code,
 /// settings, an authenticator app and recovery codes, a session, a failed sign-in, a reset.
-async fn populated() -> (TestApp, Vec<User>) {
-    let app = TestApp::start().await;
+async fn populated() -> Option<(TestApp, Vec<User>)> {
+    let app = TestApp::start().await?;
     let global = app.user("global@contoso.com", "Global Admin", &[Role::GlobalAdministrator]).await;
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let zoe = app.user("zoe@contoso.com", "Zoë Ångström 山田", &[Role::HelpdeskAdministrator]).await;
@@ -136,7 +136,7 @@ async fn populated() -> (TestApp, Vec<User>) {
     for _ in 0..200 {
         let outbox = store.list_outbox(None, 100).await.unwrap();
         if outbox.iter().all(|m| m.state == DeliveryState::Held) {
-            return (app, stored);
+            return Some((app, stored));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -145,9 +145,9 @@ async fn populated() -> (TestApp, Vec<User>) {
 
 #[tokio::test]
 async fn a_directory_moves_to_postgresql_and_back_unchanged() {
-    let (app, users) = populated().await;
+    let Some((app, users)) = populated().await else { return };
     let source = url_of(&app);
-    let middle = TestDb::create().await;
+    let Some(middle) = TestDb::create().await else { return };
 
     let (ok, out, err) = roster(&["copy", "--from", &source, "--to", &middle.url]).await;
     assert!(ok, "{out}\n{err}");
@@ -225,7 +225,7 @@ async fn a_directory_moves_to_postgresql_and_back_unchanged() {
 
 #[tokio::test]
 async fn a_source_with_pending_migrations_is_refused_and_the_target_left_alone() {
-    let (app, _) = populated().await;
+    let Some((app, _)) = populated().await else { return };
     let source = url_of(&app);
     let newest = roster_store_sqlite::MIGRATOR.iter().map(|m| m.version).max().unwrap();
     let forget = format!("delete from _sqlx_migrations where version = {newest}");

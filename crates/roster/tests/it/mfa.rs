@@ -42,7 +42,7 @@ async fn password_step(s: &Session, username: &str) -> String {
 
 #[tokio::test]
 async fn an_administrator_with_no_second_factor_sets_up_an_app_and_then_signs_in_with_it() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     require_for_administrators(&app).await;
     let admin = app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
 
@@ -130,7 +130,7 @@ async fn a_code_by_text_message_is_a_second_step_and_wrong_codes_lock_the_accoun
         base_url: twilio.base_url.clone(),
     })
     .unwrap();
-    let app = TestApp::start_with(Transports { email: None, sms: Some(sms) }).await;
+    let Some(app) = TestApp::start_with(Transports { email: None, sms: Some(sms) }).await else { return };
     require_for_administrators(&app).await;
     let megan = app.user("megan@contoso.com", "Megan Bowen", &[Role::HelpdeskAdministrator]).await;
     let input = ContactInput {
@@ -179,7 +179,7 @@ async fn a_code_by_text_message_is_a_second_step_and_wrong_codes_lock_the_accoun
 
 #[tokio::test]
 async fn a_user_may_choose_a_second_step_for_themself() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("alex@contoso.com").await;
     let (_, page) = s.page("/account/security").await;
@@ -196,7 +196,7 @@ async fn a_user_may_choose_a_second_step_for_themself() {
 
 #[tokio::test]
 async fn an_app_is_set_up_and_removed_from_security_info() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("alex@contoso.com").await;
     let (status, page) = s.page("/account/security/app").await;
@@ -234,7 +234,7 @@ async fn an_app_is_set_up_and_removed_from_security_info() {
 
 #[tokio::test]
 async fn confirming_the_password_renews_the_session() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let s = app.signed_in("alex@contoso.com").await;
     let (status, page) = s.page("/account/reauth?next=/account/security").await;
@@ -252,7 +252,7 @@ async fn confirming_the_password_renews_the_session() {
 
 #[tokio::test]
 async fn a_password_reset_ends_sign_ins_waiting_for_their_second_step() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     require_for_administrators(&app).await;
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let megan = app.user("megan@contoso.com", "Megan Bowen", &[Role::HelpdeskAdministrator]).await;

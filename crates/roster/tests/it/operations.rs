@@ -28,7 +28,7 @@ async fn forget_newest_migration(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn readiness_asks_the_database_for_every_migration() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let (status, body) = app.client().page("/readyz").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ready\n"));
 
@@ -46,7 +46,7 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let megan = app.user("megan@contoso.com", "Megan Bowen", &[]).await;
     let failed = "roster_signin_attempts_total{outcome=\"failed\"}";
     let (_, before) = app.client().page("/metrics").await;
@@ -81,7 +81,7 @@ async fn metrics_time_routes_and_count_sign_ins_and_the_queue() {
 
 #[tokio::test]
 async fn metrics_carry_the_latest_recovery_readiness_count() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     // The count runs in the background from the start; on an empty directory it is quick.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let scrape = loop {
@@ -210,7 +210,7 @@ async fn serves_https_with_the_certificate_it_is_given() {
 #[tokio::test]
 async fn migrate_shows_then_applies_what_a_database_lacks_on_either_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = roster_store_postgres::testing::TestDb::create().await;
+    let Some(pg) = roster_store_postgres::testing::TestDb::create().await else { return };
     let total = roster_store_sqlite::MIGRATOR.iter().count();
     let sqlite_args = ["--data", dir.path().to_str().unwrap()];
     let postgres_args = ["--database-url", pg.url.as_str()];
@@ -243,7 +243,7 @@ async fn migrate_shows_then_applies_what_a_database_lacks_on_either_engine() {
 
 #[tokio::test]
 async fn backup_copies_the_directory_while_it_is_in_use() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     for i in 0..5 {
         app.user(&format!("person{i}@contoso.com"), &format!("Person {i}"), &[]).await;
     }

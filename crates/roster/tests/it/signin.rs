@@ -7,7 +7,7 @@ use crate::harness::{csrf_of, location, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let wrong = app.client().sign_in("alex.wilber@contoso.com", "Not-The-Password-1").await;
     let wrong_status = wrong.status();
@@ -22,7 +22,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
 
 #[tokio::test]
 async fn signing_in_opens_the_account_page_and_signing_out_ends_the_session() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("megan.bowen@contoso.com", "Megan Bowen", &[]).await;
     let s = app.client();
     let r = s.sign_in("Megan.Bowen@Contoso.com", PASSWORD).await;
@@ -49,7 +49,7 @@ async fn signing_in_opens_the_account_page_and_signing_out_ends_the_session() {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_for_the_window_even_with_the_right_password() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("target@contoso.com", "Target", &[]).await;
     for _ in 0..10 {
         let r = app.client().sign_in("target@contoso.com", "Wrong-Password-1").await;
@@ -62,7 +62,7 @@ async fn repeated_failures_lock_the_account_for_the_window_even_with_the_right_p
 
 #[tokio::test]
 async fn people_without_an_admin_role_get_no_admin_entry_and_403_on_admin_pages() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let user = app.user("adele.vance@contoso.com", "Adele Vance", &[]).await;
     let s = app.signed_in("adele.vance@contoso.com").await;
     let (_, html) = s.page("/account").await;
@@ -79,7 +79,7 @@ async fn people_without_an_admin_role_get_no_admin_entry_and_403_on_admin_pages(
 
 #[tokio::test]
 async fn admins_see_the_admin_entry() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("helpdesk@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
     let s = app.signed_in("helpdesk@contoso.com").await;
     let (_, html) = s.page("/account").await;
@@ -90,7 +90,7 @@ async fn admins_see_the_admin_entry() {
 
 #[tokio::test]
 async fn a_form_without_the_session_token_changes_nothing() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let target = app.user("lee@contoso.com", "Lee Gu", &[]).await;
     let s = app.signed_in("global@contoso.com").await;
@@ -111,7 +111,7 @@ async fn a_form_without_the_session_token_changes_nothing() {
 
 #[tokio::test]
 async fn the_first_admin_must_change_the_one_time_password_before_anything_else() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let (admin, password) = app.directory.bootstrap("admin@contoso.com").await.unwrap().unwrap();
     let s = app.client();
     let r = s.sign_in(admin.username.as_str(), &password).await;
@@ -149,7 +149,7 @@ async fn the_first_admin_must_change_the_one_time_password_before_anything_else(
 
 #[tokio::test]
 async fn blocked_users_cannot_sign_in_and_lose_their_sessions() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
     let target = app.user("lee@contoso.com", "Lee Gu", &[]).await;
     let lee = app.signed_in("lee@contoso.com").await;
@@ -164,7 +164,7 @@ async fn blocked_users_cannot_sign_in_and_lose_their_sessions() {
 
 #[tokio::test]
 async fn responses_carry_the_security_headers() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     let r = app.client().get("/signin").await;
     let h = r.headers();
     assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
@@ -176,7 +176,7 @@ async fn responses_carry_the_security_headers() {
 
 #[tokio::test]
 async fn after_sign_in_only_paths_on_this_site_are_followed() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("lee@contoso.com", "Lee Gu", &[]).await;
     for (next, expected) in [
         ("/apps", "/apps"),
@@ -199,7 +199,7 @@ async fn after_sign_in_only_paths_on_this_site_are_followed() {
 
 #[tokio::test]
 async fn guesses_at_the_current_password_are_throttled_like_sign_ins() {
-    let app = TestApp::start().await;
+    let Some(app) = TestApp::start().await else { return };
     app.user("lee@contoso.com", "Lee Gu", &[]).await;
     let s = app.signed_in("lee@contoso.com").await;
     let csrf = s.csrf().await;
