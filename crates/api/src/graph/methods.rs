@@ -180,6 +180,12 @@ pub fn string_property<'a>(body: &'a Value, name: &str) -> Result<&'a str, Graph
     }
 }
 
+/// A string property that may be left out: `None` when absent, else as [`string_property`].
+pub fn optional_string_property<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, GraphError> {
+    let present = body.as_object().is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case(name)));
+    present.then(|| string_property(body, name)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

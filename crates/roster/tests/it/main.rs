@@ -18,6 +18,7 @@ mod peers;
 mod process;
 mod readiness;
 mod recovery;
+mod schemathesis;
 mod scim;
 mod signin;
 mod signin_log;

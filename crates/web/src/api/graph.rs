@@ -22,7 +22,7 @@ use roster_domain::user_filter::UserFilter;
 use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
 use serde_json::{json, Map, Value};
 
-use crate::api::openapi::{GraphFailures, UserDoc, UserKey, UserListDoc, UserWriteDoc};
+use crate::api::openapi::{GraphFailures, ListOptions, UserCreateDoc, UserDoc, UserKey, UserListDoc, UserUpdateDoc};
 use crate::api::{caller, has_media_type, lacking, Unauthenticated};
 use crate::AppState;
 
@@ -212,7 +212,7 @@ fn eventual(headers: &HeaderMap) -> bool {
     path = "/v1.0/users",
     tag = "users",
     summary = "List users",
-    params(("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (100 by default)"), ("$select" = Option<String>, Query, description = "Properties to return, comma-separated"), ("$filter" = Option<String>, Query, description = "OData filter: eq, ne, startswith, endswith, in, ge, le, and, or, not, any()"), ("$orderby" = Option<String>, Query, description = "displayName or userPrincipalName, asc or desc"), ("$count" = Option<bool>, Query, description = "Add @odata.count (needs ConsistencyLevel: eventual)"), ("$search" = Option<String>, Query, description = "\"displayName:text\" clauses joined by OR or AND"), ("$skiptoken" = Option<String>, Query, description = "From @odata.nextLink; opaque"), ("ConsistencyLevel" = Option<String>, Header, description = "eventual, for advanced queries")),
+    params(ListOptions),
     responses((status = 200, description = "A page of users", body = UserListDoc), GraphFailures)
 )]
 pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> GraphResult {
@@ -371,7 +371,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphJson {
     path = "/v1.0/users",
     tag = "users",
     summary = "Create a user",
-    request_body(content = UserWriteDoc, content_type = "application/json"),
+    request_body(content = UserCreateDoc, content_type = "application/json"),
     responses((status = 201, description = "The new user", body = UserDoc), GraphFailures)
 )]
 pub async fn create(State(state): State<AppState>, parts: Parts, GraphJson(body): GraphJson) -> GraphResult {
@@ -402,7 +402,7 @@ pub async fn create(State(state): State<AppState>, parts: Parts, GraphJson(body)
     tag = "users",
     summary = "Update a user",
     params(UserKey),
-    request_body(content = UserWriteDoc, content_type = "application/json"),
+    request_body(content = UserUpdateDoc, content_type = "application/json"),
     responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update(

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_api::graph::methods::{
-    all_methods, email_method, email_method_id, parse_graph_phone, phone_method, software_oath_method, string_property,
-    PhoneType, SOFTWARE_OATH_METHOD_ID,
+    all_methods, email_method, email_method_id, optional_string_property, parse_graph_phone, phone_method,
+    software_oath_method, string_property, PhoneType, SOFTWARE_OATH_METHOD_ID,
 };
 use roster_api::graph::GraphError;
 use roster_domain::apps::AppPermission;
@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 
 use crate::api::graph::{app_with, base_url, change_user, GraphFailure, GraphJson, GraphResult};
 use crate::api::openapi::{
-    EmailMethodDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, SoftwareOathMethodDoc, UserKey,
+    EmailMethodDoc, EmailMethodWriteDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, PhoneMethodWriteDoc,
+    SoftwareOathMethodDoc, UserKey,
 };
 use crate::AppState;
 
@@ -214,7 +215,7 @@ pub async fn get_phone(
     tag = "authentication methods",
     summary = "Add a phone method",
     params(UserKey),
-    request_body(content = PhoneMethodDoc, content_type = "application/json"),
+    request_body(content = PhoneMethodWriteDoc, content_type = "application/json"),
     responses((status = 201, description = "The new method", body = PhoneMethodDoc), GraphFailures)
 )]
 pub async fn add_phone(
@@ -258,7 +259,7 @@ pub async fn add_phone(
     tag = "authentication methods",
     summary = "Change a phone method's number",
     params(MethodKey),
-    request_body(content = PhoneMethodDoc, content_type = "application/json"),
+    request_body(content = PhoneMethodWriteDoc, content_type = "application/json"),
     responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update_phone(
@@ -270,7 +271,7 @@ pub async fn update_phone(
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
         let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
-        if let Ok(type_name) = string_property(&body, "phoneType") {
+        if let Some(type_name) = optional_string_property(&body, "phoneType")? {
             if PhoneType::from_name(type_name) != Some(kind) {
                 return Err(conflict("A phone method's type can't change: add a method of the new type instead."));
             }
@@ -383,7 +384,7 @@ fn with_emails(user: &User, edit: impl FnOnce(&mut Vec<String>)) -> ApiUserChang
     tag = "authentication methods",
     summary = "Add an email method",
     params(UserKey),
-    request_body(content = EmailMethodDoc, content_type = "application/json"),
+    request_body(content = EmailMethodWriteDoc, content_type = "application/json"),
     responses((status = 201, description = "The new method", body = EmailMethodDoc), GraphFailures)
 )]
 pub async fn add_email(
@@ -415,7 +416,7 @@ pub async fn add_email(
     tag = "authentication methods",
     summary = "Change an email method's address",
     params(MethodKey),
-    request_body(content = EmailMethodDoc, content_type = "application/json"),
+    request_body(content = EmailMethodWriteDoc, content_type = "application/json"),
     responses((status = 204, description = "Updated"), GraphFailures)
 )]
 pub async fn update_email(

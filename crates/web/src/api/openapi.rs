@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use roster_api::graph::user::PROPERTIES;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType,
+    Type,
+};
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
@@ -124,23 +127,98 @@ schema_type!(
         .into()
 );
 
-schema_type!(
-    /// The body of `POST /v1.0/users` and `PATCH /v1.0/users/{id}`.
-    UserWriteDoc,
-    "UserWrite",
-    PROPERTIES
+/// The longest value each writable text property takes: the directory's limits, which the
+/// server checks after trimming spaces from either end.
+fn max_length(property: &str) -> Option<usize> {
+    Some(match property {
+        "displayName" => 256,
+        "givenName" | "surname" | "department" => 64,
+        "jobTitle" | "officeLocation" | "city" | "state" | "country" => 128,
+        "streetAddress" => 1024,
+        "postalCode" => 40,
+        "mobilePhone" | "faxNumber" => 64,
+        "userPrincipalName" => 113,
+        _ => return None,
+    })
+}
+
+/// A writable property's schema: what the server takes, `null` included where it clears.
+fn write_schema(property: &str) -> RefOr<Schema> {
+    let nullable_array = || SchemaType::from_iter([Type::Array, Type::Null]);
+    match property {
+        "displayName" | "userPrincipalName" => text().min_length(Some(1)).max_length(max_length(property)).into(),
+        "businessPhones" => ArrayBuilder::new()
+            .schema_type(nullable_array())
+            .items(text().max_length(Some(64)))
+            .max_items(Some(1))
+            .into(),
+        "otherMails" => ArrayBuilder::new()
+            .schema_type(nullable_array())
+            .items(text().max_length(Some(roster_domain::email::MAX_LEN)))
+            .max_items(Some(roster_domain::contact::MAX_ALTERNATE_EMAILS))
+            .into(),
+        "accountEnabled" => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        _ => nullable_text().max_length(max_length(property)).into(),
+    }
+}
+
+/// The body of a user write: the properties the server takes and nothing else (OData
+/// annotations such as `@odata.type` aside, which describe a body and change nothing).
+fn user_write(creating: bool) -> RefOr<Schema> {
+    let writable: Vec<&str> = PROPERTIES
         .iter()
-        .filter(|p| !matches!(**p, "id" | "mail" | "createdDateTime" | "preferredLanguage"))
-        .fold(ObjectBuilder::new(), |o, p| o.property(*p, property_schema(p)))
-        .property("mailNickname", text().description(Some("Accepted and ignored: Roster has no mailboxes")))
+        .copied()
+        .filter(|p| !matches!(*p, "id" | "mail" | "createdDateTime" | "preferredLanguage"))
+        .filter(|p| creating || *p != "userPrincipalName")
+        .collect();
+    let mut names: Vec<&str> = writable.clone();
+    names.extend(["mailNickname", "passwordProfile", "preferredLanguage"]);
+    let known = text().enum_values(Some(names));
+    let annotation = text().pattern(Some("^@odata\\."));
+    let mut body = writable
+        .iter()
+        .fold(ObjectBuilder::new(), |o, p| o.property(*p, write_schema(p)))
+        .property(
+            "mailNickname",
+            nullable_text().max_length(Some(64)).description(Some("Accepted and ignored: Roster has no mailboxes")),
+        )
+        .property(
+            "preferredLanguage",
+            ObjectBuilder::new().schema_type(Type::Null).description(Some("Only null: Roster keeps no language")),
+        )
         .property(
             "passwordProfile",
             ObjectBuilder::new()
                 .property("password", text())
                 .property("forceChangePasswordNextSignIn", ObjectBuilder::new().schema_type(Type::Boolean))
-                .required("password"),
+                .property(
+                    "forceChangePasswordNextSignInWithMfa",
+                    ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false])),
+                )
+                .required("password")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false))),
         )
-        .into()
+        .property_names(Some(OneOfBuilder::new().item(known).item(annotation)));
+    if creating {
+        for required in ["accountEnabled", "displayName", "passwordProfile", "userPrincipalName"] {
+            body = body.required(required);
+        }
+    }
+    body.into()
+}
+
+schema_type!(
+    /// The body of `POST /v1.0/users`.
+    UserCreateDoc,
+    "UserCreate",
+    user_write(true)
+);
+
+schema_type!(
+    /// The body of `PATCH /v1.0/users/{id}`: the userPrincipalName can't change.
+    UserUpdateDoc,
+    "UserUpdate",
+    user_write(false)
 );
 
 schema_type!(
@@ -191,6 +269,40 @@ schema_type!(
 );
 
 schema_type!(
+    /// The body that adds or changes a phone method.
+    PhoneMethodWriteDoc,
+    "PhoneAuthenticationMethodWrite",
+    ObjectBuilder::new()
+        .property(
+            "phoneNumber",
+            text()
+                .pattern(Some("^\\s*\\+[0-9]{1,3} [0-9]{1,15}([xX][0-9]{1,10})?\\s*$"))
+                .description(Some("+{country code} {number}[x{extension}]")),
+        )
+        .property(
+            "phoneType",
+            text()
+                .enum_values(Some(["mobile", "alternateMobile", "office"]))
+                .description(Some("Required to add; to change, only the method's own type")),
+        )
+        .required("phoneNumber")
+        .into()
+);
+
+schema_type!(
+    /// The body that adds or changes an email method.
+    EmailMethodWriteDoc,
+    "EmailAuthenticationMethodWrite",
+    ObjectBuilder::new()
+        .property(
+            "emailAddress",
+            text().pattern(Some("\\S")).max_length(Some(roster_domain::email::MAX_LEN)).format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
+        )
+        .required("emailAddress")
+        .into()
+);
+
+schema_type!(
     /// An email authentication method.
     EmailMethodDoc,
     "EmailAuthenticationMethod",
@@ -225,7 +337,7 @@ schema_type!(
                 ObjectBuilder::new()
                     .property("@odata.type", text())
                     .property("id", text())
-                    .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(true))),
+                    .additional_properties(Some(AdditionalProperties::FreeForm(true))),
             ),
         )
         .required("value")
@@ -242,6 +354,10 @@ impl IntoResponses for GraphFailures {
             ("401", "No valid access token"),
             ("403", "The application lacks the permission, or the user is out of its reach"),
             ("404", "No such user or method"),
+            ("409", "The user kept being changed by others while the request ran (Directory_ConcurrencyViolation): send it again"),
+            ("413", "The request body is larger than the server accepts"),
+            ("415", "The request body is not JSON"),
+            ("429", "Too many requests"),
         ]
         .into_iter()
         .map(|(status, description)| {
@@ -282,6 +398,60 @@ impl IntoParams for MethodKey {
         vec![
             path_parameter("key", "The user's id or userPrincipalName"),
             path_parameter("id", "The method's id (fixed per phone type; derived from the address for email)"),
+        ]
+    }
+}
+
+/// A regular expression for `word` in any case, as the server matches names (JSON Schema's
+/// patterns have no flag for it).
+fn any_case(word: &str) -> String {
+    word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()
+}
+
+/// The query options of `GET /v1.0/users`, with the ranges the server keeps to.
+pub enum ListOptions {}
+
+impl IntoParams for ListOptions {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let query = |name: &str, description: &str, schema: ObjectBuilder| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let orderby = format!(
+            "^\\s*(({}|{})(\\s+({}|{}))?)?\\s*$",
+            any_case("displayName"),
+            any_case("userPrincipalName"),
+            any_case("asc"),
+            any_case("desc")
+        );
+        vec![
+            query(
+                "$top",
+                "Page size, 1 to 999 (100 by default)",
+                ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(999)),
+            ),
+            query("$select", "Properties to return, comma-separated", text()),
+            query("$filter", "OData filter: eq, ne, startswith, endswith, in, ge, le, and, or, not, any()", text()),
+            query("$orderby", "displayName or userPrincipalName, asc or desc", text().pattern(Some(orderby))),
+            query(
+                "$count",
+                "Add @odata.count (needs ConsistencyLevel: eventual)",
+                ObjectBuilder::new().schema_type(Type::Boolean),
+            ),
+            query("$search", "\"displayName:text\" clauses joined by OR or AND", text()),
+            query("$skiptoken", "From @odata.nextLink; opaque", text()),
+            ParameterBuilder::new()
+                .name("ConsistencyLevel")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("eventual, for advanced queries"))
+                .schema(Some(text()))
+                .build(),
         ]
     }
 }
