@@ -49,21 +49,37 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
 }
 
 /// The client of a request from `peer`: `peer` itself unless it is a trusted proxy, else the
-/// last address in `X-Forwarded-For` that is not one (each proxy appends the address it heard
-/// from, so only the entries trusted proxies added can be believed).
+/// nearest address in `X-Forwarded-For` that is not one. Each proxy appends the address it
+/// heard from, so the list is read from the right and only as far as trusted proxies wrote it:
+/// the entries further left are whatever the client sent, and an entry that is no address
+/// stops the walk at the last trusted hop.
 fn client_behind(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map_while(|entry| entry.trim().parse::<IpAddr>().ok())
-        .collect();
-    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+    let lines: Vec<String> =
+        headers.get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let mut hop = peer;
+    for entry in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        let Some(ip) = forwarded_address(entry.trim()) else { return hop };
+        if !is_trusted(&ip) {
+            return ip;
+        }
+        hop = ip;
+    }
+    hop
+}
+
+/// An address as proxies write it in `X-Forwarded-For`: bare, with a port, or bracketed.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).and_then(|inner| inner.parse().ok())
 }
 
 /// Browsers send `Sec-Fetch-Site` and `Origin` with form posts; either naming another site
@@ -112,5 +128,22 @@ mod tests {
             "203.0.113.9".parse::<IpAddr>().unwrap()
         );
         assert_eq!(client_behind(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
+
+    #[test]
+    fn what_the_client_wrote_itself_cannot_hide_it() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        for written in ["junk, 203.0.113.9", "198.51.100.1, 203.0.113.9", "203.0.113.9:5678", "[203.0.113.9]"] {
+            assert_eq!(client_behind(proxy, &forwarded(written), &trusted), client, "{written}");
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(client_behind(proxy, &forwarded("[2001:db8::1]:443"), &trusted), v6);
+        assert_eq!(
+            client_behind(proxy, &forwarded("203.0.113.9, junk"), &trusted),
+            proxy,
+            "the proxy's own entry is bad"
+        );
     }
 }
