@@ -9,7 +9,7 @@
 //! time, so memory does not grow with the file. Every value goes through the same validation
 //! as the contact form, and every problem is reported by line and column header.
 //!
-//! Lines, cells and header lines are bounded ([`MAX_LINE_BYTES`], [`MAX_CELL_BYTES`],
+//! Rows, cells and header lines are bounded ([`MAX_ROW_BYTES`], [`MAX_CELL_BYTES`],
 //! [`MAX_COLUMNS`]) before anything is split or validated, so one malformed row costs no more
 //! than a good one.
 
@@ -152,41 +152,81 @@ pub struct ValidRow {
     pub contact: ContactInfo,
 }
 
-/// The longest line a file may have, in bytes: a full row of the template with every cell at
-/// its longest fits several times over.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The longest row a file may have, in bytes (line breaks inside quoted cells included): a full
+/// row of the template with every cell at its longest fits several times over.
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
 /// The longest cell, in bytes: ten alternate addresses of 254 characters with their separators
 /// fit, as does a street address of 1,024 characters in any script.
 pub const MAX_CELL_BYTES: usize = 8 * 1024;
 /// The most columns a header line may name (the template has 17).
 pub const MAX_COLUMNS: usize = 64;
 
-/// Passes bytes through, failing as soon as a line grows past [`MAX_LINE_BYTES`], so that a
-/// file of one endless line is refused before the CSV reader buffers it.
-struct LineLimit<R> {
-    inner: R,
-    /// Line breaks read so far.
-    breaks: u64,
-    /// Bytes of the current line read so far.
-    length: usize,
+/// Where [`RowLimit`] is within a row, following the CSV reader's own reading of quotes: a
+/// quote opens a quoted cell only at the start of a cell, and inside one two quotes are one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    CellStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: the cell's end, or the first of two.
+    QuoteInQuoted,
 }
 
-impl<R: Read> Read for LineLimit<R> {
+/// Passes bytes through, failing as soon as a row grows past [`MAX_ROW_BYTES`], so that a
+/// file of one endless row (or one endless quoted cell) is refused before the CSV reader
+/// buffers it.
+struct RowLimit<R> {
+    inner: R,
+    quoting: Quoting,
+    /// Bytes of the current row read so far.
+    length: usize,
+    /// Lines ended so far (`\r\n`, `\n` or `\r`), for the error's line number.
+    lines: u64,
+    /// The row under way started on this line (1-based).
+    row_line: u64,
+    after_cr: bool,
+}
+
+impl<R> RowLimit<R> {
+    fn new(inner: R) -> Self {
+        RowLimit { inner, quoting: Quoting::CellStart, length: 0, lines: 0, row_line: 1, after_cr: false }
+    }
+
+    fn take(&mut self, byte: u8) -> io::Result<()> {
+        let line_break = byte == b'\r' || (byte == b'\n' && !self.after_cr);
+        self.after_cr = byte == b'\r';
+        if line_break {
+            self.lines += 1;
+        }
+        let row_ends = matches!(byte, b'\r' | b'\n') && self.quoting != Quoting::Quoted;
+        self.quoting = match (self.quoting, byte) {
+            (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+            (Quoting::Quoted, _) => Quoting::Quoted,
+            (Quoting::QuoteInQuoted, b'"') | (Quoting::CellStart, b'"') => Quoting::Quoted,
+            (_, b',' | b'\r' | b'\n') => Quoting::CellStart,
+            _ => Quoting::Unquoted,
+        };
+        if row_ends {
+            self.length = 0;
+            self.row_line = self.lines + 1;
+            return Ok(());
+        }
+        self.length += 1;
+        if self.length > MAX_ROW_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the row starting on line {} is longer than {} KiB", self.row_line, MAX_ROW_BYTES / 1024),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for RowLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         for &byte in &buf[..n] {
-            if byte == b'\n' {
-                self.breaks += 1;
-                self.length = 0;
-            } else {
-                self.length += 1;
-                if self.length > MAX_LINE_BYTES {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("line {} is longer than {} KiB", self.breaks + 1, MAX_LINE_BYTES / 1024),
-                    ));
-                }
-            }
+            self.take(byte)?;
         }
         Ok(n)
     }
@@ -194,7 +234,7 @@ impl<R: Read> Read for LineLimit<R> {
 
 /// A file's rows, read one at a time.
 pub struct Reader<R: Read> {
-    csv: csv::Reader<LineLimit<R>>,
+    csv: csv::Reader<RowLimit<R>>,
     /// Each of the file's columns: the known column it is, or `None`.
     columns: Vec<Option<Column>>,
     /// The file's headers, as written.
@@ -207,7 +247,7 @@ impl<R: Read> Reader<R> {
     /// Reads the header line; refuses a file whose headers lack `User Name` or `Display Name`
     /// or name one column twice.
     pub fn new(input: R) -> Result<Self, Problem> {
-        let input = LineLimit { inner: input, breaks: 0, length: 0 };
+        let input = RowLimit::new(input);
         let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
         let headers = csv.headers().map_err(|e| Problem { line: 1, column: None, message: describe(&e) })?;
         if headers.len() > MAX_COLUMNS {
@@ -343,7 +383,7 @@ impl<R: Read> Iterator for Reader<R> {
             Ok(false) => None,
             Err(e) => {
                 self.broken = matches!(e.kind(), csv::ErrorKind::Io(_));
-                let line = e.position().map_or(self.csv.get_ref().breaks + 1, |p| p.line());
+                let line = e.position().map_or(self.csv.get_ref().row_line, |p| p.line());
                 Some(Err(Problem { line, column: None, message: describe(&e) }))
             }
             Ok(true) => {
@@ -675,7 +715,13 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
         let line =
             format!("User Name,Display Name,Alternate email address\nal@contoso.com,Al,{}\n", addresses.join(";"));
         let found = problems(&line);
-        assert_eq!(found, ["line 2: The file could not be read: line 2 is longer than 64 KiB."]);
+        assert_eq!(found, ["line 2: The file could not be read: the row starting on line 2 is longer than 64 KiB."]);
+
+        // One quoted cell of many short lines is one row, however its lines are broken.
+        let lines = vec!["x".repeat(1000); 100].join("\r\n");
+        let quoted = format!("User Name,Display Name,Address\nal@contoso.com,Al,\"{lines}\"\nbo@contoso.com,Bo,\n");
+        let found = problems(&quoted);
+        assert_eq!(found, ["line 2: The file could not be read: the row starting on line 2 is longer than 64 KiB."]);
 
         let header = format!(
             "User Name,Display Name,{}\n",
@@ -683,6 +729,26 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
         );
         let refused = Reader::new(header.as_bytes()).err().unwrap();
         assert_eq!(refused.message, "The header line names 102 columns; at most 64 are allowed.");
+    }
+
+    #[test]
+    fn rows_end_where_the_csv_reader_ends_them() {
+        // Quoted line breaks and doubled quotes stay inside a row; a stray quote inside an
+        // unquoted cell is a character, as the CSV reader takes it; old Mac files end rows with
+        // \r alone, and twenty such rows together are longer than one row may be.
+        let address = "y".repeat(6_000);
+        let mac: Vec<String> = (0..20).map(|i| format!("u{i}@contoso.com,U{i},{address}")).collect();
+        let text = format!(
+            "User Name,Display Name,Address\r\nal@contoso.com,\"Al \"\"the\"\" Pal\",\"1 Main St\nFloor 2\"\r\n\
+             bo@contoso.com,Bo O\"Brien,\r{}\r",
+            mac.join("\r")
+        );
+        let (_, rows) = read(&text);
+        let rows: Vec<Row> = rows.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 22);
+        assert_eq!(rows[0].contact.display_name, "Al \"the\" Pal");
+        assert_eq!(rows[1].contact.display_name, "Bo O\"Brien");
+        assert_eq!(rows[21].contact.street_address, address);
     }
 
     #[test]
