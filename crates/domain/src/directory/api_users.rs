@@ -166,8 +166,9 @@ impl Directory {
     /// `expected_version` names if given (a [`DomainError::VersionConflict`] when the user has
     /// moved on), else to the newest version. API changes to one user made by this process
     /// wait for each other; when a save from elsewhere comes in between, the user is read again
-    /// and `edit` re-applied, so what `edit` leaves alone is never overwritten. After
-    /// [`REAPPLY_FOR`] of that the answer is [`DomainError::Contended`].
+    /// and `edit` re-applied, so what `edit` leaves alone is never overwritten. When that has
+    /// not succeeded within [`REAPPLY_FOR`] of the call, waiting in the queue included, the
+    /// answer is [`DomainError::Contended`].
     pub async fn update_via_api<E: From<DomainError>>(
         &self,
         actor: &Actor,
@@ -175,9 +176,11 @@ impl Directory {
         expected_version: Option<i64>,
         edit: impl Fn(&User) -> Result<ApiUserChange, E>,
     ) -> Result<User, E> {
-        let id = self.user_by_key(actor, key).await?.id;
-        let _queued = self.api_writes.lock(id).await;
         let give_up_at = Instant::now() + REAPPLY_FOR;
+        let id = self.user_by_key(actor, key).await?.id;
+        let Ok(_queued) = tokio::time::timeout_at(give_up_at, self.api_writes.lock(id)).await else {
+            return Err(DomainError::Contended.into());
+        };
         let mut attempt: u32 = 0;
         loop {
             let user = self.get_active_user(actor, id).await?;

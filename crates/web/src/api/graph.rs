@@ -331,24 +331,32 @@ fn single(state: &AppState, user: &User, select: &Select) -> Value {
 }
 
 /// A request body as Graph takes it: JSON, or 415 for any other media type, 413 past the body
-/// limit and 400 for JSON that does not parse, each in Graph's error shape.
-pub struct GraphJson(pub Value);
+/// limit and 400 for JSON that does not parse, each in Graph's error shape. The body is read
+/// only when its media type is right, and the refusal is kept for [`GraphJson::value`], which
+/// handlers call once the caller is authenticated: a request without a token gets its 401
+/// first, and parses nothing.
+pub struct GraphJson(Result<Bytes, GraphFailure>);
+
+impl GraphJson {
+    /// The body as JSON, or why it is refused.
+    pub fn value(self) -> Result<Value, GraphFailure> {
+        serde_json::from_slice(&self.0?).map_err(|_| GraphError::unreadable_body().into())
+    }
+}
 
 impl<S: Send + Sync> FromRequest<S> for GraphJson {
-    type Rejection = GraphFailure;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, GraphFailure> {
-        let headers = request.headers().clone();
-        if !has_media_type(&headers, &["application/json"]) {
-            let refusal = GraphFailure::status(
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_media_type(request.headers(), &["application/json"]) {
+            return Ok(GraphJson(Err(GraphFailure::status(
                 415,
                 "UnsupportedMediaType",
                 "The request body must be JSON, sent with Content-Type: application/json.",
-            );
-            return Err(refusal.for_request(&headers));
+            ))));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            let failure = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Ok(GraphJson(Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 GraphFailure::status(
                     413,
                     "RequestEntityTooLarge",
@@ -356,12 +364,8 @@ impl<S: Send + Sync> FromRequest<S> for GraphJson {
                 )
             } else {
                 GraphError::unreadable_body().into()
-            };
-            failure.for_request(&headers)
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(GraphJson)
-            .map_err(|_| GraphFailure::from(GraphError::unreadable_body()).for_request(&headers))
+            }
+        })))
     }
 }
 
@@ -374,11 +378,11 @@ impl<S: Send + Sync> FromRequest<S> for GraphJson {
     request_body(content = UserCreateDoc, content_type = "application/json"),
     responses((status = 201, description = "The new user", body = UserDoc), GraphFailures)
 )]
-pub async fn create(State(state): State<AppState>, parts: Parts, GraphJson(body): GraphJson) -> GraphResult {
+pub async fn create(State(state): State<AppState>, parts: Parts, body: GraphJson) -> GraphResult {
     let headers = parts.headers.clone();
     async {
         let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let create = parse_create(&body)?;
+        let create = parse_create(&body.value()?)?;
         let input = ApiNewUser {
             username: create.username,
             contact: create.contact,
@@ -409,11 +413,12 @@ pub async fn update(
     State(state): State<AppState>,
     Path(key): Path<String>,
     parts: Parts,
-    GraphJson(body): GraphJson,
+    body: GraphJson,
 ) -> GraphResult {
     let headers = parts.headers.clone();
     async {
         let actor = app_with(&state, &parts, WRITE_USERS).await?;
+        let body = body.value()?;
         change_user(&state, &actor, &key, |user| {
             let patch = apply_patch(&user.contact, &body)?;
             Ok(ApiUserChange {

@@ -222,10 +222,11 @@ pub async fn add_phone(
     State(state): State<AppState>,
     Path(key): Path<String>,
     parts: Parts,
-    GraphJson(body): GraphJson,
+    body: GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = body.value()?;
         let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
         let type_name = string_property(&body, "phoneType")?;
         let kind = PhoneType::from_name(type_name).ok_or_else(|| {
@@ -266,10 +267,11 @@ pub async fn update_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
     parts: Parts,
-    GraphJson(body): GraphJson,
+    body: GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = body.value()?;
         let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
         if let Some(type_name) = optional_string_property(&body, "phoneType")? {
             if PhoneType::from_name(type_name) != Some(kind) {
@@ -391,10 +393,11 @@ pub async fn add_email(
     State(state): State<AppState>,
     Path(key): Path<String>,
     parts: Parts,
-    GraphJson(body): GraphJson,
+    body: GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = body.value()?;
         let address = string_property(&body, "emailAddress")?.trim().to_string();
         let user = change_user(&state, &actor, &key, |user| {
             if user.contact.alternate_emails.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
@@ -423,10 +426,11 @@ pub async fn update_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
     parts: Parts,
-    GraphJson(body): GraphJson,
+    body: GraphJson,
 ) -> GraphResult {
     answer(&parts, async {
         let actor = app_with(&state, &parts, WRITE_METHODS).await?;
+        let body = body.value()?;
         let address = string_property(&body, "emailAddress")?.trim().to_string();
         change_user(&state, &actor, &key, |user| {
             let at = email_position(user, &id)?;

@@ -79,6 +79,9 @@ impl IntoResponse for ScimFailure {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -219,8 +222,9 @@ pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): Ra
 }
 
 /// `POST /scim/v2/Users/.search` (RFC 7644 §3.4.3): the same query in a body, out of URLs and logs.
-pub async fn search(State(state): State<AppState>, parts: Parts, ScimJson(body): ScimJson) -> ScimResult {
+pub async fn search(State(state): State<AppState>, parts: Parts, body: ScimJson) -> ScimResult {
     let actor = app_with(&state, &parts, READ).await?;
+    let body = body.value()?;
     let text = |name: &str| body.get(name).and_then(Value::as_str);
     let list = |name: &str| {
         body.get(name)
@@ -312,26 +316,32 @@ async fn by_id(state: &AppState, actor: &Actor, id: &str) -> Result<User, ScimFa
 }
 
 /// A request body as SCIM takes it: JSON sent as `application/scim+json` or `application/json`,
-/// or 415, 413 past the body limit, and `invalidSyntax` for JSON that does not parse.
-pub struct ScimJson(pub Value);
+/// or 415, 413 past the body limit, and `invalidSyntax` for JSON that does not parse. As with
+/// Graph's, the refusal waits for [`ScimJson::value`], after the caller is authenticated.
+pub struct ScimJson(Result<Bytes, ScimFailure>);
+
+impl ScimJson {
+    /// The body as JSON, or why it is refused.
+    pub fn value(self) -> Result<Value, ScimFailure> {
+        serde_json::from_slice(&self.0?)
+            .map_err(|e| ScimFailure(ScimError::invalid_syntax(format!("The body is not valid JSON: {e}."))))
+    }
+}
 
 impl<S: Send + Sync> FromRequest<S> for ScimJson {
-    type Rejection = ScimFailure;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ScimFailure> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !has_media_type(request.headers(), &[SCIM_JSON, "application/json"]) {
-            return Err(plain(415, format!("The request body must be JSON, sent as {SCIM_JSON}.")));
+            return Ok(ScimJson(Err(plain(415, format!("The request body must be JSON, sent as {SCIM_JSON}.")))));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+        Ok(ScimJson(Bytes::from_request(request, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 plain(413, "The request body is larger than the server accepts.")
             } else {
                 ScimFailure(ScimError::invalid_syntax(format!("The body could not be read: {e}.")))
             }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(ScimJson)
-            .map_err(|e| ScimFailure(ScimError::invalid_syntax(format!("The body is not valid JSON: {e}."))))
+        })))
     }
 }
 
@@ -340,9 +350,10 @@ pub async fn create(
     State(state): State<AppState>,
     parts: Parts,
     RawQuery(raw): RawQuery,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
+    let body = body.value()?;
     let input = parse_resource(&body)?;
     let user = state
         .directory
@@ -391,9 +402,10 @@ pub async fn replace(
     Path(id): Path<String>,
     parts: Parts,
     RawQuery(raw): RawQuery,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
+    let body = body.value()?;
     let user = change(&state, &actor, &parts, &id, |user| replacement(user, parse_resource(&body)?)).await?;
     Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }
@@ -404,9 +416,10 @@ pub async fn patch(
     Path(id): Path<String>,
     parts: Parts,
     RawQuery(raw): RawQuery,
-    ScimJson(body): ScimJson,
+    body: ScimJson,
 ) -> ScimResult {
     let actor = app_with(&state, &parts, WRITE).await?;
+    let body = body.value()?;
     let ops = parse_patch_request(&body)?;
     let user = change(&state, &actor, &parts, &id, |user| {
         let mut current = resource(user, "");
