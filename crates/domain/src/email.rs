@@ -53,9 +53,17 @@ fn is_canonical_domain(domain: &str) -> bool {
     }
 }
 
-/// The comparison key: addresses differing only in case are treated as the same address.
+/// The comparison key: addresses differing only in case, or in how their domain is spelled
+/// (`bücher.example` and `xn--bcher-kva.example`), are treated as the same address.
 pub fn key(normalised: &str) -> String {
-    normalised.to_lowercase()
+    let lower = normalised.to_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{local}@{ascii}"),
+            Err(_) => lower,
+        },
+        _ => lower,
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +103,7 @@ mod tests {
         // Full-width letters map to ASCII ones: the same domain, typed to look like another.
         assert!(normalise("alex@ｅxample.com").is_err());
         assert!(normalise("alex@-example.com").is_err());
+        assert_eq!(key("Alex@bücher.example"), key("alex@xn--bcher-kva.example"), "one mailbox, two spellings");
     }
 
     #[test]

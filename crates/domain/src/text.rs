@@ -19,20 +19,34 @@ pub fn is_hidden(c: char) -> bool {
         || matches!(c, '\u{34F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
-/// The first hidden character of `value` (see [`is_hidden`]), except the zero-width joiner
-/// and non-joiner right after a virama, where scripts such as Devanagari and Malayalam need
-/// them to spell a name (RFC 5892's rule for them in domain names).
+/// The first hidden character of `value` (see [`is_hidden`]), except where a name is spelled
+/// with one (after RFC 5892's rules for the joiners in domain names): the zero-width joiner or
+/// non-joiner right after a virama (Devanagari, Malayalam and the other Indic scripts), and the
+/// non-joiner between two Arabic-script letters (Persian and Kurdish keep a word's parts apart
+/// with it). Both change how the letters around them look, so they hide nothing.
 pub fn hidden_in_display_text(value: &str) -> Option<char> {
-    let mut previous = None;
-    for c in value.chars() {
-        let spelling =
-            matches!(c, '\u{200C}' | '\u{200D}') && previous.is_some_and(|p| canonical_combining_class(p) == VIRAMA);
+    let chars: Vec<char> = value.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let previous = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let after_virama = previous.is_some_and(|p| canonical_combining_class(p) == VIRAMA);
+        let between_arabic = previous.is_some_and(is_arabic_letter) && next.is_some_and(is_arabic_letter);
+        let spelling = match c {
+            '\u{200D}' => after_virama,
+            '\u{200C}' => after_virama || between_arabic,
+            _ => false,
+        };
         if is_hidden(c) && !spelling {
             return Some(c);
         }
-        previous = Some(c);
     }
     None
+}
+
+/// A letter of the Arabic script's blocks, which Persian, Urdu and Kurdish are written in.
+fn is_arabic_letter(c: char) -> bool {
+    matches!(c, '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{08A0}'..='\u{08FF}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFC}')
+        && c.general_category() == GeneralCategory::OtherLetter
 }
 
 fn hidden_error(field: &str, label: &str, c: char) -> FieldError {
@@ -148,6 +162,9 @@ mod tests {
         // Devanagari KA, VIRAMA, ZWJ, SSA: the half form a Hindi name is written with.
         assert!(optional("display_name", "Display name", "\u{915}\u{94D}\u{200D}\u{937}", 64).is_ok());
         assert!(optional("display_name", "Display name", "Al\u{200D}ex", 64).is_err());
+        // Persian: MIM, ZWNJ, KHAH (the "mi-" of a verb kept apart from what follows).
+        assert!(optional("display_name", "Display name", "\u{645}\u{200C}\u{62E}", 64).is_ok());
+        assert!(optional("display_name", "Display name", "Al\u{200C}ex", 64).is_err());
         assert!(optional("display_name", "Display name", "Zoë Ødegård 王秀英", 64).is_ok());
     }
 
