@@ -50,9 +50,23 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// What `roster serve` checks before it opens the database: transports and TLS files.
     pub async fn check(&self) -> anyhow::Result<()> {
+        self.check_public_url()?;
         self.store.check()?;
         self.delivery.transports()?;
         self.tls().await?;
+        Ok(())
+    }
+
+    /// A server listening on every address can't tell which one people use, and links in pages
+    /// and API responses are built from it.
+    fn check_public_url(&self) -> anyhow::Result<()> {
+        if self.listen.ip().is_unspecified() && self.public_url.is_none() {
+            anyhow::bail!(
+                "public_url: listening on every address ({}) needs the address people use, such as \
+                 https://roster.contoso.com",
+                self.listen
+            );
+        }
         Ok(())
     }
 
@@ -78,8 +92,8 @@ fn parse_public_url(text: &str) -> Result<String, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!("'{text}' must be an http:// or https:// address with a host name"));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("'{text}' must not have a query, a fragment or a user name"));
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("'{text}' must not have a query, a fragment, a user name or a password"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -105,6 +119,7 @@ const DEMO_USERS: usize = 300;
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    args.check_public_url()?;
     let transports = args.delivery.transports()?;
     let tls = args.tls().await?;
     let (directory, store) = args.store.open().await?;
