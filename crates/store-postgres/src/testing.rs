@@ -30,7 +30,8 @@ impl TestDb {
         let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = match PgConnection::connect(&server_url).await {
             Ok(conn) => conn,
-            Err(e) if named.is_none() && !under_ci() => {
+            // Only a server that is not there is skipped: one that refuses the login is a failure.
+            Err(e) if named.is_none() && !under_ci() && is_refused(&e) => {
                 static SAID: Once = Once::new();
                 // Straight to the terminal: the test harness would keep `eprintln!` to itself.
                 SAID.call_once(|| {
@@ -48,6 +49,11 @@ impl TestDb {
         let _ = conn.close().await;
         Some(TestDb { url: with_database(&server_url, &name), name, server_url })
     }
+}
+
+/// Whether a connection failed because nothing listens at the address.
+fn is_refused(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// Whether the tests run under CI, where a service they need must be there.
@@ -84,4 +90,16 @@ fn with_database(url: &str, name: &str) -> String {
         None => base,
     };
     format!("{server}/{name}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_is_not_there_is_told_from_one_that_refuses_the_login() {
+        let nobody = PgConnection::connect("postgres://postgres@127.0.0.1:1/postgres").await.err().unwrap();
+        assert!(is_refused(&nobody), "{nobody}");
+        assert!(!is_refused(&sqlx::Error::Protocol("password authentication failed".into())));
+    }
 }

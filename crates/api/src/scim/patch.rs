@@ -24,17 +24,17 @@ use super::path::{parse_path, Path};
 use super::user::{case_exact, ENTERPRISE_USER};
 use super::ScimError;
 
-/// The schema URN of PATCH requests.
-pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-/// Core schema URNs name attributes at the top of the resource; any other URN names an
-/// extension, whose attributes sit in an object under that URN.
 /// The most operations one PATCH request may carry.
 pub const MAX_OPERATIONS: usize = 100;
 /// The most values all of a PATCH request's operations may carry together: applying an added
 /// value compares it with the attribute's values so far, so this bounds the work to its square.
 pub const MAX_VALUES: usize = 1000;
 
+/// The schema URN of PATCH requests.
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Core schema URNs name attributes at the top of the resource; any other URN names an
+/// extension, whose attributes sit in an object under that URN.
 const CORE_SCHEMA_PREFIX: &str = "urn:ietf:params:scim:schemas:core:";
 
 /// The User schema's multi-valued attributes, which always hold arrays.

@@ -11,7 +11,7 @@ use roster_api::graph::user::PROPERTIES;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType,
     Type,
 };
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
@@ -198,7 +198,7 @@ fn user_write(creating: bool) -> RefOr<Schema> {
                 .required("password")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false))),
         )
-        .property_names(Some(OneOfBuilder::new().item(known).item(annotation)));
+        .property_names(Some(AnyOfBuilder::new().item(known).item(annotation)));
     if creating {
         for required in ["accountEnabled", "displayName", "passwordProfile", "userPrincipalName"] {
             body = body.required(required);
