@@ -333,18 +333,9 @@ impl SqliteStore {
     }
 
     pub(crate) async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("select id from users where roles != 0 and deleted_at is null order by username")
-                .fetch_all(&self.readers)
-                .await
-                .map_err(backend)?;
-        let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(user) = self.get_user(crate::rows::parse_id(&id)?).await? {
-                users.push(user);
-            }
-        }
-        Ok(users)
+        let sql = format!("select {USER_COLUMNS} from users where roles != 0 and deleted_at is null order by username");
+        let rows = sqlx::query(&sql).fetch_all(&self.readers).await.map_err(backend)?;
+        rows.iter().map(user_from_row).collect()
     }
 
     pub(crate) async fn save_user(
