@@ -142,11 +142,11 @@ pub fn alternate_email_field(index: usize) -> String {
 fn validate_emails(raw: &[String], username: &str, errors: &mut Vec<FieldError>) -> Vec<String> {
     // Counted before any address is parsed: a list of thousands is refused for its length alone,
     // at the cost of a scan, rather than parsed and compared address by address.
-    let given = raw.iter().filter(|value| !value.trim().is_empty()).take(MAX_ALTERNATE_EMAILS + 1).count();
-    if given > MAX_ALTERNATE_EMAILS {
-        let extra = raw.iter().enumerate().filter(|(_, value)| !value.trim().is_empty()).nth(MAX_ALTERNATE_EMAILS);
+    if let Some((extra, _)) =
+        raw.iter().enumerate().filter(|(_, value)| !value.trim().is_empty()).nth(MAX_ALTERNATE_EMAILS)
+    {
         errors.push(FieldError::new(
-            alternate_email_field(extra.map_or(MAX_ALTERNATE_EMAILS, |(i, _)| i)),
+            alternate_email_field(extra),
             format!("A user can have at most {MAX_ALTERNATE_EMAILS} alternate email addresses."),
         ));
         return Vec::new();
