@@ -22,7 +22,7 @@ use reqwest::cookie::Jar;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use roster_domain::Store;
-use roster_store_postgres::PostgresStore;
+use roster_store::postgres::PostgresStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 

@@ -86,7 +86,21 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found")]
     NotFound,
-    /// Anything else from the engine: connection, I/O, corrupt data.
+    /// Anything else from the engine: connection, I/O, corrupt data, kept as its source.
     #[error("storage failure: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A failure that is no domain condition, from an engine's error or a sentence.
+    pub fn backend(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(error.into())
+    }
+}
+
+#[cfg(feature = "sqlx")]
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
 }

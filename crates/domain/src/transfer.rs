@@ -501,7 +501,7 @@ mod tests {
     impl CopyWriter for MemoryWriter {
         async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<(), StoreError> {
             if rows.iter().any(|r| r.contains(&Cell::Text("fail".into()))) {
-                return Err(StoreError::Backend("refused".into()));
+                return Err(StoreError::backend("refused"));
             }
             self.inserts.push(rows.len());
             self.written.entry(table.name.clone()).or_default().extend_from_slice(rows);

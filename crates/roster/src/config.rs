@@ -8,8 +8,8 @@ use clap::Args;
 use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig, WebhookConfig};
 use roster_domain::recovery::CodeKey;
 use roster_domain::{Directory, Store};
-use roster_store_postgres::PostgresStore;
-use roster_store_sqlite::SqliteStore;
+use roster_store::postgres::PostgresStore;
+use roster_store::sqlite::SqliteStore;
 
 /// The options that locate the directory's database.
 #[derive(Args, Debug, Clone)]
@@ -146,7 +146,7 @@ impl StoreArgs {
     async fn connect_to(&self, existing: bool) -> anyhow::Result<Backend> {
         let (url, engine) = match self.location()? {
             Location::Folder(data) => {
-                let file = data.join(roster_store_sqlite::DATABASE_FILE);
+                let file = data.join(roster_store::sqlite::DATABASE_FILE);
                 if existing && !file.exists() {
                     bail!("data: there is no directory in {} (no {})", data.display(), file.display());
                 }
@@ -158,7 +158,7 @@ impl StoreArgs {
             Location::Sqlite(url) => (url, Engine::Sqlite),
             Location::Postgres(url) => (url, Engine::Postgres),
         };
-        Backend::open_url(url, engine, existing, roster_store_postgres::DEFAULT_MAX_CONNECTIONS)
+        Backend::open_url(url, engine, existing, roster_store::postgres::DEFAULT_MAX_CONNECTIONS)
             .await
             .context("cannot open the database given by ROSTER_DATABASE_URL")
     }

@@ -9,9 +9,9 @@ use roster_domain::directory::SETTING_DEFAULT_COUNTRY;
 use roster_domain::mfa::SETTING_MFA_REQUIRED;
 use roster_domain::outbox::DeliveryState;
 use roster_domain::{Actor, ContactInput, Role, Store, Timestamp, User};
-use roster_store_postgres::testing::TestDb;
-use roster_store_postgres::PostgresStore;
-use roster_store_sqlite::SqliteStore;
+use roster_store::postgres::testing::TestDb;
+use roster_store::postgres::PostgresStore;
+use roster_store::sqlite::SqliteStore;
 use sqlx::Connection;
 
 use crate::harness::TestApp;
@@ -43,7 +43,7 @@ fn sqlite_url(path: &Path) -> String {
 /// Every table the migrations create (and do not drop), read from the migration files
 /// themselves, so that a table added there and missed by the copy fails this test.
 fn tables_in_migrations() -> BTreeSet<String> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../store-sqlite/migrations");
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/migrations/sqlite");
     let mut tables = BTreeSet::new();
     let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
@@ -227,7 +227,7 @@ async fn a_directory_moves_to_postgresql_and_back_unchanged() {
 async fn a_source_with_pending_migrations_is_refused_and_the_target_left_alone() {
     let Some((app, _)) = populated().await else { return };
     let source = url_of(&app);
-    let newest = roster_store_sqlite::MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    let newest = roster_store::sqlite::MIGRATOR.iter().map(|m| m.version).max().unwrap();
     let forget = format!("delete from _sqlx_migrations where version = {newest}");
     match &app.db {
         Some(db) => {

@@ -286,7 +286,7 @@ async fn a_mail_server_that_stops_answering_is_cut_off_and_retried() {
     });
     let data = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn Store> =
-        std::sync::Arc::new(roster_store_sqlite::SqliteStore::open(data.path()).await.unwrap());
+        std::sync::Arc::new(roster_store::sqlite::SqliteStore::open(data.path()).await.unwrap());
     let message = Message {
         id: 0,
         channel: Channel::Email,
@@ -319,15 +319,15 @@ async fn a_worker_sharing_the_outbox_leaves_what_it_cannot_send_pending() {
     let smtp = SmtpServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let db = match on_postgres() {
-        true => match roster_store_postgres::testing::TestDb::create().await {
+        true => match roster_store::postgres::testing::TestDb::create().await {
             Some(db) => Some(db),
             None => return,
         },
         false => None,
     };
     let store: Arc<dyn Store> = match &db {
-        Some(db) => Arc::new(roster_store_postgres::PostgresStore::connect(&db.url).await.unwrap()),
-        None => Arc::new(roster_store_sqlite::SqliteStore::open(data.path()).await.unwrap()),
+        Some(db) => Arc::new(roster_store::postgres::PostgresStore::connect(&db.url).await.unwrap()),
+        None => Arc::new(roster_store::sqlite::SqliteStore::open(data.path()).await.unwrap()),
     };
     let message = |channel, recipient: &str| Message {
         id: 0,

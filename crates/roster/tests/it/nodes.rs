@@ -11,8 +11,8 @@ use reqwest::{Client, StatusCode};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::outbox::{Channel, DeliveryState, OutboxEntry};
 use roster_domain::{Actor, Directory, NewUserInput, Role, RoleSet};
-use roster_store_postgres::testing::TestDb;
-use roster_store_postgres::PostgresStore;
+use roster_store::postgres::testing::TestDb;
+use roster_store::postgres::PostgresStore;
 
 use crate::harness::{bulk, hidden_value, location, Session, PASSWORD};
 use crate::peers::{SmtpServer, PATIENCE};

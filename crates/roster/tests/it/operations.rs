@@ -21,7 +21,7 @@ async fn roster(args: &[&str], env: &[(&str, String)]) -> (bool, String, String)
 
 /// Removes the newest migration's record, as a database that an older build set up would lack it.
 async fn forget_newest_migration(app: &TestApp) -> i64 {
-    let newest = roster_store_sqlite::MIGRATOR.iter().map(|m| m.version).max().expect("migrations");
+    let newest = roster_store::sqlite::MIGRATOR.iter().map(|m| m.version).max().expect("migrations");
     app.execute_sql(&format!("delete from _sqlx_migrations where version = {newest}")).await;
     newest
 }
@@ -210,8 +210,8 @@ async fn serves_https_with_the_certificate_it_is_given() {
 #[tokio::test]
 async fn migrate_shows_then_applies_what_a_database_lacks_on_either_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(pg) = roster_store_postgres::testing::TestDb::create().await else { return };
-    let total = roster_store_sqlite::MIGRATOR.iter().count();
+    let Some(pg) = roster_store::postgres::testing::TestDb::create().await else { return };
+    let total = roster_store::sqlite::MIGRATOR.iter().count();
     let sqlite_args = ["--data", dir.path().to_str().unwrap()];
     let postgres_args = ["--database-url", pg.url.as_str()];
 
@@ -266,7 +266,7 @@ async fn backup_copies_the_directory_while_it_is_in_use() {
         assert_eq!(mode(&to), 0o600, "password hashes are for the owner only");
         assert_eq!(mode(&app.data.path().join("roster.db")), 0o600);
     }
-    let copy = roster_store_sqlite::SqliteStore::open_url(&format!("sqlite://{}", to.display())).await.unwrap();
+    let copy = roster_store::sqlite::SqliteStore::open_url(&format!("sqlite://{}", to.display())).await.unwrap();
     use roster_domain::Store;
     assert_eq!(copy.count_users().await.unwrap(), 5);
     copy.close().await;

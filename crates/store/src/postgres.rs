@@ -1,0 +1,457 @@
+//! The PostgreSQL store: one database that several Roster nodes share.
+//!
+//! Same schema, same rows and the same answers as the SQLite store (the `sqlite` module), so a
+//! directory can move between the two. SQLite has one writer and so serialises every change;
+//! here each call is an ordinary transaction, and whatever relied on that single writer is done
+//! with statements that stay correct when two nodes run them at once: conditional updates
+//! (`update … where version = $n`, `… where used_at is null`), upserts, `delete … returning`,
+//! row locks and `for update skip locked`.
+//!
+//! What is assumed of the engine, so that PostgreSQL-compatible distributed databases
+//! (CockroachDB, YugabyteDB) can serve too: `READ COMMITTED` transactions in which an `update`
+//! or `delete` that waited for another transaction's row lock re-checks its condition against
+//! the row that transaction committed; `insert … on conflict … do update … returning` that is
+//! atomic against concurrent inserts of the same key; `select … for update skip locked`;
+//! `collate "C"` comparing text byte by byte; identity columns; partial indexes and indexes on
+//! expressions (`substr(key, 1, 3)`); row-value comparisons (`(a, b) > ($1, $2)`) and
+//! `array(select …)`; and `set default_transaction_isolation`, which every connection runs.
+//! Nothing else: no advisory locks (migrations run without sqlx's lock, see [`MIGRATOR`]), no
+//! `LISTEN`/`NOTIFY`, no functions or triggers.
+
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use roster_domain::StoreError;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Executor;
+
+mod apps;
+mod audit;
+mod find;
+mod import;
+mod listing;
+mod mfa;
+mod outbox;
+mod recovery;
+mod rows;
+mod sessions;
+mod signin_log;
+mod status;
+mod transfer;
+mod users;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+/// Connections a store opens at most when [`PostgresStore::connect`] is not told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// The schema's migrations, for applying them and for showing which ones a database has.
+///
+/// They run without sqlx's advisory lock, which distributed engines lack. Nodes that start
+/// together may then race to apply the same migration: the loser's transaction fails and
+/// [`PostgresStore::connect`] simply runs the migrator again, which skips what the winner
+/// applied.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_locking(false);
+    // During a rolling upgrade a node of the previous release may restart after a newer one
+    // migrated the database: it runs on the newer schema instead of refusing to start.
+    migrator.set_ignore_missing(true);
+    migrator
+});
+
+/// The directory in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL with [`DEFAULT_MAX_CONNECTIONS`] and applies pending
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_max_connections(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Connects to a `postgres://` URL with at most `max_connections` connections and applies
+    /// pending migrations.
+    pub async fn connect_with_max_connections(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::connect_unmigrated(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Whether `url` is a `postgres://` URL this store can connect to, without connecting.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        Ok(PgConnectOptions::from_str(url).map(drop)?)
+    }
+
+    /// Applies the migrations the database lacks.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate(&self.pool).await
+    }
+
+    /// Connects to a `postgres://` URL with at most `max_connections` connections, leaving the
+    /// schema as it is (for inspecting its migrations before applying them).
+    pub async fn connect_unmigrated(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            // Version checks, one-time codes and counters rely on READ COMMITTED's re-check of
+            // a waiting update's condition; a server configured for a stricter default would
+            // turn those races into serialisation failures instead.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("set default_transaction_isolation = 'read committed'").await.map(|_| ())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the pool, waiting for running statements.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Applies pending migrations, again after a failure as long as each attempt could have lost a
+/// race for a different migration: a genuine failure repeats and is reported.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let attempts = MIGRATOR.iter().count() + 1;
+    let mut last = None;
+    for _ in 0..attempts {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(StoreError::backend(format!("migration failed: {}", last.map(|e| e.to_string()).unwrap_or_default())))
+}
+
+/// Maps a unique-constraint failure to [`StoreError::Duplicate`], anything else to a backend error.
+pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        _ => StoreError::backend(e),
+    }
+}
+
+mod store_impl {
+    use async_trait::async_trait;
+    use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
+    use roster_domain::mfa::{MfaState, PendingSignIn};
+    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
+    use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
+    use roster_domain::session::Session;
+    use roster_domain::signin_log::{SignInEvent, SignInQuery};
+    use roster_domain::store::{Count, Credentials, Store, UserBatches};
+    use roster_domain::user::{User, UserId, UserQuery, UserSummary};
+    use roster_domain::{StoreError, Timestamp};
+
+    use crate::postgres::PostgresStore;
+
+    #[async_trait]
+    impl Store for PostgresStore {
+        async fn count_users(&self) -> Result<u64, StoreError> {
+            PostgresStore::count_users(self).await
+        }
+        async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::insert_user(self, user, hash, audit).await
+        }
+        async fn insert_users_bulk(
+            &self,
+            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            PostgresStore::insert_users_bulk(self, batches, audit).await
+        }
+        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
+            PostgresStore::apply_user_batches(self, batches).await
+        }
+        async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+            PostgresStore::get_user(self, id).await
+        }
+        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+            PostgresStore::get_users(self, ids).await
+        }
+        async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+            PostgresStore::get_credentials(self, username).await
+        }
+        async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+            PostgresStore::get_password_hash(self, id).await
+        }
+        async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
+            PostgresStore::list_administrators(self).await
+        }
+        async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
+            PostgresStore::list_users(self, query).await
+        }
+        async fn find_users(
+            &self,
+            find: &roster_domain::store::UserFind,
+        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
+            PostgresStore::find_users(self, find).await
+        }
+        async fn count_found(
+            &self,
+            filter: Option<&roster_domain::user_filter::UserFilter>,
+        ) -> Result<u64, StoreError> {
+            PostgresStore::count_found(self, filter).await
+        }
+        async fn save_user(
+            &self,
+            before: &User,
+            after: &User,
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            PostgresStore::save_user(self, before, after, audit, messages).await
+        }
+        async fn set_password(
+            &self,
+            id: UserId,
+            hash: &str,
+            must_change: bool,
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            PostgresStore::set_password(self, id, hash, must_change, audit, messages).await
+        }
+        async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+            PostgresStore::purge_deleted(self, before, actor).await
+        }
+        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+            PostgresStore::seal_audit(self, limit).await
+        }
+        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+            PostgresStore::audit_chain(self, after_seq, limit).await
+        }
+        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+            PostgresStore::audit_chain_state(self).await
+        }
+        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+            PostgresStore::trim_audit(self, before, audit).await
+        }
+        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+            PostgresStore::record_signin(self, event).await
+        }
+        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+            PostgresStore::list_signins(self, query).await
+        }
+        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+            PostgresStore::trim_signins(self, before).await
+        }
+        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+            PostgresStore::list_audit(self, query).await
+        }
+        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+            PostgresStore::create_session(self, session).await
+        }
+        async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+            PostgresStore::get_session(self, token_hash).await
+        }
+        async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
+            PostgresStore::touch_session(self, token_hash, at).await
+        }
+        async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+            PostgresStore::delete_session(self, token_hash).await
+        }
+        async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::revoke_sessions(self, user_id, audit).await
+        }
+        async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
+            PostgresStore::delete_user_sessions(self, user_id, keep).await
+        }
+        async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            PostgresStore::increment_counter(self, key, window_start).await
+        }
+        async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            PostgresStore::get_counter(self, key, window_start).await
+        }
+        async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
+            PostgresStore::reset_counter(self, key).await
+        }
+        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            PostgresStore::get_setting(self, key).await
+        }
+        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::set_settings(self, values, audit).await
+        }
+        async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
+            PostgresStore::get_verifications(self, user_id).await
+        }
+        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+            PostgresStore::get_verifications_of(self, ids).await
+        }
+        async fn insert_code(
+            &self,
+            code: &OneTimeCode,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            PostgresStore::insert_code(self, code, audit, messages).await
+        }
+        async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
+            PostgresStore::get_code(self, id).await
+        }
+        async fn latest_code(
+            &self,
+            user_id: UserId,
+            purpose: Purpose,
+            method: &ContactMethod,
+        ) -> Result<Option<OneTimeCode>, StoreError> {
+            PostgresStore::latest_code(self, user_id, purpose, method).await
+        }
+        async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
+            PostgresStore::count_code_entry(self, id, max).await
+        }
+        async fn use_code(
+            &self,
+            id: &str,
+            at: Timestamp,
+            verified: Option<(UserId, &Verification, &AuditEntry)>,
+        ) -> Result<bool, StoreError> {
+            PostgresStore::use_code(self, id, at, verified).await
+        }
+        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+            PostgresStore::set_lock(self, key, until).await
+        }
+        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+            PostgresStore::get_lock(self, key).await
+        }
+        async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
+            PostgresStore::save_reset(self, reset).await
+        }
+        async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
+            PostgresStore::get_reset(self, token_hash).await
+        }
+        async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+            PostgresStore::delete_reset(self, token_hash).await
+        }
+        async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
+            PostgresStore::get_mfa(self, user_id).await
+        }
+        async fn set_app(
+            &self,
+            user_id: UserId,
+            sealed_secret: Option<&str>,
+            confirmed: bool,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            PostgresStore::set_app(self, user_id, sealed_secret, confirmed, audit, messages).await
+        }
+        async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+            PostgresStore::advance_app_step(self, user_id, step).await
+        }
+        async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::set_mfa_chosen(self, user_id, chosen, audit).await
+        }
+        async fn replace_recovery_codes(
+            &self,
+            user_id: UserId,
+            hashes: &[String],
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            PostgresStore::replace_recovery_codes(self, user_id, hashes, audit, messages).await
+        }
+        async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
+            PostgresStore::use_recovery_code(self, user_id, hash, at).await
+        }
+        async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError> {
+            PostgresStore::save_pending_signin(self, pending).await
+        }
+        async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
+            PostgresStore::get_pending_signin(self, token_hash).await
+        }
+        async fn insert_app(
+            &self,
+            app: &roster_domain::apps::App,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            PostgresStore::insert_app(self, app, secret, audit).await
+        }
+        async fn list_apps(&self) -> Result<Vec<roster_domain::apps::App>, StoreError> {
+            PostgresStore::list_apps(self).await
+        }
+        async fn get_app(&self, id: uuid::Uuid) -> Result<Option<roster_domain::apps::App>, StoreError> {
+            PostgresStore::get_app(self, id).await
+        }
+        async fn update_app(&self, app: &roster_domain::apps::App, audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::update_app(self, app, audit).await
+        }
+        async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError> {
+            PostgresStore::delete_app(self, id, audit).await
+        }
+        async fn list_app_secrets(
+            &self,
+            app_id: uuid::Uuid,
+        ) -> Result<Vec<roster_domain::apps::AppSecret>, StoreError> {
+            PostgresStore::list_app_secrets(self, app_id).await
+        }
+        async fn insert_app_secret(
+            &self,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            PostgresStore::insert_app_secret(self, secret, audit).await
+        }
+        async fn delete_app_secret(
+            &self,
+            app_id: uuid::Uuid,
+            secret_id: uuid::Uuid,
+            audit: &AuditEntry,
+        ) -> Result<bool, StoreError> {
+            PostgresStore::delete_app_secret(self, app_id, secret_id, audit).await
+        }
+        async fn insert_app_token(&self, token: &roster_domain::apps::AppToken) -> Result<(), StoreError> {
+            PostgresStore::insert_app_token(self, token).await
+        }
+        async fn get_app_token(
+            &self,
+            hash: &str,
+        ) -> Result<Option<(roster_domain::apps::AppToken, roster_domain::apps::App)>, StoreError> {
+            PostgresStore::get_app_token(self, hash).await
+        }
+        async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
+            PostgresStore::trim_app_tokens(self, before).await
+        }
+        async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
+            PostgresStore::status(self).await
+        }
+        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+            PostgresStore::delete_pending_signin(self, token_hash).await
+        }
+        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+            PostgresStore::record(self, audit, messages).await
+        }
+        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+            PostgresStore::queue_messages(self, messages).await
+        }
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            PostgresStore::claim_messages(self, now, channels, limit).await
+        }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            PostgresStore::hold_messages(self, now, limit).await
+        }
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            PostgresStore::record_deliveries(self, lease, outcomes, at).await
+        }
+        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            PostgresStore::list_outbox(self, before, limit).await
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Users matching an API filter: a [`UserFilter`] compiled to one SQL condition.
+//!
+//! Every compiled condition is true or false, never null, so that `not` means what
+//! [`UserFilter::matches`] means: a comparison on a column without a value is false, `Ne` on it
+//! true. The case-folded key columns (names, username, addresses) hold the same lower-casing
+//! the filter's values get; other text columns are folded with SQL's `lower`. Comparisons are
+//! in byte order (`collate "C"`), as in SQLite and in Rust.
+
+use roster_domain::store::{FindOrder, FoundUser, UserFind};
+use roster_domain::user::Cursor;
+use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
+use roster_domain::StoreError;
+
+use crate::postgres::rows::{user_from_row, Params, USER_COLUMNS};
+use crate::postgres::PostgresStore;
+
+/// A column a filter can test, and how its values are held.
+enum Column {
+    /// Stored case-folded already.
+    Key(&'static str),
+    /// Free text, folded at query time.
+    Text(&'static str),
+    Flag(&'static str),
+    Time(&'static str),
+    /// The alternate addresses, in their own table.
+    Addresses,
+}
+
+fn column(attr: Attr) -> Column {
+    match attr {
+        Attr::Id => Column::Key("id"),
+        Attr::Username => Column::Key("username"),
+        Attr::DisplayName => Column::Key("display_key"),
+        Attr::FirstName => Column::Key("first_key"),
+        Attr::LastName => Column::Key("last_key"),
+        Attr::JobTitle => Column::Text("job_title"),
+        Attr::Department => Column::Text("department"),
+        Attr::Office => Column::Text("office"),
+        Attr::OfficePhone => Column::Text("office_phone"),
+        Attr::MobilePhone => Column::Text("mobile_phone"),
+        Attr::AlternateMobilePhone => Column::Text("alternate_mobile_phone"),
+        Attr::Fax => Column::Text("fax"),
+        Attr::StreetAddress => Column::Text("street_address"),
+        Attr::City => Column::Text("city"),
+        Attr::State => Column::Text("state"),
+        Attr::PostalCode => Column::Text("postal_code"),
+        Attr::Country => Column::Text("country"),
+        Attr::AlternateEmail => Column::Addresses,
+        Attr::Enabled => Column::Flag("enabled"),
+        Attr::CreatedAt => Column::Time("created_at"),
+        Attr::UpdatedAt => Column::Time("updated_at"),
+    }
+}
+
+/// `expr op ?` for a folded text expression known not to be null.
+fn text_test(expr: &str, op: Op, value: &str, args: &mut Params) -> Result<String, StoreError> {
+    let chars = value.chars().count();
+    let p = args.push(value.to_string())?;
+    Ok(match op {
+        Op::Eq => format!("{expr} = {p}"),
+        Op::Ne => format!("{expr} <> {p}"),
+        Op::StartsWith => format!("left({expr}, {chars}) = {p}"),
+        Op::EndsWith => format!("right({expr}, {chars}) = {p}"),
+        Op::Contains => format!("strpos({expr}, {p}) > 0"),
+        Op::Gt => format!("{expr} collate \"C\" > {p}"),
+        Op::Ge => format!("{expr} collate \"C\" >= {p}"),
+        Op::Lt => format!("{expr} collate \"C\" < {p}"),
+        Op::Le => format!("{expr} collate \"C\" <= {p}"),
+    })
+}
+
+fn ord_symbol(op: Op) -> Option<&'static str> {
+    Some(match op {
+        Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::StartsWith | Op::EndsWith | Op::Contains => return None,
+    })
+}
+
+/// The condition for `filter`, its values appended to `args`.
+fn condition(filter: &UserFilter, args: &mut Params) -> Result<String, StoreError> {
+    Ok(match filter {
+        UserFilter::And(all) if all.is_empty() => "true".into(),
+        UserFilter::Or(any) if any.is_empty() => "false".into(),
+        UserFilter::And(all) => {
+            let parts: Result<Vec<String>, StoreError> = all.iter().map(|f| condition(f, args)).collect();
+            format!("({})", parts?.join(" and "))
+        }
+        UserFilter::Or(any) => {
+            let parts: Result<Vec<String>, StoreError> = any.iter().map(|f| condition(f, args)).collect();
+            format!("({})", parts?.join(" or "))
+        }
+        UserFilter::Not(inner) => format!("(not {})", condition(inner, args)?),
+        UserFilter::Present(attr) => match column(*attr) {
+            Column::Key(c) | Column::Text(c) => format!("({c} is not null and {c} <> '')"),
+            Column::Addresses => "exists (select 1 from alternate_emails e where e.user_id = users.id)".into(),
+            Column::Flag(_) | Column::Time(_) => "true".into(),
+        },
+        UserFilter::Compare { attr, op, value } => match (column(*attr), value) {
+            (Column::Key(c), Value::Text(v)) => compare_text(c, c, *op, v, args)?,
+            (Column::Text(c), Value::Text(v)) => compare_text(c, &format!("lower({c})"), *op, v, args)?,
+            (Column::Addresses, Value::Text(v)) => {
+                let wanted = v.to_lowercase();
+                if *op == Op::Ne {
+                    let p = args.push(wanted)?;
+                    format!(
+                        "(not exists (select 1 from alternate_emails e where e.user_id = users.id \
+                         and e.address_key = {p}))"
+                    )
+                } else {
+                    let test = text_test("e.address_key", *op, &wanted, args)?;
+                    format!("exists (select 1 from alternate_emails e where e.user_id = users.id and {test})")
+                }
+            }
+            (Column::Flag(c), Value::Bool(b)) => match ord_symbol(*op) {
+                Some(symbol) => format!("({c} {symbol} {})", args.push(i64::from(*b))?),
+                None => "false".into(),
+            },
+            (Column::Time(c), Value::Time(t)) => match ord_symbol(*op) {
+                Some(symbol) => format!("({c} {symbol} {})", args.push(t.millis())?),
+                None => "false".into(),
+            },
+            _ => "false".into(),
+        },
+    })
+}
+
+/// A comparison on a single-valued text column `c`, tested through `expr` (`c` or its folding).
+fn compare_text(c: &str, expr: &str, op: Op, value: &str, args: &mut Params) -> Result<String, StoreError> {
+    let test = text_test(expr, op, &value.to_lowercase(), args)?;
+    Ok(if op == Op::Ne {
+        format!("({c} is null or {c} = '' or {test})")
+    } else {
+        format!("({c} is not null and {c} <> '' and {test})")
+    })
+}
+
+/// The order's key column and whether it needs the id as tie-break.
+fn order_column(order: FindOrder) -> (&'static str, bool) {
+    match order {
+        FindOrder::Id => ("id", false),
+        FindOrder::DisplayName => ("display_key", true),
+        FindOrder::Username => ("username", false),
+    }
+}
+
+impl PostgresStore {
+    pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
+        let mut args = Params::default();
+        let mut sql = format!("select {USER_COLUMNS} from users where deleted_at is null");
+        if let Some(filter) = &find.filter {
+            sql.push_str(" and ");
+            sql.push_str(&condition(filter, &mut args)?);
+        }
+        let (key, tiebreak) = order_column(find.order);
+        let (dir, cmp) = if find.descending { ("desc", "<") } else { ("asc", ">") };
+        if let Some(cursor) = &find.after {
+            let k = args.push(cursor.key.clone())?;
+            if tiebreak {
+                let id = args.push(cursor.id.to_string())?;
+                sql.push_str(&format!(" and ({key}, id) {cmp} ({k}, {id})"));
+            } else {
+                sql.push_str(&format!(" and {key} {cmp} {k}"));
+            }
+        }
+        if tiebreak {
+            sql.push_str(&format!(" order by {key} {dir}, id {dir}"));
+        } else {
+            sql.push_str(&format!(" order by {key} {dir}"));
+        }
+        let limit = args.push(i64::from(find.limit))?;
+        let offset = args.push(i64::try_from(find.offset).unwrap_or(i64::MAX))?;
+        sql.push_str(&format!(" limit {limit} offset {offset}"));
+        let rows = sqlx::query_with(&sql, args.into_arguments()).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let user = user_from_row(row)?;
+                let key = match find.order {
+                    FindOrder::Id => user.id.to_string(),
+                    FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),
+                    FindOrder::Username => user.username.as_str().to_string(),
+                };
+                Ok(FoundUser { cursor: Cursor { key, id: user.id }, user })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError> {
+        let mut args = Params::default();
+        let mut sql = String::from("select count(*) from users where deleted_at is null");
+        if let Some(filter) = filter {
+            sql.push_str(" and ");
+            sql.push_str(&condition(filter, &mut args)?);
+        }
+        let count: i64 = sqlx::query_scalar_with(&sql, args.into_arguments()).fetch_one(&self.pool).await?;
+        Ok(count as u64)
+    }
+}

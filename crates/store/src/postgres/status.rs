@@ -1,0 +1,44 @@
+//! The store's health: migrations applied, messages waiting, connections in use.
+
+use roster_domain::store::{MigrationState, StoreStatus};
+use roster_domain::StoreError;
+
+use crate::postgres::{PostgresStore, MIGRATOR};
+
+impl PostgresStore {
+    pub(crate) async fn status(&self) -> Result<StoreStatus, StoreError> {
+        // A database no migration has touched yet has neither table: everything is pending.
+        let has = |table: &'static str| {
+            sqlx::query_scalar::<_, bool>("select to_regclass($1) is not null").bind(table).fetch_one(&self.pool)
+        };
+        let applied: Vec<i64> = match has("_sqlx_migrations").await? {
+            true => {
+                sqlx::query_scalar("select version from _sqlx_migrations where success").fetch_all(&self.pool).await?
+            }
+            false => Vec::new(),
+        };
+        let outbox_pending: i64 = match has("outbox").await? {
+            true => {
+                sqlx::query_scalar("select count(*) from outbox where state = 'pending'").fetch_one(&self.pool).await?
+            }
+            false => 0,
+        };
+        let migrations = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| MigrationState {
+                version: m.version,
+                description: m.description.to_string(),
+                applied: applied.contains(&m.version),
+            })
+            .collect();
+        Ok(StoreStatus {
+            engine: "PostgreSQL",
+            migrations,
+            outbox_pending: u64::try_from(outbox_pending).unwrap_or_default(),
+            pool_size: self.pool.size(),
+            pool_idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            pool_max: self.pool.options().get_max_connections(),
+        })
+    }
+}

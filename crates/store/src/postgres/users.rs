@@ -1,0 +1,592 @@
+//! Users and their alternate email addresses.
+
+use roster_domain::audit::AuditEntry;
+use roster_domain::outbox::Message;
+use roster_domain::recovery::methods::methods_of;
+use roster_domain::recovery::ContactMethod;
+use roster_domain::user::{sort_key, User, UserId};
+use roster_domain::{StoreError, Timestamp};
+use sqlx::{PgConnection, Row};
+
+use crate::postgres::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
+use crate::postgres::{audit, outbox, recovery, unique_or_backend, PostgresStore};
+
+const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
+     job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
+     state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
+     updated_by, version, deleted_at, alternate_email_list";
+
+/// Rows per multi-row insert in bulk loads: 500 × 30 parameters stay well inside PostgreSQL's
+/// limit of 65,535 per statement.
+const BULK_CHUNK: usize = 500;
+
+/// Address rows per insert: seven parameters each.
+const EMAIL_ROWS_PER_INSERT: usize = 1_000;
+
+fn key(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(sort_key)
+}
+
+/// Adds one user's insert values and returns their placeholders as a row, `(…)`.
+fn push_user_values(params: &mut Params, user: &User, password_hash: Option<&str>) -> Result<String, StoreError> {
+    let c = &user.contact;
+    let mut row = vec![
+        params.push(user.id.to_string())?,
+        params.push(user.username.as_str().to_string())?,
+        params.push(c.display_name.clone())?,
+        params.push(sort_key(&c.display_name))?,
+        params.push(c.first_name.clone())?,
+        params.push(key(&c.first_name))?,
+        params.push(c.last_name.clone())?,
+        params.push(key(&c.last_name))?,
+    ];
+    for value in [&c.job_title, &c.department, &c.office, &c.office_phone, &c.mobile_phone] {
+        row.push(params.push(value.clone())?);
+    }
+    for value in [&c.alternate_mobile_phone, &c.fax, &c.street_address, &c.city, &c.state, &c.postal_code, &c.country] {
+        row.push(params.push(value.clone())?);
+    }
+    row.push(params.push(user.roles.bits())?);
+    row.push(params.push(flag(user.enabled))?);
+    row.push(params.push(flag(user.must_change_password))?);
+    row.push(params.push(password_hash.map(str::to_string))?);
+    row.push(params.push(user.created_at.millis())?);
+    row.push(params.push(user.updated_at.millis())?);
+    row.push(params.push(user.updated_by.clone())?);
+    row.push(params.push(user.version)?);
+    row.push(params.push(user.deleted_at.map(Timestamp::millis))?);
+    row.push(params.push(email_list(&c.alternate_emails)?)?);
+    Ok(format!("({})", row.join(", ")))
+}
+
+async fn insert_emails(conn: &mut PgConnection, users: &[&User]) -> Result<(), StoreError> {
+    let rows: Vec<(&User, usize, &String)> = users
+        .iter()
+        .flat_map(|user| user.contact.alternate_emails.iter().enumerate().map(move |(i, a)| (*user, i, a)))
+        .collect();
+    for chunk in rows.chunks(EMAIL_ROWS_PER_INSERT) {
+        let mut params = Params::default();
+        let mut values = Vec::with_capacity(chunk.len());
+        for (user, position, address) in chunk {
+            let row = [
+                params.push(user.id.to_string())?,
+                params.push(*position as i64)?,
+                params.push((*address).clone())?,
+                params.push(address.to_lowercase())?,
+                params.push(sort_key(&user.contact.display_name))?,
+                params.push(user.username.as_str().to_string())?,
+                params.push(flag(user.deleted_at.is_none()))?,
+            ];
+            values.push(format!("({})", row.join(", ")));
+        }
+        let sql = format!(
+            "insert into alternate_emails (user_id, position, address, address_key, display_key, username, active) \
+             values {}",
+            values.join(", ")
+        );
+        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Result<(), StoreError> {
+    for chunk in users.chunks(BULK_CHUNK) {
+        let mut params = Params::default();
+        let values =
+            chunk.iter().map(|user| push_user_values(&mut params, user, None)).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("insert into users ({INSERT_COLUMNS}) values {}", values.join(", "));
+        sqlx::query_with(&sql, params.into_arguments())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| unique_or_backend(e, "username"))?;
+        insert_emails(conn, &chunk.iter().collect::<Vec<_>>()).await?;
+    }
+    Ok(())
+}
+
+/// Writes the columns of the user's row that differ between `before` and `after`, if the stored
+/// version is still `before.version`. Untouched columns are left out of the update, so their
+/// indexes are not rewritten. A save racing this one for the same version waits for the row
+/// lock, then finds the version moved on and matches nothing: exactly one of them wins.
+pub(crate) async fn update_row(conn: &mut PgConnection, before: &User, after: &User) -> Result<(), StoreError> {
+    let (b, a) = (&before.contact, &after.contact);
+    let mut params = Params::default();
+    let mut assignments: Vec<String> = Vec::new();
+    let mut set = |column: &str, placeholder: Result<String, StoreError>| -> Result<(), StoreError> {
+        assignments.push(format!("{column} = {}", placeholder?));
+        Ok(())
+    };
+    if b.display_name != a.display_name {
+        set("display_name", params.push(a.display_name.clone()))?;
+        set("display_key", params.push(sort_key(&a.display_name)))?;
+    }
+    if b.first_name != a.first_name {
+        set("first_name", params.push(a.first_name.clone()))?;
+        set("first_key", params.push(key(&a.first_name)))?;
+    }
+    if b.last_name != a.last_name {
+        set("last_name", params.push(a.last_name.clone()))?;
+        set("last_key", params.push(key(&a.last_name)))?;
+    }
+    let texts = [
+        ("job_title", &b.job_title, &a.job_title),
+        ("department", &b.department, &a.department),
+        ("office", &b.office, &a.office),
+        ("office_phone", &b.office_phone, &a.office_phone),
+        ("mobile_phone", &b.mobile_phone, &a.mobile_phone),
+        ("alternate_mobile_phone", &b.alternate_mobile_phone, &a.alternate_mobile_phone),
+        ("fax", &b.fax, &a.fax),
+        ("street_address", &b.street_address, &a.street_address),
+        ("city", &b.city, &a.city),
+        ("state", &b.state, &a.state),
+        ("postal_code", &b.postal_code, &a.postal_code),
+        ("country", &b.country, &a.country),
+    ];
+    for (column, old, new) in texts {
+        if old != new {
+            set(column, params.push(new.clone()))?;
+        }
+    }
+    if b.alternate_emails != a.alternate_emails {
+        set("alternate_email_list", params.push(email_list(&a.alternate_emails)?))?;
+    }
+    if before.roles != after.roles {
+        set("roles", params.push(after.roles.bits()))?;
+    }
+    if before.enabled != after.enabled {
+        set("enabled", params.push(flag(after.enabled)))?;
+    }
+    if before.must_change_password != after.must_change_password {
+        set("must_change_password", params.push(flag(after.must_change_password)))?;
+    }
+    if before.deleted_at != after.deleted_at {
+        set("deleted_at", params.push(after.deleted_at.map(Timestamp::millis)))?;
+    }
+    set("updated_at", params.push(after.updated_at.millis()))?;
+    set("updated_by", params.push(after.updated_by.clone()))?;
+    set("version", params.push(after.version))?;
+    let id = params.push(after.id.to_string())?;
+    let version = params.push(before.version)?;
+    let sql = format!("update users set {} where id = {id} and version = {version}", assignments.join(", "));
+    let updated = sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    if updated.rows_affected() == 0 {
+        let current = sqlx::query("select updated_by, updated_at from users where id = $1")
+            .bind(after.id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(match current {
+            None => StoreError::NotFound,
+            Some(row) => StoreError::VersionConflict {
+                changed_by: row.try_get("updated_by")?,
+                changed_at: Timestamp(row.try_get("updated_at")?),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The rest of an accepted save: its alternate addresses (rewritten when they, or the copies of
+/// the sort key and deleted state they carry, changed), the verifications of changed contacts,
+/// the audit record and the messages. The user's row is locked by then, so no other save of
+/// the same user interleaves.
+pub(crate) async fn write_rest(
+    conn: &mut PgConnection,
+    before: &User,
+    after: &User,
+    entry: &AuditEntry,
+    messages: &[Message],
+) -> Result<(), StoreError> {
+    let (b, a) = (&before.contact, &after.contact);
+    let rewrite = b.alternate_emails != a.alternate_emails
+        || b.display_name != a.display_name
+        || before.deleted_at.is_some() != after.deleted_at.is_some();
+    if rewrite {
+        sqlx::query("delete from alternate_emails where user_id = $1")
+            .bind(after.id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        insert_emails(conn, &[after]).await?;
+    }
+    let kept = methods_of(a);
+    let gone: Vec<(UserId, ContactMethod)> =
+        methods_of(b).into_iter().filter(|m| !kept.contains(m)).map(|m| (after.id, m)).collect();
+    recovery::forget_changed(conn, &gone).await?;
+    audit::insert(conn, entry).await?;
+    outbox::insert(conn, messages).await
+}
+
+impl PostgresStore {
+    pub(crate) async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut params = Params::default();
+        let values = push_user_values(&mut params, user, password_hash)?;
+        let sql = format!("insert into users ({INSERT_COLUMNS}) values {values}");
+        sqlx::query_with(&sql, params.into_arguments())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_or_backend(e, "username"))?;
+        insert_emails(&mut tx, &[user]).await?;
+        audit::insert(&mut tx, entry).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// Into an empty directory, one transaction for the whole load; otherwise one per batch.
+    /// Two loads racing into an empty directory each stay all or nothing: the unique username
+    /// index makes the later one wait for the earlier and fail whole if their names overlap.
+    pub(crate) async fn insert_users_bulk(
+        &self,
+        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.load(batches, entry).await?;
+        // The planner's statistics, at once: with them still describing the table before the
+        // load, it walks a thousand-row page of a million users through a bitmap of every row
+        // instead of the primary key (700 ms against a few), until autovacuum gets round to it.
+        sqlx::query("analyze users, alternate_emails").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let empty: bool = sqlx::query_scalar("select not exists (select 1 from users)").fetch_one(&mut *tx).await?;
+        if empty {
+            for batch in batches {
+                insert_rows(&mut tx, &batch).await?;
+            }
+            audit::insert(&mut tx, entry).await?;
+            return Ok(tx.commit().await?);
+        }
+        let mut first = Some(tx);
+        for batch in batches {
+            let mut tx = match first.take() {
+                Some(mut tx) => {
+                    audit::insert(&mut tx, entry).await?;
+                    tx
+                }
+                None => self.pool.begin().await?,
+            };
+            insert_rows(&mut tx, &batch).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("select {USER_COLUMNS} from users where id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub(crate) async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
+        let sql = format!("select {USER_COLUMNS} from users where roles != 0 and deleted_at is null order by username");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub(crate) async fn save_user(
+        &self,
+        before: &User,
+        after: &User,
+        entry: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        update_row(&mut tx, before, after).await?;
+        write_rest(&mut tx, before, after, entry, messages).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(crate) async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        entry: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "update users set password_hash = $1, must_change_password = $2, version = version + 1, \
+             updated_at = $3, updated_by = $4 where id = $5",
+        )
+        .bind(password_hash)
+        .bind(flag(must_change))
+        .bind(entry.at.millis())
+        .bind(&entry.actor_name)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(&mut tx, entry).await?;
+        outbox::insert(&mut tx, messages).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// One `delete … returning`: when two nodes purge at once, each user is deleted, and
+    /// recorded as purged, by exactly one of them, and a user restored meanwhile is kept.
+    pub(crate) async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let purged =
+            sqlx::query("delete from users where deleted_at is not null and deleted_at < $1 returning id, username")
+                .bind(deleted_before.millis())
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut entries = Vec::with_capacity(purged.len());
+        for row in &purged {
+            let id: String = row.try_get("id")?;
+            entries.push(AuditEntry {
+                id: 0,
+                at: Timestamp::now(),
+                actor_id: None,
+                actor_name: actor.to_string(),
+                target_id: Some(parse_id(&id)?),
+                target_name: row.try_get("username")?,
+                action: roster_domain::AuditAction::UserPurged,
+                changes: Vec::new(),
+                client_ip: None,
+                request_id: None,
+            });
+        }
+        audit::insert_many(&mut tx, &entries.iter().collect::<Vec<_>>()).await?;
+        tx.commit().await?;
+        Ok(purged.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use roster_domain::audit::{AuditAction, AuditQuery};
+    use roster_domain::role::Role;
+    use roster_domain::RoleSet;
+
+    use super::*;
+    use crate::postgres::fixtures::{audit, message, other_node, test_store, user};
+
+    fn all_audit() -> AuditQuery {
+        AuditQuery { target: None, limit: 1000, ..AuditQuery::default() }
+    }
+
+    #[tokio::test]
+    async fn a_user_round_trips_and_a_stale_save_is_refused_with_who_saved_last() {
+        let Some((_db, store)) = test_store().await else { return };
+        let mut u = user(1);
+        u.contact.first_name = Some("Zoë".into());
+        u.contact.mobile_phone = Some("+447700900123".into());
+        u.contact.alternate_emails = vec!["b@fabrikam.com".into(), "A@fabrikam.com".into()];
+        u.roles = RoleSet::of(&[Role::GlobalAdministrator]);
+        u.must_change_password = true;
+        store.insert_user(&u, Some("hash-1"), &audit(AuditAction::UserCreated)).await.unwrap();
+        assert_eq!(store.get_user(u.id).await.unwrap(), Some(u.clone()));
+        assert_eq!(store.get_user(UserId::random()).await.unwrap(), None);
+        assert_eq!(store.count_users().await.unwrap(), 1);
+        let credentials = store.get_credentials("u1@contoso.com").await.unwrap().unwrap();
+        assert_eq!((credentials.user_id, credentials.password_hash.as_deref()), (u.id, Some("hash-1")));
+        assert_eq!(store.list_administrators().await.unwrap(), vec![u.clone()]);
+
+        let mut twin = user(1);
+        twin.id = UserId::random();
+        let taken = store.insert_user(&twin, None, &audit(AuditAction::UserCreated)).await.unwrap_err();
+        assert!(matches!(taken, StoreError::Duplicate("username")), "{taken:?}");
+
+        let mut next = u.clone();
+        next.version = 2;
+        next.updated_by = "Ann".into();
+        next.updated_at = Timestamp(50);
+        next.contact.display_name = "Renamed".into();
+        next.contact.alternate_emails = vec!["c@fabrikam.com".into()];
+        next.contact.mobile_phone = None;
+        next.enabled = false;
+        store.save_user(&u, &next, &audit(AuditAction::ContactChanged), &[message(1)]).await.unwrap();
+        assert_eq!(store.get_user(u.id).await.unwrap(), Some(next.clone()));
+        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 1, "the save's message is queued with it");
+
+        let mut stale = u.clone();
+        stale.version = 2;
+        match store.save_user(&u, &stale, &audit(AuditAction::ContactChanged), &[message(2)]).await {
+            Err(StoreError::VersionConflict { changed_by, changed_at }) => {
+                assert_eq!((changed_by.as_str(), changed_at), ("Ann", Timestamp(50)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 1, "a refused save queues nothing");
+        let mut missing = user(9);
+        let before = missing.clone();
+        missing.version = 2;
+        let gone = store.save_user(&before, &missing, &audit(AuditAction::ContactChanged), &[]).await.unwrap_err();
+        assert!(matches!(gone, StoreError::NotFound), "{gone:?}");
+
+        let mut reset = audit(AuditAction::PasswordReset);
+        reset.actor_name = "Helpdesk".into();
+        store.set_password(u.id, "hash-2", false, &reset, &[]).await.unwrap();
+        let after = store.get_user(u.id).await.unwrap().unwrap();
+        assert_eq!((after.version, after.updated_by.as_str(), after.must_change_password), (3, "Helpdesk", false));
+        assert_eq!(store.get_password_hash(u.id).await.unwrap().as_deref(), Some("hash-2"));
+        let nobody = store.set_password(UserId::random(), "h", false, &reset, &[]).await.unwrap_err();
+        assert!(matches!(nobody, StoreError::NotFound), "{nobody:?}");
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_leaves_the_planner_statistics_of_what_it_loaded() {
+        let Some((_db, store)) = test_store().await else { return };
+        let mut batches = (0..2).map(|b| (0..50).map(|i| user(b * 50 + i)).collect::<Vec<_>>());
+        store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap();
+        let counted: Vec<(String, f32)> = sqlx::query_as(
+            "select c.relname::text, c.reltuples from pg_class c join pg_stat_user_tables s on s.relid = c.oid \
+             where c.relname in ('users', 'alternate_emails') and s.last_analyze is not null order by 1",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let names: Vec<&str> = counted.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["alternate_emails", "users"], "both tables analysed");
+        assert_eq!(counted[1].1, 100.0, "the statistics count the loaded rows");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_nodes_saving_the_same_version_let_exactly_one_win() {
+        let Some((db, store)) = test_store().await else { return };
+        let node = other_node(&db).await;
+        let users: Vec<User> = (0..20).map(user).collect();
+        store.insert_users_bulk(&mut std::iter::once(users.clone()), &audit(AuditAction::UserCreated)).await.unwrap();
+
+        let mut tasks = Vec::new();
+        for u in &users {
+            for (city, node) in [("Leeds", store.clone()), ("York", node.clone())] {
+                let before = u.clone();
+                let mut next = u.clone();
+                next.version = 2;
+                next.updated_by = city.into();
+                next.contact.city = Some(city.into());
+                next.contact.alternate_emails = vec![format!("{city}@fabrikam.com")];
+                tasks.push(tokio::spawn(async move {
+                    let result = node.save_user(&before, &next, &audit(AuditAction::ContactChanged), &[]).await;
+                    (city, result)
+                }));
+            }
+        }
+        let mut won = 0;
+        let mut conflicts = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                (_, Ok(())) => won += 1,
+                (city, Err(StoreError::VersionConflict { changed_by, .. })) => {
+                    assert_ne!(changed_by, city, "the loser hears of the winner");
+                    conflicts += 1;
+                }
+                (_, Err(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!((won, conflicts), (20, 20));
+        for u in &users {
+            let stored = store.get_user(u.id).await.unwrap().unwrap();
+            assert_eq!(stored.version, 2);
+            let city = stored.contact.city.clone().unwrap();
+            assert_eq!(stored.updated_by, city, "the winner's whole change, nothing of the loser's");
+            assert_eq!(stored.contact.alternate_emails, vec![format!("{city}@fabrikam.com")]);
+        }
+        let audits = store.list_audit(&all_audit()).await.unwrap();
+        let saved = audits.iter().filter(|a| a.action == AuditAction::ContactChanged).count();
+        assert_eq!(saved, 20, "a refused save leaves no audit record");
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_into_an_empty_directory_is_all_or_nothing_and_otherwise_batch_by_batch() {
+        let Some((_db, store)) = test_store().await else { return };
+        let good: Vec<User> = (0..1200).map(user).collect();
+        let clash = vec![user(5000), user(1)];
+        let mut batches = vec![good.clone(), clash.clone()].into_iter();
+        let refused = store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap_err();
+        assert!(matches!(refused, StoreError::Duplicate("username")), "{refused:?}");
+        assert_eq!(store.count_users().await.unwrap(), 0, "nothing of a failed first load stays");
+        assert!(store.list_audit(&all_audit()).await.unwrap().is_empty());
+
+        let mut seeded = good[0].clone();
+        seeded.contact.alternate_emails = vec!["first@fabrikam.com".into()];
+        store
+            .insert_users_bulk(&mut std::iter::once(vec![seeded.clone()]), &audit(AuditAction::UserCreated))
+            .await
+            .unwrap();
+        assert_eq!(store.get_user(seeded.id).await.unwrap(), Some(seeded));
+        let mut batches = vec![good[1..600].to_vec(), clash].into_iter();
+        store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap_err();
+        assert_eq!(store.count_users().await.unwrap(), 600, "into a directory with users, earlier batches stay");
+        assert_eq!(store.list_audit(&all_audit()).await.unwrap().len(), 2, "with the load's one audit record");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_nodes_purging_at_once_purge_and_record_each_user_once() {
+        let Some((db, store)) = test_store().await else { return };
+        let node = other_node(&db).await;
+        let mut users: Vec<User> = (0..50).map(user).collect();
+        for (i, u) in users.iter_mut().enumerate() {
+            u.deleted_at = Some(Timestamp(if i < 40 { 10 } else { 1_000 }));
+            u.contact.alternate_emails = vec![format!("gone{i}@fabrikam.com")];
+        }
+        store.insert_users_bulk(&mut std::iter::once(users), &audit(AuditAction::UserCreated)).await.unwrap();
+        let (a, b) =
+            tokio::join!(store.purge_deleted(Timestamp(500), "node a"), node.purge_deleted(Timestamp(500), "node b"));
+        assert_eq!(a.unwrap() + b.unwrap(), 40);
+        assert_eq!(store.count_users().await.unwrap(), 10);
+        let audits = store.list_audit(&all_audit()).await.unwrap();
+        let purged: std::collections::HashSet<_> =
+            audits.iter().filter(|e| e.action == AuditAction::UserPurged).map(|e| e.target_id).collect();
+        assert_eq!(audits.iter().filter(|e| e.action == AuditAction::UserPurged).count(), 40);
+        assert_eq!(purged.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn users_stored_before_the_address_list_get_theirs_in_order() {
+        /// The migration that put each user's addresses on their row.
+        const ADDRESS_LIST: i64 = 20261128000011;
+        let Some(db) = crate::postgres::testing::TestDb::create().await else { return };
+        let store = PostgresStore::connect_unmigrated(&db.url, 2).await.unwrap();
+        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
+        earlier.set_locking(false);
+        earlier.migrations = std::borrow::Cow::Owned(
+            crate::postgres::MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect(),
+        );
+        earlier.run(&store.pool).await.unwrap();
+        let (with, without) = (UserId::random(), UserId::random());
+        for (id, name) in [(with, "adele"), (without, "alex")] {
+            sqlx::query(
+                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
+                 created_at, updated_at, updated_by, version) values ($1, $2, $3, $3, 1, 0, 0, 0, 'test', 1)",
+            )
+            .bind(id.to_string())
+            .bind(format!("{name}@contoso.com"))
+            .bind(name)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        for (position, address) in [(1_i64, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
+            sqlx::query(
+                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
+                 active) values ($1, $2, $3, lower($3), 'adele', 'adele@contoso.com', 1)",
+            )
+            .bind(with.to_string())
+            .bind(position)
+            .bind(address)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+
+        store.migrate().await.unwrap();
+        let adele = store.get_user(with).await.unwrap().unwrap();
+        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
+        let alex = store.get_user(without).await.unwrap().unwrap();
+        assert!(alex.contact.alternate_emails.is_empty());
+    }
+}

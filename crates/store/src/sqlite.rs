@@ -1,0 +1,515 @@
+//! The embedded SQLite store: Roster's default, one file in the data folder.
+//!
+//! The database runs in WAL mode with `synchronous=FULL`, so a committed change is on disk
+//! before the caller hears of it. Writes go through a single connection (SQLite has one writer
+//! anyway) and reads through a pool, so long list queries never wait behind a save; one more
+//! connection copies the write-ahead log into the database file in the background.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use roster_domain::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+mod apps;
+mod audit;
+mod checkpoint;
+mod find;
+#[cfg(test)]
+mod fixtures;
+mod group_commit;
+mod import;
+mod listing;
+mod mfa;
+mod outbox;
+mod recovery;
+mod rows;
+mod sessions;
+mod signin_log;
+mod status;
+mod transfer;
+mod users;
+
+/// The schema's migrations, for applying them and for showing which ones a database has.
+///
+/// A database may hold migrations this build does not know (a newer release migrated it, and
+/// this one is being rolled back or has not been replaced yet): they are left alone rather
+/// than refused, as on PostgreSQL.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> = std::sync::LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("./migrations/sqlite");
+    migrator.set_ignore_missing(true);
+    migrator
+});
+
+/// The name of the database file inside the data folder.
+pub const DATABASE_FILE: &str = "roster.db";
+
+/// The directory in one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    saves: tokio::sync::mpsc::Sender<group_commit::SaveJob>,
+    inserts: tokio::sync::mpsc::Sender<group_commit::InsertJob>,
+    /// Shared by every clone of the store; its checkpoints stop with the last of them.
+    checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `roster.db` in `data_dir` and applies pending migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let store = Self::open_unmigrated(data_dir).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens a database from a `sqlite:` URL (`ROSTER_DATABASE_URL`) and applies pending migrations.
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let store = Self::open_url_unmigrated(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) `roster.db` in `data_dir` as it is, for inspecting its
+    /// migrations before applying them.
+    pub async fn open_unmigrated(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::backend(format!("cannot create data folder {}: {e}", data_dir.display())))?;
+        let file = data_dir.join(DATABASE_FILE);
+        create_private(&file)?;
+        Self::connect(tuned(SqliteConnectOptions::new().filename(file))).await
+    }
+
+    /// Opens a database from a `sqlite:` URL as it is.
+    pub async fn open_url_unmigrated(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        if options.get_filename() != Path::new(":memory:") {
+            create_private(options.get_filename())?;
+        }
+        Self::connect(tuned(options)).await
+    }
+
+    /// Opens an existing database from a `sqlite:` URL as it is, creating nothing: the source
+    /// of a copy, which a mistyped path must not replace with an empty database.
+    pub async fn open_url_existing(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        let file = options.get_filename();
+        if !file.exists() {
+            return Err(StoreError::backend(format!("{} does not exist", file.display())));
+        }
+        Self::connect(tuned(options).create_if_missing(false)).await
+    }
+
+    /// Whether `url` is a `sqlite:` URL this store can open, without opening it.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        Ok(SqliteConnectOptions::from_str(url).map(drop)?)
+    }
+
+    /// Applies the migrations the database lacks.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.writer).await.map_err(|e| StoreError::backend(format!("migration failed: {e}")))
+    }
+
+    /// Writes a consistent copy of the database to `to` (which must not exist) while the
+    /// directory stays in use: SQLite's `vacuum into` reads one snapshot, so saves made
+    /// meanwhile are either wholly in the copy or not at all.
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let target = to.to_str().ok_or_else(|| StoreError::backend(format!("{} is not UTF-8", to.display())))?;
+        // `vacuum into` takes an empty file, so the copy gets the owner-only mode from the start.
+        private_file(to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                StoreError::backend(format!("{} already exists; a backup never overwrites", to.display()))
+            }
+            _ => StoreError::backend(format!("cannot create {}: {e}", to.display())),
+        })?;
+        let copied = sqlx::query("vacuum into ?1").bind(target).execute(&self.readers).await;
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(to);
+            return Err(StoreError::backend(e));
+        }
+        Ok(())
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let writes = options.clone().pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES);
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writes).await?;
+        // Eight readers: with four, eight clients queued for connections (first page 1,400 ->
+        // 950 requests/s in the benchmark) for little memory saved.
+        let readers = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
+        let saves = group_commit::spawn(writer.clone());
+        let inserts = group_commit::spawn(writer.clone());
+        let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(options).await);
+        Ok(SqliteStore { writer, readers, saves, inserts, checkpoints })
+    }
+
+    /// Closes both pools and the checkpoints' connection, waiting for running statements.
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+        self.checkpoints.stop().await;
+    }
+}
+
+/// Creates `path` empty and readable by its owner only, failing if it exists.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Creates a new database file readable by its owner only (it holds password hashes and sealed
+/// secrets; SQLite gives its `-wal` and `-shm` files the same mode); an existing one is left as
+/// it is.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    match private_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::backend(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+/// Page cache per connection, in KiB as SQLite's `cache_size` takes it (negative = KiB).
+pub(crate) const PAGE_CACHE_KIB: &str = "-2048";
+
+/// The settings every connection gets, however the database was named.
+fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        // Another process (the CLI beside a running server) may hold the write lock briefly.
+        .busy_timeout(Duration::from_secs(10))
+        // 2 MiB of page cache per connection keeps the nine connections well inside the memory
+        // budget; the operating system's file cache holds the rest of the database. In the
+        // benchmark 4 MiB ended the run 20 MB higher and no faster, 8 MiB no faster either.
+        .pragma("cache_size", PAGE_CACHE_KIB)
+        // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
+        // past it SQLite recycles cache pages instead of growing.
+        .pragma("soft_heap_limit", "67108864")
+}
+
+/// Maps a unique-constraint failure to [`StoreError::Duplicate`], anything else to a backend error.
+pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        _ => StoreError::backend(e),
+    }
+}
+
+mod store_impl {
+    use async_trait::async_trait;
+    use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
+    use roster_domain::mfa::{MfaState, PendingSignIn};
+    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
+    use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
+    use roster_domain::session::Session;
+    use roster_domain::signin_log::{SignInEvent, SignInQuery};
+    use roster_domain::store::{Count, Credentials, Store, UserBatches};
+    use roster_domain::user::{User, UserId, UserQuery, UserSummary};
+    use roster_domain::{StoreError, Timestamp};
+
+    use crate::sqlite::SqliteStore;
+
+    #[async_trait]
+    impl Store for SqliteStore {
+        async fn count_users(&self) -> Result<u64, StoreError> {
+            SqliteStore::count_users(self).await
+        }
+        async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::insert_user(self, user, hash, audit).await
+        }
+        async fn insert_users_bulk(
+            &self,
+            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_users_bulk(self, batches, audit).await
+        }
+        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
+            SqliteStore::apply_user_batches(self, batches).await
+        }
+        async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+            SqliteStore::get_user(self, id).await
+        }
+        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+            SqliteStore::get_users(self, ids).await
+        }
+        async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+            SqliteStore::get_credentials(self, username).await
+        }
+        async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+            SqliteStore::get_password_hash(self, id).await
+        }
+        async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
+            SqliteStore::list_administrators(self).await
+        }
+        async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
+            SqliteStore::list_users(self, query).await
+        }
+        async fn find_users(
+            &self,
+            find: &roster_domain::store::UserFind,
+        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
+            SqliteStore::find_users(self, find).await
+        }
+        async fn count_found(
+            &self,
+            filter: Option<&roster_domain::user_filter::UserFilter>,
+        ) -> Result<u64, StoreError> {
+            SqliteStore::count_found(self, filter).await
+        }
+        async fn save_user(
+            &self,
+            before: &User,
+            after: &User,
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::save_user(self, before, after, audit, messages).await
+        }
+        async fn set_password(
+            &self,
+            id: UserId,
+            hash: &str,
+            must_change: bool,
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::set_password(self, id, hash, must_change, audit, messages).await
+        }
+        async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+            SqliteStore::purge_deleted(self, before, actor).await
+        }
+        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+            SqliteStore::seal_audit(self, limit).await
+        }
+        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+            SqliteStore::audit_chain(self, after_seq, limit).await
+        }
+        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+            SqliteStore::audit_chain_state(self).await
+        }
+        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+            SqliteStore::trim_audit(self, before, audit).await
+        }
+        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+            SqliteStore::record_signin(self, event).await
+        }
+        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+            SqliteStore::list_signins(self, query).await
+        }
+        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+            SqliteStore::trim_signins(self, before).await
+        }
+        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+            SqliteStore::list_audit(self, query).await
+        }
+        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+            SqliteStore::create_session(self, session).await
+        }
+        async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+            SqliteStore::get_session(self, token_hash).await
+        }
+        async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::touch_session(self, token_hash, at).await
+        }
+        async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_session(self, token_hash).await
+        }
+        async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::revoke_sessions(self, user_id, audit).await
+        }
+        async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
+            SqliteStore::delete_user_sessions(self, user_id, keep).await
+        }
+        async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            SqliteStore::increment_counter(self, key, window_start).await
+        }
+        async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+            SqliteStore::get_counter(self, key, window_start).await
+        }
+        async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
+            SqliteStore::reset_counter(self, key).await
+        }
+        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            SqliteStore::get_setting(self, key).await
+        }
+        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_settings(self, values, audit).await
+        }
+        async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
+            SqliteStore::get_verifications(self, user_id).await
+        }
+        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+            SqliteStore::get_verifications_of(self, ids).await
+        }
+        async fn insert_code(
+            &self,
+            code: &OneTimeCode,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_code(self, code, audit, messages).await
+        }
+        async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
+            SqliteStore::get_code(self, id).await
+        }
+        async fn latest_code(
+            &self,
+            user_id: UserId,
+            purpose: Purpose,
+            method: &ContactMethod,
+        ) -> Result<Option<OneTimeCode>, StoreError> {
+            SqliteStore::latest_code(self, user_id, purpose, method).await
+        }
+        async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
+            SqliteStore::count_code_entry(self, id, max).await
+        }
+        async fn use_code(
+            &self,
+            id: &str,
+            at: Timestamp,
+            verified: Option<(UserId, &Verification, &AuditEntry)>,
+        ) -> Result<bool, StoreError> {
+            SqliteStore::use_code(self, id, at, verified).await
+        }
+        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::set_lock(self, key, until).await
+        }
+        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+            SqliteStore::get_lock(self, key).await
+        }
+        async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
+            SqliteStore::save_reset(self, reset).await
+        }
+        async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
+            SqliteStore::get_reset(self, token_hash).await
+        }
+        async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_reset(self, token_hash).await
+        }
+        async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
+            SqliteStore::get_mfa(self, user_id).await
+        }
+        async fn set_app(
+            &self,
+            user_id: UserId,
+            sealed_secret: Option<&str>,
+            confirmed: bool,
+            audit: Option<&AuditEntry>,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::set_app(self, user_id, sealed_secret, confirmed, audit, messages).await
+        }
+        async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+            SqliteStore::advance_app_step(self, user_id, step).await
+        }
+        async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_mfa_chosen(self, user_id, chosen, audit).await
+        }
+        async fn replace_recovery_codes(
+            &self,
+            user_id: UserId,
+            hashes: &[String],
+            audit: &AuditEntry,
+            messages: &[Message],
+        ) -> Result<(), StoreError> {
+            SqliteStore::replace_recovery_codes(self, user_id, hashes, audit, messages).await
+        }
+        async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
+            SqliteStore::use_recovery_code(self, user_id, hash, at).await
+        }
+        async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError> {
+            SqliteStore::save_pending_signin(self, pending).await
+        }
+        async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
+            SqliteStore::get_pending_signin(self, token_hash).await
+        }
+        async fn insert_app(
+            &self,
+            app: &roster_domain::apps::App,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_app(self, app, secret, audit).await
+        }
+        async fn list_apps(&self) -> Result<Vec<roster_domain::apps::App>, StoreError> {
+            SqliteStore::list_apps(self).await
+        }
+        async fn get_app(&self, id: uuid::Uuid) -> Result<Option<roster_domain::apps::App>, StoreError> {
+            SqliteStore::get_app(self, id).await
+        }
+        async fn update_app(&self, app: &roster_domain::apps::App, audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::update_app(self, app, audit).await
+        }
+        async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError> {
+            SqliteStore::delete_app(self, id, audit).await
+        }
+        async fn list_app_secrets(
+            &self,
+            app_id: uuid::Uuid,
+        ) -> Result<Vec<roster_domain::apps::AppSecret>, StoreError> {
+            SqliteStore::list_app_secrets(self, app_id).await
+        }
+        async fn insert_app_secret(
+            &self,
+            secret: &roster_domain::apps::AppSecret,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_app_secret(self, secret, audit).await
+        }
+        async fn delete_app_secret(
+            &self,
+            app_id: uuid::Uuid,
+            secret_id: uuid::Uuid,
+            audit: &AuditEntry,
+        ) -> Result<bool, StoreError> {
+            SqliteStore::delete_app_secret(self, app_id, secret_id, audit).await
+        }
+        async fn insert_app_token(&self, token: &roster_domain::apps::AppToken) -> Result<(), StoreError> {
+            SqliteStore::insert_app_token(self, token).await
+        }
+        async fn get_app_token(
+            &self,
+            hash: &str,
+        ) -> Result<Option<(roster_domain::apps::AppToken, roster_domain::apps::App)>, StoreError> {
+            SqliteStore::get_app_token(self, hash).await
+        }
+        async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
+            SqliteStore::trim_app_tokens(self, before).await
+        }
+        async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
+            SqliteStore::status(self).await
+        }
+        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_pending_signin(self, token_hash).await
+        }
+        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::record(self, audit, messages).await
+        }
+        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::queue_messages(self, messages).await
+        }
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            SqliteStore::claim_messages(self, now, channels, limit).await
+        }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::hold_messages(self, now, limit).await
+        }
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            SqliteStore::record_deliveries(self, lease, outcomes, at).await
+        }
+        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::list_outbox(self, before, limit).await
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Application registrations, their client secrets and access tokens.
+
+use roster_domain::apps::{App, AppPermissions, AppSecret, AppToken};
+use roster_domain::audit::AuditEntry;
+use roster_domain::{StoreError, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::sqlite::{audit, SqliteStore};
+
+const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by";
+
+fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text).map_err(StoreError::backend)
+}
+
+fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
+    Ok(App {
+        id: uuid(row, "id")?,
+        name: row.try_get("name")?,
+        permissions: AppPermissions::from_bits(row.try_get("permissions")?),
+        created_at: Timestamp(row.try_get("created_at")?),
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+fn secret_from_row(row: &SqliteRow) -> Result<AppSecret, StoreError> {
+    Ok(AppSecret {
+        id: uuid(row, "id")?,
+        app_id: uuid(row, "app_id")?,
+        description: row.try_get("description")?,
+        hint: row.try_get("hint")?,
+        hash: row.try_get("hash")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        expires_at: Timestamp(row.try_get("expires_at")?),
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("insert into apps (id, name, permissions, created_at, created_by) values (?, ?, ?, ?, ?)")
+            .bind(app.id.to_string())
+            .bind(&app.name)
+            .bind(app.permissions.bits())
+            .bind(app.created_at.millis())
+            .bind(&app.created_by)
+            .execute(&mut *tx)
+            .await?;
+        insert_secret(&mut tx, secret).await?;
+        audit::insert(&mut tx, entry).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(crate) async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
+        let rows = sqlx::query(&format!("select {APP_COLUMNS} from apps order by lower(name), id"))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(app_from_row).collect()
+    }
+
+    pub(crate) async fn get_app(&self, id: Uuid) -> Result<Option<App>, StoreError> {
+        let row = sqlx::query(&format!("select {APP_COLUMNS} from apps where id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    pub(crate) async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query("update apps set name = ?, permissions = ? where id = ?")
+            .bind(&app.name)
+            .bind(app.permissions.bits())
+            .bind(app.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(&mut tx, entry).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(crate) async fn delete_app(&self, id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let deleted = sqlx::query("delete from apps where id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn list_app_secrets(&self, app_id: Uuid) -> Result<Vec<AppSecret>, StoreError> {
+        let rows = sqlx::query(
+            "select id, app_id, description, hint, hash, created_at, expires_at from app_secrets \
+             where app_id = ? order by created_at desc, id",
+        )
+        .bind(app_id.to_string())
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(secret_from_row).collect()
+    }
+
+    pub(crate) async fn insert_app_secret(&self, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        insert_secret(&mut tx, secret).await?;
+        audit::insert(&mut tx, entry).await?;
+        Ok(tx.commit().await?)
+    }
+
+    pub(crate) async fn delete_app_secret(
+        &self,
+        app_id: Uuid,
+        secret_id: Uuid,
+        entry: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let deleted = sqlx::query("delete from app_secrets where app_id = ? and id = ?")
+            .bind(app_id.to_string())
+            .bind(secret_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn insert_app_token(&self, token: &AppToken) -> Result<(), StoreError> {
+        sqlx::query("insert into app_tokens (hash, app_id, secret_id, expires_at) values (?, ?, ?, ?)")
+            .bind(&token.hash)
+            .bind(token.app_id.to_string())
+            .bind(token.secret_id.to_string())
+            .bind(token.expires_at.millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {APP_COLUMNS}, t.secret_id, t.expires_at as token_expires_at \
+             from app_tokens t join apps on apps.id = t.app_id where t.hash = ?"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let app = app_from_row(&row)?;
+        let token = AppToken {
+            hash: hash.to_string(),
+            app_id: app.id,
+            secret_id: uuid(&row, "secret_id")?,
+            expires_at: Timestamp(row.try_get("token_expires_at")?),
+        };
+        Ok(Some((token, app)))
+    }
+
+    pub(crate) async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let removed = sqlx::query("delete from app_tokens where expires_at < ?")
+            .bind(before.millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(removed.rows_affected())
+    }
+}
+
+async fn insert_secret(conn: &mut sqlx::SqliteConnection, secret: &AppSecret) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into app_secrets (id, app_id, description, hint, hash, created_at, expires_at) \
+         values (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(secret.id.to_string())
+    .bind(secret.app_id.to_string())
+    .bind(&secret.description)
+    .bind(&secret.hint)
+    .bind(&secret.hash)
+    .bind(secret.created_at.millis())
+    .bind(secret.expires_at.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! Users matching an API filter: a [`UserFilter`] compiled to one SQL condition.
+//!
+//! Every compiled condition is true or false, never null, so that `not` means what
+//! [`UserFilter::matches`] means: a comparison on a column without a value is false, `Ne` on it
+//! true. The case-folded key columns (names, username, addresses) hold the same lower-casing
+//! the filter's values get; other text columns are folded with SQL's `lower`, which in SQLite
+//! folds ASCII letters only.
+
+use roster_domain::store::{FindOrder, FoundUser, UserFind};
+use roster_domain::user::Cursor;
+use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
+use roster_domain::StoreError;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::Arguments;
+
+use crate::sqlite::rows::{StoredUser, STORED_USER_FIELDS, USER_COLUMNS};
+use crate::sqlite::SqliteStore;
+
+/// A column a filter can test, and how its values are held.
+enum Column {
+    /// Stored case-folded already.
+    Key(&'static str),
+    /// Free text, folded at query time.
+    Text(&'static str),
+    Flag(&'static str),
+    Time(&'static str),
+    /// The alternate addresses, in their own table.
+    Addresses,
+}
+
+fn column(attr: Attr) -> Column {
+    match attr {
+        Attr::Id => Column::Key("id"),
+        Attr::Username => Column::Key("username"),
+        Attr::DisplayName => Column::Key("display_key"),
+        Attr::FirstName => Column::Key("first_key"),
+        Attr::LastName => Column::Key("last_key"),
+        Attr::JobTitle => Column::Text("job_title"),
+        Attr::Department => Column::Text("department"),
+        Attr::Office => Column::Text("office"),
+        Attr::OfficePhone => Column::Text("office_phone"),
+        Attr::MobilePhone => Column::Text("mobile_phone"),
+        Attr::AlternateMobilePhone => Column::Text("alternate_mobile_phone"),
+        Attr::Fax => Column::Text("fax"),
+        Attr::StreetAddress => Column::Text("street_address"),
+        Attr::City => Column::Text("city"),
+        Attr::State => Column::Text("state"),
+        Attr::PostalCode => Column::Text("postal_code"),
+        Attr::Country => Column::Text("country"),
+        Attr::AlternateEmail => Column::Addresses,
+        Attr::Enabled => Column::Flag("enabled"),
+        Attr::CreatedAt => Column::Time("created_at"),
+        Attr::UpdatedAt => Column::Time("updated_at"),
+    }
+}
+
+/// `expr op ?` for a folded text expression known not to be null.
+fn text_test(expr: &str, op: Op, value: &str, args: &mut SqliteArguments<'_>) -> Result<String, StoreError> {
+    let chars = value.chars().count();
+    args.add(value.to_string()).map_err(StoreError::backend)?;
+    Ok(match op {
+        Op::Eq => format!("{expr} = ?"),
+        Op::Ne => format!("{expr} <> ?"),
+        Op::StartsWith => format!("substr({expr}, 1, {chars}) = ?"),
+        Op::EndsWith if chars == 0 => "(? = '')".to_string(),
+        Op::EndsWith => format!("substr({expr}, -{chars}) = ?"),
+        Op::Contains => format!("instr({expr}, ?) > 0"),
+        Op::Gt => format!("{expr} > ?"),
+        Op::Ge => format!("{expr} >= ?"),
+        Op::Lt => format!("{expr} < ?"),
+        Op::Le => format!("{expr} <= ?"),
+    })
+}
+
+fn ord_symbol(op: Op) -> Option<&'static str> {
+    Some(match op {
+        Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::StartsWith | Op::EndsWith | Op::Contains => return None,
+    })
+}
+
+/// The condition for `filter`, its values appended to `args`.
+fn condition(filter: &UserFilter, args: &mut SqliteArguments<'_>) -> Result<String, StoreError> {
+    Ok(match filter {
+        UserFilter::And(all) if all.is_empty() => "1".into(),
+        UserFilter::Or(any) if any.is_empty() => "0".into(),
+        UserFilter::And(all) => {
+            let parts: Result<Vec<String>, StoreError> = all.iter().map(|f| condition(f, args)).collect();
+            format!("({})", parts?.join(" and "))
+        }
+        UserFilter::Or(any) => {
+            let parts: Result<Vec<String>, StoreError> = any.iter().map(|f| condition(f, args)).collect();
+            format!("({})", parts?.join(" or "))
+        }
+        UserFilter::Not(inner) => format!("(not {})", condition(inner, args)?),
+        UserFilter::Present(attr) => match column(*attr) {
+            Column::Key(c) | Column::Text(c) => format!("({c} is not null and {c} <> '')"),
+            Column::Addresses => "exists (select 1 from alternate_emails e where e.user_id = users.id)".into(),
+            Column::Flag(_) | Column::Time(_) => "1".into(),
+        },
+        UserFilter::Compare { attr, op, value } => match (column(*attr), value) {
+            (Column::Key(c), Value::Text(v)) => compare_text(c, c, *op, v, args)?,
+            (Column::Text(c), Value::Text(v)) => compare_text(c, &format!("lower({c})"), *op, v, args)?,
+            (Column::Addresses, Value::Text(v)) => {
+                let wanted = v.to_lowercase();
+                if *op == Op::Ne {
+                    args.add(wanted).map_err(StoreError::backend)?;
+                    "(not exists (select 1 from alternate_emails e where e.user_id = users.id \
+                     and e.address_key = ?))"
+                        .into()
+                } else {
+                    let test = text_test("e.address_key", *op, &wanted, args)?;
+                    format!("exists (select 1 from alternate_emails e where e.user_id = users.id and {test})")
+                }
+            }
+            (Column::Flag(c), Value::Bool(b)) => match ord_symbol(*op) {
+                Some(symbol) => {
+                    args.add(i64::from(*b)).map_err(StoreError::backend)?;
+                    format!("({c} {symbol} ?)")
+                }
+                None => "0".into(),
+            },
+            (Column::Time(c), Value::Time(t)) => match ord_symbol(*op) {
+                Some(symbol) => {
+                    args.add(t.millis()).map_err(StoreError::backend)?;
+                    format!("({c} {symbol} ?)")
+                }
+                None => "0".into(),
+            },
+            _ => "0".into(),
+        },
+    })
+}
+
+/// A comparison on a single-valued text column `c`, tested through `expr` (`c` or its folding).
+fn compare_text(
+    c: &str,
+    expr: &str,
+    op: Op,
+    value: &str,
+    args: &mut SqliteArguments<'_>,
+) -> Result<String, StoreError> {
+    let test = text_test(expr, op, &value.to_lowercase(), args)?;
+    Ok(if op == Op::Ne {
+        format!("({c} is null or {c} = '' or {test})")
+    } else {
+        format!("({c} is not null and {c} <> '' and {test})")
+    })
+}
+
+/// The order's key column and whether it needs the id as tie-break.
+fn order_column(order: FindOrder) -> (&'static str, bool) {
+    match order {
+        // Rows in the order they were added: the table's own order, read page after page,
+        // where the random ids would scatter every row of a page across the file.
+        FindOrder::Id => ("rowid", false),
+        FindOrder::DisplayName => ("display_key", true),
+        FindOrder::Username => ("username", false),
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
+        let mut args = SqliteArguments::default();
+        let mut page =
+            format!("select rowid as row_key, display_key, {USER_COLUMNS} from users where deleted_at is null");
+        if let Some(filter) = &find.filter {
+            page.push_str(" and ");
+            page.push_str(&condition(filter, &mut args)?);
+        }
+        let (key, tiebreak) = order_column(find.order);
+        let (dir, cmp) = if find.descending { ("desc", "<") } else { ("asc", ">") };
+        if let Some(cursor) = &find.after {
+            if tiebreak {
+                page.push_str(&format!(" and ({key}, id) {cmp} (?, ?)"));
+                args.add(cursor.key.clone()).map_err(StoreError::backend)?;
+                args.add(cursor.id.to_string()).map_err(StoreError::backend)?;
+            } else if find.order == FindOrder::Id {
+                page.push_str(&format!(" and rowid {cmp} cast(? as integer)"));
+                args.add(cursor.key.clone()).map_err(StoreError::backend)?;
+            } else {
+                page.push_str(&format!(" and {key} {cmp} ?"));
+                args.add(cursor.key.clone()).map_err(StoreError::backend)?;
+            }
+        }
+        let order = if tiebreak { format!("{key} {dir}, id {dir}") } else { format!("{key} {dir}") };
+        page.push_str(&format!(" order by {order} limit ? offset ?"));
+        args.add(i64::from(find.limit)).map_err(StoreError::backend)?;
+        args.add(i64::try_from(find.offset).unwrap_or(i64::MAX)).map_err(StoreError::backend)?;
+        // The whole page as one JSON value: a page of a thousand users handed over row by row
+        // from SQLite's thread costs several times the query itself.
+        let outer_order = order.replace("rowid", "row_key");
+        let sql = format!(
+            "select json_group_array(json_object({STORED_USER_FIELDS}, 'row_key', row_key) order by {outer_order}) \
+             from ({page}) as users"
+        );
+        let json: String = sqlx::query_scalar_with(&sql, args).fetch_one(&self.readers).await?;
+        let stored: Vec<StoredUser> = serde_json::from_str(&json).map_err(StoreError::backend)?;
+        stored
+            .into_iter()
+            .map(|s| {
+                let row_key = s.row_key;
+                let user = s.into_user()?;
+                let key = match find.order {
+                    FindOrder::Id => row_key.unwrap_or_default().to_string(),
+                    FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),
+                    FindOrder::Username => user.username.as_str().to_string(),
+                };
+                Ok(FoundUser { cursor: Cursor { key, id: user.id }, user })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError> {
+        let mut args = SqliteArguments::default();
+        let mut sql = String::from("select count(*) from users where deleted_at is null");
+        if let Some(filter) = filter {
+            sql.push_str(" and ");
+            sql.push_str(&condition(filter, &mut args)?);
+        }
+        let count: i64 = sqlx::query_scalar_with(&sql, args).fetch_one(&self.readers).await?;
+        Ok(count as u64)
+    }
+}
