@@ -21,7 +21,7 @@ use rand::Rng;
 use reqwest::cookie::Jar;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
-use roster_domain::Store;
+use roster_domain::store::UserStore;
 use roster_store::postgres::PostgresStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};

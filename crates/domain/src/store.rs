@@ -117,29 +117,46 @@ pub struct FoundUser {
 /// A fixed-window counter's state after an increment.
 pub type Count = u32;
 
-/// The storage engine behind a [`crate::Directory`].
+/// The storage engine behind a [`crate::Directory`]: every part of the interface, which an
+/// engine gets by implementing each of them.
+pub trait Store:
+    UserStore
+    + ImportStore
+    + SessionStore
+    + RecoveryStore
+    + MfaStore
+    + OutboxStore
+    + AuditStore
+    + AppStore
+    + SettingsStore
+    + 'static
+{
+}
+
+impl<
+        T: UserStore
+            + ImportStore
+            + SessionStore
+            + RecoveryStore
+            + MfaStore
+            + OutboxStore
+            + AuditStore
+            + AppStore
+            + SettingsStore
+            + 'static,
+    > Store for T
+{
+}
+
+/// Users: reading, listing, searching and saving them one at a time.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait UserStore: Send + Sync {
     /// Number of users, deleted ones included.
     async fn count_users(&self) -> Result<u64, StoreError>;
 
     /// Adds a user (refusing a taken username with [`StoreError::Duplicate`]) and its audit record.
     async fn insert_user(&self, user: &User, password_hash: Option<&str>, audit: &AuditEntry)
         -> Result<(), StoreError>;
-
-    /// Adds many users, batch by batch, with one audit record for all. Into an empty directory
-    /// the whole load is one transaction (all or nothing); otherwise each batch commits on its
-    /// own so that a running server can write in between, and the audit record goes with the
-    /// first, so that no committed user is ever without one.
-    async fn insert_users_bulk(
-        &self,
-        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError>;
-
-    /// Applies `batches` in one transaction (see [`UserBatches`]); returns whether it committed.
-    /// A write that fails (a username taken meanwhile by another node) fails the whole change.
-    async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError>;
 
     /// One user by id, deleted or not.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
@@ -190,35 +207,29 @@ pub trait Store: Send + Sync + 'static {
     /// Permanently removes users deleted before `deleted_before`, with an audit record each;
     /// returns how many.
     async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
+}
 
-    /// Seals up to `limit` unsealed audit records into the chain, lowest id first: each gets
-    /// the next number and its [`crate::audit::chain_hash`] after the last sealed record. Sealers
-    /// on several nodes take turns. Returns how many were sealed.
-    async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError>;
+/// Changes to many users at once: bulk loads and CSV imports.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// Adds many users, batch by batch, with one audit record for all. Into an empty directory
+    /// the whole load is one transaction (all or nothing); otherwise each batch commits on its
+    /// own so that a running server can write in between, and the audit record goes with the
+    /// first, so that no committed user is ever without one.
+    async fn insert_users_bulk(
+        &self,
+        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
-    /// Sealed records numbered above `after_seq`, in chain order.
-    async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError>;
+    /// Applies `batches` in one transaction (see [`UserBatches`]); returns whether it committed.
+    /// A write that fails (a username taken meanwhile by another node) fails the whole change.
+    async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError>;
+}
 
-    /// The chain's anchor and head, and how many records wait to be sealed.
-    async fn audit_chain_state(&self) -> Result<ChainState, StoreError>;
-
-    /// Removes sealed records written before `before`, making the last of them the chain's
-    /// anchor, and writes `audit` (which says how many) in the same transaction; returns how
-    /// many were removed.
-    async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
-
-    /// Appends an attempt to the sign-in log.
-    async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError>;
-
-    /// Sign-in attempts, newest first.
-    async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError>;
-
-    /// Removes sign-in attempts made before `before`; returns how many.
-    async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError>;
-
-    /// Audit records, newest first.
-    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
-
+/// Sign-in sessions, and the counters and locks that throttle sign-ins and codes.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
 
@@ -251,42 +262,16 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the counter `key`.
     async fn reset_counter(&self, key: &str) -> Result<(), StoreError>;
 
-    /// An organisation setting.
-    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Locks `key` until `until`.
+    async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
 
-    /// Writes an audit record of an event that changes nothing else, with its messages.
-    async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError>;
+    /// Until when `key` is locked, if it ever was (the caller compares with now).
+    async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError>;
+}
 
-    /// Queues messages that go with no other change.
-    async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError>;
-
-    /// Claims up to `limit` pending messages on `channels` due at `now` that no live lease
-    /// holds, leasing them all under one [`Lease`] from `now` and counting the attempt; oldest
-    /// due first. Messages on other channels stay pending for a worker that can send them.
-    async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError>;
-
-    /// Marks up to `limit` due messages on any channel held and returns them, claim and record in
-    /// one statement: for a worker that holds what it cannot send and has no transport at all
-    /// (the embedded database's development setting, never a node sharing the outbox).
-    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    /// Records what the attempts to deliver messages (by id) claimed under `lease` came to, in
-    /// one transaction, releasing the lease. Only messages still under `lease` are changed: one
-    /// whose lease ran out and was taken over by another claim, or that has an outcome already,
-    /// is left as it is. Returns the ids of the outcomes left unrecorded that way, in order.
-    async fn record_deliveries(
-        &self,
-        lease: Lease,
-        outcomes: &[(i64, Outcome)],
-        at: Timestamp,
-    ) -> Result<Vec<i64>, StoreError>;
-
-    /// Queued messages, newest first, with ids below `before`.
-    async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    /// Changes several organisation settings at once, with one audit record.
-    async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError>;
-
+/// Verified contacts, one-time codes and password resets under way.
+#[async_trait]
+pub trait RecoveryStore: Send + Sync {
     /// The verified contacts of a user (only those whose values are still current).
     async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError>;
 
@@ -325,12 +310,6 @@ pub trait Store: Send + Sync + 'static {
         verified: Option<(UserId, &Verification, &AuditEntry)>,
     ) -> Result<bool, StoreError>;
 
-    /// Locks `key` until `until`.
-    async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
-
-    /// Until when `key` is locked, if it ever was (the caller compares with now).
-    async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError>;
-
     /// Stores a reset under way (new or changed).
     async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError>;
 
@@ -339,7 +318,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a reset.
     async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError>;
+}
 
+/// The second sign-in step: authenticator apps, recovery codes and sign-ins waiting for it.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
     /// A user's second-factor state.
     async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError>;
 
@@ -381,7 +364,77 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a sign-in waiting for its second step.
     async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError>;
+}
 
+/// Messages waiting for delivery, and what became of them.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues messages that go with no other change.
+    async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` pending messages on `channels` due at `now` that no live lease
+    /// holds, leasing them all under one [`Lease`] from `now` and counting the attempt; oldest
+    /// due first. Messages on other channels stay pending for a worker that can send them.
+    async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError>;
+
+    /// Marks up to `limit` due messages on any channel held and returns them, claim and record in
+    /// one statement: for a worker that holds what it cannot send and has no transport at all
+    /// (the embedded database's development setting, never a node sharing the outbox).
+    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Records what the attempts to deliver messages (by id) claimed under `lease` came to, in
+    /// one transaction, releasing the lease. Only messages still under `lease` are changed: one
+    /// whose lease ran out and was taken over by another claim, or that has an outcome already,
+    /// is left as it is. Returns the ids of the outcomes left unrecorded that way, in order.
+    async fn record_deliveries(
+        &self,
+        lease: Lease,
+        outcomes: &[(i64, Outcome)],
+        at: Timestamp,
+    ) -> Result<Vec<i64>, StoreError>;
+
+    /// Queued messages, newest first, with ids below `before`.
+    async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+}
+
+/// The audit trail, its hash chain, and the sign-in log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes an audit record of an event that changes nothing else, with its messages.
+    async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError>;
+
+    /// Audit records, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Seals up to `limit` unsealed audit records into the chain, lowest id first: each gets
+    /// the next number and its [`crate::audit::chain_hash`] after the last sealed record. Sealers
+    /// on several nodes take turns. Returns how many were sealed.
+    async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError>;
+
+    /// Sealed records numbered above `after_seq`, in chain order.
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError>;
+
+    /// The chain's anchor and head, and how many records wait to be sealed.
+    async fn audit_chain_state(&self) -> Result<ChainState, StoreError>;
+
+    /// Removes sealed records written before `before`, making the last of them the chain's
+    /// anchor, and writes `audit` (which says how many) in the same transaction; returns how
+    /// many were removed.
+    async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+
+    /// Appends an attempt to the sign-in log.
+    async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError>;
+
+    /// Sign-in attempts, newest first.
+    async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError>;
+
+    /// Removes sign-in attempts made before `before`; returns how many.
+    async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Application registrations, their client secrets and access tokens.
+#[async_trait]
+pub trait AppStore: Send + Sync {
     /// Registers an application with its first client secret.
     async fn insert_app(&self, app: &App, secret: &AppSecret, audit: &AuditEntry) -> Result<(), StoreError>;
 
@@ -419,6 +472,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets access tokens that expired before `before`; returns how many.
     async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// The organisation's settings and the store's own health.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// An organisation setting.
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Changes several organisation settings at once, with one audit record.
+    async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Reads the database's state now; an error means it cannot be reached.
     async fn status(&self) -> Result<StoreStatus, StoreError>;

@@ -150,29 +150,19 @@ mod store_impl {
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
     use roster_domain::signin_log::{SignInEvent, SignInQuery};
-    use roster_domain::store::{Count, Credentials, Store, UserBatches};
+    use roster_domain::store::*;
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
     use roster_domain::{StoreError, Timestamp};
 
     use crate::postgres::PostgresStore;
 
     #[async_trait]
-    impl Store for PostgresStore {
+    impl UserStore for PostgresStore {
         async fn count_users(&self) -> Result<u64, StoreError> {
             PostgresStore::count_users(self).await
         }
         async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
             PostgresStore::insert_user(self, user, hash, audit).await
-        }
-        async fn insert_users_bulk(
-            &self,
-            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            PostgresStore::insert_users_bulk(self, batches, audit).await
-        }
-        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
-            PostgresStore::apply_user_batches(self, batches).await
         }
         async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             PostgresStore::get_user(self, id).await
@@ -226,30 +216,24 @@ mod store_impl {
         async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
             PostgresStore::purge_deleted(self, before, actor).await
         }
-        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
-            PostgresStore::seal_audit(self, limit).await
+    }
+
+    #[async_trait]
+    impl ImportStore for PostgresStore {
+        async fn insert_users_bulk(
+            &self,
+            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            PostgresStore::insert_users_bulk(self, batches, audit).await
         }
-        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
-            PostgresStore::audit_chain(self, after_seq, limit).await
+        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
+            PostgresStore::apply_user_batches(self, batches).await
         }
-        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
-            PostgresStore::audit_chain_state(self).await
-        }
-        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-            PostgresStore::trim_audit(self, before, audit).await
-        }
-        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
-            PostgresStore::record_signin(self, event).await
-        }
-        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
-            PostgresStore::list_signins(self, query).await
-        }
-        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
-            PostgresStore::trim_signins(self, before).await
-        }
-        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-            PostgresStore::list_audit(self, query).await
-        }
+    }
+
+    #[async_trait]
+    impl SessionStore for PostgresStore {
         async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
             PostgresStore::create_session(self, session).await
         }
@@ -277,12 +261,16 @@ mod store_impl {
         async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
             PostgresStore::reset_counter(self, key).await
         }
-        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-            PostgresStore::get_setting(self, key).await
+        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+            PostgresStore::set_lock(self, key, until).await
         }
-        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::set_settings(self, values, audit).await
+        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+            PostgresStore::get_lock(self, key).await
         }
+    }
+
+    #[async_trait]
+    impl RecoveryStore for PostgresStore {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             PostgresStore::get_verifications(self, user_id).await
         }
@@ -319,12 +307,6 @@ mod store_impl {
         ) -> Result<bool, StoreError> {
             PostgresStore::use_code(self, id, at, verified).await
         }
-        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-            PostgresStore::set_lock(self, key, until).await
-        }
-        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-            PostgresStore::get_lock(self, key).await
-        }
         async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
             PostgresStore::save_reset(self, reset).await
         }
@@ -334,6 +316,10 @@ mod store_impl {
         async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
             PostgresStore::delete_reset(self, token_hash).await
         }
+    }
+
+    #[async_trait]
+    impl MfaStore for PostgresStore {
         async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
             PostgresStore::get_mfa(self, user_id).await
         }
@@ -371,6 +357,68 @@ mod store_impl {
         async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
             PostgresStore::get_pending_signin(self, token_hash).await
         }
+        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+            PostgresStore::delete_pending_signin(self, token_hash).await
+        }
+    }
+
+    #[async_trait]
+    impl OutboxStore for PostgresStore {
+        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+            PostgresStore::queue_messages(self, messages).await
+        }
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            PostgresStore::claim_messages(self, now, channels, limit).await
+        }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            PostgresStore::hold_messages(self, now, limit).await
+        }
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            PostgresStore::record_deliveries(self, lease, outcomes, at).await
+        }
+        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            PostgresStore::list_outbox(self, before, limit).await
+        }
+    }
+
+    #[async_trait]
+    impl AuditStore for PostgresStore {
+        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+            PostgresStore::seal_audit(self, limit).await
+        }
+        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+            PostgresStore::audit_chain(self, after_seq, limit).await
+        }
+        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+            PostgresStore::audit_chain_state(self).await
+        }
+        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+            PostgresStore::trim_audit(self, before, audit).await
+        }
+        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+            PostgresStore::record_signin(self, event).await
+        }
+        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+            PostgresStore::list_signins(self, query).await
+        }
+        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+            PostgresStore::trim_signins(self, before).await
+        }
+        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+            PostgresStore::list_audit(self, query).await
+        }
+        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+            PostgresStore::record(self, audit, messages).await
+        }
+    }
+
+    #[async_trait]
+    impl AppStore for PostgresStore {
         async fn insert_app(
             &self,
             app: &roster_domain::apps::App,
@@ -424,34 +472,18 @@ mod store_impl {
         async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
             PostgresStore::trim_app_tokens(self, before).await
         }
+    }
+
+    #[async_trait]
+    impl SettingsStore for PostgresStore {
+        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            PostgresStore::get_setting(self, key).await
+        }
+        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
+            PostgresStore::set_settings(self, values, audit).await
+        }
         async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
             PostgresStore::status(self).await
-        }
-        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
-            PostgresStore::delete_pending_signin(self, token_hash).await
-        }
-        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
-            PostgresStore::record(self, audit, messages).await
-        }
-        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-            PostgresStore::queue_messages(self, messages).await
-        }
-        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
-            PostgresStore::claim_messages(self, now, channels, limit).await
-        }
-        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            PostgresStore::hold_messages(self, now, limit).await
-        }
-        async fn record_deliveries(
-            &self,
-            lease: Lease,
-            outcomes: &[(i64, Outcome)],
-            at: Timestamp,
-        ) -> Result<Vec<i64>, StoreError> {
-            PostgresStore::record_deliveries(self, lease, outcomes, at).await
-        }
-        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            PostgresStore::list_outbox(self, before, limit).await
         }
     }
 }

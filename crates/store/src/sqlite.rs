@@ -208,29 +208,19 @@ mod store_impl {
     use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
     use roster_domain::session::Session;
     use roster_domain::signin_log::{SignInEvent, SignInQuery};
-    use roster_domain::store::{Count, Credentials, Store, UserBatches};
+    use roster_domain::store::*;
     use roster_domain::user::{User, UserId, UserQuery, UserSummary};
     use roster_domain::{StoreError, Timestamp};
 
     use crate::sqlite::SqliteStore;
 
     #[async_trait]
-    impl Store for SqliteStore {
+    impl UserStore for SqliteStore {
         async fn count_users(&self) -> Result<u64, StoreError> {
             SqliteStore::count_users(self).await
         }
         async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
             SqliteStore::insert_user(self, user, hash, audit).await
-        }
-        async fn insert_users_bulk(
-            &self,
-            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            SqliteStore::insert_users_bulk(self, batches, audit).await
-        }
-        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
-            SqliteStore::apply_user_batches(self, batches).await
         }
         async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
             SqliteStore::get_user(self, id).await
@@ -284,30 +274,24 @@ mod store_impl {
         async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
             SqliteStore::purge_deleted(self, before, actor).await
         }
-        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
-            SqliteStore::seal_audit(self, limit).await
+    }
+
+    #[async_trait]
+    impl ImportStore for SqliteStore {
+        async fn insert_users_bulk(
+            &self,
+            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            SqliteStore::insert_users_bulk(self, batches, audit).await
         }
-        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
-            SqliteStore::audit_chain(self, after_seq, limit).await
+        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
+            SqliteStore::apply_user_batches(self, batches).await
         }
-        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
-            SqliteStore::audit_chain_state(self).await
-        }
-        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-            SqliteStore::trim_audit(self, before, audit).await
-        }
-        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
-            SqliteStore::record_signin(self, event).await
-        }
-        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
-            SqliteStore::list_signins(self, query).await
-        }
-        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
-            SqliteStore::trim_signins(self, before).await
-        }
-        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-            SqliteStore::list_audit(self, query).await
-        }
+    }
+
+    #[async_trait]
+    impl SessionStore for SqliteStore {
         async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
             SqliteStore::create_session(self, session).await
         }
@@ -335,12 +319,16 @@ mod store_impl {
         async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
             SqliteStore::reset_counter(self, key).await
         }
-        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-            SqliteStore::get_setting(self, key).await
+        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+            SqliteStore::set_lock(self, key, until).await
         }
-        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::set_settings(self, values, audit).await
+        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+            SqliteStore::get_lock(self, key).await
         }
+    }
+
+    #[async_trait]
+    impl RecoveryStore for SqliteStore {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             SqliteStore::get_verifications(self, user_id).await
         }
@@ -377,12 +365,6 @@ mod store_impl {
         ) -> Result<bool, StoreError> {
             SqliteStore::use_code(self, id, at, verified).await
         }
-        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-            SqliteStore::set_lock(self, key, until).await
-        }
-        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-            SqliteStore::get_lock(self, key).await
-        }
         async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
             SqliteStore::save_reset(self, reset).await
         }
@@ -392,6 +374,10 @@ mod store_impl {
         async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
             SqliteStore::delete_reset(self, token_hash).await
         }
+    }
+
+    #[async_trait]
+    impl MfaStore for SqliteStore {
         async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
             SqliteStore::get_mfa(self, user_id).await
         }
@@ -429,6 +415,68 @@ mod store_impl {
         async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
             SqliteStore::get_pending_signin(self, token_hash).await
         }
+        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+            SqliteStore::delete_pending_signin(self, token_hash).await
+        }
+    }
+
+    #[async_trait]
+    impl OutboxStore for SqliteStore {
+        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::queue_messages(self, messages).await
+        }
+        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
+            SqliteStore::claim_messages(self, now, channels, limit).await
+        }
+        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::hold_messages(self, now, limit).await
+        }
+        async fn record_deliveries(
+            &self,
+            lease: Lease,
+            outcomes: &[(i64, Outcome)],
+            at: Timestamp,
+        ) -> Result<Vec<i64>, StoreError> {
+            SqliteStore::record_deliveries(self, lease, outcomes, at).await
+        }
+        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+            SqliteStore::list_outbox(self, before, limit).await
+        }
+    }
+
+    #[async_trait]
+    impl AuditStore for SqliteStore {
+        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+            SqliteStore::seal_audit(self, limit).await
+        }
+        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+            SqliteStore::audit_chain(self, after_seq, limit).await
+        }
+        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+            SqliteStore::audit_chain_state(self).await
+        }
+        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+            SqliteStore::trim_audit(self, before, audit).await
+        }
+        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+            SqliteStore::record_signin(self, event).await
+        }
+        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+            SqliteStore::list_signins(self, query).await
+        }
+        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+            SqliteStore::trim_signins(self, before).await
+        }
+        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+            SqliteStore::list_audit(self, query).await
+        }
+        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+            SqliteStore::record(self, audit, messages).await
+        }
+    }
+
+    #[async_trait]
+    impl AppStore for SqliteStore {
         async fn insert_app(
             &self,
             app: &roster_domain::apps::App,
@@ -482,34 +530,18 @@ mod store_impl {
         async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
             SqliteStore::trim_app_tokens(self, before).await
         }
+    }
+
+    #[async_trait]
+    impl SettingsStore for SqliteStore {
+        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            SqliteStore::get_setting(self, key).await
+        }
+        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
+            SqliteStore::set_settings(self, values, audit).await
+        }
         async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
             SqliteStore::status(self).await
-        }
-        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
-            SqliteStore::delete_pending_signin(self, token_hash).await
-        }
-        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
-            SqliteStore::record(self, audit, messages).await
-        }
-        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-            SqliteStore::queue_messages(self, messages).await
-        }
-        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
-            SqliteStore::claim_messages(self, now, channels, limit).await
-        }
-        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            SqliteStore::hold_messages(self, now, limit).await
-        }
-        async fn record_deliveries(
-            &self,
-            lease: Lease,
-            outcomes: &[(i64, Outcome)],
-            at: Timestamp,
-        ) -> Result<Vec<i64>, StoreError> {
-            SqliteStore::record_deliveries(self, lease, outcomes, at).await
-        }
-        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            SqliteStore::list_outbox(self, before, limit).await
         }
     }
 }

@@ -8,6 +8,7 @@ use roster_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use roster_domain::directory::SETTING_DEFAULT_COUNTRY;
 use roster_domain::mfa::SETTING_MFA_REQUIRED;
 use roster_domain::outbox::DeliveryState;
+use roster_domain::store::{AuditStore, MfaStore, OutboxStore, RecoveryStore, SettingsStore, UserStore};
 use roster_domain::{Actor, ContactInput, Role, Store, Timestamp, User};
 use roster_store::postgres::testing::TestDb;
 use roster_store::postgres::PostgresStore;

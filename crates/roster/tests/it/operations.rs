@@ -267,7 +267,7 @@ async fn backup_copies_the_directory_while_it_is_in_use() {
         assert_eq!(mode(&app.data.path().join("roster.db")), 0o600);
     }
     let copy = roster_store::sqlite::SqliteStore::open_url(&format!("sqlite://{}", to.display())).await.unwrap();
-    use roster_domain::Store;
+    use roster_domain::store::UserStore;
     assert_eq!(copy.count_users().await.unwrap(), 5);
     copy.close().await;
 
