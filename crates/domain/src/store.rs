@@ -127,6 +127,7 @@ pub trait Store:
     + MfaStore
     + OutboxStore
     + AuditStore
+    + SignInLogStore
     + AppStore
     + SettingsStore
     + 'static
@@ -141,6 +142,7 @@ impl<
             + MfaStore
             + OutboxStore
             + AuditStore
+            + SignInLogStore
             + AppStore
             + SettingsStore
             + 'static,
@@ -397,7 +399,7 @@ pub trait OutboxStore: Send + Sync {
     async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 }
 
-/// The audit trail, its hash chain, and the sign-in log.
+/// The audit trail and its hash chain.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Writes an audit record of an event that changes nothing else, with its messages.
@@ -421,7 +423,11 @@ pub trait AuditStore: Send + Sync {
     /// anchor, and writes `audit` (which says how many) in the same transaction; returns how
     /// many were removed.
     async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+}
 
+/// The log of sign-in attempts.
+#[async_trait]
+pub trait SignInLogStore: Send + Sync {
     /// Appends an attempt to the sign-in log.
     async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError>;
 

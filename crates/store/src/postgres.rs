@@ -26,23 +26,76 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
 
-mod apps;
-mod audit;
 mod find;
 mod import;
 mod listing;
 mod mfa;
 mod outbox;
 mod recovery;
-mod rows;
-mod sessions;
-mod signin_log;
-mod status;
 mod transfer;
 mod users;
 
+#[path = "sql/sql.rs"]
+mod sql;
 #[cfg(test)]
-mod fixtures;
+use sql::fixtures;
+use sql::{audit, rows};
+
+/// The names the shared SQL in `sql/` is compiled with here.
+type Db = sqlx::Postgres;
+type Row = sqlx::postgres::PgRow;
+type Connection = sqlx::PgConnection;
+type Store = PostgresStore;
+
+impl PostgresStore {
+    /// The pool that reads (the same one that writes).
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool that writes.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction for changes that lock what they read with [`FOR_UPDATE`].
+    /// Every pool, for the status's connection counts.
+    fn pools(&self) -> [&PgPool; 1] {
+        [&self.pool]
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+/// Locks the rows a transaction reads to change, until it ends.
+/// A store on a fresh database of the test's own; the database goes when the guard is dropped.
+/// `None` when no server is there to test against (see [`testing::TestDb::create`]).
+#[cfg(test)]
+pub(crate) async fn test_store() -> Option<(testing::TestDb, PostgresStore)> {
+    let db = testing::TestDb::create().await?;
+    let store = PostgresStore::connect(&db.url).await.expect("connect and migrate");
+    Some((db, store))
+}
+
+/// A second node on the same database: a store with a pool of its own.
+#[cfg(test)]
+pub(crate) async fn other_node(db: &testing::TestDb) -> PostgresStore {
+    PostgresStore::connect_with_max_connections(&db.url, 4).await.expect("connect a second node")
+}
+
+const FOR_UPDATE: &str = " for update";
+
+/// What this engine calls the larger of two values.
+const GREATEST: &str = "greatest";
+
+/// The engine's name, as the status reports it.
+const ENGINE: &str = "PostgreSQL";
+
+/// Whether the table named `$1` exists.
+const TABLE_EXISTS: &str = "select to_regclass($1) is not null";
+
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -233,43 +286,6 @@ mod store_impl {
     }
 
     #[async_trait]
-    impl SessionStore for PostgresStore {
-        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-            PostgresStore::create_session(self, session).await
-        }
-        async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
-            PostgresStore::get_session(self, token_hash).await
-        }
-        async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
-            PostgresStore::touch_session(self, token_hash, at).await
-        }
-        async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-            PostgresStore::delete_session(self, token_hash).await
-        }
-        async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::revoke_sessions(self, user_id, audit).await
-        }
-        async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
-            PostgresStore::delete_user_sessions(self, user_id, keep).await
-        }
-        async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
-            PostgresStore::increment_counter(self, key, window_start).await
-        }
-        async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
-            PostgresStore::get_counter(self, key, window_start).await
-        }
-        async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
-            PostgresStore::reset_counter(self, key).await
-        }
-        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-            PostgresStore::set_lock(self, key, until).await
-        }
-        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-            PostgresStore::get_lock(self, key).await
-        }
-    }
-
-    #[async_trait]
     impl RecoveryStore for PostgresStore {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             PostgresStore::get_verifications(self, user_id).await
@@ -383,107 +399,6 @@ mod store_impl {
         }
         async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             PostgresStore::list_outbox(self, before, limit).await
-        }
-    }
-
-    #[async_trait]
-    impl AuditStore for PostgresStore {
-        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
-            PostgresStore::seal_audit(self, limit).await
-        }
-        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
-            PostgresStore::audit_chain(self, after_seq, limit).await
-        }
-        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
-            PostgresStore::audit_chain_state(self).await
-        }
-        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-            PostgresStore::trim_audit(self, before, audit).await
-        }
-        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
-            PostgresStore::record_signin(self, event).await
-        }
-        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
-            PostgresStore::list_signins(self, query).await
-        }
-        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
-            PostgresStore::trim_signins(self, before).await
-        }
-        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-            PostgresStore::list_audit(self, query).await
-        }
-        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
-            PostgresStore::record(self, audit, messages).await
-        }
-    }
-
-    #[async_trait]
-    impl AppStore for PostgresStore {
-        async fn insert_app(
-            &self,
-            app: &roster_domain::apps::App,
-            secret: &roster_domain::apps::AppSecret,
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            PostgresStore::insert_app(self, app, secret, audit).await
-        }
-        async fn list_apps(&self) -> Result<Vec<roster_domain::apps::App>, StoreError> {
-            PostgresStore::list_apps(self).await
-        }
-        async fn get_app(&self, id: uuid::Uuid) -> Result<Option<roster_domain::apps::App>, StoreError> {
-            PostgresStore::get_app(self, id).await
-        }
-        async fn update_app(&self, app: &roster_domain::apps::App, audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::update_app(self, app, audit).await
-        }
-        async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError> {
-            PostgresStore::delete_app(self, id, audit).await
-        }
-        async fn list_app_secrets(
-            &self,
-            app_id: uuid::Uuid,
-        ) -> Result<Vec<roster_domain::apps::AppSecret>, StoreError> {
-            PostgresStore::list_app_secrets(self, app_id).await
-        }
-        async fn insert_app_secret(
-            &self,
-            secret: &roster_domain::apps::AppSecret,
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            PostgresStore::insert_app_secret(self, secret, audit).await
-        }
-        async fn delete_app_secret(
-            &self,
-            app_id: uuid::Uuid,
-            secret_id: uuid::Uuid,
-            audit: &AuditEntry,
-        ) -> Result<bool, StoreError> {
-            PostgresStore::delete_app_secret(self, app_id, secret_id, audit).await
-        }
-        async fn insert_app_token(&self, token: &roster_domain::apps::AppToken) -> Result<(), StoreError> {
-            PostgresStore::insert_app_token(self, token).await
-        }
-        async fn get_app_token(
-            &self,
-            hash: &str,
-        ) -> Result<Option<(roster_domain::apps::AppToken, roster_domain::apps::App)>, StoreError> {
-            PostgresStore::get_app_token(self, hash).await
-        }
-        async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
-            PostgresStore::trim_app_tokens(self, before).await
-        }
-    }
-
-    #[async_trait]
-    impl SettingsStore for PostgresStore {
-        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-            PostgresStore::get_setting(self, key).await
-        }
-        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::set_settings(self, values, audit).await
-        }
-        async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
-            PostgresStore::status(self).await
         }
     }
 }

@@ -12,24 +12,79 @@ use std::time::Duration;
 use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-mod apps;
-mod audit;
 mod checkpoint;
 mod find;
-#[cfg(test)]
-mod fixtures;
 mod group_commit;
 mod import;
 mod listing;
 mod mfa;
 mod outbox;
 mod recovery;
-mod rows;
-mod sessions;
-mod signin_log;
-mod status;
+mod stored_user;
 mod transfer;
 mod users;
+
+#[path = "sql/sql.rs"]
+mod sql;
+#[cfg(test)]
+use sql::fixtures;
+use sql::{audit, rows};
+
+/// The names the shared SQL in `sql/` is compiled with here.
+type Db = sqlx::Sqlite;
+type Row = sqlx::sqlite::SqliteRow;
+type Connection = sqlx::SqliteConnection;
+type Store = SqliteStore;
+
+impl SqliteStore {
+    /// The pool that reads: read-only connections, so that a long list never waits behind a save.
+    fn reader(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    /// The pool that writes: one connection, as SQLite has one writer.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A transaction that holds the write lock from its start: another process writing
+    /// meanwhile (the command line beside a running server) makes it wait rather than fail
+    /// at its first write.
+    /// Every pool, for the status's connection counts.
+    fn pools(&self) -> [&SqlitePool; 2] {
+        [&self.writer, &self.readers]
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.writer.begin_with("begin immediate").await
+    }
+}
+
+/// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
+/// A store in a folder of the test's own, which goes when the guard is dropped.
+#[cfg(test)]
+pub(crate) async fn test_store() -> Option<(tempfile::TempDir, SqliteStore)> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store = SqliteStore::open(dir.path()).await.expect("open and migrate");
+    Some((dir, store))
+}
+
+/// A second process on the same database file.
+#[cfg(test)]
+pub(crate) async fn other_node(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(dir.path()).await.expect("open a second store")
+}
+
+const FOR_UPDATE: &str = "";
+
+/// What this engine calls the larger of two values.
+const GREATEST: &str = "max";
+
+/// The engine's name, as the status reports it.
+const ENGINE: &str = "SQLite";
+
+/// Whether the table named `$1` exists.
+const TABLE_EXISTS: &str = "select exists (select 1 from sqlite_master where type = 'table' and name = $1)";
 
 /// The schema's migrations, for applying them and for showing which ones a database has.
 ///
@@ -291,43 +346,6 @@ mod store_impl {
     }
 
     #[async_trait]
-    impl SessionStore for SqliteStore {
-        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-            SqliteStore::create_session(self, session).await
-        }
-        async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
-            SqliteStore::get_session(self, token_hash).await
-        }
-        async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
-            SqliteStore::touch_session(self, token_hash, at).await
-        }
-        async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-            SqliteStore::delete_session(self, token_hash).await
-        }
-        async fn revoke_sessions(&self, user_id: UserId, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::revoke_sessions(self, user_id, audit).await
-        }
-        async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
-            SqliteStore::delete_user_sessions(self, user_id, keep).await
-        }
-        async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
-            SqliteStore::increment_counter(self, key, window_start).await
-        }
-        async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
-            SqliteStore::get_counter(self, key, window_start).await
-        }
-        async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
-            SqliteStore::reset_counter(self, key).await
-        }
-        async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-            SqliteStore::set_lock(self, key, until).await
-        }
-        async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-            SqliteStore::get_lock(self, key).await
-        }
-    }
-
-    #[async_trait]
     impl RecoveryStore for SqliteStore {
         async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
             SqliteStore::get_verifications(self, user_id).await
@@ -441,107 +459,6 @@ mod store_impl {
         }
         async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
             SqliteStore::list_outbox(self, before, limit).await
-        }
-    }
-
-    #[async_trait]
-    impl AuditStore for SqliteStore {
-        async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
-            SqliteStore::seal_audit(self, limit).await
-        }
-        async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
-            SqliteStore::audit_chain(self, after_seq, limit).await
-        }
-        async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
-            SqliteStore::audit_chain_state(self).await
-        }
-        async fn trim_audit(&self, before: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-            SqliteStore::trim_audit(self, before, audit).await
-        }
-        async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
-            SqliteStore::record_signin(self, event).await
-        }
-        async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
-            SqliteStore::list_signins(self, query).await
-        }
-        async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
-            SqliteStore::trim_signins(self, before).await
-        }
-        async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-            SqliteStore::list_audit(self, query).await
-        }
-        async fn record(&self, audit: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
-            SqliteStore::record(self, audit, messages).await
-        }
-    }
-
-    #[async_trait]
-    impl AppStore for SqliteStore {
-        async fn insert_app(
-            &self,
-            app: &roster_domain::apps::App,
-            secret: &roster_domain::apps::AppSecret,
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            SqliteStore::insert_app(self, app, secret, audit).await
-        }
-        async fn list_apps(&self) -> Result<Vec<roster_domain::apps::App>, StoreError> {
-            SqliteStore::list_apps(self).await
-        }
-        async fn get_app(&self, id: uuid::Uuid) -> Result<Option<roster_domain::apps::App>, StoreError> {
-            SqliteStore::get_app(self, id).await
-        }
-        async fn update_app(&self, app: &roster_domain::apps::App, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::update_app(self, app, audit).await
-        }
-        async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError> {
-            SqliteStore::delete_app(self, id, audit).await
-        }
-        async fn list_app_secrets(
-            &self,
-            app_id: uuid::Uuid,
-        ) -> Result<Vec<roster_domain::apps::AppSecret>, StoreError> {
-            SqliteStore::list_app_secrets(self, app_id).await
-        }
-        async fn insert_app_secret(
-            &self,
-            secret: &roster_domain::apps::AppSecret,
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            SqliteStore::insert_app_secret(self, secret, audit).await
-        }
-        async fn delete_app_secret(
-            &self,
-            app_id: uuid::Uuid,
-            secret_id: uuid::Uuid,
-            audit: &AuditEntry,
-        ) -> Result<bool, StoreError> {
-            SqliteStore::delete_app_secret(self, app_id, secret_id, audit).await
-        }
-        async fn insert_app_token(&self, token: &roster_domain::apps::AppToken) -> Result<(), StoreError> {
-            SqliteStore::insert_app_token(self, token).await
-        }
-        async fn get_app_token(
-            &self,
-            hash: &str,
-        ) -> Result<Option<(roster_domain::apps::AppToken, roster_domain::apps::App)>, StoreError> {
-            SqliteStore::get_app_token(self, hash).await
-        }
-        async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
-            SqliteStore::trim_app_tokens(self, before).await
-        }
-    }
-
-    #[async_trait]
-    impl SettingsStore for SqliteStore {
-        async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-            SqliteStore::get_setting(self, key).await
-        }
-        async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::set_settings(self, values, audit).await
-        }
-        async fn status(&self) -> Result<roster_domain::store::StoreStatus, StoreError> {
-            SqliteStore::status(self).await
         }
     }
 }

@@ -195,6 +195,8 @@ fn sources_sql(plan: &Plan, search: &Search) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use std::sync::Arc;
 
     use roster_domain::contact::ContactInfo;

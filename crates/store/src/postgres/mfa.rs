@@ -196,6 +196,8 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use roster_domain::user::User;
 
     use super::*;

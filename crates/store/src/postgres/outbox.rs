@@ -216,6 +216,8 @@ impl PostgresStore {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use std::collections::HashSet;
 
     use roster_domain::outbox::LEASE_SECONDS;

@@ -205,23 +205,6 @@ impl PostgresStore {
         Ok(true)
     }
 
-    pub(crate) async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into locks (key, until) values ($1, $2) on conflict (key) do update set until = excluded.until",
-        )
-        .bind(key)
-        .bind(until.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-        let until: Option<i64> =
-            sqlx::query_scalar("select until from locks where key = $1").bind(key).fetch_optional(&self.pool).await?;
-        Ok(until.map(Timestamp))
-    }
-
     pub(crate) async fn save_reset(&self, r: &ResetSession) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sweep_expired(&mut tx, "reset_sessions", "token_hash", r.created_at).await?;
@@ -280,6 +263,8 @@ impl PostgresStore {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::recovery::RESET_SESSION_SECONDS;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use roster_domain::user::User;
 
     use super::*;

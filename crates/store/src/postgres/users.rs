@@ -10,6 +10,7 @@ use sqlx::{PgConnection, Row};
 
 use crate::postgres::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
 use crate::postgres::{audit, outbox, recovery, unique_or_backend, PostgresStore};
+use roster_domain::store::Credentials;
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
@@ -216,6 +217,33 @@ pub(crate) async fn write_rest(
 }
 
 impl PostgresStore {
+    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query("select id, password_hash from users where username = $1 and deleted_at is null")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user_id: parse_id(&row.try_get::<String, _>("id")?)?,
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+        let hash: Option<Option<String>> = sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(hash.flatten())
+    }
+
     pub(crate) async fn insert_user(
         &self,
         user: &User,
@@ -368,6 +396,8 @@ impl PostgresStore {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::role::Role;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use roster_domain::RoleSet;
 
     use super::*;

@@ -13,7 +13,8 @@ use roster_domain::StoreError;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::Arguments;
 
-use crate::sqlite::rows::{StoredUser, STORED_USER_FIELDS, USER_COLUMNS};
+use crate::sqlite::rows::USER_COLUMNS;
+use crate::sqlite::stored_user::{StoredUser, STORED_USER_FIELDS};
 use crate::sqlite::SqliteStore;
 
 /// A column a filter can test, and how its values are held.

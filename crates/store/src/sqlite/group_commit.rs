@@ -165,6 +165,8 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
 
     use crate::sqlite::fixtures::{audit, user};
     use crate::sqlite::SqliteStore;

@@ -172,6 +172,8 @@ fn any_match(c: &Columns, walk: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use std::sync::Arc;
 
     use roster_domain::contact::ContactInfo;

@@ -230,6 +230,8 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use roster_domain::outbox::LEASE_SECONDS;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
 
     use super::*;
 

@@ -189,23 +189,6 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into locks (key, until) values (?, ?) on conflict (key) do update set until = excluded.until",
-        )
-        .bind(key)
-        .bind(until.millis())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
-        let until: Option<i64> =
-            sqlx::query_scalar("select until from locks where key = ?").bind(key).fetch_optional(&self.writer).await?;
-        Ok(until.map(Timestamp))
-    }
-
     pub(crate) async fn save_reset(&self, r: &ResetSession) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("delete from reset_sessions where expires_at < ?")

@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Connection, Row, SqliteConnection};
 
 use crate::sqlite::group_commit::{InsertJob, SaveJob};
-use crate::sqlite::rows::{email_list, user_from_row, USER_COLUMNS};
+use crate::sqlite::rows::{email_list, parse_id, user_from_row, USER_COLUMNS};
 use crate::sqlite::{audit, outbox, recovery, unique_or_backend, SqliteStore, PAGE_CACHE_KIB};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
@@ -292,6 +292,36 @@ pub(crate) async fn write_rest(conn: &mut SqliteConnection, saves: &[Accepted<'_
 }
 
 impl SqliteStore {
+    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&self.readers).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn get_credentials(
+        &self,
+        username: &str,
+    ) -> Result<Option<roster_domain::store::Credentials>, StoreError> {
+        let row = sqlx::query("select id, password_hash from users where username = ? and deleted_at is null")
+            .bind(username)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(|row| {
+            Ok(roster_domain::store::Credentials {
+                user_id: parse_id(&row.try_get::<String, _>("id")?)?,
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+        let hash: Option<Option<String>> = sqlx::query_scalar("select password_hash from users where id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(hash.flatten())
+    }
+
     pub(crate) async fn insert_user(
         &self,
         user: &User,
@@ -413,6 +443,8 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
     use std::borrow::Cow;
 
     use roster_domain::user::UserId;

@@ -1,11 +1,15 @@
-//! Users and audit records for the store's own tests.
+//! What the tests of several modules build on, on either engine: a store of their own (its
+//! engine's [`test_store`]) and sample rows.
 
 use roster_domain::audit::{AuditAction, AuditEntry};
 use roster_domain::contact::ContactInfo;
+use roster_domain::outbox::{Channel, Message, MessageKind};
 use roster_domain::user::{User, UserId, Username};
 use roster_domain::{RoleSet, Timestamp};
 
-/// An audit record of `action` by "test".
+pub(crate) use super::{other_node, test_store};
+
+/// An audit record of `action` by a test actor.
 pub(crate) fn audit(action: AuditAction) -> AuditEntry {
     AuditEntry {
         id: 0,
@@ -21,7 +25,7 @@ pub(crate) fn audit(action: AuditAction) -> AuditEntry {
     }
 }
 
-/// User `i`, `u{i}@contoso.com`, with a display name and nothing else.
+/// User number `i`, active, with only a display name.
 pub(crate) fn user(i: usize) -> User {
     User {
         id: UserId::random(),
@@ -35,5 +39,20 @@ pub(crate) fn user(i: usize) -> User {
         updated_by: "setup".into(),
         version: 1,
         deleted_at: None,
+    }
+}
+
+/// Message number `i`, an email or a text by parity.
+pub(crate) fn message(i: i64) -> Message {
+    Message {
+        id: 0,
+        channel: if i % 2 == 0 { Channel::Email } else { Channel::Sms },
+        kind: MessageKind::Notice,
+        recipient: format!("r{i}@contoso.com"),
+        user_id: None,
+        subject: format!("Subject {i}"),
+        text: format!("Body {i}"),
+        html: Some(format!("<p>Body {i}</p>")),
+        created_at: Timestamp(1_000 + i),
     }
 }

@@ -1,15 +1,16 @@
 //! The sign-in log.
 
+use async_trait::async_trait;
 use roster_domain::signin_log::{SignInEvent, SignInQuery};
+use roster_domain::store::SignInLogStore;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
+use sqlx::Row as _;
 
-use crate::postgres::audit::push_log_page;
-use crate::postgres::rows::{flag, get_flag, parse_id, Params};
-use crate::postgres::PostgresStore;
+use super::audit::push_log_page;
+use super::rows::{flag, get_flag, parse_id, Params};
+use super::{Row, Store};
 
-fn event_from_row(row: &PgRow) -> Result<SignInEvent, StoreError> {
+fn event_from_row(row: &Row) -> Result<SignInEvent, StoreError> {
     let user_id: Option<String> = row.try_get("user_id")?;
     Ok(SignInEvent {
         id: row.try_get("id")?,
@@ -23,8 +24,9 @@ fn event_from_row(row: &PgRow) -> Result<SignInEvent, StoreError> {
     })
 }
 
-impl PostgresStore {
-    pub(crate) async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
+#[async_trait]
+impl SignInLogStore for Store {
+    async fn record_signin(&self, event: &SignInEvent) -> Result<(), StoreError> {
         sqlx::query(
             "insert into signin_log (at, user_id, username, success, method, detail, client_ip) \
              values ($1, $2, $3, $4, $5, $6, $7)",
@@ -36,12 +38,12 @@ impl PostgresStore {
         .bind(&event.method)
         .bind(&event.detail)
         .bind(&event.client_ip)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
 
-    pub(crate) async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
+    async fn list_signins(&self, query: &SignInQuery) -> Result<Vec<SignInEvent>, StoreError> {
         let mut sql = String::from(
             "select id, at, user_id, username, success, method, detail, client_ip from signin_log where 1 = 1",
         );
@@ -53,13 +55,13 @@ impl PostgresStore {
             sql.push_str(&format!(" and success = {}", params.push(flag(success))?));
         }
         push_log_page(&mut sql, &mut params, query.from, query.until, query.before, query.limit)?;
-        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;
         rows.iter().map(event_from_row).collect()
     }
 
-    pub(crate) async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
+    async fn trim_signins(&self, before: Timestamp) -> Result<u64, StoreError> {
         let removed =
-            sqlx::query("delete from signin_log where at < $1").bind(before.millis()).execute(&self.pool).await?;
+            sqlx::query("delete from signin_log where at < $1").bind(before.millis()).execute(self.writer()).await?;
         Ok(removed.rows_affected())
     }
 }

@@ -1,22 +1,23 @@
 //! Application registrations, their client secrets and access tokens.
 
+use async_trait::async_trait;
 use roster_domain::apps::{App, AppPermissions, AppSecret, AppToken};
 use roster_domain::audit::AuditEntry;
+use roster_domain::store::AppStore;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::Row as _;
 use uuid::Uuid;
 
-use crate::sqlite::{audit, SqliteStore};
+use super::{audit, Connection, Row, Store};
 
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by";
 
-fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
     Uuid::parse_str(&text).map_err(StoreError::backend)
 }
 
-fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
+fn app_from_row(row: &Row) -> Result<App, StoreError> {
     Ok(App {
         id: uuid(row, "id")?,
         name: row.try_get("name")?,
@@ -26,7 +27,7 @@ fn app_from_row(row: &SqliteRow) -> Result<App, StoreError> {
     })
 }
 
-fn secret_from_row(row: &SqliteRow) -> Result<AppSecret, StoreError> {
+fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
     Ok(AppSecret {
         id: uuid(row, "id")?,
         app_id: uuid(row, "app_id")?,
@@ -38,10 +39,11 @@ fn secret_from_row(row: &SqliteRow) -> Result<AppSecret, StoreError> {
     })
 }
 
-impl SqliteStore {
-    pub(crate) async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("insert into apps (id, name, permissions, created_at, created_by) values (?, ?, ?, ?, ?)")
+#[async_trait]
+impl AppStore for Store {
+    async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("insert into apps (id, name, permissions, created_at, created_by) values ($1, $2, $3, $4, $5)")
             .bind(app.id.to_string())
             .bind(&app.name)
             .bind(app.permissions.bits())
@@ -54,24 +56,24 @@ impl SqliteStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
         let rows = sqlx::query(&format!("select {APP_COLUMNS} from apps order by lower(name), id"))
-            .fetch_all(&self.readers)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(app_from_row).collect()
     }
 
-    pub(crate) async fn get_app(&self, id: Uuid) -> Result<Option<App>, StoreError> {
-        let row = sqlx::query(&format!("select {APP_COLUMNS} from apps where id = ?"))
+    async fn get_app(&self, id: Uuid) -> Result<Option<App>, StoreError> {
+        let row = sqlx::query(&format!("select {APP_COLUMNS} from apps where id = $1"))
             .bind(id.to_string())
-            .fetch_optional(&self.readers)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(app_from_row).transpose()
     }
 
-    pub(crate) async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let updated = sqlx::query("update apps set name = ?, permissions = ? where id = ?")
+    async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
+        let updated = sqlx::query("update apps set name = $1, permissions = $2 where id = $3")
             .bind(&app.name)
             .bind(app.permissions.bits())
             .bind(app.id.to_string())
@@ -84,9 +86,9 @@ impl SqliteStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn delete_app(&self, id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query("delete from apps where id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+    async fn delete_app(&self, id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.writer().begin().await?;
+        let deleted = sqlx::query("delete from apps where id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
@@ -95,32 +97,27 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn list_app_secrets(&self, app_id: Uuid) -> Result<Vec<AppSecret>, StoreError> {
+    async fn list_app_secrets(&self, app_id: Uuid) -> Result<Vec<AppSecret>, StoreError> {
         let rows = sqlx::query(
             "select id, app_id, description, hint, hash, created_at, expires_at from app_secrets \
-             where app_id = ? order by created_at desc, id",
+             where app_id = $1 order by created_at desc, id",
         )
         .bind(app_id.to_string())
-        .fetch_all(&self.readers)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(secret_from_row).collect()
     }
 
-    pub(crate) async fn insert_app_secret(&self, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+    async fn insert_app_secret(&self, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
         insert_secret(&mut tx, secret).await?;
         audit::insert(&mut tx, entry).await?;
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn delete_app_secret(
-        &self,
-        app_id: Uuid,
-        secret_id: Uuid,
-        entry: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query("delete from app_secrets where app_id = ? and id = ?")
+    async fn delete_app_secret(&self, app_id: Uuid, secret_id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.writer().begin().await?;
+        let deleted = sqlx::query("delete from app_secrets where app_id = $1 and id = $2")
             .bind(app_id.to_string())
             .bind(secret_id.to_string())
             .execute(&mut *tx)
@@ -133,24 +130,24 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn insert_app_token(&self, token: &AppToken) -> Result<(), StoreError> {
-        sqlx::query("insert into app_tokens (hash, app_id, secret_id, expires_at) values (?, ?, ?, ?)")
+    async fn insert_app_token(&self, token: &AppToken) -> Result<(), StoreError> {
+        sqlx::query("insert into app_tokens (hash, app_id, secret_id, expires_at) values ($1, $2, $3, $4)")
             .bind(&token.hash)
             .bind(token.app_id.to_string())
             .bind(token.secret_id.to_string())
             .bind(token.expires_at.millis())
-            .execute(&self.writer)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    pub(crate) async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError> {
+    async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError> {
         let row = sqlx::query(&format!(
             "select {APP_COLUMNS}, t.secret_id, t.expires_at as token_expires_at \
-             from app_tokens t join apps on apps.id = t.app_id where t.hash = ?"
+             from app_tokens t join apps on apps.id = t.app_id where t.hash = $1"
         ))
         .bind(hash)
-        .fetch_optional(&self.readers)
+        .fetch_optional(self.reader())
         .await?;
         let Some(row) = row else { return Ok(None) };
         let app = app_from_row(&row)?;
@@ -163,19 +160,19 @@ impl SqliteStore {
         Ok(Some((token, app)))
     }
 
-    pub(crate) async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let removed = sqlx::query("delete from app_tokens where expires_at < ?")
+    async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let removed = sqlx::query("delete from app_tokens where expires_at < $1")
             .bind(before.millis())
-            .execute(&self.writer)
+            .execute(self.writer())
             .await?;
         Ok(removed.rows_affected())
     }
 }
 
-async fn insert_secret(conn: &mut sqlx::SqliteConnection, secret: &AppSecret) -> Result<(), StoreError> {
+async fn insert_secret(conn: &mut Connection, secret: &AppSecret) -> Result<(), StoreError> {
     sqlx::query(
         "insert into app_secrets (id, app_id, description, hint, hash, created_at, expires_at) \
-         values (?, ?, ?, ?, ?, ?, ?)",
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(secret.id.to_string())
     .bind(secret.app_id.to_string())

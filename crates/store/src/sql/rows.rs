@@ -3,8 +3,9 @@
 use roster_domain::contact::ContactInfo;
 use roster_domain::user::{User, UserId, UserSummary, Username};
 use roster_domain::{RoleSet, StoreError, Timestamp};
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Arguments, Encode, Postgres, Row, Type};
+use sqlx::{Arguments, Database, Encode, Row as _, Type};
+
+use super::{Db, Row};
 
 /// The columns every full-user query selects, in [`user_from_row`]'s order.
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, last_name, job_title, department, \
@@ -15,20 +16,21 @@ pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, l
 /// The columns of a list row, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, username, display_name, mobile_phone, roles, enabled, deleted_at";
 
-/// Arguments for a statement built at run time, each named `$n` in the order it was added.
-/// PostgreSQL wants every parameter it is sent to appear in the statement, so statements whose
-/// shape varies number only the parameters they use.
+/// Arguments for a statement built at run time, each named `$n` in the order it was added
+/// (SQLite reads `$n` as PostgreSQL does). PostgreSQL wants every parameter it is sent to
+/// appear in the statement, so statements whose shape varies number only the parameters they
+/// use.
 #[derive(Default)]
-pub(crate) struct Params {
-    args: PgArguments,
+pub(crate) struct Params<'q> {
+    args: <Db as Database>::Arguments<'q>,
     count: usize,
 }
 
-impl Params {
+impl<'q> Params<'q> {
     /// Adds a value and returns its placeholder.
-    pub(crate) fn push<'q, T>(&mut self, value: T) -> Result<String, StoreError>
+    pub(crate) fn push<T>(&mut self, value: T) -> Result<String, StoreError>
     where
-        T: 'q + Encode<'q, Postgres> + Type<Postgres>,
+        T: 'q + Encode<'q, Db> + Type<Db>,
     {
         self.args.add(value).map_err(StoreError::backend)?;
         self.count += 1;
@@ -36,18 +38,18 @@ impl Params {
     }
 
     /// The arguments, to run the statement with.
-    pub(crate) fn into_arguments(self) -> PgArguments {
+    pub(crate) fn into_arguments(self) -> <Db as Database>::Arguments<'q> {
         self.args
     }
 }
 
-/// A flag as stored: 0 or 1 in a bigint column, as SQLite keeps it.
+/// A flag as stored: 0 or 1 in a bigint column.
 pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
 /// A stored flag read back.
-pub(crate) fn get_flag(row: &PgRow, name: &str) -> Result<bool, StoreError> {
+pub(crate) fn get_flag(row: &Row, name: &str) -> Result<bool, StoreError> {
     Ok(row.try_get::<i64, _>(name)? != 0)
 }
 
@@ -66,7 +68,7 @@ fn parse_email_list(stored: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// A user from a row of [`USER_COLUMNS`].
-pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+pub(crate) fn user_from_row(row: &Row) -> Result<User, StoreError> {
     let get = |name: &str| row.try_get::<Option<String>, _>(name);
     let alternate_emails = parse_email_list(row.try_get("alternate_email_list")?)?;
     Ok(User {
@@ -102,7 +104,7 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
 }
 
 /// A list row from a row of [`SUMMARY_COLUMNS`].
-pub(crate) fn summary_from_row(row: &PgRow) -> Result<UserSummary, StoreError> {
+pub(crate) fn summary_from_row(row: &Row) -> Result<UserSummary, StoreError> {
     Ok(UserSummary {
         id: parse_id(&row.try_get::<String, _>("id")?)?,
         username: Username::from_stored(row.try_get("username")?),

@@ -1,17 +1,19 @@
-//! Sessions, throttling counters and settings: the small tables every node shares.
+//! Sessions, and the counters and locks that throttle sign-ins and codes.
 
+use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::session::Session;
-use roster_domain::store::{Count, Credentials};
+use roster_domain::store::{Count, SessionStore};
 use roster_domain::user::UserId;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::Row;
+use sqlx::Row as _;
 
-use crate::postgres::rows::parse_id;
-use crate::postgres::{audit, PostgresStore};
+use super::rows::parse_id;
+use super::{audit, Store, GREATEST};
 
-impl PostgresStore {
-    pub(crate) async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
+#[async_trait]
+impl SessionStore for Store {
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
             "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) \
              values ($1, $2, $3, $4, $5)",
@@ -21,17 +23,17 @@ impl PostgresStore {
         .bind(&s.csrf_token)
         .bind(s.created_at.millis())
         .bind(s.last_seen_at.millis())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
 
-    pub(crate) async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "select token_hash, user_id, csrf_token, created_at, last_seen_at from sessions where token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         row.map(|row| {
             Ok(Session {
@@ -45,22 +47,22 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(crate) async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<(), StoreError> {
         sqlx::query("update sessions set last_seen_at = $1 where token_hash = $2")
             .bind(at.millis())
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    pub(crate) async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from sessions where token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from sessions where token_hash = $1").bind(token_hash).execute(self.writer()).await?;
         Ok(())
     }
 
-    pub(crate) async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
         for sql in ["delete from sessions where user_id = $1", "delete from pending_signins where user_id = $1"] {
             sqlx::query(sql).bind(user_id.to_string()).execute(&mut *tx).await?;
         }
@@ -68,10 +70,10 @@ impl PostgresStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
+    async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
         // Sign-ins waiting for their second step go too: they were started with a password
         // that may no longer be the user's.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query("delete from sessions where user_id = $1 and token_hash <> $2")
             .bind(user_id.to_string())
             .bind(keep.unwrap_or(""))
@@ -88,85 +90,51 @@ impl PostgresStore {
     /// one to the count the previous left, so no attempt goes uncounted.
     /// A window only moves forward: a node whose clock is behind counts into the newer window
     /// another node started, instead of restarting the count.
-    pub(crate) async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
-        let count: i64 = sqlx::query_scalar(
+    async fn increment_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+        let sql = format!(
             "insert into rate_counters (key, window_start, count) values ($1, $2, 1) \
              on conflict (key) do update set \
                count = case when $2 > rate_counters.window_start then 1 else rate_counters.count + 1 end, \
-               window_start = greatest(rate_counters.window_start, $2) \
-             returning count",
-        )
-        .bind(key)
-        .bind(window_start.millis())
-        .fetch_one(&self.pool)
-        .await?;
+               window_start = {GREATEST}(rate_counters.window_start, $2) \
+             returning count"
+        );
+        let count: i64 =
+            sqlx::query_scalar(&sql).bind(key).bind(window_start.millis()).fetch_one(self.writer()).await?;
         Ok(count.clamp(0, i64::from(u32::MAX)) as Count)
     }
 
-    pub(crate) async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
+    async fn get_counter(&self, key: &str, window_start: Timestamp) -> Result<Count, StoreError> {
         let count: Option<i64> =
             sqlx::query_scalar("select count from rate_counters where key = $1 and window_start >= $2")
                 .bind(key)
                 .bind(window_start.millis())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         Ok(count.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as Count)
     }
 
-    pub(crate) async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from rate_counters where key = $1").bind(key).execute(&self.pool).await?;
+    async fn reset_counter(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from rate_counters where key = $1").bind(key).execute(self.writer()).await?;
         Ok(())
     }
 
-    pub(crate) async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("select value from settings where key = $1").bind(key).fetch_optional(&self.pool).await?)
+    async fn set_lock(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into locks (key, until) values ($1, $2) on conflict (key) do update set until = excluded.until",
+        )
+        .bind(key)
+        .bind(until.millis())
+        .execute(self.writer())
+        .await?;
+        Ok(())
     }
 
-    /// Keys are written in sorted order (a key given twice keeps its last value), so that two
-    /// nodes changing overlapping settings lock them in the same order and cannot deadlock.
-    pub(crate) async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut ordered: Vec<&(&str, String)> = values.iter().collect();
-        ordered.sort_by_key(|(key, _)| *key);
-        let mut tx = self.pool.begin().await?;
-        for (key, value) in ordered {
-            sqlx::query(
-                "insert into settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value",
-            )
+    async fn get_lock(&self, key: &str) -> Result<Option<Timestamp>, StoreError> {
+        let until: Option<i64> = sqlx::query_scalar("select until from locks where key = $1")
             .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            ?;
-        }
-        audit::insert(&mut tx, entry).await?;
-        Ok(tx.commit().await?)
-    }
-
-    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?;
-        Ok(n.max(0) as u64)
-    }
-
-    pub(crate) async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        let row = sqlx::query("select id, password_hash from users where username = $1 and deleted_at is null")
-            .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.writer())
             .await?;
-        row.map(|row| {
-            Ok(Credentials {
-                user_id: parse_id(&row.try_get::<String, _>("id")?)?,
-                password_hash: row.try_get("password_hash")?,
-            })
-        })
-        .transpose()
-    }
-
-    pub(crate) async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
-        let hash: Option<Option<String>> = sqlx::query_scalar("select password_hash from users where id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(hash.flatten())
+        Ok(until.map(Timestamp))
     }
 }
 
@@ -174,9 +142,11 @@ impl PostgresStore {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::mfa::PendingSignIn;
+    #[allow(unused_imports)]
+    use roster_domain::store::*;
 
+    use super::super::fixtures::{audit, other_node, test_store, user};
     use super::*;
-    use crate::postgres::fixtures::{audit, other_node, test_store, user};
 
     fn session(token: &str, user_id: UserId) -> Session {
         Session {

@@ -1,25 +1,30 @@
 //! The audit log: appended in the same transaction as each change.
 
+use async_trait::async_trait;
 use roster_domain::audit::{
     seal, AuditAction, AuditEntry, AuditQuery, ChainLink, ChainState, FieldChange, LogCursor, SealedEntry,
 };
+use roster_domain::outbox::Message;
+use roster_domain::store::AuditStore;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::Row as _;
 
-use crate::postgres::rows::{parse_id, Params};
-use crate::postgres::PostgresStore;
+use super::rows::{parse_id, Params};
+use super::{outbox, Connection, Row, Store, FOR_UPDATE};
 
 /// Records per insert statement.
 const INSERT_CHUNK: usize = 100;
 
+/// Records sealed per `update … from (values …)` statement: three parameters each.
+const SEAL_CHUNK: usize = 300;
+
 /// Appends one record inside the caller's transaction.
-pub(crate) async fn insert(conn: &mut PgConnection, entry: &AuditEntry) -> Result<(), StoreError> {
+pub(crate) async fn insert(conn: &mut Connection, entry: &AuditEntry) -> Result<(), StoreError> {
     insert_many(conn, &[entry]).await
 }
 
 /// Appends records inside the caller's transaction, a hundred to a statement.
-pub(crate) async fn insert_many(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
+pub(crate) async fn insert_many(conn: &mut Connection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
     for chunk in entries.chunks(INSERT_CHUNK) {
         let mut params = Params::default();
         let mut rows = Vec::with_capacity(chunk.len());
@@ -75,7 +80,7 @@ pub(crate) fn push_log_page(
 /// The columns [`entry_from_row`] reads.
 const COLUMNS: &str = "id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id";
 
-fn entry_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
+fn entry_from_row(row: &Row) -> Result<AuditEntry, StoreError> {
     let id_of = |name: &str| -> Result<_, StoreError> {
         row.try_get::<Option<String>, _>(name)?.map(|s| parse_id(&s)).transpose()
     };
@@ -97,13 +102,13 @@ fn entry_from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
 }
 
 /// One end of the chain (`head` or `anchor`); a head of 0 is an empty chain.
-async fn chain_end(conn: &mut PgConnection, name: &str, lock: bool) -> Result<Option<ChainLink>, StoreError> {
-    let sql = format!("select seq, hash from audit_chain where name = $1{}", if lock { " for update" } else { "" });
+async fn chain_end(conn: &mut Connection, name: &str, lock: bool) -> Result<Option<ChainLink>, StoreError> {
+    let sql = format!("select seq, hash from audit_chain where name = $1{}", if lock { FOR_UPDATE } else { "" });
     let row: Option<(i64, String)> = sqlx::query_as(&sql).bind(name).fetch_optional(&mut *conn).await?;
     Ok(row.filter(|(seq, _)| *seq > 0).map(|(seq, hash)| ChainLink { seq, hash }))
 }
 
-async fn set_chain_end(conn: &mut PgConnection, name: &str, link: &ChainLink) -> Result<(), StoreError> {
+async fn set_chain_end(conn: &mut Connection, name: &str, link: &ChainLink) -> Result<(), StoreError> {
     sqlx::query(
         "insert into audit_chain (name, seq, hash) values ($1, $2, $3) \
          on conflict (name) do update set seq = excluded.seq, hash = excluded.hash",
@@ -116,9 +121,25 @@ async fn set_chain_end(conn: &mut PgConnection, name: &str, link: &ChainLink) ->
     Ok(())
 }
 
-impl PostgresStore {
-    pub(crate) async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+#[async_trait]
+impl AuditStore for Store {
+    async fn record(&self, entry: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
+        insert(&mut tx, entry).await?;
+        outbox::insert(&mut tx, messages).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn seal_audit(&self, limit: u32) -> Result<u64, StoreError> {
+        // Every node looks every two seconds: nothing to seal must not take the write lock.
+        let waiting: bool = sqlx::query_scalar("select exists (select 1 from audit_log where seq is null)")
+            .fetch_one(self.reader())
+            .await?;
+        if !waiting {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
         // The head row is every sealer's lock: created once, then each sealer waits for the one
         // before it and continues its chain. A record committed late (a lower id than records
         // sealed already) is simply sealed later, with the next number.
@@ -133,26 +154,29 @@ impl PostgresStore {
         let Some((_, last)) = sealed.last() else {
             return Ok(0);
         };
-        let ids: Vec<i64> = sealed.iter().map(|(id, _)| *id).collect();
-        let seqs: Vec<i64> = sealed.iter().map(|(_, link)| link.seq).collect();
-        let hashes: Vec<&str> = sealed.iter().map(|(_, link)| link.hash.as_str()).collect();
-        sqlx::query(
-            "update audit_log a set seq = v.seq, hash = v.hash \
-             from unnest($1::bigint[], $2::bigint[], $3::text[]) as v (id, seq, hash) where a.id = v.id",
-        )
-        .bind(&ids)
-        .bind(&seqs)
-        .bind(&hashes)
-        .execute(&mut *tx)
-        .await?;
+        for chunk in sealed.chunks(SEAL_CHUNK) {
+            let mut params = Params::default();
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (id, link) in chunk {
+                let row = [params.push(*id)?, params.push(link.seq)?, params.push(link.hash.clone())?];
+                rows.push(format!("({})", row.join(", ")));
+            }
+            // A `values` list's columns are column1, column2, … in both engines.
+            let sql = format!(
+                "update audit_log set seq = v.column2, hash = v.column3 from (values {}) as v \
+                 where audit_log.id = v.column1",
+                rows.join(", ")
+            );
+            sqlx::query_with(&sql, params.into_arguments()).execute(&mut *tx).await?;
+        }
         set_chain_end(&mut tx, "head", last).await?;
         tx.commit().await?;
-        Ok(ids.len() as u64)
+        Ok(sealed.len() as u64)
     }
 
-    pub(crate) async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<SealedEntry>, StoreError> {
         let sql = format!("select {COLUMNS}, seq, hash from audit_log where seq > $1 order by seq limit $2");
-        let rows = sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| {
                 Ok(SealedEntry { seq: row.try_get("seq")?, hash: row.try_get("hash")?, entry: entry_from_row(row)? })
@@ -160,8 +184,9 @@ impl PostgresStore {
             .collect()
     }
 
-    pub(crate) async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn audit_chain_state(&self) -> Result<ChainState, StoreError> {
+        // One snapshot for the three answers.
+        let mut tx = self.reader().begin().await?;
         let unsealed: i64 =
             sqlx::query_scalar("select count(*) from audit_log where seq is null").fetch_one(&mut *tx).await?;
         Ok(ChainState {
@@ -171,10 +196,10 @@ impl PostgresStore {
         })
     }
 
-    pub(crate) async fn trim_audit(&self, before: Timestamp, entry: &AuditEntry) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn trim_audit(&self, before: Timestamp, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
         // Sealing and trimming take turns on the head row, so the chain does not move meanwhile.
-        sqlx::query("select 1 from audit_chain where name = 'head' for update").execute(&mut *tx).await?;
+        sqlx::query(&format!("select 1 from audit_chain where name = 'head'{FOR_UPDATE}")).execute(&mut *tx).await?;
         // The chain stays whole: only a run of records from its start, all older than the cutoff,
         // goes, even where a later-sealed record carries an earlier time.
         let (first_kept, last_sealed): (Option<i64>, Option<i64>) = sqlx::query_as(
@@ -199,7 +224,7 @@ impl PostgresStore {
         Ok(removed.rows_affected())
     }
 
-    pub(crate) async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let mut sql = format!("select {COLUMNS} from audit_log where 1 = 1");
         let mut params = Params::default();
         if let Some(target) = query.target {
@@ -212,7 +237,7 @@ impl PostgresStore {
             sql.push_str(&format!(" and action = {}", params.push(action.code())?));
         }
         push_log_page(&mut sql, &mut params, query.from, query.until, query.before, query.limit)?;
-        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;
         rows.iter().map(entry_from_row).collect()
     }
 }

@@ -1,0 +1,20 @@
+//! The SQL both engines share, written once.
+//!
+//! Each engine's module includes this folder (`#[path = "sql/sql.rs"] mod sql;`), so every
+//! statement here is compiled twice, once with SQLite's types and once with PostgreSQL's,
+//! and implements the domain's store traits directly for that engine's store. What a module
+//! here needs of its engine it takes from the names below, which each engine defines: its
+//! store, its row and connection types, and the few statements that differ between the two.
+
+#[cfg(test)]
+pub(crate) use super::{other_node, test_store};
+pub(super) use super::{outbox, Connection, Db, Row, Store, ENGINE, FOR_UPDATE, GREATEST, MIGRATOR, TABLE_EXISTS};
+
+pub(super) mod apps;
+pub(super) mod audit;
+#[cfg(test)]
+pub(super) mod fixtures;
+pub(super) mod rows;
+pub(super) mod sessions;
+pub(super) mod settings;
+pub(super) mod signin_log;

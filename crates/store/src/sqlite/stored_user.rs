@@ -1,0 +1,89 @@
+//! Users read as one JSON document for a whole page: handing a page of a thousand users over
+//! row by row from SQLite's thread costs several times the query itself.
+
+use roster_domain::contact::ContactInfo;
+use roster_domain::user::{User, Username};
+use roster_domain::{RoleSet, StoreError, Timestamp};
+
+use crate::sqlite::rows::parse_id;
+
+/// The `json_object` arguments that write a row of [`USER_COLUMNS`] (from a query named
+/// `users`) and its addresses as one [`StoredUser`].
+pub(crate) const STORED_USER_FIELDS: &str = "'id', id, 'username', username, 'display_name', display_name, \
+     'first_name', first_name, 'last_name', last_name, 'job_title', job_title, 'department', department, \
+     'office', office, 'office_phone', office_phone, 'mobile_phone', mobile_phone, \
+     'alternate_mobile_phone', alternate_mobile_phone, 'fax', fax, 'street_address', street_address, \
+     'city', city, 'state', state, 'postal_code', postal_code, 'country', country, 'roles', roles, \
+     'enabled', enabled, 'must_change_password', must_change_password, 'created_at', created_at, \
+     'updated_at', updated_at, 'updated_by', updated_by, 'version', version, 'deleted_at', deleted_at, \
+     'emails', json(alternate_email_list)";
+
+/// A user as [`STORED_USER_FIELDS`] writes it.
+#[derive(serde::Deserialize)]
+pub(crate) struct StoredUser {
+    id: String,
+    username: String,
+    display_name: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    job_title: Option<String>,
+    department: Option<String>,
+    office: Option<String>,
+    office_phone: Option<String>,
+    mobile_phone: Option<String>,
+    alternate_mobile_phone: Option<String>,
+    fax: Option<String>,
+    street_address: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    roles: i64,
+    enabled: i64,
+    must_change_password: i64,
+    created_at: i64,
+    updated_at: i64,
+    updated_by: String,
+    version: i64,
+    deleted_at: Option<i64>,
+    emails: Vec<String>,
+    /// The row's position, where a query asks for it.
+    #[serde(default)]
+    pub row_key: Option<i64>,
+}
+
+impl StoredUser {
+    /// The user it holds.
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: parse_id(&self.id)?,
+            username: Username::from_stored(self.username),
+            contact: ContactInfo {
+                display_name: self.display_name,
+                first_name: self.first_name,
+                last_name: self.last_name,
+                job_title: self.job_title,
+                department: self.department,
+                office: self.office,
+                office_phone: self.office_phone,
+                mobile_phone: self.mobile_phone,
+                alternate_mobile_phone: self.alternate_mobile_phone,
+                fax: self.fax,
+                alternate_emails: self.emails,
+                street_address: self.street_address,
+                city: self.city,
+                state: self.state,
+                postal_code: self.postal_code,
+                country: self.country,
+            },
+            roles: RoleSet::from_bits(self.roles),
+            enabled: self.enabled != 0,
+            must_change_password: self.must_change_password != 0,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+            updated_by: self.updated_by,
+            version: self.version,
+            deleted_at: self.deleted_at.map(Timestamp),
+        })
+    }
+}
