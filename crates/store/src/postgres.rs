@@ -21,7 +21,7 @@
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use roster_domain::StoreError;
+use roster_domain::{StoreError, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
@@ -29,9 +29,7 @@ use sqlx::Executor;
 mod find;
 mod import;
 mod listing;
-mod mfa;
 mod outbox;
-mod recovery;
 mod transfer;
 mod users;
 
@@ -39,7 +37,7 @@ mod users;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, rows};
+use sql::{audit, recovery, rows};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Postgres;
@@ -58,7 +56,7 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A transaction for changes that lock what they read with [`FOR_UPDATE`].
+    /// A transaction for a change; it locks what it reads to change with [`FOR_UPDATE`].
     /// Every pool, for the status's connection counts.
     fn pools(&self) -> [&PgPool; 1] {
         [&self.pool]
@@ -86,6 +84,22 @@ pub(crate) async fn other_node(db: &testing::TestDb) -> PostgresStore {
 }
 
 const FOR_UPDATE: &str = " for update";
+
+/// Locks a row against changes to its key (and deletion) until the transaction ends, leaving
+/// rows that reference it free to change.
+const FOR_NO_KEY_UPDATE: &str = " for no key update";
+
+/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
+/// transaction. Rows that another transaction holds (another node sweeping the same rows) are
+/// left to it rather than waited for, so concurrent sweeps never block or deadlock each other.
+async fn sweep_expired(conn: &mut Connection, table: &str, key: &str, before: Timestamp) -> Result<(), StoreError> {
+    let sql = format!(
+        "delete from {table} where {key} = any(array(select {key} from {table} where expires_at < $1 \
+         for update skip locked))"
+    );
+    sqlx::query(&sql).bind(before.millis()).execute(&mut *conn).await?;
+    Ok(())
+}
 
 /// What this engine calls the larger of two values.
 const GREATEST: &str = "greatest";
@@ -282,99 +296,6 @@ mod store_impl {
         }
         async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
             PostgresStore::apply_user_batches(self, batches).await
-        }
-    }
-
-    #[async_trait]
-    impl RecoveryStore for PostgresStore {
-        async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
-            PostgresStore::get_verifications(self, user_id).await
-        }
-        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
-            PostgresStore::get_verifications_of(self, ids).await
-        }
-        async fn insert_code(
-            &self,
-            code: &OneTimeCode,
-            audit: Option<&AuditEntry>,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            PostgresStore::insert_code(self, code, audit, messages).await
-        }
-        async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
-            PostgresStore::get_code(self, id).await
-        }
-        async fn latest_code(
-            &self,
-            user_id: UserId,
-            purpose: Purpose,
-            method: &ContactMethod,
-        ) -> Result<Option<OneTimeCode>, StoreError> {
-            PostgresStore::latest_code(self, user_id, purpose, method).await
-        }
-        async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
-            PostgresStore::count_code_entry(self, id, max).await
-        }
-        async fn use_code(
-            &self,
-            id: &str,
-            at: Timestamp,
-            verified: Option<(UserId, &Verification, &AuditEntry)>,
-        ) -> Result<bool, StoreError> {
-            PostgresStore::use_code(self, id, at, verified).await
-        }
-        async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
-            PostgresStore::save_reset(self, reset).await
-        }
-        async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
-            PostgresStore::get_reset(self, token_hash).await
-        }
-        async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
-            PostgresStore::delete_reset(self, token_hash).await
-        }
-    }
-
-    #[async_trait]
-    impl MfaStore for PostgresStore {
-        async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
-            PostgresStore::get_mfa(self, user_id).await
-        }
-        async fn set_app(
-            &self,
-            user_id: UserId,
-            sealed_secret: Option<&str>,
-            confirmed: bool,
-            audit: Option<&AuditEntry>,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            PostgresStore::set_app(self, user_id, sealed_secret, confirmed, audit, messages).await
-        }
-        async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
-            PostgresStore::advance_app_step(self, user_id, step).await
-        }
-        async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::set_mfa_chosen(self, user_id, chosen, audit).await
-        }
-        async fn replace_recovery_codes(
-            &self,
-            user_id: UserId,
-            hashes: &[String],
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            PostgresStore::replace_recovery_codes(self, user_id, hashes, audit, messages).await
-        }
-        async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
-            PostgresStore::use_recovery_code(self, user_id, hash, at).await
-        }
-        async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError> {
-            PostgresStore::save_pending_signin(self, pending).await
-        }
-        async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
-            PostgresStore::get_pending_signin(self, token_hash).await
-        }
-        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
-            PostgresStore::delete_pending_signin(self, token_hash).await
         }
     }
 

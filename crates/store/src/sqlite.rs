@@ -9,7 +9,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use roster_domain::StoreError;
+use roster_domain::{StoreError, Timestamp};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod checkpoint;
@@ -17,9 +17,7 @@ mod find;
 mod group_commit;
 mod import;
 mod listing;
-mod mfa;
 mod outbox;
-mod recovery;
 mod stored_user;
 mod transfer;
 mod users;
@@ -28,7 +26,7 @@ mod users;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, rows};
+use sql::{audit, recovery, rows};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Sqlite;
@@ -47,9 +45,10 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// A transaction that holds the write lock from its start: another process writing
-    /// meanwhile (the command line beside a running server) makes it wait rather than fail
-    /// at its first write.
+    /// A transaction that holds the write lock from its start. Every change takes one: another
+    /// process writing meanwhile (the command line beside a running server) then makes it wait
+    /// at `begin`, where the busy timeout applies, rather than fail when a transaction that has
+    /// read tries to write.
     /// Every pool, for the status's connection counts.
     fn pools(&self) -> [&SqlitePool; 2] {
         [&self.writer, &self.readers]
@@ -76,6 +75,19 @@ pub(crate) async fn other_node(dir: &tempfile::TempDir) -> SqliteStore {
 }
 
 const FOR_UPDATE: &str = "";
+
+/// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
+const FOR_NO_KEY_UPDATE: &str = "";
+
+/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
+/// transaction (whose key column `_key` only PostgreSQL's sweep needs).
+async fn sweep_expired(conn: &mut Connection, table: &str, _key: &str, before: Timestamp) -> Result<(), StoreError> {
+    sqlx::query(&format!("delete from {table} where expires_at < $1"))
+        .bind(before.millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// What this engine calls the larger of two values.
 const GREATEST: &str = "max";
@@ -342,99 +354,6 @@ mod store_impl {
         }
         async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
             SqliteStore::apply_user_batches(self, batches).await
-        }
-    }
-
-    #[async_trait]
-    impl RecoveryStore for SqliteStore {
-        async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
-            SqliteStore::get_verifications(self, user_id).await
-        }
-        async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
-            SqliteStore::get_verifications_of(self, ids).await
-        }
-        async fn insert_code(
-            &self,
-            code: &OneTimeCode,
-            audit: Option<&AuditEntry>,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            SqliteStore::insert_code(self, code, audit, messages).await
-        }
-        async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
-            SqliteStore::get_code(self, id).await
-        }
-        async fn latest_code(
-            &self,
-            user_id: UserId,
-            purpose: Purpose,
-            method: &ContactMethod,
-        ) -> Result<Option<OneTimeCode>, StoreError> {
-            SqliteStore::latest_code(self, user_id, purpose, method).await
-        }
-        async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
-            SqliteStore::count_code_entry(self, id, max).await
-        }
-        async fn use_code(
-            &self,
-            id: &str,
-            at: Timestamp,
-            verified: Option<(UserId, &Verification, &AuditEntry)>,
-        ) -> Result<bool, StoreError> {
-            SqliteStore::use_code(self, id, at, verified).await
-        }
-        async fn save_reset(&self, reset: &ResetSession) -> Result<(), StoreError> {
-            SqliteStore::save_reset(self, reset).await
-        }
-        async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
-            SqliteStore::get_reset(self, token_hash).await
-        }
-        async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
-            SqliteStore::delete_reset(self, token_hash).await
-        }
-    }
-
-    #[async_trait]
-    impl MfaStore for SqliteStore {
-        async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
-            SqliteStore::get_mfa(self, user_id).await
-        }
-        async fn set_app(
-            &self,
-            user_id: UserId,
-            sealed_secret: Option<&str>,
-            confirmed: bool,
-            audit: Option<&AuditEntry>,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            SqliteStore::set_app(self, user_id, sealed_secret, confirmed, audit, messages).await
-        }
-        async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
-            SqliteStore::advance_app_step(self, user_id, step).await
-        }
-        async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::set_mfa_chosen(self, user_id, chosen, audit).await
-        }
-        async fn replace_recovery_codes(
-            &self,
-            user_id: UserId,
-            hashes: &[String],
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            SqliteStore::replace_recovery_codes(self, user_id, hashes, audit, messages).await
-        }
-        async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
-            SqliteStore::use_recovery_code(self, user_id, hash, at).await
-        }
-        async fn save_pending_signin(&self, pending: &PendingSignIn) -> Result<(), StoreError> {
-            SqliteStore::save_pending_signin(self, pending).await
-        }
-        async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
-            SqliteStore::get_pending_signin(self, token_hash).await
-        }
-        async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
-            SqliteStore::delete_pending_signin(self, token_hash).await
         }
     }
 

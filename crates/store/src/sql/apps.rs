@@ -42,7 +42,7 @@ fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
 #[async_trait]
 impl AppStore for Store {
     async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("insert into apps (id, name, permissions, created_at, created_by) values ($1, $2, $3, $4, $5)")
             .bind(app.id.to_string())
             .bind(&app.name)
@@ -72,7 +72,7 @@ impl AppStore for Store {
     }
 
     async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query("update apps set name = $1, permissions = $2 where id = $3")
             .bind(&app.name)
             .bind(app.permissions.bits())
@@ -87,7 +87,7 @@ impl AppStore for Store {
     }
 
     async fn delete_app(&self, id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("delete from apps where id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Ok(false);
@@ -109,14 +109,14 @@ impl AppStore for Store {
     }
 
     async fn insert_app_secret(&self, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_secret(&mut tx, secret).await?;
         audit::insert(&mut tx, entry).await?;
         Ok(tx.commit().await?)
     }
 
     async fn delete_app_secret(&self, app_id: Uuid, secret_id: Uuid, entry: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("delete from app_secrets where app_id = $1 and id = $2")
             .bind(app_id.to_string())
             .bind(secret_id.to_string())

@@ -124,7 +124,7 @@ async fn set_chain_end(conn: &mut Connection, name: &str, link: &ChainLink) -> R
 #[async_trait]
 impl AuditStore for Store {
     async fn record(&self, entry: &AuditEntry, messages: &[Message]) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert(&mut tx, entry).await?;
         outbox::insert(&mut tx, messages).await?;
         tx.commit().await?;

@@ -62,7 +62,7 @@ impl SessionStore for Store {
     }
 
     async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         for sql in ["delete from sessions where user_id = $1", "delete from pending_signins where user_id = $1"] {
             sqlx::query(sql).bind(user_id.to_string()).execute(&mut *tx).await?;
         }
@@ -73,7 +73,7 @@ impl SessionStore for Store {
     async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<(), StoreError> {
         // Sign-ins waiting for their second step go too: they were started with a password
         // that may no longer be the user's.
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("delete from sessions where user_id = $1 and token_hash <> $2")
             .bind(user_id.to_string())
             .bind(keep.unwrap_or(""))
@@ -143,7 +143,10 @@ mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::mfa::PendingSignIn;
     #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::{
+        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
+        SignInLogStore, UserStore,
+    };
 
     use super::super::fixtures::{audit, other_node, test_store, user};
     use super::*;

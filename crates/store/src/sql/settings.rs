@@ -22,7 +22,7 @@ impl SettingsStore for Store {
     async fn set_settings(&self, values: &[(&str, String)], entry: &AuditEntry) -> Result<(), StoreError> {
         let mut ordered: Vec<&(&str, String)> = values.iter().collect();
         ordered.sort_by_key(|(key, _)| *key);
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in ordered {
             sqlx::query(
                 "insert into settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value",

@@ -8,12 +8,17 @@
 
 #[cfg(test)]
 pub(crate) use super::{other_node, test_store};
-pub(super) use super::{outbox, Connection, Db, Row, Store, ENGINE, FOR_UPDATE, GREATEST, MIGRATOR, TABLE_EXISTS};
+pub(super) use super::{
+    outbox, sweep_expired, Connection, Db, Row, Store, ENGINE, FOR_NO_KEY_UPDATE, FOR_UPDATE, GREATEST, MIGRATOR,
+    TABLE_EXISTS,
+};
 
 pub(super) mod apps;
 pub(super) mod audit;
 #[cfg(test)]
 pub(super) mod fixtures;
+pub(super) mod mfa;
+pub(super) mod recovery;
 pub(super) mod rows;
 pub(super) mod sessions;
 pub(super) mod settings;

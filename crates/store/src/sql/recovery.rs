@@ -1,22 +1,23 @@
-//! Verified contacts, one-time codes, resets under way and lockouts.
+//! Verified contacts, one-time codes and resets under way.
 
+use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::outbox::Message;
 use roster_domain::recovery::{ContactMethod, MethodKind, OneTimeCode, Purpose, ResetSession, Verification};
+use roster_domain::store::RecoveryStore;
 use roster_domain::user::UserId;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::Row as _;
 
-use crate::postgres::rows::{parse_id, Params};
-use crate::postgres::{audit, outbox, PostgresStore};
+use super::rows::{parse_id, Params};
+
+/// Users whose verifications one statement reads: a page of the longest list the APIs give.
+const IDS_PER_QUERY: usize = 1_000;
+use super::{audit, outbox, sweep_expired, Connection, Row, Store};
 
 /// Forgets the verification of contacts that changed or were removed (each with its user),
 /// inside a save: a changed contact must be verified again.
-pub(crate) async fn forget_changed(
-    conn: &mut PgConnection,
-    gone: &[(UserId, ContactMethod)],
-) -> Result<(), StoreError> {
+pub(crate) async fn forget_changed(conn: &mut Connection, gone: &[(UserId, ContactMethod)]) -> Result<(), StoreError> {
     if gone.is_empty() {
         return Ok(());
     }
@@ -34,37 +35,20 @@ pub(crate) async fn forget_changed(
     Ok(())
 }
 
-/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
-/// transaction. Rows that another transaction holds (another node sweeping the same rows) are
-/// left to it rather than waited for, so concurrent sweeps never block or deadlock each other.
-pub(crate) async fn sweep_expired(
-    conn: &mut PgConnection,
-    table: &str,
-    key: &str,
-    before: Timestamp,
-) -> Result<(), StoreError> {
-    let sql = format!(
-        "delete from {table} where {key} = any(array(select {key} from {table} where expires_at < $1 \
-         for update skip locked))"
-    );
-    sqlx::query(&sql).bind(before.millis()).execute(&mut *conn).await?;
-    Ok(())
-}
-
 fn method_of(kind: &str, value: String) -> Result<ContactMethod, StoreError> {
     let kind =
         MethodKind::from_code(kind).ok_or_else(|| StoreError::backend(format!("unknown contact method {kind:?}")))?;
     Ok(ContactMethod { kind, value })
 }
 
-fn verification_from_row(row: &PgRow) -> Result<Verification, StoreError> {
+fn verification_from_row(row: &Row) -> Result<Verification, StoreError> {
     Ok(Verification {
         method: method_of(&row.try_get::<String, _>("method")?, row.try_get("value")?)?,
         verified_at: Timestamp(row.try_get("verified_at")?),
     })
 }
 
-fn code_from_row(row: &PgRow) -> Result<OneTimeCode, StoreError> {
+fn code_from_row(row: &Row) -> Result<OneTimeCode, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name);
     let purpose = text("purpose")?;
     Ok(OneTimeCode {
@@ -81,35 +65,39 @@ fn code_from_row(row: &PgRow) -> Result<OneTimeCode, StoreError> {
     })
 }
 
-impl PostgresStore {
-    pub(crate) async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
+#[async_trait]
+impl RecoveryStore for Store {
+    async fn get_verifications(&self, user_id: UserId) -> Result<Vec<Verification>, StoreError> {
         let rows = sqlx::query("select method, value, verified_at from contact_verifications where user_id = $1")
             .bind(user_id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(verification_from_row).collect()
     }
 
-    pub(crate) async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
-        let keys: Vec<String> = ids.iter().map(UserId::to_string).collect();
-        let rows = sqlx::query(
-            "select user_id, method, value, verified_at from contact_verifications where user_id = any($1)",
-        )
-        .bind(&keys)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((parse_id(&row.try_get::<String, _>("user_id")?)?, verification_from_row(row)?)))
-            .collect()
+    async fn get_verifications_of(&self, ids: &[UserId]) -> Result<Vec<(UserId, Verification)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut params = Params::default();
+            let keys = chunk.iter().map(|id| params.push(id.to_string())).collect::<Result<Vec<_>, _>>()?;
+            let sql = format!(
+                "select user_id, method, value, verified_at from contact_verifications where user_id in ({})",
+                keys.join(", ")
+            );
+            for row in sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await? {
+                found.push((parse_id(&row.try_get::<String, _>("user_id")?)?, verification_from_row(&row)?));
+            }
+        }
+        Ok(found)
     }
 
-    pub(crate) async fn insert_code(
+    async fn insert_code(
         &self,
         code: &OneTimeCode,
         entry: Option<&AuditEntry>,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Expired codes are of no use to anyone: each new code sweeps them out.
         sweep_expired(&mut tx, "one_time_codes", "id", code.created_at.plus_seconds(-60 * 60)).await?;
         sqlx::query(
@@ -133,12 +121,13 @@ impl PostgresStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
-        let row = sqlx::query("select * from one_time_codes where id = $1").bind(id).fetch_optional(&self.pool).await?;
+    async fn get_code(&self, id: &str) -> Result<Option<OneTimeCode>, StoreError> {
+        let row =
+            sqlx::query("select * from one_time_codes where id = $1").bind(id).fetch_optional(self.writer()).await?;
         row.as_ref().map(code_from_row).transpose()
     }
 
-    pub(crate) async fn latest_code(
+    async fn latest_code(
         &self,
         user_id: UserId,
         purpose: Purpose,
@@ -152,34 +141,34 @@ impl PostgresStore {
         .bind(purpose.code())
         .bind(method.kind.code())
         .bind(&method.value)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?;
         row.as_ref().map(code_from_row).transpose()
     }
 
     /// A concurrent entry of the same code waits for this one's row lock and then re-checks
     /// `attempts < max` against the count this one left: the limit holds across nodes.
-    pub(crate) async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
+    async fn count_code_entry(&self, id: &str, max: u32) -> Result<Option<u32>, StoreError> {
         let attempts: Option<i64> = sqlx::query_scalar(
             "update one_time_codes set attempts = attempts + 1 where id = $1 and used_at is null and attempts < $2 \
              returning attempts",
         )
         .bind(id)
         .bind(i64::from(max))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?;
         Ok(attempts.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
     /// Of two nodes using the same code at once, the second waits for the first's row lock,
     /// then finds `used_at` set and matches nothing: a code works once.
-    pub(crate) async fn use_code(
+    async fn use_code(
         &self,
         id: &str,
         at: Timestamp,
         verified: Option<(UserId, &Verification, &AuditEntry)>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let used = sqlx::query("update one_time_codes set used_at = $1 where id = $2 and used_at is null")
             .bind(at.millis())
             .bind(id)
@@ -205,8 +194,8 @@ impl PostgresStore {
         Ok(true)
     }
 
-    pub(crate) async fn save_reset(&self, r: &ResetSession) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn save_reset(&self, r: &ResetSession) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sweep_expired(&mut tx, "reset_sessions", "token_hash", r.created_at).await?;
         sqlx::query(
             "insert into reset_sessions (token_hash, user_id, username, csrf_token, created_at, expires_at, proven, \
@@ -229,10 +218,10 @@ impl PostgresStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
+    async fn get_reset(&self, token_hash: &str) -> Result<Option<ResetSession>, StoreError> {
         let Some(row) = sqlx::query("select * from reset_sessions where token_hash = $1")
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.writer())
             .await?
         else {
             return Ok(None);
@@ -253,8 +242,8 @@ impl PostgresStore {
         }))
     }
 
-    pub(crate) async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from reset_sessions where token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+    async fn delete_reset(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from reset_sessions where token_hash = $1").bind(token_hash).execute(self.writer()).await?;
         Ok(())
     }
 }
@@ -264,11 +253,14 @@ mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::recovery::RESET_SESSION_SECONDS;
     #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::{
+        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
+        SignInLogStore, UserStore,
+    };
     use roster_domain::user::User;
 
+    use super::super::fixtures::{audit, message, other_node, test_store, user};
     use super::*;
-    use crate::postgres::fixtures::{audit, message, other_node, test_store, user};
 
     fn code(id: &str, user: &User, created_at: i64) -> OneTimeCode {
         OneTimeCode {
@@ -284,7 +276,7 @@ mod tests {
         }
     }
 
-    async fn with_user(store: &PostgresStore) -> User {
+    async fn with_user(store: &Store) -> User {
         let mut u = user(1);
         u.contact.alternate_emails = vec!["a@fabrikam.com".into()];
         u.contact.mobile_phone = Some("+447700900123".into());

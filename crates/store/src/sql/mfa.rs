@@ -1,27 +1,29 @@
 //! Second factors and sign-ins waiting for them.
 
+use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::mfa::{MfaState, PendingSignIn};
 use roster_domain::outbox::Message;
+use roster_domain::store::MfaStore;
 use roster_domain::user::UserId;
 use roster_domain::{StoreError, Timestamp};
-use sqlx::Row;
+use sqlx::Row as _;
 
-use crate::postgres::recovery::sweep_expired;
-use crate::postgres::rows::{flag, get_flag, parse_id, Params};
-use crate::postgres::{audit, outbox, PostgresStore};
+use super::rows::{flag, get_flag, parse_id, Params};
+use super::{audit, outbox, sweep_expired, Store, FOR_NO_KEY_UPDATE};
 
-impl PostgresStore {
-    pub(crate) async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
+#[async_trait]
+impl MfaStore for Store {
+    async fn get_mfa(&self, user_id: UserId) -> Result<MfaState, StoreError> {
         let row =
             sqlx::query("select app_secret, app_confirmed, app_last_step, chosen from user_mfa where user_id = $1")
                 .bind(user_id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writer())
                 .await?;
         let left: i64 =
             sqlx::query_scalar("select count(*) from recovery_codes where user_id = $1 and used_at is null")
                 .bind(user_id.to_string())
-                .fetch_one(&self.pool)
+                .fetch_one(self.writer())
                 .await?;
         let mut state = MfaState { recovery_codes_left: u32::try_from(left).unwrap_or(0), ..MfaState::default() };
         if let Some(row) = row {
@@ -33,7 +35,7 @@ impl PostgresStore {
         Ok(state)
     }
 
-    pub(crate) async fn set_app(
+    async fn set_app(
         &self,
         user_id: UserId,
         sealed: Option<&str>,
@@ -41,7 +43,7 @@ impl PostgresStore {
         entry: Option<&AuditEntry>,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "insert into user_mfa (user_id, app_secret, app_confirmed, app_last_step) values ($1, $2, $3, null) \
              on conflict (user_id) do update set app_secret = excluded.app_secret, \
@@ -62,25 +64,20 @@ impl PostgresStore {
 
     /// A code replayed on another node at the same moment waits for this update's row lock,
     /// then finds the step taken and matches nothing.
-    pub(crate) async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+    async fn advance_app_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "update user_mfa set app_last_step = $1 where user_id = $2 and (app_last_step is null or app_last_step < $1)",
         )
         .bind(step)
         .bind(user_id.to_string())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         ?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub(crate) async fn set_mfa_chosen(
-        &self,
-        user_id: UserId,
-        chosen: bool,
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn set_mfa_chosen(&self, user_id: UserId, chosen: bool, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "insert into user_mfa (user_id, chosen) values ($1, $2) on conflict (user_id) do update set chosen = excluded.chosen",
         )
@@ -96,15 +93,15 @@ impl PostgresStore {
     /// Locks the user's row first, so that two replacements for one user run one after the
     /// other and the later leaves only its own codes. (Unlocked, the later delete would not see
     /// the codes the earlier inserted, and both sets would stay valid.)
-    pub(crate) async fn replace_recovery_codes(
+    async fn replace_recovery_codes(
         &self,
         user_id: UserId,
         hashes: &[String],
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("select 1 from users where id = $1 for no key update")
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!("select 1 from users where id = $1{FOR_NO_KEY_UPDATE}"))
             .bind(user_id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
@@ -129,25 +126,20 @@ impl PostgresStore {
 
     /// A code used on two nodes at once: the second update waits for the first's row lock,
     /// then finds `used_at` set. A code works once.
-    pub(crate) async fn use_recovery_code(
-        &self,
-        user_id: UserId,
-        hash: &str,
-        at: Timestamp,
-    ) -> Result<bool, StoreError> {
+    async fn use_recovery_code(&self, user_id: UserId, hash: &str, at: Timestamp) -> Result<bool, StoreError> {
         let used = sqlx::query(
             "update recovery_codes set used_at = $1 where user_id = $2 and code_hash = $3 and used_at is null",
         )
         .bind(at.millis())
         .bind(user_id.to_string())
         .bind(hash)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(used.rows_affected() == 1)
     }
 
-    pub(crate) async fn save_pending_signin(&self, p: &PendingSignIn) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn save_pending_signin(&self, p: &PendingSignIn) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sweep_expired(&mut tx, "pending_signins", "token_hash", p.created_at).await?;
         sqlx::query(
             "insert into pending_signins (token_hash, user_id, csrf_token, created_at, expires_at, next, code_id, \
@@ -167,10 +159,10 @@ impl PostgresStore {
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
+    async fn get_pending_signin(&self, token_hash: &str) -> Result<Option<PendingSignIn>, StoreError> {
         let Some(row) = sqlx::query("select * from pending_signins where token_hash = $1")
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.writer())
             .await?
         else {
             return Ok(None);
@@ -187,8 +179,11 @@ impl PostgresStore {
         }))
     }
 
-    pub(crate) async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from pending_signins where token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+    async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from pending_signins where token_hash = $1")
+            .bind(token_hash)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 }
@@ -197,13 +192,16 @@ impl PostgresStore {
 mod tests {
     use roster_domain::audit::AuditAction;
     #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::{
+        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
+        SignInLogStore, UserStore,
+    };
     use roster_domain::user::User;
 
+    use super::super::fixtures::{audit, other_node, test_store, user};
     use super::*;
-    use crate::postgres::fixtures::{audit, other_node, test_store, user};
 
-    async fn with_user(store: &PostgresStore) -> User {
+    async fn with_user(store: &Store) -> User {
         let u = user(1);
         store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
         u
