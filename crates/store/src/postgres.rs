@@ -21,7 +21,7 @@
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use roster_domain::{StoreError, Timestamp};
+use roster_domain::StoreError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
@@ -29,7 +29,6 @@ use sqlx::Executor;
 mod find;
 mod import;
 mod listing;
-mod outbox;
 mod transfer;
 mod users;
 
@@ -37,7 +36,7 @@ mod users;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, recovery, rows};
+use sql::{audit, outbox, recovery, rows};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Postgres;
@@ -89,16 +88,14 @@ const FOR_UPDATE: &str = " for update";
 /// rows that reference it free to change.
 const FOR_NO_KEY_UPDATE: &str = " for no key update";
 
-/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
-/// transaction. Rows that another transaction holds (another node sweeping the same rows) are
-/// left to it rather than waited for, so concurrent sweeps never block or deadlock each other.
-async fn sweep_expired(conn: &mut Connection, table: &str, key: &str, before: Timestamp) -> Result<(), StoreError> {
-    let sql = format!(
-        "delete from {table} where {key} = any(array(select {key} from {table} where expires_at < $1 \
-         for update skip locked))"
-    );
-    sqlx::query(&sql).bind(before.millis()).execute(&mut *conn).await?;
-    Ok(())
+/// The condition that picks, from the ids `select` returns, those no other transaction is
+/// changing, locking them: `skip locked` passes over rows another node holds at this moment
+/// instead of waiting for them (and a row whose change committed meanwhile is re-checked). The
+/// ids are collected with `array(…)`, which runs exactly once: a plain `in (select … limit …)`
+/// may be re-run as the inner side of a join, each run locking rows of its own, and so take
+/// more than its limit.
+fn unlocked_among(column: &str, select: &str) -> String {
+    format!("{column} = any(array({select} for update skip locked))")
 }
 
 /// What this engine calls the larger of two values.
@@ -296,30 +293,6 @@ mod store_impl {
         }
         async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
             PostgresStore::apply_user_batches(self, batches).await
-        }
-    }
-
-    #[async_trait]
-    impl OutboxStore for PostgresStore {
-        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-            PostgresStore::queue_messages(self, messages).await
-        }
-        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
-            PostgresStore::claim_messages(self, now, channels, limit).await
-        }
-        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            PostgresStore::hold_messages(self, now, limit).await
-        }
-        async fn record_deliveries(
-            &self,
-            lease: Lease,
-            outcomes: &[(i64, Outcome)],
-            at: Timestamp,
-        ) -> Result<Vec<i64>, StoreError> {
-            PostgresStore::record_deliveries(self, lease, outcomes, at).await
-        }
-        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            PostgresStore::list_outbox(self, before, limit).await
         }
     }
 }

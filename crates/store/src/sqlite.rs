@@ -9,7 +9,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use roster_domain::{StoreError, Timestamp};
+use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod checkpoint;
@@ -17,7 +17,6 @@ mod find;
 mod group_commit;
 mod import;
 mod listing;
-mod outbox;
 mod stored_user;
 mod transfer;
 mod users;
@@ -26,7 +25,7 @@ mod users;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, recovery, rows};
+use sql::{audit, outbox, recovery, rows};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Sqlite;
@@ -79,14 +78,10 @@ const FOR_UPDATE: &str = "";
 /// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
 const FOR_NO_KEY_UPDATE: &str = "";
 
-/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
-/// transaction (whose key column `_key` only PostgreSQL's sweep needs).
-async fn sweep_expired(conn: &mut Connection, table: &str, _key: &str, before: Timestamp) -> Result<(), StoreError> {
-    sqlx::query(&format!("delete from {table} where expires_at < $1"))
-        .bind(before.millis())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// The condition that picks, from the ids `select` returns, those no other transaction is
+/// changing: all of them, as SQLite has one writer.
+fn unlocked_among(column: &str, select: &str) -> String {
+    format!("{column} in ({select})")
 }
 
 /// What this engine calls the larger of two values.
@@ -354,30 +349,6 @@ mod store_impl {
         }
         async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
             SqliteStore::apply_user_batches(self, batches).await
-        }
-    }
-
-    #[async_trait]
-    impl OutboxStore for SqliteStore {
-        async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-            SqliteStore::queue_messages(self, messages).await
-        }
-        async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
-            SqliteStore::claim_messages(self, now, channels, limit).await
-        }
-        async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            SqliteStore::hold_messages(self, now, limit).await
-        }
-        async fn record_deliveries(
-            &self,
-            lease: Lease,
-            outcomes: &[(i64, Outcome)],
-            at: Timestamp,
-        ) -> Result<Vec<i64>, StoreError> {
-            SqliteStore::record_deliveries(self, lease, outcomes, at).await
-        }
-        async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
-            SqliteStore::list_outbox(self, before, limit).await
         }
     }
 }

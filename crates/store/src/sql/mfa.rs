@@ -9,8 +9,9 @@ use roster_domain::user::UserId;
 use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
+use super::recovery::sweep_expired;
 use super::rows::{flag, get_flag, parse_id, Params};
-use super::{audit, outbox, sweep_expired, Store, FOR_NO_KEY_UPDATE};
+use super::{audit, outbox, Store, FOR_NO_KEY_UPDATE};
 
 #[async_trait]
 impl MfaStore for Store {

@@ -13,7 +13,7 @@ use super::rows::{parse_id, Params};
 
 /// Users whose verifications one statement reads: a page of the longest list the APIs give.
 const IDS_PER_QUERY: usize = 1_000;
-use super::{audit, outbox, sweep_expired, Connection, Row, Store};
+use super::{audit, outbox, unlocked_among, Connection, Row, Store};
 
 /// Forgets the verification of contacts that changed or were removed (each with its user),
 /// inside a save: a changed contact must be verified again.
@@ -32,6 +32,23 @@ pub(crate) async fn forget_changed(conn: &mut Connection, gone: &[(UserId, Conta
     let sql =
         format!("delete from contact_verifications where (user_id, method, value) in (values {})", triples.join(", "));
     sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Deletes the rows of `table` whose `expires_at` is before `before`, inside the caller's
+/// transaction. Rows that another transaction holds (another node sweeping the same rows) are
+/// left to it rather than waited for, so concurrent sweeps never block or deadlock each other.
+pub(crate) async fn sweep_expired(
+    conn: &mut Connection,
+    table: &str,
+    key: &str,
+    before: Timestamp,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "delete from {table} where {}",
+        unlocked_among(key, &format!("select {key} from {table} where expires_at < $1"))
+    );
+    sqlx::query(&sql).bind(before.millis()).execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -9,8 +9,7 @@
 #[cfg(test)]
 pub(crate) use super::{other_node, test_store};
 pub(super) use super::{
-    outbox, sweep_expired, Connection, Db, Row, Store, ENGINE, FOR_NO_KEY_UPDATE, FOR_UPDATE, GREATEST, MIGRATOR,
-    TABLE_EXISTS,
+    unlocked_among, Connection, Db, Row, Store, ENGINE, FOR_NO_KEY_UPDATE, FOR_UPDATE, GREATEST, MIGRATOR, TABLE_EXISTS,
 };
 
 pub(super) mod apps;
@@ -18,6 +17,7 @@ pub(super) mod audit;
 #[cfg(test)]
 pub(super) mod fixtures;
 pub(super) mod mfa;
+pub(super) mod outbox;
 pub(super) mod recovery;
 pub(super) mod rows;
 pub(super) mod sessions;

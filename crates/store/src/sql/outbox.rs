@@ -1,13 +1,16 @@
 //! The outbox: queued in the transactions of the changes that cause it, claimed by delivery
 //! workers on any node with a lease.
 
-use roster_domain::outbox::{Channel, Claim, DeliveryState, Lease, Message, MessageKind, OutboxEntry, Outcome};
-use roster_domain::{StoreError, Timestamp};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use std::collections::HashSet;
 
-use crate::postgres::rows::{flag, get_flag, parse_id, Params};
-use crate::postgres::PostgresStore;
+use async_trait::async_trait;
+use roster_domain::outbox::{Channel, Claim, DeliveryState, Lease, Message, MessageKind, OutboxEntry, Outcome};
+use roster_domain::store::OutboxStore;
+use roster_domain::{StoreError, Timestamp};
+use sqlx::Row as _;
+
+use super::rows::{flag, get_flag, parse_id, Params};
+use super::{unlocked_among, Connection, Row, Store};
 
 const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
     attempts, next_attempt_at, last_error, finished_at, redacted";
@@ -16,7 +19,7 @@ const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text
 const INSERT_CHUNK: usize = 100;
 
 /// Queues messages inside the caller's transaction, due at once.
-pub(crate) async fn insert(conn: &mut PgConnection, messages: &[Message]) -> Result<(), StoreError> {
+pub(crate) async fn insert(conn: &mut Connection, messages: &[Message]) -> Result<(), StoreError> {
     for chunk in messages.chunks(INSERT_CHUNK) {
         let mut params = Params::default();
         let mut rows = Vec::with_capacity(chunk.len());
@@ -47,7 +50,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, messages: &[Message]) -> Res
 /// Records what one attempt came to, releasing its lease, if the message is still under `lease`
 /// (and so has no outcome yet); returns whether it was.
 async fn record(
-    conn: &mut PgConnection,
+    conn: &mut Connection,
     lease: Lease,
     id: i64,
     outcome: &Outcome,
@@ -86,13 +89,32 @@ async fn record(
 }
 
 /// Taken messages, in the order they fell due.
-fn in_due_order(rows: &[PgRow]) -> Result<Vec<OutboxEntry>, StoreError> {
+/// Held messages recorded by one statement.
+const HELD_PER_STATEMENT: usize = 500;
+
+/// Records held messages (in the order of their ids) as [`record`] does, in one statement;
+/// returns those left unrecorded.
+async fn record_held(conn: &mut Connection, lease: Lease, ids: &[i64], at: Timestamp) -> Result<Vec<i64>, StoreError> {
+    let mut params = Params::default();
+    let (finished, held_under) = (params.push(at.millis())?, params.push(lease.until.millis())?);
+    let list = ids.iter().map(|id| params.push(*id)).collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
+        "update outbox set state = 'held', finished_at = {finished}, lease_until = null where lease_until = \
+         {held_under} and state = 'pending' and id in ({}) returning id",
+        list.join(", ")
+    );
+    let recorded: HashSet<i64> =
+        sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_all(&mut *conn).await?.into_iter().collect();
+    Ok(ids.iter().copied().filter(|id| !recorded.contains(id)).collect())
+}
+
+fn in_due_order(rows: &[Row]) -> Result<Vec<OutboxEntry>, StoreError> {
     let mut entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>()?;
     entries.sort_by_key(|e| (e.next_attempt_at, e.message.id));
     Ok(entries)
 }
 
-fn entry_from_row(row: &PgRow) -> Result<OutboxEntry, StoreError> {
+fn entry_from_row(row: &Row) -> Result<OutboxEntry, StoreError> {
     let text = |name: &str| row.try_get::<String, _>(name);
     let int = |name: &str| row.try_get::<i64, _>(name);
     let unknown = |what: &str, value: String| StoreError::backend(format!("unknown outbox {what} {value:?}"));
@@ -122,36 +144,18 @@ fn entry_from_row(row: &PgRow) -> Result<OutboxEntry, StoreError> {
     })
 }
 
-impl PostgresStore {
-    pub(crate) async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+#[async_trait]
+impl OutboxStore for Store {
+    async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
         insert(&mut tx, messages).await?;
         Ok(tx.commit().await?)
     }
 
-    pub(crate) async fn record(
-        &self,
-        entry: &roster_domain::AuditEntry,
-        messages: &[Message],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        crate::postgres::audit::insert(&mut tx, entry).await?;
-        insert(&mut tx, messages).await?;
-        Ok(tx.commit().await?)
-    }
-
-    /// One statement. `skip locked` passes over rows another worker is claiming at this moment
-    /// instead of waiting for them (and a row whose claim committed meanwhile is re-checked and
-    /// dropped, its lease now live). The ids are collected with `array(…)`, which runs exactly
-    /// once: a plain `in (select … limit …)` may be re-run as the inner side of a join, each run
-    /// locking rows of its own, and so claim more than `limit`. The channels are a list of
-    /// parameters, a plain filter on the rows the due index yields.
-    pub(crate) async fn claim_messages(
-        &self,
-        now: Timestamp,
-        channels: &[Channel],
-        limit: u32,
-    ) -> Result<Claim, StoreError> {
+    /// One statement, which passes over rows another worker is claiming at this moment instead
+    /// of waiting for them (see [`unlocked_among`]). The channels are a list of parameters, a
+    /// plain filter on the rows the due index yields.
+    async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
         let lease = Lease::claimed_at(now);
         if channels.is_empty() {
             return Ok(Claim { lease, entries: Vec::new() });
@@ -162,32 +166,41 @@ impl PostgresStore {
         let codes = channels.iter().map(|c| params.push(c.code())).collect::<Result<Vec<_>, _>>()?.join(", ");
         let limit = params.push(i64::from(limit))?;
         let sql = format!(
-            "update outbox set lease_until = {until}, attempts = attempts + 1 where id = any(array(select id \
-             from outbox where state = 'pending' and next_attempt_at <= {due} and (lease_until is null or \
-             lease_until <= {due}) and channel in ({codes}) order by next_attempt_at, id limit {limit} \
-             for update skip locked)) returning {COLUMNS}"
+            "update outbox set lease_until = {until}, attempts = attempts + 1 where {} returning {COLUMNS}",
+            unlocked_among(
+                "id",
+                &format!(
+                    "select id from outbox where state = 'pending' and next_attempt_at <= {due} and (lease_until \
+                     is null or lease_until <= {due}) and channel in ({codes}) order by next_attempt_at, id \
+                     limit {limit}"
+                )
+            )
         );
-        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.writer()).await?;
         Ok(Claim { lease, entries: in_due_order(&rows)? })
     }
 
     /// The claim's selection, marked held at once: no lease, since nothing will be sent; rows
-    /// another worker is claiming are skipped as in [`Self::claim_messages`].
-    pub(crate) async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    /// another worker is claiming are skipped as in `claim_messages`.
+    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         let sql = format!(
             "update outbox set state = 'held', finished_at = $1, lease_until = null, attempts = attempts + 1 \
-             where id = any(array(select id from outbox where state = 'pending' and next_attempt_at <= $1 \
-             and (lease_until is null or lease_until <= $1) order by next_attempt_at, id limit $2 \
-             for update skip locked)) returning {COLUMNS}"
+             where {} returning {COLUMNS}",
+            unlocked_among(
+                "id",
+                "select id from outbox where state = 'pending' and next_attempt_at <= $1 and (lease_until is null \
+                 or lease_until <= $1) order by next_attempt_at, id limit $2"
+            )
         );
-        let rows = sqlx::query(&sql).bind(now.millis()).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(now.millis()).bind(i64::from(limit)).fetch_all(self.writer()).await?;
         in_due_order(&rows)
     }
 
     /// In one transaction, in the order of the ids (the same id keeps its outcomes' order):
     /// two workers holding overlapping messages, after a lease ran out, then lock them in the
-    /// same order and cannot deadlock.
-    pub(crate) async fn record_deliveries(
+    /// same order and cannot deadlock. A run of held messages, the bulk of a round without
+    /// transports, is recorded by one statement (its ids in order too).
+    async fn record_deliveries(
         &self,
         lease: Lease,
         outcomes: &[(i64, Outcome)],
@@ -196,20 +209,29 @@ impl PostgresStore {
         let mut ordered: Vec<&(i64, Outcome)> = outcomes.iter().collect();
         ordered.sort_by_key(|(id, _)| *id);
         let mut lost = Vec::new();
-        let mut tx = self.pool.begin().await?;
-        for (id, outcome) in ordered {
-            if !record(&mut tx, lease, *id, outcome, at).await? {
-                lost.push(*id);
+        let mut tx = self.begin_write().await?;
+        for run in ordered.chunk_by(|(_, a), (_, b)| matches!(a, Outcome::Held) && matches!(b, Outcome::Held)) {
+            if let [(_, Outcome::Held), ..] = run {
+                for ids in run.chunks(HELD_PER_STATEMENT) {
+                    let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+                    lost.extend(record_held(&mut tx, lease, &ids, at).await?);
+                }
+                continue;
+            }
+            for (id, outcome) in run {
+                if !record(&mut tx, lease, *id, outcome, at).await? {
+                    lost.push(*id);
+                }
             }
         }
         tx.commit().await?;
         Ok(lost)
     }
 
-    pub(crate) async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         let sql = format!("select {COLUMNS} from outbox where id < $1 order by id desc limit $2");
         let rows =
-            sqlx::query(&sql).bind(before.unwrap_or(i64::MAX)).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+            sqlx::query(&sql).bind(before.unwrap_or(i64::MAX)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
         rows.iter().map(entry_from_row).collect()
     }
 }
@@ -222,8 +244,8 @@ mod tests {
 
     use roster_domain::outbox::LEASE_SECONDS;
 
+    use super::super::fixtures::{message, other_node, test_store};
     use super::*;
-    use crate::postgres::fixtures::{message, other_node, test_store};
 
     fn ids(entries: &[OutboxEntry]) -> Vec<i64> {
         entries.iter().map(|e| e.message.id).collect()
@@ -339,6 +361,27 @@ mod tests {
         let listed = store.list_outbox(None, 10).await.unwrap();
         let states: Vec<_> = listed.iter().map(|e| e.state).collect();
         assert_eq!(states, [DeliveryState::Delivered, DeliveryState::Failed, DeliveryState::Delivered]);
+    }
+
+    #[tokio::test]
+    async fn a_round_of_held_messages_is_recorded_together_with_the_others() {
+        let Some((_db, store)) = test_store().await else { return };
+        let count = HELD_PER_STATEMENT as i64 + 20;
+        store.queue_messages(&(0..count).map(message).collect::<Vec<_>>()).await.unwrap();
+        let now = Timestamp(10_000);
+        let claimed = store.claim_messages(now, &Channel::ALL, count as u32).await.unwrap();
+        assert_eq!(claimed.entries.len() as i64, count);
+        let lease = claimed.lease;
+        store.record_deliveries(lease, &[(2, Outcome::Delivered { redact: true })], now).await.unwrap();
+        let mut round: Vec<(i64, Outcome)> = claimed.entries.iter().map(|e| (e.message.id, Outcome::Held)).collect();
+        round[0].1 = Outcome::Retry { error: "busy".into(), at: Timestamp(20_000) };
+        assert_eq!(store.record_deliveries(lease, &round, now).await.unwrap(), [2], "already recorded");
+
+        let listed = store.list_outbox(None, 1_000).await.unwrap();
+        let state = |id: i64| listed.iter().find(|e| e.message.id == id).unwrap().state;
+        assert_eq!(state(1), DeliveryState::Pending, "the retry waits");
+        assert_eq!(state(2), DeliveryState::Delivered, "a recorded outcome is never overwritten");
+        assert!((3..=count).all(|id| state(id) == DeliveryState::Held), "past one statement's worth too");
     }
 
     #[tokio::test]
