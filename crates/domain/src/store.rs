@@ -121,6 +121,7 @@ pub type Count = u32;
 /// engine gets by implementing each of them.
 pub trait Store:
     UserStore
+    + ListingStore
     + ImportStore
     + SessionStore
     + RecoveryStore
@@ -136,6 +137,7 @@ pub trait Store:
 
 impl<
         T: UserStore
+            + ListingStore
             + ImportStore
             + SessionStore
             + RecoveryStore
@@ -150,7 +152,7 @@ impl<
 {
 }
 
-/// Users: reading, listing, searching and saving them one at a time.
+/// Users, read and saved one at a time.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Number of users, deleted ones included.
@@ -174,16 +176,6 @@ pub trait UserStore: Send + Sync {
 
     /// Every active user holding an administrator role, by username.
     async fn list_administrators(&self) -> Result<Vec<User>, StoreError>;
-
-    /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
-    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
-
-    /// Active users matching a filter, one page (see [`UserFind`]). The store selects exactly
-    /// the users [`UserFilter::matches`] accepts.
-    async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError>;
-
-    /// How many active users match `filter`.
-    async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError>;
 
     /// Replaces `before` by `after` if the stored version is still `before.version` (`after.version`
     /// must be the next one), queueing `messages` with it; only what differs need be written.
@@ -209,6 +201,20 @@ pub trait UserStore: Send + Sync {
     /// Permanently removes users deleted before `deleted_before`, with an audit record each;
     /// returns how many.
     async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
+}
+
+/// Pages of users: the admin center's list and the APIs' searches.
+#[async_trait]
+pub trait ListingStore: Send + Sync {
+    /// One page of users: `query.limit` rows at most, in the query's order (reversed for `before`).
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Active users matching a filter, one page (see [`UserFind`]). The store selects exactly
+    /// the users [`UserFilter::matches`] accepts.
+    async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError>;
+
+    /// How many active users match `filter`.
+    async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError>;
 }
 
 /// Changes to many users at once: bulk loads and CSV imports.

@@ -26,17 +26,16 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
 
+mod commit;
 mod find;
-mod import;
 mod listing;
 mod transfer;
-mod users;
 
 #[path = "sql/sql.rs"]
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, outbox, recovery, rows};
+use sql::{audit, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Postgres;
@@ -63,6 +62,11 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// A read-only transaction that reads one snapshot throughout.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.pool.begin_with("begin isolation level repeatable read read only").await
     }
 }
 
@@ -97,6 +101,10 @@ const FOR_NO_KEY_UPDATE: &str = " for no key update";
 fn unlocked_among(column: &str, select: &str) -> String {
     format!("{column} = any(array({select} for update skip locked))")
 }
+
+/// Users per multi-row insert: 500 × 30 parameters stay well inside PostgreSQL's limit of
+/// 65,535 per statement.
+const USERS_PER_INSERT: usize = 500;
 
 /// What this engine calls the larger of two values.
 const GREATEST: &str = "greatest";
@@ -198,14 +206,6 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     Err(StoreError::backend(format!("migration failed: {}", last.map(|e| e.to_string()).unwrap_or_default())))
 }
 
-/// Maps a unique-constraint failure to [`StoreError::Duplicate`], anything else to a backend error.
-pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
-        _ => StoreError::backend(e),
-    }
-}
-
 mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
@@ -221,28 +221,7 @@ mod store_impl {
     use crate::postgres::PostgresStore;
 
     #[async_trait]
-    impl UserStore for PostgresStore {
-        async fn count_users(&self) -> Result<u64, StoreError> {
-            PostgresStore::count_users(self).await
-        }
-        async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
-            PostgresStore::insert_user(self, user, hash, audit).await
-        }
-        async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-            PostgresStore::get_user(self, id).await
-        }
-        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-            PostgresStore::get_users(self, ids).await
-        }
-        async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-            PostgresStore::get_credentials(self, username).await
-        }
-        async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
-            PostgresStore::get_password_hash(self, id).await
-        }
-        async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
-            PostgresStore::list_administrators(self).await
-        }
+    impl ListingStore for PostgresStore {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             PostgresStore::list_users(self, query).await
         }
@@ -257,42 +236,6 @@ mod store_impl {
             filter: Option<&roster_domain::user_filter::UserFilter>,
         ) -> Result<u64, StoreError> {
             PostgresStore::count_found(self, filter).await
-        }
-        async fn save_user(
-            &self,
-            before: &User,
-            after: &User,
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            PostgresStore::save_user(self, before, after, audit, messages).await
-        }
-        async fn set_password(
-            &self,
-            id: UserId,
-            hash: &str,
-            must_change: bool,
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            PostgresStore::set_password(self, id, hash, must_change, audit, messages).await
-        }
-        async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
-            PostgresStore::purge_deleted(self, before, actor).await
-        }
-    }
-
-    #[async_trait]
-    impl ImportStore for PostgresStore {
-        async fn insert_users_bulk(
-            &self,
-            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            PostgresStore::insert_users_bulk(self, batches, audit).await
-        }
-        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
-            PostgresStore::apply_user_batches(self, batches).await
         }
     }
 }

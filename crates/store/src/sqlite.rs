@@ -12,20 +12,19 @@ use std::time::Duration;
 use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+mod bulk_load;
 mod checkpoint;
 mod find;
 mod group_commit;
-mod import;
 mod listing;
 mod stored_user;
 mod transfer;
-mod users;
 
 #[path = "sql/sql.rs"]
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, outbox, recovery, rows};
+use sql::{audit, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 type Db = sqlx::Sqlite;
@@ -56,6 +55,11 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
         self.writer.begin_with("begin immediate").await
     }
+
+    /// A read transaction: one snapshot throughout, and no writer held up.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.readers.begin().await
+    }
 }
 
 /// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
@@ -83,6 +87,9 @@ const FOR_NO_KEY_UPDATE: &str = "";
 fn unlocked_among(column: &str, select: &str) -> String {
     format!("{column} in ({select})")
 }
+
+/// Users per multi-row insert: 40 × 30 parameters stay far below SQLite's limit.
+const USERS_PER_INSERT: usize = 40;
 
 /// What this engine calls the larger of two values.
 const GREATEST: &str = "max";
@@ -254,14 +261,6 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .pragma("soft_heap_limit", "67108864")
 }
 
-/// Maps a unique-constraint failure to [`StoreError::Duplicate`], anything else to a backend error.
-pub(crate) fn unique_or_backend(e: sqlx::Error, what: &'static str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
-        _ => StoreError::backend(e),
-    }
-}
-
 mod store_impl {
     use async_trait::async_trait;
     use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
@@ -277,28 +276,7 @@ mod store_impl {
     use crate::sqlite::SqliteStore;
 
     #[async_trait]
-    impl UserStore for SqliteStore {
-        async fn count_users(&self) -> Result<u64, StoreError> {
-            SqliteStore::count_users(self).await
-        }
-        async fn insert_user(&self, user: &User, hash: Option<&str>, audit: &AuditEntry) -> Result<(), StoreError> {
-            SqliteStore::insert_user(self, user, hash, audit).await
-        }
-        async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-            SqliteStore::get_user(self, id).await
-        }
-        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-            SqliteStore::get_users(self, ids).await
-        }
-        async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-            SqliteStore::get_credentials(self, username).await
-        }
-        async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
-            SqliteStore::get_password_hash(self, id).await
-        }
-        async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
-            SqliteStore::list_administrators(self).await
-        }
+    impl ListingStore for SqliteStore {
         async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
             SqliteStore::list_users(self, query).await
         }
@@ -313,42 +291,6 @@ mod store_impl {
             filter: Option<&roster_domain::user_filter::UserFilter>,
         ) -> Result<u64, StoreError> {
             SqliteStore::count_found(self, filter).await
-        }
-        async fn save_user(
-            &self,
-            before: &User,
-            after: &User,
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            SqliteStore::save_user(self, before, after, audit, messages).await
-        }
-        async fn set_password(
-            &self,
-            id: UserId,
-            hash: &str,
-            must_change: bool,
-            audit: &AuditEntry,
-            messages: &[Message],
-        ) -> Result<(), StoreError> {
-            SqliteStore::set_password(self, id, hash, must_change, audit, messages).await
-        }
-        async fn purge_deleted(&self, before: Timestamp, actor: &str) -> Result<u64, StoreError> {
-            SqliteStore::purge_deleted(self, before, actor).await
-        }
-    }
-
-    #[async_trait]
-    impl ImportStore for SqliteStore {
-        async fn insert_users_bulk(
-            &self,
-            batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-            audit: &AuditEntry,
-        ) -> Result<(), StoreError> {
-            SqliteStore::insert_users_bulk(self, batches, audit).await
-        }
-        async fn apply_user_batches(&self, batches: &mut dyn UserBatches) -> Result<bool, StoreError> {
-            SqliteStore::apply_user_batches(self, batches).await
         }
     }
 }

@@ -9,13 +9,15 @@
 #[cfg(test)]
 pub(crate) use super::{other_node, test_store};
 pub(super) use super::{
-    unlocked_among, Connection, Db, Row, Store, ENGINE, FOR_NO_KEY_UPDATE, FOR_UPDATE, GREATEST, MIGRATOR, TABLE_EXISTS,
+    unlocked_among, Connection, Db, Row, Store, ENGINE, FOR_NO_KEY_UPDATE, FOR_UPDATE, GREATEST, MIGRATOR,
+    TABLE_EXISTS, USERS_PER_INSERT,
 };
 
 pub(super) mod apps;
 pub(super) mod audit;
 #[cfg(test)]
 pub(super) mod fixtures;
+pub(super) mod import;
 pub(super) mod mfa;
 pub(super) mod outbox;
 pub(super) mod recovery;
@@ -23,3 +25,4 @@ pub(super) mod rows;
 pub(super) mod sessions;
 pub(super) mod settings;
 pub(super) mod signin_log;
+pub(super) mod users;

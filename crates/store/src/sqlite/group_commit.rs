@@ -18,8 +18,8 @@ use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sqlite::audit;
-use crate::sqlite::users::{insert_user_row, replace_emails, update_row, write_rest, Accepted};
+use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted};
+use crate::sqlite::{audit, SqliteStore};
 
 /// The most saves one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -116,7 +116,7 @@ async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::Receiver<J>) {
 
 async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut conn = writer.acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with("begin immediate").await?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut accepted = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -141,7 +141,7 @@ async fn commit(writer: &SqlitePool, jobs: &[SaveJob]) -> Result<Vec<Result<(), 
 
 async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut conn = writer.acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with("begin immediate").await?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut accepted = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -155,11 +155,51 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
         }
     }
     let users: Vec<&User> = accepted.iter().map(|j| &j.user).collect();
-    replace_emails(&mut tx, &users).await?;
+    insert_emails(&mut tx, &users).await?;
     let entries: Vec<&AuditEntry> = accepted.iter().map(|j| &j.audit).collect();
     audit::insert_many(&mut tx, &entries).await?;
     tx.commit().await?;
     Ok(results)
+}
+
+impl SqliteStore {
+    /// Adds a user in the next shared commit, and answers once it is durable.
+    pub(crate) async fn commit_new_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = InsertJob {
+            user: user.clone(),
+            password_hash: password_hash.map(str::to_string),
+            audit: entry.clone(),
+            reply,
+        };
+        self.inserts.send(job).await.map_err(|_| StoreError::backend("the committer has stopped"))?;
+        answer.await.map_err(|_| StoreError::backend("the committer dropped a new user"))?
+    }
+
+    /// Saves a user in the next shared commit, and answers once it is durable.
+    pub(crate) async fn commit_save(
+        &self,
+        before: &User,
+        after: &User,
+        entry: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = SaveJob {
+            before: before.clone(),
+            after: after.clone(),
+            audit: entry.clone(),
+            messages: messages.to_vec(),
+            reply,
+        };
+        self.saves.send(job).await.map_err(|_| StoreError::backend("the committer has stopped"))?;
+        answer.await.map_err(|_| StoreError::backend("the committer dropped a save"))?
+    }
 }
 
 #[cfg(test)]

@@ -1,28 +1,28 @@
-//! Users and their alternate email addresses.
+//! Users and their alternate email addresses, read and saved one at a time.
 
+use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::outbox::Message;
 use roster_domain::recovery::methods::methods_of;
 use roster_domain::recovery::ContactMethod;
+use roster_domain::store::{Credentials, UserStore};
 use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
-use sqlx::{PgConnection, Row};
+use sqlx::Row as _;
 
-use crate::postgres::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
-use crate::postgres::{audit, outbox, recovery, unique_or_backend, PostgresStore};
-use roster_domain::store::Credentials;
+use super::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
+use super::{audit, outbox, recovery, Connection, Store, FOR_UPDATE, USERS_PER_INSERT};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
      state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
      updated_by, version, deleted_at, alternate_email_list";
 
-/// Rows per multi-row insert in bulk loads: 500 × 30 parameters stay well inside PostgreSQL's
-/// limit of 65,535 per statement.
-const BULK_CHUNK: usize = 500;
-
-/// Address rows per insert: seven parameters each.
+/// Address rows per insert: seven parameters each, well inside both engines' limits.
 const EMAIL_ROWS_PER_INSERT: usize = 1_000;
+
+/// Users one `id in (…)` list names at most.
+const IDS_PER_QUERY: usize = 1_000;
 
 fn key(value: &Option<String>) -> Option<String> {
     value.as_deref().map(sort_key)
@@ -60,7 +60,9 @@ fn push_user_values(params: &mut Params, user: &User, password_hash: Option<&str
     Ok(format!("({})", row.join(", ")))
 }
 
-async fn insert_emails(conn: &mut PgConnection, users: &[&User]) -> Result<(), StoreError> {
+/// Adds the alternate addresses of `users` (whose rows hold them too) to the table that
+/// searches them.
+pub(crate) async fn insert_emails(conn: &mut Connection, users: &[&User]) -> Result<(), StoreError> {
     let rows: Vec<(&User, usize, &String)> = users
         .iter()
         .flat_map(|user| user.contact.alternate_emails.iter().enumerate().map(move |(i, a)| (*user, i, a)))
@@ -90,8 +92,22 @@ async fn insert_emails(conn: &mut PgConnection, users: &[&User]) -> Result<(), S
     Ok(())
 }
 
-pub(crate) async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Result<(), StoreError> {
-    for chunk in users.chunks(BULK_CHUNK) {
+/// Inserts one user's row; a taken username is [`StoreError::Duplicate`] and writes nothing.
+pub(crate) async fn insert_user_row(
+    conn: &mut Connection,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut params = Params::default();
+    let values = push_user_values(&mut params, user, password_hash)?;
+    let sql = format!("insert into users ({INSERT_COLUMNS}) values {values}");
+    sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await.map_err(|e| unique_or(e, "username"))?;
+    Ok(())
+}
+
+/// Inserts users with their addresses, [`USERS_PER_INSERT`] to a statement.
+pub(crate) async fn insert_rows(conn: &mut Connection, users: &[User]) -> Result<(), StoreError> {
+    for chunk in users.chunks(USERS_PER_INSERT) {
         let mut params = Params::default();
         let values =
             chunk.iter().map(|user| push_user_values(&mut params, user, None)).collect::<Result<Vec<_>, _>>()?;
@@ -99,17 +115,48 @@ pub(crate) async fn insert_rows(conn: &mut PgConnection, users: &[User]) -> Resu
         sqlx::query_with(&sql, params.into_arguments())
             .execute(&mut *conn)
             .await
-            .map_err(|e| unique_or_backend(e, "username"))?;
+            .map_err(|e| unique_or(e, "username"))?;
         insert_emails(conn, &chunk.iter().collect::<Vec<_>>()).await?;
     }
     Ok(())
 }
 
+/// A unique-constraint failure as [`StoreError::Duplicate`] of `what`, anything else as it is.
+pub(crate) fn unique_or(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        _ => e.into(),
+    }
+}
+
+/// The users whose `column` (`id` or `username`) is one of `keys`, with their addresses, in
+/// any order; `locking` locks their rows ([`FOR_UPDATE`]) until the caller's transaction ends.
+pub(crate) async fn users_where(
+    conn: &mut Connection,
+    column: &str,
+    keys: &[String],
+    locking: bool,
+) -> Result<Vec<User>, StoreError> {
+    let lock = if locking { FOR_UPDATE } else { "" };
+    let mut users = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(IDS_PER_QUERY) {
+        let mut params = Params::default();
+        let list = chunk.iter().map(|k| params.push(k.clone())).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("select {USER_COLUMNS} from users where {column} in ({}){lock}", list.join(", "));
+        for row in sqlx::query_with(&sql, params.into_arguments()).fetch_all(&mut *conn).await? {
+            users.push(user_from_row(&row)?);
+        }
+    }
+    Ok(users)
+}
+
 /// Writes the columns of the user's row that differ between `before` and `after`, if the stored
-/// version is still `before.version`. Untouched columns are left out of the update, so their
-/// indexes are not rewritten. A save racing this one for the same version waits for the row
-/// lock, then finds the version moved on and matches nothing: exactly one of them wins.
-pub(crate) async fn update_row(conn: &mut PgConnection, before: &User, after: &User) -> Result<(), StoreError> {
+/// version is still `before.version`; [`write_rest`] writes the rest of the save. Untouched
+/// columns are left out of the update, so their indexes are not rewritten. A refusal (conflict,
+/// not found) writes nothing, and SQLite's group committer relies on that. On PostgreSQL a save
+/// racing this one for the same version waits for the row lock, then finds the version moved on
+/// and matches nothing: exactly one of them wins.
+pub(crate) async fn update_row(conn: &mut Connection, before: &User, after: &User) -> Result<(), StoreError> {
     let (b, a) = (&before.contact, &after.contact);
     let mut params = Params::default();
     let mut assignments: Vec<String> = Vec::new();
@@ -186,46 +233,65 @@ pub(crate) async fn update_row(conn: &mut PgConnection, before: &User, after: &U
     Ok(())
 }
 
-/// The rest of an accepted save: its alternate addresses (rewritten when they, or the copies of
-/// the sort key and deleted state they carry, changed), the verifications of changed contacts,
-/// the audit record and the messages. The user's row is locked by then, so no other save of
-/// the same user interleaves.
-pub(crate) async fn write_rest(
-    conn: &mut PgConnection,
-    before: &User,
-    after: &User,
-    entry: &AuditEntry,
-    messages: &[Message],
-) -> Result<(), StoreError> {
-    let (b, a) = (&before.contact, &after.contact);
-    let rewrite = b.alternate_emails != a.alternate_emails
-        || b.display_name != a.display_name
-        || before.deleted_at.is_some() != after.deleted_at.is_some();
-    if rewrite {
-        sqlx::query("delete from alternate_emails where user_id = $1")
-            .bind(after.id.to_string())
-            .execute(&mut *conn)
-            .await?;
-        insert_emails(conn, &[after]).await?;
-    }
-    let kept = methods_of(a);
-    let gone: Vec<(UserId, ContactMethod)> =
-        methods_of(b).into_iter().filter(|m| !kept.contains(m)).map(|m| (after.id, m)).collect();
-    recovery::forget_changed(conn, &gone).await?;
-    audit::insert(conn, entry).await?;
-    outbox::insert(conn, messages).await
+/// One accepted save, for [`write_rest`].
+pub(crate) struct Accepted<'a> {
+    pub before: &'a User,
+    pub after: &'a User,
+    pub audit: &'a AuditEntry,
+    pub messages: &'a [Message],
 }
 
-impl PostgresStore {
-    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?;
+/// The second half of the saves whose rows were updated: their alternate addresses (rewritten
+/// when they, or the copies of the sort keys and deleted state they carry, changed), the
+/// verifications of changed contacts, the audit records and the messages. A few statements for
+/// the whole batch rather than a few per save: each statement costs a hand-off to SQLite's
+/// thread, and those hand-offs, not the SQL, bound how many saves a second one writer takes.
+/// (PostgreSQL writes one save at a time; its row is locked by then, so no other save of the
+/// same user interleaves.)
+pub(crate) async fn write_rest(conn: &mut Connection, saves: &[Accepted<'_>]) -> Result<(), StoreError> {
+    // The last save of a user in the batch holds its final addresses.
+    let mut rewritten: Vec<&User> = Vec::new();
+    for s in saves.iter().rev() {
+        let (b, a) = (&s.before.contact, &s.after.contact);
+        let changed = b.alternate_emails != a.alternate_emails
+            || b.display_name != a.display_name
+            || s.before.deleted_at.is_some() != s.after.deleted_at.is_some();
+        if changed && !rewritten.iter().any(|u| u.id == s.after.id) {
+            rewritten.push(s.after);
+        }
+    }
+    if !rewritten.is_empty() {
+        let mut params = Params::default();
+        let ids = rewritten.iter().map(|u| params.push(u.id.to_string())).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("delete from alternate_emails where user_id in ({})", ids.join(", "));
+        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+        insert_emails(conn, &rewritten).await?;
+    }
+    let gone: Vec<(UserId, ContactMethod)> = saves
+        .iter()
+        .flat_map(|s| {
+            let kept = methods_of(&s.after.contact);
+            methods_of(&s.before.contact).into_iter().filter(move |m| !kept.contains(m)).map(|m| (s.after.id, m))
+        })
+        .collect();
+    recovery::forget_changed(conn, &gone).await?;
+    let entries: Vec<&AuditEntry> = saves.iter().map(|s| s.audit).collect();
+    audit::insert_many(conn, &entries).await?;
+    let messages: Vec<Message> = saves.iter().flat_map(|s| s.messages.iter().cloned()).collect();
+    outbox::insert(conn, &messages).await
+}
+
+#[async_trait]
+impl UserStore for Store {
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(self.reader()).await?;
         Ok(n.max(0) as u64)
     }
 
-    pub(crate) async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+    async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query("select id, password_hash from users where username = $1 and deleted_at is null")
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|row| {
             Ok(Credentials {
@@ -236,104 +302,52 @@ impl PostgresStore {
         .transpose()
     }
 
-    pub(crate) async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
+    async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
         let hash: Option<Option<String>> = sqlx::query_scalar("select password_hash from users where id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         Ok(hash.flatten())
     }
 
-    pub(crate) async fn insert_user(
+    async fn insert_user(
         &self,
         user: &User,
         password_hash: Option<&str>,
         entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut params = Params::default();
-        let values = push_user_values(&mut params, user, password_hash)?;
-        let sql = format!("insert into users ({INSERT_COLUMNS}) values {values}");
-        sqlx::query_with(&sql, params.into_arguments())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or_backend(e, "username"))?;
-        insert_emails(&mut tx, &[user]).await?;
-        audit::insert(&mut tx, entry).await?;
-        Ok(tx.commit().await?)
+        self.commit_new_user(user, password_hash, entry).await
     }
 
-    /// Into an empty directory, one transaction for the whole load; otherwise one per batch.
-    /// Two loads racing into an empty directory each stay all or nothing: the unique username
-    /// index makes the later one wait for the earlier and fail whole if their names overlap.
-    pub(crate) async fn insert_users_bulk(
-        &self,
-        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.load(batches, entry).await?;
-        // The planner's statistics, at once: with them still describing the table before the
-        // load, it walks a thousand-row page of a million users through a bitmap of every row
-        // instead of the primary key (700 ms against a few), until autovacuum gets round to it.
-        sqlx::query("analyze users, alternate_emails").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn load(
-        &self,
-        batches: &mut (dyn Iterator<Item = Vec<User>> + Send),
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let empty: bool = sqlx::query_scalar("select not exists (select 1 from users)").fetch_one(&mut *tx).await?;
-        if empty {
-            for batch in batches {
-                insert_rows(&mut tx, &batch).await?;
-            }
-            audit::insert(&mut tx, entry).await?;
-            return Ok(tx.commit().await?);
-        }
-        let mut first = Some(tx);
-        for batch in batches {
-            let mut tx = match first.take() {
-                Some(mut tx) => {
-                    audit::insert(&mut tx, entry).await?;
-                    tx
-                }
-                None => self.pool.begin().await?,
-            };
-            insert_rows(&mut tx, &batch).await?;
-            tx.commit().await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("select {USER_COLUMNS} from users where id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
-    pub(crate) async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
+    async fn list_administrators(&self) -> Result<Vec<User>, StoreError> {
         let sql = format!("select {USER_COLUMNS} from users where roles != 0 and deleted_at is null order by username");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).fetch_all(self.reader()).await?;
         rows.iter().map(user_from_row).collect()
     }
 
-    pub(crate) async fn save_user(
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let mut conn = self.reader().acquire().await?;
+        let keys: Vec<String> = ids.iter().map(UserId::to_string).collect();
+        users_where(&mut conn, "id", &keys, false).await
+    }
+
+    async fn save_user(
         &self,
         before: &User,
         after: &User,
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        update_row(&mut tx, before, after).await?;
-        write_rest(&mut tx, before, after, entry, messages).await?;
-        Ok(tx.commit().await?)
+        self.commit_save(before, after, entry, messages).await
     }
 
-    pub(crate) async fn set_password(
+    async fn set_password(
         &self,
         id: UserId,
         password_hash: &str,
@@ -341,7 +355,7 @@ impl PostgresStore {
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "update users set password_hash = $1, must_change_password = $2, version = version + 1, \
              updated_at = $3, updated_by = $4 where id = $5",
@@ -363,8 +377,8 @@ impl PostgresStore {
 
     /// One `delete … returning`: when two nodes purge at once, each user is deleted, and
     /// recorded as purged, by exactly one of them, and a user restored meanwhile is kept.
-    pub(crate) async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn purge_deleted(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
         let purged =
             sqlx::query("delete from users where deleted_at is not null and deleted_at < $1 returning id, username")
                 .bind(deleted_before.millis())
@@ -400,8 +414,8 @@ mod tests {
     use roster_domain::store::*;
     use roster_domain::RoleSet;
 
+    use super::super::fixtures::{audit, message, other_node, test_store, user};
     use super::*;
-    use crate::postgres::fixtures::{audit, message, other_node, test_store, user};
 
     fn all_audit() -> AuditQuery {
         AuditQuery { target: None, limit: 1000, ..AuditQuery::default() }
@@ -466,23 +480,6 @@ mod tests {
         assert!(matches!(nobody, StoreError::NotFound), "{nobody:?}");
     }
 
-    #[tokio::test]
-    async fn a_bulk_load_leaves_the_planner_statistics_of_what_it_loaded() {
-        let Some((_db, store)) = test_store().await else { return };
-        let mut batches = (0..2).map(|b| (0..50).map(|i| user(b * 50 + i)).collect::<Vec<_>>());
-        store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap();
-        let counted: Vec<(String, f32)> = sqlx::query_as(
-            "select c.relname::text, c.reltuples from pg_class c join pg_stat_user_tables s on s.relid = c.oid \
-             where c.relname in ('users', 'alternate_emails') and s.last_analyze is not null order by 1",
-        )
-        .fetch_all(&store.pool)
-        .await
-        .unwrap();
-        let names: Vec<&str> = counted.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["alternate_emails", "users"], "both tables analysed");
-        assert_eq!(counted[1].1, 100.0, "the statistics count the loaded rows");
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_nodes_saving_the_same_version_let_exactly_one_win() {
         let Some((db, store)) = test_store().await else { return };
@@ -530,30 +527,6 @@ mod tests {
         assert_eq!(saved, 20, "a refused save leaves no audit record");
     }
 
-    #[tokio::test]
-    async fn a_bulk_load_into_an_empty_directory_is_all_or_nothing_and_otherwise_batch_by_batch() {
-        let Some((_db, store)) = test_store().await else { return };
-        let good: Vec<User> = (0..1200).map(user).collect();
-        let clash = vec![user(5000), user(1)];
-        let mut batches = vec![good.clone(), clash.clone()].into_iter();
-        let refused = store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap_err();
-        assert!(matches!(refused, StoreError::Duplicate("username")), "{refused:?}");
-        assert_eq!(store.count_users().await.unwrap(), 0, "nothing of a failed first load stays");
-        assert!(store.list_audit(&all_audit()).await.unwrap().is_empty());
-
-        let mut seeded = good[0].clone();
-        seeded.contact.alternate_emails = vec!["first@fabrikam.com".into()];
-        store
-            .insert_users_bulk(&mut std::iter::once(vec![seeded.clone()]), &audit(AuditAction::UserCreated))
-            .await
-            .unwrap();
-        assert_eq!(store.get_user(seeded.id).await.unwrap(), Some(seeded));
-        let mut batches = vec![good[1..600].to_vec(), clash].into_iter();
-        store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap_err();
-        assert_eq!(store.count_users().await.unwrap(), 600, "into a directory with users, earlier batches stay");
-        assert_eq!(store.list_audit(&all_audit()).await.unwrap().len(), 2, "with the load's one audit record");
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_nodes_purging_at_once_purge_and_record_each_user_once() {
         let Some((db, store)) = test_store().await else { return };
@@ -573,50 +546,5 @@ mod tests {
             audits.iter().filter(|e| e.action == AuditAction::UserPurged).map(|e| e.target_id).collect();
         assert_eq!(audits.iter().filter(|e| e.action == AuditAction::UserPurged).count(), 40);
         assert_eq!(purged.len(), 40);
-    }
-
-    #[tokio::test]
-    async fn users_stored_before_the_address_list_get_theirs_in_order() {
-        /// The migration that put each user's addresses on their row.
-        const ADDRESS_LIST: i64 = 20261128000011;
-        let Some(db) = crate::postgres::testing::TestDb::create().await else { return };
-        let store = PostgresStore::connect_unmigrated(&db.url, 2).await.unwrap();
-        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
-        earlier.set_locking(false);
-        earlier.migrations = std::borrow::Cow::Owned(
-            crate::postgres::MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect(),
-        );
-        earlier.run(&store.pool).await.unwrap();
-        let (with, without) = (UserId::random(), UserId::random());
-        for (id, name) in [(with, "adele"), (without, "alex")] {
-            sqlx::query(
-                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
-                 created_at, updated_at, updated_by, version) values ($1, $2, $3, $3, 1, 0, 0, 0, 'test', 1)",
-            )
-            .bind(id.to_string())
-            .bind(format!("{name}@contoso.com"))
-            .bind(name)
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        }
-        for (position, address) in [(1_i64, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
-            sqlx::query(
-                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
-                 active) values ($1, $2, $3, lower($3), 'adele', 'adele@contoso.com', 1)",
-            )
-            .bind(with.to_string())
-            .bind(position)
-            .bind(address)
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        }
-
-        store.migrate().await.unwrap();
-        let adele = store.get_user(with).await.unwrap().unwrap();
-        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
-        let alex = store.get_user(without).await.unwrap().unwrap();
-        assert!(alex.contact.alternate_emails.is_empty());
     }
 }
