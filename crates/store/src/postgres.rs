@@ -26,13 +26,17 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Executor;
 
+mod catalog;
 mod commit;
-mod find;
-mod listing;
-mod transfer;
+mod dialect;
+#[cfg(test)]
+mod listing_tests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[path = "sql/sql.rs"]
 mod sql;
+use catalog::MAX_PARAMETERS;
 #[cfg(test)]
 use sql::fixtures;
 use sql::{audit, rows, users};
@@ -54,12 +58,13 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A transaction for a change; it locks what it reads to change with [`FOR_UPDATE`].
+    /// A transaction for a change; it locks what it reads to change with `FOR_UPDATE`.
     /// Every pool, for the status's connection counts.
     fn pools(&self) -> [&PgPool; 1] {
         [&self.pool]
     }
 
+    /// A transaction for a change; it locks what it reads to change with `FOR_UPDATE`.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
         self.pool.begin().await
     }
@@ -85,38 +90,6 @@ pub(crate) async fn test_store() -> Option<(testing::TestDb, PostgresStore)> {
 pub(crate) async fn other_node(db: &testing::TestDb) -> PostgresStore {
     PostgresStore::connect_with_max_connections(&db.url, 4).await.expect("connect a second node")
 }
-
-const FOR_UPDATE: &str = " for update";
-
-/// Locks a row against changes to its key (and deletion) until the transaction ends, leaving
-/// rows that reference it free to change.
-const FOR_NO_KEY_UPDATE: &str = " for no key update";
-
-/// The condition that picks, from the ids `select` returns, those no other transaction is
-/// changing, locking them: `skip locked` passes over rows another node holds at this moment
-/// instead of waiting for them (and a row whose change committed meanwhile is re-checked). The
-/// ids are collected with `array(…)`, which runs exactly once: a plain `in (select … limit …)`
-/// may be re-run as the inner side of a join, each run locking rows of its own, and so take
-/// more than its limit.
-fn unlocked_among(column: &str, select: &str) -> String {
-    format!("{column} = any(array({select} for update skip locked))")
-}
-
-/// Users per multi-row insert: 500 × 30 parameters stay well inside PostgreSQL's limit of
-/// 65,535 per statement.
-const USERS_PER_INSERT: usize = 500;
-
-/// What this engine calls the larger of two values.
-const GREATEST: &str = "greatest";
-
-/// The engine's name, as the status reports it.
-const ENGINE: &str = "PostgreSQL";
-
-/// Whether the table named `$1` exists.
-const TABLE_EXISTS: &str = "select to_regclass($1) is not null";
-
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 
 /// Connections a store opens at most when [`PostgresStore::connect`] is not told otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
@@ -204,38 +177,4 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         }
     }
     Err(StoreError::backend(format!("migration failed: {}", last.map(|e| e.to_string()).unwrap_or_default())))
-}
-
-mod store_impl {
-    use async_trait::async_trait;
-    use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
-    use roster_domain::mfa::{MfaState, PendingSignIn};
-    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
-    use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
-    use roster_domain::session::Session;
-    use roster_domain::signin_log::{SignInEvent, SignInQuery};
-    use roster_domain::store::*;
-    use roster_domain::user::{User, UserId, UserQuery, UserSummary};
-    use roster_domain::{StoreError, Timestamp};
-
-    use crate::postgres::PostgresStore;
-
-    #[async_trait]
-    impl ListingStore for PostgresStore {
-        async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
-            PostgresStore::list_users(self, query).await
-        }
-        async fn find_users(
-            &self,
-            find: &roster_domain::store::UserFind,
-        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
-            PostgresStore::find_users(self, find).await
-        }
-        async fn count_found(
-            &self,
-            filter: Option<&roster_domain::user_filter::UserFilter>,
-        ) -> Result<u64, StoreError> {
-            PostgresStore::count_found(self, filter).await
-        }
-    }
 }

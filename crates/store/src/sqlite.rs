@@ -13,15 +13,17 @@ use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod bulk_load;
+mod catalog;
 mod checkpoint;
-mod find;
+mod dialect;
 mod group_commit;
-mod listing;
+#[cfg(test)]
+mod listing_tests;
 mod stored_user;
-mod transfer;
 
 #[path = "sql/sql.rs"]
 mod sql;
+use catalog::MAX_PARAMETERS;
 #[cfg(test)]
 use sql::fixtures;
 use sql::{audit, rows, users};
@@ -76,29 +78,6 @@ pub(crate) async fn test_store() -> Option<(tempfile::TempDir, SqliteStore)> {
 pub(crate) async fn other_node(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(dir.path()).await.expect("open a second store")
 }
-
-const FOR_UPDATE: &str = "";
-
-/// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
-const FOR_NO_KEY_UPDATE: &str = "";
-
-/// The condition that picks, from the ids `select` returns, those no other transaction is
-/// changing: all of them, as SQLite has one writer.
-fn unlocked_among(column: &str, select: &str) -> String {
-    format!("{column} in ({select})")
-}
-
-/// Users per multi-row insert: 40 × 30 parameters stay far below SQLite's limit.
-const USERS_PER_INSERT: usize = 40;
-
-/// What this engine calls the larger of two values.
-const GREATEST: &str = "max";
-
-/// The engine's name, as the status reports it.
-const ENGINE: &str = "SQLite";
-
-/// Whether the table named `$1` exists.
-const TABLE_EXISTS: &str = "select exists (select 1 from sqlite_master where type = 'table' and name = $1)";
 
 /// The schema's migrations, for applying them and for showing which ones a database has.
 ///
@@ -259,38 +238,4 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         // An advisory cap on all of SQLite's memory in the process (page caches, sorters):
         // past it SQLite recycles cache pages instead of growing.
         .pragma("soft_heap_limit", "67108864")
-}
-
-mod store_impl {
-    use async_trait::async_trait;
-    use roster_domain::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
-    use roster_domain::mfa::{MfaState, PendingSignIn};
-    use roster_domain::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
-    use roster_domain::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
-    use roster_domain::session::Session;
-    use roster_domain::signin_log::{SignInEvent, SignInQuery};
-    use roster_domain::store::*;
-    use roster_domain::user::{User, UserId, UserQuery, UserSummary};
-    use roster_domain::{StoreError, Timestamp};
-
-    use crate::sqlite::SqliteStore;
-
-    #[async_trait]
-    impl ListingStore for SqliteStore {
-        async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>, StoreError> {
-            SqliteStore::list_users(self, query).await
-        }
-        async fn find_users(
-            &self,
-            find: &roster_domain::store::UserFind,
-        ) -> Result<Vec<roster_domain::store::FoundUser>, StoreError> {
-            SqliteStore::find_users(self, find).await
-        }
-        async fn count_found(
-            &self,
-            filter: Option<&roster_domain::user_filter::UserFilter>,
-        ) -> Result<u64, StoreError> {
-            SqliteStore::count_found(self, filter).await
-        }
-    }
 }

@@ -4,15 +4,15 @@
 //! [`UserFilter::matches`] means: a comparison on a column without a value is false, `Ne` on it
 //! true. The case-folded key columns (names, username, addresses) hold the same lower-casing
 //! the filter's values get; other text columns are folded with SQL's `lower`. Comparisons are
-//! in byte order (`collate "C"`), as in SQLite and in Rust.
+//! in byte order, as in Rust: SQLite's own order, PostgreSQL's `collate "C"` ([`BYTE_ORDER`]).
 
 use roster_domain::store::{FindOrder, FoundUser, UserFind};
 use roster_domain::user::Cursor;
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 use roster_domain::StoreError;
 
-use crate::postgres::rows::{user_from_row, Params, USER_COLUMNS};
-use crate::postgres::PostgresStore;
+use super::rows::{Params, USER_COLUMNS};
+use super::{ends_with, row_key_after, Store, BYTE_ORDER, CONTAINS, ROW_KEY};
 
 /// A column a filter can test, and how its values are held.
 enum Column {
@@ -59,13 +59,14 @@ fn text_test(expr: &str, op: Op, value: &str, args: &mut Params) -> Result<Strin
     Ok(match op {
         Op::Eq => format!("{expr} = {p}"),
         Op::Ne => format!("{expr} <> {p}"),
-        Op::StartsWith => format!("left({expr}, {chars}) = {p}"),
-        Op::EndsWith => format!("right({expr}, {chars}) = {p}"),
-        Op::Contains => format!("strpos({expr}, {p}) > 0"),
-        Op::Gt => format!("{expr} collate \"C\" > {p}"),
-        Op::Ge => format!("{expr} collate \"C\" >= {p}"),
-        Op::Lt => format!("{expr} collate \"C\" < {p}"),
-        Op::Le => format!("{expr} collate \"C\" <= {p}"),
+        Op::StartsWith => format!("substr({expr}, 1, {chars}) = {p}"),
+        Op::EndsWith if chars == 0 => format!("({p} = '')"),
+        Op::EndsWith => format!("{} = {p}", ends_with(expr, chars)),
+        Op::Contains => format!("{CONTAINS}({expr}, {p}) > 0"),
+        Op::Gt => format!("{expr}{BYTE_ORDER} > {p}"),
+        Op::Ge => format!("{expr}{BYTE_ORDER} >= {p}"),
+        Op::Lt => format!("{expr}{BYTE_ORDER} < {p}"),
+        Op::Le => format!("{expr}{BYTE_ORDER} <= {p}"),
     })
 }
 
@@ -142,61 +143,61 @@ fn compare_text(c: &str, expr: &str, op: Op, value: &str, args: &mut Params) -> 
 /// The order's key column and whether it needs the id as tie-break.
 fn order_column(order: FindOrder) -> (&'static str, bool) {
     match order {
-        FindOrder::Id => ("id", false),
+        FindOrder::Id => (ROW_KEY, false),
         FindOrder::DisplayName => ("display_key", true),
         FindOrder::Username => ("username", false),
     }
 }
 
-impl PostgresStore {
-    pub(crate) async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
-        let mut args = Params::default();
-        let mut sql = format!("select {USER_COLUMNS} from users where deleted_at is null");
-        if let Some(filter) = &find.filter {
-            sql.push_str(" and ");
-            sql.push_str(&condition(filter, &mut args)?);
-        }
-        let (key, tiebreak) = order_column(find.order);
-        let (dir, cmp) = if find.descending { ("desc", "<") } else { ("asc", ">") };
-        if let Some(cursor) = &find.after {
-            let k = args.push(cursor.key.clone())?;
-            if tiebreak {
-                let id = args.push(cursor.id.to_string())?;
-                sql.push_str(&format!(" and ({key}, id) {cmp} ({k}, {id})"));
-            } else {
-                sql.push_str(&format!(" and {key} {cmp} {k}"));
-            }
-        }
+/// One page of the users `find` asks for, with their cursors.
+pub(crate) async fn find_users(store: &Store, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
+    let mut args = Params::default();
+    let mut page =
+        format!("select {ROW_KEY} as row_key, display_key, {USER_COLUMNS} from users where deleted_at is null");
+    if let Some(filter) = &find.filter {
+        page.push_str(" and ");
+        page.push_str(&condition(filter, &mut args)?);
+    }
+    let (key, tiebreak) = order_column(find.order);
+    let (dir, cmp) = if find.descending { ("desc", "<") } else { ("asc", ">") };
+    if let Some(cursor) = &find.after {
+        let k = args.push(cursor.key.clone())?;
         if tiebreak {
-            sql.push_str(&format!(" order by {key} {dir}, id {dir}"));
+            let id = args.push(cursor.id.to_string())?;
+            page.push_str(&format!(" and ({key}, id) {cmp} ({k}, {id})"));
+        } else if find.order == FindOrder::Id {
+            page.push_str(&format!(" and {}", row_key_after(cmp, &k)));
         } else {
-            sql.push_str(&format!(" order by {key} {dir}"));
+            page.push_str(&format!(" and {key} {cmp} {k}"));
         }
-        let limit = args.push(i64::from(find.limit))?;
-        let offset = args.push(i64::try_from(find.offset).unwrap_or(i64::MAX))?;
-        sql.push_str(&format!(" limit {limit} offset {offset}"));
-        let rows = sqlx::query_with(&sql, args.into_arguments()).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let user = user_from_row(row)?;
-                let key = match find.order {
-                    FindOrder::Id => user.id.to_string(),
-                    FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),
-                    FindOrder::Username => user.username.as_str().to_string(),
-                };
-                Ok(FoundUser { cursor: Cursor { key, id: user.id }, user })
-            })
-            .collect()
     }
+    let order = if tiebreak { format!("{key} {dir}, id {dir}") } else { format!("{key} {dir}") };
+    let limit = args.push(i64::from(find.limit))?;
+    let offset = args.push(i64::try_from(find.offset).unwrap_or(i64::MAX))?;
+    page.push_str(&format!(" order by {order} limit {limit} offset {offset}"));
+    store
+        .read_found(&page, args, &order)
+        .await?
+        .into_iter()
+        .map(|(user, row_key)| {
+            let key = match find.order {
+                FindOrder::Id => row_key,
+                FindOrder::DisplayName => roster_domain::user::sort_key(&user.contact.display_name),
+                FindOrder::Username => user.username.as_str().to_string(),
+            };
+            Ok(FoundUser { cursor: Cursor { key, id: user.id }, user })
+        })
+        .collect()
+}
 
-    pub(crate) async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError> {
-        let mut args = Params::default();
-        let mut sql = String::from("select count(*) from users where deleted_at is null");
-        if let Some(filter) = filter {
-            sql.push_str(" and ");
-            sql.push_str(&condition(filter, &mut args)?);
-        }
-        let count: i64 = sqlx::query_scalar_with(&sql, args.into_arguments()).fetch_one(&self.pool).await?;
-        Ok(count as u64)
+/// How many active users match `filter`.
+pub(crate) async fn count_found(store: &Store, filter: Option<&UserFilter>) -> Result<u64, StoreError> {
+    let mut args = Params::default();
+    let mut sql = String::from("select count(*) from users where deleted_at is null");
+    if let Some(filter) = filter {
+        sql.push_str(" and ");
+        sql.push_str(&condition(filter, &mut args)?);
     }
+    let count: i64 = sqlx::query_scalar_with(&sql, args.into_arguments()).fetch_one(store.reader()).await?;
+    Ok(count as u64)
 }
