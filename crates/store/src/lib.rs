@@ -7,5 +7,9 @@
 //! checkpoints, PostgreSQL's row locks and `skip locked` claims) lives in the engine's own
 //! folder. ARCHITECTURE.md tells how, and why this way.
 
+// Including `sql/` once per engine is the design (see above), not an accident.
+#![allow(clippy::duplicate_mod)]
+
+mod dialect;
 pub mod postgres;
 pub mod sqlite;

@@ -28,7 +28,6 @@ use sqlx::Executor;
 
 mod catalog;
 mod commit;
-mod dialect;
 #[cfg(test)]
 mod listing_tests;
 #[cfg(any(test, feature = "testing"))]
@@ -36,12 +35,12 @@ pub mod testing;
 
 #[path = "sql/sql.rs"]
 mod sql;
-use catalog::MAX_PARAMETERS;
 #[cfg(test)]
 use sql::fixtures;
 use sql::{audit, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
+pub(crate) use crate::dialect::POSTGRES as DIALECT;
 type Db = sqlx::Postgres;
 type Row = sqlx::postgres::PgRow;
 type Connection = sqlx::PgConnection;
@@ -58,30 +57,26 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A transaction for a change; it locks what it reads to change with `FOR_UPDATE`.
     /// Every pool, for the status's connection counts.
     fn pools(&self) -> [&PgPool; 1] {
         [&self.pool]
     }
-
-    /// A transaction for a change; it locks what it reads to change with `FOR_UPDATE`.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    /// A read-only transaction that reads one snapshot throughout.
-    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-        self.pool.begin_with("begin isolation level repeatable read read only").await
-    }
 }
 
-/// Locks the rows a transaction reads to change, until it ends.
 /// A store on a fresh database of the test's own; the database goes when the guard is dropped.
 /// `None` when no server is there to test against (see [`testing::TestDb::create`]).
 #[cfg(test)]
 pub(crate) async fn test_store() -> Option<(testing::TestDb, PostgresStore)> {
     let db = testing::TestDb::create().await?;
     let store = PostgresStore::connect(&db.url).await.expect("connect and migrate");
+    Some((db, store))
+}
+
+/// A store on a fresh database of the test's own that no migration has touched.
+#[cfg(test)]
+pub(crate) async fn unmigrated_store() -> Option<(testing::TestDb, PostgresStore)> {
+    let db = testing::TestDb::create().await?;
+    let store = PostgresStore::connect_unmigrated(&db.url, 2).await.expect("connect");
     Some((db, store))
 }
 
@@ -177,4 +172,24 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         }
     }
     Err(StoreError::backend(format!("migration failed: {}", last.map(|e| e.to_string()).unwrap_or_default())))
+}
+
+impl PostgresStore {
+    /// The users of `page` (a query of `row_key`, `display_key` and the user columns), each
+    /// with its row key.
+    pub(crate) async fn read_found(
+        &self,
+        page: &str,
+        args: rows::Params<'_>,
+        _order: &str,
+    ) -> Result<Vec<(roster_domain::User, String)>, StoreError> {
+        let rows = sqlx::query_with(page, args.into_arguments()).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let user = rows::user_from_row(row)?;
+                let key = user.id.to_string();
+                Ok((user, key))
+            })
+            .collect()
+    }
 }

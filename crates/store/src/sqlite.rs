@@ -15,20 +15,17 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 mod bulk_load;
 mod catalog;
 mod checkpoint;
-mod dialect;
 mod group_commit;
-#[cfg(test)]
-mod listing_tests;
 mod stored_user;
 
 #[path = "sql/sql.rs"]
 mod sql;
-use catalog::MAX_PARAMETERS;
 #[cfg(test)]
 use sql::fixtures;
 use sql::{audit, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
+pub(crate) use crate::dialect::SQLITE as DIALECT;
 type Db = sqlx::Sqlite;
 type Row = sqlx::sqlite::SqliteRow;
 type Connection = sqlx::SqliteConnection;
@@ -45,31 +42,25 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// A transaction that holds the write lock from its start. Every change takes one: another
-    /// process writing meanwhile (the command line beside a running server) then makes it wait
-    /// at `begin`, where the busy timeout applies, rather than fail when a transaction that has
-    /// read tries to write.
     /// Every pool, for the status's connection counts.
     fn pools(&self) -> [&SqlitePool; 2] {
         [&self.writer, &self.readers]
     }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-        self.writer.begin_with("begin immediate").await
-    }
-
-    /// A read transaction: one snapshot throughout, and no writer held up.
-    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-        self.readers.begin().await
-    }
 }
 
-/// Rows a transaction reads to change are safe without a lock: SQLite has one writer.
 /// A store in a folder of the test's own, which goes when the guard is dropped.
 #[cfg(test)]
 pub(crate) async fn test_store() -> Option<(tempfile::TempDir, SqliteStore)> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store = SqliteStore::open(dir.path()).await.expect("open and migrate");
+    Some((dir, store))
+}
+
+/// A store in a folder of the test's own whose database no migration has touched.
+#[cfg(test)]
+pub(crate) async fn unmigrated_store() -> Option<(tempfile::TempDir, SqliteStore)> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store = SqliteStore::open_unmigrated(dir.path()).await.expect("open");
     Some((dir, store))
 }
 

@@ -7,27 +7,12 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::transfer::{Column, Kind, TableInfo};
+use roster_domain::transfer::{Column, TableInfo};
 use roster_domain::StoreError;
 use sqlx::{PgConnection, Row as _};
 
-use crate::postgres::sql::transfer::quote;
+use crate::postgres::sql::transfer::{kind_of, quote};
 use crate::postgres::PostgresStore;
-
-/// PostgreSQL's limit on parameters in one statement.
-pub(crate) const MAX_PARAMETERS: usize = 65_535;
-
-/// The kind of a column of type `data_type` (as `information_schema` names it).
-fn kind_of(table: &str, column: &str, data_type: &str) -> Result<Kind, StoreError> {
-    match data_type {
-        "bigint" => Ok(Kind::Int),
-        "text" => Ok(Kind::Text),
-        "bytea" => Ok(Kind::Bytes),
-        _ => Err(StoreError::backend(format!(
-            "column {table}.{column} is of type {data_type}; a copy carries only bigint, text and bytea"
-        ))),
-    }
-}
 
 impl PostgresStore {
     /// Every table but the migrations' own, described.

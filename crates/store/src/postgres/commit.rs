@@ -2,39 +2,27 @@
 //! own, and a bulk load leaves the planner statistics of what it loaded.
 
 use roster_domain::audit::AuditEntry;
-use roster_domain::outbox::Message;
 use roster_domain::user::User;
 use roster_domain::StoreError;
 
-use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted};
+use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::postgres::{audit, PostgresStore};
 
 impl PostgresStore {
     /// Adds a user with its addresses and audit record.
-    pub(crate) async fn commit_new_user(
-        &self,
-        user: &User,
-        password_hash: Option<&str>,
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn commit_new_user(&self, new: NewUser<'_>) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        insert_user_row(&mut tx, user, password_hash).await?;
-        insert_emails(&mut tx, &[user]).await?;
-        audit::insert(&mut tx, entry).await?;
+        insert_user_row(&mut tx, new.user, new.password_hash).await?;
+        insert_emails(&mut tx, &[new.user]).await?;
+        audit::insert(&mut tx, new.audit).await?;
         Ok(tx.commit().await?)
     }
 
     /// Saves a user, with its audit record and messages.
-    pub(crate) async fn commit_save(
-        &self,
-        before: &User,
-        after: &User,
-        entry: &AuditEntry,
-        messages: &[Message],
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn commit_save(&self, save: Accepted<'_>) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        update_row(&mut tx, before, after).await?;
-        write_rest(&mut tx, &[Accepted { before, after, audit: entry, messages }]).await?;
+        update_row(&mut tx, save.before, save.after).await?;
+        write_rest(&mut tx, &[save]).await?;
         Ok(tx.commit().await?)
     }
 
@@ -87,10 +75,8 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
-    use roster_domain::store::{ImportStore, UserStore};
-    use roster_domain::user::UserId;
+    use roster_domain::store::ImportStore;
 
-    use super::*;
     use crate::postgres::fixtures::{audit, test_store, user};
 
     #[tokio::test]
@@ -108,50 +94,5 @@ mod tests {
         let names: Vec<&str> = counted.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["alternate_emails", "users"], "both tables analysed");
         assert_eq!(counted[1].1, 100.0, "the statistics count the loaded rows");
-    }
-
-    #[tokio::test]
-    async fn users_stored_before_the_address_list_get_theirs_in_order() {
-        /// The migration that put each user's addresses on their row.
-        const ADDRESS_LIST: i64 = 20261128000011;
-        let Some(db) = crate::postgres::testing::TestDb::create().await else { return };
-        let store = PostgresStore::connect_unmigrated(&db.url, 2).await.unwrap();
-        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
-        earlier.set_locking(false);
-        earlier.migrations = std::borrow::Cow::Owned(
-            crate::postgres::MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect(),
-        );
-        earlier.run(&store.pool).await.unwrap();
-        let (with, without) = (UserId::random(), UserId::random());
-        for (id, name) in [(with, "adele"), (without, "alex")] {
-            sqlx::query(
-                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
-                 created_at, updated_at, updated_by, version) values ($1, $2, $3, $3, 1, 0, 0, 0, 'test', 1)",
-            )
-            .bind(id.to_string())
-            .bind(format!("{name}@contoso.com"))
-            .bind(name)
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        }
-        for (position, address) in [(1_i64, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
-            sqlx::query(
-                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
-                 active) values ($1, $2, $3, lower($3), 'adele', 'adele@contoso.com', 1)",
-            )
-            .bind(with.to_string())
-            .bind(position)
-            .bind(address)
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        }
-
-        store.migrate().await.unwrap();
-        let adele = store.get_user(with).await.unwrap().unwrap();
-        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
-        let alex = store.get_user(without).await.unwrap().unwrap();
-        assert!(alex.contact.alternate_emails.is_empty());
     }
 }

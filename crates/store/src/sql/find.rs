@@ -12,7 +12,7 @@ use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 use roster_domain::StoreError;
 
 use super::rows::{Params, USER_COLUMNS};
-use super::{ends_with, row_key_after, Store, BYTE_ORDER, CONTAINS, ROW_KEY};
+use super::{Store, BYTE_ORDER, CONTAINS, DIALECT, ROW_KEY};
 
 /// A column a filter can test, and how its values are held.
 enum Column {
@@ -61,7 +61,7 @@ fn text_test(expr: &str, op: Op, value: &str, args: &mut Params) -> Result<Strin
         Op::Ne => format!("{expr} <> {p}"),
         Op::StartsWith => format!("substr({expr}, 1, {chars}) = {p}"),
         Op::EndsWith if chars == 0 => format!("({p} = '')"),
-        Op::EndsWith => format!("{} = {p}", ends_with(expr, chars)),
+        Op::EndsWith => format!("{} = {p}", (DIALECT.ends_with)(expr, chars)),
         Op::Contains => format!("{CONTAINS}({expr}, {p}) > 0"),
         Op::Gt => format!("{expr}{BYTE_ORDER} > {p}"),
         Op::Ge => format!("{expr}{BYTE_ORDER} >= {p}"),
@@ -166,7 +166,7 @@ pub(crate) async fn find_users(store: &Store, find: &UserFind) -> Result<Vec<Fou
             let id = args.push(cursor.id.to_string())?;
             page.push_str(&format!(" and ({key}, id) {cmp} ({k}, {id})"));
         } else if find.order == FindOrder::Id {
-            page.push_str(&format!(" and {}", row_key_after(cmp, &k)));
+            page.push_str(&format!(" and {}", (DIALECT.row_key_after)(cmp, &k)));
         } else {
             page.push_str(&format!(" and {key} {cmp} {k}"));
         }

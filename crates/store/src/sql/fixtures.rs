@@ -7,7 +7,7 @@ use roster_domain::outbox::{Channel, Message, MessageKind};
 use roster_domain::user::{User, UserId, Username};
 use roster_domain::{RoleSet, Timestamp};
 
-pub(crate) use super::{other_node, test_store};
+pub(crate) use super::{other_node, test_store, unmigrated_store};
 
 /// An audit record of `action` by a test actor.
 pub(crate) fn audit(action: AuditAction) -> AuditEntry {

@@ -13,8 +13,9 @@
 //!
 //! Ranges are `key >= prefix and key < prefix || U+10FFFF`: byte order in both engines (the
 //! PostgreSQL columns are `collate "C"`), so both cut the same ranges. How the source pages are
-//! combined, and how a walk keeps to the list's index, is each engine's own ([`best_page`],
-//! [`walked`]): their planners need different statements to stop after one page.
+//! combined, and how a walk keeps to the list's index, is each engine's own (`best_page` and
+//! `walked` in `crate::dialect`): their planners need different statements to stop after one
+//! page.
 
 use async_trait::async_trait;
 use roster_domain::store::{FoundUser, ListingStore, UserFind};
@@ -23,16 +24,16 @@ use roster_domain::user_filter::UserFilter;
 use roster_domain::StoreError;
 
 use super::rows::{summary_from_row, Params, SUMMARY_COLUMNS};
-use super::{best_page, find, walked, Store};
+use super::{find, Store, DIALECT};
 
 /// Letters of a search that the source indexes are keyed on; shorter searches walk the list.
 const LEADING_LETTERS: usize = 3;
 
 /// The sort column and the other searchable keys of the users table, per sort.
-pub(crate) struct Columns {
-    pub sort: &'static str,
+struct Columns {
+    sort: &'static str,
     /// Whether the sort column needs the id as tie-break (`username` is unique).
-    pub tiebreak: bool,
+    tiebreak: bool,
     others: [&'static str; 3],
 }
 
@@ -48,15 +49,15 @@ fn columns(sort: UserSort) -> Columns {
 }
 
 /// The order and keyset condition of one query, with its parameters' placeholders.
-pub(crate) struct Plan {
-    pub columns: Columns,
+struct Plan {
+    columns: Columns,
     /// `asc` or `desc`.
-    pub dir: &'static str,
+    dir: &'static str,
     /// `>` or `<`, by direction.
     cmp: &'static str,
     /// Placeholders of the cursor's key and id, when there is a cursor.
     cursor: Option<(String, String)>,
-    pub limit: String,
+    limit: String,
 }
 
 impl Plan {
@@ -71,7 +72,7 @@ impl Plan {
     }
 
     /// The list's order, tie-broken by `id_column` where the sort column needs it.
-    pub(crate) fn order(&self, id_column: &str) -> String {
+    fn order(&self, id_column: &str) -> String {
         if self.columns.tiebreak {
             format!("{} {dir}, {id_column} {dir}", self.columns.sort, dir = self.dir)
         } else {
@@ -146,7 +147,14 @@ pub(crate) fn statement(query: &UserQuery) -> Result<(String, Params<'static>), 
             "select {SUMMARY_COLUMNS} from users where {status} and ({}){after} order by {order} limit {limit}",
             any_match(&plan.columns, search, query.deleted)
         ),
-        Some(search) => best_page(&sources(&plan, search), &plan),
+        Some(search) => {
+            let k_order = if plan.columns.tiebreak {
+                format!("k {dir}, id {dir}", dir = plan.dir)
+            } else {
+                format!("k {}", plan.dir)
+            };
+            (DIALECT.best_page)(&sources(&plan, search), SUMMARY_COLUMNS, &order, &k_order, limit)
+        }
     };
     Ok((sql, params))
 }
@@ -160,7 +168,7 @@ fn any_match(c: &Columns, search: &Search, deleted: bool) -> String {
     let mut terms: Vec<String> = [c.sort]
         .iter()
         .chain(c.others.iter())
-        .map(|k| format!("{key} >= {low} and {key} < {high}", key = walked(k)))
+        .map(|k| format!("{key} >= {low} and {key} < {high}", key = (DIALECT.walked)(k)))
         .collect();
     terms.push(if deleted {
         format!(
@@ -177,7 +185,7 @@ fn any_match(c: &Columns, search: &Search, deleted: bool) -> String {
 }
 
 /// One page from each source, read in list order past the cursor, as `select k, id` queries
-/// (`k` the sort key) for [`best_page`] to combine. Each source's condition repeats its index's
+/// (`k` the sort key) for the engine's `best_page` to combine. Each source's condition repeats its index's
 /// expression (`substr(…, 1, 3)`) exactly, which is what lets the planner use that index. The
 /// addresses' source counts each user once, so that several matching addresses of one user
 /// cannot crowd another user out of its page.
@@ -205,4 +213,227 @@ fn sources(plan: &Plan, search: &Search) -> Vec<String> {
             plan.order("user_id")
         )])
         .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use roster_domain::contact::ContactInfo;
+    use roster_domain::user::{sort_key, User, UserId, UserPage, UserQuery, UserSort, Username};
+    use roster_domain::{Actor, Directory, RoleSet, Timestamp};
+
+    use super::super::fixtures::test_store;
+
+    pub(crate) fn person(i: usize, first: &str, last: &str, alternate: Option<String>) -> User {
+        User {
+            id: UserId::random(),
+            username: Username::from_stored(format!("{}.{}{i}@contoso.com", first.to_lowercase(), last.to_lowercase())),
+            contact: ContactInfo {
+                display_name: format!("{first} {last}"),
+                first_name: Some(first.into()),
+                last_name: Some(last.into()),
+                alternate_emails: alternate.into_iter().collect(),
+                ..ContactInfo::default()
+            },
+            roles: RoleSet::NONE,
+            enabled: true,
+            must_change_password: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            updated_by: "test".into(),
+            version: 1,
+            deleted_at: None,
+        }
+    }
+
+    /// The answer by brute force: every matching user of the list, fully sorted.
+    pub(crate) fn expected(
+        users: &[User],
+        prefix: &str,
+        sort: UserSort,
+        descending: bool,
+        deleted: bool,
+    ) -> Vec<UserId> {
+        let starts = |v: &str| v.to_lowercase().starts_with(prefix);
+        let mut hits: Vec<(String, UserId)> = users
+            .iter()
+            .filter(|u| u.deleted_at.is_some() == deleted)
+            .filter(|u| {
+                let c = &u.contact;
+                starts(&c.display_name)
+                    || c.first_name.as_deref().is_some_and(starts)
+                    || c.last_name.as_deref().is_some_and(starts)
+                    || starts(u.username.as_str())
+                    || c.alternate_emails.iter().any(|a| starts(a))
+            })
+            .map(|u| {
+                let key = match sort {
+                    UserSort::DisplayName => sort_key(&u.contact.display_name),
+                    UserSort::Username => u.username.to_string(),
+                };
+                (key, u.id)
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+        if descending {
+            hits.reverse();
+        }
+        hits.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Every page forward from the start, then every page back from the last one.
+    pub(crate) async fn walk(
+        directory: &Directory,
+        prefix: &str,
+        sort: UserSort,
+        descending: bool,
+        deleted: bool,
+    ) -> (Vec<Vec<UserId>>, Vec<Vec<UserId>>) {
+        let actor = Actor::system("test");
+        let query = |after, before| UserQuery {
+            search: Some(prefix.to_string()).filter(|p| !p.is_empty()),
+            sort,
+            descending,
+            after,
+            before,
+            deleted,
+            limit: 50,
+        };
+        let ids = |page: &UserPage| page.users.iter().map(|u| u.id).collect::<Vec<_>>();
+        let mut forward = Vec::new();
+        let mut after = None;
+        let mut before = None;
+        loop {
+            let page = directory.list_users(&actor, query(after.clone(), None)).await.unwrap();
+            forward.push(ids(&page));
+            before = page.previous.clone().or(before);
+            after = page.next.clone();
+            if after.is_none() {
+                break;
+            }
+        }
+        let mut backward = vec![forward.last().cloned().unwrap_or_default()];
+        while let Some(cursor) = before {
+            let page = directory.list_users(&actor, query(None, Some(cursor))).await.unwrap();
+            backward.insert(0, ids(&page));
+            before = page.previous.clone();
+        }
+        (forward, backward)
+    }
+
+    #[tokio::test]
+    async fn searches_page_exactly_like_a_full_sort_in_every_order() {
+        let Some((_db, store)) = test_store().await else { return };
+        let mut users = Vec::new();
+        // 6,000 matches on the last name, scattered through the list.
+        for i in 0..6_000 {
+            let first = ["Ann", "Bob", "Cy", "Dee"][i % 4];
+            users.push(person(i, first, "Zed", None));
+        }
+        // Display-name matches and a few alternate-address matches for "zed" and "ze".
+        for i in 0..70 {
+            users.push(person(10_000 + i, "Zedd", "Quill", None));
+            users.push(person(20_000 + i, "Mia", "Vos", (i % 7 == 0).then(|| format!("zed.alt{i}@fabrikam.com"))));
+        }
+        // People with several matching addresses, who must not crowd others off a page.
+        for i in 0..60 {
+            let mut many = person(30_000 + i, "Ola", "Berg", None);
+            many.contact.alternate_emails = (0..3).map(|n| format!("zed{i}.{n}@fabrikam.com")).collect();
+            users.push(many);
+        }
+        let directory = Directory::new(Arc::new(store));
+        directory
+            .create_users_bulk(&Actor::system("test"), users.len(), &mut users.chunks(1000).map(<[User]>::to_vec))
+            .await
+            .unwrap();
+
+        for prefix in ["zed", "ze", "z", "vos", "mia.vos2000", "quill", "nomatch"] {
+            for sort in [UserSort::DisplayName, UserSort::Username] {
+                for descending in [false, true] {
+                    let want = expected(&users, prefix, sort, descending, false);
+                    let (forward, backward) = walk(&directory, prefix, sort, descending, false).await;
+                    assert_eq!(forward.concat(), want, "{prefix} {sort:?} desc={descending}");
+                    assert_eq!(backward.concat(), want, "back: {prefix} {sort:?} desc={descending}");
+                }
+            }
+        }
+    }
+
+    /// A directory with what makes searches hard: several matching addresses per user,
+    /// deleted users (whose addresses match only in Deleted users), names without first or
+    /// last name, names beyond ASCII, equal display names told apart by id.
+    pub(crate) fn awkward_directory() -> Vec<User> {
+        let mut users = Vec::new();
+        let firsts = ["Ann", "Åsa", "Zoë", "Zed", "Émile", "Bob", "zed", "Zedekiah"];
+        let lasts = ["Zed", "Zedd", "Østergaard", "Quill", "Zander", "Vos"];
+        for i in 0..700 {
+            let (first, last) = (firsts[i % firsts.len()], lasts[i / firsts.len() % lasts.len()]);
+            let mut u = person(i, first, last, None);
+            if i % 5 == 0 {
+                u.contact.alternate_emails =
+                    (0..3).map(|n| format!("zed{n}.{i}@fabrikam.com")).chain(["other@fabrikam.com".into()]).collect();
+            }
+            if i % 9 == 0 {
+                u.contact.first_name = None;
+                u.contact.display_name = format!("Zed Same {}", i % 2);
+            }
+            if i % 11 == 0 {
+                u.contact.last_name = None;
+            }
+            if i % 13 == 0 {
+                u.deleted_at = Some(Timestamp(i as i64));
+            }
+            users.push(u);
+        }
+        users
+    }
+
+    /// The searches [`awkward_directory`] is tried with.
+    pub(crate) const AWKWARD_PREFIXES: [&str; 13] =
+        ["", "z", "ze", "zed", "zed1", "zed2.", "øs", "émi", "åsa", "zoë", "other", "ann.", "nomatch"];
+
+    #[tokio::test]
+    async fn several_matching_addresses_of_one_user_crowd_no_one_out() {
+        let Some((_db, store)) = test_store().await else { return };
+        let mut many = person(1, "Amy", "Adams", None);
+        many.contact.alternate_emails = (0..3).map(|n| format!("zzz{n}@fabrikam.com")).collect();
+        let one = person(2, "Ben", "Brown", Some("zzz9@fabrikam.com".into()));
+        let users = vec![many, one];
+        let directory = Directory::new(Arc::new(store));
+        directory.create_users_bulk(&Actor::system("test"), 2, &mut std::iter::once(users.clone())).await.unwrap();
+        let page = directory
+            .list_users(
+                &Actor::system("test"),
+                UserQuery { search: Some("zzz".into()), limit: 2, ..UserQuery::default() },
+            )
+            .await
+            .unwrap();
+        let ids: Vec<UserId> = page.users.iter().map(|u| u.id).collect();
+        assert_eq!(ids, [users[0].id, users[1].id]);
+    }
+
+    #[tokio::test]
+    async fn awkward_pages_are_the_full_sort_in_every_list() {
+        let Some((_db, store)) = test_store().await else { return };
+        let users = awkward_directory();
+        let directory = Directory::new(Arc::new(store));
+        directory
+            .create_users_bulk(&Actor::system("test"), users.len(), &mut users.chunks(100).map(<[User]>::to_vec))
+            .await
+            .unwrap();
+        for prefix in AWKWARD_PREFIXES.iter().filter(|p| !p.is_empty()) {
+            for sort in [UserSort::DisplayName, UserSort::Username] {
+                for descending in [false, true] {
+                    for deleted in [false, true] {
+                        let label = format!("{prefix:?} {sort:?} desc={descending} deleted={deleted}");
+                        let (forward, backward) = walk(&directory, prefix, sort, descending, deleted).await;
+                        let want = expected(&users, prefix, sort, descending, deleted);
+                        assert!(forward.concat() == want, "{label}: not the full sort's order");
+                        assert!(backward.concat() == want, "{label}: back, not the full sort's order");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
 use super::rows::{flag, get_flag, parse_id, Params};
-use super::{unlocked_among, Connection, Row, Store};
+use super::{Connection, Row, Store, DIALECT};
 
 const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
     attempts, next_attempt_at, last_error, finished_at, redacted";
@@ -153,7 +153,7 @@ impl OutboxStore for Store {
     }
 
     /// One statement, which passes over rows another worker is claiming at this moment instead
-    /// of waiting for them (see [`unlocked_among`]). The channels are a list of parameters, a
+    /// of waiting for them (see `unlocked_among` in `crate::dialect`). The channels are a list of parameters, a
     /// plain filter on the rows the due index yields.
     async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError> {
         let lease = Lease::claimed_at(now);
@@ -167,7 +167,7 @@ impl OutboxStore for Store {
         let limit = params.push(i64::from(limit))?;
         let sql = format!(
             "update outbox set lease_until = {until}, attempts = attempts + 1 where {} returning {COLUMNS}",
-            unlocked_among(
+            (DIALECT.unlocked_among)(
                 "id",
                 &format!(
                     "select id from outbox where state = 'pending' and next_attempt_at <= {due} and (lease_until \
@@ -186,7 +186,7 @@ impl OutboxStore for Store {
         let sql = format!(
             "update outbox set state = 'held', finished_at = $1, lease_until = null, attempts = attempts + 1 \
              where {} returning {COLUMNS}",
-            unlocked_among(
+            (DIALECT.unlocked_among)(
                 "id",
                 "select id from outbox where state = 'pending' and next_attempt_at <= $1 and (lease_until is null \
                  or lease_until <= $1) order by next_attempt_at, id limit $2"

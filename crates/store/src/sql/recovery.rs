@@ -13,7 +13,7 @@ use super::rows::{parse_id, Params};
 
 /// Users whose verifications one statement reads: a page of the longest list the APIs give.
 const IDS_PER_QUERY: usize = 1_000;
-use super::{audit, outbox, unlocked_among, Connection, Row, Store};
+use super::{audit, outbox, Connection, Row, Store, DIALECT};
 
 /// Forgets the verification of contacts that changed or were removed (each with its user),
 /// inside a save: a changed contact must be verified again.
@@ -46,7 +46,7 @@ pub(crate) async fn sweep_expired(
 ) -> Result<(), StoreError> {
     let sql = format!(
         "delete from {table} where {}",
-        unlocked_among(key, &format!("select {key} from {table} where expires_at < $1"))
+        (DIALECT.unlocked_among)(key, &format!("select {key} from {table} where expires_at < $1"))
     );
     sqlx::query(&sql).bind(before.millis()).execute(&mut *conn).await?;
     Ok(())

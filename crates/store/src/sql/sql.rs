@@ -6,10 +6,35 @@
 //! here needs of its engine it takes from the names below, which each engine defines: its
 //! store, its row and connection types, and the few statements that differ between the two.
 
-pub(super) use super::dialect::*;
 #[cfg(test)]
-pub(crate) use super::{other_node, test_store};
-pub(super) use super::{Connection, Db, Row, Store, MAX_PARAMETERS, MIGRATOR};
+pub(crate) use super::{other_node, test_store, unmigrated_store};
+pub(super) use super::{Connection, Db, Row, Store, DIALECT, MIGRATOR};
+
+/// The engine's spelling of what the statements here need (see `crate::dialect`), under the
+/// names they use.
+pub(super) const ENGINE: &str = DIALECT.engine;
+pub(super) const TABLE_EXISTS: &str = DIALECT.table_exists;
+pub(super) const FOR_UPDATE: &str = DIALECT.for_update;
+pub(super) const FOR_NO_KEY_UPDATE: &str = DIALECT.for_no_key_update;
+pub(super) const GREATEST: &str = DIALECT.greatest;
+pub(super) const BYTE_ORDER: &str = DIALECT.byte_order;
+pub(super) const CONTAINS: &str = DIALECT.contains;
+pub(super) const ROW_KEY: &str = DIALECT.row_key;
+pub(super) const USERS_PER_INSERT: usize = DIALECT.users_per_insert;
+pub(super) const MAX_PARAMETERS: usize = DIALECT.max_parameters;
+
+impl Store {
+    /// A transaction for a change: it holds SQLite's write lock from its start, and on
+    /// PostgreSQL locks what it reads to change with [`FOR_UPDATE`].
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.writer().begin_with(DIALECT.begin_write).await
+    }
+
+    /// A read-only transaction that reads one snapshot throughout and holds up no writer.
+    pub(crate) async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.reader().begin_with(DIALECT.begin_snapshot).await
+    }
+}
 
 pub(super) mod apps;
 pub(super) mod audit;

@@ -10,7 +10,7 @@ use roster_domain::transfer::{self, Cell, Column, CopyWriter, Kind, Row as Cells
 use roster_domain::StoreError;
 use sqlx::{QueryBuilder, Row as _, Transaction};
 
-use super::{Db, Row, Store, BYTE_ORDER, MAX_PARAMETERS};
+use super::{Db, Row, Store, BYTE_ORDER, DIALECT, MAX_PARAMETERS};
 
 /// `name` as a quoted identifier.
 pub(crate) fn quote(name: &str) -> String {
@@ -20,6 +20,20 @@ pub(crate) fn quote(name: &str) -> String {
 /// The table's columns, quoted and separated by commas.
 fn column_list(table: &TableInfo) -> String {
     table.columns.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// The kind of a column declared as `declared`: the engine's integer type, `text` or its
+/// bytes type; a copy carries no other.
+pub(crate) fn kind_of(table: &str, column: &str, declared: &str) -> Result<Kind, StoreError> {
+    match declared.to_ascii_lowercase() {
+        t if t == DIALECT.integer_type => Ok(Kind::Int),
+        t if t == "text" => Ok(Kind::Text),
+        t if t == DIALECT.bytes_type => Ok(Kind::Bytes),
+        _ => Err(StoreError::backend(format!(
+            "column {table}.{column} is declared {declared:?}; a copy carries only {}, text and {}",
+            DIALECT.integer_type, DIALECT.bytes_type
+        ))),
+    }
 }
 
 /// A row's cells, each decoded as its column's type.

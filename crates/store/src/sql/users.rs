@@ -233,6 +233,13 @@ pub(crate) async fn update_row(conn: &mut Connection, before: &User, after: &Use
     Ok(())
 }
 
+/// A new user to insert, with its audit record.
+pub(crate) struct NewUser<'a> {
+    pub user: &'a User,
+    pub password_hash: Option<&'a str>,
+    pub audit: &'a AuditEntry,
+}
+
 /// One accepted save, for [`write_rest`].
 pub(crate) struct Accepted<'a> {
     pub before: &'a User,
@@ -316,7 +323,7 @@ impl UserStore for Store {
         password_hash: Option<&str>,
         entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        self.commit_new_user(user, password_hash, entry).await
+        self.commit_new_user(NewUser { user, password_hash, audit: entry }).await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -344,7 +351,7 @@ impl UserStore for Store {
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        self.commit_save(before, after, entry, messages).await
+        self.commit_save(Accepted { before, after, audit: entry, messages }).await
     }
 
     async fn set_password(
@@ -410,11 +417,11 @@ impl UserStore for Store {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::role::Role;
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::{AuditStore, ImportStore, OutboxStore};
     use roster_domain::RoleSet;
 
-    use super::super::fixtures::{audit, message, other_node, test_store, user};
+    use super::super::fixtures::{audit, message, other_node, test_store, unmigrated_store, user};
+    use super::super::MIGRATOR;
     use super::*;
 
     fn all_audit() -> AuditQuery {
@@ -546,5 +553,48 @@ mod tests {
             audits.iter().filter(|e| e.action == AuditAction::UserPurged).map(|e| e.target_id).collect();
         assert_eq!(audits.iter().filter(|e| e.action == AuditAction::UserPurged).count(), 40);
         assert_eq!(purged.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn users_stored_before_the_address_list_get_theirs_in_order() {
+        /// The migration that put each user's addresses on their row.
+        const ADDRESS_LIST: i64 = 20261128000011;
+        let Some((_guard, store)) = unmigrated_store().await else { return };
+        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
+        earlier.set_locking(false);
+        earlier.migrations =
+            std::borrow::Cow::Owned(MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect());
+        earlier.run(store.writer()).await.unwrap();
+        let (with, without) = (UserId::random(), UserId::random());
+        for (id, name) in [(with, "adele"), (without, "alex")] {
+            sqlx::query(
+                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
+                 created_at, updated_at, updated_by, version) values ($1, $2, $3, $3, 1, 0, 0, 0, 'test', 1)",
+            )
+            .bind(id.to_string())
+            .bind(format!("{name}@contoso.com"))
+            .bind(name)
+            .execute(store.writer())
+            .await
+            .unwrap();
+        }
+        for (position, address) in [(1_i64, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
+            sqlx::query(
+                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
+                 active) values ($1, $2, $3, lower($3), 'adele', 'adele@contoso.com', 1)",
+            )
+            .bind(with.to_string())
+            .bind(position)
+            .bind(address)
+            .execute(store.writer())
+            .await
+            .unwrap();
+        }
+
+        MIGRATOR.run(store.writer()).await.unwrap();
+        let adele = store.get_user(with).await.unwrap().unwrap();
+        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
+        let alex = store.get_user(without).await.unwrap().unwrap();
+        assert!(alex.contact.alternate_emails.is_empty());
     }
 }

@@ -68,56 +68,20 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
-    use std::borrow::Cow;
+    use roster_domain::audit::AuditAction;
+    use roster_domain::store::ImportStore;
 
-    use roster_domain::user::UserId;
-
-    use crate::sqlite::{SqliteStore, MIGRATOR};
-    use roster_domain::store::UserStore;
-
-    /// The migration that put each user's addresses on their row.
-    const ADDRESS_LIST: i64 = 20261128000011;
+    use crate::sqlite::fixtures::{audit, test_store, user};
 
     #[tokio::test]
-    async fn users_stored_before_the_address_list_get_theirs_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_unmigrated(dir.path()).await.unwrap();
-        let mut earlier = sqlx::migrate::Migrator::DEFAULT;
-        earlier.migrations = Cow::Owned(MIGRATOR.iter().filter(|m| m.version < ADDRESS_LIST).cloned().collect());
-        earlier.run(&store.writer).await.unwrap();
-        let (with, without) = (UserId::random(), UserId::random());
-        for (id, name) in [(with, "adele"), (without, "alex")] {
-            sqlx::query(
-                "insert into users (id, username, display_name, display_key, enabled, must_change_password, \
-                 created_at, updated_at, updated_by, version) values (?, ?, ?, ?, 1, 0, 0, 0, 'test', 1)",
-            )
-            .bind(id.to_string())
-            .bind(format!("{name}@contoso.com"))
-            .bind(name)
-            .bind(name)
-            .execute(&store.writer)
-            .await
-            .unwrap();
-        }
-        for (position, address) in [(1, "Second@fabrikam.com"), (0, "first@fabrikam.com")] {
-            sqlx::query(
-                "insert into alternate_emails (user_id, position, address, address_key, display_key, username, \
-                 active) values (?, ?, ?, lower(?3), 'adele', 'adele@contoso.com', 1)",
-            )
-            .bind(with.to_string())
-            .bind(position)
-            .bind(address)
-            .execute(&store.writer)
-            .await
-            .unwrap();
-        }
-
-        store.migrate().await.unwrap();
-        let adele = store.get_user(with).await.unwrap().unwrap();
-        assert_eq!(adele.contact.alternate_emails, vec!["first@fabrikam.com", "Second@fabrikam.com"]);
-        let alex = store.get_user(without).await.unwrap().unwrap();
-        assert!(alex.contact.alternate_emails.is_empty());
+    async fn a_load_into_an_empty_directory_rebuilds_exactly_the_indexes_it_set_aside() {
+        let Some((_dir, store)) = test_store().await else { return };
+        let index_sql = "select group_concat(sql, ';') from (select sql from sqlite_master \
+                         where type = 'index' and tbl_name in ('users', 'alternate_emails') order by name)";
+        let before: String = sqlx::query_scalar(index_sql).fetch_one(&store.readers).await.unwrap();
+        let mut batches = (0..3).map(|b| (0..100).map(|i| user(b * 100 + i)).collect::<Vec<_>>());
+        store.insert_users_bulk(&mut batches, &audit(AuditAction::UserCreated)).await.unwrap();
+        let after: String = sqlx::query_scalar(index_sql).fetch_one(&store.readers).await.unwrap();
+        assert_eq!(after, before);
     }
 }

@@ -5,26 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use roster_domain::transfer::{Column, Kind, TableInfo};
+use roster_domain::transfer::{Column, TableInfo};
 use roster_domain::StoreError;
 use sqlx::{Row as _, SqliteConnection};
 
+use crate::sqlite::sql::transfer::kind_of;
 use crate::sqlite::SqliteStore;
-
-/// SQLite's limit on parameters in one statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
-pub(crate) const MAX_PARAMETERS: usize = 32_766;
-
-/// The kind of a column declared as `declared`.
-fn kind_of(table: &str, column: &str, declared: &str) -> Result<Kind, StoreError> {
-    match declared.to_ascii_lowercase().as_str() {
-        "integer" => Ok(Kind::Int),
-        "text" => Ok(Kind::Text),
-        "blob" => Ok(Kind::Bytes),
-        _ => Err(StoreError::backend(format!(
-            "column {table}.{column} is declared {declared:?}; a copy carries only integer, text and blob"
-        ))),
-    }
-}
 
 impl SqliteStore {
     /// Every table but SQLite's and the migrations' own, described.

@@ -18,7 +18,7 @@ use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted};
+use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::sqlite::{audit, SqliteStore};
 
 /// The most saves one transaction takes.
@@ -164,17 +164,12 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
 
 impl SqliteStore {
     /// Adds a user in the next shared commit, and answers once it is durable.
-    pub(crate) async fn commit_new_user(
-        &self,
-        user: &User,
-        password_hash: Option<&str>,
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn commit_new_user(&self, new: NewUser<'_>) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = InsertJob {
-            user: user.clone(),
-            password_hash: password_hash.map(str::to_string),
-            audit: entry.clone(),
+            user: new.user.clone(),
+            password_hash: new.password_hash.map(str::to_string),
+            audit: new.audit.clone(),
             reply,
         };
         self.inserts.send(job).await.map_err(|_| StoreError::backend("the committer has stopped"))?;
@@ -182,19 +177,13 @@ impl SqliteStore {
     }
 
     /// Saves a user in the next shared commit, and answers once it is durable.
-    pub(crate) async fn commit_save(
-        &self,
-        before: &User,
-        after: &User,
-        entry: &AuditEntry,
-        messages: &[Message],
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn commit_save(&self, save: Accepted<'_>) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = SaveJob {
-            before: before.clone(),
-            after: after.clone(),
-            audit: entry.clone(),
-            messages: messages.to_vec(),
+            before: save.before.clone(),
+            after: save.after.clone(),
+            audit: save.audit.clone(),
+            messages: save.messages.to_vec(),
             reply,
         };
         self.saves.send(job).await.map_err(|_| StoreError::backend("the committer has stopped"))?;

@@ -1,11 +1,12 @@
-//! Users read as one JSON document for a whole page: handing a page of a thousand users over
-//! row by row from SQLite's thread costs several times the query itself.
+//! Pages of users read as one JSON value: handing a page of a thousand users over row by row
+//! from SQLite's thread costs several times the query itself.
 
 use roster_domain::contact::ContactInfo;
 use roster_domain::user::{User, Username};
 use roster_domain::{RoleSet, StoreError, Timestamp};
 
-use crate::sqlite::rows::parse_id;
+use crate::sqlite::rows::{parse_id, Params};
+use crate::sqlite::SqliteStore;
 
 /// The `json_object` arguments that write a row of [`USER_COLUMNS`] (from a query named
 /// `users`) and its addresses as one [`StoredUser`].
@@ -85,5 +86,31 @@ impl StoredUser {
             version: self.version,
             deleted_at: self.deleted_at.map(Timestamp),
         })
+    }
+}
+
+impl SqliteStore {
+    /// The users of `page` (a query of `row_key`, `display_key` and the user columns, in
+    /// `order`), each with its row key, read as one JSON value.
+    pub(crate) async fn read_found(
+        &self,
+        page: &str,
+        args: Params<'_>,
+        order: &str,
+    ) -> Result<Vec<(User, String)>, StoreError> {
+        let outer_order = order.replace("rowid", "row_key");
+        let sql = format!(
+            "select json_group_array(json_object({STORED_USER_FIELDS}, 'row_key', row_key) order by {outer_order}) \
+             from ({page}) as users"
+        );
+        let json: String = sqlx::query_scalar_with(&sql, args.into_arguments()).fetch_one(&self.readers).await?;
+        let stored: Vec<StoredUser> = serde_json::from_str(&json).map_err(StoreError::backend)?;
+        stored
+            .into_iter()
+            .map(|s| {
+                let row_key = s.row_key.unwrap_or_default().to_string();
+                Ok((s.into_user()?, row_key))
+            })
+            .collect()
     }
 }
