@@ -6,6 +6,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 use roster_domain::outbox::Message;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::SendError;
 
@@ -16,8 +17,8 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     /// `smtp://[user:pass@]host[:port][?tls=starttls|required|opportunistic]` for plain or
-    /// STARTTLS, `smtps://…` for implicit TLS.
-    pub url: String,
+    /// STARTTLS, `smtps://…` for implicit TLS; secret, as it may hold a password.
+    pub url: SecretString,
     /// The From address, e.g. `Roster <roster@contoso.com>`.
     pub from: String,
 }
@@ -41,7 +42,7 @@ impl EmailTransport {
         let from: Mailbox =
             config.from.parse().map_err(|e| format!("ROSTER_MAIL_FROM {:?} is not an address: {e}", config.from))?;
         // "starttls" is the word admins know; lettre calls the same thing "required".
-        let url = config.url.replace("tls=starttls", "tls=required");
+        let url = config.url.expose_secret().replace("tls=starttls", "tls=required");
         let mailer = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
             .map_err(|e| format!("ROSTER_SMTP_URL is not usable: {e}"))?
             .timeout(Some(SMTP_TIMEOUT))

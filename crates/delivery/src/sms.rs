@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use roster_domain::outbox::Message;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::SendError;
@@ -19,7 +20,7 @@ pub const TWILIO_API: &str = "https://api.twilio.com";
 #[derive(Debug, Clone)]
 pub struct TwilioConfig {
     pub account_sid: String,
-    pub auth_token: String,
+    pub auth_token: SecretString,
     /// The sending number in E.164, or a Messaging Service SID (`MG…`).
     pub from: String,
     /// Usually [`TWILIO_API`].
@@ -31,7 +32,7 @@ pub struct TwilioConfig {
 pub struct WebhookConfig {
     pub url: String,
     /// Key of the `X-Roster-Signature` HMAC.
-    pub secret: String,
+    pub secret: SecretString,
 }
 
 #[derive(Debug, Clone)]
@@ -71,9 +72,9 @@ impl SmsTransport {
     /// A transport through Twilio.
     pub fn twilio(config: TwilioConfig) -> Result<Self, String> {
         for (name, value) in [
-            ("ROSTER_TWILIO_ACCOUNT_SID", &config.account_sid),
-            ("ROSTER_TWILIO_AUTH_TOKEN", &config.auth_token),
-            ("ROSTER_TWILIO_FROM", &config.from),
+            ("ROSTER_TWILIO_ACCOUNT_SID", config.account_sid.as_str()),
+            ("ROSTER_TWILIO_AUTH_TOKEN", config.auth_token.expose_secret()),
+            ("ROSTER_TWILIO_FROM", config.from.as_str()),
         ] {
             if value.trim().is_empty() {
                 return Err(format!("{name} must be set to send text messages through Twilio"));
@@ -84,7 +85,7 @@ impl SmsTransport {
 
     /// A transport through a signed webhook.
     pub fn webhook(config: WebhookConfig) -> Result<Self, String> {
-        if config.secret.len() < 16 {
+        if config.secret.expose_secret().len() < 16 {
             return Err("ROSTER_SMS_WEBHOOK_SECRET must be at least 16 characters".into());
         }
         Self::with(Gateway::Webhook(config))
@@ -103,7 +104,7 @@ impl SmsTransport {
                     format!("{}/2010-04-01/Accounts/{}/Messages.json", t.base_url.trim_end_matches('/'), t.account_sid);
                 let from_field = if t.from.starts_with("MG") { "MessagingServiceSid" } else { "From" };
                 let form = [("To", message.recipient.as_str()), (from_field, t.from.as_str()), ("Body", &message.text)];
-                self.http.post(url).basic_auth(&t.account_sid, Some(&t.auth_token)).form(&form)
+                self.http.post(url).basic_auth(&t.account_sid, Some(t.auth_token.expose_secret())).form(&form)
             }
             Gateway::Webhook(w) => {
                 let body =
@@ -114,7 +115,7 @@ impl SmsTransport {
                     .post(&w.url)
                     .header("content-type", "application/json")
                     .header("x-roster-timestamp", now.to_string())
-                    .header("x-roster-signature", webhook_signature(&w.secret, now, &body))
+                    .header("x-roster-signature", webhook_signature(w.secret.expose_secret(), now, &body))
                     .header("idempotency-key", format!("roster-outbox-{}", message.id))
                     .body(body)
             }
@@ -176,12 +177,32 @@ mod tests {
     fn incomplete_settings_are_refused() {
         let config = TwilioConfig {
             account_sid: "AC1".into(),
-            auth_token: String::new(),
+            auth_token: SecretString::default(),
             from: "+15005550006".into(),
             base_url: TWILIO_API.into(),
         };
         assert!(SmsTransport::twilio(config).unwrap_err().contains("ROSTER_TWILIO_AUTH_TOKEN"));
         let hook = WebhookConfig { url: "http://127.0.0.1:9/".into(), secret: "short".into() };
         assert!(SmsTransport::webhook(hook).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let twilio = TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: "twilio-token-0123456789".into(),
+            from: "+15005550006".into(),
+            base_url: TWILIO_API.into(),
+        };
+        let hook = WebhookConfig { url: "http://127.0.0.1:9/".into(), secret: "webhook-secret-0123456789".into() };
+        let smtp = crate::SmtpConfig { url: "smtp://relay:smtp-password@mail.example.com".into(), from: "r@x".into() };
+        let printed = format!(
+            "{twilio:?} {hook:?} {smtp:?} {:?} {:?}",
+            SmsTransport::twilio(twilio.clone()).unwrap(),
+            SmsTransport::webhook(hook.clone()).unwrap()
+        );
+        for secret in ["twilio-token", "webhook-secret", "smtp-password"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
     }
 }

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use secrecy::SecretString;
+
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
@@ -162,7 +164,7 @@ pub struct AppSecret {
 
 impl AppSecret {
     /// A fresh secret for `app_id`, valid for `days`, and the secret itself (shown once).
-    pub fn generate(app_id: Uuid, description: &str, days: i64, now: Timestamp) -> (AppSecret, String) {
+    pub fn generate(app_id: Uuid, description: &str, days: i64, now: Timestamp) -> (AppSecret, SecretString) {
         let secret = random_token();
         let stored = AppSecret {
             id: Uuid::new_v4(),
@@ -173,7 +175,7 @@ impl AppSecret {
             created_at: now,
             expires_at: now.plus_seconds(days * 24 * 60 * 60),
         };
-        (stored, secret)
+        (stored, secret.into())
     }
 
     /// Whether `secret` is this one and still valid at `now`; compares hashes in constant time.
@@ -210,6 +212,8 @@ impl AppToken {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]
@@ -232,9 +236,10 @@ mod tests {
     fn a_secret_is_accepted_only_as_given_and_before_it_expires() {
         let now = Timestamp(1_000_000);
         let (stored, secret) = AppSecret::generate(Uuid::new_v4(), "ci", 90, now);
-        assert!(stored.accepts(&secret, now));
+        let secret = secret.expose_secret();
+        assert!(stored.accepts(secret, now));
         assert!(!stored.accepts(&format!("{secret}x"), now));
-        assert!(!stored.accepts(&secret, now.plus_seconds(90 * 24 * 60 * 60)));
+        assert!(!stored.accepts(secret, now.plus_seconds(90 * 24 * 60 * 60)));
         assert!(secret.starts_with(&stored.hint) && stored.hint.len() == 3);
     }
 
@@ -246,5 +251,12 @@ mod tests {
         assert_eq!(stored.hash, hash_token(&token));
         assert_eq!(stored.expires_at, now.plus_seconds(3600));
         assert_eq!(stored.secret_id, secret.id);
+    }
+
+    #[test]
+    fn a_new_client_secret_never_prints() {
+        let generated = AppSecret::generate(Uuid::new_v4(), "ci", 90, Timestamp(0));
+        let plain = generated.1.expose_secret().to_string();
+        assert!(!format!("{generated:?}").contains(&plain));
     }
 }

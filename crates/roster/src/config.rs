@@ -10,6 +10,7 @@ use roster_domain::recovery::CodeKey;
 use roster_domain::{Directory, Store};
 use roster_store::postgres::PostgresStore;
 use roster_store::sqlite::SqliteStore;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The options that locate the directory's database.
 #[derive(Args, Debug, Clone)]
@@ -20,7 +21,7 @@ pub struct StoreArgs {
     /// A database URL instead of the data folder: `sqlite:///path/to/roster.db`, or
     /// `postgres://user:password@host/database` for several nodes on one database.
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// File with the key one-time codes are hashed under (64 hex digits); created in the data
     /// folder on first use. Every node on one database needs the same key.
     #[arg(long, env = "ROSTER_SECRET_KEY_FILE")]
@@ -95,7 +96,7 @@ impl Backend {
 
 impl StoreArgs {
     fn location(&self) -> anyhow::Result<Location<'_>> {
-        match self.database_url.as_deref() {
+        match self.database_url.as_ref().map(ExposeSecret::expose_secret) {
             None => Ok(Location::Folder(&self.data)),
             Some(url) if engine_of(url) == Some(Engine::Sqlite) => Ok(Location::Sqlite(url)),
             Some(url) if engine_of(url) == Some(Engine::Postgres) => Ok(Location::Postgres(url)),
@@ -230,7 +231,7 @@ pub struct DeliveryArgs {
     /// SMTP server for email: `smtp://user:pass@host:587?tls=starttls`, `smtps://…:465` for
     /// implicit TLS, `smtp://host:25` for a local relay without TLS.
     #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     /// The From address of email.
     #[arg(long, env = "ROSTER_MAIL_FROM", default_value = "Roster <roster@localhost>")]
     pub mail_from: String,
@@ -239,7 +240,7 @@ pub struct DeliveryArgs {
     pub twilio_account_sid: Option<String>,
     /// Twilio auth token.
     #[arg(long, env = "ROSTER_TWILIO_AUTH_TOKEN", hide_env_values = true, default_value = "")]
-    pub twilio_auth_token: String,
+    pub twilio_auth_token: SecretString,
     /// Sending number (E.164) or Messaging Service SID.
     #[arg(long, env = "ROSTER_TWILIO_FROM", default_value = "")]
     pub twilio_from: String,
@@ -251,7 +252,7 @@ pub struct DeliveryArgs {
     pub sms_webhook_url: Option<String>,
     /// Key of the webhook's `X-Roster-Signature` (HMAC-SHA256), at least 16 characters.
     #[arg(long, env = "ROSTER_SMS_WEBHOOK_SECRET", hide_env_values = true, default_value = "")]
-    pub sms_webhook_secret: String,
+    pub sms_webhook_secret: SecretString,
     /// Pause before the first retry of a failed delivery, in milliseconds; it doubles with each
     /// further attempt, up to an hour.
     #[arg(long, env = "ROSTER_OUTBOX_RETRY_MS", default_value_t = 30_000)]
@@ -328,5 +329,29 @@ mod tests {
         assert!(keys.iter().all(|k| *k == keys[0]), "one key for all");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, [std::ffi::OsString::from(KEY_FILE)], "no drafts left behind");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let store = StoreArgs {
+            data: PathBuf::from("data"),
+            database_url: Some("postgres://roster:db-password@db.example.com/roster".to_string().into()),
+            secret_key_file: None,
+        };
+        let delivery = DeliveryArgs {
+            smtp_url: Some("smtp://relay:smtp-password@mail.example.com:587".to_string().into()),
+            mail_from: "Roster <roster@localhost>".into(),
+            twilio_account_sid: Some("AC1".into()),
+            twilio_auth_token: "twilio-token".to_string().into(),
+            twilio_from: "+15005550006".into(),
+            twilio_base_url: roster_delivery::sms::TWILIO_API.into(),
+            sms_webhook_url: None,
+            sms_webhook_secret: "webhook-secret".to_string().into(),
+            outbox_retry_ms: 1,
+        };
+        let printed = format!("{store:?} {delivery:?}");
+        for secret in ["db-password", "smtp-password", "twilio-token", "webhook-secret"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Application registrations and the OAuth 2.0 client-credentials grant.
 
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::signin::window_start;
@@ -61,7 +62,11 @@ impl Directory {
 
     /// Registers an application with a first client secret of the default lifetime; returns
     /// the secret, which is never shown again.
-    pub async fn register_app(&self, actor: &Actor, input: &AppInput) -> Result<(App, AppSecret, String), DomainError> {
+    pub async fn register_app(
+        &self,
+        actor: &Actor,
+        input: &AppInput,
+    ) -> Result<(App, AppSecret, SecretString), DomainError> {
         actor.require(Permission::ManageApps, RoleSet::NONE)?;
         let mut errors = Vec::new();
         let name = text::required("name", "Name", &input.name, MAX_NAME_CHARS).map_err(|e| errors.push(e)).ok();
@@ -115,7 +120,7 @@ impl Directory {
         id: Uuid,
         description: &str,
         days: i64,
-    ) -> Result<(AppSecret, String), DomainError> {
+    ) -> Result<(AppSecret, SecretString), DomainError> {
         let (app, secrets) = self.app(actor, id).await?;
         let description = text::optional("description", "Description", description, 100)
             .map_err(|e| DomainError::Invalid(vec![e]))?

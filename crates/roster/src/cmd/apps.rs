@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use roster_domain::apps::{AppPermission, DEFAULT_SECRET_DAYS};
 use roster_domain::directory::AppInput;
 use roster_domain::{Actor, DomainError};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::config::StoreArgs;
@@ -84,7 +85,7 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
             let (app, secret, plain) = result.map_err(explain)?;
             println!("Registered {} with {}.", app.name, app.permissions.display());
             println!("Client id:     {}", app.id);
-            println!("Client secret: {plain}");
+            println!("Client secret: {}", plain.expose_secret());
             println!("The secret expires {} and is not shown again.", secret.expires_at.display());
             Ok(())
         }
@@ -102,7 +103,7 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
             let result = directory.add_app_secret(&actor, args.client_id, &args.description, args.days).await;
             store.close().await;
             let (secret, plain) = result.map_err(explain)?;
-            println!("Client secret: {plain}");
+            println!("Client secret: {}", plain.expose_secret());
             println!("It expires {} and is not shown again.", secret.expires_at.display());
             Ok(())
         }

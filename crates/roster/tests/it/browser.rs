@@ -285,7 +285,7 @@ async fn a_user_resets_a_forgotten_password_with_a_code_sent_by_email() {
         return;
     }
     let smtp = SmtpServer::start().await;
-    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url().into(), from: "roster@contoso.com".into() }).unwrap();
     let Some(app) = TestApp::start_with(Transports { email: Some(email), sms: None }).await else { return };
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let input = ContactInput {
@@ -413,7 +413,7 @@ async fn a_user_replaces_their_alternate_email_and_the_old_address_is_told() {
         return;
     }
     let smtp = SmtpServer::start().await;
-    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url().into(), from: "roster@contoso.com".into() }).unwrap();
     let Some(app) = TestApp::start_with(Transports { email: Some(email), sms: None }).await else { return };
     let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
     let input = ContactInput {

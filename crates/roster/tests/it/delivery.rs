@@ -13,7 +13,7 @@ use crate::harness::{hidden_value, location, on_postgres, Session, TestApp, PASS
 use crate::peers::{SmtpServer, TwilioServer, PATIENCE};
 
 fn email(server: &SmtpServer) -> Option<EmailTransport> {
-    let config = SmtpConfig { url: server.url(), from: "Roster <roster@contoso.com>".into() };
+    let config = SmtpConfig { url: server.url().into(), from: "Roster <roster@contoso.com>".into() };
     Some(EmailTransport::new(&config).expect("smtp transport"))
 }
 
@@ -143,7 +143,7 @@ async fn messages_wait_out_a_mail_server_outage_and_a_restart() {
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = reserved.local_addr().unwrap();
     drop(reserved);
-    let down = SmtpConfig { url: format!("smtp://{addr}"), from: "roster@contoso.com".into() };
+    let down = SmtpConfig { url: format!("smtp://{addr}").into(), from: "roster@contoso.com".into() };
     let Some(mut app) =
         TestApp::start_with(Transports { email: Some(EmailTransport::new(&down).unwrap()), sms: None }).await
     else {
@@ -299,7 +299,7 @@ async fn a_mail_server_that_stops_answering_is_cut_off_and_retried() {
         created_at: Timestamp::now(),
     };
     store.queue_messages(&[message]).await.unwrap();
-    let config = SmtpConfig { url: format!("smtp://{addr}"), from: "roster@contoso.com".into() };
+    let config = SmtpConfig { url: format!("smtp://{addr}").into(), from: "roster@contoso.com".into() };
     let transports = Transports { email: Some(EmailTransport::new(&config).unwrap()), sms: None };
     let worker = Worker::new(store.clone(), transports, RETRY, std::sync::Arc::default())
         .with_send_limit(Duration::from_millis(300));

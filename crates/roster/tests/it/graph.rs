@@ -8,6 +8,7 @@ use roster_domain::directory::AppInput;
 use roster_domain::store::{FindOrder, UserFind};
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value as FilterValue};
 use roster_domain::{Actor, Role, Timestamp};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::harness::{bulk, csrf_of, TestApp};
@@ -19,7 +20,7 @@ async fn register(app: &TestApp, permissions: &[AppPermission]) -> (String, Stri
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
     };
     let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
-    (registered.id.to_string(), secret)
+    (registered.id.to_string(), secret.expose_secret().to_string())
 }
 
 async fn token_response(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {

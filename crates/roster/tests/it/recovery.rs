@@ -18,7 +18,7 @@ struct Rig {
 async fn rig() -> Option<Rig> {
     let smtp = SmtpServer::start().await;
     let twilio = TwilioServer::start(&[]).await;
-    let email = EmailTransport::new(&SmtpConfig { url: smtp.url(), from: "roster@contoso.com".into() }).unwrap();
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url().into(), from: "roster@contoso.com".into() }).unwrap();
     let sms = SmsTransport::twilio(TwilioConfig {
         account_sid: "AC00000000000000000000000000000002".into(),
         auth_token: "token".into(),

@@ -4,6 +4,7 @@ use reqwest::{Client, Method, StatusCode};
 use roster_domain::apps::AppPermission;
 use roster_domain::directory::AppInput;
 use roster_domain::{Actor, Role};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::harness::{bulk, TestApp};
@@ -19,7 +20,7 @@ pub(crate) async fn token(app: &TestApp, permissions: &[AppPermission]) -> Strin
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &registered.id.to_string()),
-            ("client_secret", &secret),
+            ("client_secret", secret.expose_secret()),
         ])
         .send()
         .await

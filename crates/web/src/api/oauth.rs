@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine as _;
 use roster_domain::directory::TokenRefusal;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -19,7 +20,7 @@ use crate::AppState;
 pub struct TokenRequest {
     grant_type: Option<String>,
     client_id: Option<String>,
-    client_secret: Option<String>,
+    client_secret: Option<SecretString>,
     scope: Option<String>,
 }
 
@@ -77,7 +78,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
     else {
         return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id and client_secret.");
     };
-    match state.directory.issue_token(&client_id, &client_secret).await {
+    match state.directory.issue_token(&client_id, client_secret.expose_secret()).await {
         Ok(issued) => (
             [
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -105,7 +106,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
 }
 
 /// Client authentication by HTTP Basic (RFC 6749 §2.3.1), which servers must support.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -115,7 +116,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     let unescape = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-    Some((unescape(id)?, unescape(secret)?))
+    Some((unescape(id)?, unescape(secret)?.into()))
 }
 
 /// The RFC's error body; 401s also name the scheme the client should use.

@@ -10,6 +10,7 @@ use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SE
 use roster_domain::directory::AppInput;
 use roster_domain::permission::Permission;
 use roster_domain::{DomainError, FieldError, RoleSet, Timestamp};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -160,7 +161,7 @@ pub async fn register(
                 layout: Layout::new(&me.0, "Application registered", Section::Apps),
                 expires: secret.expires_at.display(),
                 app,
-                secret: plain,
+                secret: plain.expose_secret().to_string(),
                 registered: true,
             };
             Ok(render(StatusCode::CREATED, &page))
@@ -262,7 +263,7 @@ pub async fn add_secret(
                 layout: Layout::new(&me.0, "New client secret", Section::Apps),
                 expires: secret.expires_at.display(),
                 app,
-                secret: plain,
+                secret: plain.expose_secret().to_string(),
                 registered: false,
             };
             Ok(render(StatusCode::CREATED, &page))
