@@ -10,6 +10,7 @@ use roster_domain::Directory;
 
 mod api;
 mod error;
+mod extract;
 mod health;
 mod metrics;
 mod router;

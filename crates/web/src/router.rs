@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 
 use crate::api::{graph, methods, oauth, openapi, scim};
 use crate::ui::{
-    account, apps, audit, contact, import, manage, outbox, readiness, reset, second_step, security_info, settings,
-    signin, signin_log, users,
+    account, account_state, apps, audit, contact, import, new_user, outbox, readiness, reset, reset_password, roles,
+    second_step, security_info, sessions, settings, signin, signin_log, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reset/password", post(reset::finish))
         .route("/admin", get(users::admin_home))
         .route("/admin/users", get(users::list))
-        .route("/admin/users/new", get(manage::show_new).post(manage::create))
+        .route("/admin/users/new", get(new_user::show_new).post(new_user::create))
         .route(
             "/admin/users/import",
             get(import::show).post(import::upload).layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
@@ -70,11 +70,11 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/export", get(import::export))
         .route("/admin/users/{id}", get(users::details))
         .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
-        .route("/admin/users/{id}/roles", get(manage::show_roles).post(manage::save_roles))
-        .route("/admin/users/{id}/state", post(manage::change_state))
-        .route("/admin/users/{id}/password", get(manage::show_reset).post(manage::reset))
-        .route("/admin/users/{id}/sessions", post(manage::sign_out_everywhere))
-        .route("/admin/users/{id}/verify", post(manage::send_verification))
+        .route("/admin/users/{id}/roles", get(roles::show_roles).post(roles::save_roles))
+        .route("/admin/users/{id}/state", post(account_state::change_state))
+        .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
+        .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))
+        .route("/admin/users/{id}/verify", post(verification::send_verification))
         .route("/admin/deleted-users", get(users::deleted))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/export", get(audit::export))
@@ -124,6 +124,7 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
         .routes(routes!(methods::list_software_oath))
         .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
+        .route_layer(middleware::from_fn(graph::stamp))
         .split_for_parts()
 }
 

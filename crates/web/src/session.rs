@@ -9,6 +9,7 @@ use roster_domain::{Actor, RoleSet, User};
 use subtle::ConstantTimeEq;
 
 use crate::error::PageError;
+use crate::extract::SessionCsrf;
 use crate::security::ClientAddress;
 use crate::AppState;
 
@@ -25,7 +26,8 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// Checks a form's CSRF token against the session's.
+    /// Checks a form's CSRF token against the session's, where [`crate::extract::Checked`]
+    /// cannot: a field of a multipart upload read as it streams.
     pub fn verify_csrf(&self, submitted: &str) -> Result<(), PageError> {
         if bool::from(submitted.as_bytes().ct_eq(self.session.csrf_token.as_bytes())) {
             Ok(())
@@ -86,6 +88,7 @@ impl FromRequestParts<AppState> for SignedIn {
             return Err(PageError::ChangePassword);
         }
         let actor = Actor::user(&user, Some(client_ip(parts)), request_id(parts));
+        parts.extensions.insert(SessionCsrf(session.csrf_token.clone()));
         Ok(SignedIn { user, session, token, actor })
     }
 }

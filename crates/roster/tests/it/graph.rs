@@ -617,13 +617,18 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         let path = path.replace("{key}", "ada@contoso.com").replace("{id}", "3179e48a-750b-4051-897c-87b9720928f7");
         let r = Client::new()
             .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .header("client-request-id", "4f3a9d2e-client")
             .json(&json!({}))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{operation} is routed to the Graph API");
+        let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "InvalidAuthenticationToken", "{operation}");
+        let inner = &body["error"]["innerError"];
+        assert_eq!(inner["request-id"], request_id.as_str(), "{operation}: the refusal names the request");
+        assert_eq!(inner["client-request-id"], "4f3a9d2e-client", "{operation}");
     }
     for schema in [
         "User",

@@ -89,6 +89,47 @@ async fn admins_see_the_admin_entry() {
 }
 
 #[tokio::test]
+async fn every_signed_in_form_refuses_another_sessions_token_before_reading_it() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;
+    let target = app.user("lee@contoso.com", "Lee Gu", &[]).await;
+    let s = app.signed_in("global@contoso.com").await;
+    let other = app.signed_in("global@contoso.com").await;
+    let stolen = other.csrf().await;
+    let id = target.id;
+    let forms = [
+        "/admin/users/new".to_string(),
+        format!("/admin/users/{id}/contact"),
+        format!("/admin/users/{id}/roles"),
+        format!("/admin/users/{id}/state"),
+        format!("/admin/users/{id}/password"),
+        format!("/admin/users/{id}/sessions"),
+        format!("/admin/users/{id}/verify"),
+        "/admin/apps".to_string(),
+        "/admin/settings".to_string(),
+        "/admin/settings/reset-policy".to_string(),
+        "/admin/settings/mfa".to_string(),
+        "/admin/settings/audit".to_string(),
+        "/admin/reports/readiness/ask".to_string(),
+        "/account/password".to_string(),
+        "/account/security/contact".to_string(),
+        "/account/security/second-step".to_string(),
+        "/signout".to_string(),
+    ];
+    for path in &forms {
+        for token in ["", "forged", stolen.as_str()] {
+            // A body that would not even parse as the form: the token is checked first.
+            let r = s.post(path, &[("csrf", token), ("version", "not a number"), ("action", "delete")]).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+        }
+    }
+    let after = app.reload(&target).await;
+    assert_eq!((after.version, after.enabled, after.deleted_at), (target.version, true, None));
+    let (status, _) = s.page("/admin/users").await;
+    assert_eq!(status, StatusCode::OK, "the session is still signed in");
+}
+
+#[tokio::test]
 async fn a_form_without_the_session_token_changes_nothing() {
     let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Global", &[Role::GlobalAdministrator]).await;

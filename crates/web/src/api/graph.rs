@@ -4,17 +4,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_api::graph::filter::parse_filter;
+use roster_api::graph::filter::{parse_filter, ParsedFilter};
 use roster_api::graph::query::{
     parse_count, parse_orderby, parse_search, parse_select, parse_top, OrderBy, Select, SkipToken,
 };
 use roster_api::graph::user::{apply_patch, field_to_property, parse_create, user_json};
 use roster_api::graph::GraphError;
-use roster_domain::apps::AppPermission;
 use roster_domain::directory::{ApiNewUser, ApiUserChange};
 use roster_domain::store::{FindOrder, UserFind};
 use roster_domain::user::Cursor;
@@ -23,13 +22,15 @@ use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
 use serde_json::{json, Map, Value};
 
 use crate::api::openapi::{GraphFailures, ListOptions, UserCreateDoc, UserDoc, UserKey, UserListDoc, UserUpdateDoc};
-use crate::api::{caller, has_media_type, lacking, Unauthenticated};
+use crate::api::{has_media_type, Unauthenticated};
+use crate::extract::{Caller, ReadUsers, Refusals, WriteUsers};
 use crate::AppState;
 
 /// Graph's code for a change that met others to the same object, to be sent again later.
 const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
 
 /// A failed Graph request, rendered as Graph's error body.
+#[derive(Clone)]
 pub struct GraphFailure {
     error: GraphError,
     details: Vec<(String, String)>,
@@ -54,7 +55,7 @@ impl GraphFailure {
         )
     }
 
-    pub(crate) fn for_request(mut self, headers: &HeaderMap) -> Self {
+    fn for_request(mut self, headers: &HeaderMap) -> Self {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         self.request_id = text("x-request-id");
         self.client_request_id = text("client-request-id");
@@ -111,13 +112,38 @@ impl From<DomainError> for GraphFailure {
 }
 
 impl IntoResponse for GraphFailure {
+    /// The error body as far as the failure knows it; [`stamp`] adds the request's ids.
     fn into_response(self) -> Response {
+        let mut response = self.render();
+        response.extensions_mut().insert(Unstamped(self));
+        response
+    }
+}
+
+/// A Graph error response whose body does not carry the request's ids yet.
+#[derive(Clone)]
+struct Unstamped(GraphFailure);
+
+/// Graph's error bodies name the request (`request-id`, `client-request-id`): a layer over the
+/// Graph routes, so that every failure gets them, an extractor's refusal included, without a
+/// handler passing its request around.
+pub(crate) async fn stamp(request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    match response.extensions().get::<Unstamped>() {
+        Some(Unstamped(failure)) => failure.clone().for_request(&headers).render(),
+        None => response,
+    }
+}
+
+impl GraphFailure {
+    fn render(&self) -> Response {
         let mut inner = Map::new();
         inner.insert("date".into(), json!(Timestamp::now().rfc3339()));
-        if let Some(id) = self.request_id {
+        if let Some(id) = &self.request_id {
             inner.insert("request-id".into(), json!(id));
         }
-        if let Some(id) = self.client_request_id {
+        if let Some(id) = &self.client_request_id {
             inner.insert("client-request-id".into(), json!(id));
         }
         let mut error = Map::new();
@@ -145,26 +171,30 @@ impl IntoResponse for GraphFailure {
     }
 }
 
-/// What a Graph handler answers.
-pub(crate) type GraphResult = Result<Response, GraphFailure>;
+/// Graph's way of refusing a caller.
+pub struct Graph;
 
-/// The calling application, if it holds one of `needed`.
-pub(crate) async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> Result<Actor, GraphFailure> {
-    let actor = caller(state, parts).await.map_err(|why| {
+impl Refusals for Graph {
+    type Failure = GraphFailure;
+
+    fn unauthenticated(why: Unauthenticated) -> GraphFailure {
         let message = match why {
             Unauthenticated::Missing => "Access token is empty.",
             Unauthenticated::Invalid => "Access token has expired or is not valid.",
         };
-        GraphFailure::status(401, "InvalidAuthenticationToken", message).for_request(&parts.headers)
-    })?;
-    if let Some(why) = lacking(&actor, needed) {
-        return Err(GraphFailure::denied(&why).for_request(&parts.headers));
+        GraphFailure::status(401, "InvalidAuthenticationToken", message)
     }
-    Ok(actor)
+
+    fn forbidden(why: &str) -> GraphFailure {
+        GraphFailure::denied(why)
+    }
 }
 
-const READ_USERS: &[AppPermission] = &[AppPermission::UserReadAll, AppPermission::UserReadWriteAll];
-const WRITE_USERS: &[AppPermission] = &[AppPermission::UserReadWriteAll];
+/// The application calling a Graph operation that needs `P`.
+pub(crate) type GraphCaller<P> = Caller<P, Graph>;
+
+/// What a Graph handler answers.
+pub(crate) type GraphResult = Result<Response, GraphFailure>;
 
 /// The query options of a list request, as sent (names without their `$`, case-insensitively).
 struct Options {
@@ -181,6 +211,11 @@ impl Options {
 
     fn get(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// `$filter`, parsed (once for the page and its `@odata.count`); none when absent or blank.
+    fn filter(&self) -> Result<Option<ParsedFilter>, GraphError> {
+        self.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()
     }
 
     /// The original options without `$skiptoken`, for the next page's link.
@@ -215,21 +250,20 @@ fn eventual(headers: &HeaderMap) -> bool {
     params(ListOptions),
     responses((status = 200, description = "A page of users", body = UserListDoc), GraphFailures)
 )]
-pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> GraphResult {
-    let headers = parts.headers.clone();
-    list_users(&state, &parts, raw.as_deref()).await.map_err(|f| f.for_request(&headers))
-}
-
-async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> GraphResult {
-    let actor = app_with(state, parts, READ_USERS).await?;
-    let options = Options::parse(raw);
+pub async fn list(
+    State(state): State<AppState>,
+    Caller { actor, .. }: GraphCaller<ReadUsers>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> GraphResult {
+    let options = Options::parse(raw.as_deref());
     let top = parse_top(options.get("top"))?;
     let select = parse_select(options.get("select"))?;
     let order = parse_orderby(options.get("orderby"))?;
     let count = parse_count(options.get("count"))?;
-    let filter = options.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
+    let filter = options.filter()?;
     let search = parse_search(options.get("search"))?;
-    let eventual = eventual(&parts.headers);
+    let eventual = eventual(&headers);
     if search.is_some() && !eventual {
         return Err(GraphError::unsupported_query(
             "Request with $search query parameter only works through MSGraph with a special request header: \
@@ -266,7 +300,7 @@ async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> Graph
     let mut found = state.directory.find_users(&actor, find).await?;
     let more = found.len() > top as usize;
     found.truncate(top as usize);
-    let base = base_url(state);
+    let base = base_url(&state);
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#users{}", select.context_suffix())));
     if count && eventual && first_page {
@@ -295,28 +329,22 @@ async fn list_users(state: &AppState, parts: &Parts, raw: Option<&str>) -> Graph
 pub async fn get(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<ReadUsers>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> GraphResult {
-    let headers = parts.headers.clone();
-    async {
-        let actor = app_with(&state, &parts, READ_USERS).await?;
-        if key == "$count" {
-            if !eventual(&parts.headers) {
-                return Err(GraphError::bad_request("$count is not currently supported.").into());
-            }
-            let options = Options::parse(raw.as_deref());
-            let filter = options.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
-            let total = state.directory.count_found(&actor, filter.map(|f| f.filter).as_ref()).await?;
-            return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], total.to_string()).into_response());
+    if key == "$count" {
+        if !eventual(&headers) {
+            return Err(GraphError::bad_request("$count is not currently supported.").into());
         }
-        let options = Options::parse(raw.as_deref());
-        let select = parse_select(options.get("select"))?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        Ok(Json(single(&state, &user, &select)).into_response())
+        let filter = Options::parse(raw.as_deref()).filter()?;
+        let total = state.directory.count_found(&actor, filter.map(|f| f.filter).as_ref()).await?;
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], total.to_string()).into_response());
     }
-    .await
-    .map_err(|f: GraphFailure| f.for_request(&headers))
+    let options = Options::parse(raw.as_deref());
+    let select = parse_select(options.get("select"))?;
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    Ok(Json(single(&state, &user, &select)).into_response())
 }
 
 fn single(state: &AppState, user: &User, select: &Select) -> Value {
@@ -378,25 +406,23 @@ impl<S: Send + Sync> FromRequest<S> for GraphJson {
     request_body(content = UserCreateDoc, content_type = "application/json"),
     responses((status = 201, description = "The new user", body = UserDoc), GraphFailures)
 )]
-pub async fn create(State(state): State<AppState>, parts: Parts, body: GraphJson) -> GraphResult {
-    let headers = parts.headers.clone();
-    async {
-        let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let create = parse_create(&body.value()?)?;
-        let input = ApiNewUser {
-            username: create.username,
-            contact: create.contact,
-            enabled: create.account_enabled,
-            password: Some(create.password.password),
-            must_change_password: create.password.force_change_password_next_sign_in,
-        };
-        let user = state.directory.create_via_api(&actor, input).await?;
-        let location = format!("{}/v1.0/users/{}", base_url(&state), user.id);
-        let body = single(&state, &user, &Select::default());
-        Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
-    }
-    .await
-    .map_err(|f: GraphFailure| f.for_request(&headers))
+pub async fn create(
+    State(state): State<AppState>,
+    Caller { actor, .. }: GraphCaller<WriteUsers>,
+    body: GraphJson,
+) -> GraphResult {
+    let create = parse_create(&body.value()?)?;
+    let input = ApiNewUser {
+        username: create.username,
+        contact: create.contact,
+        enabled: create.account_enabled,
+        password: Some(create.password.password),
+        must_change_password: create.password.force_change_password_next_sign_in,
+    };
+    let user = state.directory.create_via_api(&actor, input).await?;
+    let location = format!("{}/v1.0/users/{}", base_url(&state), user.id);
+    let body = single(&state, &user, &Select::default());
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
 /// `PATCH /v1.0/users/{id | userPrincipalName}`: 204.
@@ -412,26 +438,20 @@ pub async fn create(State(state): State<AppState>, parts: Parts, body: GraphJson
 pub async fn update(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteUsers>,
     body: GraphJson,
 ) -> GraphResult {
-    let headers = parts.headers.clone();
-    async {
-        let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let body = body.value()?;
-        change_user(&state, &actor, &key, |user| {
-            let patch = apply_patch(&user.contact, &body)?;
-            Ok(ApiUserChange {
-                contact: patch.contact,
-                enabled: patch.account_enabled,
-                password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
-            })
+    let body = body.value()?;
+    change_user(&state, &actor, &key, |user| {
+        let patch = apply_patch(&user.contact, &body)?;
+        Ok(ApiUserChange {
+            contact: patch.contact,
+            enabled: patch.account_enabled,
+            password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
         })
-        .await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await
-    .map_err(|f: GraphFailure| f.for_request(&headers))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Applies `edit` to the user `key` as stored now; when another save comes in between, reads
@@ -455,14 +475,12 @@ pub(crate) async fn change_user(
     params(UserKey),
     responses((status = 204, description = "Deleted"), GraphFailures)
 )]
-pub async fn delete(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
-    let headers = parts.headers.clone();
-    async {
-        let actor = app_with(&state, &parts, WRITE_USERS).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        state.directory.delete_user(&actor, user.id).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await
-    .map_err(|f: GraphFailure| f.for_request(&headers))
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Caller { actor, .. }: GraphCaller<WriteUsers>,
+) -> GraphResult {
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    state.directory.delete_user(&actor, user.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -4,7 +4,6 @@
 //! their authenticator app, which can be listed and removed but only set up by its owner.
 
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -13,26 +12,18 @@ use roster_api::graph::methods::{
     software_oath_method, string_property, PhoneType, SOFTWARE_OATH_METHOD_ID,
 };
 use roster_api::graph::GraphError;
-use roster_domain::apps::AppPermission;
 use roster_domain::contact::ContactInput;
 use roster_domain::directory::ApiUserChange;
 use roster_domain::{Actor, User};
 use serde_json::{json, Value};
 
-use crate::api::graph::{app_with, base_url, change_user, GraphFailure, GraphJson, GraphResult};
+use crate::api::graph::{base_url, change_user, GraphCaller, GraphFailure, GraphJson, GraphResult};
 use crate::api::openapi::{
     EmailMethodDoc, EmailMethodWriteDoc, GraphFailures, MethodKey, MethodListDoc, PhoneMethodDoc, PhoneMethodWriteDoc,
     SoftwareOathMethodDoc, UserKey,
 };
+use crate::extract::{Caller, ReadMethods, WriteMethods};
 use crate::AppState;
-
-const READ_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadAll, AppPermission::AuthMethodReadWriteAll];
-const WRITE_METHODS: &[AppPermission] = &[AppPermission::AuthMethodReadWriteAll];
-
-/// Runs a handler body, stamping a failure with the request's ids.
-async fn answer(parts: &Parts, body: impl std::future::Future<Output = GraphResult>) -> GraphResult {
-    body.await.map_err(|f| f.for_request(&parts.headers))
-}
 
 fn collection(state: &AppState, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
     let base = base_url(state);
@@ -66,10 +57,6 @@ fn with_phone(user: &User, kind: PhoneType, number: Option<String>) -> ApiUserCh
     ApiUserChange { contact, ..ApiUserChange::default() }
 }
 
-async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> {
-    app_with(state, parts, READ_METHODS).await
-}
-
 /// `GET …/authentication/methods`: the password, phones, email addresses and authenticator app.
 #[utoipa::path(
     get,
@@ -79,15 +66,15 @@ async fn reader(state: &AppState, parts: &Parts) -> Result<Actor, GraphFailure> 
     params(UserKey),
     responses((status = 200, description = "Password, phone, email and software OATH methods", body = MethodListDoc), GraphFailures)
 )]
-pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let has_password = state.directory.has_password(&actor, user.id).await?;
-        let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
-        Ok(collection(&state, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
-    })
-    .await
+pub async fn list(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
+) -> GraphResult {
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let has_password = state.directory.has_password(&actor, user.id).await?;
+    let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
+    Ok(collection(&state, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
 }
 
 /// `GET …/authentication/softwareOathMethods`: the authenticator app, if one is set up.
@@ -99,17 +86,17 @@ pub async fn list(State(state): State<AppState>, Path(key): Path<String>, parts:
     params(UserKey),
     responses((status = 200, description = "The authenticator app, or none", body = MethodListDoc), GraphFailures)
 )]
-pub async fn list_software_oath(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let apps = match state.directory.has_authenticator_app(&actor, user.id).await? {
-            true => vec![software_oath_method()],
-            false => Vec::new(),
-        };
-        Ok(collection(&state, &key, "softwareOathMethods", apps).into_response())
-    })
-    .await
+pub async fn list_software_oath(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
+) -> GraphResult {
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let apps = match state.directory.has_authenticator_app(&actor, user.id).await? {
+        true => vec![software_oath_method()],
+        false => Vec::new(),
+    };
+    Ok(collection(&state, &key, "softwareOathMethods", apps).into_response())
 }
 
 /// The user `key` names, if `id` names their authenticator app and they have one set up.
@@ -132,14 +119,10 @@ async fn with_app(state: &AppState, actor: &Actor, key: &str, id: &str) -> Resul
 pub async fn get_software_oath(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        with_app(&state, &actor, &key, &id).await?;
-        Ok(Json(software_oath_method()).into_response())
-    })
-    .await
+    with_app(&state, &actor, &key, &id).await?;
+    Ok(Json(software_oath_method()).into_response())
 }
 
 /// `DELETE …/authentication/softwareOathMethods/{id}`: 204; the user is told by email.
@@ -154,15 +137,11 @@ pub async fn get_software_oath(
 pub async fn delete_software_oath(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let user = with_app(&state, &actor, &key, &id).await?;
-        state.directory.remove_authenticator_app(&actor, user.id).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })
-    .await
+    let user = with_app(&state, &actor, &key, &id).await?;
+    state.directory.remove_authenticator_app(&actor, user.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET …/authentication/phoneMethods`.
@@ -174,14 +153,14 @@ pub async fn delete_software_oath(
     params(UserKey),
     responses((status = 200, description = "Phone methods", body = MethodListDoc), GraphFailures)
 )]
-pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let phones = PhoneType::ALL.into_iter().filter_map(|k| k.of(&user).map(|n| phone_method(k, n))).collect();
-        Ok(collection(&state, &key, "phoneMethods", phones).into_response())
-    })
-    .await
+pub async fn list_phones(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
+) -> GraphResult {
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let phones = PhoneType::ALL.into_iter().filter_map(|k| k.of(&user).map(|n| phone_method(k, n))).collect();
+    Ok(collection(&state, &key, "phoneMethods", phones).into_response())
 }
 
 /// `GET …/authentication/phoneMethods/{id}`.
@@ -196,16 +175,12 @@ pub async fn list_phones(State(state): State<AppState>, Path(key): Path<String>,
 pub async fn get_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
-        let number = kind.of(&user).ok_or_else(|| not_found("phone method"))?;
-        Ok(Json(phone_method(kind, number)).into_response())
-    })
-    .await
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+    let number = kind.of(&user).ok_or_else(|| not_found("phone method"))?;
+    Ok(Json(phone_method(kind, number)).into_response())
 }
 
 /// `POST …/authentication/phoneMethods`: 201 with the method.
@@ -221,36 +196,32 @@ pub async fn get_phone(
 pub async fn add_phone(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
     body: GraphJson,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = body.value()?;
-        let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
-        let type_name = string_property(&body, "phoneType")?;
-        let kind = PhoneType::from_name(type_name).ok_or_else(|| {
-            GraphFailure::new(GraphError::bad_request(format!(
-                "Invalid phoneType '{type_name}': use mobile, alternateMobile or office."
-            )))
-        })?;
-        let user = change_user(&state, &actor, &key, |user| {
-            if kind.of(user).is_some() {
-                return Err(conflict(&format!(
-                    "The user already has a {} phone method; update it or delete it first.",
-                    kind.name()
-                )));
-            }
-            if kind == PhoneType::AlternateMobile && user.contact.mobile_phone.is_none() {
-                return Err(conflict("Add a mobile phone method before an alternateMobile one."));
-            }
-            Ok(with_phone(user, kind, Some(number.clone())))
-        })
-        .await?;
-        let stored = kind.of(&user).unwrap_or_default();
-        Ok((StatusCode::CREATED, Json(phone_method(kind, stored))).into_response())
+    let body = body.value()?;
+    let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
+    let type_name = string_property(&body, "phoneType")?;
+    let kind = PhoneType::from_name(type_name).ok_or_else(|| {
+        GraphFailure::new(GraphError::bad_request(format!(
+            "Invalid phoneType '{type_name}': use mobile, alternateMobile or office."
+        )))
+    })?;
+    let user = change_user(&state, &actor, &key, |user| {
+        if kind.of(user).is_some() {
+            return Err(conflict(&format!(
+                "The user already has a {} phone method; update it or delete it first.",
+                kind.name()
+            )));
+        }
+        if kind == PhoneType::AlternateMobile && user.contact.mobile_phone.is_none() {
+            return Err(conflict("Add a mobile phone method before an alternateMobile one."));
+        }
+        Ok(with_phone(user, kind, Some(number.clone())))
     })
-    .await
+    .await?;
+    let stored = kind.of(&user).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(phone_method(kind, stored))).into_response())
 }
 
 /// `PATCH …/authentication/phoneMethods/{id}`: 204.
@@ -266,27 +237,23 @@ pub async fn add_phone(
 pub async fn update_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
     body: GraphJson,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = body.value()?;
-        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
-        if let Some(type_name) = optional_string_property(&body, "phoneType")? {
-            if PhoneType::from_name(type_name) != Some(kind) {
-                return Err(conflict("A phone method's type can't change: add a method of the new type instead."));
-            }
+    let body = body.value()?;
+    let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+    if let Some(type_name) = optional_string_property(&body, "phoneType")? {
+        if PhoneType::from_name(type_name) != Some(kind) {
+            return Err(conflict("A phone method's type can't change: add a method of the new type instead."));
         }
-        let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
-        change_user(&state, &actor, &key, |user| {
-            kind.of(user).ok_or_else(|| not_found("phone method"))?;
-            Ok(with_phone(user, kind, Some(number.clone())))
-        })
-        .await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    let number = parse_graph_phone(string_property(&body, "phoneNumber")?)?;
+    change_user(&state, &actor, &key, |user| {
+        kind.of(user).ok_or_else(|| not_found("phone method"))?;
+        Ok(with_phone(user, kind, Some(number.clone())))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE …/authentication/phoneMethods/{id}`: 204.
@@ -301,24 +268,20 @@ pub async fn update_phone(
 pub async fn delete_phone(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
-        change_user(&state, &actor, &key, |user| {
-            kind.of(user).ok_or_else(|| not_found("phone method"))?;
-            if kind == PhoneType::Mobile && user.contact.alternate_mobile_phone.is_some() {
-                return Err(conflict(
-                    "The mobile phone can't be deleted while an alternateMobile exists; update the mobile instead.",
-                ));
-            }
-            Ok(with_phone(user, kind, None))
-        })
-        .await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+    let kind = PhoneType::from_id(&id).ok_or_else(|| not_found("phone method"))?;
+    change_user(&state, &actor, &key, |user| {
+        kind.of(user).ok_or_else(|| not_found("phone method"))?;
+        if kind == PhoneType::Mobile && user.contact.alternate_mobile_phone.is_some() {
+            return Err(conflict(
+                "The mobile phone can't be deleted while an alternateMobile exists; update the mobile instead.",
+            ));
+        }
+        Ok(with_phone(user, kind, None))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET …/authentication/emailMethods`.
@@ -330,14 +293,14 @@ pub async fn delete_phone(
     params(UserKey),
     responses((status = 200, description = "Email methods", body = MethodListDoc), GraphFailures)
 )]
-pub async fn list_emails(State(state): State<AppState>, Path(key): Path<String>, parts: Parts) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let emails = user.contact.alternate_emails.iter().map(|a| email_method(a)).collect();
-        Ok(collection(&state, &key, "emailMethods", emails).into_response())
-    })
-    .await
+pub async fn list_emails(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
+) -> GraphResult {
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let emails = user.contact.alternate_emails.iter().map(|a| email_method(a)).collect();
+    Ok(collection(&state, &key, "emailMethods", emails).into_response())
 }
 
 /// The position of the address whose method id is `id`.
@@ -361,15 +324,11 @@ fn email_position(user: &User, id: &str) -> Result<usize, GraphFailure> {
 pub async fn get_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<ReadMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = reader(&state, &parts).await?;
-        let user = state.directory.user_by_key(&actor, &key).await?;
-        let at = email_position(&user, &id)?;
-        Ok(Json(email_method(&user.contact.alternate_emails[at])).into_response())
-    })
-    .await
+    let user = state.directory.user_by_key(&actor, &key).await?;
+    let at = email_position(&user, &id)?;
+    Ok(Json(email_method(&user.contact.alternate_emails[at])).into_response())
 }
 
 /// The contact form of `user` with its alternate addresses changed by `edit`.
@@ -392,24 +351,20 @@ fn with_emails(user: &User, edit: impl FnOnce(&mut Vec<String>)) -> ApiUserChang
 pub async fn add_email(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
     body: GraphJson,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = body.value()?;
-        let address = string_property(&body, "emailAddress")?.trim().to_string();
-        let user = change_user(&state, &actor, &key, |user| {
-            if user.contact.alternate_emails.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
-                return Err(conflict("The user already has this email method."));
-            }
-            Ok(with_emails(user, |emails| emails.push(address.clone())))
-        })
-        .await?;
-        let stored = user.contact.alternate_emails.iter().find(|a| a.eq_ignore_ascii_case(&address));
-        Ok((StatusCode::CREATED, Json(email_method(stored.map_or(address.as_str(), String::as_str)))).into_response())
+    let body = body.value()?;
+    let address = string_property(&body, "emailAddress")?.trim().to_string();
+    let user = change_user(&state, &actor, &key, |user| {
+        if user.contact.alternate_emails.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
+            return Err(conflict("The user already has this email method."));
+        }
+        Ok(with_emails(user, |emails| emails.push(address.clone())))
     })
-    .await
+    .await?;
+    let stored = user.contact.alternate_emails.iter().find(|a| a.eq_ignore_ascii_case(&address));
+    Ok((StatusCode::CREATED, Json(email_method(stored.map_or(address.as_str(), String::as_str)))).into_response())
 }
 
 /// `PATCH …/authentication/emailMethods/{id}`: 204.
@@ -425,21 +380,17 @@ pub async fn add_email(
 pub async fn update_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
     body: GraphJson,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        let body = body.value()?;
-        let address = string_property(&body, "emailAddress")?.trim().to_string();
-        change_user(&state, &actor, &key, |user| {
-            let at = email_position(user, &id)?;
-            Ok(with_emails(user, |emails| emails[at] = address.clone()))
-        })
-        .await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+    let body = body.value()?;
+    let address = string_property(&body, "emailAddress")?.trim().to_string();
+    change_user(&state, &actor, &key, |user| {
+        let at = email_position(user, &id)?;
+        Ok(with_emails(user, |emails| emails[at] = address.clone()))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE …/authentication/emailMethods/{id}`: 204.
@@ -454,18 +405,14 @@ pub async fn update_email(
 pub async fn delete_email(
     State(state): State<AppState>,
     Path((key, id)): Path<(String, String)>,
-    parts: Parts,
+    Caller { actor, .. }: GraphCaller<WriteMethods>,
 ) -> GraphResult {
-    answer(&parts, async {
-        let actor = app_with(&state, &parts, WRITE_METHODS).await?;
-        change_user(&state, &actor, &key, |user| {
-            let at = email_position(user, &id)?;
-            Ok(with_emails(user, |emails| {
-                emails.remove(at);
-            }))
-        })
-        .await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+    change_user(&state, &actor, &key, |user| {
+        let at = email_position(user, &id)?;
+        Ok(with_emails(user, |emails| {
+            emails.remove(at);
+        }))
     })
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

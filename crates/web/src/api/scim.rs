@@ -4,7 +4,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_api::scim::discovery;
@@ -13,14 +12,14 @@ use roster_api::scim::patch::{apply as apply_patch, parse_patch_request};
 use roster_api::scim::projection::{self, parse_projection, Projection};
 use roster_api::scim::user::{field_to_attribute, parse_resource, resource, user_filter, ScimUserInput};
 use roster_api::scim::ScimError;
-use roster_domain::apps::AppPermission;
 use roster_domain::directory::{ApiNewUser, ApiUserChange};
 use roster_domain::store::{FindOrder, UserFind};
 use roster_domain::{Actor, DomainError, User};
 use serde_json::{json, Value};
 
 use crate::api::graph::base_url;
-use crate::api::{caller, has_media_type, lacking, Unauthenticated};
+use crate::api::{has_media_type, Unauthenticated};
+use crate::extract::{Caller, ReadUsers, Refusals, WriteUsers};
 use crate::AppState;
 
 /// SCIM's media type.
@@ -92,20 +91,26 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response()
 }
 
-const READ: &[AppPermission] = &[AppPermission::UserReadAll, AppPermission::UserReadWriteAll];
-const WRITE: &[AppPermission] = &[AppPermission::UserReadWriteAll];
+/// SCIM's way of refusing a caller.
+pub struct Scim;
 
-/// The calling application, if it holds one of `needed`.
-async fn app_with(state: &AppState, parts: &Parts, needed: &[AppPermission]) -> Result<Actor, ScimFailure> {
-    let actor = caller(state, parts).await.map_err(|why| match why {
-        Unauthenticated::Missing => plain(401, "Send an access token as Authorization: Bearer."),
-        Unauthenticated::Invalid => plain(401, "The access token has expired or is not valid."),
-    })?;
-    if let Some(why) = lacking(&actor, needed) {
-        return Err(plain(403, why));
+impl Refusals for Scim {
+    type Failure = ScimFailure;
+
+    fn unauthenticated(why: Unauthenticated) -> ScimFailure {
+        match why {
+            Unauthenticated::Missing => plain(401, "Send an access token as Authorization: Bearer."),
+            Unauthenticated::Invalid => plain(401, "The access token has expired or is not valid."),
+        }
     }
-    Ok(actor)
+
+    fn forbidden(why: &str) -> ScimFailure {
+        plain(403, why)
+    }
 }
+
+/// The application calling a SCIM operation that needs `P`.
+type ScimCaller<P> = Caller<P, Scim>;
 
 fn scim_base(state: &AppState) -> String {
     format!("{}/scim/v2", base_url(state))
@@ -206,8 +211,12 @@ impl ListRequest {
 }
 
 /// `GET /scim/v2/Users`.
-pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): RawQuery) -> ScimResult {
-    let actor = app_with(&state, &parts, READ).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    Caller { actor, .. }: ScimCaller<ReadUsers>,
+    _headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ScimResult {
     let q = query_pairs(raw.as_deref());
     let request = ListRequest::read(
         param(&q, "filter"),
@@ -222,8 +231,12 @@ pub async fn list(State(state): State<AppState>, parts: Parts, RawQuery(raw): Ra
 }
 
 /// `POST /scim/v2/Users/.search` (RFC 7644 §3.4.3): the same query in a body, out of URLs and logs.
-pub async fn search(State(state): State<AppState>, parts: Parts, body: ScimJson) -> ScimResult {
-    let actor = app_with(&state, &parts, READ).await?;
+pub async fn search(
+    State(state): State<AppState>,
+    Caller { actor, .. }: ScimCaller<ReadUsers>,
+    _headers: HeaderMap,
+    body: ScimJson,
+) -> ScimResult {
     let body = body.value()?;
     let text = |name: &str| body.get(name).and_then(Value::as_str);
     let list = |name: &str| {
@@ -290,14 +303,13 @@ fn shown(raw: Option<&str>) -> Result<Projection, ScimFailure> {
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: ScimCaller<ReadUsers>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
-    let actor = app_with(&state, &parts, READ).await?;
     let user = by_id(&state, &actor, &id).await?;
     let current = etag(&user);
-    let unchanged = parts
-        .headers
+    let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == current));
@@ -348,11 +360,11 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
 /// `POST /scim/v2/Users`: 201 with the resource.
 pub async fn create(
     State(state): State<AppState>,
-    parts: Parts,
+    Caller { actor, .. }: ScimCaller<WriteUsers>,
+    _headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: ScimJson,
 ) -> ScimResult {
-    let actor = app_with(&state, &parts, WRITE).await?;
     let body = body.value()?;
     let input = parse_resource(&body)?;
     let user = state
@@ -386,27 +398,27 @@ fn replacement(user: &User, input: ScimUserInput) -> Result<ApiUserChange, ScimF
 async fn change(
     state: &AppState,
     actor: &Actor,
-    parts: &Parts,
+    headers: &HeaderMap,
     id: &str,
     make: impl Fn(&User) -> Result<ApiUserChange, ScimFailure>,
 ) -> Result<User, ScimFailure> {
     if id.parse::<roster_domain::UserId>().is_err() {
         return Err(plain(404, format!("No user has the id {id}.")));
     }
-    state.directory.update_via_api(actor, id, if_match(&parts.headers)?, make).await
+    state.directory.update_via_api(actor, id, if_match(headers)?, make).await
 }
 
 /// `PUT /scim/v2/Users/{id}`: replaces the user with the resource sent.
 pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: ScimCaller<WriteUsers>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: ScimJson,
 ) -> ScimResult {
-    let actor = app_with(&state, &parts, WRITE).await?;
     let body = body.value()?;
-    let user = change(&state, &actor, &parts, &id, |user| replacement(user, parse_resource(&body)?)).await?;
+    let user = change(&state, &actor, &headers, &id, |user| replacement(user, parse_resource(&body)?)).await?;
     Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }
 
@@ -414,14 +426,14 @@ pub async fn replace(
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    parts: Parts,
+    Caller { actor, .. }: ScimCaller<WriteUsers>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: ScimJson,
 ) -> ScimResult {
-    let actor = app_with(&state, &parts, WRITE).await?;
     let body = body.value()?;
     let ops = parse_patch_request(&body)?;
-    let user = change(&state, &actor, &parts, &id, |user| {
+    let user = change(&state, &actor, &headers, &id, |user| {
         let mut current = resource(user, "");
         apply_patch(&mut current, &ops)?;
         replacement(user, parse_resource(&current)?)
@@ -431,10 +443,14 @@ pub async fn patch(
 }
 
 /// `DELETE /scim/v2/Users/{id}`: 204; the user goes to Deleted users, restorable for 30 days.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, parts: Parts) -> ScimResult {
-    let actor = app_with(&state, &parts, WRITE).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller { actor, .. }: ScimCaller<WriteUsers>,
+    headers: HeaderMap,
+) -> ScimResult {
     let user = by_id(&state, &actor, &id).await?;
-    if if_match(&parts.headers)?.is_some_and(|v| v != user.version) {
+    if if_match(&headers)?.is_some_and(|v| v != user.version) {
         return Err(plain(412, "The user was changed since the version in If-Match; read it again."));
     }
     state.directory.delete_user(&actor, user.id).await?;

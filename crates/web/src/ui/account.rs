@@ -9,10 +9,11 @@ use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
 use crate::error::{render, PageError};
+use crate::extract::Checked;
 use crate::session::SignedIn;
 use crate::ui::form::{new_password_fields, summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
-use crate::ui::users::UserView;
+use crate::ui::user_view::UserView;
 use crate::AppState;
 
 #[derive(Template)]
@@ -82,8 +83,6 @@ pub async fn show_password(me: SignedIn, State(state): State<AppState>) -> Resul
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current_password: String,
     #[serde(default)]
     new_password: String,
@@ -95,9 +94,8 @@ pub struct PasswordForm {
 pub async fn change_password(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<PasswordForm>,
+    Checked(Form(form)): Checked<Form<PasswordForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     if form.new_password != form.confirm_password {
         let errors = [FieldError::new("confirm_password", "The two new passwords don't match.")];
         let min_length = state.directory.min_password_length().await?;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::{render, PageError};
+use crate::extract::Checked;
 use crate::session::Admin;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
@@ -140,8 +141,6 @@ pub async fn list(
 #[derive(Deserialize, Default)]
 pub struct RegisterForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     permission: Vec<String>,
@@ -151,9 +150,8 @@ pub struct RegisterForm {
 pub async fn register(
     me: Admin,
     State(state): State<AppState>,
-    Form(form): Form<RegisterForm>,
+    Checked(Form(form)): Checked<Form<RegisterForm>>,
 ) -> Result<Response, PageError> {
-    me.0.verify_csrf(&form.csrf)?;
     let input = AppInput { name: form.name.clone(), permissions: form.permission.clone() };
     match state.directory.register_app(&me.0.actor, &input).await {
         Ok((app, secret, plain)) => {
@@ -214,8 +212,6 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct PermissionsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     permission: Vec<String>,
 }
 
@@ -224,9 +220,8 @@ pub async fn save_permissions(
     me: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Form(form): Form<PermissionsForm>,
+    Checked(Form(form)): Checked<Form<PermissionsForm>>,
 ) -> Result<Response, PageError> {
-    me.0.verify_csrf(&form.csrf)?;
     match state.directory.set_app_permissions(&me.0.actor, id, &form.permission).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=permissions")).into_response()),
         Err(DomainError::Invalid(errors)) => {
@@ -240,8 +235,6 @@ pub async fn save_permissions(
 #[derive(Deserialize)]
 pub struct SecretForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     description: String,
     #[serde(default)]
     expires: String,
@@ -252,9 +245,8 @@ pub async fn add_secret(
     me: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Form(form): Form<SecretForm>,
+    Checked(Form(form)): Checked<Form<SecretForm>>,
 ) -> Result<Response, PageError> {
-    me.0.verify_csrf(&form.csrf)?;
     let days = form.expires.trim().parse().unwrap_or(0);
     match state.directory.add_app_secret(&me.0.actor, id, &form.description, days).await {
         Ok((secret, plain)) => {
@@ -277,19 +269,15 @@ pub async fn add_secret(
 }
 
 #[derive(Deserialize)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub struct ConfirmForm {}
 
 /// Removes a client secret.
 pub async fn remove_secret(
     me: Admin,
     State(state): State<AppState>,
     Path((id, secret)): Path<(Uuid, Uuid)>,
-    Form(form): Form<ConfirmForm>,
+    Checked(Form(_form)): Checked<Form<ConfirmForm>>,
 ) -> Result<Response, PageError> {
-    me.0.verify_csrf(&form.csrf)?;
     state.directory.remove_app_secret(&me.0.actor, id, secret).await?;
     Ok(Redirect::to(&format!("/admin/apps/{id}?done=secret-removed")).into_response())
 }
@@ -299,9 +287,8 @@ pub async fn remove(
     me: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Form(form): Form<ConfirmForm>,
+    Checked(Form(_form)): Checked<Form<ConfirmForm>>,
 ) -> Result<Response, PageError> {
-    me.0.verify_csrf(&form.csrf)?;
     state.directory.unregister_app(&me.0.actor, id).await?;
     Ok(Redirect::to("/admin/apps?done=removed").into_response())
 }

@@ -1,7 +1,7 @@
 //! "Manage contact information": the form, its validation errors, conflicts and refusals.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
@@ -11,10 +11,10 @@ use roster_domain::{DomainError, FieldError, User};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
+use crate::extract::{Checked, UserPath};
 use crate::session::{Admin, SignedIn};
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
-use crate::ui::users::parse_id;
 use crate::AppState;
 
 #[derive(Template)]
@@ -119,17 +119,15 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
 pub async fn show(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    UserPath(id): UserPath,
 ) -> Result<Response, PageError> {
-    let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
+    let user = state.directory.get_user(&me.actor, id).await?;
     let page = contact_page(&me, &user, &user.contact.to_input(), user.version, &[]);
     Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Deserialize)]
 pub struct ContactForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     version: i64,
     #[serde(default)]
@@ -200,11 +198,9 @@ impl ContactForm {
 pub async fn save(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(form): Form<ContactForm>,
+    UserPath(id): UserPath,
+    Checked(Form(form)): Checked<Form<ContactForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
-    let id = parse_id(&id)?;
     let version = form.version;
     let input = form.input();
     match state.directory.update_contact(&me.actor, id, version, &input).await {

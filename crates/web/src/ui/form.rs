@@ -1,6 +1,6 @@
 //! One form field as the templates draw it: label, value, and its error if any.
 
-use roster_domain::FieldError;
+use roster_domain::{FieldError, Role, RoleSet};
 use serde::Deserialize;
 
 /// A text input with everything needed to render it accessibly.
@@ -150,4 +150,24 @@ pub fn new_password_fields(errors: &[FieldError], min_length: usize) -> [Field; 
 pub struct CsrfForm {
     #[serde(default)]
     pub csrf: String,
+}
+
+/// A role checkbox.
+pub struct RoleChoice {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+/// The role checkboxes, with `roles` ticked.
+pub fn role_choices(roles: RoleSet) -> Vec<RoleChoice> {
+    Role::ALL
+        .into_iter()
+        .map(|r| RoleChoice { slug: r.slug(), name: r.display_name(), checked: roles.contains(r) })
+        .collect()
+}
+
+/// The roles the ticked checkboxes name.
+pub fn parse_roles(slugs: &[String]) -> RoleSet {
+    RoleSet::of(&slugs.iter().filter_map(|s| Role::from_slug(s)).collect::<Vec<_>>())
 }

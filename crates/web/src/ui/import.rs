@@ -24,6 +24,7 @@ use roster_domain::{Actor, Directory, DomainError, UserId};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
+use crate::extract::Checked;
 use crate::session::{Admin, SignedIn};
 use crate::ui::layout::{Layout, Section};
 use crate::AppState;
@@ -319,7 +320,6 @@ pub async fn job(
 
 #[derive(Deserialize)]
 pub struct ApplyForm {
-    csrf: String,
     #[serde(default)]
     skip_invalid: Option<String>,
 }
@@ -329,9 +329,8 @@ pub async fn apply(
     Admin(me): Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<ApplyForm>,
+    Checked(axum::Form(form)): Checked<axum::Form<ApplyForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let checked = state.imports.get(&id, &me)?;
     let (file, name) = {
         let job = lock(&checked);

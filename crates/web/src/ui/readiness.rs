@@ -13,9 +13,10 @@ use roster_domain::{DomainError, Timestamp, User};
 use serde::Deserialize;
 
 use crate::error::{render, PageError};
+use crate::extract::{user_id, Checked};
 use crate::session::Admin;
+use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::layout::{Layout, Section};
-use crate::ui::users::{decode_cursor, encode_cursor, parse_id};
 use crate::AppState;
 
 /// Users per page of a group.
@@ -226,8 +227,6 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct AskForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     group: String,
     #[serde(default)]
     user: Vec<String>,
@@ -237,14 +236,13 @@ pub struct AskForm {
 pub async fn ask(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Form(form): Form<AskForm>,
+    Checked(Form(form)): Checked<Form<AskForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let group = Readiness::from_code(&form.group).ok_or(DomainError::NotFound("group"))?;
     if form.user.is_empty() {
         return Err(DomainError::invalid("user", "Choose the people to ask first.").into());
     }
-    let ids = form.user.iter().map(|id| parse_id(id)).collect::<Result<Vec<_>, _>>()?;
+    let ids = form.user.iter().map(|id| user_id(id)).collect::<Result<Vec<_>, _>>()?;
     let outcome = state.directory.ask_to_register(&me.actor, &ids).await?;
     let to = format!(
         "/admin/reports/readiness?group={}&asked={}&recently={}&refused={}#members",

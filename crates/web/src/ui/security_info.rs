@@ -13,9 +13,10 @@ use serde::Deserialize;
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::error::{describe, local_path, render, urlencode, PageError};
+use crate::extract::{Checked, CheckedPost};
 use crate::session::session_cookie;
 use crate::session::SignedIn;
-use crate::ui::form::{summary, CsrfForm, Field, SummaryItem};
+use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::second_step::RecoveryCodesPage;
@@ -117,8 +118,6 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct SendForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     method: String,
 }
 
@@ -126,9 +125,8 @@ pub struct SendForm {
 pub async fn send(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<SendForm>,
+    Checked(Form(form)): Checked<Form<SendForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.send_verification(&me.actor, me.user.id, &form.method).await {
         Ok(()) => Ok(Redirect::to(&format!("/account/security?enter={}", urlencode(&form.method))).into_response()),
         Err(e @ (DomainError::Limited(_) | DomainError::Invalid(_))) => {
@@ -144,8 +142,6 @@ pub async fn send(
 #[derive(Deserialize)]
 pub struct VerifyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     method: String,
     #[serde(default)]
     code: String,
@@ -155,9 +151,8 @@ pub struct VerifyForm {
 pub async fn verify(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<VerifyForm>,
+    Checked(Form(form)): Checked<Form<VerifyForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.verify_contact(&me.actor, &form.method, &form.code).await {
         Ok(method) => {
             Ok(Redirect::to(&format!("/account/security?verified={}", urlencode(&method.masked()))).into_response())
@@ -201,8 +196,6 @@ pub async fn show_app_setup(me: SignedIn, State(state): State<AppState>) -> Resu
 #[derive(Deserialize)]
 pub struct AppForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     app_code: String,
 }
 
@@ -210,9 +203,8 @@ pub struct AppForm {
 pub async fn confirm_app(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<AppForm>,
+    Checked(Form(form)): Checked<Form<AppForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.confirm_app_setup(&me.actor, &me.session, &form.app_code).await {
         Ok(codes) if codes.is_empty() => Ok(Redirect::to("/account/security?saved=app").into_response()),
         Ok(codes) => Ok(render(
@@ -231,12 +223,7 @@ pub async fn confirm_app(
 }
 
 /// Removes the authenticator app.
-pub async fn remove_app(
-    me: SignedIn,
-    State(state): State<AppState>,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
+pub async fn remove_app(me: SignedIn, State(state): State<AppState>, _: CheckedPost) -> Result<Response, PageError> {
     state.directory.remove_app(&me.actor, &me.session).await?;
     Ok(Redirect::to("/account/security?saved=app-removed").into_response())
 }
@@ -245,9 +232,8 @@ pub async fn remove_app(
 pub async fn new_recovery_codes(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedPost,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let codes = state.directory.regenerate_recovery_codes(&me.actor, &me.session).await?;
     let body = RecoveryCodesPage {
         status: "New recovery codes were made; the old ones no longer work.".into(),
@@ -260,8 +246,6 @@ pub async fn new_recovery_codes(
 #[derive(Deserialize)]
 pub struct ChoiceForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     second_step: Option<String>,
 }
 
@@ -269,9 +253,8 @@ pub struct ChoiceForm {
 pub async fn choose_second_step(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<ChoiceForm>,
+    Checked(Form(form)): Checked<Form<ChoiceForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     state.directory.choose_second_step(&me.actor, &me.session, form.second_step.is_some()).await?;
     Ok(Redirect::to("/account/security?saved=second-step").into_response())
 }
@@ -312,8 +295,6 @@ pub async fn show_reauth(me: SignedIn, Query(q): Query<ReauthQuery>) -> Response
 #[derive(Deserialize)]
 pub struct ReauthForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     next: String,
     #[serde(default)]
     password: String,
@@ -324,9 +305,8 @@ pub async fn reauth(
     me: SignedIn,
     jar: CookieJar,
     State(state): State<AppState>,
-    Form(form): Form<ReauthForm>,
+    Checked(Form(form)): Checked<Form<ReauthForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.reauthenticate(&me.actor, &me.token, &form.password).await {
         Ok(token) => {
             let next = local_path(&form.next).unwrap_or("/account/security").to_string();
@@ -341,8 +321,6 @@ pub async fn reauth(
 
 #[derive(Deserialize)]
 pub struct ContactForm {
-    #[serde(default)]
-    csrf: String,
     /// `email`, `mobile_phone` or `alternate_mobile_phone`.
     #[serde(default)]
     kind: String,
@@ -357,9 +335,8 @@ pub struct ContactForm {
 pub async fn change_contact(
     me: SignedIn,
     State(state): State<AppState>,
-    Form(form): Form<ContactForm>,
+    Checked(Form(form)): Checked<Form<ContactForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let kind = MethodKind::from_code(&form.kind)
         .filter(|k| *k != MethodKind::OfficePhone)
         .ok_or_else(|| DomainError::invalid("kind", "Choose an alternate email address or a mobile phone."))?;

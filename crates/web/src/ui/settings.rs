@@ -12,6 +12,7 @@ use roster_domain::{DomainError, FieldError, RoleSet};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
+use crate::extract::Checked;
 use crate::session::{Admin, SignedIn};
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
@@ -76,8 +77,6 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct SettingsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     default_country: String,
 }
 
@@ -85,9 +84,8 @@ pub struct SettingsForm {
 pub async fn save(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Form(form): Form<SettingsForm>,
+    Checked(Form(form)): Checked<Form<SettingsForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.set_region(&me.actor, &form.default_country).await {
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {
@@ -107,8 +105,6 @@ pub async fn save(
 #[derive(Deserialize)]
 pub struct PolicyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     methods_required: String,
     #[serde(default)]
     allow_email: Option<String>,
@@ -124,9 +120,8 @@ pub struct PolicyForm {
 pub async fn save_policy(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Form(form): Form<PolicyForm>,
+    Checked(Form(form)): Checked<Form<PolicyForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let policy = ResetPolicy {
         methods_required: form.methods_required.parse().unwrap_or(0),
         allow_email: form.allow_email.is_some(),
@@ -149,8 +144,6 @@ pub async fn save_policy(
 #[derive(Deserialize)]
 pub struct MfaForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     required_for: String,
 }
 
@@ -158,9 +151,8 @@ pub struct MfaForm {
 pub async fn save_mfa(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Form(form): Form<MfaForm>,
+    Checked(Form(form)): Checked<Form<MfaForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     let policy = match form.required_for.as_str() {
         "everyone" => MfaPolicy::Everyone,
         "administrators" => MfaPolicy::Administrators,
@@ -174,8 +166,6 @@ pub async fn save_mfa(
 #[derive(Deserialize)]
 pub struct RetentionForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     audit_retention_days: String,
 }
 
@@ -183,9 +173,8 @@ pub struct RetentionForm {
 pub async fn save_retention(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Form(form): Form<RetentionForm>,
+    Checked(Form(form)): Checked<Form<RetentionForm>>,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     match state.directory.set_audit_retention(&me.actor, &form.audit_retention_days).await {
         Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
         Err(DomainError::Invalid(errors)) => {

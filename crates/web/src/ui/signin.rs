@@ -13,8 +13,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{render, PageError};
+use crate::extract::CheckedPost;
 use crate::session::{cleared_session_cookie, session_cookie, SignedIn, SESSION_COOKIE};
-use crate::ui::form::CsrfForm;
 use crate::AppState;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (login CSRF).
@@ -159,9 +159,8 @@ pub async fn sign_out(
     me: SignedIn,
     jar: CookieJar,
     State(state): State<AppState>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedPost,
 ) -> Result<Response, PageError> {
-    me.verify_csrf(&form.csrf)?;
     state.directory.sign_out(&me.token).await?;
     Ok((jar.add(cleared_session_cookie()), Redirect::to("/signin?signed_out=1")).into_response())
 }

@@ -1,86 +1,25 @@
 //! Users → Active users, a user's details, and Deleted users.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine as _;
-use roster_domain::phone::Phone;
-use roster_domain::user::{Cursor, UserPage};
-use roster_domain::{User, UserId, UserQuery, UserSort, UserSummary};
+use roster_domain::user::UserPage;
+use roster_domain::{UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
+use crate::extract::UserPath;
 use crate::session::Admin;
+use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::readiness::Glance;
+use crate::ui::user_view::{show_phone, UserView};
 use crate::AppState;
 
 /// Rows per page of Active users.
 pub const PAGE_SIZE: u32 = 50;
-
-/// A phone in international format, or the stored text if it no longer parses.
-pub fn show_phone(stored: &Option<String>) -> String {
-    stored
-        .as_deref()
-        .map(|s| Phone::from_stored(s).map(|p| p.international()).unwrap_or_else(|| s.to_string()))
-        .unwrap_or_default()
-}
-
-/// A user prepared for display: every value already a string.
-pub struct UserView {
-    pub id: String,
-    pub username: String,
-    pub display_name: String,
-    pub roles: String,
-    pub enabled: bool,
-    pub deleted: bool,
-    pub must_change_password: bool,
-    pub updated: String,
-    /// (label, value) pairs of the profile, empty values included.
-    pub profile: Vec<(&'static str, String)>,
-    /// (label, value) pairs of the Contact information section.
-    pub contact: Vec<(&'static str, String)>,
-    pub alternate_emails: Vec<String>,
-}
-
-impl UserView {
-    /// Prepares `user` for display.
-    pub fn of(user: &User) -> UserView {
-        let c = &user.contact;
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        UserView {
-            id: user.id.to_string(),
-            username: user.username.to_string(),
-            display_name: c.display_name.clone(),
-            roles: user.roles.display(),
-            enabled: user.enabled,
-            deleted: user.deleted_at.is_some(),
-            must_change_password: user.must_change_password,
-            updated: format!("{} by {}", user.updated_at.display(), user.updated_by),
-            profile: vec![
-                ("First name", s(&c.first_name)),
-                ("Last name", s(&c.last_name)),
-                ("Job title", s(&c.job_title)),
-                ("Department", s(&c.department)),
-                ("Office", s(&c.office)),
-            ],
-            contact: vec![
-                ("Office phone", show_phone(&c.office_phone)),
-                ("Mobile phone", show_phone(&c.mobile_phone)),
-                ("Alternate mobile phone", show_phone(&c.alternate_mobile_phone)),
-                ("Fax number", show_phone(&c.fax)),
-                ("Street address", s(&c.street_address)),
-                ("City", s(&c.city)),
-                ("State or province", s(&c.state)),
-                ("ZIP or postal code", s(&c.postal_code)),
-                ("Country or region", s(&c.country)),
-            ],
-            alternate_emails: c.alternate_emails.clone(),
-        }
-    }
-}
 
 /// `/admin`: the admin center opens on Active users.
 pub async fn admin_home(_: Admin) -> Redirect {
@@ -145,19 +84,6 @@ pub struct ListQuery {
     before: Option<String>,
     #[serde(default)]
     status: Option<String>,
-}
-
-/// A list position as text for a link.
-pub fn encode_cursor(c: &Cursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\u{0}{}", c.id, c.key))
-}
-
-/// A list position read back from a link.
-pub fn decode_cursor(text: &str) -> Option<Cursor> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (id, key) = text.split_once('\u{0}')?;
-    Some(Cursor { key: key.to_string(), id: id.parse::<UserId>().ok()? })
 }
 
 struct Listing {
@@ -259,19 +185,14 @@ pub struct DetailsQuery {
     saved: Option<String>,
 }
 
-/// Parses a user id from the path, answering 404 for anything malformed.
-pub fn parse_id(text: &str) -> Result<UserId, PageError> {
-    text.parse().map_err(|_| PageError::Domain(roster_domain::DomainError::NotFound("user")))
-}
-
 /// A user's account details.
 pub async fn details(
     Admin(me): Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    UserPath(id): UserPath,
     Query(q): Query<DetailsQuery>,
 ) -> Result<Response, PageError> {
-    let user = state.directory.get_user(&me.actor, parse_id(&id)?).await?;
+    let user = state.directory.get_user(&me.actor, id).await?;
     let status = q.saved.as_deref().map(|what| match what {
         "contact" => "Contact information saved.".to_string(),
         "roles" => "Roles saved.".to_string(),

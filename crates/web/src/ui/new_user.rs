@@ -1,0 +1,142 @@
+//! Adding a user: the form, and the page that shows a generated password once.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::Form;
+use roster_domain::{DomainError, FieldError, NewUserInput, Role};
+use serde::Deserialize;
+
+use crate::error::{describe, render, PageError};
+use crate::extract::Checked;
+use crate::session::{Admin, SignedIn};
+use crate::ui::form::{parse_roles, password_hint, role_choices, summary, Field, RoleChoice, SummaryItem};
+use crate::ui::layout::{Layout, Section};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "admin/new_user.html")]
+struct NewUserPage {
+    layout: Layout,
+    fields: Vec<Field>,
+    errors: Vec<SummaryItem>,
+    problem: Option<String>,
+    generate: bool,
+    must_change: bool,
+    roles: Vec<RoleChoice>,
+    can_assign_roles: bool,
+    password_hint: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password_choice: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    must_change: Option<String>,
+    #[serde(default)]
+    role: Vec<String>,
+}
+
+fn new_user_page(
+    me: &SignedIn,
+    form: &NewUserForm,
+    errors: &[FieldError],
+    fresh: bool,
+    min_length: usize,
+) -> NewUserPage {
+    let fields = vec![
+        Field::text("username", "Username", &form.username)
+            .kind("email")
+            .hint("The sign-in name, such as alex.wilber@contoso.com.")
+            .required()
+            .with_errors(errors),
+        Field::text("display_name", "Display name", &form.display_name).required().with_errors(errors),
+        Field::text("first_name", "First name", &form.first_name).with_errors(errors),
+        Field::text("last_name", "Last name", &form.last_name).with_errors(errors),
+    ];
+    NewUserPage {
+        layout: Layout::new(me, "Add a user", Section::ActiveUsers),
+        fields,
+        errors: summary(errors),
+        problem: None,
+        generate: fresh || form.password_choice != "typed",
+        must_change: fresh || form.must_change.is_some(),
+        roles: role_choices(parse_roles(&form.role)),
+        can_assign_roles: me.user.roles.contains(Role::GlobalAdministrator),
+        password_hint: password_hint(min_length),
+    }
+}
+
+/// The add-user form.
+pub async fn show_new(Admin(me): Admin, State(state): State<AppState>) -> Result<Response, PageError> {
+    let min_length = state.directory.min_password_length().await?;
+    Ok(render(StatusCode::OK, &new_user_page(&me, &NewUserForm::default(), &[], true, min_length)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_created.html")]
+struct UserCreatedPage {
+    layout: Layout,
+    id: String,
+    username: String,
+    display_name: String,
+    password: Option<String>,
+    must_change: bool,
+}
+
+/// Creates the user and shows a generated password once.
+pub async fn create(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<NewUserForm>>,
+) -> Result<Response, PageError> {
+    let input = NewUserInput {
+        username: form.username.clone(),
+        display_name: form.display_name.clone(),
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        password: (form.password_choice == "typed").then(|| form.password.clone()),
+        must_change_password: form.must_change.is_some(),
+        roles: parse_roles(&form.role),
+    };
+    let min_length = state.directory.min_password_length().await?;
+    match state.directory.create_user(&me.actor, input).await {
+        Ok((user, password)) => {
+            let page = UserCreatedPage {
+                layout: Layout::new(&me, "User added", Section::ActiveUsers),
+                id: user.id.to_string(),
+                username: user.username.to_string(),
+                display_name: user.contact.display_name.clone(),
+                password,
+                must_change: user.must_change_password,
+            };
+            Ok(render(StatusCode::CREATED, &page))
+        }
+        Err(DomainError::Invalid(errors)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false, min_length)))
+        }
+        Err(DomainError::UsernameTaken(name)) => {
+            let errors = [FieldError::new("username", format!("The username {name} is already in use."))];
+            Ok(render(StatusCode::CONFLICT, &new_user_page(&me, &form, &errors, false, min_length)))
+        }
+        Err(e @ DomainError::Forbidden(_)) => {
+            let (status, message) = describe(&e);
+            let mut page = new_user_page(&me, &form, &[], false, min_length);
+            page.problem = Some(message);
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

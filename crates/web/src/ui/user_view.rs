@@ -1,0 +1,66 @@
+//! A user as pages show them: every value prepared as text.
+
+use roster_domain::phone::Phone;
+use roster_domain::User;
+
+/// A phone in international format, or the stored text if it no longer parses.
+pub fn show_phone(stored: &Option<String>) -> String {
+    stored
+        .as_deref()
+        .map(|s| Phone::from_stored(s).map(|p| p.international()).unwrap_or_else(|| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// A user prepared for display: every value already a string.
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: String,
+    pub enabled: bool,
+    pub deleted: bool,
+    pub must_change_password: bool,
+    pub updated: String,
+    /// (label, value) pairs of the profile, empty values included.
+    pub profile: Vec<(&'static str, String)>,
+    /// (label, value) pairs of the Contact information section.
+    pub contact: Vec<(&'static str, String)>,
+    pub alternate_emails: Vec<String>,
+}
+
+impl UserView {
+    /// Prepares `user` for display.
+    pub fn of(user: &User) -> UserView {
+        let c = &user.contact;
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        UserView {
+            id: user.id.to_string(),
+            username: user.username.to_string(),
+            display_name: c.display_name.clone(),
+            roles: user.roles.display(),
+            enabled: user.enabled,
+            deleted: user.deleted_at.is_some(),
+            must_change_password: user.must_change_password,
+            updated: format!("{} by {}", user.updated_at.display(), user.updated_by),
+            profile: vec![
+                ("First name", s(&c.first_name)),
+                ("Last name", s(&c.last_name)),
+                ("Job title", s(&c.job_title)),
+                ("Department", s(&c.department)),
+                ("Office", s(&c.office)),
+            ],
+            contact: vec![
+                ("Office phone", show_phone(&c.office_phone)),
+                ("Mobile phone", show_phone(&c.mobile_phone)),
+                ("Alternate mobile phone", show_phone(&c.alternate_mobile_phone)),
+                ("Fax number", show_phone(&c.fax)),
+                ("Street address", s(&c.street_address)),
+                ("City", s(&c.city)),
+                ("State or province", s(&c.state)),
+                ("ZIP or postal code", s(&c.postal_code)),
+                ("Country or region", s(&c.country)),
+            ],
+            alternate_emails: c.alternate_emails.clone(),
+        }
+    }
+}
