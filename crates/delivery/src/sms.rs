@@ -30,7 +30,8 @@ pub struct TwilioConfig {
 /// A gateway that takes a signed JSON POST.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    pub url: String,
+    /// Secret too, as it may carry the gateway's credentials (`https://user:pass@…`).
+    pub url: SecretString,
     /// Key of the `X-Roster-Signature` HMAC.
     pub secret: SecretString,
 }
@@ -112,7 +113,7 @@ impl SmsTransport {
                         .map_err(|e| SendError::Permanent(e.to_string()))?;
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
                 self.http
-                    .post(&w.url)
+                    .post(w.url.expose_secret())
                     .header("content-type", "application/json")
                     .header("x-roster-timestamp", now.to_string())
                     .header("x-roster-signature", webhook_signature(w.secret.expose_secret(), now, &body))
@@ -194,14 +195,17 @@ mod tests {
             from: "+15005550006".into(),
             base_url: TWILIO_API.into(),
         };
-        let hook = WebhookConfig { url: "http://127.0.0.1:9/".into(), secret: "webhook-secret-0123456789".into() };
+        let hook = WebhookConfig {
+            url: "https://gateway:url-password@sms.example.com/".into(),
+            secret: "webhook-secret-0123456789".into(),
+        };
         let smtp = crate::SmtpConfig { url: "smtp://relay:smtp-password@mail.example.com".into(), from: "r@x".into() };
         let printed = format!(
             "{twilio:?} {hook:?} {smtp:?} {:?} {:?}",
             SmsTransport::twilio(twilio.clone()).unwrap(),
             SmsTransport::webhook(hook.clone()).unwrap()
         );
-        for secret in ["twilio-token", "webhook-secret", "smtp-password"] {
+        for secret in ["twilio-token", "webhook-secret", "smtp-password", "url-password"] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
     }

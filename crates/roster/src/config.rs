@@ -249,7 +249,7 @@ pub struct DeliveryArgs {
     pub twilio_base_url: String,
     /// A gateway URL that takes a signed JSON POST per text message (instead of Twilio).
     #[arg(long, env = "ROSTER_SMS_WEBHOOK_URL", hide_env_values = true)]
-    pub sms_webhook_url: Option<String>,
+    pub sms_webhook_url: Option<SecretString>,
     /// Key of the webhook's `X-Roster-Signature` (HMAC-SHA256), at least 16 characters.
     #[arg(long, env = "ROSTER_SMS_WEBHOOK_SECRET", hide_env_values = true, default_value = "")]
     pub sms_webhook_secret: SecretString,
@@ -345,12 +345,12 @@ mod tests {
             twilio_auth_token: "twilio-token".to_string().into(),
             twilio_from: "+15005550006".into(),
             twilio_base_url: roster_delivery::sms::TWILIO_API.into(),
-            sms_webhook_url: None,
+            sms_webhook_url: Some("https://gateway:url-password@sms.example.com/".to_string().into()),
             sms_webhook_secret: "webhook-secret".to_string().into(),
             outbox_retry_ms: 1,
         };
         let printed = format!("{store:?} {delivery:?}");
-        for secret in ["db-password", "smtp-password", "twilio-token", "webhook-secret"] {
+        for secret in ["db-password", "smtp-password", "twilio-token", "webhook-secret", "url-password"] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
     }

@@ -9,6 +9,7 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use roster_domain::transfer::{self, Progress, TableCheck, Transfer};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{engine_of, Backend, Engine};
 
@@ -25,17 +26,18 @@ pub struct CopyArgs {
     /// relative to here) or `postgres://user:password@host/database`. From the environment
     /// (or `ROSTER_COPY_FROM_FILE`), a password stays out of the process list.
     #[arg(long, value_name = "URL", env = "ROSTER_COPY_FROM", hide_env_values = true)]
-    from: String,
+    from: SecretString,
     /// The empty database to copy into, in the same forms; a SQLite file is created if missing.
     #[arg(long, value_name = "URL", env = "ROSTER_COPY_TO", hide_env_values = true)]
-    to: String,
+    to: SecretString,
 }
 
 /// Copies, verifies and prints the verification; fails if anything differs.
 pub async fn run(args: CopyArgs) -> anyhow::Result<()> {
-    let (from, to) = (engine(&args.from, "--from")?, engine(&args.to, "--to")?);
-    let source = open(from, &args.from, "--from", true).await?;
-    let result = copy_from(&source, to, &args.to).await;
+    let (from_url, to_url) = (args.from.expose_secret(), args.to.expose_secret());
+    let (from, to) = (engine(from_url, "--from")?, engine(to_url, "--to")?);
+    let source = open(from, from_url, "--from", true).await?;
+    let result = copy_from(&source, to, to_url).await;
     source.close().await;
     result
 }

@@ -243,7 +243,7 @@ async fn a_webhook_gateway_gets_signed_requests() {
     let url = format!("http://{}/sms", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, gateway).await.unwrap() });
 
-    let sms = SmsTransport::webhook(WebhookConfig { url, secret: SECRET.into() }).unwrap();
+    let sms = SmsTransport::webhook(WebhookConfig { url: url.into(), secret: SECRET.into() }).unwrap();
     let Some(app) = TestApp::start_with(Transports { email: None, sms: Some(sms) }).await else { return };
     let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let input = ContactInput {

@@ -168,7 +168,9 @@ fn any_match(c: &Columns, search: &Search, deleted: bool) -> String {
     let mut terms: Vec<String> = [c.sort]
         .iter()
         .chain(c.others.iter())
-        .map(|k| format!("{key} >= {low} and {key} < {high}", key = (DIALECT.walked)(k)))
+        // The Deleted users list is small: only a walk of the active list needs keeping to it.
+        .map(|k| if deleted { k.to_string() } else { (DIALECT.walked)(k) })
+        .map(|key| format!("{key} >= {low} and {key} < {high}"))
         .collect();
     terms.push(if deleted {
         format!(

@@ -10,7 +10,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
 use super::rows::{flag, get_flag, parse_id, Params};
-use super::{Connection, Row, Store, DIALECT};
+use super::{Connection, Row, Store, DIALECT, FOR_UPDATE};
 
 const COLUMNS: &str = "id, channel, kind, recipient, user_id, subject, body_text, body_html, created_at, state, \
     attempts, next_attempt_at, last_error, finished_at, redacted";
@@ -98,6 +98,14 @@ async fn record_held(conn: &mut Connection, lease: Lease, ids: &[i64], at: Times
     let mut params = Params::default();
     let (finished, held_under) = (params.push(at.millis())?, params.push(lease.until.millis())?);
     let list = ids.iter().map(|id| params.push(*id)).collect::<Result<Vec<_>, _>>()?;
+    if !FOR_UPDATE.is_empty() {
+        // One update locks its rows in the order its plan meets them: take them in id order
+        // first, as the one-by-one outcomes are, so that two workers cannot deadlock.
+        let mut locks = Params::default();
+        let ids_again = ids.iter().map(|id| locks.push(*id)).collect::<Result<Vec<_>, _>>()?;
+        let lock = format!("select id from outbox where id in ({}) order by id{FOR_UPDATE}", ids_again.join(", "));
+        sqlx::query_with(&lock, locks.into_arguments()).execute(&mut *conn).await?;
+    }
     let sql = format!(
         "update outbox set state = 'held', finished_at = {finished}, lease_until = null where lease_until = \
          {held_under} and state = 'pending' and id in ({}) returning id",
@@ -147,7 +155,7 @@ fn entry_from_row(row: &Row) -> Result<OutboxEntry, StoreError> {
 #[async_trait]
 impl OutboxStore for Store {
     async fn queue_messages(&self, messages: &[Message]) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert(&mut tx, messages).await?;
         Ok(tx.commit().await?)
     }
