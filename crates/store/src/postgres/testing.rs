@@ -95,8 +95,6 @@ fn with_database(url: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
 
     #[tokio::test]
     async fn a_server_that_is_not_there_is_told_from_one_that_refuses_the_login() {

@@ -192,11 +192,7 @@ impl MfaStore for Store {
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
-    #[allow(unused_imports)]
-    use roster_domain::store::{
-        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
-        SignInLogStore, UserStore,
-    };
+    use roster_domain::store::UserStore;
     use roster_domain::user::User;
 
     use super::super::fixtures::{audit, other_node, test_store, user};

@@ -246,8 +246,6 @@ impl OutboxStore for Store {
 
 #[cfg(test)]
 mod tests {
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
     use std::collections::HashSet;
 
     use roster_domain::outbox::LEASE_SECONDS;

@@ -269,11 +269,7 @@ impl RecoveryStore for Store {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::recovery::RESET_SESSION_SECONDS;
-    #[allow(unused_imports)]
-    use roster_domain::store::{
-        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
-        SignInLogStore, UserStore,
-    };
+    use roster_domain::store::{AuditStore, OutboxStore, SessionStore, UserStore};
     use roster_domain::user::User;
 
     use super::super::fixtures::{audit, message, other_node, test_store, user};

@@ -142,11 +142,7 @@ impl SessionStore for Store {
 mod tests {
     use roster_domain::audit::{AuditAction, AuditQuery};
     use roster_domain::mfa::PendingSignIn;
-    #[allow(unused_imports)]
-    use roster_domain::store::{
-        AppStore, AuditStore, ImportStore, MfaStore, OutboxStore, RecoveryStore, SessionStore, SettingsStore,
-        SignInLogStore, UserStore,
-    };
+    use roster_domain::store::{AuditStore, MfaStore, SettingsStore, UserStore};
 
     use super::super::fixtures::{audit, other_node, test_store, user};
     use super::*;

@@ -74,8 +74,7 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::ImportStore;
     use std::time::Instant;
 
     use roster_domain::audit::AuditAction;

@@ -194,8 +194,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use roster_domain::audit::AuditAction;
-    #[allow(unused_imports)]
-    use roster_domain::store::*;
+    use roster_domain::store::{AuditStore, ImportStore, UserStore};
 
     use crate::sqlite::fixtures::{audit, user};
     use crate::sqlite::SqliteStore;
