@@ -5,6 +5,7 @@
 //! `{"error":{"code":…,"message":…,"innerError":{…}}}`.
 
 pub mod filter;
+pub mod group;
 pub mod methods;
 pub mod query;
 pub mod user;
@@ -47,6 +48,11 @@ impl GraphError {
 
     /// `400 Request_BadRequest` for a property the user resource does not have.
     pub fn unknown_property(name: &str) -> Self {
-        GraphError::bad_request(format!("Property '{name}' does not exist on type 'microsoft.graph.user'."))
+        GraphError::unknown_property_of(name, "microsoft.graph.user")
+    }
+
+    /// `400 Request_BadRequest` for a property a resource of `type_name` does not have.
+    pub fn unknown_property_of(name: &str, type_name: &str) -> Self {
+        GraphError::bad_request(format!("Property '{name}' does not exist on type '{type_name}'."))
     }
 }

@@ -36,15 +36,24 @@ pub enum AppPermission {
     AuthMethodReadAll,
     /// Change every user's authentication methods, administrators' included.
     AuthMethodReadWriteAll,
+    /// Read every group, its members and owners, and the groups each user is in.
+    GroupReadAll,
+    /// Create, change and delete groups, and manage their members and owners.
+    GroupReadWriteAll,
+    /// Add and remove members of every group, without changing the groups themselves.
+    GroupMemberReadWriteAll,
 }
 
 impl AppPermission {
     /// Every permission, in the order pages list them.
-    pub const ALL: [AppPermission; 4] = [
+    pub const ALL: [AppPermission; 7] = [
         AppPermission::UserReadAll,
         AppPermission::UserReadWriteAll,
         AppPermission::AuthMethodReadAll,
         AppPermission::AuthMethodReadWriteAll,
+        AppPermission::GroupReadAll,
+        AppPermission::GroupReadWriteAll,
+        AppPermission::GroupMemberReadWriteAll,
     ];
 
     /// Graph's name, e.g. `User.Read.All`.
@@ -54,6 +63,9 @@ impl AppPermission {
             AppPermission::UserReadWriteAll => "User.ReadWrite.All",
             AppPermission::AuthMethodReadAll => "UserAuthenticationMethod.Read.All",
             AppPermission::AuthMethodReadWriteAll => "UserAuthenticationMethod.ReadWrite.All",
+            AppPermission::GroupReadAll => "Group.Read.All",
+            AppPermission::GroupReadWriteAll => "Group.ReadWrite.All",
+            AppPermission::GroupMemberReadWriteAll => "GroupMember.ReadWrite.All",
         }
     }
 
@@ -68,6 +80,9 @@ impl AppPermission {
             AppPermission::AuthMethodReadWriteAll => {
                 "Change all users' authentication phones and email, administrators' included."
             }
+            AppPermission::GroupReadAll => "Read all groups, their members and owners.",
+            AppPermission::GroupReadWriteAll => "Add, change and delete groups, and manage their members and owners.",
+            AppPermission::GroupMemberReadWriteAll => "Add and remove the members of all groups.",
         }
     }
 

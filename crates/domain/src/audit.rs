@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
+use crate::group::GroupId;
 use crate::user::UserId;
 
 /// What kind of change an audit record describes.
@@ -48,11 +49,25 @@ pub enum AuditAction {
     RegistrationRequested,
     /// An application was registered, changed (permissions, client secrets) or removed.
     AppChanged,
+    /// A group was added.
+    GroupCreated,
+    /// A group's name, description, nickname, external id or owners changed.
+    GroupChanged,
+    /// A group moved to Deleted groups.
+    GroupDeleted,
+    /// A group came back from Deleted groups.
+    GroupRestored,
+    /// A group was removed for good after the retention period.
+    GroupPurged,
+    /// A user or group became a member of a group.
+    MemberAdded,
+    /// A user or group stopped being a member of a group.
+    MemberRemoved,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -72,6 +87,13 @@ impl AuditAction {
         AuditAction::AuditTrimmed,
         AuditAction::RegistrationRequested,
         AuditAction::AppChanged,
+        AuditAction::GroupCreated,
+        AuditAction::GroupChanged,
+        AuditAction::GroupDeleted,
+        AuditAction::GroupRestored,
+        AuditAction::GroupPurged,
+        AuditAction::MemberAdded,
+        AuditAction::MemberRemoved,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -96,6 +118,13 @@ impl AuditAction {
             AuditAction::AuditTrimmed => "audit_trimmed",
             AuditAction::RegistrationRequested => "registration_requested",
             AuditAction::AppChanged => "app_changed",
+            AuditAction::GroupCreated => "group_created",
+            AuditAction::GroupChanged => "group_changed",
+            AuditAction::GroupDeleted => "group_deleted",
+            AuditAction::GroupRestored => "group_restored",
+            AuditAction::GroupPurged => "group_purged",
+            AuditAction::MemberAdded => "member_added",
+            AuditAction::MemberRemoved => "member_removed",
         }
     }
 
@@ -126,6 +155,13 @@ impl AuditAction {
             AuditAction::AuditTrimmed => "Old audit records removed",
             AuditAction::RegistrationRequested => "Asked to register security info",
             AuditAction::AppChanged => "Application registration changed",
+            AuditAction::GroupCreated => "Group created",
+            AuditAction::GroupChanged => "Group changed",
+            AuditAction::GroupDeleted => "Group deleted",
+            AuditAction::GroupRestored => "Group restored",
+            AuditAction::GroupPurged => "Group permanently deleted",
+            AuditAction::MemberAdded => "Member added to group",
+            AuditAction::MemberRemoved => "Member removed from group",
         }
     }
 }
@@ -154,6 +190,8 @@ pub struct AuditEntry {
     pub actor_name: String,
     pub target_id: Option<UserId>,
     pub target_name: String,
+    /// The group the change was made to or in (a member added, a group renamed).
+    pub group_id: Option<GroupId>,
     pub action: AuditAction,
     pub changes: Vec<FieldChange>,
     pub client_ip: Option<String>,
@@ -192,6 +230,8 @@ pub struct AuditQuery {
     pub target: Option<UserId>,
     /// Only records of changes this user made.
     pub actor: Option<UserId>,
+    /// Only records about this group or its members.
+    pub group: Option<GroupId>,
     /// Only records of this kind.
     pub action: Option<AuditAction>,
     /// Only records written at or after this time...
@@ -260,6 +300,10 @@ pub fn chain_hash(previous: &str, seq: i64, entry: &AuditEntry) -> String {
         actor_name: &'a str,
         target_id: Option<String>,
         target_name: &'a str,
+        // Absent, not null, when there is no group: records sealed before groups existed
+        // keep their hashes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group_id: Option<String>,
         action: &'a str,
         changes: &'a [FieldChange],
         client_ip: Option<&'a str>,
@@ -272,6 +316,7 @@ pub fn chain_hash(previous: &str, seq: i64, entry: &AuditEntry) -> String {
         actor_name: &entry.actor_name,
         target_id: entry.target_id.map(|id| id.to_string()),
         target_name: &entry.target_name,
+        group_id: entry.group_id.map(|id| id.to_string()),
         action: entry.action.code(),
         changes: &entry.changes,
         client_ip: entry.client_ip.as_deref(),
@@ -297,6 +342,7 @@ mod tests {
             actor_name: "Roster setup".into(),
             target_id: Some(UserId::random()),
             target_name: "alex@contoso.com".into(),
+            group_id: None,
             action: AuditAction::ContactChanged,
             changes: vec![FieldChange {
                 field: "mobile_phone".into(),
@@ -310,6 +356,14 @@ mod tests {
     }
 
     #[test]
+    fn records_without_a_group_hash_as_they_did_before_groups() {
+        let mut record = entry();
+        record.target_id = Some(UserId("00000000-0000-0000-0000-000000000001".parse().unwrap()));
+        // Sealed by the chain's first form, which had no group.
+        assert_eq!(chain_hash("abc", 3, &record), "df7725e5f843b6b93deddefb4cdc9e5733145305290afe8afe07b962ba517095");
+    }
+
+    #[test]
     fn the_hash_covers_every_field_the_number_and_the_previous_hash() {
         let original = entry();
         let sealed = chain_hash("abc", 3, &original);
@@ -317,7 +371,8 @@ mod tests {
         assert_eq!(sealed.len(), 64);
         assert_ne!(sealed, chain_hash("abd", 3, &original), "the previous hash");
         assert_ne!(sealed, chain_hash("abc", 4, &original), "the number");
-        let changed: [fn(&mut AuditEntry); 6] = [
+        let changed: [fn(&mut AuditEntry); 7] = [
+            |e| e.group_id = Some(GroupId::random()),
             |e| e.id += 1,
             |e| e.at = Timestamp(e.at.millis() + 1),
             |e| e.actor_name.push('!'),

@@ -24,6 +24,7 @@ mod api_users;
 mod apps;
 mod audit_log;
 mod cache;
+mod groups;
 mod import;
 mod mfa;
 mod own_contacts;
@@ -39,6 +40,7 @@ pub use audit_log::{
     SETTING_AUDIT_RETENTION_DAYS,
 };
 pub use cache::FRESH_FOR;
+pub use groups::{GroupEdit, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use readiness::{Asked, MAX_ASKED};
@@ -110,6 +112,7 @@ impl Actor {
             actor_name: self.display_name.clone(),
             target_id: target.map(|u| u.id),
             target_name: target.map(|u| u.username.to_string()).unwrap_or_default(),
+            group_id: None,
             action,
             changes,
             client_ip: self.client_ip.clone(),

@@ -86,6 +86,9 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found")]
     NotFound,
+    /// Nesting a group would make it a member of itself through others.
+    #[error("group nesting cycle")]
+    Cycle,
     /// Anything else from the engine: connection, I/O, corrupt data, kept as its source.
     #[error("storage failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

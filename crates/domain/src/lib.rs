@@ -13,6 +13,7 @@ pub mod csv_users;
 pub mod directory;
 pub mod email;
 pub mod error;
+pub mod group;
 pub mod mfa;
 pub mod notify;
 pub mod outbox;

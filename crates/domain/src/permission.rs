@@ -30,6 +30,10 @@ pub enum Permission {
     ManageSettings,
     /// Register applications and manage their secrets and permissions.
     ManageApps,
+    /// Create, rename, delete and restore groups, and manage any group's owners and members.
+    ManageGroups,
+    /// Add and remove members of any group (a group's owners may also do it to that group).
+    ManageGroupMembers,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -50,6 +54,11 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         Permission::ManageAccountState => actor.iter().any(|r| may_change_sensitive(r, target, false)),
         Permission::AssignRoles | Permission::ManageSettings | Permission::ManageApps => {
             actor.contains(Role::GlobalAdministrator)
+        }
+        Permission::ManageGroups | Permission::ManageGroupMembers => {
+            [Role::GlobalAdministrator, Role::UserAdministrator, Role::GroupsAdministrator]
+                .into_iter()
+                .any(|r| actor.contains(r))
         }
     };
     if allowed {
@@ -74,6 +83,12 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         Permission::AssignRoles => "Only Global Administrators can assign administrator roles.".into(),
         Permission::ManageSettings => "Only Global Administrators can change the organisation's settings.".into(),
         Permission::ManageApps => "Only Global Administrators can register applications.".into(),
+        Permission::ManageGroups => {
+            "Only Global, User and Groups Administrators can add, change or delete groups.".into()
+        }
+        Permission::ManageGroupMembers => {
+            "Only Global, User and Groups Administrators and the group's owners can change its members.".into()
+        }
     })
 }
 
@@ -92,6 +107,11 @@ pub fn check_app(granted: AppPermissions, permission: Permission, target: RoleSe
         }
         Permission::ManageAccountState => writes_users && !target.is_admin(),
         Permission::AssignRoles | Permission::ManageSettings | Permission::ManageApps => false,
+        Permission::ManageGroups => granted.contains(AppPermission::GroupReadWriteAll),
+        Permission::ManageGroupMembers => {
+            granted.contains(AppPermission::GroupReadWriteAll)
+                || granted.contains(AppPermission::GroupMemberReadWriteAll)
+        }
     };
     if allowed {
         return Ok(());
@@ -125,9 +145,11 @@ fn may_change_sensitive(actor: Role, target: RoleSet, helpdesk_included: bool) -
     let reachable = match actor {
         Role::GlobalAdministrator | Role::PrivilegedAuthenticationAdministrator => return true,
         Role::AuthenticationAdministrator => RoleSet::of(&[Role::AuthenticationAdministrator]),
-        Role::UserAdministrator => RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator]),
+        Role::UserAdministrator => {
+            RoleSet::of(&[Role::UserAdministrator, Role::HelpdeskAdministrator, Role::GroupsAdministrator])
+        }
         Role::HelpdeskAdministrator if helpdesk_included => RoleSet::NONE,
-        Role::HelpdeskAdministrator => return false,
+        Role::HelpdeskAdministrator | Role::GroupsAdministrator => return false,
     };
     target.is_subset_of(reachable)
 }
@@ -139,16 +161,17 @@ mod tests {
 
     /// Rows: the actor's role. Columns: the target's only role, or none. `true` = may change
     /// recovery contacts.
-    const RECOVERY_TABLE: [(Role, [bool; 6]); 5] = [
-        //                                     none  Global PrivAuth Auth  User  Helpdesk
-        (GlobalAdministrator, [true, true, true, true, true, true]),
-        (PrivilegedAuthenticationAdministrator, [true, true, true, true, true, true]),
-        (AuthenticationAdministrator, [true, false, false, true, false, false]),
-        (UserAdministrator, [true, false, false, false, true, true]),
-        (HelpdeskAdministrator, [true, false, false, false, false, false]),
+    const RECOVERY_TABLE: [(Role, [bool; 7]); 6] = [
+        //                                     none  Global PrivAuth Auth  User  Helpdesk Groups
+        (GlobalAdministrator, [true, true, true, true, true, true, true]),
+        (PrivilegedAuthenticationAdministrator, [true, true, true, true, true, true, true]),
+        (AuthenticationAdministrator, [true, false, false, true, false, false, false]),
+        (UserAdministrator, [true, false, false, false, true, true, true]),
+        (HelpdeskAdministrator, [true, false, false, false, false, false, false]),
+        (GroupsAdministrator, [false, false, false, false, false, false, false]),
     ];
 
-    fn targets() -> [RoleSet; 6] {
+    fn targets() -> [RoleSet; 7] {
         [
             RoleSet::NONE,
             RoleSet::of(&[GlobalAdministrator]),
@@ -156,6 +179,7 @@ mod tests {
             RoleSet::of(&[AuthenticationAdministrator]),
             RoleSet::of(&[UserAdministrator]),
             RoleSet::of(&[HelpdeskAdministrator]),
+            RoleSet::of(&[GroupsAdministrator]),
         ]
     }
 
@@ -203,6 +227,8 @@ mod tests {
                 Permission::AssignRoles,
                 Permission::ManageSettings,
                 Permission::ManageApps,
+                Permission::ManageGroups,
+                Permission::ManageGroupMembers,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -237,6 +263,46 @@ mod tests {
             }
             assert!(check(RoleSet::of(&[role]), Permission::ViewAdminCenter, RoleSet::NONE).is_ok());
         }
+    }
+
+    #[test]
+    fn groups_belong_to_global_user_and_groups_administrators() {
+        for role in Role::ALL {
+            let expected = matches!(role, GlobalAdministrator | UserAdministrator | GroupsAdministrator);
+            for permission in [Permission::ManageGroups, Permission::ManageGroupMembers] {
+                assert_eq!(check(RoleSet::of(&[role]), permission, RoleSet::NONE).is_ok(), expected, "{role}");
+            }
+        }
+        let why = check(RoleSet::of(&[HelpdeskAdministrator]), Permission::ManageGroupMembers, RoleSet::NONE);
+        assert!(why.unwrap_err().contains("owners"));
+    }
+
+    #[test]
+    fn a_groups_administrator_touches_no_user() {
+        let groups = RoleSet::of(&[GroupsAdministrator]);
+        for permission in [
+            Permission::CreateUser,
+            Permission::EditProfile,
+            Permission::EditRecoveryContacts,
+            Permission::ManageAccountState,
+            Permission::ResetPassword,
+            Permission::AssignRoles,
+        ] {
+            assert!(check(groups, permission, RoleSet::NONE).is_err(), "{permission:?}");
+        }
+    }
+
+    #[test]
+    fn applications_change_groups_with_group_permissions_only() {
+        let read = AppPermissions::of(&[AppPermission::GroupReadAll, AppPermission::UserReadWriteAll]);
+        let members = AppPermissions::of(&[AppPermission::GroupMemberReadWriteAll]);
+        let groups = AppPermissions::of(&[AppPermission::GroupReadWriteAll]);
+        assert!(check_app(read, Permission::ManageGroups, RoleSet::NONE).is_err());
+        assert!(check_app(read, Permission::ManageGroupMembers, RoleSet::NONE).is_err());
+        assert!(check_app(members, Permission::ManageGroups, RoleSet::NONE).is_err());
+        assert!(check_app(members, Permission::ManageGroupMembers, RoleSet::NONE).is_ok());
+        assert!(check_app(groups, Permission::ManageGroups, RoleSet::NONE).is_ok());
+        assert!(check_app(groups, Permission::ManageGroupMembers, RoleSet::NONE).is_ok());
     }
 
     #[test]

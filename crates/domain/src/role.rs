@@ -15,16 +15,19 @@ pub enum Role {
     UserAdministrator,
     /// Resets passwords and recovery contacts of non-administrators.
     HelpdeskAdministrator,
+    /// Creates and manages groups and their members and owners; nothing about users themselves.
+    GroupsAdministrator,
 }
 
 impl Role {
     /// Every role, most privileged first.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::GlobalAdministrator,
         Role::PrivilegedAuthenticationAdministrator,
         Role::AuthenticationAdministrator,
         Role::UserAdministrator,
         Role::HelpdeskAdministrator,
+        Role::GroupsAdministrator,
     ];
 
     /// The name people see, e.g. "Global Administrator".
@@ -35,6 +38,7 @@ impl Role {
             Role::AuthenticationAdministrator => "Authentication Administrator",
             Role::UserAdministrator => "User Administrator",
             Role::HelpdeskAdministrator => "Helpdesk Administrator",
+            Role::GroupsAdministrator => "Groups Administrator",
         }
     }
 
@@ -46,6 +50,7 @@ impl Role {
             Role::AuthenticationAdministrator => "authentication-admin",
             Role::UserAdministrator => "user-admin",
             Role::HelpdeskAdministrator => "helpdesk-admin",
+            Role::GroupsAdministrator => "groups-admin",
         }
     }
 

@@ -9,6 +9,7 @@ use crate::apps::{App, AppSecret, AppToken};
 use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
+use crate::group::{Group, GroupFilter, GroupId, GroupQuery, MemberId};
 use crate::mfa::{MfaState, PendingSignIn};
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
@@ -131,6 +132,7 @@ pub trait Store:
     + SignInLogStore
     + AppStore
     + SettingsStore
+    + GroupStore
     + 'static
 {
 }
@@ -147,6 +149,7 @@ impl<
             + SignInLogStore
             + AppStore
             + SettingsStore
+            + GroupStore
             + 'static,
     > Store for T
 {
@@ -497,4 +500,101 @@ pub trait SettingsStore: Send + Sync {
 
     /// Reads the database's state now; an error means it cannot be reached.
     async fn status(&self) -> Result<StoreStatus, StoreError>;
+}
+
+/// A change to one group's members or owners, applied in one transaction with an audit
+/// record per member that actually changed.
+#[derive(Debug, Clone, Default)]
+pub struct MemberChange {
+    /// Members to add, each with its record; ones already in the group are left as they are
+    /// and their records dropped.
+    pub add: Vec<(MemberId, AuditEntry)>,
+    /// Members to remove, each with its record; ones not in the group are skipped likewise.
+    pub remove: Vec<(MemberId, AuditEntry)>,
+    /// Owners to add (users only), with the group's record of the change.
+    pub add_owners: Vec<UserId>,
+    /// Owners to remove.
+    pub remove_owners: Vec<UserId>,
+    /// Written when owners change.
+    pub owners_audit: Option<AuditEntry>,
+}
+
+/// What a [`MemberChange`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberChanged {
+    /// The members that were not in the group before.
+    pub added: Vec<MemberId>,
+    /// The members that were in the group before.
+    pub removed: Vec<MemberId>,
+}
+
+/// Groups, their members and owners, and the transitive closure of their nesting.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Adds a group with its first owners and its audit record.
+    async fn insert_group(&self, group: &Group, owners: &[UserId], audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// One group by id, deleted or not.
+    async fn get_group(&self, id: GroupId) -> Result<Option<Group>, StoreError>;
+
+    /// The groups with these ids that exist, deleted or not, in any order.
+    async fn get_groups(&self, ids: &[GroupId]) -> Result<Vec<Group>, StoreError>;
+
+    /// One page of groups (see [`GroupQuery`]); the store selects exactly the groups
+    /// [`GroupFilter::matches`] accepts.
+    async fn list_groups(&self, query: &GroupQuery) -> Result<Vec<Group>, StoreError>;
+
+    /// How many active groups match `filter`.
+    async fn count_groups(&self, filter: Option<&GroupFilter>) -> Result<u64, StoreError>;
+
+    /// Replaces `before` by `after` if the stored version is still `before.version`; otherwise
+    /// [`StoreError::VersionConflict`]. Deleting (setting `deleted_at`) also takes the group out
+    /// of every group it was in and every group out of it, and out of the membership closure;
+    /// restoring puts it back into the closure, without the nesting it had.
+    async fn save_group(&self, before: &Group, after: &Group, audit: &[AuditEntry]) -> Result<(), StoreError>;
+
+    /// Applies a change to an active group's members and owners and bumps its version;
+    /// [`StoreError::NotFound`] when the group is not active, [`StoreError::Cycle`] when a group
+    /// to add already holds this one at any depth.
+    async fn change_members(&self, group: GroupId, change: &MemberChange) -> Result<MemberChanged, StoreError>;
+
+    /// Members of a group, active users and groups, in id order after `after`, at most `limit`;
+    /// with `transitive`, also the members of its member groups at any depth.
+    async fn list_members(
+        &self,
+        group: GroupId,
+        transitive: bool,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MemberId>, StoreError>;
+
+    /// How many active users and groups are direct members of a group.
+    async fn count_members(&self, group: GroupId) -> Result<u64, StoreError>;
+
+    /// Which of `candidates` are direct members of `group`.
+    async fn members_among(&self, group: GroupId, candidates: &[MemberId]) -> Result<Vec<MemberId>, StoreError>;
+
+    /// The active groups `member` is in, in id order after `after`, at most `limit`; with
+    /// `transitive`, also the groups those are in, at any depth.
+    async fn groups_of(
+        &self,
+        member: MemberId,
+        transitive: bool,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<Vec<GroupId>, StoreError>;
+
+    /// Whether `user` is a member of any of `groups`, directly or through nesting: one indexed
+    /// query at any depth.
+    async fn in_any_group(&self, user: UserId, groups: &[GroupId]) -> Result<bool, StoreError>;
+
+    /// The owners of a group, active or not.
+    async fn list_owners(&self, group: GroupId) -> Result<Vec<UserId>, StoreError>;
+
+    /// Whether `user` owns `group`.
+    async fn is_owner(&self, group: GroupId, user: UserId) -> Result<bool, StoreError>;
+
+    /// Permanently removes groups deleted before `deleted_before`, with an audit record each;
+    /// returns how many.
+    async fn purge_deleted_groups(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;
 }

@@ -21,6 +21,9 @@ pub(crate) struct Dialect {
     /// The condition that picks, from the values of `column` a `select` returns, those no other
     /// transaction is changing, locking them.
     pub unlocked_among: fn(column: &str, select: &str) -> String,
+    /// A statement that makes changes to group nesting wait for each other: a cycle can only
+    /// be refused reliably when no other nesting commits between the check and the write.
+    pub lock_nesting: &'static str,
     /// The larger of two values.
     pub greatest: &'static str,
     /// Appended to a text expression: compare it byte by byte, as Rust does.
@@ -61,6 +64,8 @@ pub(crate) const SQLITE: Dialect = Dialect {
     for_update: "",
     for_no_key_update: "",
     unlocked_among: |column, select| format!("{column} in ({select})"),
+    // Writers take turns already.
+    lock_nesting: "select 1",
     greatest: "max",
     byte_order: "",
     contains: "instr",
@@ -105,6 +110,8 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     // the inner side of a join, each run locking rows of its own, and so take more than its
     // limit.
     unlocked_among: |column, select| format!("{column} = any(array({select} for update skip locked))"),
+    // One lock for all nesting changes, held to the end of the transaction; they are rare.
+    lock_nesting: "select pg_advisory_xact_lock(1919251317)",
     greatest: "greatest",
     byte_order: " collate \"C\"",
     contains: "strpos",

@@ -11,6 +11,7 @@ use crate::session::{client_ip, request_id};
 use crate::AppState;
 
 pub mod graph;
+pub mod groups;
 pub mod methods;
 pub mod oauth;
 pub mod openapi;

@@ -137,6 +137,26 @@ impl Needs for WriteMethods {
     const PERMISSIONS: &'static [AppPermission] = &[AppPermission::AuthMethodReadWriteAll];
 }
 
+/// Reading groups, their members and owners, and the groups users are in.
+pub struct ReadGroups;
+impl Needs for ReadGroups {
+    const PERMISSIONS: &'static [AppPermission] =
+        &[AppPermission::GroupReadAll, AppPermission::GroupReadWriteAll, AppPermission::GroupMemberReadWriteAll];
+}
+
+/// Adding, changing and deleting groups.
+pub struct WriteGroups;
+impl Needs for WriteGroups {
+    const PERMISSIONS: &'static [AppPermission] = &[AppPermission::GroupReadWriteAll];
+}
+
+/// Adding and removing members of groups.
+pub struct WriteMembers;
+impl Needs for WriteMembers {
+    const PERMISSIONS: &'static [AppPermission] =
+        &[AppPermission::GroupReadWriteAll, AppPermission::GroupMemberReadWriteAll];
+}
+
 /// How an API refuses a caller: in its own error body.
 pub trait Refusals: Send + Sync + 'static {
     /// The API's error response.

@@ -10,7 +10,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{graph, methods, oauth, openapi, scim};
+use crate::api::{graph, groups, methods, oauth, openapi, scim};
 use crate::ui::{
     account, account_state, apps, audit, contact, import, new_user, outbox, readiness, reset, reset_password, roles,
     second_step, security_info, sessions, settings, signin, signin_log, users, verification,
@@ -124,6 +124,17 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
         .routes(routes!(methods::list_software_oath))
         .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::members))
+        .routes(routes!(groups::transitive_members))
+        .routes(routes!(groups::add_member))
+        .routes(routes!(groups::remove_member))
+        .routes(routes!(groups::owners))
+        .routes(routes!(groups::add_owner))
+        .routes(routes!(groups::remove_owner))
+        .routes(routes!(groups::user_member_of))
+        .routes(routes!(groups::user_transitive_member_of))
         .route_layer(middleware::from_fn(graph::stamp))
         .split_for_parts()
 }

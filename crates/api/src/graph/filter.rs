@@ -106,7 +106,7 @@ const PROPERTIES: &[Property] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
+pub(crate) enum Tok {
     Word(String),
     Str(String),
     Open,
@@ -136,12 +136,12 @@ impl Literal {
     }
 }
 
-fn clause(detail: String) -> GraphError {
+pub(crate) fn clause(detail: String) -> GraphError {
     GraphError::bad_request(format!("Invalid filter clause: {detail}."))
 }
 
 /// Splits the text into tokens, each with its position in characters from 0.
-fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, GraphError> {
+pub(crate) fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, GraphError> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;

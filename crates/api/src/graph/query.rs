@@ -91,6 +91,21 @@ pub fn parse_orderby(raw: Option<&str>) -> Result<OrderBy, GraphError> {
     }
 }
 
+/// A resource's properties as `$select` names them.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// Every property the resource has, in Graph's spelling.
+    pub properties: &'static [&'static str],
+    /// Those returned when `$select` is absent.
+    pub default: &'static [&'static str],
+    /// Graph's type name, for errors: `microsoft.graph.user`.
+    pub type_name: &'static str,
+}
+
+/// The user resource.
+pub const USER: Resource =
+    Resource { properties: PROPERTIES, default: &DEFAULT_SELECT, type_name: "microsoft.graph.user" };
+
 /// The properties to return, from `$select`; `id` is always returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Select {
@@ -100,11 +115,16 @@ pub struct Select {
 
 impl Default for Select {
     fn default() -> Self {
-        Select { properties: DEFAULT_SELECT.to_vec(), explicit: false }
+        Select::all_of(&USER)
     }
 }
 
 impl Select {
+    /// The properties a resource returns when `$select` is absent.
+    pub fn all_of(resource: &Resource) -> Select {
+        Select { properties: resource.default.to_vec(), explicit: false }
+    }
+
     /// The selected properties in Graph's spelling, in the order requested.
     pub fn properties(&self) -> &[&'static str] {
         &self.properties
@@ -125,16 +145,21 @@ impl Select {
     }
 }
 
-/// Reads `$select`: comma-separated property names, matched ignoring case.
+/// Reads `$select` of users: comma-separated property names, matched ignoring case.
 pub fn parse_select(raw: Option<&str>) -> Result<Select, GraphError> {
-    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(Select::default()) };
+    parse_select_of(raw, &USER)
+}
+
+/// Reads `$select` of a resource's properties.
+pub fn parse_select_of(raw: Option<&str>, resource: &Resource) -> Result<Select, GraphError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(Select::all_of(resource)) };
     let mut properties = Vec::new();
     for name in raw.split(',').map(str::trim) {
         if name.is_empty() {
             return Err(GraphError::bad_request(format!("The $select '{raw}' has an empty property name.")));
         }
-        let Some(&property) = PROPERTIES.iter().find(|p| p.eq_ignore_ascii_case(name)) else {
-            return Err(GraphError::unknown_property(name));
+        let Some(&property) = resource.properties.iter().find(|p| p.eq_ignore_ascii_case(name)) else {
+            return Err(GraphError::unknown_property_of(name, resource.type_name));
         };
         if !properties.contains(&property) {
             properties.push(property);

@@ -99,6 +99,7 @@ async fn retention_removes_the_oldest_records_and_the_rest_still_verifies() {
         actor_name: "Roster retention".into(),
         target_id: None,
         target_name: String::new(),
+        group_id: None,
         action: AuditAction::AuditTrimmed,
         changes: Vec::new(),
         client_ip: None,

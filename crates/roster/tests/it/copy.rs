@@ -85,6 +85,7 @@ fn audit(target: &User) -> AuditEntry {
         actor_name: "test".into(),
         target_id: Some(target.id),
         target_name: target.username.to_string(),
+        group_id: None,
         action: AuditAction::MfaChanged,
         changes: Vec::new(),
         client_ip: None,

@@ -591,10 +591,18 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
     }
     operations.sort();
     let expected = [
+        "DELETE /v1.0/groups/{group}",
+        "DELETE /v1.0/groups/{group}/members/{member}/$ref",
+        "DELETE /v1.0/groups/{group}/owners/{member}/$ref",
         "DELETE /v1.0/users/{key}",
         "DELETE /v1.0/users/{key}/authentication/emailMethods/{id}",
         "DELETE /v1.0/users/{key}/authentication/phoneMethods/{id}",
         "DELETE /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+        "GET /v1.0/groups",
+        "GET /v1.0/groups/{group}",
+        "GET /v1.0/groups/{group}/members",
+        "GET /v1.0/groups/{group}/owners",
+        "GET /v1.0/groups/{group}/transitiveMembers",
         "GET /v1.0/users",
         "GET /v1.0/users/{key}",
         "GET /v1.0/users/{key}/authentication/emailMethods",
@@ -604,9 +612,15 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "GET /v1.0/users/{key}/authentication/phoneMethods/{id}",
         "GET /v1.0/users/{key}/authentication/softwareOathMethods",
         "GET /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+        "GET /v1.0/users/{key}/memberOf",
+        "GET /v1.0/users/{key}/transitiveMemberOf",
+        "PATCH /v1.0/groups/{group}",
         "PATCH /v1.0/users/{key}",
         "PATCH /v1.0/users/{key}/authentication/emailMethods/{id}",
         "PATCH /v1.0/users/{key}/authentication/phoneMethods/{id}",
+        "POST /v1.0/groups",
+        "POST /v1.0/groups/{group}/members/$ref",
+        "POST /v1.0/groups/{group}/owners/$ref",
         "POST /v1.0/users",
         "POST /v1.0/users/{key}/authentication/emailMethods",
         "POST /v1.0/users/{key}/authentication/phoneMethods",
@@ -614,7 +628,11 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
     assert_eq!(operations, expected);
     for operation in &operations {
         let (method, path) = operation.split_once(' ').unwrap();
-        let path = path.replace("{key}", "ada@contoso.com").replace("{id}", "3179e48a-750b-4051-897c-87b9720928f7");
+        let path = path
+            .replace("{key}", "ada@contoso.com")
+            .replace("{id}", "3179e48a-750b-4051-897c-87b9720928f7")
+            .replace("{group}", "7a4b2c1d-3e5f-4a6b-8c7d-9e0f1a2b3c4d")
+            .replace("{member}", "5c1e0d2a-9f34-4b7e-a0c1-2d3e4f5a6b7c");
         let r = Client::new()
             .request(method.parse().unwrap(), format!("{}{path}", app.base))
             .header("client-request-id", "4f3a9d2e-client")
@@ -641,6 +659,12 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "EmailAuthenticationMethod",
         "EmailAuthenticationMethodWrite",
         "SoftwareOathAuthenticationMethod",
+        "Group",
+        "GroupList",
+        "GroupCreate",
+        "GroupUpdate",
+        "Reference",
+        "DirectoryObjectList",
     ] {
         assert!(spec["components"]["schemas"][schema].is_object(), "{schema} is described");
     }

@@ -7,6 +7,7 @@ mod contact;
 mod copy;
 mod delivery;
 mod graph;
+mod groups;
 mod harness;
 mod import;
 mod limits;

@@ -7,6 +7,8 @@
 use std::io::Write;
 
 use roster_domain::apps::AppPermission;
+use roster_domain::directory::NewGroup;
+use roster_domain::group::{GroupInput, MemberId};
 use roster_domain::{Actor, ContactInput};
 
 use crate::graph::token;
@@ -39,14 +41,34 @@ async fn the_graph_api_keeps_to_its_openapi_document() {
         ..ContactInput::default()
     };
     app.directory.update_contact(&Actor::system("test"), ada.id, ada.version, &input).await.unwrap();
-    let token = token(&app, &[AppPermission::UserReadWriteAll, AppPermission::AuthMethodReadWriteAll]).await;
+    let token = token(
+        &app,
+        &[AppPermission::UserReadWriteAll, AppPermission::AuthMethodReadWriteAll, AppPermission::GroupReadWriteAll],
+    )
+    .await;
+    let group = app
+        .directory
+        .create_group(
+            &Actor::system("test"),
+            NewGroup {
+                input: GroupInput { display_name: "Engineers".into(), ..GroupInput::default() },
+                members: vec![MemberId::User(ada.id)],
+                ..NewGroup::default()
+            },
+        )
+        .await
+        .unwrap();
 
-    // Path parameters that reach a real user and a real phone method, so that generated
-    // requests get past "not found" to the code that reads them.
+    // Path parameters that reach a real user, phone method, group and member, so that
+    // generated requests get past "not found" to the code that reads them.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("schemathesis.toml");
     let mobile = roster_api::graph::methods::PhoneType::Mobile.id();
-    std::fs::write(&config, format!("[parameters]\nkey = \"ada@contoso.com\"\nid = \"{mobile}\"\n")).unwrap();
+    let parameters = format!(
+        "[parameters]\nkey = \"ada@contoso.com\"\nid = \"{mobile}\"\ngroup = \"{}\"\nmember = \"{}\"\n",
+        group.id, ada.id
+    );
+    std::fs::write(&config, parameters).unwrap();
     let out = tokio::process::Command::new(&program)
         .current_dir(dir.path())
         .arg("--config-file")

@@ -36,6 +36,7 @@ pub(crate) async fn insert_many(conn: &mut Connection, entries: &[&AuditEntry]) 
                 params.push(entry.actor_name.clone())?,
                 params.push(entry.target_id.map(|id| id.to_string()))?,
                 params.push(entry.target_name.clone())?,
+                params.push(entry.group_id.map(|id| id.to_string()))?,
                 params.push(entry.action.code())?,
                 params.push(changes)?,
                 params.push(entry.client_ip.clone())?,
@@ -44,8 +45,8 @@ pub(crate) async fn insert_many(conn: &mut Connection, entries: &[&AuditEntry]) 
             rows.push(format!("({})", row.join(", ")));
         }
         let sql = format!(
-            "insert into audit_log (at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, \
-             request_id) values {}",
+            "insert into audit_log (at, actor_id, actor_name, target_id, target_name, group_id, action, changes, \
+             client_ip, request_id) values {}",
             rows.join(", ")
         );
         sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
@@ -78,7 +79,8 @@ pub(crate) fn push_log_page(
 }
 
 /// The columns [`entry_from_row`] reads.
-const COLUMNS: &str = "id, at, actor_id, actor_name, target_id, target_name, action, changes, client_ip, request_id";
+const COLUMNS: &str =
+    "id, at, actor_id, actor_name, target_id, target_name, group_id, action, changes, client_ip, request_id";
 
 fn entry_from_row(row: &Row) -> Result<AuditEntry, StoreError> {
     let id_of = |name: &str| -> Result<_, StoreError> {
@@ -93,6 +95,10 @@ fn entry_from_row(row: &Row) -> Result<AuditEntry, StoreError> {
         actor_name: row.try_get("actor_name")?,
         target_id: id_of("target_id")?,
         target_name: row.try_get("target_name")?,
+        group_id: row
+            .try_get::<Option<String>, _>("group_id")?
+            .map(|s| s.parse().map_err(|e| StoreError::backend(format!("bad group id {s:?}: {e}"))))
+            .transpose()?,
         action: AuditAction::from_code(&action)
             .ok_or_else(|| StoreError::backend(format!("unknown audit action {action:?}")))?,
         changes: serde_json::from_str::<Vec<FieldChange>>(&changes).map_err(StoreError::backend)?,
@@ -235,6 +241,9 @@ impl AuditStore for Store {
         }
         if let Some(action) = query.action {
             sql.push_str(&format!(" and action = {}", params.push(action.code())?));
+        }
+        if let Some(group) = query.group {
+            sql.push_str(&format!(" and group_id = {}", params.push(group.to_string())?));
         }
         push_log_page(&mut sql, &mut params, query.from, query.until, query.before, query.limit)?;
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;

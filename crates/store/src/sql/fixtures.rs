@@ -18,6 +18,7 @@ pub(crate) fn audit(action: AuditAction) -> AuditEntry {
         actor_name: "test".into(),
         target_id: None,
         target_name: String::new(),
+        group_id: None,
         action,
         changes: Vec::new(),
         client_ip: None,

@@ -17,6 +17,7 @@ pub(super) const TABLE_EXISTS: &str = DIALECT.table_exists;
 pub(super) const FOR_UPDATE: &str = DIALECT.for_update;
 pub(super) const FOR_NO_KEY_UPDATE: &str = DIALECT.for_no_key_update;
 pub(super) const GREATEST: &str = DIALECT.greatest;
+pub(super) const LOCK_NESTING: &str = DIALECT.lock_nesting;
 pub(super) const BYTE_ORDER: &str = DIALECT.byte_order;
 pub(super) const CONTAINS: &str = DIALECT.contains;
 pub(super) const ROW_KEY: &str = DIALECT.row_key;
@@ -41,6 +42,7 @@ pub(super) mod audit;
 pub(super) mod find;
 #[cfg(test)]
 pub(super) mod fixtures;
+pub(super) mod groups;
 pub(super) mod import;
 pub(super) mod listing;
 pub(super) mod mfa;

@@ -401,6 +401,7 @@ impl UserStore for Store {
                 actor_name: actor.to_string(),
                 target_id: Some(parse_id(&id)?),
                 target_name: row.try_get("username")?,
+                group_id: None,
                 action: roster_domain::AuditAction::UserPurged,
                 changes: Vec::new(),
                 client_ip: None,

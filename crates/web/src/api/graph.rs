@@ -43,7 +43,7 @@ impl GraphFailure {
         GraphFailure { error, details: Vec::new(), request_id: None, client_request_id: None }
     }
 
-    fn status(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn status(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         GraphFailure::new(GraphError { status, code, message: message.into() })
     }
 
@@ -197,19 +197,19 @@ pub(crate) type GraphCaller<P> = Caller<P, Graph>;
 pub(crate) type GraphResult = Result<Response, GraphFailure>;
 
 /// The query options of a list request, as sent (names without their `$`, case-insensitively).
-struct Options {
+pub(crate) struct Options {
     pairs: Vec<(String, String)>,
 }
 
 impl Options {
-    fn parse(raw: Option<&str>) -> Options {
+    pub(crate) fn parse(raw: Option<&str>) -> Options {
         let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.trim_start_matches('$').to_ascii_lowercase(), v.into_owned()))
             .collect();
         Options { pairs }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
@@ -219,7 +219,7 @@ impl Options {
     }
 
     /// The original options without `$skiptoken`, for the next page's link.
-    fn without_skiptoken(&self) -> String {
+    pub(crate) fn without_skiptoken(&self) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in self.pairs.iter().filter(|(k, _)| k != "skiptoken") {
             out.append_pair(&format!("${k}"), v);
@@ -234,7 +234,7 @@ pub(crate) fn base_url(state: &AppState) -> &str {
     &state.config.public_url
 }
 
-fn eventual(headers: &HeaderMap) -> bool {
+pub(crate) fn eventual(headers: &HeaderMap) -> bool {
     headers
         .get("consistencylevel")
         .and_then(|v| v.to_str().ok())

@@ -32,6 +32,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, PartialSchema, ToSchema};
     tags(
         (name = "users", description = "Users, as Graph's user resource"),
         (name = "authentication methods", description = "Phone and email methods: the users' contact fields"),
+        (name = "groups", description = "Security groups, their members and owners, and the groups users are in"),
     ),
     security(("oauth2" = []), ("bearer" = []))
 )]
@@ -343,6 +344,205 @@ schema_type!(
         .required("value")
         .into()
 );
+
+/// The type Graph gives each group property.
+fn group_property_schema(name: &str) -> RefOr<Schema> {
+    match name {
+        "id" | "displayName" | "mailNickname" => text().into(),
+        "mailEnabled" | "securityEnabled" => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        "groupTypes" => texts().into(),
+        "createdDateTime" => text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).into(),
+        "deletedDateTime" => nullable_text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).into(),
+        _ => nullable_text().into(),
+    }
+}
+
+schema_type!(
+    /// A group, as `GET /v1.0/groups/{id}` returns it.
+    GroupDoc,
+    "Group",
+    roster_api::graph::group::PROPERTIES
+        .iter()
+        .fold(ObjectBuilder::new().property("@odata.type", text()).required("id"), |o, p| {
+            o.property(*p, group_property_schema(p))
+        })
+        .into()
+);
+
+schema_type!(
+    /// A page of groups.
+    GroupListDoc,
+    "GroupList",
+    ObjectBuilder::new()
+        .property("@odata.context", text())
+        .property("@odata.count", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("@odata.nextLink", text().description(Some("Follow until absent; carries an opaque $skiptoken")))
+        .property("value", ArrayBuilder::new().items(reference("Group")))
+        .required("value")
+        .into()
+);
+
+schema_type!(
+    /// A page of users and groups (members, owners, memberOf).
+    DirectoryObjectListDoc,
+    "DirectoryObjectList",
+    ObjectBuilder::new()
+        .property("@odata.context", text())
+        .property("@odata.nextLink", text())
+        .property(
+            "value",
+            ArrayBuilder::new().items(
+                ObjectBuilder::new()
+                    .property("@odata.type", text())
+                    .property("id", text())
+                    .property("displayName", text())
+                    .required("id")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+            ),
+        )
+        .required("value")
+        .into()
+);
+
+/// A reference URL to a user or group, as `@odata.id` and `@odata.bind` take it.
+fn object_url() -> ObjectBuilder {
+    text().pattern(Some(
+        "(directoryObjects|users|groups)/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/?\\s*$",
+    ))
+}
+
+schema_type!(
+    /// The body of `POST …/members/$ref`.
+    ReferenceDoc,
+    "Reference",
+    ObjectBuilder::new()
+        .property("@odata.id", object_url().description(Some("…/directoryObjects/{id}, …/users/{id} or …/groups/{id}")))
+        .required("@odata.id")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
+);
+
+/// The body of a group write: what the server takes and nothing else.
+fn group_write(creating: bool) -> RefOr<Schema> {
+    let binds = || ArrayBuilder::new().items(object_url()).max_items(Some(roster_api::graph::group::MAX_BINDS));
+    let nickname = text()
+        .min_length(Some(1))
+        .max_length(Some(roster_domain::group::MAX_NICKNAME_CHARS))
+        .pattern(Some("^[!#-'*-+\\--9=?A-Z^-~]+$"));
+    let mut body = ObjectBuilder::new()
+        .property(
+            "displayName",
+            text().pattern(Some("\\S")).max_length(Some(roster_domain::group::MAX_DISPLAY_NAME_CHARS)),
+        )
+        .property("description", nullable_text().max_length(Some(roster_domain::group::MAX_DESCRIPTION_CHARS)))
+        .property("mailNickname", nickname)
+        .property("mailEnabled", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false])))
+        .property("securityEnabled", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])))
+        .property("groupTypes", ArrayBuilder::new().items(text()).max_items(Some(0)))
+        .property("members@odata.bind", binds())
+        .property("@odata.type", text().enum_values(Some(["#microsoft.graph.group", "microsoft.graph.group"])))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    if creating {
+        body = body.property("owners@odata.bind", binds());
+        for required in ["displayName", "mailEnabled", "mailNickname", "securityEnabled"] {
+            body = body.required(required);
+        }
+    }
+    body.into()
+}
+
+schema_type!(
+    /// The body of `POST /v1.0/groups`.
+    GroupCreateDoc,
+    "GroupCreate",
+    group_write(true)
+);
+
+schema_type!(
+    /// The body of `PATCH /v1.0/groups/{id}`.
+    GroupUpdateDoc,
+    "GroupUpdate",
+    group_write(false)
+);
+
+/// `{group}`: a group.
+pub enum GroupKey {}
+
+impl IntoParams for GroupKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_parameter("group", "The group's id")]
+    }
+}
+
+/// `{group}` and `{member}`: a group and one of its members or owners.
+pub enum MemberKey {}
+
+impl IntoParams for MemberKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_parameter("group", "The group's id"), path_parameter("member", "The member's or owner's id")]
+    }
+}
+
+fn query_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn top_parameter() -> Parameter {
+    query_parameter(
+        "$top",
+        "Page size, 1 to 999 (100 by default)",
+        ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(999)),
+    )
+}
+
+/// `$top` and `$skiptoken`, for member lists.
+pub enum PageOptions {}
+
+impl IntoParams for PageOptions {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![top_parameter(), query_parameter("$skiptoken", "From @odata.nextLink; opaque", text())]
+    }
+}
+
+/// The query options of `GET /v1.0/groups`.
+pub enum GroupListOptions {}
+
+impl IntoParams for GroupListOptions {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let orderby =
+            format!("^\\s*({}(\\s+({}|{}))?)?\\s*$", any_case("displayName"), any_case("asc"), any_case("desc"));
+        vec![
+            top_parameter(),
+            query_parameter("$select", "Properties to return, comma-separated", text()),
+            query_parameter(
+                "$filter",
+                "One clause: displayName, mailNickname or id eq '…', or startswith(displayName|mailNickname, '…')",
+                text(),
+            ),
+            query_parameter("$orderby", "displayName, asc or desc", text().pattern(Some(orderby))),
+            query_parameter(
+                "$count",
+                "Add @odata.count (needs ConsistencyLevel: eventual)",
+                ObjectBuilder::new().schema_type(Type::Boolean),
+            ),
+            query_parameter("$search", "\"displayName:text\" or \"mailNickname:text\", matched at the start", text()),
+            query_parameter("$skiptoken", "From @odata.nextLink; opaque", text()),
+            ParameterBuilder::new()
+                .name("ConsistencyLevel")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("eventual, for $search and $count"))
+                .schema(Some(text()))
+                .build(),
+        ]
+    }
+}
 
 /// The failures every Graph operation may answer, each with Graph's error body.
 pub enum GraphFailures {}
