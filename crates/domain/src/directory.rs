@@ -28,6 +28,7 @@ mod groups;
 mod import;
 mod mfa;
 mod own_contacts;
+mod policy_groups;
 mod readiness;
 mod reset;
 mod signin;
@@ -40,7 +41,7 @@ pub use audit_log::{
     SETTING_AUDIT_RETENTION_DAYS,
 };
 pub use cache::FRESH_FOR;
-pub use groups::{GroupEdit, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
+pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use readiness::{Asked, MAX_ASKED};

@@ -274,6 +274,63 @@ impl GroupCursor {
     }
 }
 
+/// The most groups one policy may name.
+pub const MAX_POLICY_GROUPS: usize = 20;
+
+/// Whom a policy applies to: nobody, the members of chosen groups (directly or through
+/// nesting, at any depth), or everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    Nobody,
+    Groups(Vec<GroupId>),
+    #[default]
+    Everyone,
+}
+
+impl Scope {
+    /// The stored kind: `none`, `selected` or `all`, as Microsoft 365 names the choices.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Scope::Nobody => "none",
+            Scope::Groups(_) => "selected",
+            Scope::Everyone => "all",
+        }
+    }
+
+    /// The groups named, if any.
+    pub fn groups(&self) -> &[GroupId] {
+        match self {
+            Scope::Groups(groups) => groups,
+            _ => &[],
+        }
+    }
+
+    /// The groups as stored: ids separated by commas.
+    pub fn groups_setting(&self) -> String {
+        self.groups().iter().map(GroupId::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The scope stored as `code` and `groups` (see [`Scope::code`] and
+    /// [`Scope::groups_setting`]); `default` when nothing or nothing readable is stored. A
+    /// selection whose groups are all unreadable selects nobody, never everyone.
+    pub fn from_settings(code: Option<&str>, groups: Option<&str>, default: Scope) -> Scope {
+        match code {
+            Some("none") => Scope::Nobody,
+            Some("all") => Scope::Everyone,
+            Some("selected") => {
+                let ids: Vec<GroupId> =
+                    groups.unwrap_or_default().split(',').filter_map(|g| g.trim().parse().ok()).collect();
+                if ids.is_empty() {
+                    Scope::Nobody
+                } else {
+                    Scope::Groups(ids)
+                }
+            }
+            _ => default,
+        }
+    }
+}
+
 /// Why nesting `child` in `parent` is refused, given `parent`'s ancestors (itself included):
 /// a group can't hold itself, or a group that already holds it, at any depth.
 pub fn nesting_refusal(parent: GroupId, child: GroupId, ancestors_of_parent: &[GroupId]) -> Option<FieldError> {
@@ -335,6 +392,17 @@ mod tests {
         // c ⊂ b ⊂ a: a's ancestors are a itself; putting a under c would close the loop.
         assert!(nesting_refusal(c, a, &[c, b, a]).is_some());
         assert!(nesting_refusal(a, c, &[a]).is_none());
+    }
+
+    #[test]
+    fn scopes_round_trip_and_an_unreadable_selection_selects_nobody() {
+        let groups = Scope::Groups(vec![GroupId::random(), GroupId::random()]);
+        let stored = (groups.code(), groups.groups_setting());
+        assert_eq!(Scope::from_settings(Some(stored.0), Some(&stored.1), Scope::Everyone), groups);
+        assert_eq!(Scope::from_settings(Some("selected"), Some("x,y"), Scope::Everyone), Scope::Nobody);
+        assert_eq!(Scope::from_settings(Some("none"), None, Scope::Everyone), Scope::Nobody);
+        assert_eq!(Scope::from_settings(None, None, Scope::Everyone), Scope::Everyone);
+        assert_eq!(Scope::from_settings(Some("odd"), None, Scope::Nobody), Scope::Nobody);
     }
 
     #[test]

@@ -14,6 +14,8 @@ use crate::role::RoleSet;
 
 /// The setting that says who must use a second step.
 pub const SETTING_MFA_REQUIRED: &str = "mfa_required";
+/// The groups whose members must use a second step under [`MfaPolicy::Groups`].
+pub const SETTING_MFA_GROUPS: &str = "mfa_groups";
 /// Recovery codes issued at a time.
 pub const RECOVERY_CODES: usize = 10;
 /// TOTP time step, digits and accepted drift (one step either way), as authenticator apps expect.
@@ -30,6 +32,8 @@ pub enum MfaPolicy {
     Administrators,
     /// Everyone.
     Everyone,
+    /// Every administrator, the members of chosen groups (at any depth), and users who chose it.
+    Groups,
 }
 
 impl MfaPolicy {
@@ -39,6 +43,7 @@ impl MfaPolicy {
             MfaPolicy::Optional => "optional",
             MfaPolicy::Administrators => "administrators",
             MfaPolicy::Everyone => "everyone",
+            MfaPolicy::Groups => "groups",
         }
     }
 
@@ -47,16 +52,19 @@ impl MfaPolicy {
         match code {
             Some("everyone") => MfaPolicy::Everyone,
             Some("optional") => MfaPolicy::Optional,
+            Some("groups") => MfaPolicy::Groups,
             _ => MfaPolicy::Administrators,
         }
     }
 
-    /// Whether a user with `roles`, who has or has not chosen a second step, needs one.
-    pub fn requires(self, roles: RoleSet, chosen: bool) -> bool {
+    /// Whether a user with `roles`, who has or has not chosen a second step and is or is not
+    /// in the policy's groups, needs one.
+    pub fn requires(self, roles: RoleSet, chosen: bool, in_groups: bool) -> bool {
         match self {
             MfaPolicy::Optional => chosen,
             MfaPolicy::Administrators => chosen || roles.is_admin(),
             MfaPolicy::Everyone => true,
+            MfaPolicy::Groups => chosen || roles.is_admin() || in_groups,
         }
     }
 }
@@ -251,12 +259,16 @@ mod tests {
     #[test]
     fn administrators_and_choosers_need_a_second_step() {
         let admin = RoleSet::of(&[Role::HelpdeskAdministrator]);
-        assert!(MfaPolicy::Administrators.requires(admin, false));
-        assert!(!MfaPolicy::Administrators.requires(RoleSet::NONE, false));
-        assert!(MfaPolicy::Administrators.requires(RoleSet::NONE, true));
-        assert!(MfaPolicy::Everyone.requires(RoleSet::NONE, false));
-        assert!(!MfaPolicy::Optional.requires(admin, false));
-        assert!(MfaPolicy::Optional.requires(admin, true));
+        assert!(MfaPolicy::Administrators.requires(admin, false, false));
+        assert!(!MfaPolicy::Administrators.requires(RoleSet::NONE, false, true));
+        assert!(MfaPolicy::Administrators.requires(RoleSet::NONE, true, false));
+        assert!(MfaPolicy::Everyone.requires(RoleSet::NONE, false, false));
+        assert!(!MfaPolicy::Optional.requires(admin, false, true));
+        assert!(MfaPolicy::Optional.requires(admin, true, false));
+        assert!(MfaPolicy::Groups.requires(RoleSet::NONE, false, true));
+        assert!(MfaPolicy::Groups.requires(admin, false, false), "administrators always");
+        assert!(!MfaPolicy::Groups.requires(RoleSet::NONE, false, false));
+        assert_eq!(MfaPolicy::from_code(Some("groups")), MfaPolicy::Groups);
         assert_eq!(MfaPolicy::from_code(Some("everyone")), MfaPolicy::Everyone);
         assert_eq!(MfaPolicy::from_code(Some("optional")), MfaPolicy::Optional);
         assert_eq!(MfaPolicy::from_code(Some("nonsense")), MfaPolicy::Administrators);

@@ -34,6 +34,10 @@ pub enum Permission {
     ManageGroups,
     /// Add and remove members of any group (a group's owners may also do it to that group).
     ManageGroupMembers,
+    /// Change who is in a group that a reset or sign-in policy names, at any depth: that
+    /// decides who can reset a password with their contacts and who must pass a second step,
+    /// so it takes a role that may change anyone's authentication methods anyway.
+    ManagePolicyGroupMembers,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -59,6 +63,9 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
             [Role::GlobalAdministrator, Role::UserAdministrator, Role::GroupsAdministrator]
                 .into_iter()
                 .any(|r| actor.contains(r))
+        }
+        Permission::ManagePolicyGroupMembers => {
+            actor.contains(Role::GlobalAdministrator) || actor.contains(Role::PrivilegedAuthenticationAdministrator)
         }
     };
     if allowed {
@@ -89,6 +96,10 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         Permission::ManageGroupMembers => {
             "Only Global, User and Groups Administrators and the group's owners can change its members.".into()
         }
+        Permission::ManagePolicyGroupMembers => "A self-service reset or sign-in policy names this group (or a group \
+             it is in), so its members decide who can reset a password and who needs a second step. Only Global \
+             Administrators and Privileged Authentication Administrators can change them or delete it."
+            .into(),
     })
 }
 
@@ -112,6 +123,8 @@ pub fn check_app(granted: AppPermissions, permission: Permission, target: RoleSe
             granted.contains(AppPermission::GroupReadWriteAll)
                 || granted.contains(AppPermission::GroupMemberReadWriteAll)
         }
+        // An application that may change everyone's authentication methods gains nothing here.
+        Permission::ManagePolicyGroupMembers => granted.contains(AppPermission::AuthMethodReadWriteAll),
     };
     if allowed {
         return Ok(());
@@ -229,6 +242,7 @@ mod tests {
                 Permission::ManageApps,
                 Permission::ManageGroups,
                 Permission::ManageGroupMembers,
+                Permission::ManagePolicyGroupMembers,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -275,6 +289,19 @@ mod tests {
         }
         let why = check(RoleSet::of(&[HelpdeskAdministrator]), Permission::ManageGroupMembers, RoleSet::NONE);
         assert!(why.unwrap_err().contains("owners"));
+    }
+
+    #[test]
+    fn only_those_who_reach_everyones_methods_change_the_groups_policies_name() {
+        for role in Role::ALL {
+            let expected = matches!(role, GlobalAdministrator | PrivilegedAuthenticationAdministrator);
+            let got = check(RoleSet::of(&[role]), Permission::ManagePolicyGroupMembers, RoleSet::NONE).is_ok();
+            assert_eq!(got, expected, "{role}");
+        }
+        let members = AppPermissions::of(&[AppPermission::GroupMemberReadWriteAll]);
+        assert!(check_app(members, Permission::ManagePolicyGroupMembers, RoleSet::NONE).is_err());
+        let both = AppPermissions::of(&[AppPermission::GroupMemberReadWriteAll, AppPermission::AuthMethodReadWriteAll]);
+        assert!(check_app(both, Permission::ManagePolicyGroupMembers, RoleSet::NONE).is_ok());
     }
 
     #[test]

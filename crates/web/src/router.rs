@@ -10,10 +10,10 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{graph, groups, methods, oauth, openapi, scim};
+use crate::api::{graph, groups as graph_groups, methods, oauth, openapi, scim};
 use crate::ui::{
-    account, account_state, apps, audit, contact, import, new_user, outbox, readiness, reset, reset_password, roles,
-    second_step, security_info, sessions, settings, signin, signin_log, users, verification,
+    account, account_state, apps, audit, contact, groups, import, new_user, outbox, readiness, reset, reset_password,
+    roles, second_step, security_info, sessions, settings, signin, signin_log, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -75,7 +75,15 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
         .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))
         .route("/admin/users/{id}/verify", post(verification::send_verification))
+        .route("/admin/users/{id}/groups", post(groups::change_user_groups))
         .route("/admin/deleted-users", get(users::deleted))
+        .route("/admin/groups", get(groups::list))
+        .route("/admin/groups/new", get(groups::show_new).post(groups::create))
+        .route("/admin/groups/{id}", get(groups::details).post(groups::save))
+        .route("/admin/groups/{id}/members", post(groups::change_members))
+        .route("/admin/groups/{id}/owners", post(groups::change_owners))
+        .route("/admin/groups/{id}/state", post(groups::change_state))
+        .route("/admin/deleted-groups", get(groups::deleted))
         .route("/admin/audit", get(audit::list))
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/sign-ins", get(signin_log::list))
@@ -102,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))
         .route("/admin/settings/mfa", post(settings::save_mfa))
+        .route("/admin/settings/reset-scope", post(settings::save_reset_scope))
         .route("/admin/settings/audit", post(settings::save_retention))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
@@ -124,17 +133,17 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
         .routes(routes!(methods::list_software_oath))
         .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
-        .routes(routes!(groups::list, groups::create))
-        .routes(routes!(groups::get, groups::update, groups::delete))
-        .routes(routes!(groups::members))
-        .routes(routes!(groups::transitive_members))
-        .routes(routes!(groups::add_member))
-        .routes(routes!(groups::remove_member))
-        .routes(routes!(groups::owners))
-        .routes(routes!(groups::add_owner))
-        .routes(routes!(groups::remove_owner))
-        .routes(routes!(groups::user_member_of))
-        .routes(routes!(groups::user_transitive_member_of))
+        .routes(routes!(graph_groups::list, graph_groups::create))
+        .routes(routes!(graph_groups::get, graph_groups::update, graph_groups::delete))
+        .routes(routes!(graph_groups::members))
+        .routes(routes!(graph_groups::transitive_members))
+        .routes(routes!(graph_groups::add_member))
+        .routes(routes!(graph_groups::remove_member))
+        .routes(routes!(graph_groups::owners))
+        .routes(routes!(graph_groups::add_owner))
+        .routes(routes!(graph_groups::remove_owner))
+        .routes(routes!(graph_groups::user_member_of))
+        .routes(routes!(graph_groups::user_transitive_member_of))
         .route_layer(middleware::from_fn(graph::stamp))
         .split_for_parts()
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod contact;
 pub mod cursor;
 pub mod form;
+pub mod groups;
 pub mod import;
 pub mod layout;
 pub mod methods;

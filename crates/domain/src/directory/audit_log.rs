@@ -11,6 +11,7 @@
 use crate::audit::{chain_hash, AuditAction, AuditEntry, AuditQuery, ChainLink, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError};
+use crate::group::{GroupFilter, GroupId, GroupQuery};
 use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::user::UserId;
@@ -62,6 +63,8 @@ pub struct AuditFilterInput {
     /// Whom the changes were about.
     pub user: String,
     pub action: String,
+    /// The group the changes were made to or in: its id, or a name only one group has.
+    pub group: String,
     /// The first day shown.
     pub from: String,
     /// The last day shown.
@@ -87,11 +90,47 @@ impl Directory {
                 None
             }),
         };
+        let group = self.group_by_name_or_id(&input.group, &mut errors).await?;
         let (from, until) = day_range(&input.from, &input.to, &mut errors);
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        Ok(AuditQuery { target, actor, action, from, until, ..AuditQuery::default() })
+        Ok(AuditQuery { target, actor, action, group, from, until, ..AuditQuery::default() })
+    }
+
+    /// A group named by id (deleted and purged groups keep their records), or by a name only
+    /// one active group has.
+    async fn group_by_name_or_id(
+        &self,
+        text: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<Option<GroupId>, DomainError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(id) = text.parse::<GroupId>() {
+            return Ok(Some(id));
+        }
+        let query = GroupQuery {
+            filter: Some(GroupFilter::DisplayNameIs(text.to_string())),
+            limit: 2,
+            ..GroupQuery::default()
+        };
+        match self.store.list_groups(&query).await?.as_slice() {
+            [one] => Ok(Some(one.id)),
+            [] => {
+                errors.push(FieldError::new(
+                    "group",
+                    "No active group has this name. For a deleted group, enter its id.",
+                ));
+                Ok(None)
+            }
+            _ => {
+                errors.push(FieldError::new("group", "Several groups have this name. Enter the group's id instead."));
+                Ok(None)
+            }
+        }
     }
 
     /// A user named by username, or by id (deleted and purged users keep their records).

@@ -9,7 +9,8 @@ use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError, StoreError};
 use crate::group::{
-    parse_external_id, Group, GroupFilter, GroupId, GroupInput, GroupQuery, Member, MemberId, MemberPage,
+    parse_external_id, Group, GroupCursor, GroupFilter, GroupId, GroupInput, GroupOrder, GroupQuery, Member, MemberId,
+    MemberPage,
 };
 use crate::permission::Permission;
 use crate::role::RoleSet;
@@ -80,7 +81,55 @@ fn store_error(e: StoreError) -> DomainError {
     }
 }
 
+/// One page of a group list with the cursors of the neighbouring pages.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPage {
+    pub groups: Vec<Group>,
+    pub next: Option<GroupCursor>,
+    pub previous: Option<GroupCursor>,
+}
+
+/// Which page of groups the admin center shows: active or deleted, names starting with
+/// `search`, by name in either direction, after or before a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPageQuery {
+    pub deleted: bool,
+    pub search: Option<String>,
+    pub descending: bool,
+    pub after: Option<GroupCursor>,
+    pub before: Option<GroupCursor>,
+    pub limit: u32,
+}
+
 impl Directory {
+    /// A page of the admin center's group list, by name.
+    pub async fn group_page(&self, actor: &Actor, page: GroupPageQuery) -> Result<GroupPage, DomainError> {
+        let limit = page.limit.clamp(1, MAX_GROUP_PAGE);
+        let filter =
+            page.search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).map(GroupFilter::DisplayNameStarts);
+        let backwards = page.before.is_some();
+        let query = GroupQuery {
+            deleted: page.deleted,
+            filter,
+            order: GroupOrder::DisplayName,
+            descending: page.descending != backwards,
+            after: page.before.clone().or(page.after.clone()),
+            limit: limit + 1,
+        };
+        let mut groups = self.list_groups(actor, &query).await?;
+        let more = groups.len() > limit as usize;
+        groups.truncate(limit as usize);
+        let cursor = |g: &Group| GroupCursor::of(g, GroupOrder::DisplayName);
+        if backwards {
+            groups.reverse();
+            let previous = if more { groups.first().map(cursor) } else { None };
+            return Ok(GroupPage { next: groups.last().map(cursor), previous, groups });
+        }
+        let next = if more { groups.last().map(cursor) } else { None };
+        let previous = page.after.as_ref().and(groups.first().map(cursor));
+        Ok(GroupPage { groups, next, previous })
+    }
+
     /// One page of groups.
     pub async fn list_groups(&self, actor: &Actor, query: &GroupQuery) -> Result<Vec<Group>, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
@@ -218,6 +267,7 @@ impl Directory {
         if before.deleted_at.is_some() {
             return Ok(before);
         }
+        self.require_policy_rights(actor, id).await?;
         let now = Timestamp::now();
         let after = Group {
             deleted_at: Some(now),
@@ -391,15 +441,24 @@ impl Directory {
         Ok(group.filter(|g| g.deleted_at.is_none()).map(|g| MemberId::Group(g.id)))
     }
 
-    /// Whether `actor` may change `group`'s members: a group manager, or one of its owners.
-    async fn require_member_rights(&self, actor: &Actor, group: &Group) -> Result<(), DomainError> {
-        let Err(refusal) = actor.require(Permission::ManageGroupMembers, RoleSet::NONE) else {
-            return Ok(());
-        };
-        match actor.user_id {
-            Some(user) if actor.app.is_none() && self.store.is_owner(group.id, user).await? => Ok(()),
-            _ => Err(refusal),
+    /// The active group whose members `actor` is about to change, if they may: a group
+    /// manager, or one of its owners (who need no administrator role).
+    async fn group_for_members(&self, actor: &Actor, id: GroupId) -> Result<Group, DomainError> {
+        if let Err(refusal) = actor.require(Permission::ManageGroupMembers, RoleSet::NONE) {
+            let owner = match actor.user_id {
+                Some(user) if actor.app.is_none() => self.store.is_owner(id, user).await?,
+                _ => false,
+            };
+            if !owner {
+                return Err(refusal);
+            }
         }
+        let group = self.store.get_group(id).await?.ok_or(DomainError::NotFound("group"))?;
+        if group.deleted_at.is_some() {
+            return Err(DomainError::NotFound("group"));
+        }
+        self.require_policy_rights(actor, id).await?;
+        Ok(group)
     }
 
     fn member_audits(
@@ -435,8 +494,7 @@ impl Directory {
         id: GroupId,
         members: &[MemberId],
     ) -> Result<Vec<MemberId>, DomainError> {
-        let group = self.active_group(actor, id).await?;
-        self.require_member_rights(actor, &group).await?;
+        let group = self.group_for_members(actor, id).await?;
         check_batch(members.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
         let resolved = self.resolve_members(members).await?;
         let change = MemberChange { add: self.member_audits(actor, &group, &resolved, true), ..Default::default() };
@@ -450,8 +508,7 @@ impl Directory {
         id: GroupId,
         members: &[MemberId],
     ) -> Result<Vec<MemberId>, DomainError> {
-        let group = self.active_group(actor, id).await?;
-        self.require_member_rights(actor, &group).await?;
+        let group = self.group_for_members(actor, id).await?;
         check_batch(members.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
         let present = self.store.members_among(id, members).await?;
         let resolved = self.describe_for_removal(&present).await?;
@@ -468,8 +525,7 @@ impl Directory {
         add: &[MemberId],
         remove: &[MemberId],
     ) -> Result<MemberChanged, DomainError> {
-        let group = self.active_group(actor, id).await?;
-        self.require_member_rights(actor, &group).await?;
+        let group = self.group_for_members(actor, id).await?;
         check_batch(add.len() + remove.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
         let adding = self.resolve_members(add).await?;
         let present = self.store.members_among(id, remove).await?;

@@ -111,7 +111,21 @@ impl Directory {
     /// Whether `user` must prove a second factor at sign-in.
     pub(crate) async fn needs_second_step(&self, user: &User) -> Result<bool, DomainError> {
         let state = self.store.get_mfa(user.id).await?;
-        Ok(self.mfa_policy().await?.requires(user.roles, state.chosen || state.app_confirmed))
+        let policy = self.mfa_policy().await?;
+        let chosen = state.chosen || state.app_confirmed;
+        if policy.requires(user.roles, chosen, false) {
+            return Ok(true);
+        }
+        Ok(policy.requires(user.roles, chosen, self.in_mfa_groups(user, policy).await?))
+    }
+
+    /// Whether `user` is in the groups the policy names (only [`MfaPolicy::Groups`] names any).
+    async fn in_mfa_groups(&self, user: &User, policy: MfaPolicy) -> Result<bool, DomainError> {
+        if policy != MfaPolicy::Groups {
+            return Ok(false);
+        }
+        let groups = self.mfa_groups().await?;
+        Ok(self.store.in_any_group(user.id, &groups).await?)
     }
 
     /// Parks a sign-in whose password was right until its second step; returns the token.
@@ -487,11 +501,12 @@ impl Directory {
         let user = self.me(actor).await?;
         let state = self.store.get_mfa(user.id).await?;
         let policy = self.mfa_policy().await?;
+        let in_groups = self.in_mfa_groups(&user, policy).await?;
         Ok(SecondFactors {
             has_app: state.app_confirmed,
             recovery_codes_left: state.recovery_codes_left,
-            required: policy.requires(user.roles, state.chosen || state.app_confirmed),
-            required_by_policy: policy.requires(user.roles, false),
+            required: policy.requires(user.roles, state.chosen || state.app_confirmed, in_groups),
+            required_by_policy: policy.requires(user.roles, false, in_groups),
         })
     }
 

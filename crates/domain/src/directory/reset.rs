@@ -203,6 +203,11 @@ impl Directory {
             Some(id) => self.store.get_user(id).await?.filter(|u| u.enabled && u.deleted_at.is_none()),
             None => None,
         };
+        // Someone outside the reset scope walks the unknown username's pages.
+        let user = match user {
+            Some(user) if self.in_reset_scope(&user).await? => Some(user),
+            _ => None,
+        };
         if let Some(user) = user {
             let verifications = self.store.get_verifications(user.id).await?;
             let methods = policy.usable_methods(&user.contact, &verifications);

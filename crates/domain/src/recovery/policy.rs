@@ -15,6 +15,10 @@ pub const SETTING_ALLOW_SMS: &str = "sspr_allow_sms";
 pub const SETTING_ALLOW_UNVERIFIED: &str = "sspr_allow_unverified";
 /// The shortest password allowed.
 pub const SETTING_MIN_PASSWORD_LENGTH: &str = "password_min_length";
+/// For whom self-service reset is enabled: `none`, `selected` (groups) or `all`.
+pub const SETTING_RESET_SCOPE: &str = "sspr_enabled_for";
+/// The groups self-service reset is enabled for when the scope is `selected`.
+pub const SETTING_RESET_GROUPS: &str = "sspr_groups";
 
 /// Who may reset their own password, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

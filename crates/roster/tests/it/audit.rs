@@ -186,7 +186,7 @@ async fn the_audit_log_filters_by_who_whom_what_and_when_and_exports_what_it_sho
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = r.text().await.unwrap();
-    assert!(csv.starts_with("Time (UTC),Action,Changed by,User,Changes,Client address,Request id,Record id\n"));
+    assert!(csv.starts_with("Time (UTC),Action,Changed by,User,Changes,Client address,Request id,Record id,Group id\n"));
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.contains("alex@contoso.com"));
     assert_eq!(s.get("/admin/audit/export?from=yesterday").await.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);

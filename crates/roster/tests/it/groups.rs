@@ -6,11 +6,13 @@ use reqwest::Method;
 use reqwest::StatusCode;
 use roster_domain::apps::AppPermission;
 use roster_domain::audit::{AuditAction, AuditQuery};
-use roster_domain::Actor;
+use roster_domain::directory::NewGroup;
+use roster_domain::group::{GroupInput, MemberId};
+use roster_domain::{Actor, Role, RoleSet};
 use serde_json::{json, Value};
 
 use crate::graph::{call, token};
-use crate::harness::TestApp;
+use crate::harness::{csrf_of, location, TestApp};
 
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
@@ -200,4 +202,182 @@ async fn owners_and_deletion_follow_graph() {
     assert_eq!(restored.display_name, "Renamed");
     let (_, of) = call(&app, &token, Method::GET, &format!("/v1.0/users/{}/memberOf", ada.id), None).await;
     assert_eq!(ids(&of), vec![id.to_string()], "restored with its members");
+}
+
+/// The path a redirect points to, without the fragment.
+fn redirected(r: &reqwest::Response) -> String {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "expected a redirect");
+    location(r).split('#').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn administrators_add_a_group_and_its_members_in_the_admin_center() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("grace@contoso.com", "Grace Hopper", &[Role::GroupsAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    app.user("alan@contoso.com", "Alan Turing", &[]).await;
+    let grace = app.signed_in("grace@contoso.com").await;
+
+    let (status, html) = grace.page("/admin/groups/new").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    let (status, html) = grace
+        .submit("/admin/groups/new", &[("csrf", &csrf), ("display_name", " "), ("mail_nickname", "no spaces")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Fix these 2 problems"), "every problem is listed at once");
+    assert!(html.contains("href=\"#display_name\"") && html.contains("href=\"#mail_nickname\""));
+    let r = grace.post("/admin/groups/new", &[("csrf", &csrf), ("display_name", "Research & Development")]).await;
+    let group_path = redirected(&r).split('?').next().unwrap().to_string();
+    let (_, html) = grace.page(&group_path).await;
+    assert!(html.contains("Research &#38; Development") || html.contains("Research &amp; Development"), "{html}");
+    assert!(
+        html.contains("value=\"Research&#38;Development\"") || html.contains("value=\"Research&amp;Development\""),
+        "the nickname is made from the name"
+    );
+
+    // Find users by the start of a name, tick them, add them.
+    let (_, html) = grace.page(&format!("{group_path}?find=a")).await;
+    assert!(html.contains("Ada Lovelace") && html.contains("Alan Turing"));
+    let ada_value = format!("user:{}", ada.id);
+    let alan = app.directory.user_by_key(&Actor::system("test"), "alan@contoso.com").await.unwrap();
+    let alan_value = format!("user:{}", alan.id);
+    let members = format!("{group_path}/members");
+    let r = grace
+        .post(&members, &[("csrf", &csrf), ("action", "add"), ("member", &ada_value), ("member", &alan_value)])
+        .await;
+    assert!(redirected(&r).ends_with("saved=added"));
+    let (_, html) = grace.page(&group_path).await;
+    assert!(html.contains("Members (2)"), "{html}");
+
+    // The user's page shows the group and removes the user from it.
+    let (_, html) = grace.page(&format!("/admin/users/{}", ada.id)).await;
+    assert!(html.contains("Research &#38; Development") || html.contains("Research &amp; Development"));
+    let group_id = group_path.rsplit('/').next().unwrap();
+    let r = grace
+        .post(&format!("/admin/users/{}/groups", ada.id), &[("csrf", &csrf), ("action", "remove"), ("group", group_id)])
+        .await;
+    assert!(redirected(&r).ends_with("saved=groups"));
+    let (_, html) = grace.page(&group_path).await;
+    assert!(html.contains("Members (1)"));
+    let (_, html) = grace.page(&format!("/admin/users/{}?group_q=res", ada.id)).await;
+    assert!(html.contains(&format!("value=\"{group_id}\"")), "the group is offered again");
+
+    // Delete, find it in Deleted groups, restore it with its member.
+    let r = grace.post(&format!("{group_path}/state"), &[("csrf", &csrf), ("action", "delete")]).await;
+    assert!(redirected(&r).starts_with("/admin/groups?status=deleted"));
+    let (_, html) = grace.page("/admin/deleted-groups").await;
+    assert!(html.contains(group_id));
+    let r = grace.post(&format!("{group_path}/state"), &[("csrf", &csrf), ("action", "restore")]).await;
+    assert!(redirected(&r).ends_with("saved=restored"));
+    let (_, html) = grace.page(&group_path).await;
+    assert!(html.contains("Members (1)"), "restored with its members");
+    let (_, html) = grace.page(&format!("/admin/audit?group={group_id}")).await;
+    assert!(html.contains("Member added to group"), "the group's audit trail");
+}
+
+#[tokio::test]
+async fn who_may_change_groups_follows_the_role_table() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("helen@contoso.com", "Helen", &[Role::HelpdeskAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada", &[]).await;
+    let system = Actor::system("test");
+    let group = app
+        .directory
+        .create_group(
+            &system,
+            NewGroup {
+                input: GroupInput { display_name: "Staff".into(), ..GroupInput::default() },
+                ..NewGroup::default()
+            },
+        )
+        .await
+        .unwrap();
+    let helen = app.signed_in("helen@contoso.com").await;
+    let (status, html) = helen.page(&format!("/admin/groups/{}", group.id)).await;
+    assert_eq!(status, StatusCode::OK, "every administrator reads groups");
+    assert!(!html.contains("Save group") && !html.contains("Delete group"), "but only managers see the forms");
+    let csrf = csrf_of(&html);
+    assert_eq!(helen.page("/admin/groups/new").await.0, StatusCode::FORBIDDEN);
+    let member = format!("user:{}", ada.id);
+    let r = helen
+        .post(
+            &format!("/admin/groups/{}/members", group.id),
+            &[("csrf", &csrf), ("action", "add"), ("member", &member)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // An owner may change the members of the group they own, and of no other.
+    app.directory.change_owners(&system, group.id, &[ada.id], &[]).await.unwrap();
+    let mut owner = Actor::user(&ada, None, None);
+    owner.roles = RoleSet::NONE;
+    app.directory.add_members(&owner, group.id, &[MemberId::User(ada.id)]).await.expect("owners manage members");
+    let other = app
+        .directory
+        .create_group(
+            &system,
+            NewGroup {
+                input: GroupInput { display_name: "Other".into(), ..GroupInput::default() },
+                ..NewGroup::default()
+            },
+        )
+        .await
+        .unwrap();
+    let refused = app.directory.add_members(&owner, other.id, &[MemberId::User(ada.id)]).await;
+    assert!(matches!(refused, Err(roster_domain::DomainError::Forbidden(_))), "{refused:?}");
+    assert!(matches!(
+        app.directory.delete_group(&owner, group.id).await,
+        Err(roster_domain::DomainError::Forbidden(_))
+    ));
+}
+
+#[tokio::test]
+async fn settings_scope_reset_and_the_second_step_to_groups_named_by_name() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
+    let system = Actor::system("test");
+    let new = |name: &str| NewGroup {
+        input: GroupInput { display_name: name.into(), ..GroupInput::default() },
+        ..NewGroup::default()
+    };
+    let pilot = app.directory.create_group(&system, new("Reset pilot")).await.unwrap();
+    app.directory.create_group(&system, new("Twin")).await.unwrap();
+    app.directory.create_group(&system, new("Twin")).await.unwrap();
+    let grace = app.signed_in("grace@contoso.com").await;
+    let (_, html) = grace.page("/admin/settings").await;
+    let csrf = csrf_of(&html);
+    assert!(html.contains("id=\"sspr-all\" name=\"enabled_for\" value=\"all\" checked"), "everyone by default");
+
+    let form =
+        [("csrf", csrf.as_str()), ("enabled_for", "selected"), ("reset_groups", "Reset pilot\nNo such group\nTwin")];
+    let (status, html) = grace.submit("/admin/settings/reset-scope", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("no active group is named “No such group”"), "{html}");
+    assert!(html.contains("several groups are named “Twin”"));
+    assert!(html.contains("No such group\nTwin</textarea>"), "what was typed stays");
+    assert_eq!(app.directory.reset_scope().await.unwrap(), roster_domain::group::Scope::Everyone, "nothing changed");
+
+    let form = [("csrf", csrf.as_str()), ("enabled_for", "selected"), ("reset_groups", " reset PILOT ")];
+    let r = grace.post("/admin/settings/reset-scope", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.directory.reset_scope().await.unwrap(), roster_domain::group::Scope::Groups(vec![pilot.id]));
+    let (_, html) = grace.page("/admin/settings").await;
+    assert!(html.contains(">Reset pilot</textarea>"), "{html}");
+
+    let form = [("csrf", csrf.as_str()), ("required_for", "groups"), ("mfa_groups", "")];
+    let (status, html) = grace.submit("/admin/settings/mfa", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Choose at least one group."));
+    let form = [("csrf", csrf.as_str()), ("required_for", "groups"), ("mfa_groups", &pilot.id.to_string())];
+    assert_eq!(grace.post("/admin/settings/mfa", &form).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.directory.mfa_groups().await.unwrap(), vec![pilot.id]);
+    let records = app
+        .directory
+        .audit_log(&system, &AuditQuery { action: Some(AuditAction::SettingsChanged), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(records
+        .iter()
+        .any(|r| r.changes.iter().any(|c| c.after.as_deref().is_some_and(|a| a.contains("Reset pilot")))));
 }

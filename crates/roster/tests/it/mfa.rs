@@ -265,3 +265,29 @@ async fn a_password_reset_ends_sign_ins_waiting_for_their_second_step() {
     let r = s.get("/signin/verify").await;
     assert_eq!(location(&r), "/signin", "the waiting sign-in was started with the old password");
 }
+
+#[tokio::test]
+async fn the_members_of_chosen_groups_need_a_second_step() {
+    use roster_domain::directory::NewGroup;
+    use roster_domain::group::{GroupInput, MemberId};
+
+    let Some(app) = TestApp::start().await else { return };
+    let system = Actor::system("test");
+    let ada = app.user("ada@contoso.com", "Ada", &[]).await;
+    app.user("bob@contoso.com", "Bob", &[]).await;
+    let group = |name: &str| NewGroup {
+        input: GroupInput { display_name: name.into(), ..GroupInput::default() },
+        ..NewGroup::default()
+    };
+    let finance = app.directory.create_group(&system, group("Finance")).await.unwrap();
+    let payroll = app.directory.create_group(&system, group("Payroll")).await.unwrap();
+    app.directory.add_members(&system, finance.id, &[MemberId::Group(payroll.id)]).await.unwrap();
+    app.directory.add_members(&system, payroll.id, &[MemberId::User(ada.id)]).await.unwrap();
+    app.directory.set_mfa_groups(&system, vec![finance.id]).await.unwrap();
+    assert_eq!(app.directory.mfa_policy().await.unwrap(), MfaPolicy::Groups);
+
+    let r = app.client().sign_in("ada@contoso.com", PASSWORD).await;
+    assert_eq!(location(&r), "/signin/verify", "a member through a nested group is asked for a second step");
+    let r = app.client().sign_in("bob@contoso.com", PASSWORD).await;
+    assert_ne!(location(&r), "/signin/verify", "others are not");
+}

@@ -415,3 +415,60 @@ async fn repeated_wrong_passwords_lock_sign_in_and_tell_the_owner_once() {
     assert!(locked[0].message.text.contains("locked for 15 minutes"));
     assert!(locked[0].message.text.contains("From: 127.0.0.1"));
 }
+
+/// Whether a code to `recipient` was queued (sent or not).
+async fn code_queued_to(app: &TestApp, recipient: &str) -> bool {
+    let entries = app.directory.outbox(&Actor::system("test"), None, 500).await.unwrap();
+    entries
+        .iter()
+        .any(|e| e.message.recipient == recipient && e.message.kind == roster_domain::outbox::MessageKind::Code)
+}
+
+#[tokio::test]
+async fn reset_enabled_for_selected_groups_reaches_nested_members_only() {
+    use roster_domain::directory::NewGroup;
+    use roster_domain::group::{GroupInput, MemberId, Scope};
+
+    let Some(Rig { app, smtp, .. }) = rig().await else { return };
+    let system = Actor::system("test");
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    with_contacts(&app, &alex, &["alex.home@fabrikam.com"], None).await;
+    smtp.inbox.wait_for(2).await;
+    let group = |name: &str| NewGroup {
+        input: GroupInput { display_name: name.into(), ..GroupInput::default() },
+        ..NewGroup::default()
+    };
+    let outer = app.directory.create_group(&system, group("Reset pilot")).await.unwrap();
+    let inner = app.directory.create_group(&system, group("Pilot team")).await.unwrap();
+    app.directory.add_members(&system, outer.id, &[MemberId::Group(inner.id)]).await.unwrap();
+    app.directory.set_reset_scope(&system, Scope::Groups(vec![outer.id])).await.unwrap();
+
+    // Outside the scope: the same pages as an unknown username, and nothing is sent.
+    let s = app.client();
+    let page = start_reset(&s, "alex@contoso.com").await;
+    assert!(!choices(&page).is_empty(), "stand-in methods, as for an unknown username");
+    let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &choices(&page)[0].0)]).await;
+    assert!(page.contains("a code is on its way there"), "the usual answer: {page}");
+    assert!(!code_queued_to(&app, "alex.home@fabrikam.com").await, "nothing was sent to someone outside the scope");
+
+    // A member of a group inside the chosen one is in scope.
+    app.directory.add_members(&system, inner.id, &[MemberId::User(alex.id)]).await.unwrap();
+    let s = app.client();
+    let page = start_reset(&s, "alex@contoso.com").await;
+    let options = choices(&page);
+    assert_eq!(options[0].1, "Email a••••@f••••.com");
+    post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
+    assert!(code_queued_to(&app, "alex.home@fabrikam.com").await, "the code went out");
+
+    // Changing a group the policy names takes a role that reaches everyone's methods.
+    let helpdesk = app.user("uma@contoso.com", "Uma", &[Role::UserAdministrator]).await;
+    let uma = Actor::user(&helpdesk, None, None);
+    let refused = app.directory.remove_members(&uma, inner.id, &[MemberId::User(alex.id)]).await;
+    assert!(
+        matches!(refused, Err(roster_domain::DomainError::Forbidden(ref why)) if why.contains("policy")),
+        "{refused:?}"
+    );
+    assert!(app.directory.delete_group(&uma, outer.id).await.is_err());
+    app.directory.set_reset_scope(&system, Scope::Everyone).await.unwrap();
+    app.directory.remove_members(&uma, inner.id, &[MemberId::User(alex.id)]).await.expect("no policy names it now");
+}

@@ -25,6 +25,7 @@ pub struct EntryView {
     pub actor: String,
     pub target: String,
     pub target_id: String,
+    pub group_id: String,
     pub action: &'static str,
     /// (field, before, after) for each changed field.
     pub changes: Vec<(String, String, String)>,
@@ -39,6 +40,7 @@ impl EntryView {
             actor: e.actor_name.clone(),
             target: e.target_name.clone(),
             target_id: e.target_id.map(|id| id.to_string()).unwrap_or_default(),
+            group_id: e.group_id.map(|id| id.to_string()).unwrap_or_default(),
             action: e.action.label(),
             changes: e
                 .changes
@@ -75,6 +77,8 @@ pub struct AuditParams {
     #[serde(default)]
     action: String,
     #[serde(default)]
+    group: String,
+    #[serde(default)]
     from: String,
     #[serde(default)]
     to: String,
@@ -88,6 +92,7 @@ impl AuditParams {
             actor: self.actor.clone(),
             user: self.user.clone(),
             action: self.action.clone(),
+            group: self.group.clone(),
             from: self.from.clone(),
             to: self.to.clone(),
         }
@@ -95,12 +100,19 @@ impl AuditParams {
 
     /// The filters as a query string, for links that keep them.
     fn query_string(&self) -> String {
-        [("actor", &self.actor), ("user", &self.user), ("action", &self.action), ("from", &self.from), ("to", &self.to)]
-            .iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| format!("{k}={}", urlencode(v.trim())))
-            .collect::<Vec<_>>()
-            .join("&")
+        [
+            ("actor", &self.actor),
+            ("user", &self.user),
+            ("action", &self.action),
+            ("group", &self.group),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", urlencode(v.trim())))
+        .collect::<Vec<_>>()
+        .join("&")
     }
 }
 
@@ -130,6 +142,7 @@ pub async fn list(
         fields: vec![
             field("actor", "Changed by", &q.actor).hint("Username or id of the administrator or user"),
             field("user", "User", &q.user).hint("Username or id of the user the change was about"),
+            field("group", "Group", &q.group).hint("Name or id of the group the change was made to or in"),
             field("from", "From", &q.from).kind("date"),
             field("to", "To", &q.to).kind("date"),
         ],
@@ -206,6 +219,7 @@ fn csv_chunk(entries: &[AuditEntry], header: bool) -> Result<Vec<u8>, std::io::E
             "Client address",
             "Request id",
             "Record id",
+            "Group id",
         ])?;
     }
     for e in entries {
@@ -226,6 +240,7 @@ fn csv_chunk(entries: &[AuditEntry], header: bool) -> Result<Vec<u8>, std::io::E
             e.client_ip.clone().unwrap_or_default(),
             e.request_id.clone().unwrap_or_default(),
             e.id.to_string(),
+            e.group_id.map(|id| id.to_string()).unwrap_or_default(),
         ])?;
     }
     out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))

@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::group::{GroupFilter, GroupId, Scope};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::permission::Permission;
 use roster_domain::recovery::ResetPolicy;
@@ -29,6 +30,22 @@ struct SettingsPage {
     policy: ResetPolicy,
     mfa_policy: &'static str,
     retention_days: String,
+    reset_scope: &'static str,
+    /// The groups the reset scope names, one per line, as the form shows and takes them.
+    reset_groups: String,
+    mfa_groups: String,
+}
+
+/// Groups one per line, by name where only one group has it, else by id.
+async fn group_lines(state: &AppState, me: &SignedIn, ids: &[GroupId]) -> Result<String, DomainError> {
+    let groups = state.directory.named_groups(&me.actor, ids).await?;
+    let mut lines = Vec::new();
+    for g in &groups {
+        let filter = GroupFilter::DisplayNameIs(g.display_name.clone());
+        let unique = state.directory.count_groups(&me.actor, Some(&filter)).await? == 1;
+        lines.push(if unique { g.display_name.clone() } else { g.id.to_string() });
+    }
+    Ok(lines.join("\n"))
 }
 
 /// The page with the stored settings, `value` in the country field and `errors` shown.
@@ -38,7 +55,11 @@ async fn settings_page(
     value: &str,
     errors: &[FieldError],
 ) -> Result<SettingsPage, DomainError> {
+    let scope = state.directory.reset_scope().await?;
     Ok(SettingsPage {
+        reset_scope: scope.code(),
+        reset_groups: group_lines(state, me, scope.groups()).await?,
+        mfa_groups: group_lines(state, me, &state.directory.mfa_groups().await?).await?,
         policy: state.directory.reset_policy().await?,
         mfa_policy: state.directory.mfa_policy().await?.code(),
         retention_days: state.directory.audit_retention_days().await?.to_string(),
@@ -145,6 +166,21 @@ pub async fn save_policy(
 pub struct MfaForm {
     #[serde(default)]
     required_for: String,
+    #[serde(default)]
+    mfa_groups: String,
+}
+
+/// The settings page again with `errors`, the forms showing what was sent.
+async fn refused(
+    state: &AppState,
+    me: &SignedIn,
+    errors: &[FieldError],
+    edit: impl FnOnce(&mut SettingsPage),
+) -> Result<Response, PageError> {
+    let region = state.directory.region().await?;
+    let mut page = settings_page(state, me, &region.code(), errors).await?;
+    edit(&mut page);
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
 /// Saves who must use a second step at sign-in.
@@ -153,14 +189,84 @@ pub async fn save_mfa(
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<MfaForm>>,
 ) -> Result<Response, PageError> {
-    let policy = match form.required_for.as_str() {
-        "everyone" => MfaPolicy::Everyone,
-        "administrators" => MfaPolicy::Administrators,
-        "optional" => MfaPolicy::Optional,
-        _ => return Err(DomainError::invalid("required_for", "Choose who needs a second step.").into()),
+    let d = &state.directory;
+    let saved = match form.required_for.as_str() {
+        "everyone" => d.set_mfa_policy(&me.actor, MfaPolicy::Everyone).await,
+        "administrators" => d.set_mfa_policy(&me.actor, MfaPolicy::Administrators).await,
+        "optional" => d.set_mfa_policy(&me.actor, MfaPolicy::Optional).await,
+        "groups" => match d.groups_named(&me.actor, "mfa_groups", &form.mfa_groups).await {
+            Ok(groups) => d.set_mfa_groups(&me.actor, groups).await,
+            Err(e) => Err(e),
+        },
+        _ => Err(DomainError::invalid("required_for", "Choose who needs a second step.")),
     };
-    state.directory.set_mfa_policy(&me.actor, policy).await?;
-    Ok(Redirect::to("/admin/settings?saved=1").into_response())
+    match saved {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            refused(&state, &me, &errors, |page| {
+                page.mfa_policy = MfaPolicy::from_code(Some(&form.required_for)).code();
+                page.mfa_groups = form.mfa_groups.clone();
+            })
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetScopeForm {
+    #[serde(default)]
+    enabled_for: String,
+    #[serde(default)]
+    reset_groups: String,
+}
+
+/// Saves for whom self-service password reset is enabled.
+pub async fn save_reset_scope(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<ResetScopeForm>>,
+) -> Result<Response, PageError> {
+    let d = &state.directory;
+    let scope = match form.enabled_for.as_str() {
+        "none" => Ok(Scope::Nobody),
+        "all" => Ok(Scope::Everyone),
+        "selected" => d.groups_named(&me.actor, "reset_groups", &form.reset_groups).await.and_then(|groups| {
+            if groups.is_empty() {
+                Err(DomainError::invalid("reset_groups", "Name at least one group, one per line."))
+            } else {
+                Ok(Scope::Groups(groups))
+            }
+        }),
+        _ => Err(DomainError::invalid("enabled_for", "Choose None, Selected or All.")),
+    };
+    let saved = match scope {
+        Ok(scope) => d.set_reset_scope(&me.actor, scope).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => refused_scope(&state, &me, &errors, &form).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn refused_scope(
+    state: &AppState,
+    me: &SignedIn,
+    errors: &[FieldError],
+    form: &ResetScopeForm,
+) -> Result<Response, PageError> {
+    let code = match form.enabled_for.as_str() {
+        "none" => "none",
+        "selected" => "selected",
+        _ => "all",
+    };
+    refused(state, me, errors, |page| {
+        page.reset_scope = code;
+        page.reset_groups = form.reset_groups.clone();
+    })
+    .await
 }
 
 #[derive(Deserialize)]

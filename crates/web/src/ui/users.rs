@@ -12,6 +12,7 @@ use crate::error::{render, urlencode, PageError};
 use crate::extract::UserPath;
 use crate::session::Admin;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
+use crate::ui::groups::UserGroups;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::readiness::Glance;
@@ -177,12 +178,16 @@ struct UserPageView {
     methods: Vec<MethodView>,
     send_action: String,
     send_label: &'static str,
+    groups: UserGroups,
 }
 
 #[derive(Deserialize)]
 pub struct DetailsQuery {
     #[serde(default)]
     saved: Option<String>,
+    /// The start of a group's name, to find groups to add the user to.
+    #[serde(default)]
+    group_q: String,
 }
 
 /// A user's account details.
@@ -200,13 +205,16 @@ pub async fn details(
         "allowed" => "Sign-in allowed. Change saved.".to_string(),
         "restored" => "User restored with everything intact. Change saved.".to_string(),
         "signed-out" => "The user was signed out everywhere. Change saved.".to_string(),
+        "groups" => "Groups saved.".to_string(),
         "verification" => {
             "A verification code was sent. The user enters it on their Security info page (My account).".to_string()
         }
         _ => "Changes saved.".to_string(),
     });
     let methods = state.directory.contact_states(&me.actor, user.id).await?;
+    let groups = UserGroups::load(&state, &me, user.id, &q.group_q).await?;
     let body = UserPageView {
+        groups,
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
         methods: methods.iter().map(MethodView::of).collect(),
