@@ -544,3 +544,81 @@ async fn app_registration_flow(c: Client, base: String, secret: tokio::sync::one
     assert!(!page.contains(&shown), "and never shown again");
     secret.send(shown).unwrap();
 }
+
+#[tokio::test]
+async fn a_reset_policy_scoped_to_a_group_takes_effect_when_a_user_joins_it() {
+    if !browser_available() {
+        return;
+    }
+    let smtp = SmtpServer::start().await;
+    let email = EmailTransport::new(&SmtpConfig { url: smtp.url().into(), from: "roster@contoso.com".into() }).unwrap();
+    let Some(app) = TestApp::start_with(Transports { email: Some(email), sms: None }).await else { return };
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
+    let input = ContactInput {
+        display_name: alex.contact.display_name.clone(),
+        alternate_emails: vec!["alex.home@fabrikam.com".into()],
+        ..ContactInput::default()
+    };
+    app.directory.update_contact(&Actor::system("test"), alex.id, alex.version, &input).await.unwrap();
+    smtp.inbox.wait_for(2).await;
+    let (directory, inbox) = (app.directory.clone(), smtp.inbox.clone());
+    in_browser(|c| group_policy_flow(c, app.base.clone(), directory, inbox)).await;
+}
+
+/// Whether a one-time code was queued for `recipient`.
+async fn code_queued(directory: &roster_domain::Directory, recipient: &str) -> bool {
+    let entries = directory.outbox(&Actor::system("test"), None, 100).await.unwrap();
+    entries
+        .iter()
+        .any(|e| e.message.recipient == recipient && e.message.kind == roster_domain::outbox::MessageKind::Code)
+}
+
+/// Asks for a reset code for Alex and sends it to the one method offered.
+async fn ask_for_a_code(c: &Client, base: &str) {
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    click(c, "Forgot password?").await;
+    fill(c, "Username", "alex.wilber@contoso.com").await;
+    click(c, "Next").await;
+    click(c, "Send code").await;
+    assert!(text(c).await.contains("a code is on its way there"));
+}
+
+async fn group_policy_flow(c: Client, base: String, directory: roster_domain::Directory, inbox: Arc<Inbox<Mail>>) {
+    let c = &c;
+    // Create the group and enable self-service reset for it alone.
+    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    c.goto(&format!("{base}/admin/groups")).await.unwrap();
+    click(c, "Add a group").await;
+    fill(c, "Name", "Reset pilot").await;
+    click(c, "Add group").await;
+    assert!(text(c).await.contains("Group added"));
+    shot(c, "group.png").await;
+    c.goto(&format!("{base}/admin/settings")).await.unwrap();
+    field(c, "Selected: the members of these groups, including groups inside them").await.click().await.unwrap();
+    fill(c, "Groups for Selected", "Reset pilot").await;
+    click(c, "Save who can reset").await;
+    assert!(text(c).await.contains("Settings saved"));
+    click(c, "Sign out").await;
+
+    // Alex is outside it: the usual pages, and no code.
+    ask_for_a_code(c, &base).await;
+    assert!(!code_queued(&directory, "alex.home@fabrikam.com").await, "nothing is sent outside the scope");
+
+    // Megan adds Alex to the group from Alex's page.
+    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    c.goto(&format!("{base}/admin/users?q=alex")).await.unwrap();
+    click(c, "Alex Wilber").await;
+    fill(c, "Find groups to add Alex Wilber to", "reset").await;
+    click(c, "Find groups").await;
+    field(c, "Reset pilot").await.click().await.unwrap();
+    click(c, "Add to selected groups").await;
+    assert!(text(c).await.contains("Groups saved"));
+    click(c, "Sign out").await;
+
+    // Now the code goes out.
+    ask_for_a_code(c, &base).await;
+    let mail = inbox.wait_for(3).await.pop().unwrap();
+    assert_eq!(mail.to, ["alex.home@fabrikam.com"]);
+    assert!(mail.text().contains("is:"), "a code: {}", mail.text());
+}
