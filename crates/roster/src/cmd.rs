@@ -6,6 +6,7 @@ pub mod backup;
 pub mod check_config;
 pub mod copy;
 pub mod demo_data;
+pub mod groups;
 pub mod migrate;
 pub mod report;
 pub mod serve;

@@ -41,6 +41,9 @@ enum Command {
     /// Register applications that call the Graph and SCIM APIs.
     #[command(subcommand)]
     Apps(cmd::apps::AppsCommand),
+    /// Manage security groups and their members.
+    #[command(subcommand)]
+    Groups(cmd::groups::GroupsCommand),
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
@@ -120,6 +123,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
         Command::Apps(command) => cmd::apps::run(command).await,
+        Command::Groups(command) => cmd::groups::run(command).await,
         Command::Audit(command) => cmd::audit::run(command).await,
         Command::Report(command) => cmd::report::run(command).await,
         Command::DemoData(args) => cmd::demo_data::run(args).await,

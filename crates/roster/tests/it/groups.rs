@@ -381,3 +381,50 @@ async fn settings_scope_reset_and_the_second_step_to_groups_named_by_name() {
         .iter()
         .any(|r| r.changes.iter().any(|c| c.after.as_deref().is_some_and(|a| a.contains("Reset pilot")))));
 }
+
+/// Runs `roster groups …` on the app's database: (success, stdout, stderr).
+async fn groups_command(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let mut all: Vec<std::ffi::OsString> = vec!["groups".into()];
+    all.extend(args.iter().map(Into::into));
+    all.extend(app.store_args());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(&all).output().await.unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test]
+async fn the_command_line_adds_lists_and_fills_groups() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("ada@contoso.com", "Ada", &[]).await;
+    app.user("bob@contoso.com", "Bob", &[]).await;
+    let (ok, out, err) = groups_command(&app, &["add", "--name", "Engineering", "--description", "Builders"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("email nickname Engineering"), "{out}");
+    let (ok, _, err) = groups_command(&app, &["add", "--name", "Platform", "--mail-nickname", "plat form"]).await;
+    assert!(!ok);
+    assert!(err.contains("--mail-nickname:"), "{err}");
+    groups_command(&app, &["add", "--name", "Platform"]).await;
+    let (_, out, _) = groups_command(&app, &["list"]).await;
+    let names: Vec<&str> = out.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(names, ["Engineering", "Platform"]);
+    let platform = out.lines().find(|l| l.contains("Platform")).unwrap().split('\t').next().unwrap().to_string();
+
+    let (ok, out, err) =
+        groups_command(&app, &["add-member", "Engineering", "ada@contoso.com", "bob@contoso.com", &platform]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Added 3 of 3"), "{out}");
+    let (_, out, _) = groups_command(&app, &["add-member", "engineering", "ada@contoso.com"]).await;
+    assert!(out.contains("Added 0 of 1; 1 were already members"), "{out}");
+    let (ok, _, err) = groups_command(&app, &["add-member", "Engineering", "nobody@contoso.com"]).await;
+    assert!(!ok && err.contains("there is no user nobody@contoso.com"), "{err}");
+    let (ok, _, err) = groups_command(&app, &["add-member", "Platform", "Engineering"]).await;
+    assert!(!ok, "a group is named by id as a member, and this would be a cycle anyway: {err}");
+
+    let (_, out, _) = groups_command(&app, &["members", "Engineering"]).await;
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().any(|l| l.starts_with("group\t") && l.ends_with("Platform")));
+    let (_, out, _) = groups_command(&app, &["remove-member", "Engineering", "bob@contoso.com"]).await;
+    assert!(out.contains("Removed 1 of 1"), "{out}");
+    let (ok, _, err) = groups_command(&app, &["members", "Nope"]).await;
+    assert!(!ok && err.contains("no active group is named “Nope”"), "{err}");
+}
