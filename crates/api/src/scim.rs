@@ -5,6 +5,7 @@
 
 pub mod discovery;
 pub mod filter;
+pub mod group;
 pub mod patch;
 pub mod path;
 pub mod projection;

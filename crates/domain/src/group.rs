@@ -243,6 +243,8 @@ pub struct GroupQuery {
     pub descending: bool,
     /// The list continues after this row (sort key and id; the key is ignored in id order).
     pub after: Option<GroupCursor>,
+    /// Rows skipped before the page (SCIM's `startIndex` − 1); keyset paging leaves it 0.
+    pub offset: u64,
     pub limit: u32,
 }
 

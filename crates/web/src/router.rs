@@ -2,7 +2,7 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{middleware, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -106,6 +106,12 @@ pub fn router(state: AppState) -> Router {
         .route("/scim/v2/Schemas/{id}", get(scim::schema))
         .route("/scim/v2/Users", get(scim::list).post(scim::create))
         .route("/scim/v2/Users/.search", post(scim::search))
+        .route("/scim/v2/Groups", get(scim::groups::list).post(scim::groups::create))
+        .route("/scim/v2/{*rest}", any(scim::unknown_endpoint))
+        .route(
+            "/scim/v2/Groups/{id}",
+            get(scim::groups::get).put(scim::groups::replace).patch(scim::groups::patch).delete(scim::groups::delete),
+        )
         .route("/scim/v2/Users/{id}", get(scim::get).put(scim::replace).patch(scim::patch).delete(scim::delete))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/settings/reset-policy", post(settings::save_policy))

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::group::CORE_GROUP;
 use super::user::{CORE_USER, ENTERPRISE_USER};
 
 /// The schema URN of list responses.
@@ -37,6 +38,7 @@ enum Mutability {
     ReadWrite,
     ReadOnly,
     WriteOnly,
+    Immutable,
 }
 
 /// When an attribute appears in responses (RFC 7643 §7 `returned`).
@@ -141,6 +143,7 @@ impl Attribute {
                 Mutability::ReadWrite => "readWrite",
                 Mutability::ReadOnly => "readOnly",
                 Mutability::WriteOnly => "writeOnly",
+                Mutability::Immutable => "immutable",
             }),
         );
         a.insert(
@@ -250,6 +253,28 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
 /// The enterprise extension's attributes that Roster keeps.
 const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[string("department", "The name of the user's department.")];
 
+/// The core Group schema's attributes that Roster keeps.
+const GROUP_ATTRIBUTES: &[Attribute] = &[
+    string("id", "The group's identifier, assigned by Roster.")
+        .case_exact()
+        .mutability(Mutability::ReadOnly)
+        .returned(Returned::Always)
+        .unique(),
+    string("externalId", "The provisioning client's identifier for the group.").case_exact(),
+    string("displayName", "The group's name.").required(),
+    complex(
+        "members",
+        "The users and groups in the group.",
+        &[
+            string("value", "The member's id.").case_exact().mutability(Mutability::Immutable),
+            attr("$ref", Type::UriReference, "The member's URI.").case_exact().mutability(Mutability::Immutable),
+            string("display", "The member's name.").mutability(Mutability::ReadOnly),
+            string("type", "User or Group.").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
+        ],
+    )
+    .multi_valued(),
+];
+
 /// A schema definition: its URN (the id), name, description and attributes.
 struct SchemaDef {
     id: &'static str,
@@ -258,7 +283,7 @@ struct SchemaDef {
     attributes: &'static [Attribute],
 }
 
-const SCHEMAS: [SchemaDef; 2] = [
+const SCHEMAS: [SchemaDef; 3] = [
     SchemaDef { id: CORE_USER, name: "User", description: "User Account", attributes: CORE_ATTRIBUTES },
     SchemaDef {
         id: ENTERPRISE_USER,
@@ -266,6 +291,7 @@ const SCHEMAS: [SchemaDef; 2] = [
         description: "Enterprise User",
         attributes: ENTERPRISE_ATTRIBUTES,
     },
+    SchemaDef { id: CORE_GROUP, name: "Group", description: "Group", attributes: GROUP_ATTRIBUTES },
 ];
 
 fn trimmed(base: &str) -> &str {
@@ -323,9 +349,25 @@ pub fn user_resource_type(base: &str) -> Value {
     })
 }
 
+/// The Group resource type, served at `/ResourceTypes/Group`.
+pub fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": CORE_GROUP,
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{}/ResourceTypes/Group", trimmed(base)),
+        },
+    })
+}
+
 /// All resource types as a list response, served at `/ResourceTypes`.
 pub fn resource_types(base: &str) -> Value {
-    list_response(vec![user_resource_type(base)])
+    list_response(vec![user_resource_type(base), group_resource_type(base)])
 }
 
 fn schema_json(base: &str, def: &SchemaDef) -> Value {
@@ -438,8 +480,10 @@ mod tests {
         assert_eq!(list["schemas"], json!([LIST_RESPONSE]));
         assert_eq!(
             (&list["totalResults"], &list["itemsPerPage"], &list["startIndex"]),
-            (&json!(1), &json!(1), &json!(1))
+            (&json!(2), &json!(2), &json!(1))
         );
+        assert_eq!(list["Resources"][1]["endpoint"], "/Groups");
+        assert_eq!(list["Resources"][1]["schema"], CORE_GROUP);
         let user = &list["Resources"][0];
         assert_eq!(user, &user_resource_type(BASE));
         assert_eq!(user["schemas"], json!([RESOURCE_TYPE]));
@@ -453,16 +497,16 @@ mod tests {
     #[test]
     fn schemas_are_listed_and_found_by_urn() {
         let list = schemas(BASE);
-        assert_eq!(list["totalResults"], 2);
+        assert_eq!(list["totalResults"], 3);
         let ids: Vec<&Value> = list["Resources"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
-        assert_eq!(ids, [CORE_USER, ENTERPRISE_USER]);
-        for id in [CORE_USER, ENTERPRISE_USER] {
+        assert_eq!(ids, [CORE_USER, ENTERPRISE_USER, CORE_GROUP]);
+        for id in [CORE_USER, ENTERPRISE_USER, CORE_GROUP] {
             let s = schema(BASE, id).unwrap();
             assert_eq!(s["schemas"], json!([SCHEMA]));
             assert_eq!(s["meta"], json!({"resourceType": "Schema", "location": format!("{BASE}/Schemas/{id}")}));
             assert_eq!(schema(BASE, &id.to_uppercase()), Some(s));
         }
-        assert_eq!(schema(BASE, "urn:ietf:params:scim:schemas:core:2.0:Group"), None);
+        assert_eq!(schema(BASE, "urn:ietf:params:scim:schemas:core:2.0:Device"), None);
         assert_eq!(schema(BASE, "User"), None);
     }
 

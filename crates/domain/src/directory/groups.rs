@@ -114,6 +114,7 @@ impl Directory {
             order: GroupOrder::DisplayName,
             descending: page.descending != backwards,
             after: page.before.clone().or(page.after.clone()),
+            offset: 0,
             limit: limit + 1,
         };
         let mut groups = self.list_groups(actor, &query).await?;
@@ -431,6 +432,57 @@ impl Directory {
         Ok(resolved)
     }
 
+    /// What each id names among active users and groups, if anything, in two queries
+    /// however many ids there are.
+    pub async fn classify(&self, actor: &Actor, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<MemberId>)>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        let user_ids: Vec<UserId> = ids.iter().map(|id| UserId(*id)).collect();
+        let users: std::collections::HashSet<Uuid> = self
+            .store
+            .get_users(&user_ids)
+            .await?
+            .into_iter()
+            .filter(|u| u.deleted_at.is_none())
+            .map(|u| u.id.0)
+            .collect();
+        let rest: Vec<GroupId> = ids.iter().filter(|id| !users.contains(id)).map(|id| GroupId(*id)).collect();
+        let groups: std::collections::HashSet<Uuid> = self
+            .store
+            .get_groups(&rest)
+            .await?
+            .into_iter()
+            .filter(|g| g.deleted_at.is_none())
+            .map(|g| g.id.0)
+            .collect();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let kind = if users.contains(id) {
+                    Some(MemberId::User(UserId(*id)))
+                } else if groups.contains(id) {
+                    Some(MemberId::Group(GroupId(*id)))
+                } else {
+                    None
+                };
+                (*id, kind)
+            })
+            .collect())
+    }
+
+    /// Every direct member of a group, named, read page by page.
+    pub async fn all_members(&self, actor: &Actor, id: GroupId) -> Result<Vec<Member>, DomainError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.members(actor, id, false, after, MAX_GROUP_PAGE).await?;
+            all.extend(page.members);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// What an id names among active users and groups, if anything.
     pub async fn directory_object(&self, actor: &Actor, id: Uuid) -> Result<Option<MemberId>, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
@@ -526,7 +578,9 @@ impl Directory {
         remove: &[MemberId],
     ) -> Result<MemberChanged, DomainError> {
         let group = self.group_for_members(actor, id).await?;
-        check_batch(add.len() + remove.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
+        // Removals are bounded by the group's own size (a replace may clear it); additions by
+        // what one request may carry.
+        check_batch(add.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
         let adding = self.resolve_members(add).await?;
         let present = self.store.members_among(id, remove).await?;
         let removing = self.describe_for_removal(&present).await?;

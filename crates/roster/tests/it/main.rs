@@ -21,5 +21,6 @@ mod readiness;
 mod recovery;
 mod schemathesis;
 mod scim;
+mod scim_groups;
 mod signin;
 mod signin_log;

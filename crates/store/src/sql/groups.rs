@@ -303,6 +303,10 @@ impl GroupStore for Store {
             }
         }
         sql.push_str(&format!(" limit {}", params.push(i64::from(query.limit))?));
+        if query.offset > 0 {
+            let offset = i64::try_from(query.offset).map_err(StoreError::backend)?;
+            sql.push_str(&format!(" offset {}", params.push(offset)?));
+        }
         let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;
         rows.iter().map(group_from_row).collect()
     }

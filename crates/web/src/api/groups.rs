@@ -130,7 +130,8 @@ pub async fn list(
         }
     };
     let first_page = after.is_none();
-    let query = GroupQuery { deleted: false, filter: condition.clone(), order, descending, after, limit: top + 1 };
+    let query =
+        GroupQuery { deleted: false, filter: condition.clone(), order, descending, after, offset: 0, limit: top + 1 };
     let mut groups = state.directory.list_groups(&actor, &query).await?;
     let more = groups.len() > top as usize;
     groups.truncate(top as usize);

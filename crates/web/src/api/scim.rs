@@ -22,6 +22,8 @@ use crate::api::{has_media_type, Unauthenticated};
 use crate::extract::{Caller, ReadUsers, Refusals, WriteUsers};
 use crate::AppState;
 
+pub mod groups;
+
 /// SCIM's media type.
 const SCIM_JSON: &str = "application/scim+json";
 /// Users per page when the client does not say.
@@ -468,12 +470,21 @@ pub async fn resource_types(State(state): State<AppState>) -> Response {
     scim_json(StatusCode::OK, &discovery::resource_types(&scim_base(&state)))
 }
 
-/// `GET /scim/v2/ResourceTypes/User`.
+/// `GET /scim/v2/ResourceTypes/{User|Group}`.
 pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>) -> ScimResult {
-    if !name.eq_ignore_ascii_case("User") {
-        return Err(plain(404, format!("There is no resource type {name}.")));
+    let base = scim_base(&state);
+    if name.eq_ignore_ascii_case("User") {
+        Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&base)))
+    } else if name.eq_ignore_ascii_case("Group") {
+        Ok(scim_json(StatusCode::OK, &discovery::group_resource_type(&base)))
+    } else {
+        Err(plain(404, format!("There is no resource type {name}.")))
     }
-    Ok(scim_json(StatusCode::OK, &discovery::user_resource_type(&scim_base(&state))))
+}
+
+/// Any other path under `/scim/v2`: SCIM's error body, not the admin center's page.
+pub async fn unknown_endpoint(uri: axum::http::Uri) -> ScimFailure {
+    plain(404, format!("There is no SCIM endpoint at {}.", uri.path()))
 }
 
 /// `GET /scim/v2/Schemas`.
