@@ -658,6 +658,27 @@ impl Directory {
         self.groups_of(MemberId::User(user), transitive).await
     }
 
+    /// One page of the active groups a user is in, in id order after `after`, and the id the
+    /// next page starts after.
+    pub async fn member_of_page(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        transitive: bool,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> Result<(Vec<Group>, Option<GroupId>), DomainError> {
+        self.get_user(actor, user).await?;
+        let limit = limit.clamp(1, MAX_GROUP_PAGE);
+        let mut ids = self.store.groups_of(MemberId::User(user), transitive, after, limit + 1).await?;
+        let next = (ids.len() > limit as usize).then(|| ids[limit as usize - 1]);
+        ids.truncate(limit as usize);
+        let mut groups = self.store.get_groups(&ids).await?;
+        groups.retain(|g| g.deleted_at.is_none());
+        groups.sort_by_key(|g| g.id);
+        Ok((groups, next))
+    }
+
     /// The active groups a group is in, directly or (with `transitive`) through nesting, by name.
     pub async fn groups_of_group(
         &self,

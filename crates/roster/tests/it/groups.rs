@@ -146,6 +146,16 @@ async fn members_are_added_by_reference_listed_transitively_and_removed() {
     assert_eq!(ids(&of), vec![inner.clone()]);
     let (_, of) = call(&app, &token, Method::GET, &format!("/v1.0/users/{}/transitiveMemberOf", ada.id), None).await;
     assert_eq!(of["value"].as_array().unwrap().len(), 2, "{of}");
+    let (_, first) =
+        call(&app, &token, Method::GET, &format!("/v1.0/users/{}/transitiveMemberOf?$top=1", ada.id), None).await;
+    let next = first["@odata.nextLink"].as_str().expect("a next page").strip_prefix(&app.base).unwrap().to_string();
+    let (_, second) = call(&app, &token, Method::GET, &next, None).await;
+    let mut paged = [ids(&first), ids(&second)].concat();
+    paged.sort();
+    let mut all = ids(&of);
+    all.sort();
+    assert_eq!(paged, all, "pages of memberOf, as Graph pages them");
+    assert!(second.get("@odata.nextLink").is_none());
 
     let remove = format!("/v1.0/groups/{outer}/members/{}/$ref", bob.id);
     assert_eq!(call(&app, &token, Method::DELETE, &remove, None).await.0, StatusCode::NO_CONTENT);

@@ -25,6 +25,11 @@ const GROUP_COLUMNS: &str =
 /// Ids per `in (…)` list.
 const IDS_PER_STATEMENT: usize = 500;
 
+/// Groups under one whose member pages are read group by group, each along its own key; past
+/// this many, one statement sorts their members instead (SQLite takes at most 500 selects in
+/// one compound statement).
+const PAGED_DESCENDANTS: usize = 100;
+
 fn group_id(text: &str) -> Result<GroupId, StoreError> {
     text.parse().map_err(|e| StoreError::backend(format!("bad group id {text:?}: {e}")))
 }
@@ -210,12 +215,12 @@ async fn change_owners(
     Ok(())
 }
 
-/// The id page of a list: `select id …` statements, each already in id order and limited,
-/// merged into one.
+/// The id page of a list: `select id, kind …` statements, each already in id order and
+/// limited, merged into one; a user reached through two groups is listed once.
 fn merged_page(sources: &[String], limit: &str) -> String {
     let pages: Vec<String> =
         sources.iter().enumerate().map(|(n, s)| format!("select id, kind from ({s}) as page{n}")).collect();
-    format!("select id, kind from ({}) as merged order by id limit {limit}", pages.join(" union all "))
+    format!("select distinct id, kind from ({}) as merged order by id limit {limit}", pages.join(" union all "))
 }
 
 fn member_from_row(row: &Row) -> Result<MemberId, StoreError> {
@@ -448,39 +453,56 @@ impl GroupStore for Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<MemberId>, StoreError> {
+        let descendants: Vec<String> = if transitive {
+            sqlx::query_scalar("select descendant_id from group_closure where ancestor_id = $1")
+                .bind(group.to_string())
+                .fetch_all(self.reader())
+                .await?
+        } else {
+            Vec::new()
+        };
         let mut params = Params::default();
         let group = params.push(group.to_string())?;
         let after = after.map(|a| params.push(a.to_string())).transpose()?;
         let limit = params.push(i64::from(limit))?;
         let past = |column: &str| after.as_ref().map(|a| format!(" and {column} > {a}")).unwrap_or_default();
-        let sources = if transitive {
-            vec![
-                format!(
-                    "select distinct m.user_id as id, cast(0 as bigint) as kind from group_closure c \
-                     join group_members m on m.group_id = c.descendant_id join users u on u.id = m.user_id \
-                     where c.ancestor_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
-                    past("m.user_id")
-                ),
-                format!(
-                    "select descendant_id as id, cast(1 as bigint) as kind from group_closure \
-                     where ancestor_id = {group} and descendant_id <> {group}{} order by descendant_id limit {limit}",
-                    past("descendant_id")
-                ),
-            ]
-        } else {
-            vec![
-                format!(
-                    "select m.user_id as id, cast(0 as bigint) as kind from group_members m join users u on u.id = m.user_id \
-                     where m.group_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
-                    past("m.user_id")
-                ),
-                format!(
-                    "select child_id as id, cast(1 as bigint) as kind from group_nesting where parent_id = {group}{} \
-                     order by child_id limit {limit}",
-                    past("child_id")
-                ),
-            ]
+        // Each group's own page, read along its primary key and stopping at the limit, rather
+        // than every member of every group sorted: a page costs the same at any size and depth.
+        let users_of = |group: &str| {
+            format!(
+                "select m.user_id as id, cast(0 as bigint) as kind from group_members m join users u on u.id = m.user_id \
+                 where m.group_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
+                past("m.user_id")
+            )
         };
+        let mut sources = Vec::new();
+        if transitive && descendants.len() > PAGED_DESCENDANTS {
+            sources.push(format!(
+                "select distinct m.user_id as id, cast(0 as bigint) as kind from group_closure c \
+                 join group_members m on m.group_id = c.descendant_id join users u on u.id = m.user_id \
+                 where c.ancestor_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
+                past("m.user_id")
+            ));
+        } else if transitive {
+            for descendant in &descendants {
+                let placeholder = params.push(descendant.clone())?;
+                sources.push(users_of(&placeholder));
+            }
+        }
+        if transitive {
+            sources.push(format!(
+                "select descendant_id as id, cast(1 as bigint) as kind from group_closure \
+                 where ancestor_id = {group} and descendant_id <> {group}{} order by descendant_id limit {limit}",
+                past("descendant_id")
+            ));
+        } else {
+            sources.push(users_of(&group));
+            sources.push(format!(
+                "select child_id as id, cast(1 as bigint) as kind from group_nesting where parent_id = {group}{} \
+                 order by child_id limit {limit}",
+                past("child_id")
+            ));
+        }
         let rows =
             sqlx::query_with(&merged_page(&sources, &limit), params.into_arguments()).fetch_all(self.reader()).await?;
         rows.iter().map(member_from_row).collect()
@@ -740,6 +762,17 @@ mod tests {
         assert_eq!(store.groups_of(MemberId::User(u.id), false, None, 100).await.unwrap(), vec![d]);
         let under_a = store.list_members(a, true, None, 100).await.unwrap();
         assert_eq!(under_a.len(), 4, "b, c, d and u: {under_a:?}");
+        // u also directly in b: still listed once, and pages of one walk the same list.
+        store.change_members(b, &adding(&[MemberId::User(u.id)])).await.unwrap();
+        assert_eq!(store.list_members(a, true, None, 100).await.unwrap(), under_a);
+        let mut walked = Vec::new();
+        let mut after = None;
+        while let Some(next) = store.list_members(a, true, after, 1).await.unwrap().pop() {
+            walked.push(next);
+            after = Some(next.uuid());
+        }
+        assert_eq!(walked, under_a);
+        store.change_members(b, &removing(&[MemberId::User(u.id)])).await.unwrap();
 
         for (parent, child) in [(d, a), (c, b), (a, a)] {
             let refused = store.change_members(parent, &adding(&[MemberId::Group(child)])).await;

@@ -475,13 +475,21 @@ pub async fn remove_owner(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn member_of(state: &AppState, actor: &Actor, key: &str, transitive: bool) -> GraphResult {
+async fn member_of(state: &AppState, actor: &Actor, key: &str, raw: Option<&str>, transitive: bool) -> GraphResult {
+    let options = Options::parse(raw);
+    let (top, after) = paging(&options)?;
     let user = state.directory.user_by_key(actor, key).await?;
-    let groups = state.directory.groups_of_user(actor, user.id, transitive).await?;
+    let (groups, next) = state.directory.member_of_page(actor, user.id, transitive, after.map(GroupId), top).await?;
     let select = Select::all_of(&GROUP);
-    let values: Vec<Value> = groups.iter().map(|g| Value::Object(group_json(g, &select))).collect();
-    let context = format!("{}/v1.0/$metadata#directoryObjects", base_url(state));
-    Ok(Json(json!({"@odata.context": context, "value": values})).into_response())
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#directoryObjects", base_url(state))));
+    if let Some(last) = next {
+        let what = if transitive { "transitiveMemberOf" } else { "memberOf" };
+        let path = format!("/v1.0/users/{}/{what}", user.id);
+        body.insert("@odata.nextLink".into(), json!(next_link(state, &path, &options, String::new(), last.0)));
+    }
+    body.insert("value".into(), groups.iter().map(|g| Value::Object(group_json(g, &select))).collect());
+    Ok(Json(Value::Object(body)).into_response())
 }
 
 /// `GET /v1.0/users/{key}/memberOf`: the groups a user is directly in.
@@ -490,15 +498,16 @@ async fn member_of(state: &AppState, actor: &Actor, key: &str, transitive: bool)
     path = "/v1.0/users/{key}/memberOf",
     tag = "groups",
     summary = "List the groups a user is directly in",
-    params(UserKey),
-    responses((status = 200, description = "The groups", body = DirectoryObjectListDoc), GraphFailures)
+    params(UserKey, PageOptions),
+    responses((status = 200, description = "A page of groups", body = DirectoryObjectListDoc), GraphFailures)
 )]
 pub async fn user_member_of(
     State(state): State<AppState>,
     Path(key): Path<String>,
     Caller { actor, .. }: GraphCaller<ReadGroups>,
+    RawQuery(raw): RawQuery,
 ) -> GraphResult {
-    member_of(&state, &actor, &key, false).await
+    member_of(&state, &actor, &key, raw.as_deref(), false).await
 }
 
 /// `GET /v1.0/users/{key}/transitiveMemberOf`: the groups a user is in at any depth.
@@ -507,13 +516,14 @@ pub async fn user_member_of(
     path = "/v1.0/users/{key}/transitiveMemberOf",
     tag = "groups",
     summary = "List the groups a user is in, directly or through nesting",
-    params(UserKey),
-    responses((status = 200, description = "The groups", body = DirectoryObjectListDoc), GraphFailures)
+    params(UserKey, PageOptions),
+    responses((status = 200, description = "A page of groups", body = DirectoryObjectListDoc), GraphFailures)
 )]
 pub async fn user_transitive_member_of(
     State(state): State<AppState>,
     Path(key): Path<String>,
     Caller { actor, .. }: GraphCaller<ReadGroups>,
+    RawQuery(raw): RawQuery,
 ) -> GraphResult {
-    member_of(&state, &actor, &key, true).await
+    member_of(&state, &actor, &key, raw.as_deref(), true).await
 }
