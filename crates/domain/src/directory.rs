@@ -24,6 +24,7 @@ mod api_users;
 mod apps;
 mod audit_log;
 mod cache;
+mod group_import;
 mod groups;
 mod import;
 mod mfa;
@@ -41,6 +42,7 @@ pub use audit_log::{
     SETTING_AUDIT_RETENTION_DAYS,
 };
 pub use cache::FRESH_FOR;
+pub use group_import::MembershipImport;
 pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};

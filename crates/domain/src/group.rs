@@ -175,6 +175,15 @@ impl MemberId {
     }
 }
 
+/// What an id names, read without the rest of the user or group: its kind, how audit records
+/// name it (a username, or a group's name and id) and whether it is active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: MemberId,
+    pub label: String,
+    pub active: bool,
+}
+
 /// A member as a list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {

@@ -9,6 +9,7 @@ pub mod apps;
 pub mod audit;
 pub mod clock;
 pub mod contact;
+pub mod csv_groups;
 pub mod csv_users;
 pub mod directory;
 pub mod email;

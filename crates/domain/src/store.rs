@@ -9,7 +9,7 @@ use crate::apps::{App, AppSecret, AppToken};
 use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::group::{Group, GroupFilter, GroupId, GroupQuery, MemberId};
+use crate::group::{Group, GroupFilter, GroupId, GroupQuery, MemberId, MemberRef};
 use crate::mfa::{MfaState, PendingSignIn};
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
@@ -557,6 +557,13 @@ pub trait GroupStore: Send + Sync {
     /// [`StoreError::NotFound`] when the group is not active, [`StoreError::Cycle`] when a group
     /// to add already holds this one at any depth.
     async fn change_members(&self, group: GroupId, change: &MemberChange) -> Result<MemberChanged, StoreError>;
+
+    /// What each of `ids` names among users and groups (deleted ones included), in any order;
+    /// ids that name nothing are left out. Reads only ids, names and state.
+    async fn member_refs(&self, ids: &[uuid::Uuid]) -> Result<Vec<MemberRef>, StoreError>;
+
+    /// Applies changes to several groups' members in one transaction: all of them or none.
+    async fn change_many_members(&self, changes: &[(GroupId, MemberChange)]) -> Result<Vec<MemberChanged>, StoreError>;
 
     /// Members of a group, active users and groups, in id order after `after`, at most `limit`;
     /// with `transitive`, also the members of its member groups at any depth.

@@ -10,7 +10,7 @@ use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError, StoreError};
 use crate::group::{
     parse_external_id, Group, GroupCursor, GroupFilter, GroupId, GroupInput, GroupOrder, GroupQuery, Member, MemberId,
-    MemberPage,
+    MemberPage, MemberRef,
 };
 use crate::permission::Permission;
 use crate::role::RoleSet;
@@ -66,7 +66,7 @@ fn change(field: &str, before: Option<String>, after: Option<String>) -> FieldCh
     FieldChange { field: field.into(), sensitive: false, before, after }
 }
 
-fn store_error(e: StoreError) -> DomainError {
+pub(super) fn store_error(e: StoreError) -> DomainError {
     match e {
         StoreError::VersionConflict { changed_by, changed_at } => {
             DomainError::VersionConflict { changed_by, changed_at }
@@ -394,79 +394,29 @@ impl Directory {
         Ok(users)
     }
 
-    /// The active users and groups these ids name; [`DomainError::NotFound`] for any other.
-    async fn resolve_members(&self, ids: &[MemberId]) -> Result<Vec<Resolved>, DomainError> {
-        let user_ids: Vec<UserId> =
-            ids.iter().filter_map(|m| if let MemberId::User(u) = m { Some(*u) } else { None }).collect();
-        let group_ids: Vec<GroupId> =
-            ids.iter().filter_map(|m| if let MemberId::Group(g) = m { Some(*g) } else { None }).collect();
-        let users: HashMap<UserId, User> = self
-            .store
-            .get_users(&user_ids)
-            .await?
-            .into_iter()
-            .filter(|u| u.deleted_at.is_none())
-            .map(|u| (u.id, u))
-            .collect();
-        let groups: HashMap<GroupId, Group> = self
-            .store
-            .get_groups(&group_ids)
-            .await?
-            .into_iter()
-            .filter(|g| g.deleted_at.is_none())
-            .map(|g| (g.id, g))
-            .collect();
+    /// The active users and groups these ids name, once each; [`DomainError::NotFound`] for any
+    /// other. One light read, however many ids.
+    async fn resolve_members(&self, ids: &[MemberId]) -> Result<Vec<MemberRef>, DomainError> {
+        let uuids: Vec<Uuid> = ids.iter().map(|m| m.uuid()).collect();
+        let found: HashMap<MemberId, MemberRef> =
+            self.store.member_refs(&uuids).await?.into_iter().filter(|r| r.active).map(|r| (r.id, r)).collect();
         let mut resolved = Vec::with_capacity(ids.len());
         let mut seen = std::collections::HashSet::new();
         for id in ids {
-            if !seen.insert(*id) {
-                continue;
+            if seen.insert(*id) {
+                resolved.push(found.get(id).cloned().ok_or(DomainError::NotFound("member"))?);
             }
-            resolved.push(match id {
-                MemberId::User(u) => {
-                    Resolved::User(Box::new(users.get(u).cloned().ok_or(DomainError::NotFound("member"))?))
-                }
-                MemberId::Group(g) => Resolved::Group(groups.get(g).cloned().ok_or(DomainError::NotFound("member"))?),
-            });
         }
         Ok(resolved)
     }
 
-    /// What each id names among active users and groups, if anything, in two queries
+    /// What each id names among active users and groups, if anything, in one light read
     /// however many ids there are.
     pub async fn classify(&self, actor: &Actor, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<MemberId>)>, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
-        let user_ids: Vec<UserId> = ids.iter().map(|id| UserId(*id)).collect();
-        let users: std::collections::HashSet<Uuid> = self
-            .store
-            .get_users(&user_ids)
-            .await?
-            .into_iter()
-            .filter(|u| u.deleted_at.is_none())
-            .map(|u| u.id.0)
-            .collect();
-        let rest: Vec<GroupId> = ids.iter().filter(|id| !users.contains(id)).map(|id| GroupId(*id)).collect();
-        let groups: std::collections::HashSet<Uuid> = self
-            .store
-            .get_groups(&rest)
-            .await?
-            .into_iter()
-            .filter(|g| g.deleted_at.is_none())
-            .map(|g| g.id.0)
-            .collect();
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let kind = if users.contains(id) {
-                    Some(MemberId::User(UserId(*id)))
-                } else if groups.contains(id) {
-                    Some(MemberId::Group(GroupId(*id)))
-                } else {
-                    None
-                };
-                (*id, kind)
-            })
-            .collect())
+        let found: HashMap<Uuid, MemberId> =
+            self.store.member_refs(ids).await?.into_iter().filter(|r| r.active).map(|r| (r.id.uuid(), r.id)).collect();
+        Ok(ids.iter().map(|id| (*id, found.get(id).copied())).collect())
     }
 
     /// Every direct member of a group, named, read page by page.
@@ -495,7 +445,7 @@ impl Directory {
 
     /// The active group whose members `actor` is about to change, if they may: a group
     /// manager, or one of its owners (who need no administrator role).
-    async fn group_for_members(&self, actor: &Actor, id: GroupId) -> Result<Group, DomainError> {
+    pub(super) async fn group_for_members(&self, actor: &Actor, id: GroupId) -> Result<Group, DomainError> {
         if let Err(refusal) = actor.require(Permission::ManageGroupMembers, RoleSet::NONE) {
             let owner = match actor.user_id {
                 Some(user) if actor.app.is_none() => self.store.is_owner(id, user).await?,
@@ -513,28 +463,25 @@ impl Directory {
         Ok(group)
     }
 
-    fn member_audits(
+    pub(super) fn member_audits(
         &self,
         actor: &Actor,
         group: &Group,
-        members: &[Resolved],
+        members: &[MemberRef],
         added: bool,
     ) -> Vec<(MemberId, AuditEntry)> {
         let action = if added { AuditAction::MemberAdded } else { AuditAction::MemberRemoved };
         members
             .iter()
             .map(|member| {
-                let (id, target, label) = match member {
-                    Resolved::User(u) => (MemberId::User(u.id), Some(u.as_ref()), u.username.to_string()),
-                    Resolved::Group(g) => (MemberId::Group(g.id), None, g.label()),
-                };
                 // Named from the member's side: the group it gained or lost.
                 let (before, after) = if added { (None, Some(group.label())) } else { (Some(group.label()), None) };
-                let mut entry = actor.group_audit(action, group, target, vec![change("group", before, after)]);
-                if target.is_none() {
-                    entry.target_name = label;
+                let mut entry = actor.group_audit(action, group, None, vec![change("group", before, after)]);
+                if let MemberId::User(user) = member.id {
+                    entry.target_id = Some(user);
                 }
-                (id, entry)
+                entry.target_name = member.label.clone();
+                (member.id, entry)
             })
             .collect()
     }
@@ -593,15 +540,9 @@ impl Directory {
     }
 
     /// Members being removed, deleted users included (they are still in the member table).
-    async fn describe_for_removal(&self, ids: &[MemberId]) -> Result<Vec<Resolved>, DomainError> {
-        let user_ids: Vec<UserId> =
-            ids.iter().filter_map(|m| if let MemberId::User(u) = m { Some(*u) } else { None }).collect();
-        let group_ids: Vec<GroupId> =
-            ids.iter().filter_map(|m| if let MemberId::Group(g) = m { Some(*g) } else { None }).collect();
-        let mut resolved: Vec<Resolved> =
-            self.store.get_users(&user_ids).await?.into_iter().map(|u| Resolved::User(Box::new(u))).collect();
-        resolved.extend(self.store.get_groups(&group_ids).await?.into_iter().map(Resolved::Group));
-        Ok(resolved)
+    async fn describe_for_removal(&self, ids: &[MemberId]) -> Result<Vec<MemberRef>, DomainError> {
+        let uuids: Vec<Uuid> = ids.iter().map(|m| m.uuid()).collect();
+        Ok(self.store.member_refs(&uuids).await?.into_iter().filter(|r| ids.contains(&r.id)).collect())
     }
 
     /// The owners of a group.
@@ -699,13 +640,6 @@ impl Directory {
         });
         Ok(groups)
     }
-}
-
-/// A member resolved to what it is.
-#[derive(Debug, Clone)]
-enum Resolved {
-    User(Box<User>),
-    Group(Group),
 }
 
 fn check_batch(count: usize) -> Result<(), FieldError> {

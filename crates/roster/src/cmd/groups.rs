@@ -1,6 +1,8 @@
 //! `roster groups …`: security groups and their members from the command line.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use roster_domain::csv_groups;
 use roster_domain::directory::{GroupPageQuery, NewGroup};
 use roster_domain::group::{GroupId, GroupInput, MemberId};
 use roster_domain::{Actor, Directory, DomainError};
@@ -20,6 +22,31 @@ pub enum GroupsCommand {
     AddMember(ChangeArgs),
     /// Remove users (by username) or groups (by id) from a group.
     RemoveMember(ChangeArgs),
+    /// Write every group's user members as CSV (`Group,User Name`) to FILE, or `-` for standard output.
+    Export(ExportArgs),
+    /// Add the memberships a CSV file lists (`Group,User Name`): all of them, or none if any row is at fault.
+    Import(ImportArgs),
+}
+
+/// Options of `roster groups export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Where to write: a new file, or `-`.
+    file: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `roster groups import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The CSV file.
+    file: std::path::PathBuf,
+    /// Check the file and report what it would add, changing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// Options of `roster groups add`.
@@ -118,6 +145,50 @@ pub async fn run(command: GroupsCommand) -> anyhow::Result<()> {
             let result = change(&directory, &actor, &args, false).await;
             store.close().await;
             result
+        }
+        GroupsCommand::Export(args) => {
+            let (directory, store) = args.store.open().await?;
+            let rows = directory.export_memberships(&actor).await;
+            store.close().await;
+            let rows = rows?;
+            let pairs = rows.iter().map(|(g, u)| (g.as_str(), u.as_str()));
+            if args.file == "-" {
+                csv_groups::write_memberships(std::io::stdout().lock(), pairs)?;
+            } else {
+                let file = std::fs::File::options()
+                    .write(true)
+                    .create_new(true)
+                    .open(&args.file)
+                    .with_context(|| format!("cannot create {} (an existing file is never overwritten)", args.file))?;
+                csv_groups::write_memberships(std::io::BufWriter::new(file), pairs)?;
+                eprintln!("Wrote {} memberships to {}.", rows.len(), args.file);
+            }
+            Ok(())
+        }
+        GroupsCommand::Import(args) => {
+            let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+            let rows = match csv_groups::read_memberships(std::io::BufReader::new(file)) {
+                Ok(rows) => rows,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("line {}: {}", p.line, p.message);
+                    }
+                    anyhow::bail!("{} problems in the file; nothing was changed", problems.len());
+                }
+            };
+            let (directory, store) = args.store.open().await?;
+            let report = directory.import_memberships(&actor, &rows, args.dry_run).await;
+            store.close().await;
+            let report = report?;
+            for p in &report.problems {
+                eprintln!("line {}: {}", p.line, p.message);
+            }
+            if !report.problems.is_empty() {
+                anyhow::bail!("{} rows can't be applied; nothing was changed", report.problems.len());
+            }
+            let verb = if report.applied || report.added == 0 { "Added" } else { "Would add" };
+            println!("{verb} {} memberships; {} were there already.", report.added, report.already);
+            Ok(())
         }
     }
 }

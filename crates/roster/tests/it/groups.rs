@@ -438,3 +438,33 @@ async fn the_command_line_adds_lists_and_fills_groups() {
     let (ok, _, err) = groups_command(&app, &["members", "Nope"]).await;
     assert!(!ok && err.contains("no active group is named “Nope”"), "{err}");
 }
+
+#[tokio::test]
+async fn memberships_export_and_import_as_csv_all_or_nothing() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("ada@contoso.com", "Ada", &[]).await;
+    app.user("bob@contoso.com", "Bob", &[]).await;
+    groups_command(&app, &["add", "--name", "Ops"]).await;
+    groups_command(&app, &["add", "--name", "Sales, EMEA"]).await;
+    groups_command(&app, &["add-member", "Ops", "ada@contoso.com"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("memberships.csv");
+    std::fs::write(&file, "Group,User Name\nOps,ada@contoso.com\n\"Sales, EMEA\",bob@contoso.com\nNope,bob@contoso.com\nOps,zed@contoso.com\n").unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, _, err) = groups_command(&app, &["import", path]).await;
+    assert!(!ok);
+    assert!(err.contains("line 4: No active group is named “Nope”") && err.contains("line 5: No active user"), "{err}");
+    let (_, out, _) = groups_command(&app, &["members", "Sales, EMEA"]).await;
+    assert!(out.is_empty(), "nothing was changed: {out}");
+
+    std::fs::write(&file, "User Name,Group\nada@contoso.com,Ops\nbob@contoso.com,\"Sales, EMEA\"\nbob@contoso.com,Ops\n").unwrap();
+    let (ok, out, err) = groups_command(&app, &["import", path, "--dry-run"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Would add 2 memberships; 1 were there already.");
+    let (_, out, _) = groups_command(&app, &["import", path]).await;
+    assert_eq!(out.trim(), "Added 2 memberships; 1 were there already.");
+
+    let (ok, out, err) = groups_command(&app, &["export", "-"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "Group,User Name\nOps,ada@contoso.com\nOps,bob@contoso.com\n\"Sales, EMEA\",bob@contoso.com\n");
+}

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use roster_domain::audit::{AuditAction, AuditEntry};
-use roster_domain::group::{Group, GroupFilter, GroupId, GroupOrder, GroupQuery, MemberId};
+use roster_domain::group::{Group, GroupFilter, GroupId, GroupOrder, GroupQuery, MemberId, MemberRef};
 use roster_domain::store::{GroupStore, MemberChange, MemberChanged};
 use roster_domain::user::{sort_key, UserId};
 use roster_domain::{StoreError, Timestamp};
@@ -388,60 +388,40 @@ impl GroupStore for Store {
 
     async fn change_members(&self, group: GroupId, change: &MemberChange) -> Result<MemberChanged, StoreError> {
         let mut tx = self.begin_write().await?;
-        let actor = change
-            .add
-            .iter()
-            .chain(&change.remove)
-            .map(|(_, entry)| entry)
-            .chain(&change.owners_audit)
-            .next()
-            .map(|entry| entry.actor_name.clone());
-        let touched = sqlx::query(
-            "update groups set version = version + 1, updated_at = $1, updated_by = coalesce($2, updated_by) \
-             where id = $3 and deleted_at is null",
-        )
-        .bind(Timestamp::now().millis())
-        .bind(actor)
-        .bind(group.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if touched.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let nests_groups = change.add.iter().chain(&change.remove).any(|(m, _)| matches!(m, MemberId::Group(_)));
-        if nests_groups {
-            tx_lock_nesting(&mut tx).await?;
-        }
-        let mut done = MemberChanged::default();
-        let users = |list: &[(MemberId, AuditEntry)]| -> Vec<UserId> {
-            list.iter().filter_map(|(m, _)| if let MemberId::User(u) = m { Some(*u) } else { None }).collect()
-        };
-        for user in delete_members(&mut tx, group, &users(&change.remove)).await? {
-            done.removed.push(MemberId::User(user));
-        }
-        for (member, _) in &change.remove {
-            if let MemberId::Group(child) = member {
-                if unnest(&mut tx, group, *child).await? {
-                    done.removed.push(*member);
-                }
+        let done = apply_change(&mut tx, group, change).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn member_refs(&self, ids: &[Uuid]) -> Result<Vec<MemberRef>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let keys: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+            let mut params = Params::default();
+            let users = in_list(&mut params, "id", &keys)?;
+            let groups = in_list(&mut params, "id", &keys)?;
+            let sql = format!(
+                "select id, username as label, deleted_at, cast(0 as bigint) as kind from users where {users} \
+                 union all select id, display_name || ' (' || id || ')', deleted_at, cast(1 as bigint) from groups \
+                 where {groups}"
+            );
+            for row in sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await? {
+                found.push(MemberRef {
+                    id: member_from_row(&row)?,
+                    label: row.try_get("label")?,
+                    active: row.try_get::<Option<i64>, _>("deleted_at")?.is_none(),
+                });
             }
         }
-        for user in insert_members(&mut tx, group, &users(&change.add)).await? {
-            done.added.push(MemberId::User(user));
+        Ok(found)
+    }
+
+    async fn change_many_members(&self, changes: &[(GroupId, MemberChange)]) -> Result<Vec<MemberChanged>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut done = Vec::with_capacity(changes.len());
+        for (group, change) in changes {
+            done.push(apply_change(&mut tx, *group, change).await?);
         }
-        for (member, _) in &change.add {
-            if let MemberId::Group(child) = member {
-                if nest(&mut tx, group, *child).await? {
-                    done.added.push(*member);
-                }
-            }
-        }
-        change_owners(&mut tx, group, &change.add_owners, &change.remove_owners).await?;
-        let mut entries: Vec<&AuditEntry> = Vec::new();
-        entries.extend(change.add.iter().filter(|(m, _)| done.added.contains(m)).map(|(_, e)| e));
-        entries.extend(change.remove.iter().filter(|(m, _)| done.removed.contains(m)).map(|(_, e)| e));
-        entries.extend(&change.owners_audit);
-        audit::insert_many(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -639,6 +619,65 @@ impl GroupStore for Store {
         tx.commit().await?;
         Ok(purged.len() as u64)
     }
+}
+
+/// Applies a change to an active group's members and owners inside the caller's transaction.
+async fn apply_change(tx: &mut Connection, group: GroupId, change: &MemberChange) -> Result<MemberChanged, StoreError> {
+    let actor = change
+        .add
+        .iter()
+        .chain(&change.remove)
+        .map(|(_, entry)| entry)
+        .chain(&change.owners_audit)
+        .next()
+        .map(|entry| entry.actor_name.clone());
+    let touched = sqlx::query(
+        "update groups set version = version + 1, updated_at = $1, updated_by = coalesce($2, updated_by) \
+         where id = $3 and deleted_at is null",
+    )
+    .bind(Timestamp::now().millis())
+    .bind(actor)
+    .bind(group.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if touched.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let nests_groups = change.add.iter().chain(&change.remove).any(|(m, _)| matches!(m, MemberId::Group(_)));
+    if nests_groups {
+        tx_lock_nesting(&mut *tx).await?;
+    }
+    let mut done = MemberChanged::default();
+    let users = |list: &[(MemberId, AuditEntry)]| -> Vec<UserId> {
+        list.iter().filter_map(|(m, _)| if let MemberId::User(u) = m { Some(*u) } else { None }).collect()
+    };
+    for user in delete_members(&mut *tx, group, &users(&change.remove)).await? {
+        done.removed.push(MemberId::User(user));
+    }
+    for (member, _) in &change.remove {
+        if let MemberId::Group(child) = member {
+            if unnest(&mut *tx, group, *child).await? {
+                done.removed.push(*member);
+            }
+        }
+    }
+    for user in insert_members(&mut *tx, group, &users(&change.add)).await? {
+        done.added.push(MemberId::User(user));
+    }
+    for (member, _) in &change.add {
+        if let MemberId::Group(child) = member {
+            if nest(&mut *tx, group, *child).await? {
+                done.added.push(*member);
+            }
+        }
+    }
+    change_owners(&mut *tx, group, &change.add_owners, &change.remove_owners).await?;
+    let mut entries: Vec<&AuditEntry> = Vec::new();
+    entries.extend(change.add.iter().filter(|(m, _)| done.added.contains(m)).map(|(_, e)| e));
+    entries.extend(change.remove.iter().filter(|(m, _)| done.removed.contains(m)).map(|(_, e)| e));
+    entries.extend(&change.owners_audit);
+    audit::insert_many(tx, &entries).await?;
+    Ok(done)
 }
 
 /// Holds the nesting lock (see `LOCK_NESTING`) to the end of the transaction.
