@@ -46,7 +46,7 @@ async fn token(base: &str, id: &str, secret: &str) -> anyhow::Result<String> {
 
 /// Waits until the server reports its first recovery-readiness count in `/metrics`; returns
 /// how long that took.
-async fn settled(base: &str) -> anyhow::Result<Duration> {
+pub(crate) async fn settled(base: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let client = Client::new();
     loop {

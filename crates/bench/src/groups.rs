@@ -1,6 +1,7 @@
 //! `roster-bench --groups`: groups at scale, through the APIs provisioning clients use.
 //!
-//! On the seeded directory it creates a group and fills it with 100,000 users in SCIM PATCH
+//! On the seeded directory, once the server has settled (its start-up readiness count done), it
+//! creates a group and fills it with 100,000 users in SCIM PATCH
 //! requests of 1,000 (the first 10,000 timed apart, as the target names them), nests it five
 //! levels deep, and puts one user in 1,000 groups; then it times
 //!
@@ -195,6 +196,9 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
     let (server, base) = start_server(bin, target).await?;
     let pid = server.id().context("server pid")?;
     let api = Api { client: Client::new(), token: token(&base, &id, &secret).await?, base: base.clone() };
+    // The server's start-up readiness count walks the whole directory: wait it out, so that
+    // the figures are those of a settled server.
+    crate::api::settled(&base).await?;
     let users = api.user_ids(BIG + MANY + 2).await?;
     if users.len() < BIG + 2 {
         bail!("the directory holds {} users; the groups benchmark needs at least {}", users.len(), BIG + 2);

@@ -38,7 +38,9 @@ pub fn read_memberships(input: impl Read) -> Result<Vec<MembershipRow>, Vec<RowP
         match name.trim().trim_start_matches('\u{feff}').to_lowercase().as_str() {
             "group" => group_at = Some(i),
             "user name" | "username" => user_at = Some(i),
-            other => return Err(vec![problem(1, format!("Unknown column “{other}”: the columns are Group and User Name."))]),
+            other => {
+                return Err(vec![problem(1, format!("Unknown column “{other}”: the columns are Group and User Name."))])
+            }
         }
     }
     let (Some(group_at), Some(user_at)) = (group_at, user_at) else {
@@ -100,7 +102,10 @@ mod tests {
         write_memberships(&mut out, [("Sales, EMEA", "ada@contoso.com")].into_iter()).unwrap();
         assert_eq!(String::from_utf8(out.clone()).unwrap(), "Group,User Name\n\"Sales, EMEA\",ada@contoso.com\n");
         let rows = read_memberships(out.as_slice()).unwrap();
-        assert_eq!(rows, vec![MembershipRow { line: 2, group: "Sales, EMEA".into(), username: "ada@contoso.com".into() }]);
+        assert_eq!(
+            rows,
+            vec![MembershipRow { line: 2, group: "Sales, EMEA".into(), username: "ada@contoso.com".into() }]
+        );
         let swapped = "\u{feff}user name , GROUP\nbob@contoso.com,Ops\n";
         assert_eq!(read_memberships(swapped.as_bytes()).unwrap()[0].group, "Ops");
     }

@@ -48,8 +48,11 @@ impl Directory {
         }
         let mut rows = Vec::new();
         for g in &groups {
-            let label =
-                if named[&crate::user::sort_key(&g.display_name)] == 1 { g.display_name.clone() } else { g.id.to_string() };
+            let label = if named[&crate::user::sort_key(&g.display_name)] == 1 {
+                g.display_name.clone()
+            } else {
+                g.id.to_string()
+            };
             let mut members: Vec<String> =
                 self.all_members(actor, g.id).await?.into_iter().filter_map(|m| m.username).collect();
             members.sort();
@@ -85,8 +88,10 @@ impl Directory {
             }
             match (&groups[&key], users[&username]) {
                 (Err(why), _) => problems.push(RowProblem { line: row.line, message: why.clone() }),
-                (_, None) => problems
-                    .push(RowProblem { line: row.line, message: format!("No active user has the username {username}.") }),
+                (_, None) => problems.push(RowProblem {
+                    line: row.line,
+                    message: format!("No active user has the username {username}."),
+                }),
                 (Ok(group), Some(user)) => {
                     if !wanted.contains(&(group.id, user)) {
                         wanted.push((group.id, user));
@@ -102,7 +107,12 @@ impl Directory {
             match by_group.iter_mut().find(|(g, _)| g.id == group) {
                 Some((_, list)) => list.push(user),
                 None => {
-                    let g = groups.values().flatten().find(|g| g.id == group).cloned().ok_or(DomainError::NotFound("group"))?;
+                    let g = groups
+                        .values()
+                        .flatten()
+                        .find(|g| g.id == group)
+                        .cloned()
+                        .ok_or(DomainError::NotFound("group"))?;
                     by_group.push((g, vec![user]));
                 }
             }

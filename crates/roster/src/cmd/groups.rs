@@ -155,18 +155,18 @@ pub async fn run(command: GroupsCommand) -> anyhow::Result<()> {
             if args.file == "-" {
                 csv_groups::write_memberships(std::io::stdout().lock(), pairs)?;
             } else {
-                let file = std::fs::File::options()
-                    .write(true)
-                    .create_new(true)
-                    .open(&args.file)
-                    .with_context(|| format!("cannot create {} (an existing file is never overwritten)", args.file))?;
+                let file =
+                    std::fs::File::options().write(true).create_new(true).open(&args.file).with_context(|| {
+                        format!("cannot create {} (an existing file is never overwritten)", args.file)
+                    })?;
                 csv_groups::write_memberships(std::io::BufWriter::new(file), pairs)?;
                 eprintln!("Wrote {} memberships to {}.", rows.len(), args.file);
             }
             Ok(())
         }
         GroupsCommand::Import(args) => {
-            let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+            let file =
+                std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
             let rows = match csv_groups::read_memberships(std::io::BufReader::new(file)) {
                 Ok(rows) => rows,
                 Err(problems) => {

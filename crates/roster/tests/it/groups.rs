@@ -457,7 +457,11 @@ async fn memberships_export_and_import_as_csv_all_or_nothing() {
     let (_, out, _) = groups_command(&app, &["members", "Sales, EMEA"]).await;
     assert!(out.is_empty(), "nothing was changed: {out}");
 
-    std::fs::write(&file, "User Name,Group\nada@contoso.com,Ops\nbob@contoso.com,\"Sales, EMEA\"\nbob@contoso.com,Ops\n").unwrap();
+    std::fs::write(
+        &file,
+        "User Name,Group\nada@contoso.com,Ops\nbob@contoso.com,\"Sales, EMEA\"\nbob@contoso.com,Ops\n",
+    )
+    .unwrap();
     let (ok, out, err) = groups_command(&app, &["import", path, "--dry-run"]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "Would add 2 memberships; 1 were there already.");
