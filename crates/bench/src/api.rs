@@ -18,12 +18,18 @@ use serde_json::{json, Value};
 
 use crate::{rss_mb, run_roster, start_server, Sample, Target};
 
-/// Registers an application (before the server starts, so that the command never waits for
-/// the server's writes); returns its client id and secret.
-async fn register(bin: &std::path::Path, target: &Target) -> anyhow::Result<(String, String)> {
-    let out =
-        run_roster(bin, &["apps", "add", "--name", "Benchmark", "--permission", "User.ReadWrite.All"], target, None)
-            .await?;
+/// Registers an application holding `permissions` (before the server starts, so that the
+/// command never waits for the server's writes); returns its client id and secret.
+pub(crate) async fn register(
+    bin: &std::path::Path,
+    target: &Target,
+    permissions: &[&str],
+) -> anyhow::Result<(String, String)> {
+    let mut args = vec!["apps", "add", "--name", "Benchmark"];
+    for permission in permissions {
+        args.extend(["--permission", permission]);
+    }
+    let out = run_roster(bin, &args, target, None).await?;
     let field = |name: &str| {
         out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).context("roster apps add output")
     };
@@ -31,7 +37,7 @@ async fn register(bin: &std::path::Path, target: &Target) -> anyhow::Result<(Str
 }
 
 /// A bearer token for the registered application.
-async fn token(base: &str, id: &str, secret: &str) -> anyhow::Result<String> {
+pub(crate) async fn token(base: &str, id: &str, secret: &str) -> anyhow::Result<String> {
     let r = Client::new()
         .post(format!("{base}/oauth2/v2.0/token"))
         .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
@@ -158,7 +164,7 @@ async fn create_over_scim(base: &str, token: &str, clients: usize, total: usize)
 
 /// Runs both API scenarios against one server on `target` and prints their table.
 pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_users: usize) -> anyhow::Result<()> {
-    let (id, secret) = register(bin, target).await?;
+    let (id, secret) = register(bin, target, &["User.ReadWrite.All"]).await?;
     let (server, base) = start_server(bin, target).await?;
     let pid = server.id().context("server pid")?;
     let token = token(&base, &id, &secret).await?;

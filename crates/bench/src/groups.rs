@@ -22,7 +22,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::{between, rss_mb, run_roster, sign_in, start_server, Nodes, Sample, Target};
+use crate::{between, rss_mb, sign_in, start_server, Nodes, Sample, Target};
 
 /// Members of the big group.
 const BIG: usize = 100_000;
@@ -34,34 +34,6 @@ const MANY: usize = 1_000;
 const DEPTH: usize = 5;
 /// Requests per read scenario.
 const READS: usize = 1_000;
-
-async fn register(bin: &std::path::Path, target: &Target) -> anyhow::Result<(String, String)> {
-    let args = [
-        "apps",
-        "add",
-        "--name",
-        "Group benchmark",
-        "--permission",
-        "Group.ReadWrite.All",
-        "--permission",
-        "User.Read.All",
-    ];
-    let out = run_roster(bin, &args, target, None).await?;
-    let field = |name: &str| {
-        out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).context("roster apps add output")
-    };
-    Ok((field("Client id:")?, field("Client secret:")?))
-}
-
-async fn token(base: &str, id: &str, secret: &str) -> anyhow::Result<String> {
-    let r = Client::new()
-        .post(format!("{base}/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
-        .send()
-        .await?;
-    let body: Value = r.json().await?;
-    Ok(body["access_token"].as_str().context("access_token")?.to_string())
-}
 
 /// The API calls of the run, with its token.
 struct Api {
@@ -192,10 +164,10 @@ async fn reset_scope(admin: &Client, csrf: &str, base: &str, enabled_for: &str, 
 
 /// Runs the groups scenarios against one server on `target` and prints their table.
 pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
-    let (id, secret) = register(bin, target).await?;
+    let (id, secret) = crate::api::register(bin, target, &["Group.ReadWrite.All", "User.Read.All"]).await?;
     let (server, base) = start_server(bin, target).await?;
     let pid = server.id().context("server pid")?;
-    let api = Api { client: Client::new(), token: token(&base, &id, &secret).await?, base: base.clone() };
+    let api = Api { client: Client::new(), token: crate::api::token(&base, &id, &secret).await?, base: base.clone() };
     // The server's start-up readiness count walks the whole directory: wait it out, so that
     // the figures are those of a settled server.
     crate::api::settled(&base).await?;

@@ -143,6 +143,15 @@ fn user_response(state: &AppState, status: StatusCode, user: &User, shown: &Proj
     response
 }
 
+/// `304 Not Modified` when `If-None-Match` names the current ETag.
+fn not_modified(headers: &HeaderMap, current: String) -> Option<Response> {
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == current));
+    unchanged.then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, current)]).into_response())
+}
+
 /// The version an `If-Match` header asks for: `None` without one or for `*`.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimFailure> {
     let Some(value) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
@@ -310,13 +319,8 @@ pub async fn get(
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
     let user = by_id(&state, &actor, &id).await?;
-    let current = etag(&user);
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == current));
-    if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, current)]).into_response());
+    if let Some(unchanged) = not_modified(&headers, etag(&user)) {
+        return Ok(unchanged);
     }
     Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
 }

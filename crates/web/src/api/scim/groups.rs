@@ -17,8 +17,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    if_match, number, param, plain, query_pairs, scim_base, scim_json, ListRequest, ScimCaller, ScimFailure, ScimJson,
-    ScimResult,
+    if_match, not_modified, number, param, plain, query_pairs, scim_base, scim_json, ListRequest, ScimCaller,
+    ScimFailure, ScimJson, ScimResult,
 };
 use crate::extract::{Caller, ReadGroups, WriteGroups, WriteMembers};
 use crate::AppState;
@@ -134,13 +134,8 @@ pub async fn get(
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
     let group = by_id(&state, &actor, &id).await?;
-    let current = etag(&group);
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == current));
-    if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, current)]).into_response());
+    if let Some(unchanged) = not_modified(&headers, etag(&group)) {
+        return Ok(unchanged);
     }
     group_response(&state, &actor, StatusCode::OK, &group, &shown(raw.as_deref())?).await
 }
