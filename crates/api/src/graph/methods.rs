@@ -119,9 +119,28 @@ pub fn phone_method(kind: PhoneType, stored: &str) -> Value {
     })
 }
 
-/// The stable id of the email method for `address`: a name-based id, so it survives the
-/// address moving in the list and changes when the address does.
-pub fn email_method_id(address: &str) -> String {
+/// Graph's one id for a user's email method, which scripts write literally: the first
+/// alternate address carries it.
+pub const EMAIL_METHOD_ID: &str = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f";
+
+/// The id of the email method at `position` in the user's list: Graph's fixed id for the
+/// first address, a name-based id for the others.
+pub fn email_method_id(position: usize, address: &str) -> String {
+    if position == 0 {
+        EMAIL_METHOD_ID.to_string()
+    } else {
+        address_id(address)
+    }
+}
+
+/// Whether `id` names the email method at `position` holding `address`: its id, or (so that
+/// an id read before the list changed keeps working) the name-based id of its address.
+pub fn names_email_method(id: &str, position: usize, address: &str) -> bool {
+    email_method_id(position, address).eq_ignore_ascii_case(id) || address_id(address).eq_ignore_ascii_case(id)
+}
+
+/// A name-based id for an address: stable while the address is, whatever its case.
+fn address_id(address: &str) -> String {
     let digest = Sha256::digest(address.to_lowercase().as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -130,11 +149,11 @@ pub fn email_method_id(address: &str) -> String {
     uuid::Uuid::from_bytes(bytes).to_string()
 }
 
-/// An email method in Graph's shape.
-pub fn email_method(address: &str) -> Value {
+/// The email method at `position` of the user's list, in Graph's shape.
+pub fn email_method(position: usize, address: &str) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.emailAuthenticationMethod",
-        "id": email_method_id(address),
+        "id": email_method_id(position, address),
         "emailAddress": address,
     })
 }
@@ -155,7 +174,7 @@ pub fn all_methods(user: &User, has_password: bool, has_app: bool) -> Vec<Value>
             methods.push(phone_method(kind, stored));
         }
     }
-    methods.extend(user.contact.alternate_emails.iter().map(|a| email_method(a)));
+    methods.extend(user.contact.alternate_emails.iter().enumerate().map(|(i, a)| email_method(i, a)));
     if has_app {
         methods.push(software_oath_method());
     }
@@ -224,9 +243,14 @@ mod tests {
     }
 
     #[test]
-    fn email_method_ids_follow_the_address_not_its_case() {
-        assert_eq!(email_method_id("Ada@Fabrikam.com"), email_method_id("ada@fabrikam.com"));
-        assert_ne!(email_method_id("ada@fabrikam.com"), email_method_id("bea@fabrikam.com"));
-        assert!(uuid::Uuid::parse_str(&email_method_id("x@y.z")).is_ok());
+    fn the_first_address_has_graphs_fixed_id_and_the_others_follow_their_address() {
+        assert_eq!(email_method_id(0, "ada@fabrikam.com"), EMAIL_METHOD_ID);
+        assert_eq!(email_method_id(1, "Ada@Fabrikam.com"), email_method_id(2, "ada@fabrikam.com"));
+        assert_ne!(email_method_id(1, "ada@fabrikam.com"), email_method_id(1, "bea@fabrikam.com"));
+        assert!(uuid::Uuid::parse_str(&email_method_id(1, "x@y.z")).is_ok());
+        let second = email_method_id(1, "bea@fabrikam.com");
+        assert!(names_email_method(&second, 0, "bea@fabrikam.com"), "an id read before the first was removed");
+        assert!(names_email_method(EMAIL_METHOD_ID, 0, "bea@fabrikam.com"));
+        assert!(!names_email_method(EMAIL_METHOD_ID, 1, "bea@fabrikam.com"));
     }
 }

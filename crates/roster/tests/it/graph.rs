@@ -492,7 +492,29 @@ async fn authentication_methods_are_the_contact_fields_the_admin_center_edits() 
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let email_id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(email_id, "3ddfcfc8-9383-446f-83cc-3ab9be4be18f", "Graph's one email method id, for the first address");
     assert_eq!(app.reload(&ada).await.contact.alternate_emails, ["ada@fabrikam.com"]);
+    let (status, second) = call(
+        &app,
+        &methods,
+        Method::POST,
+        &format!("{base}/emailMethods"),
+        Some(json!({"emailAddress": "ada@contoso.org"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second_id = second["id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, email_id, "further addresses keep ids of their own");
+    let (_, got) = call(&app, &reader, Method::GET, &format!("{base}/emailMethods/{email_id}"), None).await;
+    assert_eq!(got["emailAddress"], "ada@fabrikam.com");
+    let patch = json!({"emailAddress": "ada.home@fabrikam.com"});
+    let (status, _) =
+        call(&app, &methods, Method::PATCH, &format!("{base}/emailMethods/{email_id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "PATCH by the fixed id, as scripts do");
+    assert_eq!(
+        call(&app, &methods, Method::DELETE, &format!("{base}/emailMethods/{second_id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
 
     let (status, body) = call(&app, &reader, Method::GET, &format!("{base}/methods"), None).await;
     assert_eq!(status, StatusCode::OK);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_api::graph::methods::{
-    all_methods, email_method, email_method_id, optional_string_property, parse_graph_phone, phone_method,
+    all_methods, email_method, names_email_method, optional_string_property, parse_graph_phone, phone_method,
     software_oath_method, string_property, PhoneType, SOFTWARE_OATH_METHOD_ID,
 };
 use roster_api::graph::GraphError;
@@ -299,7 +299,7 @@ pub async fn list_emails(
     Caller { actor, .. }: GraphCaller<ReadMethods>,
 ) -> GraphResult {
     let user = state.directory.user_by_key(&actor, &key).await?;
-    let emails = user.contact.alternate_emails.iter().map(|a| email_method(a)).collect();
+    let emails = user.contact.alternate_emails.iter().enumerate().map(|(i, a)| email_method(i, a)).collect();
     Ok(collection(&state, &key, "emailMethods", emails).into_response())
 }
 
@@ -308,7 +308,8 @@ fn email_position(user: &User, id: &str) -> Result<usize, GraphFailure> {
     user.contact
         .alternate_emails
         .iter()
-        .position(|a| email_method_id(a).eq_ignore_ascii_case(id))
+        .enumerate()
+        .position(|(i, a)| names_email_method(id, i, a))
         .ok_or_else(|| not_found("email method"))
 }
 
@@ -328,7 +329,7 @@ pub async fn get_email(
 ) -> GraphResult {
     let user = state.directory.user_by_key(&actor, &key).await?;
     let at = email_position(&user, &id)?;
-    Ok(Json(email_method(&user.contact.alternate_emails[at])).into_response())
+    Ok(Json(email_method(at, &user.contact.alternate_emails[at])).into_response())
 }
 
 /// The contact form of `user` with its alternate addresses changed by `edit`.
@@ -363,8 +364,10 @@ pub async fn add_email(
         Ok(with_emails(user, |emails| emails.push(address.clone())))
     })
     .await?;
-    let stored = user.contact.alternate_emails.iter().find(|a| a.eq_ignore_ascii_case(&address));
-    Ok((StatusCode::CREATED, Json(email_method(stored.map_or(address.as_str(), String::as_str)))).into_response())
+    let emails = &user.contact.alternate_emails;
+    let at = emails.iter().position(|a| a.eq_ignore_ascii_case(&address)).unwrap_or(emails.len());
+    let stored = emails.get(at).map_or(address.as_str(), String::as_str);
+    Ok((StatusCode::CREATED, Json(email_method(at, stored))).into_response())
 }
 
 /// `PATCH …/authentication/emailMethods/{id}`: 204.

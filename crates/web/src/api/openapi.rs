@@ -597,7 +597,7 @@ impl IntoParams for MethodKey {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
             path_parameter("key", "The user's id or userPrincipalName"),
-            path_parameter("id", "The method's id (fixed per phone type; derived from the address for email)"),
+            path_parameter("id", "The method's id (fixed per phone type; for email, Graph's fixed id for the first address, derived from the address for the others)"),
         ]
     }
 }
