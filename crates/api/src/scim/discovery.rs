@@ -233,6 +233,18 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
     )
     .multi_valued(),
     complex(
+        "groups",
+        "The groups the user is in: directly, or through groups nested in them (indirect). Read-only: change membership through the Groups endpoint.",
+        &[
+            string("value", "The group's id.").case_exact().mutability(Mutability::ReadOnly),
+            attr("$ref", Type::UriReference, "The group's URI.").case_exact().mutability(Mutability::ReadOnly),
+            string("display", "The group's name.").mutability(Mutability::ReadOnly),
+            string("type", "direct or indirect.").canonical(&["direct", "indirect"]).mutability(Mutability::ReadOnly),
+        ],
+    )
+    .multi_valued()
+    .mutability(Mutability::ReadOnly),
+    complex(
         "meta",
         "Metadata of the resource.",
         &[

@@ -152,6 +152,7 @@ pub fn resource(user: &User, location: &str) -> Value {
 pub fn case_exact(path: &AttrPath) -> bool {
     path.is("id", None)
         || path.is("externalId", None)
+        || path.is("groups", Some("value"))
         || path.is("meta", Some("version"))
         || path.is("meta", Some("location"))
         || path.attr == "$ref"

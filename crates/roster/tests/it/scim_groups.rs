@@ -88,6 +88,19 @@ async fn entra_looks_groups_up_by_name_without_members_then_patches_them() {
     left.sort();
     assert_eq!(members_of(&s, &id).await, left, "never everyone");
 
+    // Users answer with their groups, read-only: direct, and through nesting as indirect.
+    let outer = create(&s, "All sales", "entra-0", &[]).await;
+    let nest = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    scim(&s.app, &s.token, Method::PATCH, &format!("/Groups/{outer}"), Some(nest), None).await;
+    let user = scim(&s.app, &s.token, Method::GET, &format!("/Users/{}", s.users[0]), None, None).await.body;
+    let groups: Vec<(String, String)> = user["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["value"].as_str().unwrap().to_string(), g["type"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(groups, vec![(id.clone(), "direct".to_string()), (outer.clone(), "indirect".to_string())], "{user}");
+
     let rename = patch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]));
     scim(&s.app, &s.token, Method::PATCH, &format!("/Groups/{id}"), Some(rename), None).await;
     let r = scim(&s.app, &s.token, Method::GET, &format!("/Groups/{id}?attributes=displayName"), None, None).await;

@@ -127,9 +127,19 @@ fn etag(user: &User) -> String {
 }
 
 /// One user as a response: the resource (projected), its ETag and Location.
-fn user_response(state: &AppState, status: StatusCode, user: &User, shown: &Projection) -> Response {
+async fn user_response(
+    state: &AppState,
+    actor: &Actor,
+    status: StatusCode,
+    user: &User,
+    shown: &Projection,
+) -> ScimResult {
     let href = location(state, user);
-    let body = projection::apply(shown, &resource(user, &href));
+    let mut full = resource(user, &href);
+    if let Some(r) = full.as_object_mut() {
+        r.insert("groups".into(), user_groups(state, actor, user).await?);
+    }
+    let body = projection::apply(shown, &full);
     let mut response = scim_json(status, &body);
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag(user)) {
@@ -140,7 +150,19 @@ fn user_response(state: &AppState, status: StatusCode, user: &User, shown: &Proj
             h.insert(header::LOCATION, v);
         }
     }
-    response
+    Ok(response)
+}
+
+/// The read-only `groups` of a user (RFC 7643 §4.1.2): the groups they are in directly, then
+/// those they are in through nesting, as `indirect`.
+async fn user_groups(state: &AppState, actor: &Actor, user: &User) -> Result<Value, ScimFailure> {
+    let direct = state.directory.groups_of_user(actor, user.id, false).await?;
+    let all = state.directory.groups_of_user(actor, user.id, true).await?;
+    let base = scim_base(state);
+    let entry = |g: &roster_domain::group::Group, kind: &str| json!({"value": g.id.to_string(), "$ref": format!("{base}/Groups/{}", g.id), "display": g.display_name, "type": kind});
+    let mut groups: Vec<Value> = direct.iter().map(|g| entry(g, "direct")).collect();
+    groups.extend(all.iter().filter(|g| !direct.iter().any(|d| d.id == g.id)).map(|g| entry(g, "indirect")));
+    Ok(Value::Array(groups))
 }
 
 /// `304 Not Modified` when `If-None-Match` names the current ETag.
@@ -322,7 +344,7 @@ pub async fn get(
     if let Some(unchanged) = not_modified(&headers, etag(&user)) {
         return Ok(unchanged);
     }
-    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    user_response(&state, &actor, StatusCode::OK, &user, &shown(raw.as_deref())?).await
 }
 
 /// A user by SCIM id (Roster's user id); usernames are not ids here.
@@ -386,7 +408,7 @@ pub async fn create(
             },
         )
         .await?;
-    Ok(user_response(&state, StatusCode::CREATED, &user, &shown(raw.as_deref())?))
+    user_response(&state, &actor, StatusCode::CREATED, &user, &shown(raw.as_deref())?).await
 }
 
 /// The change a whole resource asks for; the office location has no SCIM attribute and stays.
@@ -425,7 +447,7 @@ pub async fn replace(
 ) -> ScimResult {
     let body = body.value()?;
     let user = change(&state, &actor, &headers, &id, |user| replacement(user, parse_resource(&body)?)).await?;
-    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    user_response(&state, &actor, StatusCode::OK, &user, &shown(raw.as_deref())?).await
 }
 
 /// `PATCH /scim/v2/Users/{id}`: add, replace and remove operations, applied all or none.
@@ -445,7 +467,7 @@ pub async fn patch(
         replacement(user, parse_resource(&current)?)
     })
     .await?;
-    Ok(user_response(&state, StatusCode::OK, &user, &shown(raw.as_deref())?))
+    user_response(&state, &actor, StatusCode::OK, &user, &shown(raw.as_deref())?).await
 }
 
 /// `DELETE /scim/v2/Users/{id}`: 204; the user goes to Deleted users, restorable for 30 days.
