@@ -213,6 +213,20 @@ fn number(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimFailure> {
 }
 
 impl ListRequest {
+    /// The list parameters of a query string.
+    fn from_query(raw: Option<&str>) -> Result<ListRequest, ScimFailure> {
+        let q = query_pairs(raw);
+        ListRequest::read(
+            param(&q, "filter"),
+            param(&q, "sortBy"),
+            param(&q, "sortOrder"),
+            number("startIndex", param(&q, "startIndex"))?,
+            number("count", param(&q, "count"))?,
+            param(&q, "attributes"),
+            param(&q, "excludedAttributes"),
+        )
+    }
+
     fn read(
         filter: Option<&str>,
         sort_by: Option<&str>,
@@ -250,17 +264,7 @@ pub async fn list(
     _headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
-    let q = query_pairs(raw.as_deref());
-    let request = ListRequest::read(
-        param(&q, "filter"),
-        param(&q, "sortBy"),
-        param(&q, "sortOrder"),
-        number("startIndex", param(&q, "startIndex"))?,
-        number("count", param(&q, "count"))?,
-        param(&q, "attributes"),
-        param(&q, "excludedAttributes"),
-    )?;
-    list_users(&state, &actor, request).await
+    list_users(&state, &actor, ListRequest::from_query(raw.as_deref())?).await
 }
 
 /// `POST /scim/v2/Users/.search` (RFC 7644 §3.4.3): the same query in a body, out of URLs and logs.

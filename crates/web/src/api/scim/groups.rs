@@ -17,8 +17,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    if_match, not_modified, number, param, plain, query_pairs, scim_base, scim_json, ListRequest, ScimCaller,
-    ScimFailure, ScimJson, ScimResult,
+    if_match, not_modified, param, plain, query_pairs, scim_base, scim_json, ListRequest, ScimCaller, ScimFailure,
+    ScimJson, ScimResult,
 };
 use crate::extract::{Caller, ReadGroups, WriteGroups, WriteMembers};
 use crate::AppState;
@@ -75,16 +75,7 @@ pub async fn list(
     Caller { actor, .. }: ScimCaller<ReadGroups>,
     RawQuery(raw): RawQuery,
 ) -> ScimResult {
-    let q = query_pairs(raw.as_deref());
-    let request = ListRequest::read(
-        param(&q, "filter"),
-        param(&q, "sortBy"),
-        param(&q, "sortOrder"),
-        number("startIndex", param(&q, "startIndex"))?,
-        number("count", param(&q, "count"))?,
-        param(&q, "attributes"),
-        param(&q, "excludedAttributes"),
-    )?;
+    let request = ListRequest::from_query(raw.as_deref())?;
     let filter = request.filter.as_deref().map(parse_filter).transpose()?.map(|f| group_filter(&f)).transpose()?;
     let order = match request.sort_by.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("id") => GroupOrder::Id,
