@@ -227,8 +227,8 @@ fn transport_notice(transports: &Transports, shared: bool) -> Option<&'static st
     })
 }
 
-/// Deleted users leave for good after their 30 days, audit records after the retention
-/// period, and expired access tokens at once; checked hourly.
+/// Deleted users and groups leave for good after their 30 days, audit records after the
+/// retention period, and expired access tokens at once; checked hourly.
 async fn purge_regularly(directory: Directory) {
     let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
@@ -237,6 +237,11 @@ async fn purge_regularly(directory: Directory) {
             Ok(0) => {}
             Ok(n) => tracing::info!(users = n, "purged users deleted more than 30 days ago"),
             Err(e) => tracing::warn!(error = %e, "purging deleted users failed"),
+        }
+        match directory.purge_expired_groups().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(groups = n, "purged groups deleted more than 30 days ago"),
+            Err(e) => tracing::warn!(error = %e, "purging deleted groups failed"),
         }
         match directory.trim_audit().await {
             Ok(0) => {}

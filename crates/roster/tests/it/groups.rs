@@ -472,3 +472,29 @@ async fn memberships_export_and_import_as_csv_all_or_nothing() {
     assert!(ok, "{err}");
     assert_eq!(out, "Group,User Name\nOps,ada@contoso.com\nOps,bob@contoso.com\n\"Sales, EMEA\",bob@contoso.com\n");
 }
+
+#[tokio::test]
+async fn groups_deleted_more_than_30_days_ago_are_purged_and_audited() {
+    let Some(app) = TestApp::start().await else { return };
+    let system = Actor::system("test");
+    let new = |name: &str| NewGroup {
+        input: GroupInput { display_name: name.into(), ..GroupInput::default() },
+        ..NewGroup::default()
+    };
+    let old = app.directory.create_group(&system, new("Old")).await.unwrap();
+    let recent = app.directory.create_group(&system, new("Recent")).await.unwrap();
+    app.directory.delete_group(&system, old.id).await.unwrap();
+    app.directory.delete_group(&system, recent.id).await.unwrap();
+    let long_ago = roster_domain::Timestamp::now().plus_seconds(-31 * 24 * 60 * 60).millis();
+    app.execute_sql(&format!("update groups set deleted_at = {long_ago} where id = '{}'", old.id)).await;
+    assert_eq!(app.directory.purge_expired_groups().await.unwrap(), 1);
+    assert!(app.directory.group(&system, old.id).await.is_err(), "gone for good");
+    assert!(app.directory.restore_group(&system, recent.id).await.is_ok(), "the recent one stays restorable");
+    let purged = app
+        .directory
+        .audit_log(&system, &AuditQuery { action: Some(AuditAction::GroupPurged), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].group_id, Some(old.id));
+}
