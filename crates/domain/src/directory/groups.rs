@@ -515,40 +515,6 @@ impl Directory {
         Ok(self.store.change_members(id, &change).await.map_err(store_error)?.removed)
     }
 
-    /// As [`Directory::change_group_members`], with the members to add named by id alone,
-    /// users and groups alike, as SCIM sends them: one read finds what each is, and an id that
-    /// names no active user or group refuses the whole change, naming it.
-    pub async fn change_group_members_by_id(
-        &self,
-        actor: &Actor,
-        id: GroupId,
-        add: &[Uuid],
-        remove: &[MemberId],
-    ) -> Result<MemberChanged, DomainError> {
-        let group = self.group_for_members(actor, id).await?;
-        check_batch(add.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
-        let found: HashMap<Uuid, MemberRef> =
-            self.store.member_refs(add).await?.into_iter().filter(|r| r.active).map(|r| (r.id.uuid(), r)).collect();
-        let unknown: Vec<String> = add.iter().filter(|u| !found.contains_key(u)).map(Uuid::to_string).collect();
-        if !unknown.is_empty() {
-            return Err(DomainError::invalid(
-                "members",
-                format!("No active user or group has the id {}; nothing was changed.", unknown.join(", ")),
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        let adding: Vec<MemberRef> =
-            add.iter().filter(|u| seen.insert(**u)).filter_map(|u| found.get(u).cloned()).collect();
-        let present = self.store.members_among(id, remove).await?;
-        let removing = self.describe_for_removal(&present).await?;
-        let change = MemberChange {
-            add: self.member_audits(actor, &group, &adding, true),
-            remove: self.member_audits(actor, &group, &removing, false),
-            ..Default::default()
-        };
-        self.store.change_members(id, &change).await.map_err(store_error)
-    }
-
     /// Applies a whole change (adds, removes and owners) in one transaction, as a SCIM PATCH
     /// or PUT asks; returns what changed.
     pub async fn change_group_members(
@@ -652,17 +618,6 @@ impl Directory {
         groups.retain(|g| g.deleted_at.is_none());
         groups.sort_by_key(|g| g.id);
         Ok((groups, next))
-    }
-
-    /// The active groups a group is in, directly or (with `transitive`) through nesting, by name.
-    pub async fn groups_of_group(
-        &self,
-        actor: &Actor,
-        group: GroupId,
-        transitive: bool,
-    ) -> Result<Vec<Group>, DomainError> {
-        self.active_group(actor, group).await?;
-        self.groups_of(MemberId::Group(group), transitive).await
     }
 
     async fn groups_of(&self, member: MemberId, transitive: bool) -> Result<Vec<Group>, DomainError> {

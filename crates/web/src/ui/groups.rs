@@ -301,7 +301,8 @@ async fn details_page(
     let group = d.group(&me.actor, id).await?;
     let deleted = group.deleted_at.is_some();
     let can_manage = manages_groups(me);
-    let can_change_members = can_manage || d.owners(&me.actor, id).await?.iter().any(|o| o.id == me.user.id);
+    let owner_users = d.owners(&me.actor, id).await?;
+    let can_change_members = can_manage || owner_users.iter().any(|o| o.id == me.user.id);
     let (members, member_count, next_members_href) = if deleted {
         (Vec::new(), 0, None)
     } else {
@@ -353,9 +354,7 @@ async fn details_page(
             })
             .collect()
     };
-    let owners = d
-        .owners(&me.actor, id)
-        .await?
+    let owners = owner_users
         .iter()
         .map(|u| MemberRow {
             value: u.id.to_string(),
