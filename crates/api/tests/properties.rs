@@ -37,6 +37,7 @@ fn user() -> User {
         updated_by: "test".into(),
         version: 3,
         deleted_at: None,
+        external_id: None,
     }
 }
 

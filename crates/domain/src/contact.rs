@@ -7,6 +7,7 @@ use crate::email;
 use crate::error::FieldError;
 use crate::phone::{self, Phone, Region};
 use crate::text;
+use crate::user::UserId;
 
 /// The most alternate email addresses one user may have.
 pub const MAX_ALTERNATE_EMAILS: usize = 10;
@@ -17,6 +18,8 @@ pub struct ContactInput {
     pub display_name: String,
     pub first_name: String,
     pub last_name: String,
+    /// The full name as a provisioning client formats it (SCIM's `name.formatted`).
+    pub formatted_name: String,
     pub job_title: String,
     pub department: String,
     pub office: String,
@@ -30,6 +33,18 @@ pub struct ContactInput {
     pub state: String,
     pub postal_code: String,
     pub country: String,
+    /// The primary email address; blank means none set, so notices go to the username.
+    pub mail: String,
+    pub employee_id: String,
+    pub company_name: String,
+    pub cost_center: String,
+    pub division: String,
+    /// A language tag such as `en-US`.
+    pub preferred_language: String,
+    /// SCIM's `locale`, for formats of dates and numbers, a tag such as `en-US`.
+    pub locale: String,
+    /// The manager's user id; the directory turns a username typed here into the id first.
+    pub manager: String,
 }
 
 /// Validated contact information. Phones are held in their stored form.
@@ -38,6 +53,7 @@ pub struct ContactInfo {
     pub display_name: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    pub formatted_name: Option<String>,
     pub job_title: Option<String>,
     pub department: Option<String>,
     pub office: Option<String>,
@@ -51,6 +67,18 @@ pub struct ContactInfo {
     pub state: Option<String>,
     pub postal_code: Option<String>,
     pub country: Option<String>,
+    /// The primary email address, where notices go; while none is set they go to the username
+    /// (and so follow a rename).
+    pub mail: Option<String>,
+    /// Graph's `employeeId`, SCIM's enterprise `employeeNumber`.
+    pub employee_id: Option<String>,
+    /// Graph's `companyName`, SCIM's enterprise `organization`.
+    pub company_name: Option<String>,
+    pub cost_center: Option<String>,
+    pub division: Option<String>,
+    pub preferred_language: Option<String>,
+    pub locale: Option<String>,
+    pub manager: Option<UserId>,
 }
 
 /// Everything validation needs to know besides the input.
@@ -75,6 +103,7 @@ impl ContactInput {
         let display_name = take(text::required("display_name", "Display name", &self.display_name, 256).map(Some));
         let first_name = take(text::optional("first_name", "First name", &self.first_name, 64));
         let last_name = take(text::optional("last_name", "Last name", &self.last_name, 64));
+        let formatted_name = take(text::optional("formatted_name", "Full name", &self.formatted_name, 256));
         let job_title = take(text::optional("job_title", "Job title", &self.job_title, 128));
         let department = take(text::optional("department", "Department", &self.department, 64));
         let office = take(text::optional("office", "Office", &self.office, 128));
@@ -84,6 +113,32 @@ impl ContactInput {
         let state = take(text::optional("state", "State or province", &self.state, 128));
         let postal_code = take(text::optional("postal_code", "ZIP or postal code", &self.postal_code, 40));
         let country = take(text::optional("country", "Country or region", &self.country, 128));
+        let employee_id = take(text::optional("employee_id", "Employee ID", &self.employee_id, MAX_EMPLOYEE_ID));
+        let company_name = take(text::optional("company_name", "Company name", &self.company_name, 64));
+        let cost_center = take(text::optional("cost_center", "Cost center", &self.cost_center, 64));
+        let division = take(text::optional("division", "Division", &self.division, 64));
+        let preferred_language = take(language("preferred_language", "Preferred language", &self.preferred_language));
+        let locale = take(language("locale", "Locale", &self.locale));
+        let manager = match self.manager.trim() {
+            "" => None,
+            text => match text.parse::<UserId>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.push(FieldError::new("manager", "Enter the manager's username."));
+                    None
+                }
+            },
+        };
+        let mail = match self.mail.trim() {
+            "" => None,
+            raw => match email::normalise(raw) {
+                Ok(address) => Some(address),
+                Err(reason) => {
+                    errors.push(FieldError::new("mail", reason));
+                    None
+                }
+            },
+        };
 
         let mut phone_field = |field: &str, label: &str, raw: &str| -> Option<String> {
             match phone::optional(field, label, raw, ctx.region) {
@@ -108,7 +163,7 @@ impl ContactInput {
             ));
         }
 
-        let alternate_emails = validate_emails(&self.alternate_emails, ctx.username, &mut errors);
+        let alternate_emails = validate_emails(&self.alternate_emails, ctx.username, mail.as_deref(), &mut errors);
 
         if !errors.is_empty() {
             return Err(errors);
@@ -117,6 +172,7 @@ impl ContactInput {
             display_name: display_name.unwrap_or_default(),
             first_name,
             last_name,
+            formatted_name,
             job_title,
             department,
             office,
@@ -130,8 +186,39 @@ impl ContactInput {
             state,
             postal_code,
             country,
+            mail,
+            employee_id,
+            company_name,
+            cost_center,
+            division,
+            preferred_language,
+            locale,
+            manager,
         })
     }
+}
+
+/// Graph's limit on `employeeId`.
+pub const MAX_EMPLOYEE_ID: usize = 16;
+
+/// A language tag as Graph's `preferredLanguage` takes it: a language code of two or three
+/// letters, then optional subtags of letters and digits (`en`, `en-US`, `zh-Hant-TW`).
+fn language(field: &str, label: &str, raw: &str) -> Result<Option<String>, FieldError> {
+    let Some(tag) = text::optional(field, label, raw, 35)? else {
+        return Ok(None);
+    };
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let primary_ok = (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if !primary_ok || !rest_ok {
+        return Err(FieldError::new(
+            field,
+            "Enter a language tag such as en, en-US or fr-CA: a two- or three-letter language code, then optional \
+             parts after a hyphen.",
+        ));
+    }
+    Ok(Some(tag))
 }
 
 /// The form field name of the `index`-th (0-based) alternate email input.
@@ -139,7 +226,7 @@ pub fn alternate_email_field(index: usize) -> String {
     format!("alternate_email.{}", index + 1)
 }
 
-fn validate_emails(raw: &[String], username: &str, errors: &mut Vec<FieldError>) -> Vec<String> {
+fn validate_emails(raw: &[String], username: &str, mail: Option<&str>, errors: &mut Vec<FieldError>) -> Vec<String> {
     // Counted before any address is parsed: a list of thousands is refused for its length alone,
     // at the cost of a scan, rather than parsed and compared address by address.
     if let Some((extra, _)) =
@@ -154,6 +241,7 @@ fn validate_emails(raw: &[String], username: &str, errors: &mut Vec<FieldError>)
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let own = email::key(username);
+    let primary = mail.map(email::key);
     for (i, value) in raw.iter().enumerate() {
         if value.trim().is_empty() {
             continue;
@@ -168,6 +256,12 @@ fn validate_emails(raw: &[String], username: &str, errors: &mut Vec<FieldError>)
                         field,
                         "This is the user's own sign-in name. An alternate address must be a different mailbox, \
                          so the user can still be reached if this one is lost.",
+                    ));
+                } else if primary.as_ref() == Some(&key) {
+                    errors.push(FieldError::new(
+                        field,
+                        "This is the user's primary email address. An alternate address must be a different \
+                         mailbox, so the user can still be reached if that one is lost.",
                     ));
                 } else if !seen.insert(key) {
                     errors.push(FieldError::new(field, "This address is already in the list."));
@@ -193,6 +287,7 @@ impl ContactInfo {
             display_name: self.display_name.clone(),
             first_name: s(&self.first_name),
             last_name: s(&self.last_name),
+            formatted_name: s(&self.formatted_name),
             job_title: s(&self.job_title),
             department: s(&self.department),
             office: s(&self.office),
@@ -206,6 +301,14 @@ impl ContactInfo {
             state: s(&self.state),
             postal_code: s(&self.postal_code),
             country: s(&self.country),
+            mail: s(&self.mail),
+            employee_id: s(&self.employee_id),
+            company_name: s(&self.company_name),
+            cost_center: s(&self.cost_center),
+            division: s(&self.division),
+            preferred_language: s(&self.preferred_language),
+            locale: s(&self.locale),
+            manager: self.manager.map(|id| id.to_string()).unwrap_or_default(),
         }
     }
 
@@ -220,6 +323,7 @@ impl ContactInfo {
         cmp("display_name", false, Some(before.display_name.clone()), Some(self.display_name.clone()));
         cmp("first_name", false, before.first_name.clone(), self.first_name.clone());
         cmp("last_name", false, before.last_name.clone(), self.last_name.clone());
+        cmp("formatted_name", false, before.formatted_name.clone(), self.formatted_name.clone());
         cmp("job_title", false, before.job_title.clone(), self.job_title.clone());
         cmp("department", false, before.department.clone(), self.department.clone());
         cmp("office", false, before.office.clone(), self.office.clone());
@@ -234,6 +338,16 @@ impl ContactInfo {
         cmp("state", false, before.state.clone(), self.state.clone());
         cmp("postal_code", false, before.postal_code.clone(), self.postal_code.clone());
         cmp("country", false, before.country.clone(), self.country.clone());
+        // Notices go to the primary address: a change of it is a change of a recovery contact.
+        cmp("mail", true, before.mail.clone(), self.mail.clone());
+        cmp("employee_id", false, before.employee_id.clone(), self.employee_id.clone());
+        cmp("company_name", false, before.company_name.clone(), self.company_name.clone());
+        cmp("cost_center", false, before.cost_center.clone(), self.cost_center.clone());
+        cmp("division", false, before.division.clone(), self.division.clone());
+        cmp("preferred_language", false, before.preferred_language.clone(), self.preferred_language.clone());
+        cmp("locale", false, before.locale.clone(), self.locale.clone());
+        let id = |m: &Option<UserId>| m.map(|id| id.to_string());
+        cmp("manager", false, id(&before.manager), id(&self.manager));
         out
     }
 }
@@ -369,6 +483,48 @@ mod tests {
         assert_eq!(changes.len(), 2);
         assert!(changes.iter().any(|c| c.field == "mobile_phone" && c.sensitive && c.after.is_none()));
         assert!(changes.iter().any(|c| c.field == "city" && !c.sensitive));
+    }
+
+    #[test]
+    fn the_primary_email_is_kept_as_set_and_is_no_alternate() {
+        let same = ContactInput { mail: "Alex.Wilber@contoso.com".into(), ..valid_input() };
+        assert_eq!(same.validate(ctx()).unwrap().mail.as_deref(), Some("Alex.Wilber@contoso.com"));
+        assert_eq!(valid_input().validate(ctx()).unwrap().mail, None);
+        let other = ContactInput { mail: "alex@Contoso-Mail.com".into(), ..valid_input() };
+        assert_eq!(other.validate(ctx()).unwrap().mail.as_deref(), Some("alex@contoso-mail.com"));
+        let twice = ContactInput {
+            mail: "alex@contoso-mail.com".into(),
+            alternate_emails: vec!["ALEX@contoso-mail.com".into()],
+            ..valid_input()
+        };
+        let errors = twice.validate(ctx()).unwrap_err();
+        assert_eq!(fields(&errors), ["alternate_email.1"]);
+        assert!(errors[0].message.contains("primary email"));
+        let bad = ContactInput { mail: "not an address".into(), ..valid_input() };
+        assert_eq!(fields(&bad.validate(ctx()).unwrap_err()), ["mail"]);
+    }
+
+    #[test]
+    fn organisation_fields_follow_graphs_rules() {
+        let good = ContactInput {
+            employee_id: "E-1234567890123".into(),
+            preferred_language: "zh-Hant-TW".into(),
+            manager: "6e9f1a3c-0000-4000-8000-000000000001".into(),
+            ..valid_input()
+        };
+        let info = good.validate(ctx()).unwrap();
+        assert_eq!(info.preferred_language.as_deref(), Some("zh-Hant-TW"));
+        assert!(info.manager.is_some());
+        let bad = ContactInput {
+            employee_id: "1".repeat(MAX_EMPLOYEE_ID + 1),
+            preferred_language: "english".into(),
+            manager: "somebody".into(),
+            ..valid_input()
+        };
+        assert_eq!(fields(&bad.validate(ctx()).unwrap_err()), ["employee_id", "preferred_language", "manager"]);
+        for tag in ["e", "en_US", "en-", "en-toolongsubtag"] {
+            assert!(language("locale", "Locale", tag).is_err(), "{tag}");
+        }
     }
 
     #[test]

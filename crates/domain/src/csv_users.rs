@@ -335,6 +335,16 @@ impl<R: Read> Reader<R> {
         if !self.has(Column::AlternateEmail) {
             input.alternate_emails = stored.alternate_emails;
         }
+        // The format has no columns for these: an update keeps them.
+        input.mail = stored.mail;
+        input.formatted_name = stored.formatted_name;
+        input.employee_id = stored.employee_id;
+        input.company_name = stored.company_name;
+        input.cost_center = stored.cost_center;
+        input.division = stored.division;
+        input.preferred_language = stored.preferred_language;
+        input.locale = stored.locale;
+        input.manager = stored.manager;
     }
 
     /// The file's header for a known column.
@@ -452,6 +462,7 @@ impl<R: Read> Reader<R> {
                 state: cell(Column::State),
                 postal_code: cell(Column::PostalCode),
                 country: cell(Column::Country),
+                ..ContactInput::default()
             },
         }
     }
@@ -644,6 +655,7 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
             updated_by: "test".into(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         }
     }
 

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use crate::apps::{App, AppPermissions, AppToken};
 use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
-use crate::contact::{ContactInfo, ContactInput, ValidationContext};
+use crate::contact::{ContactInfo, ContactInput};
 use crate::error::{DomainError, StoreError};
 use crate::notify::{self, Occasion, PasswordEvent};
 use crate::outbox::{Message, OutboxEntry};
@@ -27,6 +27,7 @@ mod cache;
 mod group_import;
 mod groups;
 mod import;
+mod manager;
 mod mfa;
 mod own_contacts;
 mod policy_groups;
@@ -319,6 +320,7 @@ impl Directory {
             updated_by: actor.display_name.clone(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         };
         let hash = hash_off_thread(password).await?;
         let mut changes = ContactInfo::default().changes_from_empty(&user.contact);
@@ -407,9 +409,9 @@ impl Directory {
         input: &ContactInput,
     ) -> Result<User, DomainError> {
         let before = self.get_active_user(actor, id).await?;
-        let region = self.region().await?;
-        let contact = input
-            .validate(ValidationContext { region, username: before.username.as_str() })
+        let contact = self
+            .check_contact(input, before.username.as_str(), Some(before.id))
+            .await?
             .map_err(DomainError::Invalid)?;
         if before.version != expected_version {
             return Err(DomainError::VersionConflict {

@@ -88,10 +88,10 @@ impl Occasion<'_> {
     }
 }
 
-/// The user's mailboxes: sign-in address first, then alternates, then `extra`, without repeats.
+/// The user's mailboxes: primary address first, then alternates, then `extra`, without repeats.
 fn mailboxes<'a>(user: &'a User, extra: &'a [String]) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
-    let all = std::iter::once(user.username.as_str())
+    let all = std::iter::once(user.mail())
         .chain(user.contact.alternate_emails.iter().map(String::as_str))
         .chain(extra.iter().map(String::as_str));
     for address in all {
@@ -107,13 +107,19 @@ fn mailboxes<'a>(user: &'a User, extra: &'a [String]) -> Vec<&'a str> {
 pub fn contact_changed(user: &User, before: &ContactInfo, occasion: &Occasion) -> Vec<Message> {
     let after = &user.contact;
     let mut lines = Vec::new();
-    let removed: Vec<String> =
+    let mut removed: Vec<String> =
         before.alternate_emails.iter().filter(|a| !after.alternate_emails.contains(a)).cloned().collect();
     for address in &removed {
         lines.push(format!("Alternate email address removed: {}", mask_email(address)));
     }
     for address in after.alternate_emails.iter().filter(|a| !before.alternate_emails.contains(a)) {
         lines.push(format!("Alternate email address added: {}", mask_email(address)));
+    }
+    if before.mail != after.mail {
+        // The old primary address hears of it: that is where a hijacker's change would show.
+        let old = before.mail.clone().unwrap_or_else(|| user.username.to_string());
+        lines.push(format!("Primary email address changed to {} (was {})", mask_email(user.mail()), mask_email(&old)));
+        removed.push(old);
     }
     let phones = [
         ("Mobile phone", &before.mobile_phone, &after.mobile_phone, true),
@@ -292,6 +298,7 @@ mod tests {
             updated_by: String::new(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         }
     }
 

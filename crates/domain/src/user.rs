@@ -107,6 +107,15 @@ pub struct User {
     pub version: i64,
     /// Set while the user sits in Deleted users.
     pub deleted_at: Option<Timestamp>,
+    /// The provisioning client's own identifier for the user (SCIM's `externalId`).
+    pub external_id: Option<String>,
+}
+
+impl User {
+    /// The primary email address, where notices go: the one set, else the username.
+    pub fn mail(&self) -> &str {
+        self.contact.mail.as_deref().unwrap_or(self.username.as_str())
+    }
 }
 
 /// One row of the Active users (or Deleted users) list.

@@ -16,6 +16,8 @@ pub enum Attr {
     DisplayName,
     FirstName,
     LastName,
+    /// SCIM's `name.formatted`.
+    FormattedName,
     JobTitle,
     Department,
     Office,
@@ -30,6 +32,20 @@ pub enum Attr {
     Country,
     /// Any one of the alternate email addresses (a multi-valued attribute).
     AlternateEmail,
+    /// The primary email address: the one set, else the username.
+    Mail,
+    /// The primary email address only where one is set.
+    MailSet,
+    /// The provisioning client's id, compared with case.
+    ExternalId,
+    EmployeeId,
+    CompanyName,
+    CostCenter,
+    Division,
+    PreferredLanguage,
+    Locale,
+    /// The manager's user id.
+    Manager,
     /// Whether sign-in is allowed (a boolean attribute).
     Enabled,
     CreatedAt,
@@ -82,7 +98,12 @@ enum Held<'a> {
 }
 
 impl Attr {
-    fn of<'a>(self, user: &'a User, id: &'a str) -> Held<'a> {
+    /// Whether values compare with case; every other attribute ignores it.
+    pub fn case_exact(self) -> bool {
+        self == Attr::ExternalId
+    }
+
+    fn of<'a>(self, user: &'a User, id: &'a str, manager: &'a str) -> Held<'a> {
         let c = &user.contact;
         let one = |v: &'a Option<String>| Held::Text(v.as_deref().filter(|s| !s.is_empty()).into_iter().collect());
         match self {
@@ -91,6 +112,7 @@ impl Attr {
             Attr::DisplayName => Held::Text(vec![c.display_name.as_str()]),
             Attr::FirstName => one(&c.first_name),
             Attr::LastName => one(&c.last_name),
+            Attr::FormattedName => one(&c.formatted_name),
             Attr::JobTitle => one(&c.job_title),
             Attr::Department => one(&c.department),
             Attr::Office => one(&c.office),
@@ -104,6 +126,16 @@ impl Attr {
             Attr::PostalCode => one(&c.postal_code),
             Attr::Country => one(&c.country),
             Attr::AlternateEmail => Held::Text(c.alternate_emails.iter().map(String::as_str).collect()),
+            Attr::Mail => Held::Text(vec![user.mail()]),
+            Attr::MailSet => one(&c.mail),
+            Attr::ExternalId => one(&user.external_id),
+            Attr::EmployeeId => one(&c.employee_id),
+            Attr::CompanyName => one(&c.company_name),
+            Attr::CostCenter => one(&c.cost_center),
+            Attr::Division => one(&c.division),
+            Attr::PreferredLanguage => one(&c.preferred_language),
+            Attr::Locale => one(&c.locale),
+            Attr::Manager => Held::Text(c.manager.map(|_| manager).into_iter().collect()),
             Attr::Enabled => Held::Bool(user.enabled),
             Attr::CreatedAt => Held::Time(user.created_at),
             Attr::UpdatedAt => Held::Time(user.updated_at),
@@ -140,6 +172,11 @@ impl Op {
     }
 }
 
+/// A user's id and manager's id as text, which [`Attr::of`] lends out.
+fn ids(user: &User) -> (String, String) {
+    (user.id.to_string(), user.contact.manager.map(|m| m.to_string()).unwrap_or_default())
+}
+
 impl UserFilter {
     /// `attr eq value` for text.
     pub fn eq(attr: Attr, value: &str) -> UserFilter {
@@ -153,21 +190,22 @@ impl UserFilter {
             UserFilter::Or(any) => any.iter().any(|f| f.matches(user)),
             UserFilter::Not(inner) => !inner.matches(user),
             UserFilter::Present(attr) => {
-                let id = user.id.to_string();
-                match attr.of(user, &id) {
+                let (id, manager) = ids(user);
+                match attr.of(user, &id, &manager) {
                     Held::Text(values) => !values.is_empty(),
                     Held::Bool(_) | Held::Time(_) => true,
                 }
             }
             UserFilter::Compare { attr, op, value } => {
-                let id = user.id.to_string();
-                match (attr.of(user, &id), value) {
+                let (id, manager) = ids(user);
+                match (attr.of(user, &id, &manager), value) {
                     (Held::Text(values), Value::Text(wanted)) => {
-                        let wanted = wanted.to_lowercase();
+                        let fold = |v: &str| if attr.case_exact() { v.to_string() } else { v.to_lowercase() };
+                        let wanted = fold(wanted);
                         if *op == Op::Ne {
-                            !values.iter().any(|v| v.to_lowercase() == wanted)
+                            !values.iter().any(|v| fold(v) == wanted)
                         } else {
-                            values.iter().any(|v| op.test_text(&v.to_lowercase(), &wanted))
+                            values.iter().any(|v| op.test_text(&fold(v), &wanted))
                         }
                     }
                     (Held::Bool(held), Value::Bool(wanted)) => op.test_ord(held, *wanted),
@@ -204,6 +242,7 @@ mod tests {
             updated_by: "test".into(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         }
     }
 

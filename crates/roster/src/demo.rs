@@ -449,6 +449,9 @@ pub fn person(rng: &mut StdRng, n: u64, now: Timestamp) -> User {
             state: opt(state),
             postal_code: Some(postal.into()),
             country: Some(country.into()),
+            employee_id: Some(format!("{}", 100_000 + rng.gen_range(0..900_000))),
+            company_name: Some("Contoso".into()),
+            ..ContactInfo::default()
         },
         roles: RoleSet::NONE,
         enabled: rng.gen_bool(0.97),
@@ -458,6 +461,7 @@ pub fn person(rng: &mut StdRng, n: u64, now: Timestamp) -> User {
         updated_by: "Sample data".into(),
         version: 1,
         deleted_at: None,
+        external_id: None,
     }
 }
 

@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/scim/v2/Schemas/{id}", get(scim::schema))
         .route("/scim/v2/Users", get(scim::list).post(scim::create))
         .route("/scim/v2/Users/.search", post(scim::search))
+        .route("/scim/v2/.search", post(scim::search_everything))
         .route("/scim/v2/Groups", get(scim::groups::list).post(scim::groups::create))
         .route("/scim/v2/{*rest}", any(scim::unknown_endpoint))
         .route(

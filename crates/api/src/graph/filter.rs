@@ -87,8 +87,7 @@ const PROPERTIES: &[Property] = &[
     one("givenName", Attr::FirstName, Kind::Text),
     one("surname", Attr::LastName, Kind::Text),
     one("userPrincipalName", Attr::Username, Kind::Text),
-    // Roster has no mailbox of its own: the sign-in address is the mail address.
-    one("mail", Attr::Username, Kind::Text),
+    one("mail", Attr::Mail, Kind::Text),
     Property { name: "otherMails", attr: Attr::AlternateEmail, kind: Kind::Text, collection: true },
     one("mobilePhone", Attr::MobilePhone, Kind::Phone),
     Property { name: "businessPhones", attr: Attr::OfficePhone, kind: Kind::Phone, collection: true },
@@ -101,6 +100,9 @@ const PROPERTIES: &[Property] = &[
     one("state", Attr::State, Kind::Text),
     one("postalCode", Attr::PostalCode, Kind::Text),
     one("country", Attr::Country, Kind::Text),
+    one("employeeId", Attr::EmployeeId, Kind::Text),
+    one("companyName", Attr::CompanyName, Kind::Text),
+    one("preferredLanguage", Attr::PreferredLanguage, Kind::Text),
     one("accountEnabled", Attr::Enabled, Kind::Bool),
     one("createdDateTime", Attr::CreatedAt, Kind::Time),
 ];
@@ -565,7 +567,8 @@ mod tests {
     #[test]
     fn compiles_comparisons_and_maps_properties() {
         assert_eq!(parse("displayName eq 'Adele Vance'"), UserFilter::eq(Attr::DisplayName, "Adele Vance"));
-        assert_eq!(parse("mail eq 'a@contoso.com'"), UserFilter::eq(Attr::Username, "a@contoso.com"));
+        assert_eq!(parse("mail eq 'a@contoso.com'"), UserFilter::eq(Attr::Mail, "a@contoso.com"));
+        assert_eq!(parse("employeeId eq '701984'"), UserFilter::eq(Attr::EmployeeId, "701984"));
         assert_eq!(parse("givenName ge 'M'"), cmp(Attr::FirstName, Op::Ge, "M"));
         assert_eq!(parse("officeLocation lt 'B'"), cmp(Attr::Office, Op::Lt, "B"));
         assert_eq!(parse("startswith(surname,'Van')"), cmp(Attr::LastName, Op::StartsWith, "Van"));
@@ -627,7 +630,7 @@ mod tests {
         assert_eq!(parse("jobTitle eq null"), UserFilter::Not(Box::new(UserFilter::Present(Attr::JobTitle))));
         assert_eq!(parse("jobTitle ne null"), UserFilter::Present(Attr::JobTitle));
         assert_eq!(parse("city ne 'a'"), cmp(Attr::City, Op::Ne, "a"));
-        assert_eq!(parse("endswith(mail,'.com')"), cmp(Attr::Username, Op::EndsWith, ".com"));
+        assert_eq!(parse("endswith(mail,'.com')"), cmp(Attr::Mail, Op::EndsWith, ".com"));
     }
 
     #[test]
@@ -701,7 +704,7 @@ mod tests {
         let unknown = error("foo eq 'a'");
         assert_eq!(unknown.code, "Request_BadRequest");
         assert_eq!(unknown.message, "Property 'foo' does not exist on type 'microsoft.graph.user'.");
-        assert_eq!(error("preferredLanguage eq 'en'").code, "Request_UnsupportedQuery");
+        assert_eq!(error("employeeOrgData eq 'en'").code, "Request_UnsupportedQuery");
     }
 
     #[test]

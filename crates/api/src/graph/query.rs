@@ -39,7 +39,7 @@ const SEARCHABLE: [(&str, Attr, Op); 6] = [
     ("displayName", Attr::DisplayName, Op::Contains),
     ("givenName", Attr::FirstName, Op::StartsWith),
     ("surname", Attr::LastName, Op::StartsWith),
-    ("mail", Attr::Username, Op::StartsWith),
+    ("mail", Attr::Mail, Op::StartsWith),
     ("userPrincipalName", Attr::Username, Op::StartsWith),
     ("mobilePhone", Attr::MobilePhone, Op::StartsWith),
 ];
@@ -359,8 +359,7 @@ mod tests {
     fn search_clauses_combine_with_and_over_or() {
         let name =
             |v: &str| UserFilter::Compare { attr: Attr::DisplayName, op: Op::Contains, value: Value::Text(v.into()) };
-        let mail =
-            |v: &str| UserFilter::Compare { attr: Attr::Username, op: Op::StartsWith, value: Value::Text(v.into()) };
+        let mail = |v: &str| UserFilter::Compare { attr: Attr::Mail, op: Op::StartsWith, value: Value::Text(v.into()) };
         assert_eq!(parse_search(None), Ok(None));
         assert_eq!(parse_search(Some("\"displayName:wa\"")), Ok(Some(name("wa"))));
         assert_eq!(parse_search(Some("\"displayName: adele vance \"")), Ok(Some(name("adele vance"))));

@@ -34,6 +34,10 @@ pub const PROPERTIES: &[&str] = &[
     "accountEnabled",
     "createdDateTime",
     "preferredLanguage",
+    "employeeId",
+    "companyName",
+    "employeeOrgData",
+    "proxyAddresses",
 ];
 
 /// Properties a request body may hold besides those of [`PROPERTIES`].
@@ -83,7 +87,12 @@ fn property(user: &User, name: &str) -> Value {
     let phone = |v: &Option<String>| v.as_deref().map_or(Value::Null, |s| Value::String(display_phone(s)));
     match name {
         "id" => user.id.to_string().into(),
-        "userPrincipalName" | "mail" => user.username.as_str().into(),
+        "userPrincipalName" => user.username.as_str().into(),
+        "mail" => user.mail().into(),
+        // Graph's form: the primary address marked by upper-case `SMTP:`, then the others.
+        "proxyAddresses" => std::iter::once(format!("SMTP:{}", user.mail()))
+            .chain((user.mail() != user.username.as_str()).then(|| format!("smtp:{}", user.username)))
+            .collect(),
         "displayName" => c.display_name.clone().into(),
         "givenName" => text(&c.first_name),
         "surname" => text(&c.last_name),
@@ -101,7 +110,11 @@ fn property(user: &User, name: &str) -> Value {
         "country" => text(&c.country),
         "accountEnabled" => user.enabled.into(),
         "createdDateTime" => user.created_at.rfc3339().into(),
-        // preferredLanguage: Roster does not store one.
+        "preferredLanguage" => text(&c.preferred_language),
+        "employeeId" => text(&c.employee_id),
+        "companyName" => text(&c.company_name),
+        "employeeOrgData" if c.cost_center.is_none() && c.division.is_none() => Value::Null,
+        "employeeOrgData" => serde_json::json!({ "costCenter": c.cost_center, "division": c.division }),
         _ => Value::Null,
     }
 }
@@ -153,6 +166,12 @@ pub fn field_to_property(field: &str) -> &str {
         "state" => "state",
         "postal_code" => "postalCode",
         "country" => "country",
+        "mail" => "mail",
+        "employee_id" => "employeeId",
+        "company_name" => "companyName",
+        "cost_center" => "employeeOrgData.costCenter",
+        "division" => "employeeOrgData.division",
+        "preferred_language" => "preferredLanguage",
         "username" => "userPrincipalName",
         "password" => "passwordProfile",
         f if f.starts_with("alternate_email") => "otherMails",
@@ -199,6 +218,14 @@ fn read_body(body: &Value, contact: &mut ContactInput, creating: bool) -> Result
             "state" => &mut contact.state,
             "postalCode" => &mut contact.postal_code,
             "country" => &mut contact.country,
+            "mail" => &mut contact.mail,
+            "employeeId" => &mut contact.employee_id,
+            "companyName" => &mut contact.company_name,
+            "preferredLanguage" => &mut contact.preferred_language,
+            "employeeOrgData" => {
+                org_data(value, contact)?;
+                continue;
+            }
             "businessPhones" => {
                 contact.office_phone = match strings(property, value)?.as_mut_slice() {
                     [] => String::new(),
@@ -231,8 +258,6 @@ fn read_body(body: &Value, contact: &mut ContactInput, creating: bool) -> Result
                 string(property, value)?;
                 continue;
             }
-            // Graph's own responses carry a null preferredLanguage; sending it back changes nothing.
-            "preferredLanguage" if value.is_null() => continue,
             _ => return Err(GraphError::bad_request(format!("Property '{property}' is read-only."))),
         };
         *field = string(property, value)?;
@@ -270,6 +295,30 @@ fn strings(property: &str, value: &Value) -> Result<Vec<String>, GraphError> {
 
 fn boolean(property: &str, value: &Value) -> Result<bool, GraphError> {
     value.as_bool().ok_or_else(|| type_error(property, value, "Edm.Boolean"))
+}
+
+/// `employeeOrgData`: `costCenter` and `division`, each replaced when present; `null` clears both.
+fn org_data(value: &Value, contact: &mut ContactInput) -> Result<(), GraphError> {
+    let object = match value {
+        Value::Null => {
+            contact.cost_center.clear();
+            contact.division.clear();
+            return Ok(());
+        }
+        Value::Object(object) => object,
+        other => return Err(type_error("employeeOrgData", other, "microsoft.graph.employeeOrgData")),
+    };
+    for (name, value) in object {
+        let property = format!("employeeOrgData.{name}");
+        if name.eq_ignore_ascii_case("costCenter") {
+            contact.cost_center = string(&property, value)?;
+        } else if name.eq_ignore_ascii_case("division") {
+            contact.division = string(&property, value)?;
+        } else if !name.starts_with("@odata.") {
+            return Err(GraphError::bad_request(format!("Invalid property '{property}'.")));
+        }
+    }
+    Ok(())
 }
 
 fn password_profile(value: &Value) -> Result<PasswordProfile, GraphError> {
@@ -333,6 +382,7 @@ mod tests {
             updated_by: "test".into(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         }
     }
 
@@ -438,13 +488,13 @@ mod tests {
 
     #[test]
     fn patch_refuses_read_only_and_unknown_properties() {
-        for name in ["id", "mail", "createdDateTime", "userPrincipalName"] {
+        for name in ["id", "createdDateTime", "userPrincipalName", "proxyAddresses"] {
             let message = bad(apply_patch(&contact(), &json!({ name: "x" })));
             assert_eq!(message, format!("Property '{name}' is read-only."));
         }
         assert_eq!(
-            bad(apply_patch(&contact(), &json!({"preferredLanguage": "en-US"}))),
-            "Property 'preferredLanguage' is read-only."
+            bad(apply_patch(&contact(), &json!({"employeeOrgData": {"costCentre": "1"}}))),
+            "Invalid property 'employeeOrgData.costCentre'."
         );
         assert_eq!(bad(apply_patch(&contact(), &json!({"usageLocation": "US"}))), "Invalid property 'usageLocation'.");
         assert!(bad(apply_patch(&contact(), &json!(["displayName"]))).contains("JSON object"));

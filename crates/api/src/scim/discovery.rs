@@ -28,8 +28,10 @@ enum Type {
     Boolean,
     DateTime,
     Complex,
-    /// A `reference` to any URI: the only references Roster serves are `meta.location`s.
+    /// A `reference` to any URI, such as a `meta.location`.
     UriReference,
+    /// A `reference` to resources of these types.
+    Reference(&'static [&'static str]),
 }
 
 /// When an attribute may be changed (RFC 7643 §7 `mutability`).
@@ -130,7 +132,7 @@ impl Attribute {
                 Type::Boolean => "boolean",
                 Type::DateTime => "dateTime",
                 Type::Complex => "complex",
-                Type::UriReference => "reference",
+                Type::UriReference | Type::Reference(_) => "reference",
             }),
         );
         a.insert("multiValued".into(), json!(self.multi_valued));
@@ -158,8 +160,14 @@ impl Attribute {
         if !self.canonical_values.is_empty() {
             a.insert("canonicalValues".into(), json!(self.canonical_values));
         }
-        if let Type::UriReference = self.kind {
-            a.insert("referenceTypes".into(), json!(["uri"]));
+        match self.kind {
+            Type::UriReference => {
+                a.insert("referenceTypes".into(), json!(["uri"]));
+            }
+            Type::Reference(types) => {
+                a.insert("referenceTypes".into(), json!(types));
+            }
+            _ => {}
         }
         if !self.sub_attributes.is_empty() {
             a.insert("subAttributes".into(), self.sub_attributes.iter().map(|s| s.to_json()).collect());
@@ -176,30 +184,34 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
         .mutability(Mutability::ReadOnly)
         .returned(Returned::Always)
         .unique(),
-    string("userName", "The user principal name the user signs in with; it is also their primary, work email address.")
-        .required()
-        .unique(),
+    string("externalId", "The provisioning client's identifier for the user, kept exactly as sent.").case_exact(),
+    string("userName", "The user principal name the user signs in with.").required().unique(),
     complex(
         "name",
         "The components of the user's name.",
         &[
-            string("formatted", "The full name, as displayed; the same as displayName."),
+            string("formatted", "The full name, formatted as the client wants it shown (kept apart from displayName)."),
             string("familyName", "The family name, or last name."),
             string("givenName", "The given name, or first name."),
         ],
     ),
-    string("displayName", "The name of the user, suitable for display."),
+    // Every Roster user has both, so neither can be removed; a request that leaves one out gets
+    // the name (or the username) as display name, and sign-in allowed.
+    string("displayName", "The name of the user, suitable for display; without one, the name or else the userName.")
+        .required(),
     string("title", "The user's job title."),
-    attr("active", Type::Boolean, "Whether the user may sign in."),
+    string("preferredLanguage", "The user's preferred language, as a language tag such as en-US."),
+    string("locale", "The user's locale, for formats of dates and numbers, as a language tag such as en-US."),
+    attr("active", Type::Boolean, "Whether the user may sign in; true unless a request says otherwise.").required(),
     string("password", "The user's password, which may be set on create and replace; never returned.")
         .mutability(Mutability::WriteOnly)
         .returned(Returned::Never),
     complex(
         "emails",
-        "Email addresses: the work address, which is the userName, and alternate addresses.",
+        "Email addresses: the primary, work address (the userName unless another is set), and alternate addresses.",
         &[
             string("value", "The email address."),
-            string("type", "\"work\" for the userName, \"other\" for an alternate address.")
+            string("type", "\"work\" for the primary address, \"other\" for an alternate address.")
                 .canonical(&["work", "other"]),
             attr("primary", Type::Boolean, "True for the work address, the user's primary one."),
         ],
@@ -220,15 +232,15 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
     .multi_valued(),
     complex(
         "addresses",
-        "The user's work address; Roster keeps no other.",
+        "The user's work address (its parts), and the office location as the formatted address of type \"other\", where Entra ID's default mapping puts it. Any other address, or part, is refused.",
         &[
-            string("type", "Always \"work\".").canonical(&["work"]),
+            string("type", "\"work\" for the work address, \"other\" for the office location.").canonical(&["work", "other"]),
+            string("formatted", "The office location: only on the address of type \"other\"."),
             string("streetAddress", "The street address."),
             string("locality", "The city."),
             string("region", "The state or region."),
             string("postalCode", "The postal code."),
             string("country", "The country or region."),
-            attr("primary", Type::Boolean, "True, as the work address is the user's only one."),
         ],
     )
     .multi_valued(),
@@ -237,7 +249,7 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
         "The groups the user is in: directly, or through groups nested in them (indirect). Read-only: change membership through the Groups endpoint.",
         &[
             string("value", "The group's id.").case_exact().mutability(Mutability::ReadOnly),
-            attr("$ref", Type::UriReference, "The group's URI.").case_exact().mutability(Mutability::ReadOnly),
+            attr("$ref", Type::Reference(&["Group"]), "The group's URI.").case_exact().mutability(Mutability::ReadOnly),
             string("display", "The group's name.").mutability(Mutability::ReadOnly),
             string("type", "direct or indirect.").canonical(&["direct", "indirect"]).mutability(Mutability::ReadOnly),
         ],
@@ -263,7 +275,29 @@ const CORE_ATTRIBUTES: &[Attribute] = &[
 ];
 
 /// The enterprise extension's attributes that Roster keeps.
-const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[string("department", "The name of the user's department.")];
+const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[
+    string(
+        "employeeNumber",
+        "The identifier the organization gives the user (Graph's employeeId), at most 16 characters.",
+    ),
+    string("costCenter", "The user's cost center."),
+    string("organization", "The user's organization, as Graph's companyName."),
+    string("division", "The user's division."),
+    string("department", "The name of the user's department."),
+    complex(
+        "manager",
+        "The user's manager, another user of the directory.",
+        &[
+            string("value", "The manager's id.").case_exact(),
+            attr(
+                "$ref",
+                Type::Reference(&["User"]),
+                "The manager's URI; a request may name the manager by it instead of by 'value'.",
+            )
+            .case_exact(),
+        ],
+    ),
+];
 
 /// The core Group schema's attributes that Roster keeps.
 const GROUP_ATTRIBUTES: &[Attribute] = &[
@@ -279,7 +313,9 @@ const GROUP_ATTRIBUTES: &[Attribute] = &[
         "The users and groups in the group.",
         &[
             string("value", "The member's id.").case_exact().mutability(Mutability::Immutable),
-            attr("$ref", Type::UriReference, "The member's URI.").case_exact().mutability(Mutability::Immutable),
+            attr("$ref", Type::Reference(&["User", "Group"]), "The member's URI.")
+                .case_exact()
+                .mutability(Mutability::Immutable),
             string("display", "The member's name.").mutability(Mutability::ReadOnly),
             string("type", "User or Group.").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
         ],
@@ -440,6 +476,11 @@ mod tests {
                 state: Some("WA".into()),
                 postal_code: Some("98004".into()),
                 country: Some("United States".into()),
+                employee_id: Some("701984".into()),
+                cost_center: Some("CC-7".into()),
+                preferred_language: Some("en-US".into()),
+                manager: Some("2819c223-7f76-453a-919d-413861904646".parse().unwrap()),
+                ..ContactInfo::default()
             },
             roles: RoleSet::NONE,
             enabled: false,
@@ -449,6 +490,7 @@ mod tests {
             updated_by: "test".into(),
             version: 7,
             deleted_at: None,
+            external_id: None,
         }
     }
 

@@ -177,6 +177,10 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 
 fn apply_op(resource: &mut Value, op: &PatchOp) -> Result<(), ScimError> {
     match &op.path {
+        Some(path) if extension_urn(resource, path).is_some() => {
+            let urn = extension_urn(resource, path).unwrap_or_default();
+            apply_extension(resource, op, &urn)
+        }
         Some(path) => apply_path(resource, op.op, path, op.value.as_ref()),
         None => {
             let Some(Value::Object(attributes)) = &op.value else {
@@ -190,6 +194,39 @@ fn apply_op(resource: &mut Value, op: &PatchOp) -> Result<(), ScimError> {
             }
             Ok(())
         }
+    }
+}
+
+/// The extension's URN when `path` names a whole extension (such as the enterprise User
+/// extension's URN alone), which the path grammar reads as an attribute after a shorter URN.
+fn extension_urn(resource: &Value, path: &Path) -> Option<String> {
+    let urn = path.attr.urn.as_deref()?;
+    if path.attr.sub_attr.is_some() || path.value_filter.is_some() || path.sub_attr.is_some() {
+        return None;
+    }
+    let whole = format!("{urn}:{}", path.attr.attr);
+    is_extension_key(resource, &whole).then_some(whole)
+}
+
+/// An operation on a whole extension: add sets each attribute of the value (an object),
+/// replace makes the extension exactly the value, remove clears it.
+fn apply_extension(resource: &mut Value, op: &PatchOp, urn: &str) -> Result<(), ScimError> {
+    match (op.op, &op.value) {
+        (OpKind::Replace, Some(value @ Value::Object(_))) => {
+            apply_extension(resource, &PatchOp { op: OpKind::Remove, path: None, value: None }, urn)?;
+            apply_member(resource, OpKind::Add, urn, value)
+        }
+        (OpKind::Remove, _) => {
+            if let Some(root) = resource.as_object_mut() {
+                root.retain(|k, _| !k.eq_ignore_ascii_case(urn));
+                if let Some(schemas) = root.get_mut("schemas").and_then(Value::as_array_mut) {
+                    schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
+                }
+            }
+            Ok(())
+        }
+        (_, Some(value @ Value::Object(_))) => apply_member(resource, op.op, urn, value),
+        _ => Err(ScimError::invalid_value(format!("The value of '{}' on '{urn}' must be an object.", op.op.name()))),
     }
 }
 
@@ -210,7 +247,8 @@ fn apply_member(resource: &mut Value, op: OpKind, name: &str, value: &Value) -> 
         return Ok(());
     }
     if let (true, Value::Object(attributes)) = (is_extension_key(resource, name), value) {
-        for (attr, value) in attributes {
+        // Some clients serialise an extension with its own `schemas`; it names no attribute.
+        for (attr, value) in attributes.iter().filter(|(attr, _)| !attr.eq_ignore_ascii_case("schemas")) {
             let path = parse_path(&format!("{name}:{attr}"))?;
             apply_path(resource, op, &path, Some(value))?;
         }

@@ -5,21 +5,25 @@
 //! |-----------------------------------------|------------------------------------------|
 //! | `id`                                    | user id                                  |
 //! | `userName`                              | username (UPN form)                      |
-//! | `displayName`, `name.formatted`         | display name                             |
+//! | `displayName`                           | display name                             |
+//! | `name.formatted`                        | full name as the client formats it       |
 //! | `name.givenName`, `name.familyName`     | first and last name                      |
 //! | `title`                                 | job title                                |
 //! | `active`                                | sign-in allowed                          |
-//! | `emails[type eq "work"]` (primary)      | username                                 |
+//! | `externalId`                            | the provisioning client's id (case-exact) |
+//! | `preferredLanguage`, `locale`           | preferred language, locale               |
+//! | `emails[type eq "work"]` (primary)      | primary email (`mail`), where one is set  |
 //! | `emails[type eq "other"]`               | alternate email addresses                |
 //! | `phoneNumbers` of type `mobile`, `work`, `fax`, `other` | mobile, office, fax, alternate mobile phone |
 //! | `addresses[type eq "work"]`             | street address, city (`locality`), state (`region`), postal code, country |
-//! | enterprise `department`                 | department                               |
+//! | `addresses[type eq "other"].formatted`  | office location (Entra ID's default mapping) |
+//! | enterprise `department`, `employeeNumber`, `costCenter`, `organization`, `division` | department, employee ID, cost center, company name, division |
+//! | enterprise `manager.value`              | the manager's user id                    |
 //! | `meta.created`, `meta.lastModified`, `meta.version` | created, updated, version     |
 //!
-//! Not mapped: the office location has no fitting SCIM attribute (enterprise `organization` and
-//! `division` mean other things), so it is neither shown nor read and a PUT handler should keep
-//! the stored value; administrator roles, the must-change-password flag and deletion state are
-//! not SCIM's business.
+//! Any other attribute in a request is refused (`invalidValue`), never accepted and dropped;
+//! read-only ones (`id`, `meta`, `groups`) are ignored, as RFC 7644 §3.5.1 says. Administrator
+//! roles, the must-change-password flag and deletion state are not SCIM's business.
 
 use roster_domain::clock::Timestamp;
 use roster_domain::contact::{ContactInfo, ContactInput};
@@ -35,6 +39,37 @@ use super::ScimError;
 pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The schema URN of the enterprise User extension.
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The top-level attributes a request may hold: what [`parse_resource`] reads, and the
+/// read-only ones it ignores.
+const KEPT: [&str; 17] = [
+    "schemas",
+    "id",
+    "meta",
+    "groups",
+    "externalId",
+    "userName",
+    "name",
+    "displayName",
+    "title",
+    "active",
+    "password",
+    "preferredLanguage",
+    "locale",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    ENTERPRISE_USER,
+];
+
+/// The enterprise extension's text attributes and the fields they map to.
+const ENTERPRISE_TEXT: [(&str, Attr); 5] = [
+    ("department", Attr::Department),
+    ("employeeNumber", Attr::EmployeeId),
+    ("costCenter", Attr::CostCenter),
+    ("organization", Attr::CompanyName),
+    ("division", Attr::Division),
+];
 
 /// Phone types and the fields they map to.
 const PHONE_TYPES: [(&str, Attr); 4] = [
@@ -65,6 +100,12 @@ fn stored(contact: &ContactInfo, attr: Attr) -> Option<&str> {
         Attr::State => &contact.state,
         Attr::PostalCode => &contact.postal_code,
         Attr::Country => &contact.country,
+        Attr::Office => &contact.office,
+        Attr::Department => &contact.department,
+        Attr::EmployeeId => &contact.employee_id,
+        Attr::CostCenter => &contact.cost_center,
+        Attr::CompanyName => &contact.company_name,
+        Attr::Division => &contact.division,
         _ => return None,
     };
     field.as_deref().filter(|s| !s.is_empty())
@@ -82,6 +123,12 @@ fn input_field(input: &mut ContactInput, attr: Attr) -> Option<&mut String> {
         Attr::State => &mut input.state,
         Attr::PostalCode => &mut input.postal_code,
         Attr::Country => &mut input.country,
+        Attr::Office => &mut input.office,
+        Attr::Department => &mut input.department,
+        Attr::EmployeeId => &mut input.employee_id,
+        Attr::CostCenter => &mut input.cost_center,
+        Attr::CompanyName => &mut input.company_name,
+        Attr::Division => &mut input.division,
         _ => return None,
     })
 }
@@ -94,24 +141,40 @@ pub fn resource(user: &User, location: &str) -> Value {
     let mut r = Map::new();
     let mut schemas = vec![json!(CORE_USER)];
     r.insert("id".into(), json!(user.id.to_string()));
+    if let Some(external_id) = set(&user.external_id) {
+        r.insert("externalId".into(), json!(external_id));
+    }
     r.insert("userName".into(), json!(user.username.as_str()));
     let mut name = Map::new();
-    name.insert("formatted".into(), json!(c.display_name));
+    if let Some(formatted) = set(&c.formatted_name) {
+        name.insert("formatted".into(), json!(formatted));
+    }
     if let Some(first) = set(&c.first_name) {
         name.insert("givenName".into(), json!(first));
     }
     if let Some(last) = set(&c.last_name) {
         name.insert("familyName".into(), json!(last));
     }
-    r.insert("name".into(), Value::Object(name));
+    if !name.is_empty() {
+        r.insert("name".into(), Value::Object(name));
+    }
     r.insert("displayName".into(), json!(c.display_name));
     if let Some(title) = set(&c.job_title) {
         r.insert("title".into(), json!(title));
     }
+    if let Some(language) = set(&c.preferred_language) {
+        r.insert("preferredLanguage".into(), json!(language));
+    }
+    if let Some(locale) = set(&c.locale) {
+        r.insert("locale".into(), json!(locale));
+    }
     r.insert("active".into(), json!(user.enabled));
-    let mut emails = vec![json!({"value": user.username.as_str(), "type": "work", "primary": true})];
-    emails.extend(c.alternate_emails.iter().map(|a| json!({"value": a, "type": "other"})));
-    r.insert("emails".into(), Value::Array(emails));
+    let mut emails: Vec<Value> =
+        set(&c.mail).map(|mail| json!({"value": mail, "type": "work", "primary": true})).into_iter().collect();
+    emails.extend(c.alternate_emails.iter().map(|a| json!({"value": a, "type": "other", "primary": false})));
+    if !emails.is_empty() {
+        r.insert("emails".into(), Value::Array(emails));
+    }
     let phones: Vec<Value> = PHONE_TYPES
         .iter()
         .filter_map(|&(kind, attr)| stored(c, attr).map(|number| json!({"value": number, "type": kind})))
@@ -125,14 +188,31 @@ pub fn resource(user: &User, location: &str) -> Value {
             address.insert(part.into(), json!(value));
         }
     }
+    let mut addresses = Vec::new();
     if !address.is_empty() {
         address.insert("type".into(), json!("work"));
-        address.insert("primary".into(), json!(true));
-        r.insert("addresses".into(), json!([address]));
+        addresses.push(Value::Object(address));
     }
-    if let Some(department) = set(&c.department) {
+    if let Some(office) = stored(c, Attr::Office) {
+        addresses.push(json!({ "type": "other", "formatted": office }));
+    }
+    if !addresses.is_empty() {
+        r.insert("addresses".into(), Value::Array(addresses));
+    }
+    let mut enterprise = Map::new();
+    for (name, attr) in ENTERPRISE_TEXT {
+        if let Some(value) = stored(c, attr) {
+            enterprise.insert(name.into(), json!(value));
+        }
+    }
+    if let Some(manager) = c.manager {
+        let users = location.rsplit_once('/').map_or("", |(base, _)| base);
+        enterprise
+            .insert("manager".into(), json!({ "value": manager.to_string(), "$ref": format!("{users}/{manager}") }));
+    }
+    if !enterprise.is_empty() {
         schemas.push(json!(ENTERPRISE_USER));
-        r.insert(ENTERPRISE_USER.into(), json!({ "department": department }));
+        r.insert(ENTERPRISE_USER.into(), Value::Object(enterprise));
     }
     r.insert(
         "meta".into(),
@@ -166,8 +246,10 @@ pub struct ScimUserInput {
     pub username: String,
     /// Whether sign-in is allowed; `true` unless the body says otherwise.
     pub active: bool,
-    /// Contact fields as sent; the office location is always empty (see the module comment).
+    /// Contact fields as sent.
     pub contact: ContactInput,
+    /// `externalId`, if sent.
+    pub external_id: Option<String>,
     /// The initial password, if the client sets one (RFC 7643 `password`, write-only).
     pub password: Option<String>,
 }
@@ -212,14 +294,50 @@ fn boolean(object: &Value, name: &str, path: &str) -> Result<Option<bool>, ScimE
     }
 }
 
+/// Refuses an attribute Roster does not keep, so that a client learns of it rather than
+/// believing it stored.
+fn not_kept(path: &str) -> ScimError {
+    ScimError::invalid_value(format!(
+        "Roster does not keep the attribute '{path}'. Leave it out of the request (or out of the provisioning \
+         client's attribute mappings)."
+    ))
+}
+
+/// Refuses every member of `object` not among `known` that holds a value: an empty one (such
+/// as the `"roles": []` Entra ID sends) sets nothing, so nothing is lost.
+fn only(object: &Value, known: &[&str], prefix: &str) -> Result<(), ScimError> {
+    let Some(members) = object.as_object() else { return Ok(()) };
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
+    };
+    match members.iter().find(|(k, v)| !empty(v) && !known.iter().any(|n| n.eq_ignore_ascii_case(k))) {
+        Some((unknown, _)) => Err(not_kept(&format!("{prefix}{unknown}"))),
+        None => Ok(()),
+    }
+}
+
+/// An address of a provisioning client's proxy-address list (`smtp:alias@…`) as a plain address.
+fn without_smtp(address: &str) -> &str {
+    let address = address.trim();
+    match address.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("smtp:") => &address[5..],
+        _ => address,
+    }
+}
+
 /// Reads a POST or PUT body. Only the JSON shape is checked here; the directory validates the
-/// contents. Read-only (`id`, `meta`) and unsupported attributes are ignored, as are addresses
-/// of types other than `work` (an address without a type counts as the work address). `active`
-/// defaults to true and, like other booleans, may be the string `"True"` or `"False"`.
+/// contents. Read-only attributes (`id`, `meta`, `groups`) are ignored; any other attribute
+/// Roster does not keep is refused. An address without a type counts as the work address.
+/// `active` defaults to true and, like other booleans, may be the string `"True"` or `"False"`.
 pub fn parse_resource(value: &Value) -> Result<ScimUserInput, ScimError> {
     if !value.is_object() {
         return Err(ScimError::invalid_syntax("The request body must be a JSON object."));
     }
+    only(value, &KEPT, "")?;
     if member(value, "schemas").is_some() && !filter::lists_schema(value, CORE_USER) {
         return Err(ScimError::invalid_syntax(format!("The resource's 'schemas' must list {CORE_USER}.")));
     }
@@ -232,6 +350,9 @@ pub fn parse_resource(value: &Value) -> Result<ScimUserInput, ScimError> {
     let mut contact = ContactInput::default();
 
     let name = object(value, "name")?;
+    if let Some(name) = name {
+        only(name, &["formatted", "givenName", "familyName"], "name.")?;
+    }
     let name_part = |part: &str| -> Result<String, ScimError> {
         Ok(match name {
             Some(name) => string(name, part, &format!("name.{part}"))?.unwrap_or_default().to_string(),
@@ -241,6 +362,7 @@ pub fn parse_resource(value: &Value) -> Result<ScimUserInput, ScimError> {
     contact.first_name = name_part("givenName")?;
     contact.last_name = name_part("familyName")?;
     let formatted = name_part("formatted")?;
+    contact.formatted_name = formatted.clone();
     let full_name = [contact.first_name.trim(), contact.last_name.trim()]
         .into_iter()
         .filter(|p| !p.is_empty())
@@ -252,26 +374,39 @@ pub fn parse_resource(value: &Value) -> Result<ScimUserInput, ScimError> {
         .unwrap_or(&username)
         .to_string();
     contact.job_title = string(value, "title", "title")?.unwrap_or_default().to_string();
+    contact.preferred_language =
+        string(value, "preferredLanguage", "preferredLanguage")?.unwrap_or_default().to_string();
+    contact.locale = string(value, "locale", "locale")?.unwrap_or_default().to_string();
+    let external_id = string(value, "externalId", "externalId")?.map(str::to_string);
 
-    for email in values(value, "emails")? {
+    let emails = values(value, "emails")?;
+    let mut others = Vec::new();
+    for email in emails {
+        only(email, &["value", "type", "primary", "display"], "emails.")?;
         let address = string(email, "value", "emails.value")?
             .ok_or_else(|| ScimError::invalid_value("Each of 'emails' needs a 'value'."))?;
         let kind = string(email, "type", "emails.type")?.unwrap_or_default();
         let primary = boolean(email, "primary", "emails.primary")?.unwrap_or(false);
-        if address.trim().eq_ignore_ascii_case(username.trim()) {
-            continue;
-        }
         if primary || kind.eq_ignore_ascii_case("work") {
-            return Err(ScimError::invalid_value(format!(
-                "The primary (work) email '{address}' differs from userName '{username}'. A Roster user's primary email \
-                 address is their username: change userName to change it, or send other addresses with type \
-                 \"other\"."
-            )));
+            if !contact.mail.is_empty() && !contact.mail.eq_ignore_ascii_case(address.trim()) {
+                return Err(ScimError::invalid_value(
+                    "Only one primary (or work) email is allowed: Roster keeps one primary address; send others \
+                     with type \"other\".",
+                ));
+            }
+            contact.mail = address.trim().to_string();
+        } else {
+            others.push(without_smtp(address));
         }
-        contact.alternate_emails.push(address.to_string());
     }
+    // Entra ID sends the user's proxy addresses as "other" emails, the primary one among them:
+    // an address that is the username or the primary email is the user's own, not an alternate.
+    let own = |a: &str| a.eq_ignore_ascii_case(username.trim()) || a.eq_ignore_ascii_case(contact.mail.trim());
+    let alternates: Vec<String> = others.into_iter().filter(|a| !own(a)).map(str::to_string).collect();
+    contact.alternate_emails = alternates;
 
     for phone in values(value, "phoneNumbers")? {
+        only(phone, &["value", "type", "primary", "display"], "phoneNumbers.")?;
         let number = string(phone, "value", "phoneNumbers.value")?
             .ok_or_else(|| ScimError::invalid_value("Each of 'phoneNumbers' needs a 'value'."))?;
         let kind = string(phone, "type", "phoneNumbers.type")?.unwrap_or_default();
@@ -288,25 +423,70 @@ pub fn parse_resource(value: &Value) -> Result<ScimUserInput, ScimError> {
         }
     }
 
-    let mut work_addresses = values(value, "addresses")?
-        .iter()
-        .filter(|a| member(a, "type").and_then(Value::as_str).is_none_or(|kind| kind.eq_ignore_ascii_case("work")));
-    if let Some(address) = work_addresses.next() {
-        if work_addresses.next().is_some() {
-            return Err(ScimError::invalid_value("Only one work address is allowed."));
-        }
-        for (part, attr) in ADDRESS_PARTS {
-            let text = string(address, part, &format!("addresses.{part}"))?.unwrap_or_default();
-            if let Some(field) = input_field(&mut contact, attr) {
-                *field = text.to_string();
+    let (mut work, mut office) = (0, 0);
+    for address in values(value, "addresses")? {
+        let kind = string(address, "type", "addresses.type")?.unwrap_or("work");
+        if kind.eq_ignore_ascii_case("work") {
+            work += 1;
+            if work > 1 {
+                return Err(ScimError::invalid_value("Only one work address is allowed."));
             }
+            let parts: Vec<&str> = ADDRESS_PARTS.iter().map(|&(p, _)| p).collect();
+            only(address, &[parts.as_slice(), &["type", "primary"]].concat(), "addresses[type eq \"work\"].")?;
+            for (part, attr) in ADDRESS_PARTS {
+                let text = string(address, part, &format!("addresses.{part}"))?.unwrap_or_default();
+                if let Some(field) = input_field(&mut contact, attr) {
+                    *field = text.to_string();
+                }
+            }
+        } else if kind.eq_ignore_ascii_case("other") {
+            // Entra ID's default mapping sends the office location here.
+            office += 1;
+            if office > 1 {
+                return Err(ScimError::invalid_value("Only one address of type \"other\" (the office) is allowed."));
+            }
+            only(address, &["formatted", "type", "primary"], "addresses[type eq \"other\"].")?;
+            contact.office = string(address, "formatted", "addresses.formatted")?.unwrap_or_default().to_string();
+        } else {
+            return Err(not_kept(&format!("addresses[type eq \"{kind}\"]")));
         }
     }
 
     if let Some(enterprise) = object(value, ENTERPRISE_USER)? {
-        contact.department = string(enterprise, "department", "department")?.unwrap_or_default().to_string();
+        let names: Vec<&str> = ENTERPRISE_TEXT.iter().map(|&(n, _)| n).chain(["manager"]).collect();
+        only(enterprise, &names, &format!("{ENTERPRISE_USER}:"))?;
+        for (name, attr) in ENTERPRISE_TEXT {
+            let text = string(enterprise, name, name)?.unwrap_or_default();
+            if let Some(field) = input_field(&mut contact, attr) {
+                *field = text.to_string();
+            }
+        }
+        contact.manager = manager(enterprise)?;
     }
-    Ok(ScimUserInput { username, active, contact, password })
+    Ok(ScimUserInput { username, active, contact, external_id, password })
+}
+
+/// The enterprise `manager`: `{"value": id}` as RFC 7643 writes it (or only its `$ref`), or the
+/// bare id that Entra ID's PATCH sends as the value of the `manager` path.
+fn manager(enterprise: &Value) -> Result<String, ScimError> {
+    let path = "manager";
+    Ok(match member(enterprise, path) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(id)) => id.clone(),
+        Some(object @ Value::Object(_)) => {
+            only(object, &["value", "$ref", "displayName"], "manager.")?;
+            match string(object, "value", "manager.value")? {
+                Some(id) => id.to_string(),
+                // A manager named only by URI: the id is its last segment.
+                None => string(object, "$ref", "manager.$ref")?
+                    .map(|uri| uri.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string())
+                    .unwrap_or_default(),
+            }
+        }
+        Some(_) => {
+            return Err(ScimError::invalid_value("'manager' must be an object with the manager's id as 'value'."))
+        }
+    })
 }
 
 /// The SCIM attribute (as a PATCH path) of a field of Roster's forms, so a validation error can
@@ -320,6 +500,15 @@ pub fn field_to_attribute(field: &str) -> String {
         "last_name" => "name.familyName",
         "job_title" => "title",
         "department" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "employee_id" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        "cost_center" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+        "company_name" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+        "division" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
+        "manager" => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "mail" => r#"emails[type eq "work"].value"#,
+        "office" => r#"addresses[type eq "other"].formatted"#,
+        "preferred_language" => "preferredLanguage",
+        "locale" => "locale",
         "mobile_phone" => r#"phoneNumbers[type eq "mobile"].value"#,
         "office_phone" => r#"phoneNumbers[type eq "work"].value"#,
         "fax" => r#"phoneNumbers[type eq "fax"].value"#,
@@ -342,7 +531,7 @@ pub fn field_to_attribute(field: &str) -> String {
 /// attributes Roster doesn't map, sub-attributes other than `type` and `value` (and the address
 /// parts), operators an attribute doesn't support, and, among alternate emails, two conditions
 /// on the same address joined by `and` (such as `emails[value sw "a" and value ew "z"]`) or a
-/// negated `co`/`sw`/`ew`. A filter that holds for every user (`emails[type eq "work"]`)
+/// negated `co`/`sw`/`ew`. A filter that holds for every user (`not (emails[type eq "home"])`)
 /// compiles to `Present(Id)`, one that holds for none (`emails[type eq "home"]`) to its negation.
 pub fn user_filter(filter: &Filter) -> Result<UserFilter, ScimError> {
     Ok(match translate(filter)? {
@@ -449,11 +638,14 @@ enum Target {
     Multi(Multi, Option<String>),
 }
 
-const SINGLE: [(&str, Option<&str>, Kind, Attr); 10] = [
+const SINGLE: [(&str, Option<&str>, Kind, Attr); 13] = [
     ("id", None, Kind::Id, Attr::Id),
+    ("externalId", None, Kind::Text, Attr::ExternalId),
+    ("preferredLanguage", None, Kind::Text, Attr::PreferredLanguage),
+    ("locale", None, Kind::Text, Attr::Locale),
     ("userName", None, Kind::Text, Attr::Username),
     ("displayName", None, Kind::Text, Attr::DisplayName),
-    ("name", Some("formatted"), Kind::Text, Attr::DisplayName),
+    ("name", Some("formatted"), Kind::Text, Attr::FormattedName),
     ("name", Some("givenName"), Kind::Text, Attr::FirstName),
     ("name", Some("familyName"), Kind::Text, Attr::LastName),
     ("title", None, Kind::Text, Attr::JobTitle),
@@ -462,10 +654,8 @@ const SINGLE: [(&str, Option<&str>, Kind, Attr); 10] = [
     ("meta", Some("lastModified"), Kind::Time, Attr::UpdatedAt),
 ];
 
-/// Whether the values of `emails` exist for every user, for some, or once per address.
+/// Whether the values of a multi-valued attribute exist for some users, or once per address.
 enum Exists {
-    /// The work email: every user has it.
-    Always,
     /// One value per item of a list field (alternate emails).
     Each(Attr),
     /// One value when any of these fields is set.
@@ -492,7 +682,11 @@ impl Multi {
     fn elements(self) -> Vec<Element> {
         match self {
             Multi::Emails => vec![
-                Element { kind: "work", fields: vec![("value", Attr::Username)], exists: Exists::Always },
+                Element {
+                    kind: "work",
+                    fields: vec![("value", Attr::MailSet)],
+                    exists: Exists::When(vec![Attr::MailSet]),
+                },
                 Element {
                     kind: "other",
                     fields: vec![("value", Attr::AlternateEmail)],
@@ -503,11 +697,18 @@ impl Multi {
                 .iter()
                 .map(|&(kind, attr)| Element { kind, fields: vec![("value", attr)], exists: Exists::When(vec![attr]) })
                 .collect(),
-            Multi::Addresses => vec![Element {
-                kind: "work",
-                fields: ADDRESS_PARTS.to_vec(),
-                exists: Exists::When(ADDRESS_PARTS.iter().map(|&(_, a)| a).collect()),
-            }],
+            Multi::Addresses => vec![
+                Element {
+                    kind: "work",
+                    fields: ADDRESS_PARTS.to_vec(),
+                    exists: Exists::When(ADDRESS_PARTS.iter().map(|&(_, a)| a).collect()),
+                },
+                Element {
+                    kind: "other",
+                    fields: vec![("formatted", Attr::Office)],
+                    exists: Exists::When(vec![Attr::Office]),
+                },
+            ],
         }
     }
 
@@ -515,7 +716,7 @@ impl Multi {
         let mut subs = vec!["type"];
         match self {
             Multi::Emails | Multi::Phones => subs.push("value"),
-            Multi::Addresses => subs.extend(ADDRESS_PARTS.iter().map(|&(p, _)| p)),
+            Multi::Addresses => subs.extend(ADDRESS_PARTS.iter().map(|&(p, _)| p).chain(["formatted"])),
         }
         subs
     }
@@ -528,8 +729,10 @@ fn unsupported(what: impl std::fmt::Display) -> ScimError {
 fn target(path: &AttrPath) -> Result<Target, ScimError> {
     match path.urn.as_deref() {
         Some(urn) if urn.eq_ignore_ascii_case(ENTERPRISE_USER) => {
-            return if path.is("department", None) {
-                Ok(Target::Single(Kind::Text, Attr::Department))
+            return if let Some(&(_, attr)) = ENTERPRISE_TEXT.iter().find(|(name, _)| path.is(name, None)) {
+                Ok(Target::Single(Kind::Text, attr))
+            } else if path.is("manager", Some("value")) {
+                Ok(Target::Single(Kind::Text, Attr::Manager))
             } else {
                 Err(unsupported(path))
             };
@@ -720,7 +923,6 @@ fn values_where(multi: Multi, filter: &Filter) -> Result<Cond, ScimError> {
     for element in multi.elements() {
         let condition = element_condition(multi, &element, filter)?.fold();
         let found = match &element.exists {
-            Exists::Always => condition.on_fields(),
             Exists::When(attrs) => {
                 let exists = attrs.iter().fold(Cond::Const(false), |c, &a| c.or(Cond::Filter(UserFilter::Present(a))));
                 exists.and(condition.on_fields())
@@ -753,6 +955,17 @@ fn element_condition(multi: Multi, element: &Element, filter: &Filter) -> Result
         return Ok(Elem::Const(filter::matches_value(filter, &json!({ "type": element.kind }), &parent, &case_exact)));
     }
     let Some(&(_, attr)) = element.fields.iter().find(|(name, _)| path.is(name, None)) else {
+        if multi.sub_attributes().iter().any(|s| path.is(s, None)) {
+            // A part this kind of value never has (a work address has no `formatted`): the
+            // evaluator decides the test on a value without it.
+            let parent = AttrPath::new(multi.name());
+            return Ok(Elem::Const(filter::matches_value(
+                filter,
+                &json!({ "type": element.kind }),
+                &parent,
+                &case_exact,
+            )));
+        }
         return Err(unsupported(full));
     };
     match test {
@@ -842,6 +1055,7 @@ mod tests {
                 state: Some("WA".into()),
                 postal_code: Some("98052".into()),
                 country: Some("United States".into()),
+                ..ContactInfo::default()
             },
             roles: RoleSet::NONE,
             enabled: true,
@@ -851,6 +1065,7 @@ mod tests {
             updated_by: "test".into(),
             version: 3,
             deleted_at: None,
+            external_id: None,
         }
     }
 
@@ -874,14 +1089,11 @@ mod tests {
                 "schemas": [CORE_USER, ENTERPRISE_USER],
                 "id": "2819c223-7f76-453a-919d-413861904646",
                 "userName": "adele.vance@contoso.com",
-                "name": {"formatted": "Adele Vance", "givenName": "Adele", "familyName": "Vance"},
+                "name": {"givenName": "Adele", "familyName": "Vance"},
                 "displayName": "Adele Vance",
                 "title": "Retail Manager",
                 "active": true,
-                "emails": [
-                    {"value": "adele.vance@contoso.com", "type": "work", "primary": true},
-                    {"value": "adele@fabrikam.com", "type": "other"}
-                ],
+                "emails": [{"value": "adele@fabrikam.com", "type": "other", "primary": false}],
                 "phoneNumbers": [
                     {"value": "+14255550101", "type": "mobile"},
                     {"value": "+14255550100x123", "type": "work"},
@@ -890,8 +1102,8 @@ mod tests {
                 ],
                 "addresses": [{
                     "type": "work", "streetAddress": "1 Microsoft Way", "locality": "Redmond", "region": "WA",
-                    "postalCode": "98052", "country": "United States", "primary": true
-                }],
+                    "postalCode": "98052", "country": "United States"
+                }, {"type": "other", "formatted": "18/2111"}],
                 ENTERPRISE_USER: {"department": "Retail"},
                 "meta": {
                     "resourceType": "User",
@@ -910,11 +1122,9 @@ mod tests {
         let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys.iter().copied().collect::<std::collections::BTreeSet<_>>(),
-            ["active", "displayName", "emails", "id", "meta", "name", "schemas", "userName"].into()
+            ["active", "displayName", "id", "meta", "schemas", "userName"].into()
         );
         assert_eq!(r["schemas"], json!([CORE_USER]));
-        assert_eq!(r["name"], json!({"formatted": "Megan"}));
-        assert_eq!(r["emails"], json!([{"value": "megan@contoso.com", "type": "work", "primary": true}]));
     }
 
     #[test]
@@ -936,8 +1146,8 @@ mod tests {
             "roles": [],
             "title": "Engineer",
             "phoneNumbers": [{"type": "work", "value": "+1 425 555 0100"}, {"type": "Mobile", "value": "+14255550101"}],
-            "addresses": [{"type": "work", "locality": "Redmond", "country": "US"}, {"type": "home", "locality": "Seattle"}],
-            ENTERPRISE_USER: {"department": "Engineering", "manager": {"value": "x"}}
+            "addresses": [{"type": "work", "locality": "Redmond", "country": "US"}, {"type": "other", "formatted": "18/2111"}],
+            ENTERPRISE_USER: {"department": "Engineering", "employeeNumber": "701984", "manager": {"value": "x"}}
         })
     }
 
@@ -953,15 +1163,21 @@ mod tests {
                 display_name: "givenName familyName".into(),
                 first_name: "givenName".into(),
                 last_name: "familyName".into(),
+                formatted_name: "givenName familyName".into(),
                 job_title: "Engineer".into(),
                 department: "Engineering".into(),
                 office_phone: "+1 425 555 0100".into(),
                 mobile_phone: "+14255550101".into(),
                 city: "Redmond".into(),
                 country: "US".into(),
+                office: "18/2111".into(),
+                mail: "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@contoso.com".into(),
+                employee_id: "701984".into(),
+                manager: "x".into(),
                 ..ContactInput::default()
             }
         );
+        assert_eq!(input.external_id.as_deref(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
     }
 
     #[test]
@@ -986,6 +1202,8 @@ mod tests {
         assert_eq!(input.password.as_deref(), Some("1mz050nq"));
         assert_eq!(input.contact.alternate_emails, vec!["isaiah@home.example"]);
         assert_eq!(input.contact.display_name, "Isaiah Langer");
+        assert_eq!(input.contact.locale, "en-US");
+        assert_eq!(input.external_id.as_deref(), Some("00ujl29u0le5T6Aj10h7"));
     }
 
     #[test]
@@ -1003,7 +1221,6 @@ mod tests {
         let input = parse_resource(&resource(&user, LOCATION)).unwrap();
         assert_eq!(input.username, user.username.as_str());
         let mut expected = user.contact.to_input();
-        expected.office = String::new();
         for (attr, number) in [
             (Attr::MobilePhone, "+14255550101"),
             (Attr::OfficePhone, "+14255550100x123"),
@@ -1020,11 +1237,24 @@ mod tests {
         let refused = |body: Value| parse_resource(&body).unwrap_err();
         let e = refused(json!({"displayName": "x"}));
         assert_eq!((e.scim_type, e.detail.as_str()), (Some("invalidValue"), "'userName' is required."));
-        let e = refused(json!({"userName": "a@b.io", "emails": [{"value": "c@b.io", "type": "work"}]}));
+        let e = refused(
+            json!({"userName": "a@b.io", "emails": [{"value": "c@b.io", "type": "work"}, {"value": "d@b.io", "primary": "True"}]}),
+        );
         assert_eq!(e.scim_type, Some("invalidValue"));
-        assert!(e.detail.contains("primary email address is their username"), "{}", e.detail);
-        let e = refused(json!({"userName": "a@b.io", "emails": [{"value": "c@b.io", "primary": "True"}]}));
-        assert!(e.detail.contains("differs from userName"));
+        assert!(e.detail.contains("Only one primary"), "{}", e.detail);
+        for (body, attribute) in [
+            (json!({"userName": "a@b.io", "nickName": "Babs"}), "'nickName'"),
+            (json!({"userName": "a@b.io", "name": {"middleName": "B"}}), "'name.middleName'"),
+            (json!({"userName": "a@b.io", "addresses": [{"type": "home", "locality": "Leeds"}]}), "home"),
+            (json!({"userName": "a@b.io", "addresses": [{"formatted": "1 Way"}]}), "formatted"),
+            (json!({"userName": "a@b.io", "emails": [{"value": "c@b.io", "label": "x"}]}), "'emails.label'"),
+            (json!({"userName": "a@b.io", ENTERPRISE_USER: {"costCentre": "1"}}), "costCentre"),
+            (json!({"userName": "a@b.io", "urn:example:custom:User": {"badge": "1"}}), "urn:example:custom:User"),
+        ] {
+            let e = refused(body);
+            assert_eq!(e.scim_type, Some("invalidValue"));
+            assert!(e.detail.contains("does not keep") && e.detail.contains(attribute), "{}", e.detail);
+        }
         let e = refused(json!({"userName": "a@b.io", "phoneNumbers": [{"value": "+1", "type": "pager"}]}));
         assert!(e.detail.contains("'pager'"), "{}", e.detail);
         let e = refused(
@@ -1050,14 +1280,15 @@ mod tests {
     }
 
     #[test]
-    fn ignores_read_only_and_unknown_attributes_and_unassigned_values() {
+    fn ignores_read_only_attributes_and_empty_values() {
         let input = parse_resource(&json!({
-            "userName": "a@b.io", "id": "x", "meta": {"version": "W/\"9\""}, "nickName": "Babs",
-            "title": null, "emails": [{"value": "A@B.IO", "type": "other"}]
+            "userName": "a@b.io", "id": "x", "meta": {"version": "W/\"9\""}, "groups": [{"value": "g"}],
+            "roles": [], "nickName": "", "title": null,
+            "emails": [{"value": "A@B.IO", "type": "other"}, {"value": "smtp:c@b.io", "type": "other"}]
         }))
         .unwrap();
         assert_eq!(input.contact.job_title, "");
-        assert!(input.contact.alternate_emails.is_empty(), "the username itself is not an alternate");
+        assert_eq!(input.contact.alternate_emails, ["c@b.io"], "the username itself is not an alternate");
     }
 
     #[test]
@@ -1068,7 +1299,8 @@ mod tests {
         assert_eq!(field_to_attribute("alternate_email.3"), r#"emails[type eq "other"]"#);
         assert_eq!(field_to_attribute("postal_code"), r#"addresses[type eq "work"].postalCode"#);
         assert_eq!(field_to_attribute("department"), format!("{ENTERPRISE_USER}:department"));
-        assert_eq!(field_to_attribute("office"), "office");
+        assert_eq!(field_to_attribute("office"), r#"addresses[type eq "other"].formatted"#);
+        assert_eq!(field_to_attribute("employee_id"), format!("{ENTERPRISE_USER}:employeeNumber"));
         for field in ["username", "password", "display_name", "fax", "city", "alternate_email.1", "street_address"] {
             assert!(parse_path(&field_to_attribute(field)).is_ok(), "{field}");
         }
@@ -1086,7 +1318,7 @@ mod tests {
     fn translates_single_valued_attributes() {
         assert_eq!(compile(r#"userName eq "a@b.io""#).unwrap(), text(Attr::Username, Op::Eq, "a@b.io"));
         assert_eq!(compile(r#"name.givenName sw "Ad""#).unwrap(), text(Attr::FirstName, Op::StartsWith, "Ad"));
-        assert_eq!(compile(r#"name.formatted co "V""#).unwrap(), text(Attr::DisplayName, Op::Contains, "V"));
+        assert_eq!(compile(r#"name.formatted co "V""#).unwrap(), text(Attr::FormattedName, Op::Contains, "V"));
         assert_eq!(
             compile(&format!(r#"{ENTERPRISE_USER}:department ew "tail""#)).unwrap(),
             text(Attr::Department, Op::EndsWith, "tail")
@@ -1113,13 +1345,16 @@ mod tests {
         assert_eq!(
             compile(r#"emails co "fabrikam""#).unwrap(),
             UserFilter::Or(vec![
-                text(Attr::Username, Op::Contains, "fabrikam"),
+                UserFilter::And(vec![
+                    UserFilter::Present(Attr::MailSet),
+                    text(Attr::MailSet, Op::Contains, "fabrikam")
+                ]),
                 text(Attr::AlternateEmail, Op::Contains, "fabrikam")
             ])
         );
         assert_eq!(
             compile(r#"emails[type eq "work" and value eq "a@b.io"]"#).unwrap(),
-            text(Attr::Username, Op::Eq, "a@b.io")
+            UserFilter::And(vec![UserFilter::Present(Attr::MailSet), text(Attr::MailSet, Op::Eq, "a@b.io")])
         );
         assert_eq!(
             compile(r#"emails[type eq "other" and value ew "@fabrikam.com"]"#).unwrap(),
@@ -1193,13 +1428,28 @@ mod tests {
         let address = (small(), small(), small(), small(), small());
         let alternates = prop::collection::vec("[ab]{0,2}(@(x|y)\\.io)?|[aAé@]{0,3}", 0..3);
         let rest = (alternates, any::<bool>(), prop::sample::select(&IDS[..]), prop::sample::select(&TIMES[..]));
-        (names, phones, address, rest, prop::sample::select(&TIMES[..])).prop_map(
+        let manager = prop::option::of(prop::sample::select(&IDS[..]));
+        let mail = prop::option::of("[ab]{1,2}@(x|y)\\.io");
+        let organisation =
+            (small(), mail, prop::option::of("[aAbB]{0,2}"), small(), small(), small(), small(), manager, small());
+        (names, phones, address, rest, prop::sample::select(&TIMES[..]), organisation).prop_map(
             |(
                 (username, display_name, first_name, last_name, job_title, department),
                 (mobile_phone, office_phone, fax, alternate_mobile_phone),
                 (street_address, city, state, postal_code, country),
                 (alternate_emails, enabled, id, created),
                 updated,
+                (
+                    office,
+                    mail,
+                    external_id,
+                    employee_id,
+                    cost_center,
+                    preferred_language,
+                    division,
+                    manager,
+                    formatted_name,
+                ),
             )| User {
                 id: id.parse::<UserId>().unwrap(),
                 username: Username::parse(&username).unwrap(),
@@ -1209,7 +1459,7 @@ mod tests {
                     last_name,
                     job_title,
                     department,
-                    office: None,
+                    office,
                     office_phone,
                     mobile_phone,
                     alternate_mobile_phone,
@@ -1220,6 +1470,15 @@ mod tests {
                     state,
                     postal_code,
                     country,
+                    mail,
+                    employee_id,
+                    cost_center,
+                    preferred_language,
+                    division,
+                    manager: manager.map(|m| m.parse().unwrap()),
+                    company_name: None,
+                    formatted_name,
+                    locale: None,
                 },
                 roles: RoleSet::NONE,
                 enabled,
@@ -1229,6 +1488,7 @@ mod tests {
                 updated_by: "test".into(),
                 version: 1,
                 deleted_at: None,
+                external_id,
             },
         )
     }
@@ -1308,7 +1568,13 @@ mod tests {
             "NAME.FAMILYNAME",
             "title",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
             "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+            "externalId",
+            "preferredLanguage",
+            "addresses.formatted",
             "addresses.locality",
             "addresses.region",
             "addresses.postalCode",
@@ -1319,7 +1585,7 @@ mod tests {
         ];
         let leaf = prop_oneof![
             6 => atoms(&text_paths, text_values()),
-            1 => atoms(&["id"], id_values()),
+            1 => atoms(&["id", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"], id_values()),
             1 => atoms(&["active"], bool_values()),
             2 => atoms(&["meta.created", "meta.lastModified"], time_values()),
             2 => atoms(&["emails.type", "phoneNumbers.type", "addresses.type", "addresses"], type_values()),
@@ -1334,7 +1600,7 @@ mod tests {
             ].boxed()),
             1 => value_path("addresses", prop_oneof![
                 atoms(&["type"], type_values()),
-                atoms(&["locality", "region", "postalCode", "country", "streetAddress"], text_values()),
+                atoms(&["locality", "region", "postalCode", "country", "streetAddress", "formatted"], text_values()),
             ].boxed()),
         ];
         leaf.prop_recursive(3, 12, 2, logic)

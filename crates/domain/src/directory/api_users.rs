@@ -11,9 +11,10 @@ use tokio::time::Instant;
 
 use super::{bool_change, hash_off_thread, Actor, Directory};
 use crate::audit::AuditAction;
+use crate::audit::FieldChange;
 use crate::clock::Timestamp;
-use crate::contact::{ContactInfo, ContactInput, ValidationContext};
-use crate::error::{DomainError, StoreError};
+use crate::contact::{ContactInfo, ContactInput};
+use crate::error::{DomainError, FieldError, StoreError};
 use crate::notify::{self, Occasion, PasswordEvent};
 use crate::password;
 use crate::permission::Permission;
@@ -60,6 +61,8 @@ pub struct ApiNewUser {
     /// set one through self-service reset).
     pub password: Option<String>,
     pub must_change_password: bool,
+    /// The provisioning client's own id for the user.
+    pub external_id: Option<String>,
 }
 
 /// A change to a user through an API: the whole contact form as it should be afterwards, and
@@ -70,6 +73,8 @@ pub struct ApiUserChange {
     pub enabled: Option<bool>,
     /// A new password and whether it must be changed at next sign-in.
     pub password: Option<(String, bool)>,
+    /// A new `externalId` (`Some(None)` clears it); `None` keeps it.
+    pub external_id: Option<Option<String>>,
 }
 
 impl Directory {
@@ -115,20 +120,22 @@ impl Directory {
         actor.require(Permission::CreateUser, RoleSet::NONE)?;
         let mut errors = Vec::new();
         let username = Username::parse(&input.username).map_err(|e| errors.push(e)).ok();
-        let region = self.region().await?;
         let name = username.as_ref().map(Username::as_str).unwrap_or_default();
-        let contact =
-            input.contact.validate(ValidationContext { region, username: name }).map_err(|e| errors.extend(e)).ok();
+        let contact = self.check_contact(&input.contact, name, None).await?.map_err(|e| errors.extend(e)).ok();
+        let external_id = external_id(input.external_id.as_deref()).map_err(|e| errors.push(e)).ok();
         let min_length = self.min_password_length().await?;
         if let (Some(password), Some(username)) = (&input.password, &username) {
             if let Err(e) = password::check_strength("password", password, username.as_str(), min_length) {
                 errors.push(e);
             }
         }
-        let (Some(username), Some(contact), true) = (username, contact, errors.is_empty()) else {
+        let (Some(username), Some(contact), Some(external_id), true) =
+            (username, contact, external_id, errors.is_empty())
+        else {
             return Err(DomainError::Invalid(errors));
         };
-        let changes = ContactInfo::default().changes_from_empty(&contact);
+        let mut changes = ContactInfo::default().changes_from_empty(&contact);
+        changes.extend(external_id_change(&None, &external_id));
         if changes.iter().any(|c| c.sensitive) {
             actor.require(Permission::EditRecoveryContacts, RoleSet::NONE)?;
         }
@@ -145,12 +152,12 @@ impl Directory {
             updated_by: actor.display_name.clone(),
             version: 1,
             deleted_at: None,
+            external_id,
         };
         let hash = match input.password {
             Some(password) => Some(hash_off_thread(password).await?),
             None => None,
         };
-        let mut changes = changes;
         if !user.enabled {
             changes.push(bool_change("enabled", true, false));
         }
@@ -209,23 +216,27 @@ impl Directory {
     /// nothing.
     async fn change_via_api(&self, actor: &Actor, before: &User, change: &ApiUserChange) -> Result<User, DomainError> {
         let id = before.id;
-        let region = self.region().await?;
         let mut errors = Vec::new();
-        let contact = change
-            .contact
-            .validate(ValidationContext { region, username: before.username.as_str() })
+        let contact = self
+            .check_contact(&change.contact, before.username.as_str(), Some(id))
+            .await?
             .map_err(|e| errors.extend(e))
             .ok();
+        let external_id = match &change.external_id {
+            Some(sent) => external_id(sent.as_deref()).map_err(|e| errors.push(e)).ok(),
+            None => Some(before.external_id.clone()),
+        };
         if let Some((password, _)) = &change.password {
             let min_length = self.min_password_length().await?;
             if let Err(e) = password::check_strength("password", password, before.username.as_str(), min_length) {
                 errors.push(e);
             }
         }
-        let Some(contact) = contact.filter(|_| errors.is_empty()) else {
+        let (Some(contact), Some(external_id), true) = (contact, external_id, errors.is_empty()) else {
             return Err(DomainError::Invalid(errors));
         };
         let mut changes = contact.changes_from(&before.contact);
+        changes.extend(external_id_change(&before.external_id, &external_id));
         if changes.iter().any(|c| !c.sensitive) {
             actor.require(Permission::EditProfile, before.roles)?;
         }
@@ -245,7 +256,7 @@ impl Directory {
         }
         let mut after = before.clone();
         if !changes.is_empty() {
-            after = User { contact, enabled, ..actor.next_version(before) };
+            after = User { contact, enabled, external_id, ..actor.next_version(before) };
             let audit = actor.audit(AuditAction::ContactChanged, Some(&after), changes);
             let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
             self.save_with(before, &after, &audit, &notices).await?;
@@ -267,6 +278,34 @@ impl Directory {
         }
         Ok(after)
     }
+}
+
+/// The longest `externalId` kept: room for any client's identifier, a GUID or a DN.
+pub const MAX_EXTERNAL_ID: usize = 256;
+
+/// A provisioning client's id: kept exactly as sent (it is compared with case), without
+/// control characters, blank meaning none.
+fn external_id(sent: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(sent) = sent.filter(|s| !s.is_empty()) else { return Ok(None) };
+    if sent.chars().count() > MAX_EXTERNAL_ID || sent.chars().any(char::is_control) || sent.trim() != sent {
+        return Err(FieldError::new(
+            "external_id",
+            format!(
+                "An external id must be at most {MAX_EXTERNAL_ID} characters, without control characters or \
+                 spaces at either end."
+            ),
+        ));
+    }
+    Ok(Some(sent.to_string()))
+}
+
+fn external_id_change(before: &Option<String>, after: &Option<String>) -> Option<FieldChange> {
+    (before != after).then(|| FieldChange {
+        field: "external_id".into(),
+        sensitive: false,
+        before: before.clone(),
+        after: after.clone(),
+    })
 }
 
 fn version_conflict(user: &User) -> DomainError {

@@ -117,6 +117,7 @@ impl<R: Read> Plan<'_, R> {
                 updated_by: self.actor.display_name.clone(),
                 version: 1,
                 deleted_at: None,
+                external_id: None,
             };
             let changes = crate::contact::ContactInfo::default().changes_from_empty(&user.contact);
             let audit = self.actor.audit(AuditAction::UserCreated, Some(&user), changes);

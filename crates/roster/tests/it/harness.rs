@@ -272,6 +272,7 @@ pub async fn bulk(directory: &Directory, names: &[(&str, &str)], emails: &[(usiz
             updated_by: "test".into(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         })
         .collect();
     let total = users.len();

@@ -21,6 +21,8 @@ mod readiness;
 mod recovery;
 mod schemathesis;
 mod scim;
+mod scim_conformance;
 mod scim_groups;
+mod scim_provisioning;
 mod signin;
 mod signin_log;

@@ -20,6 +20,8 @@ enum Column {
     Key(&'static str),
     /// Free text, folded at query time.
     Text(&'static str),
+    /// Text compared with case.
+    Exact(&'static str),
     Flag(&'static str),
     Time(&'static str),
     /// The alternate addresses, in their own table.
@@ -33,6 +35,7 @@ fn column(attr: Attr) -> Column {
         Attr::DisplayName => Column::Key("display_key"),
         Attr::FirstName => Column::Key("first_key"),
         Attr::LastName => Column::Key("last_key"),
+        Attr::FormattedName => Column::Text("formatted_name"),
         Attr::JobTitle => Column::Text("job_title"),
         Attr::Department => Column::Text("department"),
         Attr::Office => Column::Text("office"),
@@ -46,6 +49,16 @@ fn column(attr: Attr) -> Column {
         Attr::PostalCode => Column::Text("postal_code"),
         Attr::Country => Column::Text("country"),
         Attr::AlternateEmail => Column::Addresses,
+        Attr::Mail => Column::Text("coalesce(mail, username)"),
+        Attr::MailSet => Column::Text("mail"),
+        Attr::ExternalId => Column::Exact("external_id"),
+        Attr::EmployeeId => Column::Text("employee_id"),
+        Attr::CompanyName => Column::Text("company_name"),
+        Attr::CostCenter => Column::Text("cost_center"),
+        Attr::Division => Column::Text("division"),
+        Attr::PreferredLanguage => Column::Text("preferred_language"),
+        Attr::Locale => Column::Text("locale"),
+        Attr::Manager => Column::Key("manager_id"),
         Attr::Enabled => Column::Flag("enabled"),
         Attr::CreatedAt => Column::Time("created_at"),
         Attr::UpdatedAt => Column::Time("updated_at"),
@@ -97,13 +110,14 @@ fn condition(filter: &UserFilter, args: &mut Params) -> Result<String, StoreErro
         }
         UserFilter::Not(inner) => format!("(not {})", condition(inner, args)?),
         UserFilter::Present(attr) => match column(*attr) {
-            Column::Key(c) | Column::Text(c) => format!("({c} is not null and {c} <> '')"),
+            Column::Key(c) | Column::Text(c) | Column::Exact(c) => format!("({c} is not null and {c} <> '')"),
             Column::Addresses => "exists (select 1 from alternate_emails e where e.user_id = users.id)".into(),
             Column::Flag(_) | Column::Time(_) => "true".into(),
         },
         UserFilter::Compare { attr, op, value } => match (column(*attr), value) {
-            (Column::Key(c), Value::Text(v)) => compare_text(c, c, *op, v, args)?,
-            (Column::Text(c), Value::Text(v)) => compare_text(c, &format!("lower({c})"), *op, v, args)?,
+            (Column::Key(c), Value::Text(v)) => compare_text(c, c, *op, &v.to_lowercase(), args)?,
+            (Column::Text(c), Value::Text(v)) => compare_text(c, &format!("lower({c})"), *op, &v.to_lowercase(), args)?,
+            (Column::Exact(c), Value::Text(v)) => compare_text(c, c, *op, v, args)?,
             (Column::Addresses, Value::Text(v)) => {
                 let wanted = v.to_lowercase();
                 if *op == Op::Ne {
@@ -130,9 +144,10 @@ fn condition(filter: &UserFilter, args: &mut Params) -> Result<String, StoreErro
     })
 }
 
-/// A comparison on a single-valued text column `c`, tested through `expr` (`c` or its folding).
+/// A comparison on a single-valued text column `c`, tested through `expr` (`c` or its folding)
+/// against `value`, folded as `expr` is.
 fn compare_text(c: &str, expr: &str, op: Op, value: &str, args: &mut Params) -> Result<String, StoreError> {
-    let test = text_test(expr, op, &value.to_lowercase(), args)?;
+    let test = text_test(expr, op, value, args)?;
     Ok(if op == Op::Ne {
         format!("({c} is null or {c} = '' or {test})")
     } else {

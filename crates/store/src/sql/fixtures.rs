@@ -40,6 +40,7 @@ pub(crate) fn user(i: usize) -> User {
         updated_by: "setup".into(),
         version: 1,
         deleted_at: None,
+        external_id: None,
     }
 }
 

@@ -246,6 +246,7 @@ pub(crate) mod tests {
             updated_by: "test".into(),
             version: 1,
             deleted_at: None,
+            external_id: None,
         }
     }
 

@@ -11,7 +11,8 @@ use super::{Db, Row};
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, last_name, job_title, department, \
      office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, state, postal_code, \
      country, roles, enabled, must_change_password, created_at, updated_at, updated_by, version, deleted_at, \
-     alternate_email_list";
+     alternate_email_list, mail, formatted_name, external_id, employee_id, company_name, cost_center, division, \
+     preferred_language, locale, manager_id";
 
 /// The columns of a list row, in [`summary_from_row`]'s order.
 pub(crate) const SUMMARY_COLUMNS: &str = "id, username, display_name, mobile_phone, roles, enabled, deleted_at";
@@ -91,6 +92,15 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, StoreError> {
             state: get("state")?,
             postal_code: get("postal_code")?,
             country: get("country")?,
+            mail: get("mail")?,
+            formatted_name: get("formatted_name")?,
+            employee_id: get("employee_id")?,
+            company_name: get("company_name")?,
+            cost_center: get("cost_center")?,
+            division: get("division")?,
+            preferred_language: get("preferred_language")?,
+            locale: get("locale")?,
+            manager: get("manager_id")?.as_deref().map(parse_id).transpose()?,
         },
         roles: RoleSet::from_bits(row.try_get("roles")?),
         enabled: get_flag(row, "enabled")?,
@@ -100,6 +110,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, StoreError> {
         updated_by: row.try_get("updated_by")?,
         version: row.try_get("version")?,
         deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(Timestamp),
+        external_id: get("external_id")?,
     })
 }
 

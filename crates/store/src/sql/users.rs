@@ -16,7 +16,8 @@ use super::{audit, outbox, recovery, Connection, Store, FOR_UPDATE, USERS_PER_IN
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
      state, postal_code, country, roles, enabled, must_change_password, password_hash, created_at, updated_at, \
-     updated_by, version, deleted_at, alternate_email_list";
+     updated_by, version, deleted_at, alternate_email_list, mail, formatted_name, external_id, employee_id, company_name, \
+     cost_center, division, preferred_language, locale, manager_id";
 
 /// Address rows per insert: seven parameters each, well inside both engines' limits.
 const EMAIL_ROWS_PER_INSERT: usize = 1_000;
@@ -57,6 +58,13 @@ fn push_user_values(params: &mut Params, user: &User, password_hash: Option<&str
     row.push(params.push(user.version)?);
     row.push(params.push(user.deleted_at.map(Timestamp::millis))?);
     row.push(params.push(email_list(&c.alternate_emails)?)?);
+    row.push(params.push(c.mail.clone())?);
+    row.push(params.push(c.formatted_name.clone())?);
+    row.push(params.push(user.external_id.clone())?);
+    for value in [&c.employee_id, &c.company_name, &c.cost_center, &c.division, &c.preferred_language, &c.locale] {
+        row.push(params.push(value.clone())?);
+    }
+    row.push(params.push(c.manager.map(|id| id.to_string()))?);
     Ok(format!("({})", row.join(", ")))
 }
 
@@ -189,11 +197,23 @@ pub(crate) async fn update_row(conn: &mut Connection, before: &User, after: &Use
         ("state", &b.state, &a.state),
         ("postal_code", &b.postal_code, &a.postal_code),
         ("country", &b.country, &a.country),
+        ("mail", &b.mail, &a.mail),
+        ("formatted_name", &b.formatted_name, &a.formatted_name),
+        ("employee_id", &b.employee_id, &a.employee_id),
+        ("company_name", &b.company_name, &a.company_name),
+        ("cost_center", &b.cost_center, &a.cost_center),
+        ("division", &b.division, &a.division),
+        ("preferred_language", &b.preferred_language, &a.preferred_language),
+        ("locale", &b.locale, &a.locale),
+        ("external_id", &before.external_id, &after.external_id),
     ];
     for (column, old, new) in texts {
         if old != new {
             set(column, params.push(new.clone()))?;
         }
+    }
+    if b.manager != a.manager {
+        set("manager_id", params.push(a.manager.map(|id| id.to_string())))?;
     }
     if b.alternate_emails != a.alternate_emails {
         set("alternate_email_list", params.push(email_list(&a.alternate_emails)?))?;
@@ -394,6 +414,12 @@ impl UserStore for Store {
         let mut entries = Vec::with_capacity(purged.len());
         for row in &purged {
             let id: String = row.try_get("id")?;
+            // A purged manager leaves no dangling reference; the version moves so that a
+            // provisioning client's ETag sees the change.
+            sqlx::query("update users set manager_id = null, version = version + 1 where manager_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
             entries.push(AuditEntry {
                 id: 0,
                 at: Timestamp::now(),

@@ -17,7 +17,9 @@ pub(crate) const STORED_USER_FIELDS: &str = "'id', id, 'username', username, 'di
      'city', city, 'state', state, 'postal_code', postal_code, 'country', country, 'roles', roles, \
      'enabled', enabled, 'must_change_password', must_change_password, 'created_at', created_at, \
      'updated_at', updated_at, 'updated_by', updated_by, 'version', version, 'deleted_at', deleted_at, \
-     'emails', json(alternate_email_list)";
+     'emails', json(alternate_email_list), 'mail', mail, 'formatted_name', formatted_name, 'external_id', external_id, \
+     'employee_id', employee_id, 'company_name', company_name, 'cost_center', cost_center, \
+     'division', division, 'preferred_language', preferred_language, 'locale', locale, 'manager_id', manager_id";
 
 /// A user as [`STORED_USER_FIELDS`] writes it.
 #[derive(serde::Deserialize)]
@@ -48,6 +50,16 @@ pub(crate) struct StoredUser {
     version: i64,
     deleted_at: Option<i64>,
     emails: Vec<String>,
+    mail: Option<String>,
+    formatted_name: Option<String>,
+    external_id: Option<String>,
+    employee_id: Option<String>,
+    company_name: Option<String>,
+    cost_center: Option<String>,
+    division: Option<String>,
+    preferred_language: Option<String>,
+    locale: Option<String>,
+    manager_id: Option<String>,
     /// The row's position, where a query asks for it.
     #[serde(default)]
     pub row_key: Option<i64>,
@@ -76,6 +88,15 @@ impl StoredUser {
                 state: self.state,
                 postal_code: self.postal_code,
                 country: self.country,
+                mail: self.mail,
+                formatted_name: self.formatted_name,
+                employee_id: self.employee_id,
+                company_name: self.company_name,
+                cost_center: self.cost_center,
+                division: self.division,
+                preferred_language: self.preferred_language,
+                locale: self.locale,
+                manager: self.manager_id.as_deref().map(parse_id).transpose()?,
             },
             roles: RoleSet::from_bits(self.roles),
             enabled: self.enabled != 0,
@@ -85,6 +106,7 @@ impl StoredUser {
             updated_by: self.updated_by,
             version: self.version,
             deleted_at: self.deleted_at.map(Timestamp),
+            external_id: self.external_id,
         })
     }
 }

@@ -418,6 +418,7 @@ pub async fn create(
         enabled: create.account_enabled,
         password: Some(create.password.password),
         must_change_password: create.password.force_change_password_next_sign_in,
+        external_id: None,
     };
     let user = state.directory.create_via_api(&actor, input).await?;
     let location = format!("{}/v1.0/users/{}", base_url(&state), user.id);
@@ -448,6 +449,7 @@ pub async fn update(
             contact: patch.contact,
             enabled: patch.account_enabled,
             password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
+            external_id: None,
         })
     })
     .await?;

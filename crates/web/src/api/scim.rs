@@ -409,20 +409,24 @@ pub async fn create(
                 enabled: input.active,
                 password: input.password,
                 must_change_password: false,
+                external_id: input.external_id,
             },
         )
         .await?;
     user_response(&state, &actor, StatusCode::CREATED, &user, &shown(raw.as_deref())?).await
 }
 
-/// The change a whole resource asks for; the office location has no SCIM attribute and stays.
+/// The change a whole resource asks for.
 fn replacement(user: &User, input: ScimUserInput) -> Result<ApiUserChange, ScimFailure> {
     if !input.username.trim().eq_ignore_ascii_case(user.username.as_str()) {
         return Err(ScimFailure(ScimError::mutability("userName can't be changed in Roster.")));
     }
-    let mut contact = input.contact;
-    contact.office = user.contact.office.clone().unwrap_or_default();
-    Ok(ApiUserChange { contact, enabled: Some(input.active), password: input.password.map(|p| (p, false)) })
+    Ok(ApiUserChange {
+        contact: input.contact,
+        enabled: Some(input.active),
+        password: input.password.map(|p| (p, false)),
+        external_id: Some(input.external_id),
+    })
 }
 
 /// Applies `make` to the user as stored: at the `If-Match` version if the client sent one
@@ -510,6 +514,12 @@ pub async fn resource_type(State(state): State<AppState>, Path(name): Path<Strin
     } else {
         Err(plain(404, format!("There is no resource type {name}.")))
     }
+}
+
+/// `POST /scim/v2/.search`: a search across resource types, which RFC 7644 §3.4.3 lets a
+/// service provider decline with 501; `/Users/.search` searches users.
+pub async fn search_everything() -> ScimFailure {
+    plain(501, "Roster searches one resource type at a time: POST to /Users/.search instead.")
 }
 
 /// Any other path under `/scim/v2`: SCIM's error body, not the admin center's page.

@@ -43,7 +43,7 @@ pub async fn show(
     let unverified = contacts.iter().filter(|c| c.verified_at.is_none() && c.method.kind.channel().is_some()).count();
     let page = AccountPage {
         layout: Layout::new(&me, "My account", Section::Account),
-        user: UserView::of(&me.user),
+        user: UserView::of(&me.user).with_manager(state.directory.contact_input(&me.user).await?.manager),
         status,
         unverified,
     };

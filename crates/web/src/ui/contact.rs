@@ -27,8 +27,10 @@ struct ContactPage {
     version: i64,
     profile: Vec<Field>,
     phones: Vec<Field>,
+    mail: Vec<Field>,
     emails: Vec<Field>,
     address: Vec<Field>,
+    organization: Vec<Field>,
     errors: Vec<SummaryItem>,
     /// A refusal or conflict that is about the whole form, not one field.
     problem: Option<String>,
@@ -55,6 +57,7 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
         profile_field("display_name", "Display name", &input.display_name, "off").required(),
         profile_field("first_name", "First name", &input.first_name, "off"),
         profile_field("last_name", "Last name", &input.last_name, "off"),
+        profile_field("formatted_name", "Full name (as provisioning formats it)", &input.formatted_name, "off"),
         profile_field("job_title", "Job title", &input.job_title, "off"),
         profile_field("department", "Department", &input.department, "off"),
         profile_field("office", "Office", &input.office, "off"),
@@ -93,6 +96,21 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
         profile_field("postal_code", "ZIP or postal code", &input.postal_code, "off"),
         profile_field("country", "Country or region", &input.country, "off"),
     ];
+    let mail = vec![Field::text("mail", "Primary email address", &input.mail)
+        .kind("email")
+        .group_hint("mail-hint")
+        .autocomplete("off")
+        .readonly(!can_edit_recovery)
+        .with_errors(errors)];
+    let organization = vec![
+        profile_field("employee_id", "Employee ID", &input.employee_id, "off"),
+        profile_field("company_name", "Company name", &input.company_name, "off"),
+        profile_field("cost_center", "Cost center", &input.cost_center, "off"),
+        profile_field("division", "Division", &input.division, "off"),
+        profile_field("manager", "Manager (username)", &input.manager, "off"),
+        profile_field("preferred_language", "Preferred language (such as en-US)", &input.preferred_language, "off"),
+        profile_field("locale", "Locale (such as en-US)", &input.locale, "off"),
+    ];
     ContactPage {
         layout: Layout::new(
             me,
@@ -105,8 +123,10 @@ fn contact_page(me: &SignedIn, user: &User, input: &ContactInput, version: i64, 
         version,
         profile,
         phones,
+        mail,
         emails,
         address,
+        organization,
         errors: summary(errors),
         problem: None,
         can_edit_profile,
@@ -122,7 +142,8 @@ pub async fn show(
     UserPath(id): UserPath,
 ) -> Result<Response, PageError> {
     let user = state.directory.get_user(&me.actor, id).await?;
-    let page = contact_page(&me, &user, &user.contact.to_input(), user.version, &[]);
+    let input = state.directory.contact_input(&user).await?;
+    let page = contact_page(&me, &user, &input, user.version, &[]);
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -136,6 +157,8 @@ pub struct ContactForm {
     first_name: String,
     #[serde(default)]
     last_name: String,
+    #[serde(default)]
+    formatted_name: String,
     #[serde(default)]
     job_title: String,
     #[serde(default)]
@@ -162,6 +185,22 @@ pub struct ContactForm {
     postal_code: String,
     #[serde(default)]
     country: String,
+    #[serde(default)]
+    mail: String,
+    #[serde(default)]
+    employee_id: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    cost_center: String,
+    #[serde(default)]
+    division: String,
+    #[serde(default)]
+    manager: String,
+    #[serde(default)]
+    preferred_language: String,
+    #[serde(default)]
+    locale: String,
 }
 
 impl ContactForm {
@@ -170,6 +209,7 @@ impl ContactForm {
             display_name: self.display_name,
             first_name: self.first_name,
             last_name: self.last_name,
+            formatted_name: self.formatted_name,
             job_title: self.job_title,
             department: self.department,
             office: self.office,
@@ -190,6 +230,14 @@ impl ContactForm {
             state: self.state,
             postal_code: self.postal_code,
             country: self.country,
+            mail: self.mail,
+            employee_id: self.employee_id,
+            company_name: self.company_name,
+            cost_center: self.cost_center,
+            division: self.division,
+            manager: self.manager,
+            preferred_language: self.preferred_language,
+            locale: self.locale,
         }
     }
 }

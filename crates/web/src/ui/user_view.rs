@@ -45,11 +45,20 @@ impl UserView {
             profile: vec![
                 ("First name", s(&c.first_name)),
                 ("Last name", s(&c.last_name)),
+                ("Full name (as provisioning formats it)", s(&c.formatted_name)),
                 ("Job title", s(&c.job_title)),
                 ("Department", s(&c.department)),
                 ("Office", s(&c.office)),
+                ("Employee ID", s(&c.employee_id)),
+                ("Company name", s(&c.company_name)),
+                ("Cost center", s(&c.cost_center)),
+                ("Division", s(&c.division)),
+                ("Manager", c.manager.map(|m| m.to_string()).unwrap_or_default()),
+                ("Preferred language", s(&c.preferred_language)),
+                ("Locale", s(&c.locale)),
             ],
             contact: vec![
+                ("Primary email address", user.mail().to_string()),
                 ("Office phone", show_phone(&c.office_phone)),
                 ("Mobile phone", show_phone(&c.mobile_phone)),
                 ("Alternate mobile phone", show_phone(&c.alternate_mobile_phone)),
@@ -62,5 +71,21 @@ impl UserView {
             ],
             alternate_emails: c.alternate_emails.clone(),
         }
+    }
+
+    /// Adds the provisioning client's id, which administrators see and users need not.
+    pub fn with_external_id(mut self, user: &User) -> UserView {
+        if let Some(id) = &user.external_id {
+            self.profile.push(("External id (set by provisioning)", id.clone()));
+        }
+        self
+    }
+
+    /// Shows the manager by `name` (their username) rather than by id.
+    pub fn with_manager(mut self, name: String) -> UserView {
+        if let Some(entry) = self.profile.iter_mut().find(|(label, _)| *label == "Manager") {
+            entry.1 = name;
+        }
+        self
     }
 }

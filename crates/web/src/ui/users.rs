@@ -220,7 +220,9 @@ pub async fn details(
         methods: methods.iter().map(MethodView::of).collect(),
         send_action: if user.deleted_at.is_none() { format!("/admin/users/{}/verify", user.id) } else { String::new() },
         send_label: "Send verification",
-        user: UserView::of(&user),
+        user: UserView::of(&user)
+            .with_external_id(&user)
+            .with_manager(state.directory.contact_input(&user).await?.manager),
         status,
     };
     Ok(render(StatusCode::OK, &body))
