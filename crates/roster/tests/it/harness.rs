@@ -297,3 +297,23 @@ pub fn rel_link(html: &str, rel: &str) -> Option<String> {
     let start = html[..end].rfind("href=\"")? + 6;
     Some(html[start..end].replace("&amp;", "&").replace("&#38;", "&"))
 }
+
+/// A tool others wrote that a test runs as a process: the program `variable` names, else
+/// `default`, if running it with `probe` succeeds. Without it the test skips with a note, except
+/// under CI (`CI=true`), where `scripts/test-all` installs it and its absence fails the test.
+pub fn tool(variable: &str, default: &str, probe: &[&str], name: &str, test: &str) -> Option<String> {
+    let program = std::env::var(variable).unwrap_or_else(|_| default.into());
+    let found = std::process::Command::new(&program).args(probe).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {name} is missing: scripts/test-all installs it"
+        );
+        // Straight to the terminal: the test harness would keep `eprintln!` to itself.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("note: skipping {test}: {name} is not installed ({program})\n"),
+        );
+    }
+    found.then_some(program)
+}

@@ -4,29 +4,17 @@
 //! and skips, except under CI (`CI=true`), where that fails it; `scripts/test-all` installs the
 //! pinned version.
 
-use std::io::Write;
-
 use roster_domain::apps::AppPermission;
 use roster_domain::directory::NewGroup;
 use roster_domain::group::{GroupInput, MemberId};
 use roster_domain::{Actor, ContactInput};
 
 use crate::graph::token;
-use crate::harness::TestApp;
+use crate::harness::{tool, TestApp};
 
 /// The program to run: `ROSTER_SCHEMATHESIS`, else `schemathesis` on the path.
 fn schemathesis() -> Option<String> {
-    let program = std::env::var("ROSTER_SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".into());
-    let found = std::process::Command::new(&program).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but Schemathesis is missing: scripts/test-all installs it"
-        );
-        // Straight to the terminal: the test harness would keep `eprintln!` to itself.
-        let _ = writeln!(std::io::stderr(), "note: skipping the OpenAPI conformance test: {program} is not installed");
-    }
-    found.then_some(program)
+    tool("ROSTER_SCHEMATHESIS", "schemathesis", &["--version"], "Schemathesis", "the OpenAPI conformance test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,11 +5,9 @@
 //! answers differently. Without the tester the test says so and skips, except under CI
 //! (`CI=true`), where that fails it; `scripts/test-all` installs the pinned version.
 
-use std::io::Write;
-
 use roster_domain::apps::AppPermission;
 
-use crate::harness::TestApp;
+use crate::harness::{tool, TestApp};
 use crate::scim::token;
 
 /// One check's outcome, as `tests/scim2_tester/run.py` prints it.
@@ -42,20 +40,8 @@ const KNOWN: &[(&str, &str, &str, &str)] = &[
 /// The Python of the tester's virtual environment: `ROSTER_SCIM2_TESTER`, else `python3` if it
 /// can import the tester.
 fn tester() -> Option<String> {
-    let program = std::env::var("ROSTER_SCIM2_TESTER").unwrap_or_else(|_| "python3".into());
-    let found = std::process::Command::new(&program)
-        .args(["-c", "import scim2_tester, httpx2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but scim2-tester is missing: scripts/test-all installs it"
-        );
-        // Straight to the terminal: the test harness would keep `eprintln!` to itself.
-        let _ = writeln!(std::io::stderr(), "note: skipping the SCIM conformance test: scim2-tester is not installed");
-    }
-    found.then_some(program)
+    let probe = ["-c", "import scim2_tester, httpx2"];
+    tool("ROSTER_SCIM2_TESTER", "python3", &probe, "scim2-tester", "the SCIM conformance test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
