@@ -24,6 +24,8 @@ pub enum AuditAction {
     UserDeleted,
     /// Brought back from Deleted users.
     UserRestored,
+    /// The username changed; the old one became an alias for a while.
+    UserRenamed,
     /// Removed for good after the retention period.
     UserPurged,
     /// The user changed their own password.
@@ -67,7 +69,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -75,6 +77,7 @@ impl AuditAction {
         AuditAction::UserDisabled,
         AuditAction::UserDeleted,
         AuditAction::UserRestored,
+        AuditAction::UserRenamed,
         AuditAction::UserPurged,
         AuditAction::PasswordChanged,
         AuditAction::SettingsChanged,
@@ -106,6 +109,7 @@ impl AuditAction {
             AuditAction::UserDisabled => "user_disabled",
             AuditAction::UserDeleted => "user_deleted",
             AuditAction::UserRestored => "user_restored",
+            AuditAction::UserRenamed => "user_renamed",
             AuditAction::UserPurged => "user_purged",
             AuditAction::PasswordChanged => "password_changed",
             AuditAction::SettingsChanged => "settings_changed",
@@ -143,6 +147,7 @@ impl AuditAction {
             AuditAction::UserDisabled => "Sign-in blocked",
             AuditAction::UserDeleted => "User deleted",
             AuditAction::UserRestored => "User restored",
+            AuditAction::UserRenamed => "Username changed",
             AuditAction::UserPurged => "User permanently deleted",
             AuditAction::PasswordChanged => "Password changed",
             AuditAction::SettingsChanged => "Settings changed",

@@ -32,6 +32,7 @@ mod mfa;
 mod own_contacts;
 mod policy_groups;
 mod readiness;
+mod rename;
 mod reset;
 mod signin;
 mod verification;
@@ -48,6 +49,7 @@ pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE,
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use readiness::{Asked, MAX_ASKED};
+pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};
 pub use signin::{SignInFilterInput, SignInOutcome};
 pub use verification::ContactState;

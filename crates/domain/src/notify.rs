@@ -188,6 +188,21 @@ pub fn password_changed(user: &User, event: PasswordEvent, occasion: &Occasion) 
     mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
 }
 
+/// Notices that `user` (as renamed) had the username `old`, which signs them in until `until`:
+/// to the new name and the old one as well as the user's other mailboxes, so that whoever reads
+/// either learns of it.
+pub fn renamed(user: &User, old: &str, until: Timestamp, occasion: &Occasion) -> Vec<Message> {
+    let subject = "Your username was changed";
+    let heading = format!("Your username is now {}", user.username);
+    let lines = [
+        format!("{} changed your username from {old} to {}.", occasion.actor.display_name, user.username),
+        format!("Until {}, you can still sign in and reset your password with {old}.", until.display()),
+        "Your sessions, password and security info stay as they were.".to_string(),
+    ];
+    let extra = [user.username.to_string(), old.to_string()];
+    mailboxes(user, &extra).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
+}
+
 /// A notice about another security event (second factors, lockouts) to the user's mailboxes.
 pub fn security_event(user: &User, subject: &str, line: &str, occasion: &Occasion) -> Vec<Message> {
     let heading = format!("{subject}: {}", user.username);

@@ -171,8 +171,24 @@ pub trait UserStore: Send + Sync {
     /// The users with these ids that exist, deleted or not, in any order.
     async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
 
-    /// The credentials of a (lower-cased) username, deleted users excluded.
+    /// The credentials of a (lower-cased) username, deleted users excluded: the user whose
+    /// username it is, else the user whose unexpired former username it is.
     async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+
+    /// Saves `after`, whose username differs from `before`'s, as [`UserStore::save_user`] does,
+    /// keeping the old username as an alias until `alias_until`. The new name is refused with
+    /// [`StoreError::Duplicate`] when it is another user's username or unexpired alias.
+    async fn rename_user(
+        &self,
+        before: &User,
+        after: &User,
+        alias_until: Timestamp,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// A user's unexpired former usernames, with when each stops working, newest first.
+    async fn aliases_of(&self, id: UserId) -> Result<Vec<(String, Timestamp)>, StoreError>;
 
     /// The stored password hash of a user.
     async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError>;

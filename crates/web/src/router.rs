@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::api::{graph, groups as graph_groups, methods, oauth, openapi, scim};
 use crate::ui::{
     account, account_state, apps, audit, contact, groups, import, new_user, outbox, readiness, reset, reset_password,
-    roles, second_step, security_info, sessions, settings, signin, signin_log, users, verification,
+    roles, second_step, security_info, sessions, settings, signin, signin_log, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}", get(users::details))
         .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
         .route("/admin/users/{id}/roles", get(roles::show_roles).post(roles::save_roles))
+        .route("/admin/users/{id}/username", get(username::show).post(username::save))
         .route("/admin/users/{id}/state", post(account_state::change_state))
         .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
         .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))

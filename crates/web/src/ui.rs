@@ -24,5 +24,6 @@ pub mod settings;
 pub mod signin;
 pub mod signin_log;
 pub mod user_view;
+pub mod username;
 pub mod users;
 pub mod verification;

@@ -61,6 +61,8 @@ pub struct GraphPatch {
     pub account_enabled: Option<bool>,
     /// A new password, if given.
     pub password: Option<PasswordProfile>,
+    /// A new `userPrincipalName`, which renames the user, if given.
+    pub username: Option<String>,
 }
 
 /// What a `POST /v1.0/users` body asks for.
@@ -128,14 +130,14 @@ fn display_phone(stored: &str) -> String {
 /// Reads a PATCH body: `current` with the properties present overlaid (`null` or `""` clears).
 pub fn apply_patch(current: &ContactInfo, body: &Value) -> Result<GraphPatch, GraphError> {
     let mut contact = current.to_input();
-    let read = read_body(body, &mut contact, false)?;
-    Ok(GraphPatch { contact, account_enabled: read.account_enabled, password: read.password })
+    let read = read_body(body, &mut contact)?;
+    Ok(GraphPatch { contact, account_enabled: read.account_enabled, password: read.password, username: read.username })
 }
 
 /// Reads a POST body; `mailNickname` is accepted and ignored, as Roster has no mailboxes.
 pub fn parse_create(body: &Value) -> Result<GraphCreate, GraphError> {
     let mut contact = ContactInput::default();
-    let read = read_body(body, &mut contact, true)?;
+    let read = read_body(body, &mut contact)?;
     let missing =
         |name: &str| GraphError::bad_request(format!("A value is required for property '{name}' of resource 'User'."));
     let account_enabled = read.account_enabled.ok_or_else(|| missing("accountEnabled"))?;
@@ -188,7 +190,7 @@ struct BodyRest {
     display_name: bool,
 }
 
-fn read_body(body: &Value, contact: &mut ContactInput, creating: bool) -> Result<BodyRest, GraphError> {
+fn read_body(body: &Value, contact: &mut ContactInput) -> Result<BodyRest, GraphError> {
     let Value::Object(object) = body else {
         return Err(GraphError::bad_request("The request body must be a JSON object of user properties."));
     };
@@ -250,7 +252,7 @@ fn read_body(body: &Value, contact: &mut ContactInput, creating: bool) -> Result
                 rest.password = Some(password_profile(value)?);
                 continue;
             }
-            "userPrincipalName" if creating => {
+            "userPrincipalName" => {
                 rest.username = Some(string(property, value)?).filter(|_| !value.is_null());
                 continue;
             }
@@ -459,7 +461,9 @@ mod tests {
         wanted.first_name = String::new();
         wanted.office_phone = "+1 425 555 0199".into();
         wanted.alternate_emails = vec!["a@example.com".into(), "b@example.com".into()];
-        assert_eq!(patch, GraphPatch { contact: wanted, account_enabled: Some(false), password: None });
+        assert_eq!(patch, GraphPatch { contact: wanted, account_enabled: Some(false), password: None, username: None });
+        let renamed = apply_patch(&contact(), &json!({"userPrincipalName": "adele@contoso.com"})).unwrap();
+        assert_eq!(renamed.username.as_deref(), Some("adele@contoso.com"));
         assert_eq!(patch.contact.alternate_mobile_phone, contact().to_input().alternate_mobile_phone);
 
         let cleared = apply_patch(&contact(), &json!({"businessPhones": [], "otherMails": null})).unwrap();
@@ -488,7 +492,7 @@ mod tests {
 
     #[test]
     fn patch_refuses_read_only_and_unknown_properties() {
-        for name in ["id", "createdDateTime", "userPrincipalName", "proxyAddresses"] {
+        for name in ["id", "createdDateTime", "proxyAddresses"] {
             let message = bad(apply_patch(&contact(), &json!({ name: "x" })));
             assert_eq!(message, format!("Property '{name}' is read-only."));
         }

@@ -75,6 +75,8 @@ pub struct ApiUserChange {
     pub password: Option<(String, bool)>,
     /// A new `externalId` (`Some(None)` clears it); `None` keeps it.
     pub external_id: Option<Option<String>>,
+    /// A new username, as sent; `None` keeps it.
+    pub username: Option<String>,
 }
 
 impl Directory {
@@ -211,30 +213,37 @@ impl Directory {
     }
 
     /// Applies an API's change to `before`, the user as just read: contact fields and sign-in
-    /// state in one save (refused if the user has moved on since), then the password.
-    /// Everything is validated and every permission checked first, so a refused change writes
-    /// nothing.
+    /// state in one save (refused if the user has moved on since), then the password, then the
+    /// username. Everything is validated and every permission checked first, so a refused
+    /// change writes nothing; only a name taken meanwhile can still refuse the last step.
     async fn change_via_api(&self, actor: &Actor, before: &User, change: &ApiUserChange) -> Result<User, DomainError> {
         let id = before.id;
         let mut errors = Vec::new();
-        let contact = self
-            .check_contact(&change.contact, before.username.as_str(), Some(id))
-            .await?
-            .map_err(|e| errors.extend(e))
-            .ok();
+        let username = match &change.username {
+            Some(sent) => Username::parse(sent).map_err(|e| errors.push(e)).ok(),
+            None => Some(before.username.clone()),
+        };
+        // Checked against the name the user will have: an alternate address may not be it.
+        let name = username.as_ref().unwrap_or(&before.username).as_str();
+        let contact = self.check_contact(&change.contact, name, Some(id)).await?.map_err(|e| errors.extend(e)).ok();
         let external_id = match &change.external_id {
             Some(sent) => external_id(sent.as_deref()).map_err(|e| errors.push(e)).ok(),
             None => Some(before.external_id.clone()),
         };
         if let Some((password, _)) = &change.password {
             let min_length = self.min_password_length().await?;
-            if let Err(e) = password::check_strength("password", password, before.username.as_str(), min_length) {
+            if let Err(e) = password::check_strength("password", password, name, min_length) {
                 errors.push(e);
             }
         }
-        let (Some(contact), Some(external_id), true) = (contact, external_id, errors.is_empty()) else {
+        let (Some(contact), Some(external_id), Some(username), true) =
+            (contact, external_id, username, errors.is_empty())
+        else {
             return Err(DomainError::Invalid(errors));
         };
+        if username != before.username {
+            Self::may_rename(actor, before)?;
+        }
         let mut changes = contact.changes_from(&before.contact);
         changes.extend(external_id_change(&before.external_id, &external_id));
         if changes.iter().any(|c| !c.sensitive) {
@@ -276,7 +285,8 @@ impl Directory {
             self.store.delete_user_sessions(id, None).await?;
             after = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
         }
-        Ok(after)
+        // Last, as the one step a concurrent rename elsewhere can still refuse.
+        self.rename(actor, &after, username).await
     }
 }
 

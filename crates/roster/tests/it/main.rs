@@ -19,6 +19,7 @@ mod peers;
 mod process;
 mod readiness;
 mod recovery;
+mod rename;
 mod schemathesis;
 mod scim;
 mod scim_conformance;

@@ -22,13 +22,6 @@ struct Check {
 /// Checks Roster fails on purpose: resource type, check, and a phrase of the tester's reason.
 const KNOWN: &[(&str, &str, &str, &str)] = &[
     (
-        "User",
-        "object_replacement",
-        "userName can't be changed",
-        "renaming a user through SCIM is not supported yet; the tester's replacement changes userName",
-    ),
-    ("User", "check_replace_attribute", "userName can't be changed", "as above, for PATCH replace of userName"),
-    (
         "Group",
         "check_add_attribute",
         "'members'",

@@ -172,6 +172,9 @@ pub(crate) async fn update_row(conn: &mut Connection, before: &User, after: &Use
         assignments.push(format!("{column} = {}", placeholder?));
         Ok(())
     };
+    if before.username != after.username {
+        set("username", params.push(after.username.as_str().to_string()))?;
+    }
     if b.display_name != a.display_name {
         set("display_name", params.push(a.display_name.clone()))?;
         set("display_key", params.push(sort_key(&a.display_name)))?;
@@ -236,7 +239,11 @@ pub(crate) async fn update_row(conn: &mut Connection, before: &User, after: &Use
     let id = params.push(after.id.to_string())?;
     let version = params.push(before.version)?;
     let sql = format!("update users set {} where id = {id} and version = {version}", assignments.join(", "));
-    let updated = sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    // Only a rename changes the username, the row's one unique column besides the id.
+    let updated = sqlx::query_with(&sql, params.into_arguments())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| unique_or(e, "username"))?;
     if updated.rows_affected() == 0 {
         let current = sqlx::query("select updated_by, updated_at from users where id = $1")
             .bind(after.id.to_string())
@@ -316,10 +323,19 @@ impl UserStore for Store {
     }
 
     async fn get_credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        let row = sqlx::query("select id, password_hash from users where username = $1 and deleted_at is null")
-            .bind(username)
-            .fetch_optional(self.reader())
-            .await?;
+        // The current username first: a name freed by a rename and taken by someone else is theirs.
+        let row = sqlx::query(
+            "select id, password_hash from (\
+               select id, password_hash, 0 as rank from users where username = $1 and deleted_at is null \
+               union all \
+               select u.id, u.password_hash, 1 as rank from username_aliases a join users u on u.id = a.user_id \
+               where a.username = $1 and a.expires_at > $2 and u.deleted_at is null\
+             ) found order by rank limit 1",
+        )
+        .bind(username)
+        .bind(Timestamp::now().millis())
+        .fetch_optional(self.reader())
+        .await?;
         row.map(|row| {
             Ok(Credentials {
                 user_id: parse_id(&row.try_get::<String, _>("id")?)?,
@@ -327,6 +343,60 @@ impl UserStore for Store {
             })
         })
         .transpose()
+    }
+
+    async fn rename_user(
+        &self,
+        before: &User,
+        after: &User,
+        alias_until: Timestamp,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let (old, new, id) = (before.username.as_str(), after.username.as_str(), after.id.to_string());
+        let mut tx = self.begin_write().await?;
+        // Expired aliases go here, the only place they are written; renaming back to one's own
+        // former name ends that alias.
+        sqlx::query("delete from username_aliases where expires_at <= $1 or (username = $2 and user_id = $3)")
+            .bind(after.updated_at.millis())
+            .bind(new)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let taken: Option<String> = sqlx::query_scalar("select user_id from username_aliases where username = $1")
+            .bind(new)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Duplicate("username"));
+        }
+        update_row(&mut tx, before, after).await?;
+        sqlx::query("update alternate_emails set username = $1 where user_id = $2")
+            .bind(new)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("insert into username_aliases (username, user_id, expires_at) values ($1, $2, $3)")
+            .bind(old)
+            .bind(&id)
+            .bind(alias_until.millis())
+            .execute(&mut *tx)
+            .await?;
+        audit::insert(&mut tx, audit).await?;
+        outbox::insert(&mut tx, messages).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn aliases_of(&self, id: UserId) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            "select username, expires_at from username_aliases where user_id = $1 and expires_at > $2 \
+             order by expires_at desc",
+        )
+        .bind(id.to_string())
+        .bind(Timestamp::now().millis())
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("username")?, Timestamp(r.try_get("expires_at")?)))).collect()
     }
 
     async fn get_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
@@ -512,6 +582,53 @@ mod tests {
         assert_eq!(store.get_password_hash(u.id).await.unwrap().as_deref(), Some("hash-2"));
         let nobody = store.set_password(UserId::random(), "h", false, &reset, &[]).await.unwrap_err();
         assert!(matches!(nobody, StoreError::NotFound), "{nobody:?}");
+    }
+
+    #[tokio::test]
+    async fn a_renamed_user_keeps_the_old_name_as_an_alias_nobody_else_takes() {
+        let Some((_db, store)) = test_store().await else { return };
+        let users: Vec<User> = (0..2).map(user).collect();
+        store.insert_users_bulk(&mut std::iter::once(users.clone()), &audit(AuditAction::UserCreated)).await.unwrap();
+        let (ada, alan) = (&users[0], &users[1]);
+        let renamed = |u: &User, name: &str| User {
+            username: roster_domain::user::Username::parse(name).unwrap(),
+            version: u.version + 1,
+            updated_at: Timestamp::now(),
+            ..u.clone()
+        };
+        let until = Timestamp(Timestamp::now().millis() + 60_000);
+        let owner = |name: String| {
+            let store = store.clone();
+            async move { store.get_credentials(&name).await.unwrap().map(|c| c.user_id) }
+        };
+        let a2 = renamed(ada, "ada.new@contoso.com");
+        store.rename_user(ada, &a2, until, &audit(AuditAction::UserRenamed), &[]).await.unwrap();
+        assert_eq!(owner("ada.new@contoso.com".into()).await, Some(ada.id));
+        assert_eq!(owner(ada.username.to_string()).await, Some(ada.id), "the old name is an alias");
+        assert_eq!(store.aliases_of(ada.id).await.unwrap(), [(ada.username.to_string(), until)]);
+
+        // Someone else can't take the alias, nor the new name.
+        for name in [ada.username.as_str(), "ada.new@contoso.com"] {
+            let taken = store
+                .rename_user(alan, &renamed(alan, name), until, &audit(AuditAction::UserRenamed), &[])
+                .await
+                .unwrap_err();
+            assert!(matches!(taken, StoreError::Duplicate("username")), "{name}: {taken:?}");
+        }
+        assert_eq!(store.get_user(alan.id).await.unwrap().unwrap().username, alan.username, "nothing changed");
+
+        // Renaming back ends that alias; the address index follows the name.
+        let a3 = renamed(&a2, ada.username.as_str());
+        store.rename_user(&a2, &a3, until, &audit(AuditAction::UserRenamed), &[]).await.unwrap();
+        assert_eq!(store.aliases_of(ada.id).await.unwrap(), [("ada.new@contoso.com".to_string(), until)]);
+        let stale: i64 =
+            sqlx::query_scalar("select count(*) from alternate_emails where user_id = $1 and username <> $2")
+                .bind(ada.id.to_string())
+                .bind(ada.username.as_str())
+                .fetch_one(store.reader())
+                .await
+                .unwrap();
+        assert_eq!(stale, 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

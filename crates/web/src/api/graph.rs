@@ -450,6 +450,7 @@ pub async fn update(
             enabled: patch.account_enabled,
             password: patch.password.map(|p| (p.password, p.force_change_password_next_sign_in)),
             external_id: None,
+            username: patch.username,
         })
     })
     .await?;

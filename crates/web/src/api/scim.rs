@@ -416,17 +416,15 @@ pub async fn create(
     user_response(&state, &actor, StatusCode::CREATED, &user, &shown(raw.as_deref())?).await
 }
 
-/// The change a whole resource asks for.
-fn replacement(user: &User, input: ScimUserInput) -> Result<ApiUserChange, ScimFailure> {
-    if !input.username.trim().eq_ignore_ascii_case(user.username.as_str()) {
-        return Err(ScimFailure(ScimError::mutability("userName can't be changed in Roster.")));
-    }
-    Ok(ApiUserChange {
+/// The change a whole resource asks for; a new `userName` renames the user.
+fn replacement(input: ScimUserInput) -> ApiUserChange {
+    ApiUserChange {
         contact: input.contact,
         enabled: Some(input.active),
         password: input.password.map(|p| (p, false)),
         external_id: Some(input.external_id),
-    })
+        username: Some(input.username),
+    }
 }
 
 /// Applies `make` to the user as stored: at the `If-Match` version if the client sent one
@@ -454,7 +452,7 @@ pub async fn replace(
     body: ScimJson,
 ) -> ScimResult {
     let body = body.value()?;
-    let user = change(&state, &actor, &headers, &id, |user| replacement(user, parse_resource(&body)?)).await?;
+    let user = change(&state, &actor, &headers, &id, |_| Ok(replacement(parse_resource(&body)?))).await?;
     user_response(&state, &actor, StatusCode::OK, &user, &shown(raw.as_deref())?).await
 }
 
@@ -472,7 +470,7 @@ pub async fn patch(
     let user = change(&state, &actor, &headers, &id, |user| {
         let mut current = resource(user, "");
         apply_patch(&mut current, &ops)?;
-        replacement(user, parse_resource(&current)?)
+        Ok(replacement(parse_resource(&current)?))
     })
     .await?;
     user_response(&state, &actor, StatusCode::OK, &user, &shown(raw.as_deref())?).await

@@ -201,6 +201,7 @@ pub async fn details(
     let status = q.saved.as_deref().map(|what| match what {
         "contact" => "Contact information saved.".to_string(),
         "roles" => "Roles saved.".to_string(),
+        "username" => "Username changed; the old one still signs the user in for a while. Change saved.".to_string(),
         "blocked" => "Sign-in blocked; the user's sessions were ended. Change saved.".to_string(),
         "allowed" => "Sign-in allowed. Change saved.".to_string(),
         "restored" => "User restored with everything intact. Change saved.".to_string(),
