@@ -49,6 +49,7 @@ enum Returned {
     Default,
     Always,
     Never,
+    Request,
 }
 
 /// An attribute definition (RFC 7643 §7), built with the `const` setters below so that the
@@ -154,6 +155,7 @@ impl Attribute {
                 Returned::Default => "default",
                 Returned::Always => "always",
                 Returned::Never => "never",
+                Returned::Request => "request",
             }),
         );
         a.insert("uniqueness".into(), json!(if self.unique { "server" } else { "none" }));
@@ -316,7 +318,9 @@ const GROUP_ATTRIBUTES: &[Attribute] = &[
             attr("$ref", Type::Reference(&["User", "Group"]), "The member's URI.")
                 .case_exact()
                 .mutability(Mutability::Immutable),
-            string("display", "The member's name.").mutability(Mutability::ReadOnly),
+            string("display", "The member's name, returned when attributes asks for members.display.")
+                .mutability(Mutability::ReadOnly)
+                .returned(Returned::Request),
             string("type", "User or Group.").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
         ],
     )

@@ -12,6 +12,8 @@
 //! - The two parameters exclude each other: giving both is refused, as which would win is unclear.
 //! - Whatever ends up empty (a complex value, a list of values, an extension) is left out, and
 //!   `schemas` lists an extension only while the resource still holds it.
+//! - A sub-attribute the schema marks `returned: "request"` ([`ON_REQUEST`]) is left out unless
+//!   `attributes` names it.
 
 use serde_json::{Map, Value};
 
@@ -68,8 +70,27 @@ fn parse_list(list: &str, param: &str) -> Result<Vec<AttrPath>, ScimError> {
         .collect()
 }
 
+/// Sub-attributes returned only when asked for (RFC 7643 §7 `returned: "request"`): a group
+/// member's `display`. It is read-only, so a client that compares the members it sent with the
+/// members it reads back would otherwise find them different.
+pub const ON_REQUEST: [(&str, &str); 1] = [("members", "display")];
+
 /// The resource with only the attributes the projection selects; see the module comment.
 pub fn apply(projection: &Projection, resource: &Value) -> Value {
+    let mut out = select(projection, resource);
+    for (attr, sub) in ON_REQUEST {
+        let asked = matches!(&projection.select, Select::Only(paths) if paths.iter().any(|p| p.is(attr, Some(sub))));
+        let values = out.as_object_mut().and_then(|o| o.get_mut(attr)).and_then(Value::as_array_mut);
+        if let (false, Some(values)) = (asked, values) {
+            for value in values.iter_mut().filter_map(Value::as_object_mut) {
+                value.remove(sub);
+            }
+        }
+    }
+    out
+}
+
+fn select(projection: &Projection, resource: &Value) -> Value {
     let (paths, keep) = match &projection.select {
         Select::All => return resource.clone(),
         Select::Only(paths) => (paths, true),
@@ -224,6 +245,22 @@ mod tests {
 
     fn except(excluded: &str) -> Value {
         apply(&parse_projection(None, Some(excluded)).unwrap(), &sample())
+    }
+
+    #[test]
+    fn a_members_display_comes_only_when_asked_for() {
+        let group = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "id": "g",
+            "members": [{"value": "u", "display": "Ada", "type": "User"}]
+        });
+        let shown = |attributes: Option<&str>, excluded: Option<&str>| {
+            apply(&parse_projection(attributes, excluded).unwrap(), &group)["members"].clone()
+        };
+        assert_eq!(shown(None, None), json!([{"value": "u", "type": "User"}]));
+        assert_eq!(shown(None, Some("displayName")), json!([{"value": "u", "type": "User"}]));
+        assert_eq!(shown(Some("members"), None), json!([{"value": "u", "type": "User"}]));
+        assert_eq!(shown(Some("members.display"), None), json!([{"display": "Ada"}]));
     }
 
     fn keys(resource: &Value) -> BTreeSet<&str> {

@@ -1,9 +1,8 @@
 //! scim2-tester, a SCIM 2.0 conformance tester that others wrote, run as a real process against
 //! `/scim/v2` for Users and Groups: discovery, creation, queries with attribute projection,
 //! replacement, deletion and PATCH add, remove and replace of every attribute the schemas
-//! describe. Every check must pass, except the few listed in [`KNOWN`] with the reason Roster
-//! answers differently. Without the tester the test says so and skips, except under CI
-//! (`CI=true`), where that fails it; `scripts/test-all` installs the pinned version.
+//! describe. Every check must pass. Without the tester the test says so and skips, except under
+//! CI (`CI=true`), where that fails it; `scripts/test-all` installs the pinned version.
 
 use roster_domain::apps::AppPermission;
 
@@ -18,17 +17,6 @@ struct Check {
     title: String,
     reason: String,
 }
-
-/// Checks Roster fails on purpose: resource type, check, and a phrase of the tester's reason.
-const KNOWN: &[(&str, &str, &str, &str)] = &[
-    (
-        "Group",
-        "check_add_attribute",
-        "'members'",
-        "Roster returns each member's read-only display name, which the tester compares with the value it sent",
-    ),
-    ("Group", "check_replace_attribute", "'members'", "as above"),
-];
 
 /// The Python of the tester's virtual environment: `ROSTER_SCIM2_TESTER`, else `python3` if it
 /// can import the tester.
@@ -66,26 +54,14 @@ async fn a_scim_conformance_tester_passes_users_and_groups() {
         })
         .collect();
 
-    let known = |c: &Check| {
-        KNOWN.iter().any(|(kind, title, phrase, _)| {
-            c.resource_type.as_deref() == Some(*kind) && c.title == *title && c.reason.contains(phrase)
-        })
-    };
     let failed: Vec<&Check> = checks.iter().filter(|c| c.status != "SUCCESS" && c.status != "SKIPPED").collect();
-    let unexpected: Vec<&&Check> = failed.iter().filter(|c| !known(c)).collect();
-    assert!(unexpected.is_empty(), "checks that failed: {unexpected:#?}");
+    let report: Vec<String> =
+        failed.iter().map(|c| format!("{:?} {}: {}", c.resource_type, c.title, c.reason)).collect();
+    assert!(report.is_empty(), "checks that failed:\n{}", report.join("\n"));
     // The skips are the tester's own: a search across every resource type (`POST /.search`),
     // which RFC 7644 lets a server decline with 501, and nothing else.
     for skipped in checks.iter().filter(|c| c.status == "SKIPPED") {
         assert_eq!(skipped.title, "search_with_attributes", "{skipped:?}");
-    }
-    for (kind, title, phrase, _) in KNOWN {
-        assert!(
-            failed
-                .iter()
-                .any(|c| c.resource_type.as_deref() == Some(*kind) && c.title == *title && c.reason.contains(phrase)),
-            "{kind} {title} passes now: take it off the list of known failures"
-        );
     }
     let passed = checks.iter().filter(|c| c.status == "SUCCESS").count();
     assert!(passed >= 90, "only {passed} checks passed: {checks:#?}");
