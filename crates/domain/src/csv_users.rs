@@ -1,6 +1,7 @@
 //! Users in Microsoft 365's bulk-add CSV format: the 16 columns of its "Add multiple users"
 //! template, plus Roster's own `Alternate mobile phone`, with several alternate addresses in one
-//! cell separated by `;`.
+//! cell separated by `;`. On import, Roster's `New User Name` column renames the user named in
+//! `User Name`; exports leave it out.
 //!
 //! Headers are matched by name, ignoring case and surrounding spaces, in any order; a column
 //! nobody knows is reported rather than dropped, and a file without `User Name` or
@@ -39,11 +40,35 @@ pub enum Column {
     PostalCode,
     Country,
     AlternateMobilePhone,
+    NewUserName,
 }
 
 impl Column {
-    /// Microsoft's template, in its order, then Roster's own column.
-    pub const ALL: [Column; 17] = [
+    /// Every column an import reads: the exported ones, then `New User Name`.
+    pub const ALL: [Column; 18] = [
+        Column::UserName,
+        Column::FirstName,
+        Column::LastName,
+        Column::DisplayName,
+        Column::JobTitle,
+        Column::Department,
+        Column::OfficeNumber,
+        Column::OfficePhone,
+        Column::MobilePhone,
+        Column::Fax,
+        Column::AlternateEmail,
+        Column::Address,
+        Column::City,
+        Column::State,
+        Column::PostalCode,
+        Column::Country,
+        Column::AlternateMobilePhone,
+        Column::NewUserName,
+    ];
+
+    /// The columns an export writes: Microsoft's template, in its order, then Roster's own
+    /// alternate mobile phone.
+    pub const EXPORTED: [Column; 17] = [
         Column::UserName,
         Column::FirstName,
         Column::LastName,
@@ -83,6 +108,7 @@ impl Column {
             Column::PostalCode => "ZIP or Postal Code",
             Column::Country => "Country or Region",
             Column::AlternateMobilePhone => "Alternate mobile phone",
+            Column::NewUserName => "New User Name",
         }
     }
 
@@ -107,6 +133,7 @@ impl Column {
             "postal_code" => Column::PostalCode,
             "country" => Column::Country,
             "alternate_mobile_phone" => Column::AlternateMobilePhone,
+            "new_username" => Column::NewUserName,
             _ => return None,
         })
     }
@@ -139,6 +166,8 @@ pub struct Row {
     pub line: u64,
     /// The `User Name` cell, as written.
     pub username: String,
+    /// The `New User Name` cell, as written: empty unless the row renames its user.
+    pub new_username: String,
     /// The other cells, as the contact form would receive them.
     pub contact: ContactInput,
 }
@@ -149,6 +178,8 @@ pub struct ValidRow {
     /// The line in the file where the row starts.
     pub line: u64,
     pub username: Username,
+    /// The name the user is to have from now on, when the row renames them.
+    pub new_username: Option<Username>,
     pub contact: ContactInfo,
 }
 
@@ -365,17 +396,29 @@ impl<R: Read> Reader<R> {
     pub fn check(&self, row: &Row, region: Region) -> Result<ValidRow, Vec<Problem>> {
         let problem = |column: Option<Column>, message: String| self.problem(row.line, column, message);
         let username = Username::parse(&row.username);
-        let checked_against = username.as_ref().map_or(row.username.trim().to_lowercase(), |u| u.as_str().to_string());
+        let new_username = new_username(row);
+        // Contacts are checked against the name the user will sign in with after the import.
+        let checked_against = match (&new_username, &username) {
+            (Ok(Some(new)), _) => new.as_str().to_string(),
+            (_, Ok(username)) => username.as_str().to_string(),
+            (_, Err(_)) => row.username.trim().to_lowercase(),
+        };
         let contact = row.contact.validate(ValidationContext { region, username: &checked_against });
         let mut problems = Vec::new();
         if let Err(e) = &username {
             problems.push(problem(Some(Column::UserName), e.message.clone()));
         }
+        if let Err(e) = &new_username {
+            problems.push(problem(Some(Column::NewUserName), e.message.clone()));
+        }
         if let Err(errors) = &contact {
             problems.extend(errors.iter().map(|e| problem(Column::of_field(&e.field), e.message.clone())));
         }
-        match (username, contact) {
-            (Ok(username), Ok(contact)) => Ok(ValidRow { line: row.line, username, contact }),
+        match (username, new_username, contact) {
+            (Ok(username), Ok(new_username), Ok(contact)) => {
+                let new_username = new_username.filter(|new| *new != username);
+                Ok(ValidRow { line: row.line, username, new_username, contact })
+            }
             _ => Err(problems),
         }
     }
@@ -445,6 +488,7 @@ impl<R: Read> Reader<R> {
         Row {
             line,
             username: cell(Column::UserName),
+            new_username: cell(Column::NewUserName),
             contact: ContactInput {
                 display_name: cell(Column::DisplayName),
                 first_name: cell(Column::FirstName),
@@ -478,7 +522,7 @@ impl<W: Write> Writer<W> {
     /// Writes the header line.
     pub fn new(output: W) -> csv::Result<Self> {
         let mut csv = csv::WriterBuilder::new().from_writer(output);
-        csv.write_record(Column::ALL.iter().map(|c| c.header()))?;
+        csv.write_record(Column::EXPORTED.iter().map(|c| c.header()))?;
         Ok(Writer { csv })
     }
 
@@ -520,6 +564,14 @@ impl<W: Write> Writer<W> {
 }
 
 /// A CSV error in words, without the crate's own position (the problem carries the line).
+/// The row's `New User Name`, parsed: none when the cell is blank.
+pub fn new_username(row: &Row) -> Result<Option<Username>, crate::error::FieldError> {
+    if row.new_username.trim().is_empty() {
+        return Ok(None);
+    }
+    Username::parse(&row.new_username).map(Some)
+}
+
 fn describe(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "The file is not valid UTF-8; save it as CSV UTF-8.".to_string(),
@@ -601,6 +653,30 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
         assert_eq!(reader.unknown_columns(), ["Licenses"]);
         let valid = reader.check(rows[0].as_ref().unwrap(), Region::default()).unwrap();
         assert_eq!((valid.username.as_str(), valid.contact.city.as_deref()), ("alex@contoso.com", Some("Seattle")));
+    }
+
+    #[test]
+    fn a_new_user_name_is_checked_like_a_username_and_the_same_name_renames_nobody() {
+        let text = "User Name,Display Name,New User Name,Alternate email address\n\
+                    ada@contoso.com,Ada,Ada.Lovelace@contoso.com,\n\
+                    alan@contoso.com,Alan,,\n\
+                    bob@contoso.com,Bob,BOB@contoso.com,\n\
+                    eve@contoso.com,Eve,not a name,\n\
+                    fay@contoso.com,Fay,fay.new@contoso.com,fay.new@contoso.com\n";
+        let (reader, rows) = read(text);
+        let checked: Vec<_> = rows.iter().map(|r| reader.check(r.as_ref().unwrap(), Region::default())).collect();
+        let renamed = |i: usize| checked[i].as_ref().unwrap().new_username.as_ref().map(|u| u.to_string());
+        assert_eq!(renamed(0).as_deref(), Some("ada.lovelace@contoso.com"), "lower-cased as usernames are");
+        assert_eq!(renamed(1), None, "a blank cell renames nobody");
+        assert_eq!(renamed(2), None, "nor does the user's own name");
+        let eve = checked[3].as_ref().unwrap_err();
+        assert!(eve[0].to_string().starts_with("line 5, New User Name: Enter a username"), "{eve:?}");
+        let fay = checked[4].as_ref().unwrap_err();
+        assert!(
+            fay[0].to_string().starts_with("line 6, Alternate email address: ") && fay[0].message.contains("sign-in"),
+            "contacts are checked against the name the user will have: {fay:?}"
+        );
+        assert!(!Column::EXPORTED.contains(&Column::NewUserName), "an export renames nobody when imported");
     }
 
     #[test]

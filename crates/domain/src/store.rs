@@ -63,8 +63,24 @@ impl StoreStatus {
 pub enum UserWrite {
     /// A new user, without a password.
     Create { user: User, audit: AuditEntry },
-    /// A stored user replaced by its next version, with the messages the change causes.
-    Update { before: Box<User>, after: User, audit: AuditEntry, messages: Vec<Message> },
+    /// A stored user replaced by its next version, with the audit records and messages the
+    /// change causes. When the username changes, the old one stays an alias until
+    /// `alias_until`.
+    Update {
+        before: Box<User>,
+        after: User,
+        audit: Vec<AuditEntry>,
+        messages: Vec<Message>,
+        alias_until: Option<Timestamp>,
+    },
+}
+
+/// A former username that still signs its user in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsernameAlias {
+    pub username: String,
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
 }
 
 /// A change to many users that a store applies in one transaction, batch by batch: the store
@@ -76,8 +92,8 @@ pub trait UserBatches: Send {
     /// The usernames of the next batch, or `None` after the last.
     fn next_batch(&mut self) -> Option<Vec<Username>>;
     /// What to write for the batch just named, given the stored users that have those
-    /// usernames (deleted ones included, in any order).
-    fn plan(&mut self, stored: Vec<User>) -> Vec<UserWrite>;
+    /// usernames (deleted ones included, in any order) and the unexpired aliases among them.
+    fn plan(&mut self, stored: Vec<User>, aliases: Vec<UsernameAlias>) -> Vec<UserWrite>;
     /// Whether to commit what was written, asked once after the last batch.
     fn commit(&self) -> bool;
 }

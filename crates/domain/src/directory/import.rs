@@ -2,7 +2,8 @@
 //!
 //! Each row creates the user with its username or updates the one there, under the rules of
 //! the contact form: the same validation, and the same permission checks against each user's
-//! roles, so an import cannot do what its administrator could not do by hand. The whole import
+//! roles, so an import cannot do what its administrator could not do by hand. A row with a
+//! `New User Name` renames its user as the admin center does, under the same rules. The whole import
 //! is one transaction: without `skip_invalid` a single bad row leaves everything as it was,
 //! with it the good rows are applied together and the bad ones reported.
 
@@ -12,13 +13,13 @@ use std::io::Read;
 
 use crate::audit::AuditAction;
 use crate::clock::Timestamp;
-use crate::csv_users::{Column, Problem, Reader, Row};
+use crate::csv_users::{self, Column, Problem, Reader, Row};
 use crate::error::{DomainError, FieldError, StoreError};
 use crate::notify::{self, Occasion};
 use crate::permission::Permission;
 use crate::phone::Region;
 use crate::role::RoleSet;
-use crate::store::{UserBatches, UserWrite};
+use crate::store::{UserBatches, UserWrite, UsernameAlias};
 use crate::user::{Cursor, User, UserId, UserQuery, UserSort, Username};
 
 use super::{Actor, Directory};
@@ -43,6 +44,8 @@ pub struct ImportSummary {
     pub rows: u64,
     pub created: u64,
     pub updated: u64,
+    /// Of the updated users, those given a new username.
+    pub renamed: u64,
     pub unchanged: u64,
     /// Rows with at least one problem.
     pub failed: u64,
@@ -74,8 +77,9 @@ struct Plan<'a, R: Read> {
     options: ImportOptions,
     progress: &'a mut dyn ImportProgress,
     pending: Vec<Pending>,
-    /// A hash of each username seen so far and its line: a name given twice is refused, in
-    /// 16 bytes a row rather than the names themselves.
+    /// A hash of each username seen so far (in `User Name` or `New User Name`) and its line: a
+    /// name given twice is refused, in 16 bytes a row rather than the names themselves. So no
+    /// row renames a user to a name another row uses, and the order of writes never matters.
     seen: HashMap<u64, u64>,
     hasher: std::hash::RandomState,
     summary: ImportSummary,
@@ -96,12 +100,23 @@ impl<R: Read> Plan<'_, R> {
         !self.options.dry_run && (self.options.skip_invalid || self.summary.failed == 0)
     }
 
-    /// What one row comes to against the stored user with its username, if any.
-    fn decide(&mut self, pending: Pending, stored: Option<&User>) -> Result<Option<UserWrite>, Vec<Problem>> {
+    /// What one row comes to against the batch's stored users and aliases.
+    fn decide(
+        &mut self,
+        pending: Pending,
+        stored: &HashMap<String, User>,
+        aliases: &HashMap<String, UsernameAlias>,
+    ) -> Result<Option<UserWrite>, Vec<Problem>> {
         let Pending { username, mut row } = pending;
         let line = row.line;
         let refused = |reason: String| vec![self.reader.problem(line, None, reason)];
-        let Some(before) = stored else {
+        let Some(before) = stored.get(username.as_str()) else {
+            if !row.new_username.trim().is_empty() {
+                let message = format!(
+                    "No user has the username {username} to rename. A row that adds a user leaves this column blank."
+                );
+                return Err(vec![self.reader.problem(line, Some(Column::NewUserName), message)]);
+            }
             self.actor.require(Permission::CreateUser, RoleSet::NONE).map_err(|e| refused(reason(e)))?;
             let valid = self.reader.check(&row, self.region)?;
             let now = Timestamp::now();
@@ -133,6 +148,19 @@ impl<R: Read> Plan<'_, R> {
         }
         self.reader.complete(&mut row, &before.contact);
         let valid = self.reader.check(&row, self.region)?;
+        if let Some(new) = &valid.new_username {
+            let taken = |message: String| vec![self.reader.problem(line, Some(Column::NewUserName), message)];
+            if stored.contains_key(new.as_str()) {
+                return Err(taken(format!("Another user has the username {new}.")));
+            }
+            if let Some(alias) = aliases.get(new.as_str()).filter(|a| a.user_id != before.id) {
+                return Err(taken(format!(
+                    "{new} was another user's username and still signs them in until {}; choose another name.",
+                    alias.expires_at.display()
+                )));
+            }
+            Directory::may_rename(self.actor, before).map_err(|e| refused(reason(e)))?;
+        }
         let changes = valid.contact.changes_from(&before.contact);
         if changes.iter().any(|c| !c.sensitive) {
             self.actor.require(Permission::EditProfile, before.roles).map_err(|e| refused(reason(e)))?;
@@ -140,16 +168,30 @@ impl<R: Read> Plan<'_, R> {
         if changes.iter().any(|c| c.sensitive) {
             self.actor.require(Permission::EditRecoveryContacts, before.roles).map_err(|e| refused(reason(e)))?;
         }
-        if changes.is_empty() {
+        if changes.is_empty() && valid.new_username.is_none() {
             self.summary.unchanged += 1;
             return Ok(None);
         }
-        let after = User { contact: valid.contact, ..self.actor.next_version(before) };
-        let audit = self.actor.audit(AuditAction::ContactChanged, Some(&after), changes);
-        let messages =
-            notify::contact_changed(&after, &before.contact, &Occasion { actor: self.actor, at: after.updated_at });
+        let mut after = User { contact: valid.contact, ..self.actor.next_version(before) };
+        if let Some(new) = valid.new_username {
+            after.username = new;
+        }
+        let occasion = Occasion { actor: self.actor, at: after.updated_at };
+        let (mut audit, mut messages) = (Vec::new(), Vec::new());
+        let mut alias_until = None;
+        if after.username != before.username {
+            let renaming = Directory::renaming(self.actor, before, &after);
+            audit.push(renaming.audit);
+            messages.extend(renaming.notices);
+            alias_until = Some(renaming.alias_until);
+            self.summary.renamed += 1;
+        }
+        if !changes.is_empty() {
+            audit.push(self.actor.audit(AuditAction::ContactChanged, Some(&after), changes));
+            messages.extend(notify::contact_changed(&after, &before.contact, &occasion));
+        }
         self.summary.updated += 1;
-        Ok(Some(UserWrite::Update { before: Box::new(before.clone()), after, audit, messages }))
+        Ok(Some(UserWrite::Update { before: Box::new(before.clone()), after, audit, messages, alias_until }))
     }
 }
 
@@ -185,25 +227,38 @@ impl<R: Read + Send> UserBatches for Plan<'_, R> {
                     continue;
                 }
             };
-            let first = *self.seen.entry(self.hasher.hash_one(username.as_str())).or_insert(row.line);
-            if first != row.line {
-                let message = format!("This user is on line {first} already; a file can name each user once.");
-                let problem = self.reader.problem(row.line, Some(Column::UserName), message);
+            let new_username = csv_users::new_username(&row).ok().flatten().filter(|new| *new != username);
+            let mut named = vec![(Column::UserName, &username, "user")];
+            named.extend(new_username.as_ref().map(|new| (Column::NewUserName, new, "username")));
+            let repeated = named.into_iter().find_map(|(column, name, what)| {
+                let first = *self.seen.entry(self.hasher.hash_one(name.as_str())).or_insert(row.line);
+                let message = format!("This {what} is on line {first} already; a file can name each user once.");
+                (first != row.line).then(|| self.reader.problem(row.line, Some(column), message))
+            });
+            if let Some(problem) = repeated {
                 self.fail(&[problem]);
                 continue;
             }
             self.pending.push(Pending { username, row });
         }
         self.progress.progress(self.summary.rows, self.reader.bytes_read());
-        (!self.pending.is_empty()).then(|| self.pending.iter().map(|p| p.username.clone()).collect())
+        (!self.pending.is_empty()).then(|| {
+            self.pending
+                .iter()
+                .flat_map(|p| {
+                    let new = csv_users::new_username(&p.row).ok().flatten();
+                    std::iter::once(p.username.clone()).chain(new)
+                })
+                .collect()
+        })
     }
 
-    fn plan(&mut self, stored: Vec<User>) -> Vec<UserWrite> {
+    fn plan(&mut self, stored: Vec<User>, aliases: Vec<UsernameAlias>) -> Vec<UserWrite> {
         let stored: HashMap<String, User> = stored.into_iter().map(|u| (u.username.to_string(), u)).collect();
+        let aliases: HashMap<String, UsernameAlias> = aliases.into_iter().map(|a| (a.username.clone(), a)).collect();
         let mut writes = Vec::new();
         for pending in std::mem::take(&mut self.pending) {
-            let user = stored.get(pending.username.as_str());
-            match self.decide(pending, user) {
+            match self.decide(pending, &stored, &aliases) {
                 Ok(Some(write)) if self.writing() => {
                     self.messages |= matches!(&write, UserWrite::Update { messages, .. } if !messages.is_empty());
                     writes.push(write);

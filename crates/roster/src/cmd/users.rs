@@ -164,8 +164,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 /// The summary line, saying plainly whether anything changed.
 fn describe(summary: &ImportSummary, args: &ImportArgs) -> String {
+    let renamed = if summary.renamed > 0 { format!(" ({} renamed)", summary.renamed) } else { String::new() };
     let counts = format!(
-        "{} created, {} updated, {} unchanged, {} failed, of {} rows",
+        "{} created, {} updated{renamed}, {} unchanged, {} failed, of {} rows",
         summary.created, summary.updated, summary.unchanged, summary.failed, summary.rows
     );
     let mut text = if args.dry_run {

@@ -142,3 +142,80 @@ async fn graph_and_scim_rename_through_the_user_principal_name_and_username() {
     let r = scim(&app, &t, Method::PATCH, &format!("/Users/{}", other.id), Some(ops), None).await;
     assert_eq!((r.status, r.body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")), "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_csv_import_renames_under_the_same_rules_and_a_dry_run_finds_every_clash() {
+    use roster_domain::directory::ImportOptions;
+
+    use crate::import::import_as;
+
+    let Some(app) = TestApp::start().await else { return };
+    let system = Actor::system("test");
+    app.user("grace@contoso.com", "Grace", &[Role::GlobalAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada", &[]).await;
+    let alan = app.user("alan@contoso.com", "Alan", &[]).await;
+    app.user("bob@contoso.com", "Bob", &[]).await;
+    app.user("dan@contoso.com", "Dan", &[]).await;
+    app.directory.rename_user(&system, alan.id, alan.version, "alan.turing@contoso.com").await.unwrap();
+
+    let header = "User Name,Display Name,New User Name,Mobile Phone";
+    let clashes = format!(
+        "{header}\n\
+         ada@contoso.com,Ada Lovelace,ada.lovelace@contoso.com,+44 7911 123456\n\
+         bob@contoso.com,Bob,alan@contoso.com,\n\
+         carol@contoso.com,Carol,carol.new@contoso.com,\n\
+         dan@contoso.com,Dan,ada.lovelace@contoso.com,\n\
+         dan@contoso.com,Dan,grace@contoso.com,\n\
+         ada.lovelace@contoso.com,Someone,,\n"
+    );
+    let dry = ImportOptions { dry_run: true, skip_invalid: false };
+    let (summary, collected) = import_as(&app, &system, &clashes, dry).await;
+    let p = &collected.problems;
+    assert_eq!((summary.updated, summary.renamed, summary.failed, summary.applied), (1, 1, 5, false), "{p:#?}");
+    assert!(p.iter().any(|p| p.starts_with("line 3, New User Name: alan@contoso.com was another user's")), "{p:#?}");
+    assert!(p.iter().any(|p| p.starts_with("line 4, New User Name: No user has the username carol")), "{p:#?}");
+    assert!(p.iter().any(|p| p.starts_with("line 5, New User Name: This username is on line 2")), "{p:#?}");
+    assert!(p.iter().any(|p| p.starts_with("line 6, User Name: This user is on line 5")), "{p:#?}");
+    assert!(p.iter().any(|p| p.starts_with("line 7, User Name: This user is on line 2")), "a freed name: {p:#?}");
+    assert_eq!(app.reload(&ada).await.username.as_str(), "ada@contoso.com", "a dry run renames nobody");
+
+    let strict = ImportOptions { dry_run: false, skip_invalid: false };
+    let taken = format!("{header}\ndan@contoso.com,Dan,grace@contoso.com,\n");
+    let (summary, collected) = import_as(&app, &system, &taken, strict).await;
+    assert!(!summary.applied);
+    assert!(
+        collected.problems[0].contains("Another user has the username grace@contoso.com"),
+        "{:?}",
+        collected.problems
+    );
+
+    app.user("hd@contoso.com", "Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let helpdesk = app.directory.administrator("hd@contoso.com").await.expect("an administrator");
+    let (summary, collected) =
+        import_as(&app, &helpdesk, &format!("{header}\ndan@contoso.com,Dan,daniel@contoso.com,\n"), strict).await;
+    assert!(!summary.applied && collected.problems[0].starts_with("line 2: "), "{:?}", collected.problems);
+
+    let file = format!("{header}\nada@contoso.com,Ada Lovelace,ada.lovelace@contoso.com,+44 7911 123456\n");
+    let (summary, collected) = import_as(&app, &system, &file, strict).await;
+    assert!(summary.applied, "{:?}", collected.problems);
+    assert_eq!((summary.updated, summary.renamed), (1, 1));
+    let renamed = app.reload(&ada).await;
+    assert_eq!(renamed.username.as_str(), "ada.lovelace@contoso.com");
+    assert_eq!(renamed.contact.mobile_phone.as_deref(), Some("+447911123456"), "the row's contacts changed too");
+    for name in ["ada.lovelace@contoso.com", "ada@contoso.com"] {
+        assert_eq!(app.client().sign_in(name, PASSWORD).await.status(), StatusCode::SEE_OTHER, "{name} signs in");
+    }
+    let query = AuditQuery { target: Some(ada.id), limit: 10, ..AuditQuery::default() };
+    let actions: Vec<AuditAction> =
+        app.directory.audit_log(&system, &query).await.unwrap().iter().map(|e| e.action).collect();
+    assert!(actions.contains(&AuditAction::UserRenamed) && actions.contains(&AuditAction::ContactChanged));
+    let outbox = app.directory.store().list_outbox(None, 100).await.unwrap();
+    assert!(outbox
+        .iter()
+        .any(|e| e.message.subject == "Your username was changed" && e.message.recipient == "ada@contoso.com"));
+
+    // The old name is Ada's alias now: another file can't give it to Bob.
+    let back = format!("{header}\nbob@contoso.com,Bob,ada@contoso.com,\n");
+    let (summary, _) = import_as(&app, &system, &back, strict).await;
+    assert!(!summary.applied, "an alias is refused in a real import too");
+}

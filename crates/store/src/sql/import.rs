@@ -7,7 +7,7 @@ use roster_domain::store::{ImportStore, UserBatches, UserWrite};
 use roster_domain::user::User;
 use roster_domain::StoreError;
 
-use super::users::{insert_rows, update_row, users_where, write_rest, Accepted};
+use super::users::{aliases_named, insert_rows, update_row, users_where, write_rename, write_rest, Accepted};
 use super::{audit, Connection, Store};
 
 /// Writes one batch's creations and updates.
@@ -21,16 +21,21 @@ async fn write(conn: &mut Connection, writes: Vec<UserWrite>) -> Result<(), Stor
                 created.push(user);
                 created_audit.push(audit);
             }
-            UserWrite::Update { before, after, audit, messages } => updates.push((before, after, audit, messages)),
+            UserWrite::Update { before, after, audit, messages, alias_until } => {
+                updates.push((before, after, audit, messages, alias_until));
+            }
         }
     }
     insert_rows(conn, &created).await?;
     audit::insert_many(conn, &created_audit.iter().collect::<Vec<_>>()).await?;
-    for (before, after, _, _) in &updates {
+    for (before, after, _, _, alias_until) in &updates {
         update_row(conn, before, after).await?;
+        if let Some(until) = alias_until {
+            write_rename(conn, before, after, *until).await?;
+        }
     }
     let accepted: Vec<Accepted<'_>> =
-        updates.iter().map(|(before, after, audit, messages)| Accepted { before, after, audit, messages }).collect();
+        updates.iter().map(|(before, after, audit, messages, _)| Accepted { before, after, audit, messages }).collect();
     write_rest(conn, &accepted).await
 }
 
@@ -53,7 +58,8 @@ impl ImportStore for Store {
         while let Some(names) = batches.next_batch() {
             let keys: Vec<String> = names.iter().map(|n| n.as_str().to_string()).collect();
             let stored = users_where(&mut tx, "username", &keys, !dry_run).await?;
-            let writes = batches.plan(stored);
+            let aliases = aliases_named(&mut tx, &keys).await?;
+            let writes = batches.plan(stored, aliases);
             if !dry_run {
                 write(&mut tx, writes).await?;
             }

@@ -5,7 +5,7 @@ use roster_domain::audit::AuditEntry;
 use roster_domain::outbox::Message;
 use roster_domain::recovery::methods::methods_of;
 use roster_domain::recovery::ContactMethod;
-use roster_domain::store::{Credentials, UserStore};
+use roster_domain::store::{Credentials, UserStore, UsernameAlias};
 use roster_domain::user::{sort_key, User, UserId};
 use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
@@ -158,6 +158,62 @@ pub(crate) async fn users_where(
     Ok(users)
 }
 
+/// The unexpired aliases among `names`.
+pub(crate) async fn aliases_named(conn: &mut Connection, names: &[String]) -> Result<Vec<UsernameAlias>, StoreError> {
+    let mut aliases = Vec::new();
+    for chunk in names.chunks(IDS_PER_QUERY) {
+        let mut params = Params::default();
+        let list = chunk.iter().map(|k| params.push(k.clone())).collect::<Result<Vec<_>, _>>()?;
+        let now = params.push(Timestamp::now().millis())?;
+        let sql = format!(
+            "select username, user_id, expires_at from username_aliases where username in ({}) and expires_at > {now}",
+            list.join(", ")
+        );
+        for row in sqlx::query_with(&sql, params.into_arguments()).fetch_all(&mut *conn).await? {
+            aliases.push(UsernameAlias {
+                username: row.try_get("username")?,
+                user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
+                expires_at: Timestamp(row.try_get("expires_at")?),
+            });
+        }
+    }
+    Ok(aliases)
+}
+
+/// The rest of a rename whose row [`update_row`] wrote: the user's alternate addresses carry
+/// the new name, and the old one stays an alias until `until`. Expired aliases go here, the
+/// only place aliases are written; renaming back to one's own former name ends that alias, and
+/// a former name that was an older user's alias too now signs in only its newest holder.
+pub(crate) async fn write_rename(
+    conn: &mut Connection,
+    before: &User,
+    after: &User,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    let (old, new, id) = (before.username.as_str(), after.username.as_str(), after.id.to_string());
+    sqlx::query("delete from username_aliases where expires_at <= $1 or (username = $2 and user_id = $3)")
+        .bind(after.updated_at.millis())
+        .bind(new)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update alternate_emails set username = $1 where user_id = $2")
+        .bind(new)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "insert into username_aliases (username, user_id, expires_at) values ($1, $2, $3) \
+         on conflict (username) do update set user_id = excluded.user_id, expires_at = excluded.expires_at",
+    )
+    .bind(old)
+    .bind(&id)
+    .bind(until.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes the columns of the user's row that differ between `before` and `after`, if the stored
 /// version is still `before.version`; [`write_rest`] writes the rest of the save. Untouched
 /// columns are left out of the update, so their indexes are not rewritten. A refusal (conflict,
@@ -271,7 +327,7 @@ pub(crate) struct NewUser<'a> {
 pub(crate) struct Accepted<'a> {
     pub before: &'a User,
     pub after: &'a User,
-    pub audit: &'a AuditEntry,
+    pub audit: &'a [AuditEntry],
     pub messages: &'a [Message],
 }
 
@@ -309,7 +365,7 @@ pub(crate) async fn write_rest(conn: &mut Connection, saves: &[Accepted<'_>]) ->
         })
         .collect();
     recovery::forget_changed(conn, &gone).await?;
-    let entries: Vec<&AuditEntry> = saves.iter().map(|s| s.audit).collect();
+    let entries: Vec<&AuditEntry> = saves.iter().flat_map(|s| s.audit).collect();
     audit::insert_many(conn, &entries).await?;
     let messages: Vec<Message> = saves.iter().flat_map(|s| s.messages.iter().cloned()).collect();
     outbox::insert(conn, &messages).await
@@ -353,35 +409,13 @@ impl UserStore for Store {
         audit: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        let (old, new, id) = (before.username.as_str(), after.username.as_str(), after.id.to_string());
         let mut tx = self.begin_write().await?;
-        // Expired aliases go here, the only place they are written; renaming back to one's own
-        // former name ends that alias.
-        sqlx::query("delete from username_aliases where expires_at <= $1 or (username = $2 and user_id = $3)")
-            .bind(after.updated_at.millis())
-            .bind(new)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        let taken: Option<String> = sqlx::query_scalar("select user_id from username_aliases where username = $1")
-            .bind(new)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
+        let taken = aliases_named(&mut tx, &[after.username.to_string()]).await?;
+        if taken.iter().any(|alias| alias.user_id != after.id) {
             return Err(StoreError::Duplicate("username"));
         }
         update_row(&mut tx, before, after).await?;
-        sqlx::query("update alternate_emails set username = $1 where user_id = $2")
-            .bind(new)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("insert into username_aliases (username, user_id, expires_at) values ($1, $2, $3)")
-            .bind(old)
-            .bind(&id)
-            .bind(alias_until.millis())
-            .execute(&mut *tx)
-            .await?;
+        write_rename(&mut tx, before, after, alias_until).await?;
         audit::insert(&mut tx, audit).await?;
         outbox::insert(&mut tx, messages).await?;
         Ok(tx.commit().await?)
@@ -441,7 +475,7 @@ impl UserStore for Store {
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<(), StoreError> {
-        self.commit_save(Accepted { before, after, audit: entry, messages }).await
+        self.commit_save(Accepted { before, after, audit: std::slice::from_ref(entry), messages }).await
     }
 
     async fn set_password(

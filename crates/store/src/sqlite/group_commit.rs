@@ -28,7 +28,7 @@ const MAX_BATCH: usize = 256;
 pub(crate) struct SaveJob {
     pub before: User,
     pub after: User,
-    pub audit: AuditEntry,
+    pub audit: Vec<AuditEntry>,
     pub messages: Vec<Message>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
@@ -182,7 +182,7 @@ impl SqliteStore {
         let job = SaveJob {
             before: save.before.clone(),
             after: save.after.clone(),
-            audit: save.audit.clone(),
+            audit: save.audit.to_vec(),
             messages: save.messages.to_vec(),
             reply,
         };
@@ -268,7 +268,7 @@ mod tests {
         let job = |before: &User, after: &User| SaveJob {
             before: before.clone(),
             after: after.clone(),
-            audit: audit(AuditAction::ContactChanged),
+            audit: vec![audit(AuditAction::ContactChanged)],
             messages: Vec::new(),
             reply: oneshot::channel().0,
         };
