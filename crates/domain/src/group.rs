@@ -316,6 +316,15 @@ impl Scope {
         }
     }
 
+    /// Whether a user is in the scope, given which groups they are a member of (at any depth).
+    pub fn includes(&self, is_member: impl Fn(GroupId) -> bool) -> bool {
+        match self {
+            Scope::Nobody => false,
+            Scope::Groups(groups) => groups.iter().any(|g| is_member(*g)),
+            Scope::Everyone => true,
+        }
+    }
+
     /// The groups as stored: ids separated by commas.
     pub fn groups_setting(&self) -> String {
         self.groups().iter().map(GroupId::to_string).collect::<Vec<_>>().join(",")

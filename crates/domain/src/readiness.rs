@@ -1,9 +1,11 @@
 //! Recovery readiness: who could reset a forgotten password on their own today, under the
-//! organisation's reset policy, and who could not and why.
+//! organisation's reset policy, and who could not and why. Only users self-service reset is
+//! enabled for are assessed; the others are counted apart.
 
 use serde::Serialize;
 
 use crate::contact::ContactInfo;
+use crate::group::GroupId;
 use crate::recovery::methods::{methods_of, verified_at, Verification};
 use crate::recovery::ResetPolicy;
 use crate::role::RoleSet;
@@ -76,10 +78,10 @@ pub fn nothing_verified(policy: ResetPolicy, contact: &ContactInfo, verification
     !candidates.is_empty() && candidates.iter().all(|m| verified_at(m, verifications).is_none())
 }
 
-/// The organisation's figures.
+/// The organisation's figures, or a group's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReadinessReport {
-    /// Active users (not deleted), sign-in allowed or not.
+    /// Active users (not deleted) in the reset scope, sign-in allowed or not.
     pub users: u64,
     pub ready: u64,
     pub not_enough: u64,
@@ -91,10 +93,35 @@ pub struct ReadinessReport {
     pub administrators: u64,
     /// Administrators without the two methods they need.
     pub administrators_not_ready: u64,
+    /// Active users self-service reset is not enabled for: none of the figures above counts them.
+    pub outside_scope: u64,
+}
+
+/// The figures of one group's members (at any depth).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupReadiness {
+    pub id: GroupId,
+    pub name: String,
+    #[serde(flatten)]
+    pub report: ReadinessReport,
+}
+
+/// The figures over the whole directory and over each group they are broken down by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    #[serde(flatten)]
+    pub all: ReadinessReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupReadiness>,
 }
 
 impl ReadinessReport {
-    /// Counts one user.
+    /// Counts one user outside the reset scope.
+    pub fn add_outside_scope(&mut self) {
+        self.outside_scope += 1;
+    }
+
+    /// Counts one user in the reset scope.
     pub fn add(&mut self, readiness: Readiness, administrator: bool, nothing_verified: bool) {
         self.users += 1;
         match readiness {

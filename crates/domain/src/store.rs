@@ -627,6 +627,14 @@ pub trait GroupStore: Send + Sync {
     /// query at any depth.
     async fn in_any_group(&self, user: UserId, groups: &[GroupId]) -> Result<bool, StoreError>;
 
+    /// Which of `users` are members of which of `groups`, directly or through nesting, as
+    /// (user, group) pairs in no order: one indexed query for a page of users.
+    async fn memberships_among(
+        &self,
+        users: &[UserId],
+        groups: &[GroupId],
+    ) -> Result<Vec<(UserId, GroupId)>, StoreError>;
+
     /// The owners of a group, active or not.
     async fn list_owners(&self, group: GroupId) -> Result<Vec<UserId>, StoreError>;
 

@@ -117,6 +117,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("roster_recovery_users", "group" => group).set(users as f64);
         }
         metrics::gauge!("roster_recovery_administrators_not_ready").set(report.administrators_not_ready as f64);
+        metrics::gauge!("roster_recovery_outside_scope").set(report.outside_scope as f64);
         metrics::gauge!(READINESS_COUNTED).set(counted.millis() as f64 / 1000.0);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())

@@ -572,6 +572,33 @@ impl GroupStore for Store {
         Ok(sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_one(self.reader()).await?)
     }
 
+    async fn memberships_among(
+        &self,
+        users: &[UserId],
+        groups: &[GroupId],
+    ) -> Result<Vec<(UserId, GroupId)>, StoreError> {
+        if users.is_empty() || groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::default();
+        let users: Vec<String> = users.iter().map(UserId::to_string).collect();
+        let targets: Vec<String> = groups.iter().map(GroupId::to_string).collect();
+        let sql = format!(
+            "select distinct m.user_id, c.ancestor_id from group_members m \
+             join group_closure c on c.descendant_id = m.group_id where {} and {}",
+            in_list(&mut params, "m.user_id", &users)?,
+            in_list(&mut params, "c.ancestor_id", &targets)?
+        );
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;
+        rows.iter()
+            .map(|row| {
+                let user = parse_id(&row.try_get::<String, _>("user_id")?)?;
+                let group = group_id(&row.try_get::<String, _>("ancestor_id")?)?;
+                Ok((user, group))
+            })
+            .collect()
+    }
+
     async fn list_owners(&self, group: GroupId) -> Result<Vec<UserId>, StoreError> {
         let rows: Vec<String> =
             sqlx::query_scalar("select user_id from group_owners where group_id = $1 order by user_id")

@@ -1,5 +1,6 @@
-//! Reports → Recovery readiness: how many people could reset a forgotten password on their own,
-//! as figures and a chart, and the people in each group.
+//! Reports → Recovery readiness: how many people in the reset scope could reset a forgotten
+//! password on their own, as figures and a chart, broken down by groups of the directory, and
+//! the people in each readiness group.
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -7,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
-use roster_domain::readiness::{Readiness, ReadinessReport};
+use roster_domain::group::{GroupId, Scope, MAX_POLICY_GROUPS};
+use roster_domain::readiness::{Breakdown, Readiness, ReadinessReport};
 use roster_domain::user::Cursor;
 use roster_domain::{DomainError, Timestamp, User};
 use serde::Deserialize;
@@ -51,8 +53,8 @@ pub async fn refresh_regularly(directory: roster_domain::Directory, latest: std:
     loop {
         tick.tick().await;
         let started = Timestamp::now();
-        match directory.readiness(&roster_domain::Actor::system("Roster reports")).await {
-            Ok(report) => latest.keep(started, report),
+        match directory.readiness(&roster_domain::Actor::system("Roster reports"), &[]).await {
+            Ok(report) => latest.keep(started, report.all),
             Err(e) => tracing::warn!(error = %e, "counting recovery readiness failed"),
         }
     }
@@ -92,6 +94,17 @@ pub struct GroupView {
     pub colour: &'static str,
 }
 
+/// One directory group's row of the breakdown.
+pub struct BreakdownRow {
+    pub id: String,
+    pub name: String,
+    pub users: u64,
+    /// Each readiness group's code and count, in the order of [`Readiness::ALL`].
+    pub counts: Vec<(&'static str, u64)>,
+    pub ready_percent: String,
+    pub outside_scope: u64,
+}
+
 /// A user in a group's list.
 pub struct MemberView {
     pub id: String,
@@ -105,9 +118,17 @@ pub struct MemberView {
 struct ReadinessPage {
     layout: Layout,
     report: ReadinessReport,
+    /// Who self-service reset is enabled for, in words.
+    scope: String,
     groups: Vec<GroupView>,
     summary: String,
+    /// The breakdown form's text (group names, one per line), and why it was refused.
+    by: String,
+    by_error: Option<String>,
+    breakdown: Vec<BreakdownRow>,
     group: Option<GroupView>,
+    /// The directory group the list is narrowed to: (id, name).
+    within: Option<(String, String)>,
     members: Vec<MemberView>,
     more_href: Option<String>,
     /// Whether the group's people can be asked to register (everyone but those ready).
@@ -121,6 +142,13 @@ pub struct ReadinessParams {
     group: Option<String>,
     #[serde(default)]
     after: Option<String>,
+    /// Groups to break the figures down by, one name or id per line; the reset scope's when
+    /// absent.
+    #[serde(default)]
+    by: Option<String>,
+    /// A directory group's id: the list shows only its members.
+    #[serde(default)]
+    within: Option<String>,
     /// What asking to register came to, after the post.
     #[serde(default)]
     asked: Option<usize>,
@@ -164,6 +192,38 @@ fn groups(report: &ReadinessReport) -> Vec<GroupView> {
         .collect()
 }
 
+/// The reset scope in words, naming its groups as `breakdown` found them.
+fn describe_scope(scope: &Scope, breakdown: &Breakdown) -> String {
+    match scope {
+        Scope::Everyone => "everyone".to_string(),
+        Scope::Nobody => "nobody".to_string(),
+        Scope::Groups(ids) => {
+            let names: Vec<&str> =
+                breakdown.groups.iter().filter(|g| ids.contains(&g.id)).map(|g| g.name.as_str()).collect();
+            match names.split_last() {
+                None => "the members of the groups chosen in settings".to_string(),
+                Some((last, [])) => format!("the members of {last}"),
+                Some((last, rest)) => format!("the members of {} and {last}", rest.join(", ")),
+            }
+        }
+    }
+}
+
+fn breakdown_rows(breakdown: &Breakdown) -> Vec<BreakdownRow> {
+    breakdown
+        .groups
+        .iter()
+        .map(|g| BreakdownRow {
+            id: g.id.to_string(),
+            name: g.name.clone(),
+            users: g.report.users,
+            counts: Readiness::ALL.iter().map(|r| (r.code(), g.report.count(*r))).collect(),
+            ready_percent: format!("{:.0} %", g.report.ready as f64 * 100.0 / g.report.users.max(1) as f64),
+            outside_scope: g.report.outside_scope,
+        })
+        .collect()
+}
+
 /// The report, and a group's members when one is chosen.
 pub async fn show(
     Admin(me): Admin,
@@ -171,8 +231,33 @@ pub async fn show(
     Query(q): Query<ReadinessParams>,
 ) -> Result<Response, PageError> {
     let started = Timestamp::now();
-    let report = state.directory.readiness(&me.actor).await?;
-    state.readiness.keep(started, report.clone());
+    let scope = state.directory.reset_scope().await?;
+    let within = parse_within(q.within.as_deref())?;
+    // The groups of the breakdown table, then the scope's (named in the page's first line).
+    let (mut shown, by_error) = match q.by.as_deref() {
+        None => (scope.groups().to_vec(), None),
+        Some(text) => match state.directory.groups_named(&me.actor, "by", text).await {
+            Ok(groups) if groups.len() > MAX_POLICY_GROUPS => {
+                (Vec::new(), Some(format!("Choose at most {MAX_POLICY_GROUPS} groups.")))
+            }
+            Ok(groups) => (groups, None),
+            Err(DomainError::Invalid(errors)) => (Vec::new(), errors.into_iter().next().map(|e| e.message)),
+            Err(other) => return Err(other.into()),
+        },
+    };
+    shown.extend(within.filter(|w| !shown.contains(w)));
+    let mut counted = shown.clone();
+    counted.extend(scope.groups().iter().filter(|g| !shown.contains(g)));
+    let breakdown = state.directory.readiness(&me.actor, &counted).await?;
+    state.readiness.keep(started, breakdown.all.clone());
+    let within = within.and_then(|id| breakdown.groups.iter().find(|g| g.id == id));
+    let table = Breakdown {
+        all: breakdown.all.clone(),
+        groups: breakdown.groups.iter().filter(|g| shown.contains(&g.id)).cloned().collect(),
+    };
+    let by =
+        q.by.clone().unwrap_or_else(|| table.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join("\n"));
+    let report = breakdown.all.clone();
     let views = groups(&report);
     let summary =
         views.iter().map(|g| format!("{}: {} ({})", g.label, g.count, g.percent)).collect::<Vec<_>>().join("; ");
@@ -184,7 +269,8 @@ pub async fn show(
         None => (Vec::new(), None),
         Some(group) => {
             let after = q.after.as_deref().and_then(decode_cursor);
-            let (users, next) = state.directory.readiness_group(&me.actor, group, after, GROUP_PAGE).await?;
+            let narrowed = within.map(|w| w.id);
+            let (users, next) = state.directory.readiness_group(&me.actor, group, narrowed, after, GROUP_PAGE).await?;
             let members = users
                 .iter()
                 .map(|u| MemberView {
@@ -194,8 +280,14 @@ pub async fn show(
                     roles: u.roles.display(),
                 })
                 .collect();
-            let more =
-                next.map(|c| format!("/admin/reports/readiness?group={}&after={}", group.code(), encode_cursor(&c)));
+            let more = next.map(|c| {
+                format!(
+                    "/admin/reports/readiness?group={}{}&after={}",
+                    group.code(),
+                    within_query(within.map(|w| w.id)),
+                    encode_cursor(&c)
+                )
+            });
             (members, more)
         }
     };
@@ -213,7 +305,15 @@ pub async fn show(
         can_ask: chosen.is_some_and(|g| g != Readiness::Ready),
         status,
         layout: Layout::new(&me, "Recovery readiness", Section::Readiness),
-        group: chosen.and_then(|g| groups(&report).into_iter().find(|v| v.code == g.code())),
+        scope: describe_scope(&scope, &breakdown),
+        by,
+        by_error,
+        breakdown: breakdown_rows(&table),
+        group: chosen.and_then(|g| {
+            let counted = within.map_or(&report, |w| &w.report);
+            groups(counted).into_iter().find(|v| v.code == g.code())
+        }),
+        within: within.map(|w| (w.id.to_string(), w.name.clone())),
         groups: views,
         summary,
         report,
@@ -223,11 +323,26 @@ pub async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// The `within` parameter: a directory group's id, or nothing.
+fn parse_within(within: Option<&str>) -> Result<Option<GroupId>, DomainError> {
+    match within {
+        None | Some("") => Ok(None),
+        Some(id) => id.parse().map(Some).map_err(|_| DomainError::NotFound("group")),
+    }
+}
+
+/// `&within=…` for links that keep a list narrowed to a directory group, or nothing.
+fn within_query(within: Option<GroupId>) -> String {
+    within.map(|id| format!("&within={id}")).unwrap_or_default()
+}
+
 /// The people chosen on a group's list.
 #[derive(Deserialize)]
 pub struct AskForm {
     #[serde(default)]
     group: String,
+    #[serde(default)]
+    within: Option<String>,
     #[serde(default)]
     user: Vec<String>,
 }
@@ -244,9 +359,11 @@ pub async fn ask(
     }
     let ids = form.user.iter().map(|id| user_id(id)).collect::<Result<Vec<_>, _>>()?;
     let outcome = state.directory.ask_to_register(&me.actor, &ids).await?;
+    let within = parse_within(form.within.as_deref())?;
     let to = format!(
-        "/admin/reports/readiness?group={}&asked={}&recently={}&refused={}#members",
+        "/admin/reports/readiness?group={}{}&asked={}&recently={}&refused={}#members",
         group.code(),
+        within_query(within),
         outcome.asked,
         outcome.recently,
         outcome.refused
@@ -261,6 +378,7 @@ pub async fn export(
     Query(q): Query<ReadinessParams>,
 ) -> Result<Response, PageError> {
     let group = Readiness::from_code(q.group.as_deref().unwrap_or_default()).ok_or(DomainError::NotFound("group"))?;
+    let within = parse_within(q.within.as_deref())?;
     let directory = state.directory.clone();
     let actor = me.actor.clone();
     // (where to go on from, whether the header is written, done)
@@ -271,7 +389,7 @@ pub async fn export(
             if done {
                 return None;
             }
-            let chunk = match directory.readiness_group(&actor, group, after, EXPORT_PAGE).await {
+            let chunk = match directory.readiness_group(&actor, group, within, after, EXPORT_PAGE).await {
                 Ok((users, next)) => csv_rows(&users, group, !headed).map(|bytes| (bytes, next)),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             };
