@@ -29,6 +29,7 @@ mod groups;
 mod import;
 mod manager;
 mod mfa;
+mod my_groups;
 mod own_contacts;
 mod policy_groups;
 mod readiness;
@@ -48,6 +49,7 @@ pub use group_import::MembershipImport;
 pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
+pub use my_groups::MyGroups;
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};
@@ -383,8 +385,13 @@ impl Directory {
     }
 
     /// One page of active (or deleted) users.
-    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<UserPage, DomainError> {
+    pub async fn list_users(&self, actor: &Actor, query: UserQuery) -> Result<UserPage, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        self.user_page(query).await
+    }
+
+    /// One page of active users, for a caller that has checked the actor's rights.
+    pub(crate) async fn user_page(&self, mut query: UserQuery) -> Result<UserPage, DomainError> {
         let limit = query.limit.clamp(1, 500);
         query.search = query.search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         query.limit = limit + 1;

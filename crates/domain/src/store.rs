@@ -641,6 +641,9 @@ pub trait GroupStore: Send + Sync {
     /// Whether `user` owns `group`.
     async fn is_owner(&self, group: GroupId, user: UserId) -> Result<bool, StoreError>;
 
+    /// The groups `user` owns, active or not.
+    async fn groups_owned_by(&self, user: UserId) -> Result<Vec<GroupId>, StoreError>;
+
     /// Permanently removes groups deleted before `deleted_before`, with an audit record each;
     /// returns how many.
     async fn purge_deleted_groups(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError>;

@@ -12,8 +12,9 @@ use utoipa_axum::routes;
 
 use crate::api::{graph, groups as graph_groups, methods, oauth, openapi, scim};
 use crate::ui::{
-    account, account_state, apps, audit, contact, groups, import, new_user, outbox, readiness, reset, reset_password,
-    roles, second_step, security_info, sessions, settings, signin, signin_log, username, users, verification,
+    account, account_state, apps, audit, contact, groups, import, my_groups, new_user, outbox, readiness, reset,
+    reset_password, roles, second_step, security_info, sessions, settings, signin, signin_log, username, users,
+    verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -42,6 +43,9 @@ pub fn router(state: AppState) -> Router {
         .route("/signout", post(signin::sign_out))
         .route("/apps", get(account::apps))
         .route("/account", get(account::show))
+        .route("/account/groups", get(my_groups::list))
+        .route("/account/groups/{id}", get(my_groups::show))
+        .route("/account/groups/{id}/members", post(my_groups::change_members))
         .route("/account/password", get(account::show_password).post(account::change_password))
         .route("/account/security", get(security_info::show))
         .route("/account/security/send", post(security_info::send))

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod import;
 pub mod layout;
 pub mod methods;
+pub mod my_groups;
 pub mod new_user;
 pub mod outbox;
 pub mod readiness;

@@ -337,6 +337,17 @@ impl Directory {
         limit: u32,
     ) -> Result<MemberPage, DomainError> {
         self.active_group(actor, id).await?;
+        self.member_page(id, transitive, after, limit).await
+    }
+
+    /// One page of a group's members, for a caller that has checked the actor's rights.
+    pub(super) async fn member_page(
+        &self,
+        id: GroupId,
+        transitive: bool,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<MemberPage, DomainError> {
         let limit = limit.clamp(1, MAX_GROUP_PAGE);
         let mut ids = self.store.list_members(id, transitive, after, limit + 1).await?;
         let next = (ids.len() > limit as usize).then(|| ids[limit as usize - 1].uuid());
@@ -620,15 +631,20 @@ impl Directory {
         Ok((groups, next))
     }
 
-    async fn groups_of(&self, member: MemberId, transitive: bool) -> Result<Vec<Group>, DomainError> {
+    pub(super) async fn groups_of(&self, member: MemberId, transitive: bool) -> Result<Vec<Group>, DomainError> {
         let ids = self.store.groups_of(member, transitive, None, u32::MAX).await?;
         let mut groups = self.store.get_groups(&ids).await?;
-        groups.retain(|g| g.deleted_at.is_none());
-        groups.sort_by(|a, b| {
-            crate::user::sort_key(&a.display_name).cmp(&crate::user::sort_key(&b.display_name)).then(a.id.cmp(&b.id))
-        });
+        active_by_name(&mut groups);
         Ok(groups)
     }
+}
+
+/// Keeps the active groups, sorted by name as lists show them.
+pub(super) fn active_by_name(groups: &mut Vec<Group>) {
+    groups.retain(|g| g.deleted_at.is_none());
+    groups.sort_by(|a, b| {
+        crate::user::sort_key(&a.display_name).cmp(&crate::user::sort_key(&b.display_name)).then(a.id.cmp(&b.id))
+    });
 }
 
 fn check_batch(count: usize) -> Result<(), FieldError> {

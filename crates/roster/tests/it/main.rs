@@ -12,6 +12,7 @@ mod harness;
 mod import;
 mod limits;
 mod mfa;
+mod my_groups;
 mod nodes;
 mod operations;
 mod passwords;

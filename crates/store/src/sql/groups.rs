@@ -616,6 +616,15 @@ impl GroupStore for Store {
             .await?)
     }
 
+    async fn groups_owned_by(&self, user: UserId) -> Result<Vec<GroupId>, StoreError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("select group_id from group_owners where user_id = $1 order by group_id")
+                .bind(user.to_string())
+                .fetch_all(self.reader())
+                .await?;
+        rows.iter().map(|id| group_id(id)).collect()
+    }
+
     async fn purge_deleted_groups(&self, deleted_before: Timestamp, actor: &str) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let purged = sqlx::query(

@@ -25,7 +25,7 @@ use crate::AppState;
 /// Rows per page of groups and of members.
 pub const PAGE_SIZE: u32 = 50;
 /// Users offered at once when searching for members to add.
-const CANDIDATES: u32 = 20;
+pub(crate) const CANDIDATES: u32 = 20;
 
 /// The group a page is about, from the path; anything else is a group not found.
 fn group_id(text: &str) -> Result<GroupId, PageError> {
@@ -47,7 +47,7 @@ pub struct GroupRow {
 }
 
 impl GroupRow {
-    fn of(g: &Group) -> GroupRow {
+    pub(crate) fn of(g: &Group) -> GroupRow {
         GroupRow {
             id: g.id.to_string(),
             display_name: g.display_name.clone(),
@@ -240,14 +240,16 @@ pub struct MemberRow {
     pub kind: &'static str,
 }
 
-fn member_value(id: MemberId) -> String {
+/// A member as the forms send it back.
+pub(crate) fn member_value(id: MemberId) -> String {
     match id {
         MemberId::User(u) => format!("user:{u}"),
         MemberId::Group(g) => format!("group:{g}"),
     }
 }
 
-fn parse_member(value: &str) -> Option<MemberId> {
+/// A member the forms sent back.
+pub(crate) fn parse_member(value: &str) -> Option<MemberId> {
     let (kind, id) = value.split_once(':')?;
     let id = Uuid::parse_str(id).ok()?;
     match kind {
@@ -274,6 +276,8 @@ struct GroupDetailsPage {
     first_members_href: Option<String>,
     find: String,
     candidates: Vec<MemberRow>,
+    find_owner: String,
+    owner_candidates: Vec<MemberRow>,
     owners: Vec<MemberRow>,
     can_manage: bool,
     can_change_members: bool,
@@ -287,6 +291,8 @@ pub struct DetailsQuery {
     after: Option<String>,
     #[serde(default)]
     find: String,
+    #[serde(default)]
+    find_owner: String,
 }
 
 async fn details_page(
@@ -335,23 +341,21 @@ async fn details_page(
     let candidates = if find.is_empty() || deleted || !can_change_members {
         Vec::new()
     } else {
-        let query = UserQuery {
-            search: Some(find.clone()),
-            sort: UserSort::DisplayName,
-            limit: CANDIDATES,
-            ..UserQuery::default()
-        };
-        d.list_users(&me.actor, query)
+        people(state, me, &find)
             .await?
-            .users
-            .iter()
-            .map(|u| MemberRow {
-                value: member_value(MemberId::User(u.id)),
-                href: format!("/admin/users/{}", u.id),
-                display_name: u.display_name.clone(),
-                detail: u.username.to_string(),
-                kind: "User",
-            })
+            .into_iter()
+            .map(|(id, row)| MemberRow { value: member_value(id), ..row })
+            .collect()
+    };
+    let find_owner = q.find_owner.trim().to_string();
+    let owner_candidates = if find_owner.is_empty() || deleted || !can_manage {
+        Vec::new()
+    } else {
+        people(state, me, &find_owner)
+            .await?
+            .into_iter()
+            .filter(|(_, row)| !owner_users.iter().any(|o| row.value == o.id.to_string()))
+            .map(|(_, row)| row)
             .collect()
     };
     let owners = owner_users
@@ -399,10 +403,38 @@ async fn details_page(
         next_members_href,
         find,
         candidates,
+        find_owner,
+        owner_candidates,
         owners,
         can_manage,
         can_change_members,
     })
+}
+
+/// Active users whose name or username starts with `search`, as rows whose value is the user's
+/// id, each with its member id.
+async fn people(state: &AppState, me: &SignedIn, search: &str) -> Result<Vec<(MemberId, MemberRow)>, PageError> {
+    let query = UserQuery {
+        search: Some(search.to_string()),
+        sort: UserSort::DisplayName,
+        limit: CANDIDATES,
+        ..UserQuery::default()
+    };
+    let page = state.directory.list_users(&me.actor, query).await?;
+    Ok(page
+        .users
+        .iter()
+        .map(|u| {
+            let row = MemberRow {
+                value: u.id.to_string(),
+                href: format!("/admin/users/{}", u.id),
+                display_name: u.display_name.clone(),
+                detail: u.username.to_string(),
+                kind: "User",
+            };
+            (MemberId::User(u.id), row)
+        })
+        .collect())
 }
 
 /// A group's details, members and owners.
@@ -492,13 +524,14 @@ pub async fn change_members(
 pub struct OwnersForm {
     #[serde(default)]
     action: String,
+    /// The users to make owners, by id.
     #[serde(default)]
-    username: String,
+    add: Vec<String>,
     #[serde(default)]
     owner: String,
 }
 
-/// Adds an owner by username, or removes one.
+/// Adds the owners chosen from a search, or removes one.
 pub async fn change_owners(
     Admin(me): Admin,
     State(state): State<AppState>,
@@ -508,13 +541,9 @@ pub async fn change_owners(
     let id = group_id(&id)?;
     let d = &state.directory;
     let outcome = match form.action.as_str() {
-        "add" => match d.user_by_key(&me.actor, form.username.trim()).await {
-            Ok(user) => d.change_owners(&me.actor, id, &[user.id], &[]).await,
-            Err(DomainError::NotFound(_)) => Err(DomainError::invalid(
-                "username",
-                format!("There is no user {}. Enter the username of an active user.", form.username.trim()),
-            )),
-            Err(e) => Err(e),
+        "add" => match form.add.iter().map(|u| user_id(u)).collect::<Result<Vec<_>, _>>() {
+            Ok(add) if !add.is_empty() => d.change_owners(&me.actor, id, &add, &[]).await,
+            _ => Err(DomainError::invalid("owners", "Choose the people to make owners.")),
         },
         "remove" => match user_id(&form.owner) {
             Ok(owner) => d.change_owners(&me.actor, id, &[], &[owner]).await,

@@ -1,0 +1,174 @@
+//! My groups: every user's list of the groups they own and are in, and the page where an owner
+//! adds and removes the members of a group they own, with no administrator role.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use roster_domain::group::{GroupId, MemberId};
+use roster_domain::DomainError;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{describe, render, PageError};
+use crate::extract::Checked;
+use crate::session::SignedIn;
+use crate::ui::groups::{member_value, parse_member, GroupRow, MemberRow, CANDIDATES, PAGE_SIZE};
+use crate::ui::layout::{Layout, Section};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "my_groups.html")]
+struct MyGroupsPage {
+    layout: Layout,
+    owned: Vec<GroupRow>,
+    member_of: Vec<GroupRow>,
+}
+
+/// The groups the signed-in user owns and those they are in.
+pub async fn list(me: SignedIn, State(state): State<AppState>) -> Result<Response, PageError> {
+    let groups = state.directory.my_groups(&me.actor).await?;
+    let page = MyGroupsPage {
+        layout: Layout::new(&me, "My groups", Section::Account),
+        owned: groups.owned.iter().map(GroupRow::of).collect(),
+        member_of: groups.member_of.iter().map(GroupRow::of).collect(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "my_group.html")]
+struct MyGroupPage {
+    layout: Layout,
+    group: GroupRow,
+    status: Option<&'static str>,
+    problem: Option<String>,
+    members: Vec<MemberRow>,
+    member_count: u64,
+    next_members_href: Option<String>,
+    first_members_href: Option<String>,
+    find: String,
+    candidates: Vec<MemberRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct GroupQuery {
+    #[serde(default)]
+    saved: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    find: String,
+}
+
+/// A group this page is about, from the path; anything else is a group not found.
+fn group_id(text: &str) -> Result<GroupId, PageError> {
+    text.parse().map_err(|_| PageError::Domain(DomainError::NotFound("group")))
+}
+
+async fn group_page(
+    me: &SignedIn,
+    state: &AppState,
+    id: GroupId,
+    q: &GroupQuery,
+    problem: Option<String>,
+) -> Result<MyGroupPage, PageError> {
+    let d = &state.directory;
+    let group = d.owned_group(&me.actor, id).await?;
+    let after = q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok());
+    let (page, member_count) = d.owned_group_members(&me.actor, id, after, PAGE_SIZE).await?;
+    let members = page
+        .members
+        .iter()
+        .map(|m| MemberRow {
+            value: member_value(m.id),
+            href: String::new(),
+            display_name: m.display_name.clone(),
+            detail: m.username.clone().unwrap_or_default(),
+            kind: if matches!(m.id, MemberId::User(_)) { "User" } else { "Group" },
+        })
+        .collect();
+    let find = q.find.trim().to_string();
+    let candidates = if find.is_empty() {
+        Vec::new()
+    } else {
+        d.people_for_group(&me.actor, id, &find, CANDIDATES)
+            .await?
+            .iter()
+            .map(|u| MemberRow {
+                value: member_value(MemberId::User(u.id)),
+                href: String::new(),
+                display_name: u.display_name.clone(),
+                detail: u.username.to_string(),
+                kind: "User",
+            })
+            .collect()
+    };
+    let status = q.saved.as_deref().map(|saved| match saved {
+        "added" => "Members added.",
+        "removed" => "Members removed.",
+        _ => "Saved.",
+    });
+    Ok(MyGroupPage {
+        layout: Layout::new(me, &group.display_name, Section::Account),
+        group: GroupRow::of(&group),
+        status,
+        problem,
+        members,
+        member_count,
+        next_members_href: page.next.map(|n| format!("/account/groups/{id}?after={n}#members-heading")),
+        first_members_href: q.after.as_ref().map(|_| format!("/account/groups/{id}#members-heading")),
+        find,
+        candidates,
+    })
+}
+
+/// A group the signed-in user owns: its members, and finding people to add.
+pub async fn show(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<GroupQuery>,
+) -> Result<Response, PageError> {
+    let page = group_page(&me, &state, group_id(&id)?, &q, None).await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize, Default)]
+pub struct MembersForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    member: Vec<String>,
+}
+
+/// Adds or removes the chosen members of a group the signed-in user owns.
+pub async fn change_members(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Checked(Form(form)): Checked<Form<MembersForm>>,
+) -> Result<Response, PageError> {
+    let id = group_id(&id)?;
+    state.directory.owned_group(&me.actor, id).await?;
+    let members: Vec<MemberId> = form.member.iter().filter_map(|m| parse_member(m)).collect();
+    let outcome = if members.is_empty() {
+        Err(DomainError::invalid("member", "Choose at least one person."))
+    } else {
+        match form.action.as_str() {
+            "add" => state.directory.add_members(&me.actor, id, &members).await.map(|_| "added"),
+            "remove" => state.directory.remove_members(&me.actor, id, &members).await.map(|_| "removed"),
+            _ => Err(DomainError::invalid("action", "Choose add or remove.")),
+        }
+    };
+    match outcome {
+        Ok(saved) => Ok(Redirect::to(&format!("/account/groups/{id}?saved={saved}#members-heading")).into_response()),
+        Err(e @ (DomainError::Invalid(_) | DomainError::NotFound("member") | DomainError::Forbidden(_))) => {
+            let (status, why) = describe(&e);
+            let page = group_page(&me, &state, id, &GroupQuery::default(), Some(why)).await?;
+            Ok(render(status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
