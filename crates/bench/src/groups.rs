@@ -11,7 +11,10 @@
 //! - the reset flow's page (`GET /reset/verify`, which checks the reset scope) for a member
 //!   five levels down, with self-service reset enabled for everyone and then for the
 //!   outermost group only, and for the user in 1,000 groups, so that the difference is the
-//!   policy check.
+//!   policy check;
+//! - with 100,000 more groups added (Graph `POST /v1.0/groups`, eight clients), the admin
+//!   center's Active groups list, its search by the leading letters of a name, and Graph's
+//!   `startswith(displayName, …)`, beside Active users' own search on the same server.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +37,29 @@ const MANY: usize = 1_000;
 const DEPTH: usize = 5;
 /// Requests per read scenario.
 const READS: usize = 1_000;
+/// Groups added for the list scenarios.
+const LISTED: usize = 100_000;
+/// Clients adding them at once.
+const CREATORS: usize = 8;
+/// The words listed groups' names start with, as teams, functions and places do, with the
+/// leading letters searches type.
+const GROUP_WORDS: [(&str, &str); 12] = [
+    ("Sales", "sal"),
+    ("Marketing", "mar"),
+    ("Finance", "fin"),
+    ("Engineering", "eng"),
+    ("Support", "sup"),
+    ("Legal", "leg"),
+    ("Research", "res"),
+    ("Operations", "ope"),
+    ("Design", "des"),
+    ("Security", "sec"),
+    ("Project", "pro"),
+    ("Region", "reg"),
+];
 
 /// The API calls of the run, with its token.
+#[derive(Clone)]
 struct Api {
     client: Client,
     base: String,
@@ -109,6 +133,47 @@ async fn timed(name: &'static str, mut next: impl FnMut(usize) -> String, api: &
         }
     }
     Ok(Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() })
+}
+
+/// Adds `LISTED` groups named after `GROUP_WORDS`, with `CREATORS` clients at once.
+async fn add_listed_groups(api: &Api) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut creators = Vec::new();
+    for creator in 0..CREATORS {
+        let api = api.clone();
+        creators.push(tokio::spawn(async move {
+            for i in (creator..LISTED).step_by(CREATORS) {
+                let (word, _) = GROUP_WORDS[i % GROUP_WORDS.len()];
+                api.group(&format!("{word} {:06}", i / GROUP_WORDS.len()), &[]).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for creator in creators {
+        creator.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Times `READS` admin center pages that `next` names, one signed-in client.
+async fn pages(
+    name: &'static str,
+    admin: &Client,
+    base: &str,
+    mut next: impl FnMut(usize) -> String,
+) -> anyhow::Result<Sample> {
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(READS);
+    for i in 0..READS {
+        let t = Instant::now();
+        let r = admin.get(format!("{base}{}", next(i))).send().await?;
+        if r.status() != StatusCode::OK {
+            bail!("{name}: {}", r.status());
+        }
+        let _ = r.bytes().await?;
+        latencies.push(t.elapsed());
+    }
+    Ok(Sample { name, latencies, elapsed: started.elapsed(), errors: 0, rss_mb: Vec::new() })
 }
 
 /// Walks member pages by `@odata.nextLink`, starting over at the end, for `READS` pages.
@@ -269,6 +334,28 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
     rows.push(reset_pages("Reset page, enabled for a group 5 levels up", &base, &deep_name).await?);
     rows.push(reset_pages("Reset page, enabled for a group, user in 1,000 groups", &base, &many_name).await?);
     reset_scope(&admin, &csrf, &base, "all", "").await?;
+
+    let listing = add_listed_groups(&api).await?;
+    let prefix = |i: usize| GROUP_WORDS[i % GROUP_WORDS.len()].1;
+    rows.push(pages("Active groups, first page (100,000+ groups)", &admin, &base, |_| "/admin/groups".into()).await?);
+    rows.push(
+        pages("Active groups, search by leading letters", &admin, &base, |i| format!("/admin/groups?q={}", prefix(i)))
+            .await?,
+    );
+    rows.push(
+        timed(
+            "Graph: groups, startswith(displayName) $top=100",
+            |i| format!("/v1.0/groups?$filter=startswith(displayName,'{}')&$top=100", prefix(i)),
+            &api,
+        )
+        .await?,
+    );
+    rows.push(
+        pages("Active users, search by leading letters (for comparison)", &admin, &base, |i| {
+            format!("/admin/users?q={}", crate::PREFIXES[i % crate::PREFIXES.len()])
+        })
+        .await?,
+    );
     if let Some(last) = rows.last_mut() {
         last.rss_mb = vec![rss_mb(pid)];
     }
@@ -287,6 +374,11 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
         10_000.0 / first_ten.as_secs_f64(),
         all_adds.as_secs_f64(),
         BIG as f64 / all_adds.as_secs_f64()
+    );
+    println!(
+        "Added {LISTED} more groups with {CREATORS} clients in {:.1} s ({:.0} groups/s).",
+        listing.as_secs_f64(),
+        LISTED as f64 / listing.as_secs_f64()
     );
     drop(server);
     Ok(())

@@ -421,6 +421,22 @@ impl Directory {
         Ok(resolved)
     }
 
+    /// The active users and groups with these ids, each once, in the order given; any other id
+    /// is refused, all of them named.
+    async fn resolve_ids(&self, ids: &[Uuid]) -> Result<Vec<MemberRef>, DomainError> {
+        let found: HashMap<Uuid, MemberRef> =
+            self.store.member_refs(ids).await?.into_iter().filter(|r| r.active).map(|r| (r.id.uuid(), r)).collect();
+        let unknown: Vec<String> = ids.iter().filter(|id| !found.contains_key(id)).map(Uuid::to_string).collect();
+        if !unknown.is_empty() {
+            return Err(DomainError::invalid(
+                "members",
+                format!("No active user or group has the id {}; nothing was changed.", unknown.join(", ")),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        Ok(ids.iter().filter(|id| seen.insert(**id)).filter_map(|id| found.get(id).cloned()).collect())
+    }
+
     /// What each id names among active users and groups, if anything, in one light read
     /// however many ids there are.
     pub async fn classify(&self, actor: &Actor, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<MemberId>)>, DomainError> {
@@ -526,20 +542,22 @@ impl Directory {
         Ok(self.store.change_members(id, &change).await.map_err(store_error)?.removed)
     }
 
-    /// Applies a whole change (adds, removes and owners) in one transaction, as a SCIM PATCH
-    /// or PUT asks; returns what changed.
+    /// Applies a whole change (adds and removes) in one transaction, as a SCIM PATCH or PUT
+    /// asks; returns what changed. The members to add are named by id alone, as SCIM names
+    /// them, whether users or groups: one read finds what each is, and an id that is neither
+    /// refuses the whole change.
     pub async fn change_group_members(
         &self,
         actor: &Actor,
         id: GroupId,
-        add: &[MemberId],
+        add: &[Uuid],
         remove: &[MemberId],
     ) -> Result<MemberChanged, DomainError> {
         let group = self.group_for_members(actor, id).await?;
         // Removals are bounded by the group's own size (a replace may clear it); additions by
         // what one request may carry.
         check_batch(add.len()).map_err(|e| DomainError::Invalid(vec![e]))?;
-        let adding = self.resolve_members(add).await?;
+        let adding = self.resolve_ids(add).await?;
         let present = self.store.members_among(id, remove).await?;
         let removing = self.describe_for_removal(&present).await?;
         let change = MemberChange {

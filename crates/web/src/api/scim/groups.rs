@@ -2,6 +2,8 @@
 //! and external id, `excludedAttributes=members`, PATCH of members in the shapes each client
 //! sends, PUT, ETags and paging by `startIndex` and `count`.
 
+use std::collections::HashSet;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -191,17 +193,15 @@ async fn apply(state: &AppState, actor: &Actor, group: &Group, plan: GroupPatch)
         mail_nickname: group.mail_nickname.clone(),
     };
     input.validate().map_err(DomainError::Invalid)?;
-    let mut add = members_of(state, actor, &plan.add).await?;
+    let mut add = plan.add.clone();
     let mut remove = either_kind(&plan.remove);
     if plan.remove_all || plan.replace_members.is_some() {
-        let wanted = match &plan.replace_members {
-            Some(ids) => members_of(state, actor, ids).await?,
-            None => Vec::new(),
-        };
+        let wanted: HashSet<Uuid> = plan.replace_members.iter().flatten().copied().collect();
         let current: Vec<MemberId> =
             state.directory.all_members(actor, group.id).await?.into_iter().map(|m| m.id).collect();
-        remove.extend(current.iter().filter(|m| !wanted.contains(m)));
-        add.extend(wanted.into_iter().filter(|m| !current.contains(m)));
+        let present: HashSet<Uuid> = current.iter().map(|m| m.uuid()).collect();
+        remove.extend(current.iter().filter(|m| !wanted.contains(&m.uuid())));
+        add.extend(plan.replace_members.iter().flatten().filter(|id| !present.contains(id)));
     }
     if !add.is_empty() || !remove.is_empty() {
         state.directory.change_group_members(actor, group.id, &add, &remove).await?;
