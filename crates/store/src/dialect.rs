@@ -42,13 +42,34 @@ pub(crate) struct Dialect {
     /// (`select k, id` queries), given the list's order (`… id`), the order of `k, id` and the
     /// limit's placeholder; `columns` are the columns to read.
     pub best_page: fn(sources: &[String], columns: &str, order: &str, page_order: &str, limit: &str) -> String,
+    /// Ends a correlated subquery that must stay one, probed row by row along an index, rather
+    /// than be merged into the query around it.
+    pub fence: &'static str,
     /// Users one multi-row insert takes (thirty parameters each).
     pub users_per_insert: usize,
     /// Parameters one statement takes at most.
     pub max_parameters: usize,
+    /// Parameters past which a statement binds them more slowly than a second statement would
+    /// cost (see [`Dialect::rows_per_statement`]).
+    pub quick_parameters: usize,
     /// The declared types of integer and byte columns (text is `text` in both).
     pub integer_type: &'static str,
     pub bytes_type: &'static str,
+}
+
+impl Dialect {
+    /// Rows of `per_row` parameters each that one statement should carry: `wanted`, or fewer
+    /// where binding that many parameters would be slow.
+    pub(crate) const fn rows_per_statement(&self, wanted: usize, per_row: usize) -> usize {
+        let quick = self.quick_parameters / per_row;
+        if quick == 0 {
+            1
+        } else if quick < wanted {
+            quick
+        } else {
+            wanted
+        }
+    }
 }
 
 /// SQLite: one writer, which every change holds from `begin`, and text compared by bytes.
@@ -88,10 +109,16 @@ pub(crate) const SQLITE: Dialect = Dialect {
             outer.join(", "),
         )
     },
+    // SQLite runs a correlated `exists` as a probe already.
+    fence: "",
     // 40 × 30 parameters stay far below SQLite's limit.
     users_per_insert: 40,
     // `SQLITE_MAX_VARIABLE_NUMBER` since 3.32.
     max_parameters: 32_766,
+    // The driver binds each parameter by asking SQLite its name, and SQLite finds a name by
+    // walking the statement's list of them: binding n parameters takes n²/2 steps. A thousand
+    // cost a millisecond or two, more than several statements of a few hundred.
+    quick_parameters: 250,
     integer_type: "integer",
     bytes_type: "blob",
 };
@@ -126,9 +153,14 @@ pub(crate) const POSTGRES: Dialect = Dialect {
             sources.iter().enumerate().map(|(n, s)| format!("select id from ({s}) as source{n}")).collect();
         format!("select {columns} from users where id in ({}) order by {order} limit {limit}", ids.join(" union all "))
     },
+    // An `offset` keeps PostgreSQL from turning the subquery into a join, whose prepared
+    // statement's generic plan then filters a user's every membership for each group probed.
+    fence: " offset 0",
     // 500 × 30 parameters stay well inside PostgreSQL's limit.
     users_per_insert: 500,
     max_parameters: 65_535,
+    // Parameters travel as one message whatever their number.
+    quick_parameters: 65_535,
     integer_type: "bigint",
     bytes_type: "bytea",
 };

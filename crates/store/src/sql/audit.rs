@@ -10,13 +10,13 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
 use super::rows::{parse_id, Params};
-use super::{outbox, Connection, Row, Store, FOR_UPDATE};
+use super::{outbox, Connection, Row, Store, DIALECT, FOR_UPDATE};
 
 /// Records per insert statement.
-const INSERT_CHUNK: usize = 100;
+const INSERT_CHUNK: usize = DIALECT.rows_per_statement(100, 10);
 
 /// Records sealed per `update … from (values …)` statement: three parameters each.
-const SEAL_CHUNK: usize = 300;
+const SEAL_CHUNK: usize = DIALECT.rows_per_statement(300, 3);
 
 /// Appends one record inside the caller's transaction.
 pub(crate) async fn insert(conn: &mut Connection, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -7,6 +7,8 @@
 //! whose count reaches zero goes. In a graph without cycles the rows read while doing so are
 //! never among those written, so each step is one statement.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use roster_domain::audit::{AuditAction, AuditEntry};
 use roster_domain::group::{Group, GroupFilter, GroupId, GroupOrder, GroupQuery, MemberId, MemberRef};
@@ -17,13 +19,13 @@ use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::rows::{parse_id, Params};
-use super::{audit, Connection, Row, Store, LOCK_NESTING};
+use super::{audit, Connection, Row, Store, DIALECT, LOCK_NESTING};
 
 const GROUP_COLUMNS: &str =
     "id, display_name, description, mail_nickname, external_id, created_at, updated_at, updated_by, version, deleted_at";
 
 /// Ids per `in (…)` list.
-const IDS_PER_STATEMENT: usize = 500;
+const IDS_PER_STATEMENT: usize = DIALECT.rows_per_statement(500, 2);
 
 /// Groups under one whose member pages are read group by group, each along its own key; past
 /// this many, one statement sorts their members instead (SQLite takes at most 500 selects in
@@ -446,13 +448,17 @@ impl GroupStore for Store {
         let after = after.map(|a| params.push(a.to_string())).transpose()?;
         let limit = params.push(i64::from(limit))?;
         let past = |column: &str| after.as_ref().map(|a| format!(" and {column} > {a}")).unwrap_or_default();
+        // The bound goes on both sides of a join with users: PostgreSQL does not carry it across
+        // the join's equality, and would otherwise merge from the start of the users' key, as
+        // many rows as the page is deep (a quarter of a second half-way through 100,000).
+        let users_past = |column: &str| format!("{}{}", past(column), past("u.id"));
         // Each group's own page, read along its primary key and stopping at the limit, rather
         // than every member of every group sorted: a page costs the same at any size and depth.
         let users_of = |group: &str| {
             format!(
                 "select m.user_id as id, cast(0 as bigint) as kind from group_members m join users u on u.id = m.user_id \
                  where m.group_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
-                past("m.user_id")
+                users_past("m.user_id")
             )
         };
         let mut sources = Vec::new();
@@ -461,7 +467,7 @@ impl GroupStore for Store {
                 "select distinct m.user_id as id, cast(0 as bigint) as kind from group_closure c \
                  join group_members m on m.group_id = c.descendant_id join users u on u.id = m.user_id \
                  where c.ancestor_id = {group} and u.deleted_at is null{} order by m.user_id limit {limit}",
-                past("m.user_id")
+                users_past("m.user_id")
             ));
         } else if transitive {
             for descendant in &descendants {
@@ -534,8 +540,10 @@ impl GroupStore for Store {
         let sql = match (member, transitive) {
             (MemberId::User(_), false) => format!(
                 "select m.group_id as id from group_members m join groups g on g.id = m.group_id \
-                 where m.user_id = {id} and g.deleted_at is null{} order by m.group_id limit {limit}",
-                past("m.group_id")
+                 where m.user_id = {id} and g.deleted_at is null{}{} order by m.group_id limit {limit}",
+                past("m.group_id"),
+                // On both sides of the join, as for member pages.
+                past("g.id")
             ),
             (MemberId::User(_), true) => format!(
                 "select distinct c.ancestor_id as id from group_members m \
@@ -564,10 +572,15 @@ impl GroupStore for Store {
         let mut params = Params::default();
         let user = params.push(user.to_string())?;
         let targets: Vec<String> = groups.iter().map(GroupId::to_string).collect();
+        // From the policy's groups down to the user, one probe of the membership key per group,
+        // never through the user's memberships: a prepared statement's generic plan cannot tell
+        // a user in a thousand groups from one in three, and walking theirs cost such a user
+        // two milliseconds at every reset.
         let sql = format!(
-            "select exists (select 1 from group_members m join group_closure c on c.descendant_id = m.group_id \
-             where m.user_id = {user} and {})",
-            in_list(&mut params, "c.ancestor_id", &targets)?
+            "select exists (select 1 from group_closure c where {} and exists \
+             (select 1 from group_members m where m.group_id = c.descendant_id and m.user_id = {user}{}))",
+            in_list(&mut params, "c.ancestor_id", &targets)?,
+            DIALECT.fence
         );
         Ok(sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_one(self.reader()).await?)
     }
@@ -684,8 +697,13 @@ async fn apply_change(tx: &mut Connection, group: GroupId, change: &MemberChange
         tx_lock_nesting(&mut *tx).await?;
     }
     let mut done = MemberChanged::default();
+    // In id order, so that the writes walk the membership indexes' pages in order rather than
+    // at random.
     let users = |list: &[(MemberId, AuditEntry)]| -> Vec<UserId> {
-        list.iter().filter_map(|(m, _)| if let MemberId::User(u) = m { Some(*u) } else { None }).collect()
+        let mut ids: Vec<UserId> =
+            list.iter().filter_map(|(m, _)| if let MemberId::User(u) = m { Some(*u) } else { None }).collect();
+        ids.sort_unstable();
+        ids
     };
     for user in delete_members(&mut *tx, group, &users(&change.remove)).await? {
         done.removed.push(MemberId::User(user));
@@ -708,9 +726,11 @@ async fn apply_change(tx: &mut Connection, group: GroupId, change: &MemberChange
         }
     }
     change_owners(&mut *tx, group, &change.add_owners, &change.remove_owners).await?;
+    let (added, removed): (HashSet<&MemberId>, HashSet<&MemberId>) =
+        (done.added.iter().collect(), done.removed.iter().collect());
     let mut entries: Vec<&AuditEntry> = Vec::new();
-    entries.extend(change.add.iter().filter(|(m, _)| done.added.contains(m)).map(|(_, e)| e));
-    entries.extend(change.remove.iter().filter(|(m, _)| done.removed.contains(m)).map(|(_, e)| e));
+    entries.extend(change.add.iter().filter(|(m, _)| added.contains(m)).map(|(_, e)| e));
+    entries.extend(change.remove.iter().filter(|(m, _)| removed.contains(m)).map(|(_, e)| e));
     entries.extend(&change.owners_audit);
     audit::insert_many(tx, &entries).await?;
     Ok(done)

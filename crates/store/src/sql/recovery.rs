@@ -12,7 +12,7 @@ use sqlx::Row as _;
 use super::rows::{parse_id, Params};
 
 /// Users whose verifications one statement reads: a page of the longest list the APIs give.
-const IDS_PER_QUERY: usize = 1_000;
+const IDS_PER_QUERY: usize = DIALECT.rows_per_statement(1_000, 1);
 use super::{audit, outbox, Connection, Row, Store, DIALECT};
 
 /// Forgets the verification of contacts that changed or were removed (each with its user),

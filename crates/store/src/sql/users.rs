@@ -11,7 +11,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
 use super::rows::{email_list, flag, parse_id, user_from_row, Params, USER_COLUMNS};
-use super::{audit, outbox, recovery, Connection, Store, FOR_UPDATE, USERS_PER_INSERT};
+use super::{audit, outbox, recovery, Connection, Store, DIALECT, FOR_UPDATE, USERS_PER_INSERT};
 
 const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_name, first_key, last_name, last_key, \
      job_title, department, office, office_phone, mobile_phone, alternate_mobile_phone, fax, street_address, city, \
@@ -19,11 +19,11 @@ const INSERT_COLUMNS: &str = "id, username, display_name, display_key, first_nam
      updated_by, version, deleted_at, alternate_email_list, mail, formatted_name, external_id, employee_id, company_name, \
      cost_center, division, preferred_language, locale, manager_id";
 
-/// Address rows per insert: seven parameters each, well inside both engines' limits.
-const EMAIL_ROWS_PER_INSERT: usize = 1_000;
+/// Address rows per insert: seven parameters each.
+const EMAIL_ROWS_PER_INSERT: usize = DIALECT.rows_per_statement(1_000, 7);
 
 /// Users one `id in (…)` list names at most.
-const IDS_PER_QUERY: usize = 1_000;
+const IDS_PER_QUERY: usize = DIALECT.rows_per_statement(1_000, 1);
 
 fn key(value: &Option<String>) -> Option<String> {
     value.as_deref().map(sort_key)
