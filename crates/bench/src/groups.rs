@@ -236,6 +236,7 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
     // The server's start-up readiness count walks the whole directory: wait it out, so that
     // the figures are those of a settled server.
     crate::api::settled(&base).await?;
+    target.settle_database().await?;
     let users = api.user_ids(BIG + MANY + 2).await?;
     if users.len() < BIG + 2 {
         bail!("the directory holds {} users; the groups benchmark needs at least {}", users.len(), BIG + 2);
@@ -289,6 +290,7 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
         api.group(&format!("Bench many {i:04}"), std::slice::from_ref(member)).await?;
     }
 
+    target.settle_database().await?;
     let mut rows = vec![adds];
     rows.push(
         member_pages(
@@ -336,6 +338,7 @@ pub async fn run(bin: &std::path::Path, target: &Target) -> anyhow::Result<()> {
     reset_scope(&admin, &csrf, &base, "all", "").await?;
 
     let listing = add_listed_groups(&api).await?;
+    target.settle_database().await?;
     let prefix = |i: usize| GROUP_WORDS[i % GROUP_WORDS.len()].1;
     rows.push(pages("Active groups, first page (100,000+ groups)", &admin, &base, |_| "/admin/groups".into()).await?);
     rows.push(

@@ -207,6 +207,19 @@ impl Target {
         }
         Ok(false)
     }
+
+    /// On PostgreSQL, what a server with the default settings does in the background after a
+    /// large change: statistics of every table for the planner (autovacuum's analyze) and the
+    /// change written out of the log (a checkpoint). Without them the figures would measure a
+    /// planner guessing at empty tables, or the load's checkpoint, on a server such as this
+    /// machine's, which runs with autovacuum off.
+    async fn settle_database(&self) -> anyhow::Result<()> {
+        let Some(url) = &self.database_url else { return Ok(()) };
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await?;
+        sqlx::query("analyze").execute(&mut conn).await?;
+        sqlx::query("checkpoint").execute(&mut conn).await?;
+        Ok(())
+    }
 }
 
 async fn run_roster(bin: &Path, args: &[&str], target: &Target, stdin: Option<&str>) -> anyhow::Result<String> {
