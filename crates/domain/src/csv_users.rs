@@ -45,26 +45,15 @@ pub enum Column {
 
 impl Column {
     /// Every column an import reads: the exported ones, then `New User Name`.
-    pub const ALL: [Column; 18] = [
-        Column::UserName,
-        Column::FirstName,
-        Column::LastName,
-        Column::DisplayName,
-        Column::JobTitle,
-        Column::Department,
-        Column::OfficeNumber,
-        Column::OfficePhone,
-        Column::MobilePhone,
-        Column::Fax,
-        Column::AlternateEmail,
-        Column::Address,
-        Column::City,
-        Column::State,
-        Column::PostalCode,
-        Column::Country,
-        Column::AlternateMobilePhone,
-        Column::NewUserName,
-    ];
+    pub const ALL: [Column; 18] = {
+        let mut all = [Column::NewUserName; 18];
+        let mut i = 0;
+        while i < Column::EXPORTED.len() {
+            all[i] = Column::EXPORTED[i];
+            i += 1;
+        }
+        all
+    };
 
     /// The columns an export writes: Microsoft's template, in its order, then Roster's own
     /// alternate mobile phone.

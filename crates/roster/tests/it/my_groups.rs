@@ -60,7 +60,7 @@ async fn an_owner_without_a_role_adds_and_removes_members_of_their_group_only() 
     let form = [("csrf", csrf_of(&html)), ("action", "add".into())];
     let (status, html) = s.submit(&format!("{path}/members"), &pairs(&form)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("Choose at least one person."), "{html}");
+    assert!(html.contains("Choose at least one member."), "{html}");
 
     assert_eq!(s.get(&format!("/account/groups/{}", chess.id)).await.status(), StatusCode::NOT_FOUND);
     let bob = app.signed_in("bob@contoso.com").await;

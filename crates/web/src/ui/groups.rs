@@ -10,7 +10,7 @@ use roster_domain::directory::{GroupEdit, GroupPage, GroupPageQuery, NewGroup};
 use roster_domain::group::{Group, GroupCursor, GroupId, GroupInput, MemberId};
 use roster_domain::permission::{self, Permission};
 use roster_domain::user::UserId;
-use roster_domain::{DomainError, FieldError, RoleSet, UserQuery, UserSort};
+use roster_domain::{Actor, DomainError, FieldError, RoleSet, UserQuery, UserSort};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -276,6 +276,9 @@ struct GroupDetailsPage {
     first_members_href: Option<String>,
     find: String,
     candidates: Vec<MemberRow>,
+    /// Where the members' forms go: this page.
+    members_path: String,
+    members_hint: &'static str,
     find_owner: String,
     owner_candidates: Vec<MemberRow>,
     owners: Vec<MemberRow>,
@@ -403,6 +406,8 @@ async fn details_page(
         next_members_href,
         find,
         candidates,
+        members_path: format!("/admin/groups/{id}"),
+        members_hint: "Direct members. A group that is a member brings its own members too, at any depth.",
         find_owner,
         owner_candidates,
         owners,
@@ -483,12 +488,33 @@ pub async fn save(
     }
 }
 
+/// The members form: add or remove the members chosen.
 #[derive(Deserialize, Default)]
 pub struct MembersForm {
     #[serde(default)]
     action: String,
     #[serde(default)]
     member: Vec<String>,
+}
+
+impl MembersForm {
+    /// Adds or removes the chosen members as `actor`; what was done, for the page's status.
+    pub(crate) async fn apply(
+        &self,
+        state: &AppState,
+        actor: &Actor,
+        id: GroupId,
+    ) -> Result<&'static str, DomainError> {
+        let members: Vec<MemberId> = self.member.iter().filter_map(|m| parse_member(m)).collect();
+        if members.is_empty() {
+            return Err(DomainError::invalid("member", "Choose at least one member."));
+        }
+        match self.action.as_str() {
+            "add" => state.directory.add_members(actor, id, &members).await.map(|_| "added"),
+            "remove" => state.directory.remove_members(actor, id, &members).await.map(|_| "removed"),
+            _ => Err(DomainError::invalid("action", "Choose add or remove.")),
+        }
+    }
 }
 
 /// Adds or removes the chosen members.
@@ -499,17 +525,7 @@ pub async fn change_members(
     Checked(Form(form)): Checked<Form<MembersForm>>,
 ) -> Result<Response, PageError> {
     let id = group_id(&id)?;
-    let members: Vec<MemberId> = form.member.iter().filter_map(|m| parse_member(m)).collect();
-    let outcome = if members.is_empty() {
-        Err(DomainError::invalid("member", "Choose at least one member."))
-    } else {
-        match form.action.as_str() {
-            "add" => state.directory.add_members(&me.actor, id, &members).await.map(|_| "added"),
-            "remove" => state.directory.remove_members(&me.actor, id, &members).await.map(|_| "removed"),
-            _ => Err(DomainError::invalid("action", "Choose add or remove.")),
-        }
-    };
-    match outcome {
+    match form.apply(&state, &me.actor, id).await {
         Ok(saved) => Ok(Redirect::to(&format!("/admin/groups/{id}?saved={saved}#members-heading")).into_response()),
         Err(e @ (DomainError::Invalid(_) | DomainError::NotFound("member"))) => {
             let (_, why) = describe(&e);

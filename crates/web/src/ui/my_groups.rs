@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::{describe, render, PageError};
 use crate::extract::Checked;
 use crate::session::SignedIn;
-use crate::ui::groups::{member_value, parse_member, GroupRow, MemberRow, CANDIDATES, PAGE_SIZE};
+use crate::ui::groups::{member_value, GroupRow, MemberRow, MembersForm, CANDIDATES, PAGE_SIZE};
 use crate::ui::layout::{Layout, Section};
 use crate::AppState;
 
@@ -50,6 +50,9 @@ struct MyGroupPage {
     first_members_href: Option<String>,
     find: String,
     candidates: Vec<MemberRow>,
+    members_path: String,
+    members_hint: &'static str,
+    can_change_members: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,6 +124,10 @@ async fn group_page(
         first_members_href: q.after.as_ref().map(|_| format!("/account/groups/{id}#members-heading")),
         find,
         candidates,
+        members_path: format!("/account/groups/{id}"),
+        members_hint:
+            "You own this group, so you choose who is in it. A group that is a member brings its own members too.",
+        can_change_members: true,
     })
 }
 
@@ -135,14 +142,6 @@ pub async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
-#[derive(Deserialize, Default)]
-pub struct MembersForm {
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    member: Vec<String>,
-}
-
 /// Adds or removes the chosen members of a group the signed-in user owns.
 pub async fn change_members(
     me: SignedIn,
@@ -152,17 +151,7 @@ pub async fn change_members(
 ) -> Result<Response, PageError> {
     let id = group_id(&id)?;
     state.directory.owned_group(&me.actor, id).await?;
-    let members: Vec<MemberId> = form.member.iter().filter_map(|m| parse_member(m)).collect();
-    let outcome = if members.is_empty() {
-        Err(DomainError::invalid("member", "Choose at least one person."))
-    } else {
-        match form.action.as_str() {
-            "add" => state.directory.add_members(&me.actor, id, &members).await.map(|_| "added"),
-            "remove" => state.directory.remove_members(&me.actor, id, &members).await.map(|_| "removed"),
-            _ => Err(DomainError::invalid("action", "Choose add or remove.")),
-        }
-    };
-    match outcome {
+    match form.apply(&state, &me.actor, id).await {
         Ok(saved) => Ok(Redirect::to(&format!("/account/groups/{id}?saved={saved}#members-heading")).into_response()),
         Err(e @ (DomainError::Invalid(_) | DomainError::NotFound("member") | DomainError::Forbidden(_))) => {
             let (status, why) = describe(&e);
