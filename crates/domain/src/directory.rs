@@ -49,7 +49,7 @@ pub use group_import::MembershipImport;
 pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE, MAX_MEMBERS_PER_CHANGE};
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
-pub use my_groups::MyGroups;
+pub use my_groups::{MyGroups, OwnedGroupPage};
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};

@@ -66,6 +66,8 @@ pub trait ImportProgress: Send {
 /// A row whose username parsed, waiting for its batch's stored users.
 struct Pending {
     username: Username,
+    /// The row's new name, when it renames its user and the name parses.
+    new_username: Option<Username>,
     row: Row,
 }
 
@@ -107,7 +109,7 @@ impl<R: Read> Plan<'_, R> {
         stored: &HashMap<String, User>,
         aliases: &HashMap<String, UsernameAlias>,
     ) -> Result<Option<UserWrite>, Vec<Problem>> {
-        let Pending { username, mut row } = pending;
+        let Pending { username, mut row, .. } = pending;
         let line = row.line;
         let refused = |reason: String| vec![self.reader.problem(line, None, reason)];
         let Some(before) = stored.get(username.as_str()) else {
@@ -239,16 +241,13 @@ impl<R: Read + Send> UserBatches for Plan<'_, R> {
                 self.fail(&[problem]);
                 continue;
             }
-            self.pending.push(Pending { username, row });
+            self.pending.push(Pending { username, new_username, row });
         }
         self.progress.progress(self.summary.rows, self.reader.bytes_read());
         (!self.pending.is_empty()).then(|| {
             self.pending
                 .iter()
-                .flat_map(|p| {
-                    let new = csv_users::new_username(&p.row).ok().flatten();
-                    std::iter::once(p.username.clone()).chain(new)
-                })
+                .flat_map(|p| std::iter::once(p.username.clone()).chain(p.new_username.clone()))
                 .collect()
         })
     }

@@ -18,6 +18,16 @@ pub struct MyGroups {
     pub member_of: Vec<Group>,
 }
 
+/// What the page of a group its owner manages shows.
+#[derive(Debug, Clone)]
+pub struct OwnedGroupPage {
+    pub group: Group,
+    pub members: MemberPage,
+    pub member_count: u64,
+    /// Users found to add.
+    pub candidates: Vec<UserSummary>,
+}
+
 /// The signed-in user acting for themselves; applications have no groups of their own.
 fn own_id(actor: &Actor) -> Result<UserId, DomainError> {
     actor
@@ -50,31 +60,32 @@ impl Directory {
         Ok(group)
     }
 
-    /// One page of the direct members of a group `actor` owns, and how many there are.
-    pub async fn owned_group_members(
+    /// The page of a group `actor` owns: `limit` of its direct members after `after`, how many
+    /// there are, and, when `find` gives a search and a limit, active users whose name or
+    /// username starts with it, to choose members from. Ownership is checked once for all of it.
+    pub async fn owned_group_page(
         &self,
         actor: &Actor,
         id: GroupId,
         after: Option<Uuid>,
         limit: u32,
-    ) -> Result<(MemberPage, u64), DomainError> {
-        self.owned_group(actor, id).await?;
-        let page = self.member_page(id, false, after, limit).await?;
-        Ok((page, self.store.count_members(id).await?))
-    }
-
-    /// Up to `limit` active users whose name or username starts with `search`, for the owner
-    /// of group `id` to choose members from.
-    pub async fn people_for_group(
-        &self,
-        actor: &Actor,
-        id: GroupId,
-        search: &str,
-        limit: u32,
-    ) -> Result<Vec<UserSummary>, DomainError> {
-        self.owned_group(actor, id).await?;
-        let query =
-            UserQuery { search: Some(search.to_string()), sort: UserSort::DisplayName, limit, ..UserQuery::default() };
-        Ok(self.user_page(query).await?.users)
+        find: Option<(&str, u32)>,
+    ) -> Result<OwnedGroupPage, DomainError> {
+        let group = self.owned_group(actor, id).await?;
+        let members = self.member_page(id, false, after, limit).await?;
+        let member_count = self.store.count_members(id).await?;
+        let candidates = match find {
+            Some((search, limit)) => {
+                let query = UserQuery {
+                    search: Some(search.to_string()),
+                    sort: UserSort::DisplayName,
+                    limit,
+                    ..UserQuery::default()
+                };
+                self.user_page(query).await?.users
+            }
+            None => Vec::new(),
+        };
+        Ok(OwnedGroupPage { group, members, member_count, candidates })
     }
 }

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use roster_domain::directory::{GroupEdit, GroupPage, GroupPageQuery, NewGroup};
-use roster_domain::group::{Group, GroupCursor, GroupId, GroupInput, MemberId};
+use roster_domain::group::{Group, GroupCursor, GroupId, GroupInput, Member, MemberId};
 use roster_domain::permission::{self, Permission};
-use roster_domain::user::UserId;
+use roster_domain::user::{UserId, UserSummary};
 use roster_domain::{Actor, DomainError, FieldError, RoleSet, UserQuery, UserSort};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ pub const PAGE_SIZE: u32 = 50;
 pub(crate) const CANDIDATES: u32 = 20;
 
 /// The group a page is about, from the path; anything else is a group not found.
-fn group_id(text: &str) -> Result<GroupId, PageError> {
+pub(crate) fn group_id(text: &str) -> Result<GroupId, PageError> {
     text.parse().map_err(|_| PageError::Domain(DomainError::NotFound("group")))
 }
 
@@ -240,6 +240,34 @@ pub struct MemberRow {
     pub kind: &'static str,
 }
 
+impl MemberRow {
+    /// A member of a group; with `linked`, its name links to its admin center page.
+    pub(crate) fn member(m: &Member, linked: bool) -> MemberRow {
+        let (href, kind) = match m.id {
+            MemberId::User(u) => (format!("/admin/users/{u}"), "User"),
+            MemberId::Group(g) => (format!("/admin/groups/{g}"), "Group"),
+        };
+        MemberRow {
+            value: member_value(m.id),
+            href: if linked { href } else { String::new() },
+            display_name: m.display_name.clone(),
+            detail: m.username.clone().unwrap_or_default(),
+            kind,
+        }
+    }
+
+    /// A user found to add, whose form value is `value`.
+    pub(crate) fn user(u: &UserSummary, value: String) -> MemberRow {
+        MemberRow {
+            value,
+            href: format!("/admin/users/{}", u.id),
+            display_name: u.display_name.clone(),
+            detail: u.username.to_string(),
+            kind: "User",
+        }
+    }
+}
+
 /// A member as the forms send it back.
 pub(crate) fn member_value(id: MemberId) -> String {
     match id {
@@ -317,26 +345,7 @@ async fn details_page(
     } else {
         let after = q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok());
         let page = d.members(&me.actor, id, false, after, PAGE_SIZE).await?;
-        let rows = page
-            .members
-            .iter()
-            .map(|m| match m.id {
-                MemberId::User(u) => MemberRow {
-                    value: member_value(m.id),
-                    href: format!("/admin/users/{u}"),
-                    display_name: m.display_name.clone(),
-                    detail: m.username.clone().unwrap_or_default(),
-                    kind: "User",
-                },
-                MemberId::Group(g) => MemberRow {
-                    value: member_value(m.id),
-                    href: format!("/admin/groups/{g}"),
-                    display_name: m.display_name.clone(),
-                    detail: String::new(),
-                    kind: "Group",
-                },
-            })
-            .collect();
+        let rows = page.members.iter().map(|m| MemberRow::member(m, true)).collect();
         let next = page.next.map(|n| format!("/admin/groups/{id}?after={n}#members-heading"));
         (rows, d.count_members(&me.actor, id).await?, next)
     };
@@ -344,21 +353,18 @@ async fn details_page(
     let candidates = if find.is_empty() || deleted || !can_change_members {
         Vec::new()
     } else {
-        people(state, me, &find)
-            .await?
-            .into_iter()
-            .map(|(id, row)| MemberRow { value: member_value(id), ..row })
-            .collect()
+        let found = people(state, me, &find).await?;
+        found.iter().map(|u| MemberRow::user(u, member_value(MemberId::User(u.id)))).collect()
     };
     let find_owner = q.find_owner.trim().to_string();
     let owner_candidates = if find_owner.is_empty() || deleted || !can_manage {
         Vec::new()
     } else {
-        people(state, me, &find_owner)
-            .await?
-            .into_iter()
-            .filter(|(_, row)| !owner_users.iter().any(|o| row.value == o.id.to_string()))
-            .map(|(_, row)| row)
+        let found = people(state, me, &find_owner).await?;
+        found
+            .iter()
+            .filter(|u| !owner_users.iter().any(|o| o.id == u.id))
+            .map(|u| MemberRow::user(u, u.id.to_string()))
             .collect()
     };
     let owners = owner_users
@@ -416,30 +422,15 @@ async fn details_page(
     })
 }
 
-/// Active users whose name or username starts with `search`, as rows whose value is the user's
-/// id, each with its member id.
-async fn people(state: &AppState, me: &SignedIn, search: &str) -> Result<Vec<(MemberId, MemberRow)>, PageError> {
+/// Up to a page of active users whose name or username starts with `search`.
+async fn people(state: &AppState, me: &SignedIn, search: &str) -> Result<Vec<UserSummary>, PageError> {
     let query = UserQuery {
         search: Some(search.to_string()),
         sort: UserSort::DisplayName,
         limit: CANDIDATES,
         ..UserQuery::default()
     };
-    let page = state.directory.list_users(&me.actor, query).await?;
-    Ok(page
-        .users
-        .iter()
-        .map(|u| {
-            let row = MemberRow {
-                value: u.id.to_string(),
-                href: format!("/admin/users/{}", u.id),
-                display_name: u.display_name.clone(),
-                detail: u.username.to_string(),
-                kind: "User",
-            };
-            (MemberId::User(u.id), row)
-        })
-        .collect())
+    Ok(state.directory.list_users(&me.actor, query).await?.users)
 }
 
 /// A group's details, members and owners.

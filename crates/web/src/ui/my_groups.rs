@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::{describe, render, PageError};
 use crate::extract::Checked;
 use crate::session::SignedIn;
-use crate::ui::groups::{member_value, GroupRow, MemberRow, MembersForm, CANDIDATES, PAGE_SIZE};
+use crate::ui::groups::{group_id, member_value, GroupRow, MemberRow, MembersForm, CANDIDATES, PAGE_SIZE};
 use crate::ui::layout::{Layout, Section};
 use crate::AppState;
 
@@ -65,11 +65,6 @@ pub struct GroupQuery {
     find: String,
 }
 
-/// A group this page is about, from the path; anything else is a group not found.
-fn group_id(text: &str) -> Result<GroupId, PageError> {
-    text.parse().map_err(|_| PageError::Domain(DomainError::NotFound("group")))
-}
-
 async fn group_page(
     me: &SignedIn,
     state: &AppState,
@@ -77,37 +72,13 @@ async fn group_page(
     q: &GroupQuery,
     problem: Option<String>,
 ) -> Result<MyGroupPage, PageError> {
-    let d = &state.directory;
-    let group = d.owned_group(&me.actor, id).await?;
     let after = q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok());
-    let (page, member_count) = d.owned_group_members(&me.actor, id, after, PAGE_SIZE).await?;
-    let members = page
-        .members
-        .iter()
-        .map(|m| MemberRow {
-            value: member_value(m.id),
-            href: String::new(),
-            display_name: m.display_name.clone(),
-            detail: m.username.clone().unwrap_or_default(),
-            kind: if matches!(m.id, MemberId::User(_)) { "User" } else { "Group" },
-        })
-        .collect();
     let find = q.find.trim().to_string();
-    let candidates = if find.is_empty() {
-        Vec::new()
-    } else {
-        d.people_for_group(&me.actor, id, &find, CANDIDATES)
-            .await?
-            .iter()
-            .map(|u| MemberRow {
-                value: member_value(MemberId::User(u.id)),
-                href: String::new(),
-                display_name: u.display_name.clone(),
-                detail: u.username.to_string(),
-                kind: "User",
-            })
-            .collect()
-    };
+    let search = (!find.is_empty()).then_some((find.as_str(), CANDIDATES));
+    let page = state.directory.owned_group_page(&me.actor, id, after, PAGE_SIZE, search).await?;
+    let group = page.group;
+    let members = page.members.members.iter().map(|m| MemberRow::member(m, false)).collect();
+    let candidates = page.candidates.iter().map(|u| MemberRow::user(u, member_value(MemberId::User(u.id)))).collect();
     let status = q.saved.as_deref().map(|saved| match saved {
         "added" => "Members added.",
         "removed" => "Members removed.",
@@ -119,8 +90,8 @@ async fn group_page(
         status,
         problem,
         members,
-        member_count,
-        next_members_href: page.next.map(|n| format!("/account/groups/{id}?after={n}#members-heading")),
+        member_count: page.member_count,
+        next_members_href: page.members.next.map(|n| format!("/account/groups/{id}?after={n}#members-heading")),
         first_members_href: q.after.as_ref().map(|_| format!("/account/groups/{id}#members-heading")),
         find,
         candidates,
