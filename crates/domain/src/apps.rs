@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
+use crate::oidc::client::SignInSettings;
 use crate::session::{hash_token, random_token};
 
 /// How long an access token lasts, as Entra's default for the client-credentials grant.
@@ -162,6 +163,8 @@ pub struct App {
     pub created_at: Timestamp,
     /// Who registered it, as audit records name people.
     pub created_by: String,
+    /// How it signs people in through Roster, if it does.
+    pub sign_in: SignInSettings,
 }
 
 /// A client secret as stored: its hash, never the secret.

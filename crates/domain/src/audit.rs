@@ -65,11 +65,18 @@ pub enum AuditAction {
     MemberAdded,
     /// A user or group stopped being a member of a group.
     MemberRemoved,
+    /// A key that signs ID tokens was created or retired.
+    SigningKeyChanged,
+    /// An application's tokens for a user were ended, such as when a code or refresh token
+    /// was used twice or the user withdrew their consent.
+    AppTokensRevoked,
+    /// A user consented to what an application asked for.
+    AppConsentGiven,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -97,6 +104,9 @@ impl AuditAction {
         AuditAction::GroupPurged,
         AuditAction::MemberAdded,
         AuditAction::MemberRemoved,
+        AuditAction::SigningKeyChanged,
+        AuditAction::AppTokensRevoked,
+        AuditAction::AppConsentGiven,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -129,6 +139,9 @@ impl AuditAction {
             AuditAction::GroupPurged => "group_purged",
             AuditAction::MemberAdded => "member_added",
             AuditAction::MemberRemoved => "member_removed",
+            AuditAction::SigningKeyChanged => "signing_key_changed",
+            AuditAction::AppTokensRevoked => "app_tokens_revoked",
+            AuditAction::AppConsentGiven => "app_consent_given",
         }
     }
 
@@ -167,6 +180,9 @@ impl AuditAction {
             AuditAction::GroupPurged => "Group permanently deleted",
             AuditAction::MemberAdded => "Member added to group",
             AuditAction::MemberRemoved => "Member removed from group",
+            AuditAction::SigningKeyChanged => "Token signing key changed",
+            AuditAction::AppTokensRevoked => "Application sign-in revoked",
+            AuditAction::AppConsentGiven => "Consent given to application",
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
 mod api_users;
+mod app_access;
 mod apps;
 mod audit_log;
 mod cache;
@@ -30,6 +31,7 @@ mod import;
 mod manager;
 mod mfa;
 mod my_groups;
+mod oidc;
 mod own_contacts;
 mod policy_groups;
 mod readiness;
@@ -39,7 +41,8 @@ mod signin;
 mod verification;
 
 pub use api_users::{ApiNewUser, ApiUserChange, MAX_FIND_LIMIT};
-pub use apps::{AppInput, IssuedToken, TokenRefusal};
+pub use app_access::{MyApp, SignedInApp};
+pub use apps::{AppInput, IssuedToken, SignInInput, TokenRefusal};
 pub use audit_log::{
     parse_retention_days, AuditFilterInput, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS,
     SETTING_AUDIT_RETENTION_DAYS,
@@ -50,6 +53,7 @@ pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE,
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use my_groups::{MyGroups, OwnedGroupPage};
+pub use oidc::{AuthorizeOutcome, ConsentAnswer, GrantRefusal, LogoutOutcome, UserTokens};
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};
@@ -173,6 +177,7 @@ pub struct Directory {
     settings: cache::Recent<&'static str, Option<String>>,
     tokens: cache::Recent<String, Option<(AppToken, App)>>,
     api_writes: Arc<api_users::UserLocks>,
+    keys: Arc<oidc::KeyCache>,
 }
 
 impl Directory {
@@ -185,6 +190,7 @@ impl Directory {
             settings: cache::Recent::new(),
             tokens: cache::Recent::new(),
             api_writes: Arc::new(api_users::UserLocks::new()),
+            keys: Arc::default(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod group;
 pub mod mfa;
 pub mod notify;
+pub mod oidc;
 pub mod outbox;
 pub mod password;
 pub mod permission;

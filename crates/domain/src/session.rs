@@ -6,6 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
+use crate::oidc::grant::AuthMethods;
 use crate::user::UserId;
 
 /// A session ends after this long without a request.
@@ -24,6 +25,8 @@ pub struct Session {
     pub csrf_token: String,
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,
+    /// How the user proved who they are when the session began.
+    pub amr: AuthMethods,
 }
 
 impl Session {
@@ -63,6 +66,7 @@ mod tests {
             csrf_token: String::new(),
             created_at: Timestamp(created),
             last_seen_at: Timestamp(seen),
+            amr: AuthMethods::password(),
         }
     }
 

@@ -11,6 +11,8 @@ use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::group::{Group, GroupFilter, GroupId, GroupQuery, MemberId, MemberRef};
 use crate::mfa::{MfaState, PendingSignIn};
+use crate::oidc::grant::{AppGrant, AuthCode, Scopes, UserToken};
+use crate::oidc::keys::StoredKey;
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
@@ -149,6 +151,7 @@ pub trait Store:
     + AppStore
     + SettingsStore
     + GroupStore
+    + OidcStore
     + 'static
 {
 }
@@ -166,6 +169,7 @@ impl<
             + AppStore
             + SettingsStore
             + GroupStore
+            + OidcStore
             + 'static,
     > Store for T
 {
@@ -519,6 +523,83 @@ pub trait AppStore: Send + Sync {
 
     /// Forgets access tokens that expired before `before`; returns how many.
     async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Signing in to applications: the keys that sign ID tokens, authorization codes and the
+/// access and refresh tokens they become.
+#[async_trait]
+pub trait OidcStore: Send + Sync {
+    /// Every signing key, retired ones included.
+    async fn list_signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Adds new keys and replaces changed ones (a retirement time), with the audit record.
+    async fn save_signing_keys(&self, keys: &[StoredKey], audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Stores an authorization code.
+    async fn insert_auth_code(&self, code: &AuthCode) -> Result<(), StoreError>;
+
+    /// Marks a code redeemed into `chain` and returns it; `Err(chain)` with the chain of its
+    /// first redemption if it was redeemed before; `Ok(None)` if there is no such code.
+    async fn redeem_auth_code(
+        &self,
+        hash: &str,
+        chain: uuid::Uuid,
+    ) -> Result<Result<Option<AuthCode>, uuid::Uuid>, StoreError>;
+
+    /// Stores access and refresh tokens.
+    async fn insert_user_tokens(&self, tokens: &[&UserToken]) -> Result<(), StoreError>;
+
+    /// A token by hash, with when it was used if it is a refresh token already exchanged.
+    async fn get_user_token(&self, hash: &str) -> Result<Option<(UserToken, Option<Timestamp>)>, StoreError>;
+
+    /// Marks the refresh token `hash` used at `now` and stores its successors, in one
+    /// transaction; `false` (and nothing stored) if it was used already.
+    async fn rotate_refresh_token(&self, hash: &str, now: Timestamp, next: &[&UserToken]) -> Result<bool, StoreError>;
+
+    /// Ends one token; `false` if there was none.
+    async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// Ends every token of `chain`, with the audit record.
+    async fn revoke_token_chain(&self, chain: uuid::Uuid, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Forgets codes and tokens that expired before `before`; returns how many.
+    async fn trim_user_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// The users and groups assigned to an application.
+    async fn list_assignments(&self, app_id: uuid::Uuid) -> Result<Vec<MemberId>, StoreError>;
+
+    /// Assigns and unassigns users and groups, with the audit record.
+    async fn change_assignments(
+        &self,
+        app_id: uuid::Uuid,
+        add: &[MemberId],
+        remove: &[MemberId],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The applications `user` is assigned to directly or through one of `groups`.
+    async fn assigned_apps(&self, user: UserId, groups: &[GroupId]) -> Result<Vec<uuid::Uuid>, StoreError>;
+
+    /// A person's standing with an application.
+    async fn get_app_grant(&self, user: UserId, app_id: uuid::Uuid) -> Result<Option<AppGrant>, StoreError>;
+
+    /// Notes a sign-in to an application at `at`, adding `consented` to what the person
+    /// consented to (with its audit record, when they consented just now).
+    async fn record_app_sign_in(
+        &self,
+        user: UserId,
+        app_id: uuid::Uuid,
+        consented: Scopes,
+        at: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError>;
+
+    /// Every application a person has signed in to or consented to, with its name.
+    async fn list_app_grants(&self, user: UserId) -> Result<Vec<(AppGrant, String)>, StoreError>;
+
+    /// Withdraws a person's consent to an application and ends its tokens for them; `false` if
+    /// there was nothing to withdraw.
+    async fn revoke_app_grant(&self, user: UserId, app_id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError>;
 }
 
 /// The organisation's settings and the store's own health.

@@ -7,6 +7,7 @@ pub mod check_config;
 pub mod copy;
 pub mod demo_data;
 pub mod groups;
+pub mod keys;
 pub mod migrate;
 pub mod report;
 pub mod serve;

@@ -38,9 +38,12 @@ enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     Users(cmd::users::UsersCommand),
-    /// Register applications that call the Graph and SCIM APIs.
+    /// Register applications that call the Graph and SCIM APIs or sign people in.
     #[command(subcommand)]
     Apps(cmd::apps::AppsCommand),
+    /// List and rotate the keys that sign ID tokens.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
     /// Manage security groups and their members.
     #[command(subcommand)]
     Groups(cmd::groups::GroupsCommand),
@@ -123,6 +126,7 @@ async fn run(loaded: config_file::Loaded) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args).await,
         Command::Users(command) => cmd::users::run(command).await,
         Command::Apps(command) => cmd::apps::run(command).await,
+        Command::Keys(command) => cmd::keys::run(command).await,
         Command::Groups(command) => cmd::groups::run(command).await,
         Command::Audit(command) => cmd::audit::run(command).await,
         Command::Report(command) => cmd::report::run(command).await,

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod groups;
 pub mod methods;
 pub mod oauth;
+pub mod oidc;
 pub mod openapi;
 pub mod scim;
 

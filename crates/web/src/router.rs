@@ -10,11 +10,11 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{graph, groups as graph_groups, methods, oauth, openapi, scim};
+use crate::api::{graph, groups as graph_groups, methods, oauth, oidc, openapi, scim};
 use crate::ui::{
-    account, account_state, apps, audit, contact, groups, import, my_groups, new_user, outbox, readiness, reset,
-    reset_password, roles, second_step, security_info, sessions, settings, signin, signin_log, username, users,
-    verification,
+    account, account_state, apps, audit, authorize, contact, end_session, groups, import, my_groups, new_user, outbox,
+    readiness, reset, reset_password, roles, second_step, security_info, sessions, settings, signin, signin_log,
+    username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apps", get(account::apps))
         .route("/account", get(account::show))
         .route("/account/groups", get(my_groups::list))
+        .route("/account/apps", get(account::signed_in_apps))
+        .route("/account/apps/{id}/revoke", post(account::revoke_app))
         .route("/account/groups/{id}", get(my_groups::show))
         .route("/account/groups/{id}/members", post(my_groups::change_members))
         .route("/account/password", get(account::show_password).post(account::change_password))
@@ -99,10 +101,22 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/apps", get(apps::list).post(apps::register))
         .route("/admin/apps/{id}", get(apps::show))
         .route("/admin/apps/{id}/permissions", post(apps::save_permissions))
+        .route("/admin/apps/{id}/sign-in", post(apps::save_sign_in))
+        .route("/admin/apps/{id}/assignments", post(apps::assign))
+        .route("/admin/apps/{id}/assignments/{member}/remove", post(apps::unassign))
         .route("/admin/apps/{id}/secrets", post(apps::add_secret))
         .route("/admin/apps/{id}/secrets/{secret}/remove", post(apps::remove_secret))
         .route("/admin/apps/{id}/remove", post(apps::remove))
         .route("/oauth2/v2.0/token", post(oauth::token))
+        .route(oidc::AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
+        .route("/oauth2/v2.0/authorize/consent", post(authorize::consent))
+        .route("/oauth2/v2.0/logout", get(end_session::get).post(end_session::post))
+        .route("/oauth2/v2.0/logout/confirm", post(end_session::confirm))
+        .route("/oauth2/v2.0/revoke", post(oauth::revoke))
+        .route("/oauth2/v2.0/introspect", post(oauth::introspect))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/discovery/v2.0/keys", get(oidc::jwks))
+        .route("/oidc/userinfo", get(oidc::userinfo_get).post(oidc::userinfo_post))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::tenant_token))
         .route("/scim/v2/ServiceProviderConfig", get(scim::service_provider_config))
         .route("/scim/v2/ResourceTypes", get(scim::resource_types))

@@ -17,6 +17,25 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// A year: browsers keep to HTTPS for this long after they last saw the header.
 const HSTS: &str = "max-age=31536000";
 
+/// Addresses that other sites post to by design: applications send people to authorize with a
+/// form post, and call the token and userinfo endpoints from their own pages. None of them
+/// changes anything on the strength of a cookie alone.
+const PROTOCOL_POSTS: [&str; 6] = [
+    "/oauth2/v2.0/authorize",
+    "/oauth2/v2.0/token",
+    "/oauth2/v2.0/revoke",
+    "/oauth2/v2.0/introspect",
+    "/oauth2/v2.0/logout",
+    "/oidc/userinfo",
+];
+
+/// Whether `path` is one of [`PROTOCOL_POSTS`], under a tenant's prefix or not.
+fn is_protocol_post(path: &str) -> bool {
+    PROTOCOL_POSTS
+        .iter()
+        .any(|p| path == *p || (path.ends_with(p) && path[..path.len() - p.len()].matches('/').count() == 1))
+}
+
 /// The client's address, as [`headers`] found it: the peer's, or the one a trusted proxy
 /// forwarded for.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +44,7 @@ pub struct ClientAddress(pub IpAddr);
 /// Adds the security headers, refuses cross-site form posts before they reach a handler, and
 /// records the client's address for the handlers.
 pub async fn headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && is_cross_site(&request) {
+    if request.method() == Method::POST && is_cross_site(&request) && !is_protocol_post(request.uri().path()) {
         return (StatusCode::FORBIDDEN, "Cross-site form submissions are refused.").into_response();
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());

@@ -12,6 +12,8 @@ use crate::apps::{
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError};
+use crate::oidc::client::{check_home_page, check_redirect_uri, SignInSettings, MAX_REDIRECT_URIS};
+use crate::oidc::keys::SigningAlg;
 use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::session::hash_token;
@@ -24,8 +26,29 @@ const TOKEN_FAILURE_LIMIT: u32 = 10;
 #[derive(Debug, Clone, Default)]
 pub struct AppInput {
     pub name: String,
-    /// Graph permission names, e.g. `User.Read.All`.
+    /// Graph permission names, e.g. `User.Read.All`; none for an application that only signs
+    /// people in.
     pub permissions: Vec<String>,
+    pub sign_in: SignInInput,
+}
+
+/// What an administrator fills in to let an application sign people in through Roster.
+#[derive(Debug, Clone, Default)]
+pub struct SignInInput {
+    /// Where Roster may send people back; none for an application that signs no one in.
+    pub redirect_uris: Vec<String>,
+    /// A single-page or native application, which holds no secret and must use PKCE.
+    pub public_client: bool,
+    /// `RS256` (when empty), `ES256` or `EdDSA`.
+    pub id_token_alg: String,
+    /// Where the application may send people after signing them out.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where My apps opens it; empty for none.
+    pub home_page_url: String,
+    /// Only the users and groups assigned may sign in.
+    pub assignment_required: bool,
+    /// Consent given for the whole organisation, so no one is asked.
+    pub admin_consent: bool,
 }
 
 /// An access token just issued.
@@ -70,19 +93,30 @@ impl Directory {
         actor.require(Permission::ManageApps, RoleSet::NONE)?;
         let mut errors = Vec::new();
         let name = text::required("name", "Name", &input.name, MAX_NAME_CHARS).map_err(|e| errors.push(e)).ok();
-        let permissions = parse_permissions(&input.permissions).map_err(|e| errors.push(e)).ok();
-        let (Some(name), Some(permissions)) = (name, permissions) else {
+        let sign_in = parse_sign_in(&input.sign_in).map_err(|e| errors.extend(e)).ok();
+        let signs_in = sign_in.as_ref().is_some_and(|s| !s.redirect_uris.is_empty());
+        let permissions = parse_permissions(&input.permissions, signs_in).map_err(|e| errors.push(e)).ok();
+        let (Some(name), Some(permissions), Some(sign_in)) = (name, permissions, sign_in) else {
             return Err(DomainError::Invalid(errors));
         };
         let now = Timestamp::now();
-        let app =
-            App { id: Uuid::new_v4(), name, permissions, created_at: now, created_by: actor.display_name.clone() };
+        let app = App {
+            id: Uuid::new_v4(),
+            name,
+            permissions,
+            created_at: now,
+            created_by: actor.display_name.clone(),
+            sign_in,
+        };
         let (secret, plain) = AppSecret::generate(app.id, "Created with the registration", DEFAULT_SECRET_DAYS, now);
         let changes = vec![
             app_change("application", None, Some(format!("{} ({})", app.name, app.id))),
             app_change("permissions", None, Some(permissions.display())),
             secret_change(None, Some(&secret)),
-        ];
+        ]
+        .into_iter()
+        .chain(sign_in_changes(&SignInSettings::default(), &app.sign_in))
+        .collect();
         let audit = actor.audit(AuditAction::AppChanged, None, changes);
         self.store.insert_app(&app, &secret, &audit).await?;
         Ok((app, secret, plain))
@@ -97,7 +131,8 @@ impl Directory {
         permissions: &[String],
     ) -> Result<App, DomainError> {
         let (before, _) = self.app(actor, id).await?;
-        let permissions = parse_permissions(permissions).map_err(|e| DomainError::Invalid(vec![e]))?;
+        let signs_in = !before.sign_in.redirect_uris.is_empty();
+        let permissions = parse_permissions(permissions, signs_in).map_err(|e| DomainError::Invalid(vec![e]))?;
         if permissions == before.permissions {
             return Ok(before);
         }
@@ -109,6 +144,28 @@ impl Directory {
         let updated = self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await;
         self.tokens.clear();
         updated?;
+        Ok(after)
+    }
+
+    /// Replaces how an application signs people in; codes and tokens already issued stay valid.
+    pub async fn set_app_sign_in(&self, actor: &Actor, id: Uuid, input: &SignInInput) -> Result<App, DomainError> {
+        let (before, _) = self.app(actor, id).await?;
+        let sign_in = parse_sign_in(input).map_err(DomainError::Invalid)?;
+        if sign_in.redirect_uris.is_empty() && before.permissions.is_empty() {
+            return Err(DomainError::invalid(
+                "redirect_uris",
+                "An application without permissions needs a redirect URI: it would do nothing at all.",
+            ));
+        }
+        let changes = sign_in_changes(&before.sign_in, &sign_in);
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        let after = App { sign_in, ..before.clone() };
+        let changes = std::iter::once(app_change("application", Some(app_label(&before)), Some(app_label(&after))))
+            .chain(changes)
+            .collect();
+        self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await?;
         Ok(after)
     }
 
@@ -177,6 +234,19 @@ impl Directory {
     /// its valid secrets. Failures are counted per client id, so secrets cannot be guessed at
     /// speed.
     pub async fn issue_token(&self, client_id: &str, client_secret: &str) -> Result<IssuedToken, TokenRefusal> {
+        let secret = self.check_client_secret(client_id, client_secret).await?;
+        let (token, access_token) = AppToken::issue(&secret, Timestamp::now());
+        self.store.insert_app_token(&token).await.map_err(|_| TokenRefusal::InvalidClient)?;
+        Ok(IssuedToken { access_token, expires_in: TOKEN_LIFETIME_SECONDS })
+    }
+
+    /// The client secret of `client_id` that `client_secret` is, counting failures per client
+    /// id so that secrets cannot be guessed.
+    pub(crate) async fn check_client_secret(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<AppSecret, TokenRefusal> {
         let now = Timestamp::now();
         let key = format!("app-token:{}", client_id.trim().to_lowercase());
         let window = window_start(now);
@@ -198,9 +268,7 @@ impl Directory {
             self.store.increment_counter(&key, window).await.map_err(internal)?;
             return Err(TokenRefusal::InvalidClient);
         };
-        let (token, access_token) = AppToken::issue(&secret, now);
-        self.store.insert_app_token(&token).await.map_err(internal)?;
-        Ok(IssuedToken { access_token, expires_in: TOKEN_LIFETIME_SECONDS })
+        Ok(secret)
     }
 
     /// The application an access token belongs to, as an actor; `None` when the token is
@@ -236,13 +304,80 @@ impl Directory {
     }
 }
 
-fn parse_permissions(names: &[String]) -> Result<AppPermissions, FieldError> {
+/// Checks sign-in settings, naming every wrong redirect URI.
+fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut uris = |field: &str, given: &[String]| {
+        let mut checked: Vec<String> = Vec::new();
+        for uri in given.iter().filter(|u| !u.trim().is_empty()) {
+            match check_redirect_uri(uri) {
+                Ok(uri) if !checked.contains(&uri) => checked.push(uri),
+                Ok(_) => {}
+                Err(why) => errors.push(FieldError::new(field, why)),
+            }
+        }
+        if checked.len() > MAX_REDIRECT_URIS {
+            errors.push(FieldError::new(field, format!("Register at most {MAX_REDIRECT_URIS} addresses.")));
+        }
+        checked
+    };
+    let redirect_uris = uris("redirect_uris", &input.redirect_uris);
+    let post_logout_redirect_uris = uris("post_logout_redirect_uris", &input.post_logout_redirect_uris);
+    let id_token_alg = match input.id_token_alg.trim() {
+        "" => SigningAlg::default(),
+        name => name.parse().map_err(|why| errors.push(FieldError::new("id_token_alg", why))).unwrap_or_default(),
+    };
+    let home_page_url = match input.home_page_url.trim() {
+        "" => None,
+        url => check_home_page(url).map_err(|why| errors.push(FieldError::new("home_page_url", why))).ok(),
+    };
+    if errors.is_empty() {
+        Ok(SignInSettings {
+            redirect_uris,
+            post_logout_redirect_uris,
+            public_client: input.public_client,
+            id_token_alg,
+            home_page_url,
+            assignment_required: input.assignment_required,
+            admin_consent: input.admin_consent,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Audit lines for a change of sign-in settings.
+fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<FieldChange> {
+    let uris = |s: &SignInSettings| Some(s.redirect_uris.join(" ")).filter(|u| !u.is_empty());
+    let logout_uris = |s: &SignInSettings| Some(s.post_logout_redirect_uris.join(" ")).filter(|u| !u.is_empty());
+    let kind = |s: &SignInSettings| Some(if s.public_client { "public" } else { "confidential" }.to_string());
+    let alg = |s: &SignInSettings| Some(s.id_token_alg.to_string());
+    let yes_no = |on: bool| Some(if on { "yes" } else { "no" }.to_string());
+    [
+        ("redirect URIs", uris(before), uris(after)),
+        ("sign-out redirect URIs", logout_uris(before), logout_uris(after)),
+        ("client type", kind(before), kind(after)),
+        ("ID token algorithm", alg(before), alg(after)),
+        ("home page", before.home_page_url.clone(), after.home_page_url.clone()),
+        ("assignment required", yes_no(before.assignment_required), yes_no(after.assignment_required)),
+        ("consent for the organisation", yes_no(before.admin_consent), yes_no(after.admin_consent)),
+    ]
+    .into_iter()
+    .filter(|(_, b, a)| b != a)
+    .map(|(field, b, a)| app_change(field, b, a))
+    .collect()
+}
+
+fn parse_permissions(names: &[String], none_allowed: bool) -> Result<AppPermissions, FieldError> {
     let mut chosen = Vec::new();
     for name in names.iter().filter(|n| !n.trim().is_empty()) {
         chosen.push(name.parse::<AppPermission>().map_err(|why| FieldError::new("permissions", why))?);
     }
-    if chosen.is_empty() {
-        return Err(FieldError::new("permissions", "Choose at least one permission."));
+    if chosen.is_empty() && !none_allowed {
+        return Err(FieldError::new(
+            "permissions",
+            "Choose at least one permission. (An application that only signs people in needs a redirect URI instead.)",
+        ));
     }
     Ok(AppPermissions::of(&chosen))
 }
@@ -266,11 +401,39 @@ mod tests {
 
     #[test]
     fn permissions_are_required_and_named_on_their_field() {
-        let err = parse_permissions(&[" ".into()]).unwrap_err();
+        let err = parse_permissions(&[" ".into()], false).unwrap_err();
         assert_eq!(err.field, "permissions");
-        let err = parse_permissions(&["Mail.Send".into()]).unwrap_err();
+        assert_eq!(parse_permissions(&[" ".into()], true), Ok(AppPermissions::NONE));
+        let err = parse_permissions(&["Mail.Send".into()], true).unwrap_err();
         assert!(err.message.contains("Mail.Send"), "{}", err.message);
-        let ok = parse_permissions(&["User.Read.All".into(), "user.read.all".into()]).unwrap();
+        let ok = parse_permissions(&["User.Read.All".into(), "user.read.all".into()], false).unwrap();
         assert_eq!(ok, AppPermissions::of(&[AppPermission::UserReadAll]));
+    }
+
+    #[test]
+    fn sign_in_settings_name_every_wrong_field_and_drop_repeats() {
+        let input = SignInInput {
+            redirect_uris: vec!["https://a.example/cb".into(), " ".into(), "https://a.example/cb".into()],
+            public_client: true,
+            id_token_alg: String::new(),
+            home_page_url: "https://a.example/".into(),
+            ..SignInInput::default()
+        };
+        let settings = parse_sign_in(&input).unwrap();
+        assert_eq!(settings.redirect_uris, vec!["https://a.example/cb".to_string()]);
+        assert_eq!(settings.id_token_alg, SigningAlg::Rs256);
+        let bad = SignInInput {
+            redirect_uris: vec!["http://a.example/cb".into(), "ftp://x/y".into()],
+            public_client: false,
+            id_token_alg: "HS256".into(),
+            home_page_url: "a.example".into(),
+            ..SignInInput::default()
+        };
+        let errors = parse_sign_in(&bad).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["redirect_uris", "redirect_uris", "id_token_alg", "home_page_url"]);
+        let changes = sign_in_changes(&SignInSettings::default(), &settings);
+        let changed: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(changed, ["redirect URIs", "client type", "home page"]);
     }
 }

@@ -6,6 +6,7 @@ use crate::directory::{Actor, Directory};
 use crate::error::DomainError;
 use crate::mfa::{self, MfaPolicy, MfaState, PendingSignIn, PENDING_SIGNIN_SECONDS, SETTING_MFA_REQUIRED};
 use crate::notify::{self, Occasion};
+use crate::oidc::grant::AuthMethods;
 use crate::outbox::Channel;
 use crate::recovery::codes;
 use crate::recovery::methods::methods_of;
@@ -334,7 +335,19 @@ impl Directory {
             });
         }
         self.store.reset_counter(&format!("second-step-wrong:{}", user.id)).await?;
-        self.open_after_second_step(&pending, user, Vec::new()).await
+        let second = match proof {
+            Proof::SentCode
+                if pending
+                    .code_method
+                    .as_deref()
+                    .and_then(ContactMethod::from_key)
+                    .is_some_and(|m| m.kind != MethodKind::AlternateEmail) =>
+            {
+                "sms"
+            }
+            Proof::App | Proof::SentCode | Proof::RecoveryCode => "otp",
+        };
+        self.open_after_second_step(&pending, user, Vec::new(), second).await
     }
 
     /// Confirms the authenticator app set up during sign-in, makes recovery codes, and opens
@@ -368,7 +381,7 @@ impl Directory {
         self.store.reset_counter(&format!("second-step-wrong:{}", user.id)).await?;
         let actor = Actor::user(&user, client.client_ip.clone(), client.request_id.clone());
         let codes = self.confirm_app(&actor, &user, &state).await?;
-        self.open_after_second_step(&pending, user, codes).await
+        self.open_after_second_step(&pending, user, codes, "otp").await
     }
 
     async fn open_after_second_step(
@@ -376,9 +389,10 @@ impl Directory {
         pending: &PendingSignIn,
         user: User,
         recovery_codes: Vec<String>,
+        second: &str,
     ) -> Result<SignedIn, DomainError> {
         self.store.delete_pending_signin(&pending.token_hash).await?;
-        let token = self.open_session(user.id).await?;
+        let token = self.open_session(user.id, AuthMethods::with_second_step(second)).await?;
         Ok(SignedIn { token, user, next: pending.next.clone(), recovery_codes })
     }
 
@@ -633,6 +647,7 @@ mod tests {
             csrf_token: String::new(),
             created_at: at,
             last_seen_at: Timestamp::now(),
+            amr: crate::oidc::grant::AuthMethods::password(),
         }
     }
 

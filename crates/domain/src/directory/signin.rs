@@ -6,6 +6,7 @@ use crate::directory::audit_log::day_range;
 use crate::directory::{hash_off_thread, Actor, Directory};
 use crate::error::{DomainError, FieldError};
 use crate::notify::{self, Occasion, PasswordEvent};
+use crate::oidc::grant::AuthMethods;
 use crate::password;
 use crate::permission::Permission;
 use crate::role::RoleSet;
@@ -187,7 +188,7 @@ impl Directory {
         if self.needs_second_step(&user).await? {
             return Ok(SignInOutcome::SecondStep { token: self.park_sign_in(&user, next).await? });
         }
-        let token = self.open_session(user.id).await?;
+        let token = self.open_session(user.id, AuthMethods::password()).await?;
         Ok(SignInOutcome::Success { token, user: Box::new(user) })
     }
 
@@ -246,12 +247,15 @@ impl Directory {
             return Err(DomainError::invalid("password", "The password is not right."));
         }
         self.store.reset_counter(&account_key).await?;
-        let token = self.open_session(id).await?;
-        self.store.delete_session(&session::hash_token(current_token)).await?;
+        // The second step of the session being replaced still stands: only the password is new.
+        let current = session::hash_token(current_token);
+        let amr = self.store.get_session(&current).await?.map_or_else(AuthMethods::password, |s| s.amr);
+        let token = self.open_session(id, amr).await?;
+        self.store.delete_session(&current).await?;
         Ok(token)
     }
 
-    pub(crate) async fn open_session(&self, user_id: UserId) -> Result<String, DomainError> {
+    pub(crate) async fn open_session(&self, user_id: UserId, amr: AuthMethods) -> Result<String, DomainError> {
         let token = session::random_token();
         let now = Timestamp::now();
         let session = Session {
@@ -260,6 +264,7 @@ impl Directory {
             csrf_token: session::random_token(),
             created_at: now,
             last_seen_at: now,
+            amr,
         };
         self.store.create_session(&session).await?;
         Ok(token)

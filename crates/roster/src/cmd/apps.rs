@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand};
 use roster_domain::apps::{AppPermission, DEFAULT_SECRET_DAYS};
-use roster_domain::directory::AppInput;
+use roster_domain::directory::{AppInput, SignInInput};
+use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::{Actor, DomainError};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -18,6 +19,10 @@ pub enum AppsCommand {
     List(StoreOnly),
     /// Add a client secret to an application and print it.
     AddSecret(AddSecretArgs),
+    /// Let users (by username) or groups (by name or id) sign in to an application.
+    Assign(AssignArgs),
+    /// Take assignments away; those signed in lose the application at its next refresh.
+    Unassign(AssignArgs),
     /// Remove an application; its tokens stop working at once.
     Remove(RemoveArgs),
 }
@@ -29,10 +34,47 @@ pub struct AddArgs {
     #[arg(long)]
     name: String,
     /// An application permission, by its Graph name; repeat for several.
-    #[arg(long = "permission", value_name = "PERMISSION", required = true, value_parser = parse_permission)]
+    #[arg(long = "permission", value_name = "PERMISSION", value_parser = parse_permission)]
     permissions: Vec<AppPermission>,
+    /// Where Roster may send people back after they sign in to the application; repeat for
+    /// several. https, or http://localhost and http://127.0.0.1 (any port) for development.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Where the application may send people after signing them out of Roster too; repeat for
+    /// several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A single-page or native application: it holds no client secret and must use PKCE.
+    #[arg(long)]
+    public_client: bool,
+    /// How its ID tokens are signed: RS256, ES256 or EdDSA.
+    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
+    id_token_alg: SigningAlg,
+    /// Where My apps opens the application.
+    #[arg(long, value_name = "URL", default_value = "")]
+    home_page: String,
+    /// Only the users and groups assigned (`roster apps assign`) may sign in.
+    #[arg(long)]
+    assignment_required: bool,
+    /// Consent for the whole organisation: no one is asked what the application may see.
+    #[arg(long)]
+    admin_consent: bool,
+    /// `text` for people, or `json` for scripts: the client id and secret as one object.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// How `roster apps add` prints what it made.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+fn parse_alg(text: &str) -> Result<SigningAlg, String> {
+    text.parse()
 }
 
 /// Options of commands that need only the database.
@@ -53,6 +95,18 @@ pub struct AddSecretArgs {
     /// Days until the secret expires: 90, 180, 365 or 730.
     #[arg(long, default_value_t = DEFAULT_SECRET_DAYS)]
     days: i64,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Options of `roster apps assign` and `unassign`.
+#[derive(Args, Debug)]
+pub struct AssignArgs {
+    /// The application's client id.
+    client_id: Uuid,
+    /// Usernames and group names (or ids).
+    #[arg(required = true)]
+    names: Vec<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -79,14 +133,43 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
             let input = AppInput {
                 name: args.name.clone(),
                 permissions: args.permissions.iter().map(|p| p.name().to_string()).collect(),
+                sign_in: SignInInput {
+                    redirect_uris: args.redirect_uris.clone(),
+                    post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+                    public_client: args.public_client,
+                    id_token_alg: args.id_token_alg.name().to_string(),
+                    home_page_url: args.home_page.clone(),
+                    assignment_required: args.assignment_required,
+                    admin_consent: args.admin_consent,
+                },
             };
             let result = directory.register_app(&actor, &input).await;
             store.close().await;
             let (app, secret, plain) = result.map_err(explain)?;
-            println!("Registered {} with {}.", app.name, app.permissions.display());
+            if args.output == Output::Json {
+                let printed = serde_json::json!({
+                    "client_id": app.id,
+                    "client_secret": (!app.sign_in.public_client).then(|| plain.expose_secret()),
+                    "client_secret_expires_at": (!app.sign_in.public_client).then(|| secret.expires_at.rfc3339()),
+                    "name": app.name,
+                    "permissions": app.permissions.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                    "redirect_uris": app.sign_in.redirect_uris,
+                    "public_client": app.sign_in.public_client,
+                    "id_token_signed_response_alg": app.sign_in.id_token_alg.name(),
+                });
+                println!("{printed:#}");
+                return Ok(());
+            }
+            let permissions =
+                if app.permissions.is_empty() { "no API permissions".into() } else { app.permissions.display() };
+            println!("Registered {} with {permissions}.", app.name);
             println!("Client id:     {}", app.id);
-            println!("Client secret: {}", plain.expose_secret());
-            println!("The secret expires {} and is not shown again.", secret.expires_at.display());
+            if app.sign_in.public_client {
+                println!("It is a public client: it signs people in with PKCE and no secret.");
+            } else {
+                println!("Client secret: {}", plain.expose_secret());
+                println!("The secret expires {} and is not shown again.", secret.expires_at.display());
+            }
             Ok(())
         }
         AppsCommand::List(args) => {
@@ -107,6 +190,38 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
             println!("It expires {} and is not shown again.", secret.expires_at.display());
             Ok(())
         }
+        AppsCommand::Assign(args) => {
+            let (directory, store) = args.store.open().await?;
+            let mut result = Ok(());
+            for name in &args.names {
+                match directory.assign_app(&actor, args.client_id, name).await {
+                    Ok(member) => println!("Assigned {}.", member.label),
+                    Err(e) => {
+                        result = Err(explain(e));
+                        break;
+                    }
+                }
+            }
+            store.close().await;
+            result
+        }
+        AppsCommand::Unassign(args) => {
+            let (directory, store) = args.store.open().await?;
+            let mut result = Ok(());
+            for name in &args.names {
+                let done = match directory.assignee(&actor, name).await {
+                    Ok(member) => directory.unassign_app(&actor, args.client_id, member.uuid()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = done {
+                    result = Err(explain(e));
+                    break;
+                }
+                println!("Unassigned {name}.");
+            }
+            store.close().await;
+            result
+        }
         AppsCommand::Remove(args) => {
             let (directory, store) = args.store.open().await?;
             let result = directory.unregister_app(&actor, args.client_id).await;
@@ -125,9 +240,16 @@ fn explain(e: DomainError) -> anyhow::Error {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|e| {
+                    if e.field == "assignee" {
+                        return e.message.clone();
+                    }
                     let option = match e.field.as_str() {
                         "permissions" => "permission",
                         "expires" => "days",
+                        "redirect_uris" => "redirect-uri",
+                        "post_logout_redirect_uris" => "post-logout-redirect-uri",
+                        "id_token_alg" => "id-token-alg",
+                        "home_page_url" => "home-page",
                         other => other,
                     };
                     format!("--{option}: {}", e.message)

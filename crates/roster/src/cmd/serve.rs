@@ -251,6 +251,14 @@ async fn purge_regularly(directory: Directory) {
         if let Err(e) = directory.trim_app_tokens().await {
             tracing::warn!(error = %e, "removing expired access tokens failed");
         }
+        if let Err(e) = directory.trim_user_tokens().await {
+            tracing::warn!(error = %e, "removing expired authorization codes and user tokens failed");
+        }
+        match directory.rotate_due_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "rotated signing keys that reached the end of their lifetime"),
+            Err(e) => tracing::warn!(error = %e, "rotating signing keys failed"),
+        }
     }
 }
 

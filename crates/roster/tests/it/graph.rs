@@ -18,6 +18,7 @@ async fn register(app: &TestApp, permissions: &[AppPermission]) -> (String, Stri
     let input = AppInput {
         name: "Provisioning".into(),
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
+        ..AppInput::default()
     };
     let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
     (registered.id.to_string(), secret.expose_secret().to_string())

@@ -304,16 +304,20 @@ pub fn rel_link(html: &str, rel: &str) -> Option<String> {
 pub fn tool(variable: &str, default: &str, probe: &[&str], name: &str, test: &str) -> Option<String> {
     let program = std::env::var(variable).unwrap_or_else(|_| default.into());
     let found = std::process::Command::new(&program).args(probe).output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {name} is missing: scripts/test-all installs it"
-        );
-        // Straight to the terminal: the test harness would keep `eprintln!` to itself.
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!("note: skipping {test}: {name} is not installed ({program})\n"),
-        );
-    }
-    found.then_some(program)
+    found.then_some(program.clone()).or_else(|| skip(name, test, &program))
+}
+
+/// Notes that `test` skips for want of `name` (looked for at `place`), or fails it under CI,
+/// where `scripts/test-all` installs everything.
+pub fn skip<T>(name: &str, test: &str, place: &str) -> Option<T> {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {name} is missing: scripts/test-all installs it"
+    );
+    // Straight to the terminal: the test harness would keep `eprintln!` to itself.
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("note: skipping {test}: {name} is not installed ({place})\n"),
+    );
+    None
 }

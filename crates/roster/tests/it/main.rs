@@ -14,6 +14,8 @@ mod limits;
 mod mfa;
 mod my_groups;
 mod nodes;
+mod oidc;
+mod oidc_client;
 mod operations;
 mod passwords;
 mod peers;

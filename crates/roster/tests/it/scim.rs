@@ -13,6 +13,7 @@ pub(crate) async fn token(app: &TestApp, permissions: &[AppPermission]) -> Strin
     let input = AppInput {
         name: "Entra provisioning".into(),
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
+        ..AppInput::default()
     };
     let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
     let r = Client::new()

@@ -3,14 +3,18 @@
 use async_trait::async_trait;
 use roster_domain::apps::{App, AppPermissions, AppSecret, AppToken};
 use roster_domain::audit::AuditEntry;
+use roster_domain::oidc::client::SignInSettings;
 use roster_domain::store::AppStore;
 use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 use uuid::Uuid;
 
-use super::{audit, Connection, Row, Store};
+use super::rows::{flag, get_flag};
+use super::{audit, Connection, Db, Row, Store};
 
-const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by";
+const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
+    apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
+    apps.admin_consent, apps.post_logout_redirect_uris";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -24,7 +28,40 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
         permissions: AppPermissions::from_bits(row.try_get("permissions")?),
         created_at: Timestamp(row.try_get("created_at")?),
         created_by: row.try_get("created_by")?,
+        sign_in: SignInSettings {
+            redirect_uris: serde_json::from_str(&row.try_get::<String, _>("redirect_uris")?)
+                .map_err(StoreError::backend)?,
+            public_client: get_flag(row, "public_client")?,
+            id_token_alg: row.try_get::<String, _>("id_token_alg")?.parse().map_err(StoreError::backend)?,
+            home_page_url: row.try_get("home_page_url")?,
+            assignment_required: get_flag(row, "assignment_required")?,
+            admin_consent: get_flag(row, "admin_consent")?,
+            post_logout_redirect_uris: serde_json::from_str(&row.try_get::<String, _>("post_logout_redirect_uris")?)
+                .map_err(StoreError::backend)?,
+        },
     })
+}
+
+/// The columns an administrator changes, bound in this order by [`bind_settings`].
+const SETTINGS: &str = "name, permissions, redirect_uris, public_client, id_token_alg, home_page_url, \
+    assignment_required, admin_consent, post_logout_redirect_uris";
+
+/// Binds an application's [`SETTINGS`] as parameters 1 to 9.
+fn bind_settings<'q>(
+    query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    app: &'q App,
+) -> Result<sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>, StoreError> {
+    let json = |uris: &Vec<String>| serde_json::to_string(uris).map_err(StoreError::backend);
+    Ok(query
+        .bind(&app.name)
+        .bind(app.permissions.bits())
+        .bind(json(&app.sign_in.redirect_uris)?)
+        .bind(flag(app.sign_in.public_client))
+        .bind(app.sign_in.id_token_alg.name())
+        .bind(&app.sign_in.home_page_url)
+        .bind(flag(app.sign_in.assignment_required))
+        .bind(flag(app.sign_in.admin_consent))
+        .bind(json(&app.sign_in.post_logout_redirect_uris)?))
 }
 
 fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
@@ -43,10 +80,12 @@ fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
 impl AppStore for Store {
     async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("insert into apps (id, name, permissions, created_at, created_by) values ($1, $2, $3, $4, $5)")
+        let sql = format!(
+            "insert into apps ({SETTINGS}, id, created_at, created_by) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
+        bind_settings(sqlx::query(&sql), app)?
             .bind(app.id.to_string())
-            .bind(&app.name)
-            .bind(app.permissions.bits())
             .bind(app.created_at.millis())
             .bind(&app.created_by)
             .execute(&mut *tx)
@@ -73,12 +112,10 @@ impl AppStore for Store {
 
     async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("update apps set name = $1, permissions = $2 where id = $3")
-            .bind(&app.name)
-            .bind(app.permissions.bits())
-            .bind(app.id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let assignments: Vec<String> =
+            SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+        let sql = format!("update apps set {} where id = $10", assignments.join(", "));
+        let updated = bind_settings(sqlx::query(&sql), app)?.bind(app.id.to_string()).execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

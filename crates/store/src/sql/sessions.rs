@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
+use roster_domain::oidc::grant::AuthMethods;
 use roster_domain::session::Session;
 use roster_domain::store::{Count, SessionStore};
 use roster_domain::user::UserId;
@@ -15,14 +16,15 @@ use super::{audit, Store, GREATEST};
 impl SessionStore for Store {
     async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) \
-             values ($1, $2, $3, $4, $5)",
+            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, amr) \
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&s.token_hash)
         .bind(s.user_id.to_string())
         .bind(&s.csrf_token)
         .bind(s.created_at.millis())
         .bind(s.last_seen_at.millis())
+        .bind(s.amr.stored())
         .execute(self.writer())
         .await?;
         Ok(())
@@ -30,7 +32,8 @@ impl SessionStore for Store {
 
     async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "select token_hash, user_id, csrf_token, created_at, last_seen_at from sessions where token_hash = $1",
+            "select token_hash, user_id, csrf_token, created_at, last_seen_at, amr from sessions \
+             where token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.reader())
@@ -42,6 +45,7 @@ impl SessionStore for Store {
                 csrf_token: row.try_get("csrf_token")?,
                 created_at: Timestamp(row.try_get("created_at")?),
                 last_seen_at: Timestamp(row.try_get("last_seen_at")?),
+                amr: AuthMethods::from_stored(&row.try_get::<String, _>("amr")?),
             })
         })
         .transpose()
@@ -63,7 +67,11 @@ impl SessionStore for Store {
 
     async fn revoke_sessions(&self, user_id: UserId, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        for sql in ["delete from sessions where user_id = $1", "delete from pending_signins where user_id = $1"] {
+        for sql in [
+            "delete from sessions where user_id = $1",
+            "delete from pending_signins where user_id = $1",
+            "delete from oauth_tokens where user_id = $1",
+        ] {
             sqlx::query(sql).bind(user_id.to_string()).execute(&mut *tx).await?;
         }
         audit::insert(&mut tx, entry).await?;
@@ -79,10 +87,10 @@ impl SessionStore for Store {
             .bind(keep.unwrap_or(""))
             .execute(&mut *tx)
             .await?;
-        sqlx::query("delete from pending_signins where user_id = $1")
-            .bind(user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // Applications' tokens go for the same reason: the account's holder may have changed.
+        for sql in ["delete from pending_signins where user_id = $1", "delete from oauth_tokens where user_id = $1"] {
+            sqlx::query(sql).bind(user_id.to_string()).execute(&mut *tx).await?;
+        }
         Ok(tx.commit().await?)
     }
 
@@ -154,6 +162,7 @@ mod tests {
             csrf_token: format!("csrf-{token}"),
             created_at: Timestamp(1_000),
             last_seen_at: Timestamp(1_000),
+            amr: AuthMethods::with_second_step("otp"),
         }
     }
 

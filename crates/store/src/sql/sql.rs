@@ -46,6 +46,7 @@ pub(super) mod groups;
 pub(super) mod import;
 pub(super) mod listing;
 pub(super) mod mfa;
+pub(super) mod oidc;
 pub(super) mod outbox;
 pub(super) mod recovery;
 pub(super) mod rows;

@@ -1,5 +1,7 @@
-//! `POST /oauth2/v2.0/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), at the
-//! address Microsoft's identity platform uses, so that Graph clients need only a new base URL.
+//! `POST /oauth2/v2.0/token`, at the address Microsoft's identity platform uses, so that Graph
+//! clients need only a new base URL: the client-credentials grant (RFC 6749 §4.4) for
+//! applications calling the APIs, and the authorization-code and refresh-token grants for
+//! applications signing people in.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -7,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine as _;
-use roster_domain::directory::TokenRefusal;
+use roster_domain::directory::{GrantRefusal, TokenRefusal};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -22,6 +24,10 @@ pub struct TokenRequest {
     client_id: Option<String>,
     client_secret: Option<SecretString>,
     scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<SecretString>,
 }
 
 /// The tenant-less address.
@@ -55,11 +61,18 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
     match form.grant_type.as_deref() {
         None => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "The grant_type parameter is missing."),
         Some("client_credentials") => {}
+        Some(grant @ ("authorization_code" | "refresh_token")) => {
+            let grant = grant.to_string();
+            return user_grant(state, headers, form, &grant).await;
+        }
         Some(other) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                &format!("The grant type {other} is not supported; use client_credentials."),
+                &format!(
+                    "The grant type {other} is not supported; use authorization_code, refresh_token or \
+                     client_credentials."
+                ),
             )
         }
     }
@@ -102,6 +115,167 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
             "invalid_client",
             "Too many failed requests for this client id. Try again in a few minutes.",
         ),
+    }
+}
+
+/// The grants of applications signing people in. A confidential client authenticates with a
+/// secret (Basic or in the form, not both); a public client sends only its client id.
+async fn user_grant(state: &AppState, headers: &HeaderMap, form: TokenRequest, grant: &str) -> Response {
+    let basic = basic_credentials(headers);
+    if basic.is_some() && form.client_secret.is_some() {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Authenticate the client one way only.");
+    }
+    let (client_id, secret) = match basic {
+        Some((id, secret)) => (Some(id), Some(secret)),
+        None => (form.client_id, form.client_secret),
+    };
+    let Some(client_id) = client_id else {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id.");
+    };
+    let secret = secret.as_ref().map(|s| s.expose_secret());
+    let issuer = state.config.public_url.as_str();
+    let result = if grant == "authorization_code" {
+        let Some(code) = form.code else {
+            return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the authorization code as code.");
+        };
+        let (redirect_uri, verifier) = (form.redirect_uri.as_deref(), form.code_verifier.as_deref());
+        state.directory.redeem_code(&client_id, secret, &code, redirect_uri, verifier, issuer).await
+    } else {
+        let Some(refresh_token) = form.refresh_token else {
+            return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the refresh_token.");
+        };
+        let scope = form.scope.as_deref();
+        state.directory.refresh_grant(&client_id, secret, refresh_token.expose_secret(), scope, issuer).await
+    };
+    match result {
+        Ok(tokens) => {
+            let mut body = json!({
+                "token_type": "Bearer",
+                "expires_in": tokens.expires_in,
+                "access_token": tokens.access_token,
+                "scope": tokens.scope,
+            });
+            if let Some(refresh) = tokens.refresh_token {
+                body["refresh_token"] = json!(refresh);
+            }
+            if let Some(id_token) = tokens.id_token {
+                body["id_token"] = json!(id_token);
+            }
+            (
+                [
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                    (header::PRAGMA, HeaderValue::from_static("no-cache")),
+                ],
+                Json(body),
+            )
+                .into_response()
+        }
+        Err(refusal) => grant_refusal(refusal),
+    }
+}
+
+/// The form of a revocation or introspection request.
+#[derive(Deserialize, Default)]
+pub struct TokenQuestion {
+    token: Option<SecretString>,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+}
+
+/// A revocation or introspection request, read: who asks, and about which token.
+struct Question {
+    client_id: String,
+    secret: Option<SecretString>,
+    token: SecretString,
+}
+
+/// Why a revocation or introspection request could not be read.
+enum Unreadable {
+    NotAForm,
+    /// The client authenticated no way, or two ways at once.
+    Unidentified,
+    NoToken,
+}
+
+impl Unreadable {
+    fn response(self) -> Response {
+        match self {
+            Unreadable::NotAForm => refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the request as a form."),
+            Unreadable::Unidentified => refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Authenticate the client one way: HTTP Basic, or client_id (and client_secret) in the form.",
+            ),
+            Unreadable::NoToken => refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the token as token."),
+        }
+    }
+}
+
+/// Reads a revocation or introspection request; the client authenticates by Basic or in the form.
+fn question(headers: &HeaderMap, form: Result<Form<TokenQuestion>, FormRejection>) -> Result<Question, Unreadable> {
+    let Ok(Form(form)) = form else { return Err(Unreadable::NotAForm) };
+    let (client_id, secret) = match basic_credentials(headers) {
+        Some(_) if form.client_secret.is_some() => return Err(Unreadable::Unidentified),
+        Some((id, secret)) => (id, Some(secret)),
+        None => (form.client_id.ok_or(Unreadable::Unidentified)?, form.client_secret),
+    };
+    Ok(Question { client_id, secret, token: form.token.ok_or(Unreadable::NoToken)? })
+}
+
+fn grant_refusal(refusal: GrantRefusal) -> Response {
+    match refusal {
+        GrantRefusal::InvalidClient => refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The client id is unknown, or its secret is wrong, expired or missing (a public client sends none).",
+        ),
+        GrantRefusal::Throttled => refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_client",
+            "Too many failed requests for this client id. Try again in a few minutes.",
+        ),
+        GrantRefusal::InvalidGrant(why) => refuse(StatusCode::BAD_REQUEST, "invalid_grant", &why),
+        GrantRefusal::InvalidScope => refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "A refresh may ask for the scopes granted or fewer, never more.",
+        ),
+    }
+}
+
+/// `POST /oauth2/v2.0/revoke` (RFC 7009): 200 whether or not the token was known.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenQuestion>, FormRejection>,
+) -> Response {
+    let q = match question(&headers, form) {
+        Ok(q) => q,
+        Err(why) => return why.response(),
+    };
+    let secret = q.secret.as_ref().map(|s| s.expose_secret());
+    match state.directory.revoke_user_token(&q.client_id, secret, q.token.expose_secret()).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(refusal) => grant_refusal(refusal),
+    }
+}
+
+/// `POST /oauth2/v2.0/introspect` (RFC 7662), for confidential applications.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenQuestion>, FormRejection>,
+) -> Response {
+    let q = match question(&headers, form) {
+        Ok(q) => q,
+        Err(why) => return why.response(),
+    };
+    let secret = q.secret.as_ref().map(|s| s.expose_secret());
+    let issuer = state.config.public_url.as_str();
+    match state.directory.introspect(&q.client_id, secret, q.token.expose_secret(), issuer).await {
+        Ok(Some(answer)) => Json(answer).into_response(),
+        Ok(None) => Json(json!({ "active": false })).into_response(),
+        Err(refusal) => grant_refusal(refusal),
     }
 }
 

@@ -5,6 +5,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::directory::MyApp;
+use roster_domain::oidc::grant::Scope;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
@@ -115,9 +117,65 @@ pub async fn change_password(
 #[template(path = "apps.html")]
 struct AppsPage {
     layout: Layout,
+    apps: Vec<MyApp>,
 }
 
-/// The App launcher as a page, for browsers without JavaScript.
-pub async fn apps(me: SignedIn) -> Response {
-    render(StatusCode::OK, &AppsPage { layout: Layout::new(&me, "Apps", Section::Account) })
+/// My apps: the applications the person may open, and Roster's own pages, as the App
+/// launcher lists them (also for browsers without JavaScript).
+pub async fn apps(me: SignedIn, State(state): State<AppState>) -> Result<Response, PageError> {
+    let apps = state.directory.my_apps(&me.actor).await?;
+    Ok(render(StatusCode::OK, &AppsPage { layout: Layout::new(&me, "My apps", Section::Account), apps }))
+}
+
+#[derive(Template)]
+#[template(path = "signed_in_apps.html")]
+struct SignedInAppsPage {
+    layout: Layout,
+    apps: Vec<SignedInRow>,
+    status: Option<String>,
+}
+
+/// An application the person has signed in to, as their account page lists it.
+struct SignedInRow {
+    id: uuid::Uuid,
+    name: String,
+    last_sign_in: String,
+    consented: Vec<&'static str>,
+}
+
+/// The applications the person has signed in to, when, and what they consented to.
+pub async fn signed_in_apps(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+) -> Result<Response, PageError> {
+    let apps = state
+        .directory
+        .my_signed_in_apps(&me.actor)
+        .await?
+        .into_iter()
+        .map(|a| SignedInRow {
+            id: a.grant.app_id,
+            name: a.name,
+            last_sign_in: a.grant.last_sign_in_at.display(),
+            consented: a.grant.scopes.iter().map(Scope::describe).collect(),
+        })
+        .collect();
+    let status = q.changed.map(|_| "Access removed. The application must ask you again.".to_string());
+    let page = SignedInAppsPage { layout: Layout::new(&me, "Apps you use", Section::Account), apps, status };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {}
+
+/// Withdraws consent to one application and signs the person out of it.
+pub async fn revoke_app(
+    me: SignedIn,
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    Checked(Form(_form)): Checked<Form<RevokeForm>>,
+) -> Result<Response, PageError> {
+    state.directory.revoke_my_app(&me.actor, id).await?;
+    Ok(Redirect::to("/account/apps?changed=1").into_response())
 }

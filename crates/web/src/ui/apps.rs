@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SECRET_LIFETIMES_DAYS};
-use roster_domain::directory::AppInput;
+use roster_domain::directory::{AppInput, SignInInput};
+use roster_domain::group::{MemberId, MemberRef};
+use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::permission::Permission;
 use roster_domain::{DomainError, FieldError, RoleSet, Timestamp};
 use secrecy::ExposeSecret;
@@ -41,6 +43,7 @@ struct AppsPage {
     layout: Layout,
     apps: Vec<App>,
     name: Field,
+    redirect_uri: Field,
     permissions: Vec<Choice>,
     permissions_error: Option<String>,
     errors: Vec<SummaryItem>,
@@ -57,8 +60,36 @@ struct AppPage {
     permissions_error: Option<String>,
     description: Field,
     lifetimes: Vec<(i64, bool)>,
+    redirect_uris: Field,
+    post_logout_uris: Field,
+    public_client: bool,
+    algs: Vec<(&'static str, bool)>,
+    discovery_url: String,
+    home_page: Field,
+    assignment_required: bool,
+    admin_consent: bool,
+    assignments: Vec<AssignmentRow>,
+    assignee: Field,
     errors: Vec<SummaryItem>,
     status: Option<String>,
+}
+
+/// A user or group assigned, as the details page lists it.
+struct AssignmentRow {
+    id: Uuid,
+    label: String,
+    active: bool,
+    kind: &'static str,
+}
+
+impl AssignmentRow {
+    fn of(member: &MemberRef) -> AssignmentRow {
+        let kind = match member.id {
+            MemberId::User(_) => "User",
+            MemberId::Group(_) => "Group",
+        };
+        AssignmentRow { id: member.id.uuid(), label: member.label.clone(), active: member.active, kind }
+    }
 }
 
 /// A secret as the details page lists it.
@@ -105,6 +136,9 @@ fn status_text(done: Option<&str>) -> Option<String> {
         "removed" => Some("The application was removed. Its tokens no longer work.".into()),
         "permissions" => Some("Permissions saved. Tokens already issued carry them from now on.".into()),
         "secret-removed" => Some("The client secret was removed, with every token issued against it.".into()),
+        "sign-in" => Some("Sign-in settings saved.".into()),
+        "assigned" => Some("Assigned. They can sign in to the application now.".into()),
+        "unassigned" => Some("Assignment removed. They lose the application at its next refresh.".into()),
         _ => None,
     }
 }
@@ -117,6 +151,10 @@ fn apps_page(me: &Admin, apps: Vec<App>, input: &RegisterForm, errors: &[FieldEr
         name: Field::text("name", "Name", &input.name)
             .hint("What the application is, such as HR provisioning or Helpdesk scripts.")
             .required()
+            .with_errors(errors),
+        redirect_uri: Field::text("redirect_uris", "Redirect URI (optional)", &input.redirect_uris)
+            .kind("url")
+            .hint("For an application that signs people in: where they go back to. More can be added later.")
             .with_errors(errors),
         permissions: choices(|p| input.permission.iter().any(|n| n == p.name())),
         permissions_error,
@@ -144,6 +182,8 @@ pub struct RegisterForm {
     name: String,
     #[serde(default)]
     permission: Vec<String>,
+    #[serde(default)]
+    redirect_uris: String,
 }
 
 /// Registers an application and shows its first secret, once.
@@ -152,7 +192,11 @@ pub async fn register(
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<RegisterForm>>,
 ) -> Result<Response, PageError> {
-    let input = AppInput { name: form.name.clone(), permissions: form.permission.clone() };
+    let input = AppInput {
+        name: form.name.clone(),
+        permissions: form.permission.clone(),
+        sign_in: SignInInput { redirect_uris: vec![form.redirect_uris.clone()], ..SignInInput::default() },
+    };
     match state.directory.register_app(&me.0.actor, &input).await {
         Ok((app, secret, plain)) => {
             let page = SecretPage {
@@ -180,9 +224,61 @@ async fn app_page(
     days: i64,
     errors: &[FieldError],
 ) -> Result<AppPage, PageError> {
+    app_page_with(state, me, id, (description, days), &saved_settings(state, me, id).await?, "", errors).await
+}
+
+/// The Authentication form as saved.
+async fn saved_settings(state: &AppState, me: &Admin, id: Uuid) -> Result<SignInForm, PageError> {
+    let (app, _) = state.directory.app(&me.0.actor, id).await?;
+    Ok(SignInForm {
+        redirect_uris: app.sign_in.redirect_uris.join("\n"),
+        post_logout_redirect_uris: app.sign_in.post_logout_redirect_uris.join("\n"),
+        client_type: if app.sign_in.public_client { "public" } else { "confidential" }.into(),
+        id_token_alg: app.sign_in.id_token_alg.name().into(),
+        home_page_url: app.sign_in.home_page_url.clone().unwrap_or_default(),
+        assignment_required: app.sign_in.assignment_required.then(|| "on".into()),
+        admin_consent: app.sign_in.admin_consent.then(|| "on".into()),
+    })
+}
+
+async fn app_page_with(
+    state: &AppState,
+    me: &Admin,
+    id: Uuid,
+    (description, days): (&str, i64),
+    sign_in: &SignInForm,
+    assignee: &str,
+    errors: &[FieldError],
+) -> Result<AppPage, PageError> {
     let (app, secrets) = state.directory.app(&me.0.actor, id).await?;
     let now = Timestamp::now();
     Ok(AppPage {
+        home_page: Field::text("home_page_url", "Home page URL", &sign_in.home_page_url)
+            .kind("url")
+            .hint("Where My apps opens the application. Leave empty to keep it off My apps.")
+            .with_errors(errors),
+        assignment_required: sign_in.assignment_required.is_some(),
+        admin_consent: sign_in.admin_consent.is_some(),
+        assignments: state.directory.app_assignments(&me.0.actor, id).await?.iter().map(AssignmentRow::of).collect(),
+        assignee: Field::text("assignee", "Username or group name", assignee).with_errors(errors),
+        redirect_uris: Field::text("redirect_uris", "Redirect URIs", &sign_in.redirect_uris)
+            .kind("textarea")
+            .hint(
+                "One per line. Where people go back to after signing in: https, or http://localhost and \
+                 http://127.0.0.1 (any port) while developing. Leave empty if the application signs no one in.",
+            )
+            .with_errors(errors),
+        post_logout_uris: Field::text(
+            "post_logout_redirect_uris",
+            "Sign-out redirect URIs",
+            &sign_in.post_logout_redirect_uris,
+        )
+        .kind("textarea")
+        .hint("One per line. Where the application may send people after signing them out of Roster too.")
+        .with_errors(errors),
+        public_client: sign_in.client_type == "public",
+        algs: SigningAlg::ALL.iter().map(|a| (a.name(), a.name() == sign_in.id_token_alg)).collect(),
+        discovery_url: format!("{}/.well-known/openid-configuration", state.config.public_url),
         layout: Layout::new(&me.0, app.name.clone(), Section::Apps),
         secrets: secrets.iter().map(|s| SecretRow::of(s, now)).collect(),
         permissions: choices(|p| app.permissions.contains(p)),
@@ -230,6 +326,85 @@ pub async fn save_permissions(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The Authentication section's form.
+#[derive(Deserialize, Default)]
+pub struct SignInForm {
+    #[serde(default)]
+    redirect_uris: String,
+    #[serde(default)]
+    post_logout_redirect_uris: String,
+    #[serde(default)]
+    client_type: String,
+    #[serde(default)]
+    id_token_alg: String,
+    #[serde(default)]
+    home_page_url: String,
+    assignment_required: Option<String>,
+    admin_consent: Option<String>,
+}
+
+/// Saves how an application signs people in.
+pub async fn save_sign_in(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Checked(Form(form)): Checked<Form<SignInForm>>,
+) -> Result<Response, PageError> {
+    let input = SignInInput {
+        redirect_uris: form.redirect_uris.lines().map(str::to_string).collect(),
+        post_logout_redirect_uris: form.post_logout_redirect_uris.lines().map(str::to_string).collect(),
+        public_client: form.client_type == "public",
+        id_token_alg: form.id_token_alg.clone(),
+        home_page_url: form.home_page_url.clone(),
+        assignment_required: form.assignment_required.is_some(),
+        admin_consent: form.admin_consent.is_some(),
+    };
+    match state.directory.set_app_sign_in(&me.0.actor, id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=sign-in")).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let page = app_page_with(&state, &me, id, ("", DEFAULT_SECRET_DAYS), &form, "", &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    assignee: String,
+}
+
+/// Assigns a user or group to the application.
+pub async fn assign(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Checked(Form(form)): Checked<Form<AssignForm>>,
+) -> Result<Response, PageError> {
+    match state.directory.assign_app(&me.0.actor, id, &form.assignee).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=assigned")).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let sign_in = saved_settings(&state, &me, id).await?;
+            let page =
+                app_page_with(&state, &me, id, ("", DEFAULT_SECRET_DAYS), &sign_in, &form.assignee, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes an assignment.
+pub async fn unassign(
+    me: Admin,
+    State(state): State<AppState>,
+    Path((id, member)): Path<(Uuid, Uuid)>,
+    Checked(Form(_form)): Checked<Form<ConfirmForm>>,
+) -> Result<Response, PageError> {
+    state.directory.unassign_app(&me.0.actor, id, member).await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}?done=unassigned")).into_response())
 }
 
 #[derive(Deserialize)]

@@ -51,6 +51,9 @@ pub struct SignInQuery {
     signed_out: Option<String>,
     #[serde(default)]
     reset: Option<String>,
+    /// Filled in for the person: an application's `login_hint`.
+    #[serde(default)]
+    username: String,
 }
 
 /// `/`: signed-in people go to their account page, others to sign-in.
@@ -82,7 +85,7 @@ pub async fn show(jar: CookieJar, State(state): State<AppState>, Query(q): Query
         (Some(_), None) => Some("You have signed out.".to_string()),
         (None, None) => None,
     };
-    let form = SignInPage { username: String::new(), next: q.next, csrf: String::new(), error: None, notice };
+    let form = SignInPage { username: q.username, next: q.next, csrf: String::new(), error: None, notice };
     page(jar, StatusCode::OK, form, state.config.secure_cookies)
 }
 

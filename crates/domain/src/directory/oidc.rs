@@ -1,0 +1,602 @@
+//! Signing people in to applications: the authorization code flow of OpenID Connect, the
+//! token endpoint's user grants, userinfo, and the keys that sign ID tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Actor, Directory, TokenRefusal};
+use crate::apps::App;
+use crate::audit::{AuditAction, FieldChange};
+use crate::clock::Timestamp;
+use crate::error::DomainError;
+use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Scopes, ACCESS_TOKEN_SECONDS};
+use crate::oidc::keys::{Keyring, SigningAlg, SigningKey, ROTATION_NOTICE_SECONDS};
+use crate::oidc::request::{with_query, AuthorizationRequest, Refusal};
+use crate::oidc::{id_token_claims, user_claims};
+use crate::permission::Permission;
+use crate::role::RoleSet;
+use crate::session::{hash_token, Session};
+use crate::user::User;
+
+/// How long a node trusts its copy of the signing keys before reading them again, so that a
+/// key another node added or retired is used here within this time.
+const KEYS_FRESH_SECONDS: i64 = 60;
+
+/// The signing keys this node holds, and when it read them.
+#[derive(Default)]
+pub(crate) struct KeyCache(RwLock<Option<(Timestamp, Arc<Keyring>)>>);
+
+/// The authorization endpoint's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    /// Send the browser here: the application's redirect URI with a code or an error.
+    Redirect(String),
+    /// Someone must sign in first, then come back. With `after`, a sign-in older than that
+    /// does not do: the request asked for the password again.
+    SignIn { after: Option<Timestamp>, login_hint: Option<String> },
+    /// The request cannot be answered to the application; say why to the person.
+    Refused(String),
+    /// The person is signed in but not assigned to the application (named here).
+    NotAssigned(String),
+    /// The person must consent to what the application (named here) asks for first.
+    Consent { app: String, scopes: Scopes },
+}
+
+/// What the end-session endpoint does (OpenID Connect RP-Initiated Logout 1.0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// Sign the person out of Roster, if they are signed in, then send the browser to `then`
+    /// (the application's registered address) or to Roster's own signed-out page.
+    SignOut { then: Option<String> },
+    /// Ask the person first: nothing proves the request comes from an application they use.
+    Confirm { app: Option<String> },
+    /// The request is wrong; say why to the person.
+    Refused(String),
+}
+
+/// What the person answered on the consent page, if they were asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentAnswer {
+    /// Not asked (yet).
+    NotAsked,
+    /// Accepted what the application asks for.
+    Given,
+    /// Cancelled.
+    Refused,
+}
+
+/// Why the token endpoint refused, in RFC 6749 §5.2's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRefusal {
+    /// Unknown client, wrong or expired secret, or a secret missing.
+    InvalidClient,
+    /// The code or refresh token is unknown, expired, used, not this client's, or its user may
+    /// no longer sign in.
+    InvalidGrant(String),
+    /// More scopes than were granted.
+    InvalidScope,
+    /// Too many failed requests for this client id.
+    Throttled,
+}
+
+/// What tokens are issued for.
+enum Issuing<'a> {
+    /// A code just redeemed, whose request carried `nonce`.
+    Code { nonce: Option<&'a str> },
+    /// The refresh token hashed `old`, the new access token limited to `scopes`.
+    Refresh { old: &'a str, scopes: Scopes },
+}
+
+/// What the token endpoint returns for a user grant.
+#[derive(Debug, Clone)]
+pub struct UserTokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+impl Directory {
+    /// The signing keys, read again when stale; keys for an algorithm that has none are
+    /// generated and stored first.
+    pub async fn keyring(&self) -> Result<Arc<Keyring>, DomainError> {
+        let now = Timestamp::now();
+        if let Some((read_at, ring)) = self.keys.0.read().expect("key cache").as_ref() {
+            if now < read_at.plus_seconds(KEYS_FRESH_SECONDS) {
+                return Ok(ring.clone());
+            }
+        }
+        let stored = self.store.list_signing_keys().await?;
+        let keys = stored.iter().map(|k| k.open(&self.code_key)).collect::<Result<Vec<_>, _>>()?;
+        let mut ring = Keyring::load(keys)?;
+        let missing = ring.missing(now);
+        if !missing.is_empty() {
+            // The first key of an algorithm signs at once: no client can have cached a key set
+            // that lacks it while expecting tokens signed with it.
+            let new =
+                missing.into_iter().map(|alg| SigningKey::generate(alg, now, now)).collect::<Result<Vec<_>, _>>()?;
+            self.save_keys(&Actor::system("Roster"), &new, "created").await?;
+            ring = Keyring::load(ring.keys().cloned().chain(new).collect())?;
+        }
+        let ring = Arc::new(ring);
+        *self.keys.0.write().expect("key cache") = Some((now, ring.clone()));
+        Ok(ring)
+    }
+
+    /// Answers an authorization request for whoever is signed in (`signed_in`), if anyone.
+    pub async fn authorize(
+        &self,
+        params: &HashMap<String, String>,
+        signed_in: Option<(&Session, &User)>,
+        issuer: &str,
+        client_ip: &str,
+        consent: ConsentAnswer,
+    ) -> Result<AuthorizeOutcome, DomainError> {
+        let now = Timestamp::now();
+        let client = match params.get("client_id").and_then(|id| Uuid::parse_str(id).ok()) {
+            Some(id) => self.store.get_app(id).await?,
+            None => None,
+        };
+        let parsed = AuthorizationRequest::parse(params, |id, uri| match client.as_ref().filter(|a| a.id == id) {
+            None => Err(format!("No application has the client id {id}.")),
+            Some(app) if app.sign_in.redirect_uris.is_empty() => {
+                Err(format!("{} is not set up to sign people in: it has no redirect URI.", app.name))
+            }
+            Some(app) if !app.sign_in.allows_redirect(uri) => Err(format!(
+                "{uri} is not a redirect URI of {}. An administrator can add it to the application.",
+                app.name
+            )),
+            Some(_) => Ok(()),
+        });
+        let request = match parsed {
+            Ok(request) => request,
+            Err(Refusal::Page(why)) => return Ok(AuthorizeOutcome::Refused(why.0)),
+            Err(Refusal::Redirect(error)) => return Ok(AuthorizeOutcome::Redirect(error.location())),
+        };
+        let app = client.expect("a parsed request has its client");
+        if app.sign_in.public_client && request.code_challenge.is_none() {
+            let error = request.refuse("invalid_request", "A public client must use PKCE (code_challenge with S256).");
+            return Ok(AuthorizeOutcome::Redirect(error.location()));
+        }
+        let after = params.get("signed_in_after").and_then(|t| t.parse().ok()).map(Timestamp);
+        let fresh_enough = |session: &Session| {
+            let asked_again = request.prompt.login || request.prompt.select_account || request.max_age == Some(0);
+            let too_old = request.max_age.is_some_and(|age| session.created_at < now.plus_seconds(-age));
+            after.is_some_and(|a| session.created_at >= a) || !(asked_again || too_old)
+        };
+        let usable = signed_in.filter(|(_, user)| user.enabled && user.deleted_at.is_none());
+        let (session, user) = match usable {
+            Some((session, user)) if fresh_enough(session) => (session, user),
+            _ if request.prompt.none => {
+                let error = request.refuse("login_required", "No one is signed in to Roster, or not recently enough.");
+                return Ok(AuthorizeOutcome::Redirect(error.location()));
+            }
+            Some(_) => return Ok(AuthorizeOutcome::SignIn { after: Some(now), login_hint: request.login_hint }),
+            None => return Ok(AuthorizeOutcome::SignIn { after: None, login_hint: request.login_hint }),
+        };
+        if !self.may_use(&app, user).await? {
+            return Ok(AuthorizeOutcome::NotAssigned(app.name));
+        }
+        if consent == ConsentAnswer::Refused {
+            let error = request.refuse("access_denied", "The user did not consent.");
+            return Ok(AuthorizeOutcome::Redirect(error.location()));
+        }
+        let mut consent_audit = None;
+        if !app.sign_in.admin_consent {
+            let had = self.store.get_app_grant(user.id, app.id).await?.map(|g| g.scopes).unwrap_or_default();
+            if consent == ConsentAnswer::Given {
+                let change = FieldChange {
+                    field: format!("consent to {} ({})", app.name, app.id),
+                    sensitive: false,
+                    before: Some(had.to_string()).filter(|s| !s.is_empty()),
+                    after: Some(request.scopes.to_string()),
+                };
+                let actor = Actor::user(user, Some(client_ip.to_string()), None);
+                consent_audit = Some(actor.audit(AuditAction::AppConsentGiven, Some(user), vec![change]));
+            } else if !had.covers(request.scopes) || request.prompt.consent {
+                if request.prompt.none {
+                    let error = request.refuse("consent_required", "The user has not consented to this application.");
+                    return Ok(AuthorizeOutcome::Redirect(error.location()));
+                }
+                return Ok(AuthorizeOutcome::Consent { app: app.name, scopes: request.scopes });
+            }
+        }
+        let consented = if consent_audit.is_some() { request.scopes } else { Scopes::default() };
+        self.store.record_app_sign_in(user.id, app.id, consented, now, consent_audit.as_ref()).await?;
+        let grant = Grant {
+            app_id: app.id,
+            user_id: user.id,
+            scopes: request.scopes,
+            auth_time: session.created_at,
+            amr: session.amr.clone(),
+        };
+        let (stored, code) = AuthCode::issue(
+            grant,
+            request.redirect_uri.clone(),
+            request.nonce.clone(),
+            request.code_challenge.clone(),
+            now,
+        );
+        self.store.insert_auth_code(&stored).await?;
+        let method = format!("Session, to {}", app.name);
+        self.log_sign_in(user.username.as_str(), Some(user.id), &method, "", client_ip).await?;
+        Ok(AuthorizeOutcome::Redirect(request.answer(&code, issuer)))
+    }
+
+    /// The application behind a token request, authenticated: a confidential client by one of
+    /// its secrets, a public client by its id alone.
+    async fn token_client(&self, client_id: &str, secret: Option<&str>) -> Result<App, GrantRefusal> {
+        let internal = |_| GrantRefusal::InvalidClient;
+        let app = match Uuid::parse_str(client_id.trim()) {
+            Ok(id) => self.store.get_app(id).await.map_err(internal)?,
+            Err(_) => None,
+        };
+        match (app, secret) {
+            (Some(app), None) if app.sign_in.public_client => Ok(app),
+            (Some(app), Some(secret)) if !app.sign_in.public_client => {
+                match self.check_client_secret(client_id, secret).await {
+                    Ok(_) => Ok(app),
+                    Err(TokenRefusal::Throttled) => Err(GrantRefusal::Throttled),
+                    Err(TokenRefusal::InvalidClient) => Err(GrantRefusal::InvalidClient),
+                }
+            }
+            _ => Err(GrantRefusal::InvalidClient),
+        }
+    }
+
+    /// Exchanges an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    pub async fn redeem_code(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        issuer: &str,
+    ) -> Result<UserTokens, GrantRefusal> {
+        let app = self.token_client(client_id, secret).await?;
+        let now = Timestamp::now();
+        let chain = Uuid::new_v4();
+        let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
+        let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The code could not be redeemed: {e}"));
+        let code = match self.store.redeem_auth_code(&hash_token(code), chain).await.map_err(|e| internal(e.into()))? {
+            Ok(Some(code)) => code,
+            Ok(None) => return Err(invalid("The authorization code is not known.")),
+            Err(first) => {
+                self.revoke_chain(first, "authorization code used twice").await.map_err(internal)?;
+                return Err(invalid("The authorization code was used already; what it gave is revoked too."));
+            }
+        };
+        if code.grant.app_id != app.id {
+            return Err(invalid("The authorization code was issued to another application."));
+        }
+        if code.expires_at <= now {
+            return Err(invalid("The authorization code has expired."));
+        }
+        if redirect_uri != Some(code.redirect_uri.as_str()) {
+            return Err(invalid("redirect_uri is not the one the code was issued for."));
+        }
+        match (&code.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => {}
+            (Some(_), _) => return Err(invalid("code_verifier does not match the code_challenge.")),
+            (None, Some(_)) => return Err(invalid("code_verifier was sent, but the request had no code_challenge.")),
+            (None, None) => {}
+        }
+        let user = self.grant_user(&code.grant).await?;
+        let issuing = Issuing::Code { nonce: code.nonce.as_deref() };
+        self.issue_user_tokens(&app, &user, &code.grant, chain, issuing, issuer).await
+    }
+
+    /// Exchanges a refresh token for new tokens and a new refresh token (RFC 6749 §6). A refresh
+    /// token used a second time ends its whole chain: someone holds a copy.
+    pub async fn refresh_grant(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        refresh_token: &str,
+        scope: Option<&str>,
+        issuer: &str,
+    ) -> Result<UserTokens, GrantRefusal> {
+        let app = self.token_client(client_id, secret).await?;
+        let now = Timestamp::now();
+        let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
+        let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be refreshed: {e}"));
+        let hash = hash_token(refresh_token);
+        let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
+        let Some((token, used_at)) = found.filter(|(t, _)| t.refresh) else {
+            return Err(invalid("The refresh token is not known, or was revoked."));
+        };
+        if token.grant.app_id != app.id {
+            return Err(invalid("The refresh token was issued to another application."));
+        }
+        if used_at.is_some() {
+            self.revoke_chain(token.chain, "refresh token used twice").await.map_err(internal)?;
+            return Err(invalid("The refresh token was used already; its sign-in is revoked."));
+        }
+        if token.expires_at <= now {
+            return Err(invalid("The refresh token has expired. Sign in again."));
+        }
+        let narrowed = match scope {
+            Some(asked) => {
+                let asked = Scopes::parse(asked);
+                if !token.grant.scopes.covers(asked) {
+                    return Err(GrantRefusal::InvalidScope);
+                }
+                asked
+            }
+            None => token.grant.scopes,
+        };
+        let user = self.grant_user(&token.grant).await?;
+        let allowed = self.may_use(&app, &user).await.map_err(internal)?;
+        if !allowed {
+            return Err(invalid("The user is no longer assigned to this application."));
+        }
+        let issuing = Issuing::Refresh { old: &hash, scopes: narrowed };
+        self.issue_user_tokens(&app, &user, &token.grant, token.chain, issuing, issuer).await
+    }
+
+    /// The user a grant is for, if they may still sign in.
+    async fn grant_user(&self, grant: &Grant) -> Result<User, GrantRefusal> {
+        let user = self.store.get_user(grant.user_id).await.map_err(|e| GrantRefusal::InvalidGrant(e.to_string()))?;
+        user.filter(|u| u.enabled && u.deleted_at.is_none())
+            .ok_or_else(|| GrantRefusal::InvalidGrant("The user may no longer sign in.".into()))
+    }
+
+    /// Signs the ID token and stores the tokens: fresh ones for a code, or a refresh token's
+    /// successors, in the same transaction that marks it used.
+    async fn issue_user_tokens(
+        &self,
+        app: &App,
+        user: &User,
+        grant: &Grant,
+        chain: Uuid,
+        issuing: Issuing<'_>,
+        issuer: &str,
+    ) -> Result<UserTokens, GrantRefusal> {
+        let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("Tokens could not be issued: {e}"));
+        let now = Timestamp::now();
+        let (scopes, nonce) = match issuing {
+            Issuing::Code { nonce } => (grant.scopes, nonce),
+            Issuing::Refresh { scopes, .. } => (scopes, None),
+        };
+        let issued = IssuedTokens::issue(grant, scopes, chain, now);
+        let shown = Grant { scopes, ..grant.clone() };
+        let ring = self.keyring().await.map_err(internal)?;
+        // Read after the keys: a key made just now for this token signs from this moment.
+        let signed_at = Timestamp::now();
+        let claims = id_token_claims(issuer, user, &shown, nonce, signed_at);
+        let id_token = ring.sign(app.sign_in.id_token_alg, &claims, signed_at).map_err(internal)?;
+        let rows = issued.rows();
+        match issuing {
+            Issuing::Refresh { old, .. } => {
+                if !self.store.rotate_refresh_token(old, now, &rows).await.map_err(|e| internal(e.into()))? {
+                    self.revoke_chain(chain, "refresh token used twice").await.map_err(internal)?;
+                    return Err(GrantRefusal::InvalidGrant("The refresh token was used already.".into()));
+                }
+            }
+            Issuing::Code { .. } => self.store.insert_user_tokens(&rows).await.map_err(|e| internal(e.into()))?,
+        }
+        Ok(UserTokens {
+            access_token: issued.access_token,
+            expires_in: ACCESS_TOKEN_SECONDS,
+            refresh_token: issued.refresh.map(|(_, plain)| plain),
+            id_token: Some(id_token),
+            scope: scopes.to_string(),
+        })
+    }
+
+    /// Ends every token of a chain, with an audit record saying why.
+    async fn revoke_chain(&self, chain: Uuid, why: &str) -> Result<(), DomainError> {
+        let audit =
+            Actor::system("Roster").audit(AuditAction::AppTokensRevoked, None, vec![change("reason", why.to_string())]);
+        Ok(self.store.revoke_token_chain(chain, &audit).await?)
+    }
+
+    /// The claims userinfo returns for an access token; `None` when the token is unknown,
+    /// expired, or its user may no longer sign in.
+    pub async fn userinfo(&self, access_token: &str) -> Result<Option<Map<String, Value>>, DomainError> {
+        let Some((token, _)) = self.store.get_user_token(&hash_token(access_token)).await? else {
+            return Ok(None);
+        };
+        if token.refresh || token.expires_at <= Timestamp::now() {
+            return Ok(None);
+        }
+        let user = self.store.get_user(token.grant.user_id).await?;
+        Ok(user.filter(|u| u.enabled && u.deleted_at.is_none()).map(|u| user_claims(&u, token.grant.scopes)))
+    }
+
+    /// Ends a token at its application's request (RFC 7009): a refresh token with its whole
+    /// chain, an access token alone. Unknown tokens and other applications' are ignored, as
+    /// the RFC asks, so that the answer tells nothing.
+    pub async fn revoke_user_token(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        token: &str,
+    ) -> Result<(), GrantRefusal> {
+        let app = self.token_client(client_id, secret).await?;
+        let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be revoked: {e}"));
+        let hash = hash_token(token);
+        let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
+        match found {
+            Some((token, _)) if token.grant.app_id == app.id && token.refresh => {
+                self.revoke_chain(token.chain, &format!("revoked by {}", app.name)).await.map_err(internal)
+            }
+            Some((token, _)) if token.grant.app_id == app.id => {
+                self.store.delete_user_token(&hash).await.map_err(|e| internal(e.into())).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What a token is (RFC 7662), for a confidential application checking the tokens it is
+    /// given: `None` when it is not active (unknown, expired, revoked, a refresh token already
+    /// exchanged, or its user may no longer sign in).
+    pub async fn introspect(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        token: &str,
+        issuer: &str,
+    ) -> Result<Option<Map<String, Value>>, GrantRefusal> {
+        if secret.is_none() {
+            return Err(GrantRefusal::InvalidClient);
+        }
+        self.token_client(client_id, secret).await?;
+        let internal = |e: crate::error::StoreError| GrantRefusal::InvalidGrant(e.to_string());
+        let Some((token, used_at)) = self.store.get_user_token(&hash_token(token)).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        if used_at.is_some() || token.expires_at <= Timestamp::now() {
+            return Ok(None);
+        }
+        let Some(user) = self.store.get_user(token.grant.user_id).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        if !user.enabled || user.deleted_at.is_some() {
+            return Ok(None);
+        }
+        let mut answer = Map::new();
+        answer.insert("active".into(), Value::Bool(true));
+        answer.insert("scope".into(), Value::from(token.grant.scopes.to_string()));
+        answer.insert("client_id".into(), Value::from(token.grant.app_id.to_string()));
+        answer.insert("username".into(), Value::from(user.username.to_string()));
+        answer.insert("token_type".into(), Value::from(if token.refresh { "refresh_token" } else { "Bearer" }));
+        answer.insert("exp".into(), Value::from(token.expires_at.millis() / 1000));
+        answer.insert("sub".into(), Value::from(user.id.to_string()));
+        answer.insert("aud".into(), Value::from(token.grant.app_id.to_string()));
+        answer.insert("iss".into(), Value::from(issuer));
+        answer.insert("auth_time".into(), Value::from(token.grant.auth_time.millis() / 1000));
+        Ok(Some(answer))
+    }
+
+    /// Replaces the signing keys of `algs` (every algorithm when empty): the new keys are
+    /// published at once and sign from a day later, or at once with `immediately` (when a key
+    /// may be compromised, at the price of every token it signed).
+    pub async fn rotate_signing_keys(
+        &self,
+        actor: &Actor,
+        algs: &[SigningAlg],
+        immediately: bool,
+    ) -> Result<Vec<SigningKey>, DomainError> {
+        actor.require(Permission::ManageSettings, RoleSet::NONE)?;
+        let ring = self.keyring().await?;
+        let now = Timestamp::now();
+        let signs_from = if immediately { now } else { now.plus_seconds(ROTATION_NOTICE_SECONDS) };
+        let algs = if algs.is_empty() { SigningAlg::ALL.to_vec() } else { algs.to_vec() };
+        let mut keys = Vec::new();
+        for alg in algs {
+            keys.extend(ring.rotation(alg, now, signs_from, ACCESS_TOKEN_SECONDS)?);
+        }
+        self.save_keys(actor, &keys, "rotated").await?;
+        Ok(keys)
+    }
+
+    /// Rotates the keys that have signed for their whole lifetime; for the housekeeping loop.
+    pub async fn rotate_due_keys(&self) -> Result<usize, DomainError> {
+        let due = self.keyring().await?.due(Timestamp::now());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.rotate_signing_keys(&Actor::system("Roster"), &due, false).await?;
+        Ok(keys.len())
+    }
+
+    /// Every signing key, newest first, without its private half.
+    pub async fn signing_keys(&self, actor: &Actor) -> Result<Vec<SigningKey>, DomainError> {
+        actor.require(Permission::ManageSettings, RoleSet::NONE)?;
+        Ok(self.keyring().await?.keys().cloned().collect())
+    }
+
+    /// Stores new and changed keys with their audit record, and reads them all again.
+    async fn save_keys(&self, actor: &Actor, keys: &[SigningKey], what: &str) -> Result<(), DomainError> {
+        let changes = keys
+            .iter()
+            .map(|k| match k.retires_at {
+                Some(at) => change("signing_key", format!("{} key {} retires {}", k.alg, k.kid, at.display())),
+                None => change(
+                    "signing_key",
+                    format!("{} key {} {what}, signs from {}", k.alg, k.kid, k.signs_from.display()),
+                ),
+            })
+            .collect();
+        let audit = actor.audit(AuditAction::SigningKeyChanged, None, changes);
+        let sealed: Vec<_> = keys.iter().map(|k| k.seal(&self.code_key)).collect();
+        self.store.save_signing_keys(&sealed, &audit).await?;
+        *self.keys.0.write().expect("key cache") = None;
+        Ok(())
+    }
+
+    /// Decides what a logout request from an application does. An `id_token_hint` Roster
+    /// signed for the signed-in person signs them out at once; otherwise they are asked.
+    pub async fn end_session(
+        &self,
+        params: &HashMap<String, String>,
+        signed_in: Option<&User>,
+        confirmed: bool,
+    ) -> Result<LogoutOutcome, DomainError> {
+        let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let refused = |why: &str| Ok(LogoutOutcome::Refused(why.to_string()));
+        let hint = match get("id_token_hint") {
+            Some(token) => match self.keyring().await?.verify(token) {
+                Some(claims) => Some(claims),
+                None => return refused("The id_token_hint is not an ID token Roster signed."),
+            },
+            None => None,
+        };
+        let from_hint = hint.as_ref().and_then(|c| c["aud"].as_str()).and_then(|a| Uuid::parse_str(a).ok());
+        let from_param = match get("client_id") {
+            Some(id) => match Uuid::parse_str(id) {
+                Ok(id) => Some(id),
+                Err(_) => return refused("client_id is not a client id."),
+            },
+            None => None,
+        };
+        if from_hint.is_some() && from_param.is_some() && from_hint != from_param {
+            return refused("client_id is not the application the id_token_hint was issued to.");
+        }
+        let app = match from_hint.or(from_param) {
+            Some(id) => match self.store.get_app(id).await? {
+                Some(app) => Some(app),
+                None => return refused("No application has that client id."),
+            },
+            None => None,
+        };
+        let then = match get("post_logout_redirect_uri") {
+            None => None,
+            Some(uri) => match &app {
+                Some(app) if app.sign_in.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+                    let state: Vec<(&str, String)> =
+                        get("state").map(|s| ("state", s.to_string())).into_iter().collect();
+                    Some(with_query(uri, &state))
+                }
+                Some(app) => {
+                    return refused(&format!("{uri} is not a sign-out address of {}.", app.name));
+                }
+                None => return refused("post_logout_redirect_uri needs an id_token_hint or a client_id."),
+            },
+        };
+        let proven = match (&hint, signed_in) {
+            (Some(claims), Some(user)) => claims["sub"] == user.id.to_string().as_str(),
+            _ => false,
+        };
+        Ok(match signed_in {
+            Some(_) if !(proven || confirmed) => LogoutOutcome::Confirm { app: app.map(|a| a.name) },
+            _ => LogoutOutcome::SignOut { then },
+        })
+    }
+
+    /// Forgets authorization codes and user tokens that expired.
+    pub async fn trim_user_tokens(&self) -> Result<u64, DomainError> {
+        Ok(self.store.trim_user_tokens(Timestamp::now()).await?)
+    }
+}
+
+/// An audit record's line about something with no "before".
+fn change(field: &str, after: String) -> FieldChange {
+    FieldChange { field: field.into(), sensitive: false, before: None, after: Some(after) }
+}
