@@ -182,11 +182,16 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers, saves, inserts, checkpoints })
     }
 
-    /// Closes both pools and the checkpoints' connection, waiting for running statements.
+    /// Closes both pools and the checkpoints' connection, waiting for running statements. What
+    /// the log holds is copied into the database file and the log emptied first, so that the
+    /// file alone holds every commit whichever connection happens to close last.
     pub async fn close(&self) {
         self.readers.close().await;
-        self.writer.close().await;
         self.checkpoints.stop().await;
+        if let Err(e) = sqlx::query("pragma wal_checkpoint(truncate)").execute(&self.writer).await {
+            tracing::warn!(error = %e, "the last checkpoint failed; the log is kept for the next start");
+        }
+        self.writer.close().await;
     }
 }
 
