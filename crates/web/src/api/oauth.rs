@@ -121,16 +121,12 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
 /// The grants of applications signing people in. A confidential client authenticates with a
 /// secret (Basic or in the form, not both); a public client sends only its client id.
 async fn user_grant(state: &AppState, headers: &HeaderMap, form: TokenRequest, grant: &str) -> Response {
-    let basic = basic_credentials(headers);
-    if basic.is_some() && form.client_secret.is_some() {
-        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Authenticate the client one way only.");
-    }
-    let (client_id, secret) = match basic {
-        Some((id, secret)) => (Some(id), Some(secret)),
-        None => (form.client_id, form.client_secret),
-    };
-    let Some(client_id) = client_id else {
-        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id.");
+    let (client_id, secret) = match client_of(headers, form.client_id, form.client_secret) {
+        Ok(client) => client,
+        Err(ClientUnknown::TwoWays) => {
+            return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Authenticate the client one way only.")
+        }
+        Err(ClientUnknown::Unnamed) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id."),
     };
     let secret = secret.as_ref().map(|s| s.expose_secret());
     let issuer = state.config.public_url.as_str();
@@ -214,12 +210,31 @@ impl Unreadable {
 /// Reads a revocation or introspection request; the client authenticates by Basic or in the form.
 fn question(headers: &HeaderMap, form: Result<Form<TokenQuestion>, FormRejection>) -> Result<Question, Unreadable> {
     let Ok(Form(form)) = form else { return Err(Unreadable::NotAForm) };
-    let (client_id, secret) = match basic_credentials(headers) {
-        Some(_) if form.client_secret.is_some() => return Err(Unreadable::Unidentified),
-        Some((id, secret)) => (id, Some(secret)),
-        None => (form.client_id.ok_or(Unreadable::Unidentified)?, form.client_secret),
-    };
+    let (client_id, secret) =
+        client_of(headers, form.client_id, form.client_secret).map_err(|_| Unreadable::Unidentified)?;
     Ok(Question { client_id, secret, token: form.token.ok_or(Unreadable::NoToken)? })
+}
+
+/// Why a request names no client to authenticate.
+enum ClientUnknown {
+    /// A secret both by HTTP Basic and in the form.
+    TwoWays,
+    /// Neither HTTP Basic nor a `client_id` in the form.
+    Unnamed,
+}
+
+/// The client a request authenticates as, with its secret if it sent one: by HTTP Basic
+/// (RFC 6749 §2.3.1), or with `client_id` (and `client_secret`) in the form, never both.
+fn client_of(
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+) -> Result<(String, Option<SecretString>), ClientUnknown> {
+    match basic_credentials(headers) {
+        Some(_) if client_secret.is_some() => Err(ClientUnknown::TwoWays),
+        Some((id, secret)) => Ok((id, Some(secret))),
+        None => client_id.map(|id| (id, client_secret)).ok_or(ClientUnknown::Unnamed),
+    }
 }
 
 fn grant_refusal(refusal: GrantRefusal) -> Response {
