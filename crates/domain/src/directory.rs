@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::apps::{App, AppPermissions, AppToken};
+use crate::apps::{App, AppPermissions, AppSecret, AppToken};
 use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput};
@@ -16,7 +16,7 @@ use crate::permission::{self, Permission};
 use crate::phone::Region;
 use crate::recovery::CodeKey;
 use crate::role::{Role, RoleSet};
-use crate::store::Store;
+use crate::store::{Count, Store};
 use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
@@ -53,7 +53,7 @@ pub use groups::{GroupEdit, GroupPage, GroupPageQuery, NewGroup, MAX_GROUP_PAGE,
 pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use my_groups::{MyGroups, OwnedGroupPage};
-pub use oidc::{AuthorizeOutcome, ConsentAnswer, GrantRefusal, LogoutOutcome, UserTokens};
+pub use oidc::{AuthorizeOutcome, ClientProof, ConsentAnswer, GrantRefusal, LogoutOutcome, UserTokens, TOKEN_PATH};
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};
@@ -176,6 +176,9 @@ pub struct Directory {
     code_key: CodeKey,
     settings: cache::Recent<&'static str, Option<String>>,
     tokens: cache::Recent<String, Option<(AppToken, App)>>,
+    clients: cache::Recent<uuid::Uuid, Option<(App, Vec<AppSecret>)>>,
+    /// Failed client authentications per client id and window, as last read or counted here.
+    client_failures: cache::Recent<(String, Timestamp), Count>,
     api_writes: Arc<api_users::UserLocks>,
     keys: Arc<oidc::KeyCache>,
 }
@@ -189,6 +192,8 @@ impl Directory {
             code_key: CodeKey::random(),
             settings: cache::Recent::new(),
             tokens: cache::Recent::new(),
+            clients: cache::Recent::new(),
+            client_failures: cache::Recent::new(),
             api_writes: Arc::new(api_users::UserLocks::new()),
             keys: Arc::default(),
         }

@@ -486,8 +486,8 @@ pub trait SignInLogStore: Send + Sync {
 /// Application registrations, their client secrets and access tokens.
 #[async_trait]
 pub trait AppStore: Send + Sync {
-    /// Registers an application with its first client secret.
-    async fn insert_app(&self, app: &App, secret: &AppSecret, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Registers an application with its first client secret, if it holds one.
+    async fn insert_app(&self, app: &App, secret: Option<&AppSecret>, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Every registered application, by name.
     async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
@@ -562,8 +562,18 @@ pub trait OidcStore: Send + Sync {
     /// Ends every token of `chain`, with the audit record.
     async fn revoke_token_chain(&self, chain: uuid::Uuid, audit: &AuditEntry) -> Result<(), StoreError>;
 
-    /// Forgets codes and tokens that expired before `before`; returns how many.
+    /// Forgets codes, tokens and client assertions that expired before `before`; returns how
+    /// many.
     async fn trim_user_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Notes that `app_id` used the client assertion `jti`, kept until `expires_at`; `false` if
+    /// it was used before.
+    async fn use_client_assertion(
+        &self,
+        app_id: uuid::Uuid,
+        jti: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// The users and groups assigned to an application.
     async fn list_assignments(&self, app_id: uuid::Uuid) -> Result<Vec<MemberId>, StoreError>;

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/discovery/v2.0/keys", get(oidc::jwks))
         .route("/oidc/userinfo", get(oidc::userinfo_get).post(oidc::userinfo_post))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::tenant_token))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(oidc::tenant_discovery))
         .route("/scim/v2/ServiceProviderConfig", get(scim::service_provider_config))
         .route("/scim/v2/ResourceTypes", get(scim::resource_types))
         .route("/scim/v2/ResourceTypes/{name}", get(scim::resource_type))

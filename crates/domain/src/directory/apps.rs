@@ -12,7 +12,8 @@ use crate::apps::{
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError};
-use crate::oidc::client::{check_home_page, check_redirect_uri, SignInSettings, MAX_REDIRECT_URIS};
+use crate::oidc::assertion::ClientKeys;
+use crate::oidc::client::{check_home_page, check_redirect_uri, GroupsClaim, SignInSettings, MAX_REDIRECT_URIS};
 use crate::oidc::keys::SigningAlg;
 use crate::permission::Permission;
 use crate::role::RoleSet;
@@ -49,6 +50,11 @@ pub struct SignInInput {
     pub assignment_required: bool,
     /// Consent given for the whole organisation, so no one is asked.
     pub admin_consent: bool,
+    /// `none` (when empty), `ids` or `names`: what the `groups` claim carries.
+    pub groups_claim: String,
+    /// A JSON Web Key Set of public keys, for a client that authenticates with signed
+    /// assertions (`private_key_jwt`) instead of secrets; empty for secrets.
+    pub jwks: String,
 }
 
 /// An access token just issued.
@@ -83,13 +89,14 @@ impl Directory {
         Ok((app, secrets))
     }
 
-    /// Registers an application with a first client secret of the default lifetime; returns
-    /// the secret, which is never shown again.
+    /// Registers an application, with a first client secret of the default lifetime unless it
+    /// holds none (a public client, or one that proves itself with its keys); returns the
+    /// secret, which is never shown again.
     pub async fn register_app(
         &self,
         actor: &Actor,
         input: &AppInput,
-    ) -> Result<(App, AppSecret, SecretString), DomainError> {
+    ) -> Result<(App, Option<(AppSecret, SecretString)>), DomainError> {
         actor.require(Permission::ManageApps, RoleSet::NONE)?;
         let mut errors = Vec::new();
         let name = text::required("name", "Name", &input.name, MAX_NAME_CHARS).map_err(|e| errors.push(e)).ok();
@@ -108,18 +115,22 @@ impl Directory {
             created_by: actor.display_name.clone(),
             sign_in,
         };
-        let (secret, plain) = AppSecret::generate(app.id, "Created with the registration", DEFAULT_SECRET_DAYS, now);
+        let holds_secret = !app.sign_in.public_client && app.sign_in.client_keys.is_none();
+        let secret = holds_secret
+            .then(|| AppSecret::generate(app.id, "Created with the registration", DEFAULT_SECRET_DAYS, now));
         let changes = vec![
             app_change("application", None, Some(format!("{} ({})", app.name, app.id))),
             app_change("permissions", None, Some(permissions.display())),
-            secret_change(None, Some(&secret)),
         ]
         .into_iter()
+        .chain(secret.as_ref().map(|(secret, _)| secret_change(None, Some(secret))))
         .chain(sign_in_changes(&SignInSettings::default(), &app.sign_in))
         .collect();
         let audit = actor.audit(AuditAction::AppChanged, None, changes);
-        self.store.insert_app(&app, &secret, &audit).await?;
-        Ok((app, secret, plain))
+        let inserted = self.store.insert_app(&app, secret.as_ref().map(|(s, _)| s), &audit).await;
+        self.apps_changed();
+        inserted?;
+        Ok((app, secret))
     }
 
     /// Replaces an application's permissions; tokens already issued carry the new ones at once
@@ -142,7 +153,7 @@ impl Directory {
             app_change("permissions", Some(before.permissions.display()), Some(permissions.display())),
         ];
         let updated = self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await;
-        self.tokens.clear();
+        self.apps_changed();
         updated?;
         Ok(after)
     }
@@ -165,7 +176,9 @@ impl Directory {
         let changes = std::iter::once(app_change("application", Some(app_label(&before)), Some(app_label(&after))))
             .chain(changes)
             .collect();
-        self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await?;
+        let updated = self.store.update_app(&after, &actor.audit(AuditAction::AppChanged, None, changes)).await;
+        self.apps_changed();
+        updated?;
         Ok(after)
     }
 
@@ -198,7 +211,10 @@ impl Directory {
         }
         let (secret, plain) = AppSecret::generate(app.id, &description, days, now);
         let changes = vec![app_change("application", Some(app_label(&app)), None), secret_change(None, Some(&secret))];
-        self.store.insert_app_secret(&secret, &actor.audit(AuditAction::AppChanged, None, changes)).await?;
+        let inserted =
+            self.store.insert_app_secret(&secret, &actor.audit(AuditAction::AppChanged, None, changes)).await;
+        self.apps_changed();
+        inserted?;
         Ok((secret, plain))
     }
 
@@ -210,7 +226,7 @@ impl Directory {
         let changes = vec![app_change("application", Some(app_label(&app)), None), secret_change(Some(secret), None)];
         let audit = actor.audit(AuditAction::AppChanged, None, changes);
         let deleted = self.store.delete_app_secret(id, secret_id, &audit).await;
-        self.tokens.clear();
+        self.apps_changed();
         if !deleted? {
             return Err(DomainError::NotFound("client secret"));
         }
@@ -223,7 +239,7 @@ impl Directory {
         let (app, _) = self.app(actor, id).await?;
         let changes = vec![app_change("application", Some(app_label(&app)), None)];
         let deleted = self.store.delete_app(id, &actor.audit(AuditAction::AppChanged, None, changes)).await;
-        self.tokens.clear();
+        self.apps_changed();
         if !deleted? {
             return Err(DomainError::NotFound("application"));
         }
@@ -251,24 +267,57 @@ impl Directory {
         let key = format!("app-token:{}", client_id.trim().to_lowercase());
         let window = window_start(now);
         let internal = |_| TokenRefusal::InvalidClient;
-        if self.store.get_counter(&key, window).await.map_err(internal)? >= TOKEN_FAILURE_LIMIT {
+        let remembered = (key.clone(), window);
+        let failures = match self.client_failures.get(&remembered) {
+            Some(failures) => failures,
+            None => {
+                let read = std::time::Instant::now();
+                let failures = self.store.get_counter(&key, window).await.map_err(internal)?;
+                self.client_failures.put(remembered.clone(), failures, read);
+                failures
+            }
+        };
+        if failures >= TOKEN_FAILURE_LIMIT {
             return Err(TokenRefusal::Throttled);
         }
         let secret = match Uuid::parse_str(client_id.trim()) {
             Ok(app_id) => self
-                .store
-                .list_app_secrets(app_id)
+                .client(app_id)
                 .await
-                .map_err(internal)?
-                .into_iter()
-                .find(|s| s.accepts(client_secret, now)),
+                .map_err(|_| TokenRefusal::InvalidClient)?
+                // A client that proves itself with keys, or holds no secret, is never let in by one.
+                .filter(|(app, _)| app.sign_in.client_keys.is_none() && !app.sign_in.public_client)
+                .and_then(|(_, secrets)| secrets.into_iter().find(|s| s.accepts(client_secret, now))),
             Err(_) => None,
         };
         let Some(secret) = secret else {
-            self.store.increment_counter(&key, window).await.map_err(internal)?;
+            let read = std::time::Instant::now();
+            let failures = self.store.increment_counter(&key, window).await.map_err(internal)?;
+            self.client_failures.put(remembered, failures, read);
             return Err(TokenRefusal::InvalidClient);
         };
         Ok(secret)
+    }
+
+    /// An application with its client secrets, as the token endpoints check them: read again
+    /// after [`FRESH_FOR`](super::FRESH_FOR), or at once after a change made here.
+    pub(crate) async fn client(&self, id: Uuid) -> Result<Option<(App, Vec<AppSecret>)>, DomainError> {
+        if let Some(found) = self.clients.get(&id) {
+            return Ok(found);
+        }
+        let read = std::time::Instant::now();
+        let found = match self.store.get_app(id).await? {
+            Some(app) => Some((app, self.store.list_app_secrets(id).await?)),
+            None => None,
+        };
+        self.clients.put(id, found.clone(), read);
+        Ok(found)
+    }
+
+    /// Forgets what this node remembers of applications, after a change to one.
+    fn apps_changed(&self) {
+        self.tokens.clear();
+        self.clients.clear();
     }
 
     /// The application an access token belongs to, as an actor; `None` when the token is
@@ -327,6 +376,21 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
         "" => SigningAlg::default(),
         name => name.parse().map_err(|why| errors.push(FieldError::new("id_token_alg", why))).unwrap_or_default(),
     };
+    let groups_claim = match input.groups_claim.trim() {
+        "" => GroupsClaim::default(),
+        name => name.parse().map_err(|why| errors.push(FieldError::new("groups_claim", why))).unwrap_or_default(),
+    };
+    let client_keys = match input.jwks.trim() {
+        "" => None,
+        _ if input.public_client => {
+            errors.push(FieldError::new(
+                "jwks",
+                "A public client holds no keys: make it confidential, or remove the keys.",
+            ));
+            None
+        }
+        text => ClientKeys::parse(text).map_err(|why| errors.push(FieldError::new("jwks", why))).ok(),
+    };
     let home_page_url = match input.home_page_url.trim() {
         "" => None,
         url => check_home_page(url).map_err(|why| errors.push(FieldError::new("home_page_url", why))).ok(),
@@ -336,10 +400,12 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
             redirect_uris,
             post_logout_redirect_uris,
             public_client: input.public_client,
+            client_keys,
             id_token_alg,
             home_page_url,
             assignment_required: input.assignment_required,
             admin_consent: input.admin_consent,
+            groups_claim,
         })
     } else {
         Err(errors)
@@ -350,7 +416,13 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
 fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<FieldChange> {
     let uris = |s: &SignInSettings| Some(s.redirect_uris.join(" ")).filter(|u| !u.is_empty());
     let logout_uris = |s: &SignInSettings| Some(s.post_logout_redirect_uris.join(" ")).filter(|u| !u.is_empty());
-    let kind = |s: &SignInSettings| Some(if s.public_client { "public" } else { "confidential" }.to_string());
+    let kind = |s: &SignInSettings| {
+        Some(match (&s.client_keys, s.public_client) {
+            (_, true) => "public".to_string(),
+            (Some(keys), false) => format!("confidential, signed assertions with the keys {}", keys.as_json()),
+            (None, false) => "confidential, client secrets".to_string(),
+        })
+    };
     let alg = |s: &SignInSettings| Some(s.id_token_alg.to_string());
     let yes_no = |on: bool| Some(if on { "yes" } else { "no" }.to_string());
     [
@@ -361,6 +433,7 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         ("home page", before.home_page_url.clone(), after.home_page_url.clone()),
         ("assignment required", yes_no(before.assignment_required), yes_no(after.assignment_required)),
         ("consent for the organisation", yes_no(before.admin_consent), yes_no(after.admin_consent)),
+        ("groups claim", Some(before.groups_claim.name().into()), Some(after.groups_claim.name().into())),
     ]
     .into_iter()
     .filter(|(_, b, a)| b != a)

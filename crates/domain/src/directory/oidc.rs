@@ -12,10 +12,12 @@ use crate::apps::App;
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::DomainError;
+use crate::group::MemberId;
+use crate::oidc::client::GroupsClaim;
 use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Scopes, ACCESS_TOKEN_SECONDS};
 use crate::oidc::keys::{Keyring, SigningAlg, SigningKey, ROTATION_NOTICE_SECONDS};
 use crate::oidc::request::{with_query, AuthorizationRequest, Refusal};
-use crate::oidc::{id_token_claims, user_claims};
+use crate::oidc::{id_token_claims, user_claims, ReleasedGroups, GROUPS_CLAIM_LIMIT};
 use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::session::{hash_token, Session};
@@ -24,6 +26,9 @@ use crate::user::User;
 /// How long a node trusts its copy of the signing keys before reading them again, so that a
 /// key another node added or retired is used here within this time.
 const KEYS_FRESH_SECONDS: i64 = 60;
+
+/// The token endpoint's path under the issuer, which client assertions name as their audience.
+pub const TOKEN_PATH: &str = "/oauth2/v2.0/token";
 
 /// The signing keys this node holds, and when it read them.
 #[derive(Default)]
@@ -68,11 +73,24 @@ pub enum ConsentAnswer {
     Refused,
 }
 
+/// How a request to the token, revocation or introspection endpoint proves which client sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientProof<'a> {
+    /// Nothing: a public client, which holds no secret.
+    None,
+    /// A client secret (`client_secret_basic` or `client_secret_post`).
+    Secret(&'a str),
+    /// A JWT signed with one of the client's registered keys (`private_key_jwt`).
+    Assertion(&'a str),
+}
+
 /// Why the token endpoint refused, in RFC 6749 §5.2's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantRefusal {
     /// Unknown client, wrong or expired secret, or a secret missing.
     InvalidClient,
+    /// The client's signed assertion does not check out, for the reason given.
+    BadAssertion(String),
     /// The code or refresh token is unknown, expired, used, not this client's, or its user may
     /// no longer sign in.
     InvalidGrant(String),
@@ -228,22 +246,43 @@ impl Directory {
     }
 
     /// The application behind a token request, authenticated: a confidential client by one of
-    /// its secrets, a public client by its id alone.
-    async fn token_client(&self, client_id: &str, secret: Option<&str>) -> Result<App, GrantRefusal> {
+    /// its secrets or by an assertion signed with one of its keys (each assertion once), a
+    /// public client by its id alone.
+    async fn token_client(&self, client_id: &str, proof: ClientProof<'_>, issuer: &str) -> Result<App, GrantRefusal> {
         let internal = |_| GrantRefusal::InvalidClient;
         let app = match Uuid::parse_str(client_id.trim()) {
-            Ok(id) => self.store.get_app(id).await.map_err(internal)?,
+            Ok(id) => self.client(id).await.map_err(internal)?.map(|(app, _)| app),
             Err(_) => None,
         };
-        match (app, secret) {
-            (Some(app), None) if app.sign_in.public_client => Ok(app),
-            (Some(app), Some(secret)) if !app.sign_in.public_client => {
-                match self.check_client_secret(client_id, secret).await {
-                    Ok(_) => Ok(app),
-                    Err(TokenRefusal::Throttled) => Err(GrantRefusal::Throttled),
-                    Err(TokenRefusal::InvalidClient) => Err(GrantRefusal::InvalidClient),
+        let Some(app) = app else { return Err(GrantRefusal::InvalidClient) };
+        match (&app.sign_in.client_keys, proof) {
+            (_, ClientProof::None) if app.sign_in.public_client => Ok(app),
+            (None, ClientProof::Secret(secret)) => match self.check_client_secret(client_id, secret).await {
+                Ok(_) => Ok(app),
+                Err(TokenRefusal::Throttled) => Err(GrantRefusal::Throttled),
+                Err(TokenRefusal::InvalidClient) => Err(GrantRefusal::InvalidClient),
+            },
+            (Some(keys), ClientProof::Assertion(assertion)) => {
+                let token_endpoint = format!("{issuer}{TOKEN_PATH}");
+                let used = keys
+                    .verify(assertion, &app.id.to_string(), &[&token_endpoint, issuer], Timestamp::now())
+                    .map_err(GrantRefusal::BadAssertion)?;
+                if !self
+                    .store
+                    .use_client_assertion(app.id, &used.jti, used.expires_at)
+                    .await
+                    .map_err(|_| GrantRefusal::InvalidClient)?
+                {
+                    return Err(GrantRefusal::BadAssertion(
+                        "The client assertion was used already: sign a new one.".into(),
+                    ));
                 }
+                Ok(app)
             }
+            (Some(_), _) => Err(GrantRefusal::BadAssertion(
+                "This application authenticates with a client assertion signed with one of its keys (private_key_jwt)."
+                    .into(),
+            )),
             _ => Err(GrantRefusal::InvalidClient),
         }
     }
@@ -252,13 +291,13 @@ impl Directory {
     pub async fn redeem_code(
         &self,
         client_id: &str,
-        secret: Option<&str>,
+        proof: ClientProof<'_>,
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
         issuer: &str,
     ) -> Result<UserTokens, GrantRefusal> {
-        let app = self.token_client(client_id, secret).await?;
+        let app = self.token_client(client_id, proof, issuer).await?;
         let now = Timestamp::now();
         let chain = Uuid::new_v4();
         let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
@@ -296,12 +335,12 @@ impl Directory {
     pub async fn refresh_grant(
         &self,
         client_id: &str,
-        secret: Option<&str>,
+        proof: ClientProof<'_>,
         refresh_token: &str,
         scope: Option<&str>,
         issuer: &str,
     ) -> Result<UserTokens, GrantRefusal> {
-        let app = self.token_client(client_id, secret).await?;
+        let app = self.token_client(client_id, proof, issuer).await?;
         let now = Timestamp::now();
         let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be refreshed: {e}"));
@@ -368,7 +407,8 @@ impl Directory {
         let ring = self.keyring().await.map_err(internal)?;
         // Read after the keys: a key made just now for this token signs from this moment.
         let signed_at = Timestamp::now();
-        let claims = id_token_claims(issuer, user, &shown, nonce, signed_at);
+        let groups = self.released_groups(app, user, issuer).await.map_err(internal)?;
+        let claims = id_token_claims(issuer, user, &shown, groups.as_ref(), nonce, signed_at);
         let id_token = ring.sign(app.sign_in.id_token_alg, &claims, signed_at).map_err(internal)?;
         let rows = issued.rows();
         match issuing {
@@ -396,9 +436,33 @@ impl Directory {
         Ok(self.store.revoke_token_chain(chain, &audit).await?)
     }
 
+    /// The groups `app`'s `groups` claim lists for `user`, at any depth of nesting; `None`
+    /// when the application has the claim off.
+    async fn released_groups(
+        &self,
+        app: &App,
+        user: &User,
+        issuer: &str,
+    ) -> Result<Option<ReleasedGroups>, DomainError> {
+        if app.sign_in.groups_claim == GroupsClaim::Off {
+            return Ok(None);
+        }
+        let ids = self.store.groups_of(MemberId::User(user.id), true, None, GROUPS_CLAIM_LIMIT as u32 + 1).await?;
+        if ids.len() > GROUPS_CLAIM_LIMIT {
+            let endpoint = format!("{issuer}/v1.0/users/{}/transitiveMemberOf", user.id);
+            return Ok(Some(ReleasedGroups::TooMany { endpoint }));
+        }
+        let mut listed: Vec<String> = match app.sign_in.groups_claim {
+            GroupsClaim::Names => self.store.get_groups(&ids).await?.into_iter().map(|g| g.display_name).collect(),
+            _ => ids.iter().map(|id| id.to_string()).collect(),
+        };
+        listed.sort();
+        Ok(Some(ReleasedGroups::Listed(listed)))
+    }
+
     /// The claims userinfo returns for an access token; `None` when the token is unknown,
     /// expired, or its user may no longer sign in.
-    pub async fn userinfo(&self, access_token: &str) -> Result<Option<Map<String, Value>>, DomainError> {
+    pub async fn userinfo(&self, access_token: &str, issuer: &str) -> Result<Option<Map<String, Value>>, DomainError> {
         let Some((token, _)) = self.store.get_user_token(&hash_token(access_token)).await? else {
             return Ok(None);
         };
@@ -406,7 +470,14 @@ impl Directory {
             return Ok(None);
         }
         let user = self.store.get_user(token.grant.user_id).await?;
-        Ok(user.filter(|u| u.enabled && u.deleted_at.is_none()).map(|u| user_claims(&u, token.grant.scopes)))
+        let Some(user) = user.filter(|u| u.enabled && u.deleted_at.is_none()) else {
+            return Ok(None);
+        };
+        let groups = match self.store.get_app(token.grant.app_id).await? {
+            Some(app) => self.released_groups(&app, &user, issuer).await?,
+            None => return Ok(None),
+        };
+        Ok(Some(user_claims(&user, token.grant.scopes, groups.as_ref())))
     }
 
     /// Ends a token at its application's request (RFC 7009): a refresh token with its whole
@@ -415,10 +486,11 @@ impl Directory {
     pub async fn revoke_user_token(
         &self,
         client_id: &str,
-        secret: Option<&str>,
+        proof: ClientProof<'_>,
         token: &str,
+        issuer: &str,
     ) -> Result<(), GrantRefusal> {
-        let app = self.token_client(client_id, secret).await?;
+        let app = self.token_client(client_id, proof, issuer).await?;
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be revoked: {e}"));
         let hash = hash_token(token);
         let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
@@ -439,14 +511,14 @@ impl Directory {
     pub async fn introspect(
         &self,
         client_id: &str,
-        secret: Option<&str>,
+        proof: ClientProof<'_>,
         token: &str,
         issuer: &str,
     ) -> Result<Option<Map<String, Value>>, GrantRefusal> {
-        if secret.is_none() {
+        if proof == ClientProof::None {
             return Err(GrantRefusal::InvalidClient);
         }
-        self.token_client(client_id, secret).await?;
+        self.token_client(client_id, proof, issuer).await?;
         let internal = |e: crate::error::StoreError| GrantRefusal::InvalidGrant(e.to_string());
         let Some((token, used_at)) = self.store.get_user_token(&hash_token(token)).await.map_err(internal)? else {
             return Ok(None);

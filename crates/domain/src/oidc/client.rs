@@ -3,6 +3,7 @@
 
 use url::{Host, Url};
 
+use super::assertion::ClientKeys;
 use super::keys::SigningAlg;
 
 /// The most redirect URIs one application may register, as in Entra ID.
@@ -17,6 +18,9 @@ pub struct SignInSettings {
     pub redirect_uris: Vec<String>,
     /// A public client (a single-page or native app) holds no secret and must use PKCE.
     pub public_client: bool,
+    /// A confidential client with keys authenticates by signed assertions (`private_key_jwt`)
+    /// and never by a secret.
+    pub client_keys: Option<ClientKeys>,
     pub id_token_alg: SigningAlg,
     /// Where the application may send people after signing them out of Roster too.
     pub post_logout_redirect_uris: Vec<String>,
@@ -26,6 +30,45 @@ pub struct SignInSettings {
     pub assignment_required: bool,
     /// An administrator consented for everyone: no one is asked.
     pub admin_consent: bool,
+    /// Whether ID tokens and userinfo carry the groups the person is in, and how.
+    pub groups_claim: GroupsClaim,
+}
+
+/// What the `groups` claim carries, as Entra's `groupMembershipClaims` chooses it: groups count
+/// at any depth of nesting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupsClaim {
+    /// No `groups` claim.
+    #[default]
+    Off,
+    /// The groups' ids, which stay the same when a group is renamed (Entra's default).
+    Ids,
+    /// The groups' names, which applications that match on names (many do) expect.
+    Names,
+}
+
+impl GroupsClaim {
+    /// Every choice, in the order forms list them.
+    pub const ALL: [GroupsClaim; 3] = [GroupsClaim::Off, GroupsClaim::Ids, GroupsClaim::Names];
+
+    /// The name stored and accepted on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupsClaim::Off => "none",
+            GroupsClaim::Ids => "ids",
+            GroupsClaim::Names => "names",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupsClaim {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        GroupsClaim::ALL
+            .into_iter()
+            .find(|g| g.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s} is not a groups claim; choose none, ids or names."))
+    }
 }
 
 impl SignInSettings {

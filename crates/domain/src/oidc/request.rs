@@ -69,6 +69,8 @@ impl ErrorResponse {
 /// `uri` with `pairs` added to its query.
 pub fn with_query(uri: &str, pairs: &[(&str, String)]) -> String {
     match url::Url::parse(uri) {
+        // Nothing to add: the address stays exactly as registered, without a bare `?`.
+        Ok(_) if pairs.is_empty() => uri.to_string(),
         Ok(mut url) => {
             url.query_pairs_mut().extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
             url.to_string()
@@ -267,6 +269,15 @@ mod tests {
     }
 
     #[test]
+    fn an_address_gets_the_parameters_added_and_nothing_when_there_are_none() {
+        assert_eq!(with_query("https://app.example.com/bye", &[]), "https://app.example.com/bye");
+        assert_eq!(
+            with_query("https://app.example.com/bye?a=1", &[("state", "s".into())]),
+            "https://app.example.com/bye?a=1&state=s"
+        );
+    }
+
+    #[test]
     fn an_unknown_client_or_redirect_uri_is_shown_never_redirected() {
         for extra in [[("redirect_uri", "https://evil.example/cb")], [("client_id", "nope")], [("redirect_uri", "")]] {
             assert!(matches!(AuthorizationRequest::parse(&params(&extra), registered), Err(Refusal::Page(_))));
@@ -276,6 +287,7 @@ mod tests {
     #[test]
     fn bad_parameters_go_back_to_the_application_with_the_state() {
         assert_eq!(redirected(&[("response_type", "token")]).error, "unsupported_response_type");
+        assert_eq!(redirected(&[("response_type", "")]).error, "invalid_request");
         assert_eq!(redirected(&[("scope", "email")]).error, "invalid_scope");
         assert_eq!(redirected(&[("request", "eyJ...")]).error, "request_not_supported");
         assert_eq!(redirected(&[("request_uri", "https://x")]).error, "request_uri_not_supported");

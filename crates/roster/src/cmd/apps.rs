@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use roster_domain::apps::{AppPermission, DEFAULT_SECRET_DAYS};
 use roster_domain::directory::{AppInput, SignInInput};
+use roster_domain::oidc::client::GroupsClaim;
 use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::{Actor, DomainError};
 use secrecy::ExposeSecret;
@@ -59,6 +60,13 @@ pub struct AddArgs {
     /// Consent for the whole organisation: no one is asked what the application may see.
     #[arg(long)]
     admin_consent: bool,
+    /// A file holding the application's public keys as a JSON Web Key Set: it then proves
+    /// itself with JWTs signed by its key (private_key_jwt) instead of a client secret.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// What the `groups` claim lists: none, ids or names (nested groups included).
+    #[arg(long, value_name = "WHAT", default_value = "none", value_parser = parse_groups_claim)]
+    groups_claim: GroupsClaim,
     /// `text` for people, or `json` for scripts: the client id and secret as one object.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -74,6 +82,10 @@ pub enum Output {
 }
 
 fn parse_alg(text: &str) -> Result<SigningAlg, String> {
+    text.parse()
+}
+
+fn parse_groups_claim(text: &str) -> Result<GroupsClaim, String> {
     text.parse()
 }
 
@@ -141,21 +153,34 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
                     home_page_url: args.home_page.clone(),
                     assignment_required: args.assignment_required,
                     admin_consent: args.admin_consent,
+                    groups_claim: args.groups_claim.name().to_string(),
+                    jwks: match &args.jwks {
+                        Some(file) => std::fs::read_to_string(file)
+                            .map_err(|e| anyhow::anyhow!("--jwks: cannot read {}: {e}", file.display()))?,
+                        None => String::new(),
+                    },
                 },
             };
             let result = directory.register_app(&actor, &input).await;
             store.close().await;
-            let (app, secret, plain) = result.map_err(explain)?;
+            let (app, secret) = result.map_err(explain)?;
+            let auth_method = match (&secret, app.sign_in.public_client) {
+                (Some(_), _) => "client_secret_basic",
+                (None, true) => "none",
+                (None, false) => "private_key_jwt",
+            };
             if args.output == Output::Json {
                 let printed = serde_json::json!({
                     "client_id": app.id,
-                    "client_secret": (!app.sign_in.public_client).then(|| plain.expose_secret()),
-                    "client_secret_expires_at": (!app.sign_in.public_client).then(|| secret.expires_at.rfc3339()),
+                    "client_secret": secret.as_ref().map(|(_, plain)| plain.expose_secret()),
+                    "client_secret_expires_at": secret.as_ref().map(|(s, _)| s.expires_at.rfc3339()),
+                    "token_endpoint_auth_method": auth_method,
                     "name": app.name,
                     "permissions": app.permissions.iter().map(|p| p.name()).collect::<Vec<_>>(),
                     "redirect_uris": app.sign_in.redirect_uris,
                     "public_client": app.sign_in.public_client,
                     "id_token_signed_response_alg": app.sign_in.id_token_alg.name(),
+                    "groups_claim": app.sign_in.groups_claim.name(),
                 });
                 println!("{printed:#}");
                 return Ok(());
@@ -164,11 +189,17 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
                 if app.permissions.is_empty() { "no API permissions".into() } else { app.permissions.display() };
             println!("Registered {} with {permissions}.", app.name);
             println!("Client id:     {}", app.id);
-            if app.sign_in.public_client {
-                println!("It is a public client: it signs people in with PKCE and no secret.");
-            } else {
-                println!("Client secret: {}", plain.expose_secret());
-                println!("The secret expires {} and is not shown again.", secret.expires_at.display());
+            match secret {
+                Some((secret, plain)) => {
+                    println!("Client secret: {}", plain.expose_secret());
+                    println!("The secret expires {} and is not shown again.", secret.expires_at.display());
+                }
+                None if app.sign_in.public_client => {
+                    println!("It is a public client: it signs people in with PKCE and no secret.")
+                }
+                None => {
+                    println!("It proves itself with JWTs signed by its own keys (private_key_jwt), never a secret.")
+                }
             }
             Ok(())
         }

@@ -20,8 +20,9 @@ async fn register(app: &TestApp, permissions: &[AppPermission]) -> (String, Stri
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
         ..AppInput::default()
     };
-    let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
-    (registered.id.to_string(), secret.expose_secret().to_string())
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.map(|(_, plain)| plain);
+    (registered.id.to_string(), secret.unwrap().expose_secret().to_string())
 }
 
 async fn token_response(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {

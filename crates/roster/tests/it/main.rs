@@ -15,6 +15,7 @@ mod mfa;
 mod my_groups;
 mod nodes;
 mod oidc;
+mod oidc_apache;
 mod oidc_client;
 mod operations;
 mod passwords;

@@ -47,8 +47,9 @@ async fn register_with(app: &TestApp, public: bool, alg: &str, admin_consent: bo
         },
         ..AppInput::default()
     };
-    let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
-    Registered { id: registered.id.to_string(), secret: (!public).then(|| secret.expose_secret().to_string()) }
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.map(|(_, plain)| plain);
+    Registered { id: registered.id.to_string(), secret: secret.map(|s| s.expose_secret().to_string()) }
 }
 
 fn challenge(verifier: &str) -> String {
@@ -164,6 +165,9 @@ async fn discovery_names_every_endpoint_under_the_public_url_and_the_keys_are_pu
     }
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(doc["request_parameter_supported"], false);
+    let url = format!("{}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration", app.base);
+    let for_tenant: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert_eq!(for_tenant, doc, "a tenant's path has the same document");
     let jwks: Value = reqwest::get(format!("{}/discovery/v2.0/keys", app.base)).await.unwrap().json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
@@ -560,4 +564,272 @@ async fn a_rotated_key_is_published_before_it_signs_and_an_immediate_rotation_si
     let (_, tokens) = redeem(&app, &client, &query_of(&location(&landed))["code"]).await;
     assert_eq!(header(tokens["id_token"].as_str().unwrap())["kid"], now[0].kid.as_str());
     verified_claims(&app, tokens["id_token"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_groups_claim_lists_nested_groups_by_name_or_by_id_as_the_application_chooses() {
+    let Some(app) = TestApp::start().await else { return };
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let actor = Actor::user(&admin, None, None);
+    let payroll = app.directory.create_group(&actor, new_group("Payroll")).await.unwrap();
+    let finance = app.directory.create_group(&actor, new_group("Finance")).await.unwrap();
+    app.directory.create_group(&actor, new_group("Unrelated")).await.unwrap();
+    app.directory.add_members(&actor, payroll.id, &[roster_domain::group::MemberId::User(ada.id)]).await.unwrap();
+    app.directory.add_members(&actor, finance.id, &[roster_domain::group::MemberId::Group(payroll.id)]).await.unwrap();
+    let input = AppInput {
+        name: "Wiki".into(),
+        sign_in: SignInInput {
+            redirect_uris: vec![CALLBACK.into()],
+            admin_consent: true,
+            groups_claim: "names".into(),
+            ..SignInInput::default()
+        },
+        ..AppInput::default()
+    };
+    let (registered, secret) = app.directory.register_app(&actor, &input).await.unwrap();
+    let secret = secret.map(|(_, plain)| plain);
+    let client = Registered { id: registered.id.to_string(), secret: secret.map(|s| s.expose_secret().to_string()) };
+
+    let s = app.client();
+    let landed = sign_in_through(&s, &authorize_path(&client, &[]), "ada@contoso.com").await;
+    let (status, tokens) = redeem(&app, &client, &query_of(&landed)["code"]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = verified_claims(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["groups"], serde_json::json!(["Finance", "Payroll"]));
+    let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["groups"], serde_json::json!(["Finance", "Payroll"]));
+
+    // The administrator switches the claim to ids on the application's page: the next refresh
+    // carries ids, which survive a rename.
+    let admin_session = app.signed_in("admin@contoso.com").await;
+    let csrf = admin_session.csrf().await;
+    let (_, page) = admin_session.page(&format!("/admin/apps/{}", client.id)).await;
+    assert!(page.contains("id=\"groups-claim-names\" name=\"groups_claim\" value=\"names\" checked"), "{page}");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("redirect_uris", CALLBACK),
+        ("client_type", "confidential"),
+        ("id_token_alg", "RS256"),
+        ("admin_consent", "on"),
+        ("groups_claim", "ids"),
+    ];
+    let r = admin_session.post(&format!("/admin/apps/{}/sign-in", client.id), &form).await;
+    assert_eq!(location(&r), format!("/admin/apps/{}?done=sign-in", client.id));
+    let (_, refreshed) = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    let claims = verified_claims(&app, refreshed["id_token"].as_str().unwrap()).await;
+    let mut ids = vec![finance.id.to_string(), payroll.id.to_string()];
+    ids.sort();
+    assert_eq!(claims["groups"], serde_json::json!(ids));
+    let (status, page) = admin_session
+        .submit(
+            &format!("/admin/apps/{}/sign-in", client.id),
+            &[("csrf", csrf.as_str()), ("redirect_uris", CALLBACK), ("groups_claim", "everything")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("everything is not a groups claim"), "{page}");
+}
+
+/// A P-256 key pair for an application, and its public half as a JWK.
+fn client_key() -> (aws_lc_rs::signature::EcdsaKeyPair, Value) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let point = pair.public_key().as_ref();
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256", "kid": "app-key-1", "use": "sig", "alg": "ES256",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    });
+    (pair, jwk)
+}
+
+/// A client assertion (RFC 7523) that `client_id` signs with `pair` for `aud`.
+fn assertion(pair: &aws_lc_rs::signature::EcdsaKeyPair, client_id: &str, aud: &str, jti: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let header =
+        URL_SAFE_NO_PAD.encode(serde_json::json!({ "alg": "ES256", "kid": "app-key-1", "typ": "JWT" }).to_string());
+    let claims =
+        serde_json::json!({ "iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": now + 300 });
+    let signed = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature = pair.sign(&aws_lc_rs::rand::SystemRandom::new(), signed.as_bytes()).unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+#[tokio::test]
+async fn a_client_proves_itself_with_a_signed_assertion_used_once_and_never_with_a_secret() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let (pair, jwk) = client_key();
+    let input = AppInput {
+        name: "Payroll".into(),
+        sign_in: SignInInput {
+            redirect_uris: vec![CALLBACK.into()],
+            admin_consent: true,
+            jwks: serde_json::json!({ "keys": [jwk] }).to_string(),
+            ..SignInInput::default()
+        },
+        ..AppInput::default()
+    };
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    assert!(secret.is_none(), "a client with keys gets no secret");
+    let client = Registered { id: registered.id.to_string(), secret: None };
+    let doc: Value =
+        reqwest::get(format!("{}/.well-known/openid-configuration", app.base)).await.unwrap().json().await.unwrap();
+    let token_url = doc["token_endpoint"].as_str().unwrap().to_string();
+    assert!(doc["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&"private_key_jwt".into()));
+
+    let s = app.client();
+    let landed = sign_in_through(&s, &authorize_path(&client, &[]), "ada@contoso.com").await;
+    let code = query_of(&landed)["code"].clone();
+    let post = |form: Vec<(&'static str, String)>| {
+        let url = token_url.clone();
+        async move {
+            let r = Client::new().post(url).form(&form).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let signed = assertion(&pair, &client.id, &token_url, "jti-1");
+    let redeem_with = |assertion: String| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.clone()),
+            ("redirect_uri", CALLBACK.to_string()),
+            ("code_verifier", VERIFIER.to_string()),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string()),
+            ("client_assertion", assertion),
+        ]
+    };
+
+    // Addressed elsewhere, or signed by another key: refused, saying why; the code is not spent.
+    let (status, body) =
+        post(redeem_with(assertion(&pair, &client.id, "https://elsewhere.example.com/token", "jti-0"))).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("aud"), "{body}");
+    let (stranger, _) = client_key();
+    let (status, body) = post(redeem_with(assertion(&stranger, &client.id, &token_url, "jti-x"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // The right assertion, without client_id (the assertion names the client): tokens.
+    let (status, tokens) = post(redeem_with(signed.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["id_token"].is_string());
+
+    // The same assertion again: refused, whatever it is for.
+    let refresh_with = |assertion: String| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap_or_default().to_string()),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string()),
+            ("client_assertion", assertion),
+            ("client_id", client.id.clone()),
+        ]
+    };
+    let (status, body) = post(refresh_with(signed)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("used already"), "{body}");
+    let (status, body) = post(refresh_with(assertion(&pair, &client.id, &app.base, "jti-2"))).await;
+    assert_eq!(status, StatusCode::OK, "the issuer is an audience too: {body}");
+
+    // A secret, even a made-up one, is no way in for this client.
+    let (status, body) = token(
+        &app,
+        &Registered { id: client.id.clone(), secret: Some("guess".into()) },
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("private_key_jwt"), "{body}");
+
+    // The key set is checked when registered: a private half is refused, naming the field.
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let admin_session = app.signed_in(admin.username.as_str()).await;
+    let csrf = admin_session.csrf().await;
+    let (_, page) = admin_session.page(&format!("/admin/apps/{}", client.id)).await;
+    assert!(page.contains("app-key-1"), "the registered keys are shown");
+    let mut private = jwk_with_private_half();
+    private["kid"] = "leaked".into();
+    let keys = serde_json::json!({ "keys": [private] }).to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("redirect_uris", CALLBACK),
+        ("client_type", "confidential"),
+        ("jwks", keys.as_str()),
+    ];
+    let (status, page) = admin_session.submit(&format!("/admin/apps/{}/sign-in", client.id), &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("holds a private key"), "{page}");
+}
+
+fn jwk_with_private_half() -> Value {
+    let (_, mut jwk) = client_key();
+    jwk["d"] = "c2VjcmV0".into();
+    jwk
+}
+
+/// The OpenID Foundation's Basic OP plan asks for these, each expecting a code back: parameters
+/// Roster does not act on are accepted and ignored, not refused.
+#[tokio::test]
+async fn the_basic_op_plans_other_requests_succeed_and_max_age_one_asks_again() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let client = register(&app, false, "RS256").await;
+    let s = app.client();
+    let first = sign_in_through(&s, &authorize_path(&client, &[]), "ada@contoso.com").await;
+    // client_secret_post: the secret in the form rather than by HTTP Basic.
+    let code = query_of(&first)["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", VERIFIER),
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_deref().unwrap()),
+    ];
+    let r = Client::new().post(format!("{}/oauth2/v2.0/token", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens: Value = r.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap().to_string();
+    let cases: [&[(&str, &str)]; 13] = [
+        &[("max_age", "10000")],
+        &[("display", "page")],
+        &[("display", "popup")],
+        &[("ui_locales", "se")],
+        &[("claims_locales", "se")],
+        &[("acr_values", "1 2")],
+        &[("unknown_parameter", "x")],
+        &[("nonce", "")],
+        &[("scope", "email openid profile")],
+        &[("scope", "openid profile email phone address")],
+        &[("claims", r#"{"userinfo":{"name":{"essential":true}}}"#)],
+        &[("login_hint", "ada@contoso.com")],
+        &[("prompt", "none"), ("id_token_hint", id_token.as_str())],
+    ];
+    for extra in cases {
+        let landed = location(&s.get(&authorize_path(&client, extra)).await);
+        assert!(landed.starts_with(CALLBACK) && query_of(&landed).contains_key("code"), "{extra:?}: {landed}");
+    }
+    // The authorization request by POST (OpenID Connect Core §3.1.2.1).
+    let path = authorize_path(&client, &[]);
+    let (_, query) = path.split_once('?').unwrap();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let form: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let landed = location(&s.post("/oauth2/v2.0/authorize", &form).await);
+    assert!(query_of(&landed).contains_key("code"), "{landed}");
+    // Userinfo with the token in the POST body.
+    let r = Client::new()
+        .post(format!("{}/oidc/userinfo", app.base))
+        .form(&[("access_token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // max_age=1, two seconds after the sign-in: the password again.
+    app.execute_sql("update sessions set created_at = created_at - 2000").await;
+    let r = s.get(&authorize_path(&client, &[("max_age", "1")])).await;
+    assert!(location(&r).starts_with("/signin?next="), "{}", location(&r));
+    let r = s.get(&authorize_path(&client, &[("max_age", "1"), ("prompt", "none")])).await;
+    assert_eq!(query_of(&location(&r))["error"], "login_required");
 }

@@ -42,7 +42,8 @@ async fn openid_client_signs_a_user_in_with_pkce_reads_userinfo_and_refreshes() 
         },
         ..AppInput::default()
     };
-    let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.map(|(_, plain)| plain);
 
     let node = std::env::var("ROSTER_NODE").unwrap_or_else(|_| "node".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-client/relying-party.mjs");
@@ -51,7 +52,7 @@ async fn openid_client_signs_a_user_in_with_pkce_reads_userinfo_and_refreshes() 
         .env("OPENID_CLIENT", &installed)
         .env("ISSUER", &app.base)
         .env("CLIENT_ID", registered.id.to_string())
-        .env("CLIENT_SECRET", secret.expose_secret())
+        .env("CLIENT_SECRET", secret.unwrap().expose_secret())
         .env("REDIRECT_URI", redirect)
         .env("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:8400/bye")
         .stdin(Stdio::piped())

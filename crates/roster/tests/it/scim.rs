@@ -15,13 +15,14 @@ pub(crate) async fn token(app: &TestApp, permissions: &[AppPermission]) -> Strin
         permissions: permissions.iter().map(|p| p.name().to_string()).collect(),
         ..AppInput::default()
     };
-    let (registered, _, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.map(|(_, plain)| plain);
     let r = Client::new()
         .post(format!("{}/oauth2/v2.0/token", app.base))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &registered.id.to_string()),
-            ("client_secret", secret.expose_secret()),
+            ("client_secret", secret.as_ref().unwrap().expose_secret()),
         ])
         .send()
         .await

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use roster_domain::apps::{App, AppPermissions, AppSecret, AppToken};
 use roster_domain::audit::AuditEntry;
+use roster_domain::oidc::assertion::ClientKeys;
 use roster_domain::oidc::client::SignInSettings;
 use roster_domain::store::AppStore;
 use roster_domain::{StoreError, Timestamp};
@@ -14,7 +15,7 @@ use super::{audit, Connection, Db, Row, Store};
 
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
     apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
-    apps.admin_consent, apps.post_logout_redirect_uris";
+    apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -32,21 +33,26 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
             redirect_uris: serde_json::from_str(&row.try_get::<String, _>("redirect_uris")?)
                 .map_err(StoreError::backend)?,
             public_client: get_flag(row, "public_client")?,
+            client_keys: match row.try_get::<Option<String>, _>("jwks")? {
+                Some(text) => Some(ClientKeys::parse(&text).map_err(StoreError::backend)?),
+                None => None,
+            },
             id_token_alg: row.try_get::<String, _>("id_token_alg")?.parse().map_err(StoreError::backend)?,
             home_page_url: row.try_get("home_page_url")?,
             assignment_required: get_flag(row, "assignment_required")?,
             admin_consent: get_flag(row, "admin_consent")?,
             post_logout_redirect_uris: serde_json::from_str(&row.try_get::<String, _>("post_logout_redirect_uris")?)
                 .map_err(StoreError::backend)?,
+            groups_claim: row.try_get::<String, _>("groups_claim")?.parse().map_err(StoreError::backend)?,
         },
     })
 }
 
 /// The columns an administrator changes, bound in this order by [`bind_settings`].
 const SETTINGS: &str = "name, permissions, redirect_uris, public_client, id_token_alg, home_page_url, \
-    assignment_required, admin_consent, post_logout_redirect_uris";
+    assignment_required, admin_consent, post_logout_redirect_uris, groups_claim, jwks";
 
-/// Binds an application's [`SETTINGS`] as parameters 1 to 9.
+/// Binds an application's [`SETTINGS`] as parameters 1 to 11.
 fn bind_settings<'q>(
     query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
     app: &'q App,
@@ -61,7 +67,9 @@ fn bind_settings<'q>(
         .bind(&app.sign_in.home_page_url)
         .bind(flag(app.sign_in.assignment_required))
         .bind(flag(app.sign_in.admin_consent))
-        .bind(json(&app.sign_in.post_logout_redirect_uris)?))
+        .bind(json(&app.sign_in.post_logout_redirect_uris)?)
+        .bind(app.sign_in.groups_claim.name())
+        .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json)))
 }
 
 fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
@@ -78,11 +86,11 @@ fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
 
 #[async_trait]
 impl AppStore for Store {
-    async fn insert_app(&self, app: &App, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {
+    async fn insert_app(&self, app: &App, secret: Option<&AppSecret>, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "insert into apps ({SETTINGS}, id, created_at, created_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
         bind_settings(sqlx::query(&sql), app)?
             .bind(app.id.to_string())
@@ -90,7 +98,9 @@ impl AppStore for Store {
             .bind(&app.created_by)
             .execute(&mut *tx)
             .await?;
-        insert_secret(&mut tx, secret).await?;
+        if let Some(secret) = secret {
+            insert_secret(&mut tx, secret).await?;
+        }
         audit::insert(&mut tx, entry).await?;
         Ok(tx.commit().await?)
     }
@@ -114,7 +124,7 @@ impl AppStore for Store {
         let mut tx = self.begin_write().await?;
         let assignments: Vec<String> =
             SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-        let sql = format!("update apps set {} where id = $10", assignments.join(", "));
+        let sql = format!("update apps set {} where id = $12", assignments.join(", "));
         let updated = bind_settings(sqlx::query(&sql), app)?.bind(app.id.to_string()).execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);

@@ -348,9 +348,23 @@ impl OidcStore for Store {
 
     async fn trim_user_tokens(&self, before: Timestamp) -> Result<u64, StoreError> {
         let mut removed = 0;
-        for sql in ["delete from oauth_codes where expires_at < $1", "delete from oauth_tokens where expires_at < $1"] {
-            removed += sqlx::query(sql).bind(before.millis()).execute(self.writer()).await?.rows_affected();
+        for table in ["oauth_codes", "oauth_tokens", "client_assertions"] {
+            let sql = format!("delete from {table} where expires_at < $1");
+            removed += sqlx::query(&sql).bind(before.millis()).execute(self.writer()).await?.rows_affected();
         }
         Ok(removed)
+    }
+
+    async fn use_client_assertion(&self, app_id: Uuid, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "insert into client_assertions (app_id, jti, expires_at) values ($1, $2, $3) \
+             on conflict (app_id, jti) do nothing",
+        )
+        .bind(app_id.to_string())
+        .bind(jti)
+        .bind(expires_at.millis())
+        .execute(self.writer())
+        .await?;
+        Ok(inserted.rows_affected() == 1)
     }
 }

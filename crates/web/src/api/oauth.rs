@@ -9,7 +9,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine as _;
-use roster_domain::directory::{GrantRefusal, TokenRefusal};
+use roster_domain::directory::{ClientProof, GrantRefusal, TokenRefusal};
+use roster_domain::oidc::assertion::{claimed_client, ASSERTION_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -28,6 +29,8 @@ pub struct TokenRequest {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<SecretString>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// The tenant-less address.
@@ -121,27 +124,30 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
 /// The grants of applications signing people in. A confidential client authenticates with a
 /// secret (Basic or in the form, not both); a public client sends only its client id.
 async fn user_grant(state: &AppState, headers: &HeaderMap, form: TokenRequest, grant: &str) -> Response {
-    let (client_id, secret) = match client_of(headers, form.client_id, form.client_secret) {
-        Ok(client) => client,
-        Err(ClientUnknown::TwoWays) => {
-            return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Authenticate the client one way only.")
-        }
-        Err(ClientUnknown::Unnamed) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id."),
+    let sent = Sent {
+        client_id: form.client_id,
+        secret: form.client_secret,
+        assertion_type: form.client_assertion_type,
+        assertion: form.client_assertion,
     };
-    let secret = secret.as_ref().map(|s| s.expose_secret());
+    let client = match client_of(headers, sent) {
+        Ok(client) => client,
+        Err(unknown) => return unknown.response(StatusCode::BAD_REQUEST),
+    };
+    let (client_id, proof) = (client.id.as_str(), client.proof());
     let issuer = state.config.public_url.as_str();
     let result = if grant == "authorization_code" {
         let Some(code) = form.code else {
             return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the authorization code as code.");
         };
         let (redirect_uri, verifier) = (form.redirect_uri.as_deref(), form.code_verifier.as_deref());
-        state.directory.redeem_code(&client_id, secret, &code, redirect_uri, verifier, issuer).await
+        state.directory.redeem_code(client_id, proof, &code, redirect_uri, verifier, issuer).await
     } else {
         let Some(refresh_token) = form.refresh_token else {
             return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the refresh_token.");
         };
         let scope = form.scope.as_deref();
-        state.directory.refresh_grant(&client_id, secret, refresh_token.expose_secret(), scope, issuer).await
+        state.directory.refresh_grant(client_id, proof, refresh_token.expose_secret(), scope, issuer).await
     };
     match result {
         Ok(tokens) => {
@@ -176,20 +182,20 @@ pub struct TokenQuestion {
     token: Option<SecretString>,
     client_id: Option<String>,
     client_secret: Option<SecretString>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// A revocation or introspection request, read: who asks, and about which token.
 struct Question {
-    client_id: String,
-    secret: Option<SecretString>,
+    client: Client,
     token: SecretString,
 }
 
 /// Why a revocation or introspection request could not be read.
 enum Unreadable {
     NotAForm,
-    /// The client authenticated no way, or two ways at once.
-    Unidentified,
+    Client(ClientUnknown),
     NoToken,
 }
 
@@ -197,43 +203,97 @@ impl Unreadable {
     fn response(self) -> Response {
         match self {
             Unreadable::NotAForm => refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the request as a form."),
-            Unreadable::Unidentified => refuse(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "Authenticate the client one way: HTTP Basic, or client_id (and client_secret) in the form.",
-            ),
+            Unreadable::Client(unknown) => unknown.response(StatusCode::UNAUTHORIZED),
             Unreadable::NoToken => refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send the token as token."),
         }
     }
 }
 
-/// Reads a revocation or introspection request; the client authenticates by Basic or in the form.
+/// Reads a revocation or introspection request.
 fn question(headers: &HeaderMap, form: Result<Form<TokenQuestion>, FormRejection>) -> Result<Question, Unreadable> {
     let Ok(Form(form)) = form else { return Err(Unreadable::NotAForm) };
-    let (client_id, secret) =
-        client_of(headers, form.client_id, form.client_secret).map_err(|_| Unreadable::Unidentified)?;
-    Ok(Question { client_id, secret, token: form.token.ok_or(Unreadable::NoToken)? })
+    let sent = Sent {
+        client_id: form.client_id,
+        secret: form.client_secret,
+        assertion_type: form.client_assertion_type,
+        assertion: form.client_assertion,
+    };
+    let client = client_of(headers, sent).map_err(Unreadable::Client)?;
+    Ok(Question { client, token: form.token.ok_or(Unreadable::NoToken)? })
+}
+
+/// What a request's form sent to identify its client.
+struct Sent {
+    client_id: Option<String>,
+    secret: Option<SecretString>,
+    assertion_type: Option<String>,
+    assertion: Option<String>,
+}
+
+/// The client a request authenticates as, and how.
+struct Client {
+    id: String,
+    secret: Option<SecretString>,
+    assertion: Option<String>,
+}
+
+impl Client {
+    fn proof(&self) -> ClientProof<'_> {
+        match (&self.secret, &self.assertion) {
+            (Some(secret), _) => ClientProof::Secret(secret.expose_secret()),
+            (None, Some(assertion)) => ClientProof::Assertion(assertion),
+            (None, None) => ClientProof::None,
+        }
+    }
 }
 
 /// Why a request names no client to authenticate.
 enum ClientUnknown {
-    /// A secret both by HTTP Basic and in the form.
+    /// More than one of HTTP Basic, a secret in the form and an assertion.
     TwoWays,
-    /// Neither HTTP Basic nor a `client_id` in the form.
+    /// Neither HTTP Basic nor a `client_id` in the form, nor an assertion naming one.
     Unnamed,
+    /// An assertion of a type other than a signed JWT.
+    AssertionType,
 }
 
-/// The client a request authenticates as, with its secret if it sent one: by HTTP Basic
-/// (RFC 6749 §2.3.1), or with `client_id` (and `client_secret`) in the form, never both.
-fn client_of(
-    headers: &HeaderMap,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-) -> Result<(String, Option<SecretString>), ClientUnknown> {
-    match basic_credentials(headers) {
-        Some(_) if client_secret.is_some() => Err(ClientUnknown::TwoWays),
-        Some((id, secret)) => Ok((id, Some(secret))),
-        None => client_id.map(|id| (id, client_secret)).ok_or(ClientUnknown::Unnamed),
+impl ClientUnknown {
+    fn response(self, status: StatusCode) -> Response {
+        let (error, why) = match self {
+            ClientUnknown::TwoWays => ("invalid_request", "Authenticate the client one way only."),
+            ClientUnknown::Unnamed => ("invalid_request", "Send client_id, or authenticate the client."),
+            ClientUnknown::AssertionType => (
+                "invalid_request",
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            ),
+        };
+        let error = if status == StatusCode::UNAUTHORIZED { "invalid_client" } else { error };
+        refuse(status, error, why)
+    }
+}
+
+/// The client a request authenticates as, with its proof: HTTP Basic (RFC 6749 §2.3.1),
+/// `client_id` and `client_secret` in the form, or a signed `client_assertion` (RFC 7523 §2.2,
+/// with `client_id` optional); one way only.
+fn client_of(headers: &HeaderMap, sent: Sent) -> Result<Client, ClientUnknown> {
+    let assertion = match (sent.assertion_type.as_deref(), sent.assertion) {
+        (None, None) => None,
+        (Some(ASSERTION_TYPE), Some(assertion)) => Some(assertion),
+        _ => return Err(ClientUnknown::AssertionType),
+    };
+    match (basic_credentials(headers), assertion) {
+        (Some(_), _) if sent.secret.is_some() => Err(ClientUnknown::TwoWays),
+        (Some(_), Some(_)) => Err(ClientUnknown::TwoWays),
+        (Some((id, secret)), None) => Ok(Client { id, secret: Some(secret), assertion: None }),
+        (None, Some(_)) if sent.secret.is_some() => Err(ClientUnknown::TwoWays),
+        (None, Some(assertion)) => {
+            let id = sent.client_id.or_else(|| claimed_client(&assertion)).ok_or(ClientUnknown::Unnamed)?;
+            Ok(Client { id, secret: None, assertion: Some(assertion) })
+        }
+        (None, None) => {
+            let id = sent.client_id.ok_or(ClientUnknown::Unnamed)?;
+            Ok(Client { id, secret: sent.secret, assertion: None })
+        }
     }
 }
 
@@ -249,6 +309,7 @@ fn grant_refusal(refusal: GrantRefusal) -> Response {
             "invalid_client",
             "Too many failed requests for this client id. Try again in a few minutes.",
         ),
+        GrantRefusal::BadAssertion(why) => refuse(StatusCode::UNAUTHORIZED, "invalid_client", &why),
         GrantRefusal::InvalidGrant(why) => refuse(StatusCode::BAD_REQUEST, "invalid_grant", &why),
         GrantRefusal::InvalidScope => refuse(
             StatusCode::BAD_REQUEST,
@@ -268,8 +329,9 @@ pub async fn revoke(
         Ok(q) => q,
         Err(why) => return why.response(),
     };
-    let secret = q.secret.as_ref().map(|s| s.expose_secret());
-    match state.directory.revoke_user_token(&q.client_id, secret, q.token.expose_secret()).await {
+    let issuer = state.config.public_url.as_str();
+    let token = q.token.expose_secret();
+    match state.directory.revoke_user_token(&q.client.id, q.client.proof(), token, issuer).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(refusal) => grant_refusal(refusal),
     }
@@ -285,9 +347,9 @@ pub async fn introspect(
         Ok(q) => q,
         Err(why) => return why.response(),
     };
-    let secret = q.secret.as_ref().map(|s| s.expose_secret());
     let issuer = state.config.public_url.as_str();
-    match state.directory.introspect(&q.client_id, secret, q.token.expose_secret(), issuer).await {
+    let token = q.token.expose_secret();
+    match state.directory.introspect(&q.client.id, q.client.proof(), token, issuer).await {
         Ok(Some(answer)) => Json(answer).into_response(),
         Ok(None) => Json(json!({ "active": false })).into_response(),
         Err(refusal) => grant_refusal(refusal),

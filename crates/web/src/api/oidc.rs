@@ -2,10 +2,11 @@
 //! claims an access token releases.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use roster_domain::directory::TOKEN_PATH;
 use roster_domain::oidc::grant::Scope;
 use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::Timestamp;
@@ -17,7 +18,6 @@ use crate::AppState;
 
 /// Where each endpoint lives under the public URL.
 pub const AUTHORIZE_PATH: &str = "/oauth2/v2.0/authorize";
-const TOKEN_PATH: &str = "/oauth2/v2.0/token";
 const USERINFO_PATH: &str = "/oidc/userinfo";
 const JWKS_PATH: &str = "/discovery/v2.0/keys";
 
@@ -41,6 +41,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "email",
         "phone_number",
         "address",
+        "groups",
     ];
     let body = json!({
         "issuer": base,
@@ -51,15 +52,19 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
         "revocation_endpoint": format!("{base}/oauth2/v2.0/revoke"),
         "introspection_endpoint": format!("{base}/oauth2/v2.0/introspect"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::name),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::name),
         "scopes_supported": Scope::ALL.map(Scope::name),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::name),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::name),
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": claims,
@@ -69,6 +74,12 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "authorization_response_iss_parameter_supported": true,
     });
     cached(Json(body).into_response())
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`, where Microsoft's libraries look for
+/// it when given a tenant; Roster serves one organisation, so every tenant has the same document.
+pub async fn tenant_discovery(state: State<AppState>, Path(_tenant): Path<String>) -> Response {
+    discovery(state).await
 }
 
 /// `GET /discovery/v2.0/keys`: the JSON Web Key Set, keys about to sign included.
@@ -117,7 +128,7 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Response {
     let Some(token) = token else {
         return refuse(StatusCode::UNAUTHORIZED, "invalid_request", "Send an access token.");
     };
-    match state.directory.userinfo(&token).await {
+    match state.directory.userinfo(&token, state.config.public_url.as_str()).await {
         Ok(Some(claims)) => {
             ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(claims)).into_response()
         }

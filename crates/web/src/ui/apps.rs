@@ -9,6 +9,7 @@ use axum_extra::extract::Form;
 use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SECRET_LIFETIMES_DAYS};
 use roster_domain::directory::{AppInput, SignInInput};
 use roster_domain::group::{MemberId, MemberRef};
+use roster_domain::oidc::client::GroupsClaim;
 use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::permission::Permission;
 use roster_domain::{DomainError, FieldError, RoleSet, Timestamp};
@@ -63,7 +64,10 @@ struct AppPage {
     redirect_uris: Field,
     post_logout_uris: Field,
     public_client: bool,
+    jwks: Field,
     algs: Vec<(&'static str, bool)>,
+    /// The `groups` claim's choices: value, label, whether chosen.
+    groups_claims: Vec<(&'static str, &'static str, bool)>,
     discovery_url: String,
     home_page: Field,
     assignment_required: bool,
@@ -198,7 +202,8 @@ pub async fn register(
         sign_in: SignInInput { redirect_uris: vec![form.redirect_uris.clone()], ..SignInInput::default() },
     };
     match state.directory.register_app(&me.0.actor, &input).await {
-        Ok((app, secret, plain)) => {
+        Ok((app, None)) => Ok(Redirect::to(&format!("/admin/apps/{}", app.id)).into_response()),
+        Ok((app, Some((secret, plain)))) => {
             let page = SecretPage {
                 layout: Layout::new(&me.0, "Application registered", Section::Apps),
                 expires: secret.expires_at.display(),
@@ -238,6 +243,8 @@ async fn saved_settings(state: &AppState, me: &Admin, id: Uuid) -> Result<SignIn
         home_page_url: app.sign_in.home_page_url.clone().unwrap_or_default(),
         assignment_required: app.sign_in.assignment_required.then(|| "on".into()),
         admin_consent: app.sign_in.admin_consent.then(|| "on".into()),
+        groups_claim: app.sign_in.groups_claim.name().into(),
+        jwks: app.sign_in.client_keys.as_ref().map(|k| k.as_json().to_string()).unwrap_or_default(),
     })
 }
 
@@ -253,6 +260,14 @@ async fn app_page_with(
     let (app, secrets) = state.directory.app(&me.0.actor, id).await?;
     let now = Timestamp::now();
     Ok(AppPage {
+        jwks: Field::text("jwks", "Public keys for signed assertions (JWKS)", &sign_in.jwks)
+            .kind("textarea")
+            .hint(
+                "For a confidential client that proves itself with a JWT signed by its own key (private_key_jwt) \
+                 instead of a client secret: paste its JSON Web Key Set of public keys (RSA, P-256 or Ed25519). \
+                 Leave empty to use client secrets.",
+            )
+            .with_errors(errors),
         home_page: Field::text("home_page_url", "Home page URL", &sign_in.home_page_url)
             .kind("url")
             .hint("Where My apps opens the application. Leave empty to keep it off My apps.")
@@ -278,6 +293,18 @@ async fn app_page_with(
         .with_errors(errors),
         public_client: sign_in.client_type == "public",
         algs: SigningAlg::ALL.iter().map(|a| (a.name(), a.name() == sign_in.id_token_alg)).collect(),
+        groups_claims: GroupsClaim::ALL
+            .iter()
+            .map(|g| {
+                let label = match g {
+                    GroupsClaim::Off => "None",
+                    GroupsClaim::Ids => "Group ids, which stay the same when a group is renamed",
+                    GroupsClaim::Names => "Group names, for applications that match on names",
+                };
+                let chosen = sign_in.groups_claim.parse::<GroupsClaim>().unwrap_or_default() == *g;
+                (g.name(), label, chosen)
+            })
+            .collect(),
         discovery_url: format!("{}/.well-known/openid-configuration", state.config.public_url),
         layout: Layout::new(&me.0, app.name.clone(), Section::Apps),
         secrets: secrets.iter().map(|s| SecretRow::of(s, now)).collect(),
@@ -343,6 +370,10 @@ pub struct SignInForm {
     home_page_url: String,
     assignment_required: Option<String>,
     admin_consent: Option<String>,
+    #[serde(default)]
+    groups_claim: String,
+    #[serde(default)]
+    jwks: String,
 }
 
 /// Saves how an application signs people in.
@@ -360,6 +391,8 @@ pub async fn save_sign_in(
         home_page_url: form.home_page_url.clone(),
         assignment_required: form.assignment_required.is_some(),
         admin_consent: form.admin_consent.is_some(),
+        groups_claim: form.groups_claim.clone(),
+        jwks: form.jwks.clone(),
     };
     match state.directory.set_app_sign_in(&me.0.actor, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=sign-in")).into_response()),

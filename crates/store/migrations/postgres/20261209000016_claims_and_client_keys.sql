@@ -1,0 +1,15 @@
+-- What an application's `groups` claim carries: none, the groups' ids, or their names.
+alter table apps add column groups_claim text not null default 'none';
+-- The public keys of an application that authenticates with signed assertions
+-- (private_key_jwt), as a JSON Web Key Set; null for one that uses client secrets.
+alter table apps add column jwks text;
+
+-- The client assertions applications used, each kept until it expires so that none is used
+-- twice.
+create table client_assertions (
+    app_id text collate "C" not null references apps (id) on delete cascade,
+    jti text collate "C" not null,
+    expires_at bigint not null,
+    primary key (app_id, jti)
+);
+create index client_assertions_by_expiry on client_assertions (expires_at);
