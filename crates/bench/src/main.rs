@@ -29,6 +29,7 @@ use tokio::process::{Child, Command};
 mod api;
 mod groups;
 mod import;
+mod oidc;
 
 /// Options of the benchmark.
 #[derive(Parser, Debug)]
@@ -77,6 +78,14 @@ struct Args {
     /// over SCIM, nested five levels deep, and a user in 1,000 groups.
     #[arg(long)]
     groups: bool,
+    /// Instead of the admin center's scenarios, measure the OpenID Connect provider: ID token
+    /// signing, whole sign-ins with --clients clients, and refresh-token and client-credentials
+    /// grants driven by wrk (which must be installed: apt-get install wrk).
+    #[arg(long)]
+    oidc: bool,
+    /// How long each --oidc scenario runs, in seconds.
+    #[arg(long, default_value_t = 20)]
+    oidc_seconds: u64,
 }
 
 const ADMIN: &str = "bench.admin@contoso.com";
@@ -601,6 +610,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.groups {
         return groups::run(&bin, &target).await;
+    }
+    if args.oidc {
+        return oidc::run(&bin, &target, args.clients, args.oidc_seconds).await;
     }
     // One after the other, so that each node finds the schema in place rather than racing to
     // apply it.

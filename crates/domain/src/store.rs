@@ -525,6 +525,15 @@ pub trait AppStore: Send + Sync {
     async fn trim_app_tokens(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// A user token as the store holds it, with its user.
+#[derive(Debug, Clone)]
+pub struct FoundToken {
+    pub token: UserToken,
+    /// When a refresh token was exchanged; `None` while it is unused.
+    pub used_at: Option<Timestamp>,
+    pub user: User,
+}
+
 /// Signing in to applications: the keys that sign ID tokens, authorization codes and the
 /// access and refresh tokens they become.
 #[async_trait]
@@ -549,8 +558,8 @@ pub trait OidcStore: Send + Sync {
     /// Stores access and refresh tokens.
     async fn insert_user_tokens(&self, tokens: &[&UserToken]) -> Result<(), StoreError>;
 
-    /// A token by hash, with when it was used if it is a refresh token already exchanged.
-    async fn get_user_token(&self, hash: &str) -> Result<Option<(UserToken, Option<Timestamp>)>, StoreError>;
+    /// A token by hash, with its user (read in the same query: every token request needs both).
+    async fn get_user_token(&self, hash: &str) -> Result<Option<FoundToken>, StoreError>;
 
     /// Marks the refresh token `hash` used at `now` and stores its successors, in one
     /// transaction; `false` (and nothing stored) if it was used already.

@@ -37,7 +37,7 @@ pub mod testing;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, rows, users};
+use sql::{apps, audit, oidc, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 pub(crate) use crate::dialect::POSTGRES as DIALECT;

@@ -22,7 +22,7 @@ mod stored_user;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{audit, rows, users};
+use sql::{apps, audit, oidc, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 pub(crate) use crate::dialect::SQLITE as DIALECT;
@@ -91,6 +91,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     saves: tokio::sync::mpsc::Sender<group_commit::SaveJob>,
     inserts: tokio::sync::mpsc::Sender<group_commit::InsertJob>,
+    rotations: tokio::sync::mpsc::Sender<group_commit::RotateJob>,
+    app_tokens: tokio::sync::mpsc::Sender<group_commit::AppTokenJob>,
     /// Shared by every clone of the store; its checkpoints stop with the last of them.
     checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
 }
@@ -178,8 +180,10 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone().read_only(true)).await?;
         let saves = group_commit::spawn(writer.clone());
         let inserts = group_commit::spawn(writer.clone());
+        let rotations = group_commit::spawn(writer.clone());
+        let app_tokens = group_commit::spawn(writer.clone());
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(options).await);
-        Ok(SqliteStore { writer, readers, saves, inserts, checkpoints })
+        Ok(SqliteStore { writer, readers, saves, inserts, rotations, app_tokens, checkpoints })
     }
 
     /// Closes both pools and the checkpoints' connection, waiting for running statements. What

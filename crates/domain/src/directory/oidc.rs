@@ -21,6 +21,7 @@ use crate::oidc::{id_token_claims, user_claims, ReleasedGroups, GROUPS_CLAIM_LIM
 use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::session::{hash_token, Session};
+use crate::store::FoundToken;
 use crate::user::User;
 
 /// How long a node trusts its copy of the signing keys before reading them again, so that a
@@ -346,7 +347,7 @@ impl Directory {
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be refreshed: {e}"));
         let hash = hash_token(refresh_token);
         let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
-        let Some((token, used_at)) = found.filter(|(t, _)| t.refresh) else {
+        let Some(FoundToken { token, used_at, user }) = found.filter(|f| f.token.refresh) else {
             return Err(invalid("The refresh token is not known, or was revoked."));
         };
         if token.grant.app_id != app.id {
@@ -369,7 +370,9 @@ impl Directory {
             }
             None => token.grant.scopes,
         };
-        let user = self.grant_user(&token.grant).await?;
+        if !user.enabled || user.deleted_at.is_some() {
+            return Err(invalid("The user may no longer sign in."));
+        }
         let allowed = self.may_use(&app, &user).await.map_err(internal)?;
         if !allowed {
             return Err(invalid("The user is no longer assigned to this application."));
@@ -463,16 +466,12 @@ impl Directory {
     /// The claims userinfo returns for an access token; `None` when the token is unknown,
     /// expired, or its user may no longer sign in.
     pub async fn userinfo(&self, access_token: &str, issuer: &str) -> Result<Option<Map<String, Value>>, DomainError> {
-        let Some((token, _)) = self.store.get_user_token(&hash_token(access_token)).await? else {
+        let Some(FoundToken { token, user, .. }) = self.store.get_user_token(&hash_token(access_token)).await? else {
             return Ok(None);
         };
-        if token.refresh || token.expires_at <= Timestamp::now() {
+        if token.refresh || token.expires_at <= Timestamp::now() || !user.enabled || user.deleted_at.is_some() {
             return Ok(None);
         }
-        let user = self.store.get_user(token.grant.user_id).await?;
-        let Some(user) = user.filter(|u| u.enabled && u.deleted_at.is_none()) else {
-            return Ok(None);
-        };
         let groups = match self.store.get_app(token.grant.app_id).await? {
             Some(app) => self.released_groups(&app, &user, issuer).await?,
             None => return Ok(None),
@@ -494,11 +493,11 @@ impl Directory {
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be revoked: {e}"));
         let hash = hash_token(token);
         let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
-        match found {
-            Some((token, _)) if token.grant.app_id == app.id && token.refresh => {
+        match found.map(|f| f.token) {
+            Some(token) if token.grant.app_id == app.id && token.refresh => {
                 self.revoke_chain(token.chain, &format!("revoked by {}", app.name)).await.map_err(internal)
             }
-            Some((token, _)) if token.grant.app_id == app.id => {
+            Some(token) if token.grant.app_id == app.id => {
                 self.store.delete_user_token(&hash).await.map_err(|e| internal(e.into())).map(|_| ())
             }
             _ => Ok(()),
@@ -520,16 +519,12 @@ impl Directory {
         }
         self.token_client(client_id, proof, issuer).await?;
         let internal = |e: crate::error::StoreError| GrantRefusal::InvalidGrant(e.to_string());
-        let Some((token, used_at)) = self.store.get_user_token(&hash_token(token)).await.map_err(internal)? else {
+        let Some(FoundToken { token, used_at, user }) =
+            self.store.get_user_token(&hash_token(token)).await.map_err(internal)?
+        else {
             return Ok(None);
         };
-        if used_at.is_some() || token.expires_at <= Timestamp::now() {
-            return Ok(None);
-        }
-        let Some(user) = self.store.get_user(token.grant.user_id).await.map_err(internal)? else {
-            return Ok(None);
-        };
-        if !user.enabled || user.deleted_at.is_some() {
+        if used_at.is_some() || token.expires_at <= Timestamp::now() || !user.enabled || user.deleted_at.is_some() {
             return Ok(None);
         }
         let mut answer = Map::new();

@@ -1,10 +1,15 @@
 //! What PostgreSQL does its own way with users: a save or a new user is a transaction of its
 //! own, and a bulk load leaves the planner statistics of what it loaded.
 
+use roster_domain::apps::AppToken;
 use roster_domain::audit::AuditEntry;
+use roster_domain::oidc::grant::UserToken;
 use roster_domain::user::User;
 use roster_domain::StoreError;
 
+use crate::postgres::apps;
+use crate::postgres::oidc::{token_rows, Rotation, TOKEN_COLUMNS};
+use crate::postgres::rows::Params;
 use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::postgres::{audit, PostgresStore};
 
@@ -24,6 +29,32 @@ impl PostgresStore {
         update_row(&mut tx, save.before, save.after).await?;
         write_rest(&mut tx, &[save]).await?;
         Ok(tx.commit().await?)
+    }
+
+    /// Stores an access token in a statement of its own.
+    pub(crate) async fn commit_app_token(&self, token: AppToken) -> Result<(), StoreError> {
+        let mut conn = self.writer().acquire().await?;
+        apps::insert_app_tokens(&mut conn, &[&token]).await
+    }
+
+    /// Rotates a refresh token in one statement, a round trip rather than a transaction's
+    /// four: data-modifying `with` clauses are PostgreSQL's own. Concurrent rotations share
+    /// flushes through PostgreSQL's own group commit.
+    pub(crate) async fn commit_rotation(&self, rotation: Rotation) -> Result<bool, StoreError> {
+        let mut params = Params::default();
+        let now = params.push(rotation.now.millis())?;
+        let hash = params.push(rotation.hash)?;
+        let next: Vec<&UserToken> = rotation.next.iter().collect();
+        let rows = token_rows(&mut params, &next)?;
+        let sql = format!(
+            "with used as (update oauth_tokens set used_at = {now} \
+                 where hash = {hash} and refresh = 1 and used_at is null returning hash), \
+             added as (insert into oauth_tokens ({TOKEN_COLUMNS}) \
+                 select * from (values {rows}) as next ({TOKEN_COLUMNS}) where exists (select 1 from used)) \
+             select count(*) from used"
+        );
+        let used: i64 = sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_one(self.writer()).await?;
+        Ok(used == 1)
     }
 
     /// Into an empty directory, one transaction for the whole load; otherwise one per batch.

@@ -10,8 +10,8 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 use uuid::Uuid;
 
-use super::rows::{flag, get_flag};
-use super::{audit, Connection, Db, Row, Store};
+use super::rows::{flag, get_flag, Params};
+use super::{audit, Connection, Db, Row, Store, DIALECT};
 
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
     apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
@@ -70,6 +70,29 @@ fn bind_settings<'q>(
         .bind(json(&app.sign_in.post_logout_redirect_uris)?)
         .bind(app.sign_in.groups_claim.name())
         .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json)))
+}
+
+/// Access tokens per insert statement: four parameters each.
+const APP_TOKENS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 4);
+
+/// Stores access tokens in the caller's transaction.
+pub(crate) async fn insert_app_tokens(conn: &mut Connection, tokens: &[&AppToken]) -> Result<(), StoreError> {
+    for chunk in tokens.chunks(APP_TOKENS_PER_INSERT) {
+        let mut params = Params::default();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for t in chunk {
+            let row = [
+                params.push(t.hash.clone())?,
+                params.push(t.app_id.to_string())?,
+                params.push(t.secret_id.to_string())?,
+                params.push(t.expires_at.millis())?,
+            ];
+            rows.push(format!("({})", row.join(", ")));
+        }
+        let sql = format!("insert into app_tokens (hash, app_id, secret_id, expires_at) values {}", rows.join(", "));
+        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn secret_from_row(row: &Row) -> Result<AppSecret, StoreError> {
@@ -178,14 +201,7 @@ impl AppStore for Store {
     }
 
     async fn insert_app_token(&self, token: &AppToken) -> Result<(), StoreError> {
-        sqlx::query("insert into app_tokens (hash, app_id, secret_id, expires_at) values ($1, $2, $3, $4)")
-            .bind(&token.hash)
-            .bind(token.app_id.to_string())
-            .bind(token.secret_id.to_string())
-            .bind(token.expires_at.millis())
-            .execute(self.writer())
-            .await?;
-        Ok(())
+        self.commit_app_token(token.clone()).await
     }
 
     async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError> {

@@ -5,20 +5,20 @@ use roster_domain::audit::AuditEntry;
 use roster_domain::group::{GroupId, MemberId};
 use roster_domain::oidc::grant::{AppGrant, AuthCode, AuthMethods, Grant, Scopes, UserToken};
 use roster_domain::oidc::keys::StoredKey;
-use roster_domain::store::OidcStore;
+use roster_domain::store::{FoundToken, OidcStore};
 use roster_domain::user::UserId;
 use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 use uuid::Uuid;
 
-use super::rows::{flag, get_flag, parse_id, Params};
+use super::rows::{flag, get_flag, parse_id, user_from_row, Params, USER_COLUMNS};
 use super::{audit, Connection, Row, Store, DIALECT};
 
 /// Tokens per insert statement: ten parameters each.
 const TOKENS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 10);
 
 const GRANT_COLUMNS: &str = "app_id, user_id, scopes, auth_time, amr";
-const TOKEN_COLUMNS: &str = "hash, chain, refresh, app_id, user_id, scopes, auth_time, amr, expires_at";
+pub(crate) const TOKEN_COLUMNS: &str = "hash, chain, refresh, app_id, user_id, scopes, auth_time, amr, expires_at";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -69,25 +69,39 @@ fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
     })
 }
 
-async fn insert_tokens(conn: &mut Connection, tokens: &[&UserToken]) -> Result<(), StoreError> {
+/// A refresh token's successors, to be stored as it is marked used.
+pub(crate) struct Rotation {
+    pub hash: String,
+    pub now: Timestamp,
+    pub next: Vec<UserToken>,
+}
+
+/// The rows of `tokens` for an insert of [`TOKEN_COLUMNS`], as `(…), (…)`, their values added
+/// to `params`.
+pub(crate) fn token_rows(params: &mut Params, tokens: &[&UserToken]) -> Result<String, StoreError> {
+    let mut rows = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        let row = [
+            params.push(t.hash.clone())?,
+            params.push(t.chain.to_string())?,
+            params.push(flag(t.refresh))?,
+            params.push(t.grant.app_id.to_string())?,
+            params.push(t.grant.user_id.to_string())?,
+            params.push(t.grant.scopes.bits())?,
+            params.push(t.grant.auth_time.millis())?,
+            params.push(t.grant.amr.stored())?,
+            params.push(t.expires_at.millis())?,
+        ];
+        rows.push(format!("({})", row.join(", ")));
+    }
+    Ok(rows.join(", "))
+}
+
+pub(crate) async fn insert_tokens(conn: &mut Connection, tokens: &[&UserToken]) -> Result<(), StoreError> {
     for chunk in tokens.chunks(TOKENS_PER_INSERT) {
         let mut params = Params::default();
-        let mut rows = Vec::with_capacity(chunk.len());
-        for t in chunk {
-            let row = [
-                params.push(t.hash.clone())?,
-                params.push(t.chain.to_string())?,
-                params.push(flag(t.refresh))?,
-                params.push(t.grant.app_id.to_string())?,
-                params.push(t.grant.user_id.to_string())?,
-                params.push(t.grant.scopes.bits())?,
-                params.push(t.grant.auth_time.millis())?,
-                params.push(t.grant.amr.stored())?,
-                params.push(t.expires_at.millis())?,
-            ];
-            rows.push(format!("({})", row.join(", ")));
-        }
-        let sql = format!("insert into oauth_tokens ({TOKEN_COLUMNS}) values {}", rows.join(", "));
+        let rows = token_rows(&mut params, chunk)?;
+        let sql = format!("insert into oauth_tokens ({TOKEN_COLUMNS}) values {rows}");
         sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
     }
     Ok(())
@@ -177,28 +191,29 @@ impl OidcStore for Store {
         Ok(tx.commit().await?)
     }
 
-    async fn get_user_token(&self, hash: &str) -> Result<Option<(UserToken, Option<Timestamp>)>, StoreError> {
-        let row = sqlx::query(&format!("select {TOKEN_COLUMNS}, used_at from oauth_tokens where hash = $1"))
-            .bind(hash)
-            .fetch_optional(self.reader())
-            .await?;
-        row.map(|row| Ok((token_from_row(&row)?, row.try_get::<Option<i64>, _>("used_at")?.map(Timestamp)))).transpose()
+    async fn get_user_token(&self, hash: &str) -> Result<Option<FoundToken>, StoreError> {
+        let qualified = |table: &str, columns: &str| {
+            columns.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+        };
+        let sql = format!(
+            "select {}, t.used_at, {} from oauth_tokens t join users u on u.id = t.user_id where t.hash = $1",
+            qualified("t", TOKEN_COLUMNS),
+            qualified("u", USER_COLUMNS)
+        );
+        let row = sqlx::query(&sql).bind(hash).fetch_optional(self.reader()).await?;
+        row.map(|row| {
+            Ok(FoundToken {
+                token: token_from_row(&row)?,
+                used_at: row.try_get::<Option<i64>, _>("used_at")?.map(Timestamp),
+                user: user_from_row(&row)?,
+            })
+        })
+        .transpose()
     }
 
     async fn rotate_refresh_token(&self, hash: &str, now: Timestamp, next: &[&UserToken]) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let used =
-            sqlx::query("update oauth_tokens set used_at = $1 where hash = $2 and refresh = 1 and used_at is null")
-                .bind(now.millis())
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
-        if used.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_tokens(&mut tx, next).await?;
-        tx.commit().await?;
-        Ok(true)
+        let next = next.iter().map(|t| (*t).clone()).collect();
+        self.commit_rotation(Rotation { hash: hash.to_string(), now, next }).await
     }
 
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError> {
@@ -366,5 +381,85 @@ impl OidcStore for Store {
         .execute(self.writer())
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use roster_domain::apps::{App, AppPermissions};
+    use roster_domain::audit::AuditAction;
+    use roster_domain::oidc::client::SignInSettings;
+    use roster_domain::oidc::grant::IssuedTokens;
+    use roster_domain::store::{AppStore, ImportStore};
+
+    use super::super::fixtures::{audit, user};
+    use super::super::test_store;
+    use super::*;
+
+    #[tokio::test]
+    async fn of_concurrent_rotations_of_one_refresh_token_exactly_one_wins_and_others_all_do() {
+        let Some((_db, store)) = test_store().await else { return };
+        let owner = user(1);
+        store
+            .insert_users_bulk(&mut std::iter::once(vec![owner.clone()]), &audit(AuditAction::UserCreated))
+            .await
+            .unwrap();
+        let app = App {
+            id: Uuid::new_v4(),
+            name: "Wiki".into(),
+            permissions: AppPermissions::default(),
+            created_at: Timestamp(0),
+            created_by: "test".into(),
+            sign_in: SignInSettings::default(),
+        };
+        store.insert_app(&app, None, &audit(AuditAction::AppChanged)).await.unwrap();
+        let grant = Grant {
+            app_id: app.id,
+            user_id: owner.id,
+            scopes: Scopes::parse("openid offline_access"),
+            auth_time: Timestamp(0),
+            amr: AuthMethods::from_stored("pwd"),
+        };
+        let now = Timestamp::now();
+        let chains: Vec<IssuedTokens> =
+            (0..10).map(|_| IssuedTokens::issue(&grant, grant.scopes, Uuid::new_v4(), now)).collect();
+        for chain in &chains {
+            store.insert_user_tokens(&chain.rows()).await.unwrap();
+        }
+        let refresh_hash = |issued: &IssuedTokens| issued.refresh.as_ref().unwrap().0.hash.clone();
+
+        // Eight rotations of the first chain's token at once (a replay racing its first use),
+        // and one of each other chain's.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (store, old) = (store.clone(), refresh_hash(&chains[0]));
+            let next = IssuedTokens::issue(&grant, grant.scopes, chains[0].access.chain, now);
+            tasks.push(tokio::spawn(async move {
+                let won = store.rotate_refresh_token(&old, now, &next.rows()).await.unwrap();
+                (i, won, refresh_hash(&next))
+            }));
+        }
+        for chain in &chains[1..] {
+            let (store, old) = (store.clone(), refresh_hash(chain));
+            let next = IssuedTokens::issue(&grant, grant.scopes, chain.access.chain, now);
+            tasks.push(tokio::spawn(async move {
+                let won = store.rotate_refresh_token(&old, now, &next.rows()).await.unwrap();
+                (100, won, refresh_hash(&next))
+            }));
+        }
+        let mut racing_winners = 0;
+        for task in tasks {
+            let (i, won, successor) = task.await.unwrap();
+            let stored = store.get_user_token(&successor).await.unwrap();
+            assert_eq!(stored.is_some(), won, "a rotation stores its successors exactly when it wins");
+            match i {
+                100 => assert!(won, "rotations of different tokens never refuse each other"),
+                _ => racing_winners += usize::from(won),
+            }
+        }
+        assert_eq!(racing_winners, 1);
+        let old = store.get_user_token(&refresh_hash(&chains[0])).await.unwrap().unwrap();
+        assert!(old.used_at.is_some());
+        assert_eq!(old.user.id, owner.id, "the token comes with its user");
     }
 }

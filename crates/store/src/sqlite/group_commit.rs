@@ -7,18 +7,27 @@
 //! messages) is then written in a few statements for the whole batch. Any other failure rolls the whole batch back, and its saves are then
 //! retried one transaction each, so one bad save cannot fail its neighbours. Every caller hears
 //! its own result only after its transaction is durably committed. New users go the same way:
-//! an insert refused for a taken username writes nothing and fails alone.
+//! an insert refused for a taken username writes nothing and fails alone. So do refresh-token
+//! rotations, which the token endpoint makes at thousands a second: a rotation whose token was
+//! used already writes nothing and is refused alone. Access tokens of the client-credentials
+//! grant, also made at thousands a second, share commits too.
 
 use std::future::Future;
 
+use roster_domain::apps::AppToken;
 use roster_domain::audit::AuditEntry;
+use roster_domain::oidc::grant::UserToken;
 use roster_domain::outbox::Message;
 use roster_domain::user::User;
 use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::sqlite::apps::insert_app_tokens;
+use crate::sqlite::oidc::{insert_tokens, Rotation};
+use crate::sqlite::rows::Params;
 use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted, NewUser};
+use crate::sqlite::DIALECT;
 use crate::sqlite::{audit, SqliteStore};
 
 /// The most saves one transaction takes.
@@ -38,6 +47,18 @@ pub(crate) struct InsertJob {
     pub user: User,
     pub password_hash: Option<String>,
     pub audit: AuditEntry,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// One refresh-token rotation waiting for a commit.
+pub(crate) struct RotateJob {
+    pub rotation: Rotation,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// One access token waiting for a commit.
+pub(crate) struct AppTokenJob {
+    pub token: AppToken,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -73,6 +94,34 @@ impl Job for InsertJob {
         jobs: &[Self],
     ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send {
         commit_inserts(writer, jobs)
+    }
+
+    fn reply(self, result: Result<(), StoreError>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Job for RotateJob {
+    fn commit(
+        writer: &SqlitePool,
+        jobs: &[Self],
+    ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send {
+        commit_rotations(writer, jobs)
+    }
+
+    fn reply(self, result: Result<(), StoreError>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Job for AppTokenJob {
+    async fn commit(writer: &SqlitePool, jobs: &[Self]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut conn = writer.acquire().await?;
+        let mut tx = conn.begin_with("begin immediate").await?;
+        let tokens: Vec<&AppToken> = jobs.iter().map(|j| &j.token).collect();
+        insert_app_tokens(&mut tx, &tokens).await?;
+        tx.commit().await?;
+        Ok(jobs.iter().map(|_| Ok(())).collect())
     }
 
     fn reply(self, result: Result<(), StoreError>) {
@@ -162,7 +211,70 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
     Ok(results)
 }
 
+/// Hashes per statement that marks refresh tokens used: one parameter each, and the time.
+const HASHES_PER_UPDATE: usize = DIALECT.rows_per_statement(500, 1);
+
+/// Rotates each of `rotations` whose refresh token is still unused, in the caller's
+/// transaction: marks the old tokens used and stores the successors of those it marked.
+/// Returns, for each rotation, whether it happened.
+async fn rotate(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotation]) -> Result<Vec<bool>, StoreError> {
+    let mut marked = std::collections::HashSet::new();
+    for chunk in rotations.chunks(HASHES_PER_UPDATE) {
+        let mut params = Params::default();
+        let now = params.push(chunk[0].now.millis())?;
+        let hashes = chunk.iter().map(|r| params.push(r.hash.clone())).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!(
+            "update oauth_tokens set used_at = {now} where refresh = 1 and used_at is null and hash in ({}) \
+             returning hash",
+            hashes.join(", ")
+        );
+        let rows: Vec<String> = sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_all(&mut *conn).await?;
+        marked.extend(rows);
+    }
+    // The same token twice in one batch (a replay racing the first use): only the first wins.
+    let done: Vec<bool> = rotations.iter().map(|r| marked.remove(&r.hash)).collect();
+    let next: Vec<&UserToken> =
+        rotations.iter().zip(&done).filter(|(_, done)| **done).flat_map(|(r, _)| &r.next).collect();
+    insert_tokens(conn, &next).await?;
+    Ok(done)
+}
+
+/// Rotations whose token was used already are refused as not found.
+async fn commit_rotations(writer: &SqlitePool, jobs: &[RotateJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut conn = writer.acquire().await?;
+    let mut tx = conn.begin_with("begin immediate").await?;
+    let rotations: Vec<&Rotation> = jobs.iter().map(|j| &j.rotation).collect();
+    let done = rotate(&mut tx, &rotations).await?;
+    tx.commit().await?;
+    Ok(done.into_iter().map(|done| if done { Ok(()) } else { Err(StoreError::NotFound) }).collect())
+}
+
 impl SqliteStore {
+    /// Rotates a refresh token in the next shared commit, and answers once it is durable:
+    /// `false` if the token was used already.
+    pub(crate) async fn commit_rotation(&self, rotation: Rotation) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.rotations
+            .send(RotateJob { rotation, reply })
+            .await
+            .map_err(|_| StoreError::backend("the committer has stopped"))?;
+        match answer.await.map_err(|_| StoreError::backend("the committer dropped a rotation"))? {
+            Ok(()) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores an access token in the next shared commit, and answers once it is durable.
+    pub(crate) async fn commit_app_token(&self, token: AppToken) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.app_tokens
+            .send(AppTokenJob { token, reply })
+            .await
+            .map_err(|_| StoreError::backend("the committer has stopped"))?;
+        answer.await.map_err(|_| StoreError::backend("the committer dropped an access token"))?
+    }
+
     /// Adds a user in the next shared commit, and answers once it is durable.
     pub(crate) async fn commit_new_user(&self, new: NewUser<'_>) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
