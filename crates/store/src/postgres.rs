@@ -28,6 +28,7 @@ use sqlx::Executor;
 
 mod catalog;
 mod commit;
+use commit::insert_audit_rows;
 #[cfg(test)]
 mod listing_tests;
 #[cfg(any(test, feature = "testing"))]

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use roster_domain::audit::AuditEntry;
 use roster_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -20,9 +21,40 @@ mod stored_user;
 
 #[path = "sql/sql.rs"]
 mod sql;
+use rows::Params;
 #[cfg(test)]
 use sql::fixtures;
 use sql::{apps, audit, oidc, rows, users};
+
+/// Audit records per insert statement.
+const AUDIT_ROWS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 10);
+
+/// Audit records as SQLite takes many rows best: statements of a hundred rows of values.
+async fn insert_audit_rows(conn: &mut Connection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
+    for chunk in entries.chunks(AUDIT_ROWS_PER_INSERT) {
+        let mut params = Params::default();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for entry in chunk {
+            let changes = serde_json::to_string(&entry.changes).map_err(StoreError::backend)?;
+            let row = [
+                params.push(entry.at.millis())?,
+                params.push(entry.actor_id.map(|id| id.to_string()))?,
+                params.push(entry.actor_name.clone())?,
+                params.push(entry.target_id.map(|id| id.to_string()))?,
+                params.push(entry.target_name.clone())?,
+                params.push(entry.group_id.map(|id| id.to_string()))?,
+                params.push(entry.action.code())?,
+                params.push(changes)?,
+                params.push(entry.client_ip.clone())?,
+                params.push(entry.request_id.clone())?,
+            ];
+            rows.push(format!("({})", row.join(", ")));
+        }
+        let sql = format!("insert into audit_log ({}) values {}", audit::INSERT_COLUMNS, rows.join(", "));
+        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 /// The names the shared SQL in `sql/` is compiled with here.
 pub(crate) use crate::dialect::SQLITE as DIALECT;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, TwilioConfig};
 use roster_domain::mfa::{self, MfaPolicy};
 use roster_domain::{Actor, ContactInput, Role};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -621,4 +622,99 @@ async fn group_policy_flow(c: Client, base: String, directory: roster_domain::Di
     let mail = inbox.wait_for(3).await.pop().unwrap();
     assert_eq!(mail.to, ["alex.home@fabrikam.com"]);
     assert!(mail.text().contains("is:"), "a code: {}", mail.text());
+}
+
+/// Signs in with the password and, at "Keep your account secure", sets up an authenticator
+/// app with the key the page shows, as a person with a new phone would.
+async fn sign_in_with_new_authenticator(c: &Client, base: &str, username: &str) {
+    password_only(c, base, username).await;
+    assert!(text(c).await.contains("Keep your account secure"));
+    let key = c.find(Locator::Id("app-secret")).await.unwrap().text().await.unwrap();
+    let secret = totp_rs::Secret::Encoded(key.split_whitespace().collect()).to_bytes().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    fill(c, "Code from your authenticator app", &mfa::app_code_at(&secret, now)).await;
+    click(c, "Verify and continue").await;
+    click(c, "Continue").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}
+
+#[tokio::test]
+async fn an_assigned_user_opens_an_application_from_my_apps_and_loses_it_when_blocked() {
+    if !browser_available() {
+        return;
+    }
+    let Some(apache) = crate::oidc_apache::apache() else { return };
+    let Some(app) = TestApp::start().await else { return };
+    let system = Actor::system("test");
+    app.directory.set_mfa_policy(&system, MfaPolicy::Everyone).await.unwrap();
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    app.user("bob@contoso.com", "Bob Kelly", &[]).await;
+    let (site, redirect) = crate::oidc_apache::ProtectedSite::addresses();
+    let input = roster_domain::directory::AppInput {
+        name: "Intranet".into(),
+        sign_in: roster_domain::directory::SignInInput {
+            redirect_uris: vec![redirect.clone()],
+            home_page_url: format!("{site}/protected/index.html"),
+            assignment_required: true,
+            admin_consent: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (registered, secret) = app.directory.register_app(&system, &input).await.unwrap();
+    let secret = secret.unwrap().1.expose_secret().to_string();
+    app.directory.assign_app(&system, registered.id, "ada@contoso.com").await.unwrap();
+    let client_id = registered.id.to_string();
+    let addresses = (site.clone(), redirect.clone());
+    let _site = crate::oidc_apache::ProtectedSite::start(&apache, &app.base, addresses, &client_id, &secret).await;
+
+    // Ada signs in with her password and a new authenticator, opens My apps, clicks the
+    // application and lands in it signed in; the application holds her refresh token.
+    let (sender, held) = tokio::sync::oneshot::channel();
+    let (base, at) = (app.base.clone(), redirect.clone());
+    in_browser(|c| async move {
+        let c = &c;
+        sign_in_with_new_authenticator(c, &base, "ada@contoso.com").await;
+        c.goto(&format!("{base}/apps")).await.unwrap();
+        shot(c, "my-apps.png").await;
+        let tile = "//a[@class='app-tile'][.//span[@class='app-name' and normalize-space()='Intranet']]";
+        c.find(Locator::XPath(tile)).await.unwrap().click().await.unwrap();
+        wait_for_text(c, "The intranet").await;
+        c.goto(&format!("{at}?info=json")).await.unwrap();
+        // Chromium shows a JSON answer in a <pre>, perhaps beside its own pretty-print control.
+        let shown = c.find(Locator::Css("pre")).await.unwrap().text().await.unwrap();
+        let info: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        sender.send(info).unwrap();
+    })
+    .await;
+    let info = held.await.unwrap();
+    assert_eq!(info["id_token"]["preferred_username"], "ada@contoso.com");
+    assert_eq!(info["id_token"]["amr"], json!(["pwd", "otp", "mfa"]), "the second step shows in amr");
+    let refresh_token = info["refresh_token"].as_str().expect("the application holds a refresh token").to_string();
+
+    // Bob, not assigned: My apps does not list it, and Roster refuses him with a page saying so.
+    let (base, home) = (app.base.clone(), format!("{site}/protected/index.html"));
+    in_browser(|c| async move {
+        let c = &c;
+        sign_in_with_new_authenticator(c, &base, "bob@contoso.com").await;
+        c.goto(&format!("{base}/apps")).await.unwrap();
+        assert!(!text(c).await.contains("Intranet"), "My apps lists only what Bob may open");
+        c.goto(&home).await.unwrap();
+        wait_for_text(c, "assigned to Intranet").await;
+    })
+    .await;
+
+    // An administrator blocks Ada: the application's next refresh fails.
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    app.directory.set_enabled(&Actor::user(&admin, None, None), ada.id, false).await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth2/v2.0/token", app.base))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
 }

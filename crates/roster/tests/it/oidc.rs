@@ -436,7 +436,11 @@ async fn only_assigned_users_and_group_members_sign_in_and_my_apps_lists_what_th
     assert!(query_of(&landed).contains_key("code"), "{landed}");
     let (_, tokens) = redeem(&app, &client, &query_of(&landed)["code"]).await;
     let (_, apps) = s.page("/apps").await;
-    assert!(apps.contains("href=\"https://app.example.com/\">Timesheets"), "{apps}");
+    assert!(apps.contains("href=\"https://app.example.com/\""), "{apps}");
+    assert!(
+        apps.contains("<span class=\"app-name\">Timesheets</span><span class=\"app-host\">app.example.com</span>"),
+        "{apps}"
+    );
 
     // Bob, in no group, is still refused; taking the assignment away ends Ada's next refresh.
     let bob = app.client();

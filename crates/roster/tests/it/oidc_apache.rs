@@ -22,7 +22,7 @@ use crate::harness::{csrf_of, location, TestApp, PASSWORD};
 const MODULES: &str = "/usr/lib/apache2/modules";
 
 /// `apache2` and the folder of its modules, if both are installed.
-fn apache() -> Option<(String, String)> {
+pub(crate) fn apache() -> Option<(String, String)> {
     let program = crate::harness::tool("ROSTER_APACHE", "apache2", &["-v"], "Apache", "mod_auth_openidc")?;
     let modules = std::env::var("ROSTER_APACHE_MODULES").unwrap_or_else(|_| MODULES.into());
     if Path::new(&modules).join("mod_auth_openidc.so").is_file() {
@@ -71,39 +71,45 @@ async fn start_apache(program: &str, dir: &Path, config: &str) -> Child {
     child
 }
 
-#[tokio::test]
-async fn mod_auth_openidc_protects_a_page_with_roster_sign_in_and_sign_out() {
-    let Some((program, modules)) = apache() else { return };
-    let Some(app) = TestApp::start().await else { return };
-    app.user("grace@contoso.com", "Grace Hopper", &[]).await;
-    let port = free_port();
-    let site = format!("http://127.0.0.1:{port}");
-    let redirect = format!("{site}/protected/redirect_uri");
-    let input = AppInput {
-        name: "Intranet".into(),
-        sign_in: SignInInput {
-            redirect_uris: vec![redirect.clone()],
-            post_logout_redirect_uris: vec![format!("{site}/bye.html")],
-            admin_consent: true,
-            ..SignInInput::default()
-        },
-        ..AppInput::default()
-    };
-    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
-    let secret = secret.map(|(_, plain)| plain);
+/// A page behind Apache and mod_auth_openidc, signing in through Roster: `/protected/index.html`
+/// reads "The intranet"; `/bye.html` is where sign-out ends.
+/// Its address and redirect URI come from [`ProtectedSite::addresses`]; the redirect URI also
+/// answers `?info=json` and `?logout=…`. Apache stops when it is dropped.
+pub(crate) struct ProtectedSite {
+    _apache: Child,
+    _dir: tempfile::TempDir,
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("htdocs");
-    std::fs::create_dir_all(docs.join("protected")).unwrap();
-    std::fs::write(docs.join("protected/index.html"), "<p>The intranet</p>\n").unwrap();
-    std::fs::write(docs.join("bye.html"), "<p>Signed out</p>\n").unwrap();
-    // Apache's workers run as www-data when it starts as root: they must read the pages.
-    for path in [dir.path(), &docs, &docs.join("protected")] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+impl ProtectedSite {
+    /// The site's address and redirect URI, on a port free now: the application must be
+    /// registered with them before Apache starts.
+    pub(crate) fn addresses() -> (String, String) {
+        let site = format!("http://127.0.0.1:{}", free_port());
+        let redirect = format!("{site}/protected/redirect_uri");
+        (site, redirect)
     }
-    let run = dir.path().display();
-    let config = format!(
-        r#"ServerRoot "{run}"
+
+    /// Starts Apache at `site`, signing in to Roster at `base` as the client `client_id`.
+    pub(crate) async fn start(
+        (program, modules): &(String, String),
+        base: &str,
+        (site, redirect): (String, String),
+        client_id: &str,
+        client_secret: &str,
+    ) -> ProtectedSite {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("htdocs");
+        std::fs::create_dir_all(docs.join("protected")).unwrap();
+        std::fs::write(docs.join("protected/index.html"), "<p>The intranet</p>\n").unwrap();
+        std::fs::write(docs.join("bye.html"), "<p>Signed out</p>\n").unwrap();
+        // Apache's workers run as www-data when it starts as root: they must read the pages.
+        for path in [dir.path(), &docs, &docs.join("protected")] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let run = dir.path().display();
+        let port = site.rsplit(':').next().unwrap();
+        let config = format!(
+            r#"ServerRoot "{run}"
 ServerName 127.0.0.1
 Listen 127.0.0.1:{port}
 PidFile "{run}/httpd.pid"
@@ -126,20 +132,42 @@ OIDCClientID {client_id}
 OIDCClientSecret {client_secret}
 OIDCRedirectURI {redirect}
 OIDCCryptoPassphrase a-passphrase-for-this-test-only
-OIDCScope "openid profile email"
+OIDCScope "openid profile email offline_access"
 OIDCPKCEMethod S256
-OIDCInfoHook iat id_token userinfo
+OIDCInfoHook iat id_token userinfo refresh_token
 <Location /protected>
     AuthType openid-connect
     Require valid-user
 </Location>
 "#,
-        docs = docs.display(),
-        base = app.base,
-        client_id = registered.id,
-        client_secret = secret.unwrap().expose_secret(),
-    );
-    let _apache = start_apache(&program, dir.path(), &config).await;
+            docs = docs.display(),
+        );
+        let apache = start_apache(program, dir.path(), &config).await;
+        ProtectedSite { _apache: apache, _dir: dir }
+    }
+}
+
+#[tokio::test]
+async fn mod_auth_openidc_protects_a_page_with_roster_sign_in_and_sign_out() {
+    let Some(apache) = apache() else { return };
+    let Some(app) = TestApp::start().await else { return };
+    app.user("grace@contoso.com", "Grace Hopper", &[]).await;
+    let (site, redirect) = ProtectedSite::addresses();
+    let input = AppInput {
+        name: "Intranet".into(),
+        sign_in: SignInInput {
+            redirect_uris: vec![redirect.clone()],
+            post_logout_redirect_uris: vec![format!("{site}/bye.html")],
+            admin_consent: true,
+            ..SignInInput::default()
+        },
+        ..AppInput::default()
+    };
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.unwrap().1;
+    let client_id = registered.id.to_string();
+    let addresses = (site.clone(), redirect.clone());
+    let _site = ProtectedSite::start(&apache, &app.base, addresses, &client_id, secret.expose_secret()).await;
 
     // The browser asks for the page and is sent to Roster to sign in.
     let browser =

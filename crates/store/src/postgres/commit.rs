@@ -6,12 +6,49 @@ use roster_domain::audit::AuditEntry;
 use roster_domain::oidc::grant::UserToken;
 use roster_domain::user::User;
 use roster_domain::StoreError;
+use sqlx::PgConnection;
 
 use crate::postgres::apps;
+use crate::postgres::audit::INSERT_COLUMNS;
 use crate::postgres::oidc::{token_rows, Rotation, TOKEN_COLUMNS};
 use crate::postgres::rows::Params;
 use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::postgres::{audit, PostgresStore};
+
+/// Appends audit records as PostgreSQL takes many rows best: one statement of ten arrays,
+/// however many records, where statements of values would carry a parameter per field and be
+/// planned again for each count of rows.
+pub(crate) async fn insert_audit_rows(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let text = |f: &dyn Fn(&AuditEntry) -> Option<String>| entries.iter().map(|e| f(e)).collect::<Vec<_>>();
+    let changes = entries
+        .iter()
+        .map(|e| serde_json::to_string(&e.changes).map_err(StoreError::backend))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
+        "insert into audit_log ({INSERT_COLUMNS}) \
+         select {INSERT_COLUMNS} from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+             with ordinality as r ({INSERT_COLUMNS}, position) \
+         order by position"
+    );
+    sqlx::query(&sql)
+        .bind(entries.iter().map(|e| e.at.millis()).collect::<Vec<_>>())
+        .bind(text(&|e| e.actor_id.map(|id| id.to_string())))
+        .bind(entries.iter().map(|e| e.actor_name.clone()).collect::<Vec<_>>())
+        .bind(text(&|e| e.target_id.map(|id| id.to_string())))
+        .bind(entries.iter().map(|e| e.target_name.clone()).collect::<Vec<_>>())
+        .bind(text(&|e| e.group_id.map(|id| id.to_string())))
+        .bind(entries.iter().map(|e| e.action.code().to_string()).collect::<Vec<_>>())
+        .bind(changes)
+        .bind(text(&|e| e.client_ip.clone()))
+        .bind(text(&|e| e.request_id.clone()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 impl PostgresStore {
     /// Adds a user with its addresses and audit record.

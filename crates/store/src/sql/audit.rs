@@ -10,10 +10,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 
 use super::rows::{parse_id, Params};
-use super::{outbox, Connection, Row, Store, DIALECT, FOR_UPDATE};
-
-/// Records per insert statement.
-const INSERT_CHUNK: usize = DIALECT.rows_per_statement(100, 10);
+use super::{insert_audit_rows, outbox, Connection, Row, Store, DIALECT, FOR_UPDATE};
 
 /// Records sealed per `update … from (values …)` statement: three parameters each.
 const SEAL_CHUNK: usize = DIALECT.rows_per_statement(300, 3);
@@ -23,36 +20,14 @@ pub(crate) async fn insert(conn: &mut Connection, entry: &AuditEntry) -> Result<
     insert_many(conn, &[entry]).await
 }
 
-/// Appends records inside the caller's transaction, a hundred to a statement.
+/// Appends records inside the caller's transaction, as the engine does it best.
 pub(crate) async fn insert_many(conn: &mut Connection, entries: &[&AuditEntry]) -> Result<(), StoreError> {
-    for chunk in entries.chunks(INSERT_CHUNK) {
-        let mut params = Params::default();
-        let mut rows = Vec::with_capacity(chunk.len());
-        for entry in chunk {
-            let changes = serde_json::to_string(&entry.changes).map_err(StoreError::backend)?;
-            let row = [
-                params.push(entry.at.millis())?,
-                params.push(entry.actor_id.map(|id| id.to_string()))?,
-                params.push(entry.actor_name.clone())?,
-                params.push(entry.target_id.map(|id| id.to_string()))?,
-                params.push(entry.target_name.clone())?,
-                params.push(entry.group_id.map(|id| id.to_string()))?,
-                params.push(entry.action.code())?,
-                params.push(changes)?,
-                params.push(entry.client_ip.clone())?,
-                params.push(entry.request_id.clone())?,
-            ];
-            rows.push(format!("({})", row.join(", ")));
-        }
-        let sql = format!(
-            "insert into audit_log (at, actor_id, actor_name, target_id, target_name, group_id, action, changes, \
-             client_ip, request_id) values {}",
-            rows.join(", ")
-        );
-        sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_audit_rows(conn, entries).await
 }
+
+/// The columns of a record, in the order the engines' inserts write them.
+pub(crate) const INSERT_COLUMNS: &str =
+    "at, actor_id, actor_name, target_id, target_name, group_id, action, changes, client_ip, request_id";
 
 /// Ends the query of a log page: the time range, the records after the page's cursor, newest
 /// first, and the page size.

@@ -6,9 +6,9 @@
 //! here needs of its engine it takes from the names below, which each engine defines: its
 //! store, its row and connection types, and the few statements that differ between the two.
 
+pub(super) use super::{insert_audit_rows, Connection, Db, Row, Store, DIALECT, MIGRATOR};
 #[cfg(test)]
 pub(crate) use super::{other_node, test_store, unmigrated_store};
-pub(super) use super::{Connection, Db, Row, Store, DIALECT, MIGRATOR};
 
 /// The engine's spelling of what the statements here need (see `crate::dialect`), under the
 /// names they use.

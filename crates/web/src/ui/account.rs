@@ -117,13 +117,30 @@ pub async fn change_password(
 #[template(path = "apps.html")]
 struct AppsPage {
     layout: Layout,
-    apps: Vec<MyApp>,
+    apps: Vec<AppTile>,
+}
+
+/// An application as My apps shows it: a tile with its initial, its name and where it lives.
+struct AppTile {
+    name: String,
+    url: String,
+    initial: String,
+    /// The home page's host, so that people see where the tile takes them.
+    host: String,
+}
+
+impl AppTile {
+    fn of(app: MyApp) -> AppTile {
+        let initial = app.name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+        let host = app.home_page_url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
+        AppTile { initial, host: host.to_string(), name: app.name, url: app.home_page_url }
+    }
 }
 
 /// My apps: the applications the person may open, and Roster's own pages, as the App
 /// launcher lists them (also for browsers without JavaScript).
 pub async fn apps(me: SignedIn, State(state): State<AppState>) -> Result<Response, PageError> {
-    let apps = state.directory.my_apps(&me.actor).await?;
+    let apps = state.directory.my_apps(&me.actor).await?.into_iter().map(AppTile::of).collect();
     Ok(render(StatusCode::OK, &AppsPage { layout: Layout::new(&me, "My apps", Section::Account), apps }))
 }
 
