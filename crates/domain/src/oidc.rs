@@ -3,6 +3,7 @@
 //! tokens and refresh tokens back.
 
 pub mod assertion;
+pub mod claims;
 pub mod client;
 pub mod grant;
 pub mod keys;

@@ -13,6 +13,7 @@ use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, FieldError};
 use crate::oidc::assertion::ClientKeys;
+use crate::oidc::claims::{format_mappings, parse_mappings};
 use crate::oidc::client::{check_home_page, check_redirect_uri, GroupsClaim, SignInSettings, MAX_REDIRECT_URIS};
 use crate::oidc::keys::SigningAlg;
 use crate::permission::Permission;
@@ -55,6 +56,8 @@ pub struct SignInInput {
     /// A JSON Web Key Set of public keys, for a client that authenticates with signed
     /// assertions (`private_key_jwt`) instead of secrets; empty for secrets.
     pub jwks: String,
+    /// Further claims, one per entry as `claim = attribute` (the attribute's Graph name).
+    pub claim_mappings: Vec<String>,
 }
 
 /// An access token just issued.
@@ -391,6 +394,9 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
         }
         text => ClientKeys::parse(text).map_err(|why| errors.push(FieldError::new("jwks", why))).ok(),
     };
+    let claim_mappings = parse_mappings(input.claim_mappings.iter().map(String::as_str))
+        .map_err(|why| errors.push(FieldError::new("claim_mappings", why)))
+        .unwrap_or_default();
     let home_page_url = match input.home_page_url.trim() {
         "" => None,
         url => check_home_page(url).map_err(|why| errors.push(FieldError::new("home_page_url", why))).ok(),
@@ -406,6 +412,7 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
             assignment_required: input.assignment_required,
             admin_consent: input.admin_consent,
             groups_claim,
+            claim_mappings,
         })
     } else {
         Err(errors)
@@ -424,6 +431,8 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         })
     };
     let alg = |s: &SignInSettings| Some(s.id_token_alg.to_string());
+    let claims =
+        |s: &SignInSettings| Some(format_mappings(&s.claim_mappings).replace('\n', "; ")).filter(|c| !c.is_empty());
     let yes_no = |on: bool| Some(if on { "yes" } else { "no" }.to_string());
     [
         ("redirect URIs", uris(before), uris(after)),
@@ -434,6 +443,7 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         ("assignment required", yes_no(before.assignment_required), yes_no(after.assignment_required)),
         ("consent for the organisation", yes_no(before.admin_consent), yes_no(after.admin_consent)),
         ("groups claim", Some(before.groups_claim.name().into()), Some(after.groups_claim.name().into())),
+        ("claims", claims(before), claims(after)),
     ]
     .into_iter()
     .filter(|(_, b, a)| b != a)

@@ -13,6 +13,7 @@ use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::DomainError;
 use crate::group::MemberId;
+use crate::oidc::claims::add_mapped;
 use crate::oidc::client::GroupsClaim;
 use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Scopes, ACCESS_TOKEN_SECONDS};
 use crate::oidc::keys::{Keyring, SigningAlg, SigningKey, ROTATION_NOTICE_SECONDS};
@@ -411,7 +412,10 @@ impl Directory {
         // Read after the keys: a key made just now for this token signs from this moment.
         let signed_at = Timestamp::now();
         let groups = self.released_groups(app, user, issuer).await.map_err(internal)?;
-        let claims = id_token_claims(issuer, user, &shown, groups.as_ref(), nonce, signed_at);
+        let mut claims = id_token_claims(issuer, user, &shown, groups.as_ref(), nonce, signed_at);
+        if let Some(claims) = claims.as_object_mut() {
+            add_mapped(claims, &app.sign_in.claim_mappings, user);
+        }
         let id_token = ring.sign(app.sign_in.id_token_alg, &claims, signed_at).map_err(internal)?;
         let rows = issued.rows();
         match issuing {
@@ -472,11 +476,13 @@ impl Directory {
         if token.refresh || token.expires_at <= Timestamp::now() || !user.enabled || user.deleted_at.is_some() {
             return Ok(None);
         }
-        let groups = match self.store.get_app(token.grant.app_id).await? {
-            Some(app) => self.released_groups(&app, &user, issuer).await?,
-            None => return Ok(None),
+        let Some((app, _)) = self.client(token.grant.app_id).await? else {
+            return Ok(None);
         };
-        Ok(Some(user_claims(&user, token.grant.scopes, groups.as_ref())))
+        let groups = self.released_groups(&app, &user, issuer).await?;
+        let mut claims = user_claims(&user, token.grant.scopes, groups.as_ref());
+        add_mapped(&mut claims, &app.sign_in.claim_mappings, &user);
+        Ok(Some(claims))
     }
 
     /// Ends a token at its application's request (RFC 7009): a refresh token with its whole

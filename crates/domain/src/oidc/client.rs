@@ -4,6 +4,7 @@
 use url::{Host, Url};
 
 use super::assertion::ClientKeys;
+use super::claims::ClaimMapping;
 use super::keys::SigningAlg;
 
 /// The most redirect URIs one application may register, as in Entra ID.
@@ -32,6 +33,8 @@ pub struct SignInSettings {
     pub admin_consent: bool,
     /// Whether ID tokens and userinfo carry the groups the person is in, and how.
     pub groups_claim: GroupsClaim,
+    /// Further claims, each carrying a user attribute, in ID tokens and userinfo.
+    pub claim_mappings: Vec<ClaimMapping>,
 }
 
 /// What the `groups` claim carries, as Entra's `groupMembershipClaims` chooses it: groups count

@@ -64,6 +64,10 @@ pub struct AddArgs {
     /// itself with JWTs signed by its key (private_key_jwt) instead of a client secret.
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
+    /// A further claim carrying a user attribute, as CLAIM=ATTRIBUTE with the attribute's Graph
+    /// name (employee_number=employeeId); repeat for several.
+    #[arg(long = "claim", value_name = "CLAIM=ATTRIBUTE")]
+    claims: Vec<String>,
     /// What the `groups` claim lists: none, ids or names (nested groups included).
     #[arg(long, value_name = "WHAT", default_value = "none", value_parser = parse_groups_claim)]
     groups_claim: GroupsClaim,
@@ -154,6 +158,7 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
                     assignment_required: args.assignment_required,
                     admin_consent: args.admin_consent,
                     groups_claim: args.groups_claim.name().to_string(),
+                    claim_mappings: args.claims.clone(),
                     jwks: match &args.jwks {
                         Some(file) => std::fs::read_to_string(file)
                             .map_err(|e| anyhow::anyhow!("--jwks: cannot read {}: {e}", file.display()))?,

@@ -837,3 +837,50 @@ async fn the_basic_op_plans_other_requests_succeed_and_max_age_one_asks_again() 
     let r = s.get(&authorize_path(&client, &[("max_age", "1"), ("prompt", "none")])).await;
     assert_eq!(query_of(&location(&r))["error"], "login_required");
 }
+
+#[tokio::test]
+async fn an_application_gets_the_further_claims_it_maps_in_tokens_and_userinfo() {
+    let Some(app) = TestApp::start().await else { return };
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let actor = Actor::user(&admin, None, None);
+    let contact = roster_domain::ContactInput {
+        display_name: "Ada Lovelace".into(),
+        department: "Analytical Engines".into(),
+        ..roster_domain::ContactInput::default()
+    };
+    app.directory.update_contact(&actor, ada.id, ada.version, &contact).await.unwrap();
+    let input = AppInput {
+        name: "Payroll".into(),
+        sign_in: SignInInput {
+            redirect_uris: vec![CALLBACK.into()],
+            admin_consent: true,
+            claim_mappings: vec!["dept = department".into(), "upn = userPrincipalName".into(), "job = jobTitle".into()],
+            ..SignInInput::default()
+        },
+        ..AppInput::default()
+    };
+    let (registered, secret) = app.directory.register_app(&actor, &input).await.unwrap();
+    let client =
+        Registered { id: registered.id.to_string(), secret: secret.map(|(_, s)| s.expose_secret().to_string()) };
+    let s = app.client();
+    let landed = sign_in_through(&s, &authorize_path(&client, &[("scope", "openid")]), "ada@contoso.com").await;
+    let (_, tokens) = redeem(&app, &client, &query_of(&landed)["code"]).await;
+    let claims = verified_claims(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (claims["dept"].as_str(), claims["upn"].as_str()),
+        (Some("Analytical Engines"), Some("ada@contoso.com"))
+    );
+    assert!(claims.get("job").is_none(), "an attribute with no value makes no claim");
+    let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["dept"], "Analytical Engines");
+
+    let admin_session = app.signed_in("admin@contoso.com").await;
+    let csrf = admin_session.csrf().await;
+    let (_, page) = admin_session.page(&format!("/admin/apps/{}", client.id)).await;
+    assert!(page.contains("dept = department\nupn = userPrincipalName\njob = jobTitle"), "{page}");
+    let form = [("csrf", csrf.as_str()), ("redirect_uris", CALLBACK), ("claim_mappings", "iss = mail")];
+    let (status, page) = admin_session.submit(&format!("/admin/apps/{}/sign-in", client.id), &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("iss is a claim of the protocol"), "{page}");
+}

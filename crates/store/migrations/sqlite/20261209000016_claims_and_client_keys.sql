@@ -1,5 +1,7 @@
 -- What an application's `groups` claim carries: none, the groups' ids, or their names.
 alter table apps add column groups_claim text not null default 'none';
+-- Further claims: a JSON array of {claim, attribute}, the attribute by its Graph name.
+alter table apps add column claim_mappings text not null default '[]';
 -- The public keys of an application that authenticates with signed assertions
 -- (private_key_jwt), as a JSON Web Key Set; null for one that uses client secrets.
 alter table apps add column jwks text;

@@ -9,6 +9,7 @@ use axum_extra::extract::Form;
 use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SECRET_LIFETIMES_DAYS};
 use roster_domain::directory::{AppInput, SignInInput};
 use roster_domain::group::{MemberId, MemberRef};
+use roster_domain::oidc::claims::format_mappings;
 use roster_domain::oidc::client::GroupsClaim;
 use roster_domain::oidc::keys::SigningAlg;
 use roster_domain::permission::Permission;
@@ -65,6 +66,7 @@ struct AppPage {
     post_logout_uris: Field,
     public_client: bool,
     jwks: Field,
+    claim_mappings: Field,
     algs: Vec<(&'static str, bool)>,
     /// The `groups` claim's choices: value, label, whether chosen.
     groups_claims: Vec<(&'static str, &'static str, bool)>,
@@ -245,6 +247,7 @@ async fn saved_settings(state: &AppState, me: &Admin, id: Uuid) -> Result<SignIn
         admin_consent: app.sign_in.admin_consent.then(|| "on".into()),
         groups_claim: app.sign_in.groups_claim.name().into(),
         jwks: app.sign_in.client_keys.as_ref().map(|k| k.as_json().to_string()).unwrap_or_default(),
+        claim_mappings: format_mappings(&app.sign_in.claim_mappings),
     })
 }
 
@@ -266,6 +269,15 @@ async fn app_page_with(
                 "For a confidential client that proves itself with a JWT signed by its own key (private_key_jwt) \
                  instead of a client secret: paste its JSON Web Key Set of public keys (RSA, P-256 or Ed25519). \
                  Leave empty to use client secrets.",
+            )
+            .with_errors(errors),
+        claim_mappings: Field::text("claim_mappings", "Further claims", &sign_in.claim_mappings)
+            .kind("textarea")
+            .hint(
+                "One per line as claim = attribute, for example employee_number = employeeId. Attributes by their \
+                 Graph names: id, userPrincipalName, mail, displayName, givenName, surname, jobTitle, department, \
+                 officeLocation, employeeId, companyName, costCenter, division, mobilePhone, businessPhone, \
+                 preferredLanguage, country, externalId. Carried in ID tokens and userinfo whatever the scopes.",
             )
             .with_errors(errors),
         home_page: Field::text("home_page_url", "Home page URL", &sign_in.home_page_url)
@@ -374,6 +386,8 @@ pub struct SignInForm {
     groups_claim: String,
     #[serde(default)]
     jwks: String,
+    #[serde(default)]
+    claim_mappings: String,
 }
 
 /// Saves how an application signs people in.
@@ -393,6 +407,7 @@ pub async fn save_sign_in(
         admin_consent: form.admin_consent.is_some(),
         groups_claim: form.groups_claim.clone(),
         jwks: form.jwks.clone(),
+        claim_mappings: form.claim_mappings.lines().map(str::to_string).collect(),
     };
     match state.directory.set_app_sign_in(&me.0.actor, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=sign-in")).into_response()),
