@@ -58,6 +58,8 @@ pub struct SignInInput {
     pub jwks: String,
     /// Further claims, one per entry as `claim = attribute` (the attribute's Graph name).
     pub claim_mappings: Vec<String>,
+    /// Each person gets a subject identifier of this application's own.
+    pub pairwise_subject: bool,
 }
 
 /// An access token just issued.
@@ -413,6 +415,7 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
             admin_consent: input.admin_consent,
             groups_claim,
             claim_mappings,
+            pairwise_subject: input.pairwise_subject,
         })
     } else {
         Err(errors)
@@ -431,6 +434,7 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         })
     };
     let alg = |s: &SignInSettings| Some(s.id_token_alg.to_string());
+    let subject = |s: &SignInSettings| Some(if s.pairwise_subject { "pairwise" } else { "public" }.to_string());
     let claims =
         |s: &SignInSettings| Some(format_mappings(&s.claim_mappings).replace('\n', "; ")).filter(|c| !c.is_empty());
     let yes_no = |on: bool| Some(if on { "yes" } else { "no" }.to_string());
@@ -444,6 +448,7 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         ("consent for the organisation", yes_no(before.admin_consent), yes_no(after.admin_consent)),
         ("groups claim", Some(before.groups_claim.name().into()), Some(after.groups_claim.name().into())),
         ("claims", claims(before), claims(after)),
+        ("subject identifier", subject(before), subject(after)),
     ]
     .into_iter()
     .filter(|(_, b, a)| b != a)

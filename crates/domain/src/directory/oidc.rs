@@ -414,7 +414,7 @@ impl Directory {
         let groups = self.released_groups(app, user, issuer).await.map_err(internal)?;
         let mut claims = id_token_claims(issuer, user, &shown, groups.as_ref(), nonce, signed_at);
         if let Some(claims) = claims.as_object_mut() {
-            add_mapped(claims, &app.sign_in.claim_mappings, user);
+            self.as_the_app_sees_it(app, user, claims);
         }
         let id_token = ring.sign(app.sign_in.id_token_alg, &claims, signed_at).map_err(internal)?;
         let rows = issued.rows();
@@ -481,8 +481,26 @@ impl Directory {
         };
         let groups = self.released_groups(&app, &user, issuer).await?;
         let mut claims = user_claims(&user, token.grant.scopes, groups.as_ref());
-        add_mapped(&mut claims, &app.sign_in.claim_mappings, &user);
+        self.as_the_app_sees_it(&app, &user, &mut claims);
         Ok(Some(claims))
+    }
+
+    /// The subject identifier `app` knows `user` by: the user's id, or with a pairwise subject
+    /// a value of its own per application, so that applications cannot match their users up.
+    /// It derives from the server key, which every node shares and which stays the same.
+    fn subject_for(&self, app: &App, user: &User) -> String {
+        if app.sign_in.pairwise_subject {
+            self.code_key.mac(&["pairwise-subject", &app.id.to_string(), &user.id.to_string()])
+        } else {
+            user.id.to_string()
+        }
+    }
+
+    /// Finishes the claims of an ID token or userinfo for `app`: its subject identifier and
+    /// the further claims it maps.
+    fn as_the_app_sees_it(&self, app: &App, user: &User, claims: &mut Map<String, Value>) {
+        claims.insert("sub".into(), Value::from(self.subject_for(app, user)));
+        add_mapped(claims, &app.sign_in.claim_mappings, user);
     }
 
     /// Ends a token at its application's request (RFC 7009): a refresh token with its whole
@@ -540,7 +558,9 @@ impl Directory {
         answer.insert("username".into(), Value::from(user.username.to_string()));
         answer.insert("token_type".into(), Value::from(if token.refresh { "refresh_token" } else { "Bearer" }));
         answer.insert("exp".into(), Value::from(token.expires_at.millis() / 1000));
-        answer.insert("sub".into(), Value::from(user.id.to_string()));
+        let audience = self.client(token.grant.app_id).await.map_err(|e| GrantRefusal::InvalidGrant(e.to_string()))?;
+        let Some((audience, _)) = audience else { return Ok(None) };
+        answer.insert("sub".into(), Value::from(self.subject_for(&audience, &user)));
         answer.insert("aud".into(), Value::from(token.grant.app_id.to_string()));
         answer.insert("iss".into(), Value::from(issuer));
         answer.insert("auth_time".into(), Value::from(token.grant.auth_time.millis() / 1000));
@@ -653,8 +673,8 @@ impl Directory {
                 None => return refused("post_logout_redirect_uri needs an id_token_hint or a client_id."),
             },
         };
-        let proven = match (&hint, signed_in) {
-            (Some(claims), Some(user)) => claims["sub"] == user.id.to_string().as_str(),
+        let proven = match (&hint, signed_in, &app) {
+            (Some(claims), Some(user), Some(app)) => claims["sub"] == self.subject_for(app, user).as_str(),
             _ => false,
         };
         Ok(match signed_in {

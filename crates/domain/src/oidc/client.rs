@@ -35,6 +35,8 @@ pub struct SignInSettings {
     pub groups_claim: GroupsClaim,
     /// Further claims, each carrying a user attribute, in ID tokens and userinfo.
     pub claim_mappings: Vec<ClaimMapping>,
+    /// `sub` is the application's own identifier for each person, not the user's id.
+    pub pairwise_subject: bool,
 }
 
 /// What the `groups` claim carries, as Entra's `groupMembershipClaims` chooses it: groups count

@@ -64,6 +64,9 @@ pub struct AddArgs {
     /// itself with JWTs signed by its key (private_key_jwt) instead of a client secret.
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
+    /// Give each person a subject identifier (`sub`) of this application's own.
+    #[arg(long)]
+    pairwise_subject: bool,
     /// A further claim carrying a user attribute, as CLAIM=ATTRIBUTE with the attribute's Graph
     /// name (employee_number=employeeId); repeat for several.
     #[arg(long = "claim", value_name = "CLAIM=ATTRIBUTE")]
@@ -159,6 +162,7 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
                     admin_consent: args.admin_consent,
                     groups_claim: args.groups_claim.name().to_string(),
                     claim_mappings: args.claims.clone(),
+                    pairwise_subject: args.pairwise_subject,
                     jwks: match &args.jwks {
                         Some(file) => std::fs::read_to_string(file)
                             .map_err(|e| anyhow::anyhow!("--jwks: cannot read {}: {e}", file.display()))?,

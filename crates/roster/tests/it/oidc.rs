@@ -884,3 +884,47 @@ async fn an_application_gets_the_further_claims_it_maps_in_tokens_and_userinfo()
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("iss is a claim of the protocol"), "{page}");
 }
+
+#[tokio::test]
+async fn a_pairwise_subject_is_stable_for_one_application_and_differs_between_them() {
+    let Some(app) = TestApp::start().await else { return };
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let mut clients = Vec::new();
+    for name in ["Wiki", "Chat"] {
+        let input = AppInput {
+            name: name.into(),
+            sign_in: SignInInput {
+                redirect_uris: vec![CALLBACK.into()],
+                admin_consent: true,
+                pairwise_subject: true,
+                ..SignInInput::default()
+            },
+            ..AppInput::default()
+        };
+        let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+        clients.push(Registered {
+            id: registered.id.to_string(),
+            secret: secret.map(|(_, s)| s.expose_secret().to_string()),
+        });
+    }
+    let s = app.client();
+    let mut subjects = Vec::new();
+    for (i, client) in [&clients[0], &clients[1], &clients[0]].into_iter().enumerate() {
+        let path = authorize_path(client, &[]);
+        let landed =
+            if i == 0 { sign_in_through(&s, &path, "ada@contoso.com").await } else { location(&s.get(&path).await) };
+        let (_, tokens) = redeem(&app, client, &query_of(&landed)["code"]).await;
+        let claims = verified_claims(&app, tokens["id_token"].as_str().unwrap()).await;
+        let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!(info["sub"], claims["sub"], "userinfo names the same subject");
+        subjects.push((claims["sub"].as_str().unwrap().to_string(), tokens["id_token"].as_str().unwrap().to_string()));
+    }
+    assert_ne!(subjects[0].0, ada.id.to_string(), "not the user's id");
+    assert_ne!(subjects[0].0, subjects[1].0, "two applications cannot match their users up");
+    assert_eq!(subjects[0].0, subjects[2].0, "one application always sees the same subject");
+
+    // Its ID token as a hint still signs the right person out at once.
+    let hint = &subjects[2].1;
+    let r = s.get(&format!("/oauth2/v2.0/logout?id_token_hint={hint}")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed out without being asked");
+}

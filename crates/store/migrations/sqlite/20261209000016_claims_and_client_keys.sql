@@ -2,6 +2,8 @@
 alter table apps add column groups_claim text not null default 'none';
 -- Further claims: a JSON array of {claim, attribute}, the attribute by its Graph name.
 alter table apps add column claim_mappings text not null default '[]';
+-- Each person gets a subject identifier of the application's own (1), or their user id (0).
+alter table apps add column pairwise_subject integer not null default 0;
 -- The public keys of an application that authenticates with signed assertions
 -- (private_key_jwt), as a JSON Web Key Set; null for one that uses client secrets.
 alter table apps add column jwks text;

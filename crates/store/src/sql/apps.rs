@@ -15,7 +15,7 @@ use super::{audit, Connection, Db, Row, Store, DIALECT};
 
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
     apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
-    apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks, apps.claim_mappings";
+    apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks, apps.claim_mappings, apps.pairwise_subject";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -46,15 +46,17 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
             groups_claim: row.try_get::<String, _>("groups_claim")?.parse().map_err(StoreError::backend)?,
             claim_mappings: serde_json::from_str(&row.try_get::<String, _>("claim_mappings")?)
                 .map_err(StoreError::backend)?,
+            pairwise_subject: get_flag(row, "pairwise_subject")?,
         },
     })
 }
 
 /// The columns an administrator changes, bound in this order by [`bind_settings`].
 const SETTINGS: &str = "name, permissions, redirect_uris, public_client, id_token_alg, home_page_url, \
-    assignment_required, admin_consent, post_logout_redirect_uris, groups_claim, jwks, claim_mappings";
+    assignment_required, admin_consent, post_logout_redirect_uris, groups_claim, jwks, claim_mappings, \
+    pairwise_subject";
 
-/// Binds an application's [`SETTINGS`] as parameters 1 to 12.
+/// Binds an application's [`SETTINGS`] as parameters 1 to 13.
 fn bind_settings<'q>(
     query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
     app: &'q App,
@@ -72,7 +74,8 @@ fn bind_settings<'q>(
         .bind(json(&app.sign_in.post_logout_redirect_uris)?)
         .bind(app.sign_in.groups_claim.name())
         .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json))
-        .bind(serde_json::to_string(&app.sign_in.claim_mappings).map_err(StoreError::backend)?))
+        .bind(serde_json::to_string(&app.sign_in.claim_mappings).map_err(StoreError::backend)?)
+        .bind(flag(app.sign_in.pairwise_subject)))
 }
 
 /// Access tokens per insert statement: four parameters each.
@@ -116,7 +119,7 @@ impl AppStore for Store {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "insert into apps ({SETTINGS}, id, created_at, created_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         );
         bind_settings(sqlx::query(&sql), app)?
             .bind(app.id.to_string())
@@ -150,7 +153,7 @@ impl AppStore for Store {
         let mut tx = self.begin_write().await?;
         let assignments: Vec<String> =
             SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-        let sql = format!("update apps set {} where id = $13", assignments.join(", "));
+        let sql = format!("update apps set {} where id = $14", assignments.join(", "));
         let updated = bind_settings(sqlx::query(&sql), app)?.bind(app.id.to_string()).execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);

@@ -74,6 +74,7 @@ struct AppPage {
     home_page: Field,
     assignment_required: bool,
     admin_consent: bool,
+    pairwise_subject: bool,
     assignments: Vec<AssignmentRow>,
     assignee: Field,
     errors: Vec<SummaryItem>,
@@ -248,6 +249,7 @@ async fn saved_settings(state: &AppState, me: &Admin, id: Uuid) -> Result<SignIn
         groups_claim: app.sign_in.groups_claim.name().into(),
         jwks: app.sign_in.client_keys.as_ref().map(|k| k.as_json().to_string()).unwrap_or_default(),
         claim_mappings: format_mappings(&app.sign_in.claim_mappings),
+        pairwise_subject: app.sign_in.pairwise_subject.then(|| "on".into()),
     })
 }
 
@@ -286,6 +288,7 @@ async fn app_page_with(
             .with_errors(errors),
         assignment_required: sign_in.assignment_required.is_some(),
         admin_consent: sign_in.admin_consent.is_some(),
+        pairwise_subject: sign_in.pairwise_subject.is_some(),
         assignments: state.directory.app_assignments(&me.0.actor, id).await?.iter().map(AssignmentRow::of).collect(),
         assignee: Field::text("assignee", "Username or group name", assignee).with_errors(errors),
         redirect_uris: Field::text("redirect_uris", "Redirect URIs", &sign_in.redirect_uris)
@@ -388,6 +391,7 @@ pub struct SignInForm {
     jwks: String,
     #[serde(default)]
     claim_mappings: String,
+    pairwise_subject: Option<String>,
 }
 
 /// Saves how an application signs people in.
@@ -408,6 +412,7 @@ pub async fn save_sign_in(
         groups_claim: form.groups_claim.clone(),
         jwks: form.jwks.clone(),
         claim_mappings: form.claim_mappings.lines().map(str::to_string).collect(),
+        pairwise_subject: form.pairwise_subject.is_some(),
     };
     match state.directory.set_app_sign_in(&me.0.actor, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=sign-in")).into_response()),
