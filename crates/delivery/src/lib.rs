@@ -1,5 +1,6 @@
 //! Delivery of the outbox: a worker that claims due messages, hands each to the transport of its
-//! channel (SMTP for email, an SMS gateway for texts) and records what came of it.
+//! channel (SMTP for email, an SMS gateway for texts, HTTP for applications' sign-out notices)
+//! and records what came of it.
 //!
 //! Every node runs a worker; the store's leases make sure that one message goes to one worker
 //! at a time, and a lease that outlives a dead worker lets another take the message over. A
@@ -18,6 +19,7 @@ use roster_domain::outbox::{self, Channel, Lease, Message, OutboxEntry, Outcome}
 use roster_domain::{Store, StoreError, Timestamp};
 use tokio::sync::{watch, Notify};
 
+pub mod apps;
 pub mod email;
 pub mod sms;
 
@@ -49,6 +51,8 @@ impl Transports {
         match channel {
             Channel::Email => self.email.is_some(),
             Channel::Sms => self.sms.is_some(),
+            // Applications are reached over HTTP, which every node has.
+            Channel::Application => true,
         }
     }
 
@@ -61,9 +65,13 @@ impl Transports {
         match message.channel {
             Channel::Email => Some(self.email.as_ref()?.send(message).await),
             Channel::Sms => Some(self.sms.as_ref()?.send(message).await),
+            Channel::Application => Some(apps::send(message).await),
         }
     }
 }
+
+/// The channels that reach people, which need a transport configured.
+const PEOPLE: [Channel; 2] = [Channel::Email, Channel::Sms];
 
 /// How many messages one round claims. They are sent at the same time, each cut off after
 /// [`SEND_LIMIT`], so the claim's two-minute lease outlasts the whole round and no other worker
@@ -163,17 +171,24 @@ impl Worker {
     /// them all at once, and records the outcomes; returns how many it claimed.
     pub async fn round(&self) -> Result<usize, StoreError> {
         if self.holds_everything() {
-            let held = self.store.hold_messages(Timestamp::now(), HELD_BATCH).await?;
+            let held = self.store.hold_messages(Timestamp::now(), &PEOPLE, HELD_BATCH).await?;
             for entry in &held {
                 print_held(&entry.message);
                 count(entry.message.channel, &Outcome::Held);
             }
-            return Ok(held.len());
+            // Applications are reached over HTTP even so.
+            return Ok(held.len() + self.send(&[Channel::Application]).await?);
         }
-        if self.channels.is_empty() {
+        self.send(&self.channels).await
+    }
+
+    /// Claims one batch of due messages on `channels`, attempts them all at once, and records
+    /// the outcomes; returns how many it claimed.
+    async fn send(&self, channels: &[Channel]) -> Result<usize, StoreError> {
+        if channels.is_empty() {
             return Ok(0);
         }
-        let claim = self.store.claim_messages(Timestamp::now(), &self.channels, BATCH).await?;
+        let claim = self.store.claim_messages(Timestamp::now(), channels, BATCH).await?;
         let batch = &claim.entries;
         let attempts = batch.iter().map(|entry| async move {
             match tokio::time::timeout(self.send_limit, self.attempt(entry)).await {
@@ -201,7 +216,8 @@ impl Worker {
         }
     }
 
-    /// A holding worker with no transport at all (a development setting): every message is held.
+    /// A holding worker with no transport for people at all (a development setting): every
+    /// email and text message is held.
     fn holds_everything(&self) -> bool {
         self.holds && self.transports.email.is_none() && self.transports.sms.is_none()
     }

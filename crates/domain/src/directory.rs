@@ -181,6 +181,8 @@ pub struct Directory {
     client_failures: cache::Recent<(String, Timestamp), Count>,
     api_writes: Arc<api_users::UserLocks>,
     keys: Arc<oidc::KeyCache>,
+    /// The public URL, as ID tokens name their issuer; unknown to a command-line directory.
+    issuer: Option<Arc<str>>,
 }
 
 impl Directory {
@@ -196,7 +198,14 @@ impl Directory {
             client_failures: cache::Recent::new(),
             api_writes: Arc::new(api_users::UserLocks::new()),
             keys: Arc::default(),
+            issuer: None,
         }
+    }
+
+    /// The same directory serving at `public_url`: the issuer of the tokens it signs outside a
+    /// request, such as the logout tokens it sends applications.
+    pub fn with_issuer(self, public_url: &str) -> Self {
+        Directory { issuer: Some(public_url.into()), ..self }
     }
 
     /// The same directory hashing codes under `key`, which every node sharing the database must
@@ -471,7 +480,7 @@ impl Directory {
         let change = bool_change("enabled", before.enabled, enabled);
         self.save(&before, &after, &actor.audit(action, Some(&after), vec![change])).await?;
         if !enabled {
-            self.end_sessions(id).await;
+            self.end_sessions(&after).await;
         }
         Ok(after)
     }
@@ -491,7 +500,7 @@ impl Directory {
         let change =
             FieldChange { field: "deleted".into(), sensitive: false, before: None, after: Some(now.rfc3339()) };
         self.save(&before, &after, &actor.audit(AuditAction::UserDeleted, Some(&after), vec![change])).await?;
-        self.end_sessions(id).await;
+        self.end_sessions(&after).await;
         Ok(after)
     }
 
@@ -499,8 +508,9 @@ impl Directory {
     /// every request checks that its user is enabled and not deleted anyway, so a session left
     /// behind by a failure here lets nobody in, and reporting the committed change as failed
     /// would be wrong.
-    async fn end_sessions(&self, id: UserId) {
-        let _ = self.store.delete_user_sessions(id, None).await;
+    async fn end_sessions(&self, user: &User) {
+        let _ = self.store.delete_user_sessions(user.id, None).await;
+        self.tell_apps_signed_out(user).await;
     }
 
     /// Brings a deleted user back with everything intact.
@@ -573,6 +583,7 @@ impl Directory {
         self.store.set_password(id, &hash, must_change, &audit, &notices).await?;
         self.queued(&notices);
         self.store.delete_user_sessions(id, None).await?;
+        self.tell_apps_signed_out(&user).await;
         Ok(generated)
     }
 
@@ -601,7 +612,9 @@ impl Directory {
         let user = self.get_active_user(actor, id).await?;
         actor.require(Permission::ResetPassword, user.roles)?;
         let audit = actor.audit(AuditAction::SessionsRevoked, Some(&user), Vec::new());
-        Ok(self.store.revoke_sessions(id, &audit).await?)
+        self.store.revoke_sessions(id, &audit).await?;
+        self.tell_apps_signed_out(&user).await;
+        Ok(())
     }
 
     /// Permanently removes users deleted more than [`DELETED_RETENTION_DAYS`] ago.

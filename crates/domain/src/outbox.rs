@@ -14,17 +14,21 @@ pub enum Channel {
     Email,
     /// To a phone number, as a text message through an SMS gateway.
     Sms,
+    /// To an application's back-channel logout address, as an HTTP POST of a logout token
+    /// (OpenID Connect Back-Channel Logout 1.0).
+    Application,
 }
 
 impl Channel {
     /// Every channel.
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Application];
 
     /// The stored code.
     pub fn code(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Application => "app",
         }
     }
 
@@ -33,6 +37,7 @@ impl Channel {
         match code {
             "email" => Some(Channel::Email),
             "sms" => Some(Channel::Sms),
+            "app" => Some(Channel::Application),
             _ => None,
         }
     }
@@ -43,6 +48,7 @@ impl fmt::Display for Channel {
         f.write_str(match self {
             Channel::Email => "Email",
             Channel::Sms => "SMS",
+            Channel::Application => "Application",
         })
     }
 }

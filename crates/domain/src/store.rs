@@ -424,10 +424,16 @@ pub trait OutboxStore: Send + Sync {
     /// due first. Messages on other channels stay pending for a worker that can send them.
     async fn claim_messages(&self, now: Timestamp, channels: &[Channel], limit: u32) -> Result<Claim, StoreError>;
 
-    /// Marks up to `limit` due messages on any channel held and returns them, claim and record in
-    /// one statement: for a worker that holds what it cannot send and has no transport at all
-    /// (the embedded database's development setting, never a node sharing the outbox).
-    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Marks up to `limit` due messages on `channels` held and returns them, claim and record in
+    /// one statement: for a worker that holds what it cannot send and has no transport for
+    /// people at all (the embedded database's development setting, never a node sharing the
+    /// outbox).
+    async fn hold_messages(
+        &self,
+        now: Timestamp,
+        channels: &[Channel],
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Records what the attempts to deliver messages (by id) claimed under `lease` came to, in
     /// one transaction, releasing the lease. Only messages still under `lease` are changed: one

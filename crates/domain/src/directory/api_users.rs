@@ -270,7 +270,7 @@ impl Directory {
             let notices = notify::contact_changed(&after, &before.contact, &Occasion { actor, at: after.updated_at });
             self.save_with(before, &after, &audit, &notices).await?;
             if !enabled {
-                self.end_sessions(id).await;
+                self.end_sessions(&after).await;
             }
         }
         if let Some((password, must_change)) = &change.password {
@@ -283,6 +283,7 @@ impl Directory {
             self.store.set_password(id, &hash, *must_change, &audit, &notices).await?;
             self.queued(&notices);
             self.store.delete_user_sessions(id, None).await?;
+            self.tell_apps_signed_out(&after).await;
             after = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
         }
         // Last, as the one step a concurrent rename elsewhere can still refuse.

@@ -60,6 +60,8 @@ pub struct SignInInput {
     pub claim_mappings: Vec<String>,
     /// Each person gets a subject identifier of this application's own.
     pub pairwise_subject: bool,
+    /// Where Roster posts logout tokens when a person's sign-in ends; empty for none.
+    pub backchannel_logout_uri: String,
 }
 
 /// An access token just issued.
@@ -399,6 +401,10 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
     let claim_mappings = parse_mappings(input.claim_mappings.iter().map(String::as_str))
         .map_err(|why| errors.push(FieldError::new("claim_mappings", why)))
         .unwrap_or_default();
+    let backchannel_logout_uri = match input.backchannel_logout_uri.trim() {
+        "" => None,
+        uri => check_redirect_uri(uri).map_err(|why| errors.push(FieldError::new("backchannel_logout_uri", why))).ok(),
+    };
     let home_page_url = match input.home_page_url.trim() {
         "" => None,
         url => check_home_page(url).map_err(|why| errors.push(FieldError::new("home_page_url", why))).ok(),
@@ -416,6 +422,7 @@ fn parse_sign_in(input: &SignInInput) -> Result<SignInSettings, Vec<FieldError>>
             groups_claim,
             claim_mappings,
             pairwise_subject: input.pairwise_subject,
+            backchannel_logout_uri,
         })
     } else {
         Err(errors)
@@ -449,6 +456,7 @@ fn sign_in_changes(before: &SignInSettings, after: &SignInSettings) -> Vec<Field
         ("groups claim", Some(before.groups_claim.name().into()), Some(after.groups_claim.name().into())),
         ("claims", claims(before), claims(after)),
         ("subject identifier", subject(before), subject(after)),
+        ("back-channel logout URI", before.backchannel_logout_uri.clone(), after.backchannel_logout_uri.clone()),
     ]
     .into_iter()
     .filter(|(_, b, a)| b != a)

@@ -19,6 +19,7 @@ use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Scopes, AC
 use crate::oidc::keys::{Keyring, SigningAlg, SigningKey, ROTATION_NOTICE_SECONDS};
 use crate::oidc::request::{with_query, AuthorizationRequest, Refusal};
 use crate::oidc::{id_token_claims, user_claims, ReleasedGroups, GROUPS_CLAIM_LIMIT};
+use crate::outbox::{Channel, Message, MessageKind};
 use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::session::{hash_token, Session};
@@ -28,6 +29,12 @@ use crate::user::User;
 /// How long a node trusts its copy of the signing keys before reading them again, so that a
 /// key another node added or retired is used here within this time.
 const KEYS_FRESH_SECONDS: i64 = 60;
+
+/// The event a logout token announces (OpenID Connect Back-Channel Logout 1.0 §2.4).
+const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// How long a logout token stays acceptable: a notice delivered later than this is stale.
+const LOGOUT_TOKEN_SECONDS: i64 = 10 * 60;
 
 /// The token endpoint's path under the issuer, which client assertions name as their audience.
 pub const TOKEN_PATH: &str = "/oauth2/v2.0/token";
@@ -681,6 +688,49 @@ impl Directory {
             Some(_) if !(proven || confirmed) => LogoutOutcome::Confirm { app: app.map(|a| a.name) },
             _ => LogoutOutcome::SignOut { then },
         })
+    }
+
+    /// Tells every application `user` has signed in to, and that registered a back-channel
+    /// logout address, that their sign-in to Roster ended: a logout token (OpenID Connect
+    /// Back-Channel Logout 1.0 §2.4) naming them by `sub`, so that the application ends all of
+    /// their sessions, through the outbox. Best effort, after the change that ended it is
+    /// committed, as ending sessions is: a notice lost here leaves the application's session to
+    /// run out by itself, and the application's next refresh fails anyway.
+    pub(crate) async fn tell_apps_signed_out(&self, user: &User) {
+        let Some(issuer) = self.issuer.clone() else { return };
+        let Ok(grants) = self.store.list_app_grants(user.id).await else { return };
+        let Ok(ring) = self.keyring().await else { return };
+        let now = Timestamp::now();
+        let mut notices = Vec::new();
+        for (grant, _) in grants {
+            let Ok(Some((app, _))) = self.client(grant.app_id).await else { continue };
+            let Some(uri) = app.sign_in.backchannel_logout_uri.clone() else { continue };
+            let claims = serde_json::json!({
+                "iss": &*issuer,
+                "aud": app.id.to_string(),
+                "iat": now.millis() / 1000,
+                "exp": now.millis() / 1000 + LOGOUT_TOKEN_SECONDS,
+                "jti": Uuid::new_v4().to_string(),
+                "sub": self.subject_for(&app, user),
+                "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+            });
+            let Ok(token) = ring.sign_typed(app.sign_in.id_token_alg, &claims, now, "logout+jwt") else { continue };
+            notices.push(Message {
+                id: 0,
+                channel: Channel::Application,
+                // A logout token ends sessions: only its application may read it.
+                kind: MessageKind::Code,
+                recipient: uri,
+                user_id: Some(user.id),
+                subject: format!("Sign-out notice to {}", app.name),
+                text: token,
+                html: None,
+                created_at: now,
+            });
+        }
+        if !notices.is_empty() && self.store.queue_messages(&notices).await.is_ok() {
+            self.queued(&notices);
+        }
     }
 
     /// Forgets authorization codes and user tokens that expired.

@@ -292,9 +292,18 @@ impl Directory {
         Ok(Some((session, user)))
     }
 
-    /// Ends the session behind a cookie token.
+    /// Ends the session behind a cookie token, and tells the applications the person signed in
+    /// to through Roster that registered a back-channel logout address.
     pub async fn sign_out(&self, token: &str) -> Result<(), DomainError> {
-        Ok(self.store.delete_session(&session::hash_token(token)).await?)
+        let token_hash = session::hash_token(token);
+        let session = self.store.get_session(&token_hash).await?;
+        self.store.delete_session(&token_hash).await?;
+        if let Some(session) = session {
+            if let Some(user) = self.store.get_user(session.user_id).await? {
+                self.tell_apps_signed_out(&user).await;
+            }
+        }
+        Ok(())
     }
 
     /// A user changes their own password; their other sessions end.

@@ -26,7 +26,8 @@ const LOCK_SECONDS: i64 = 24 * 60 * 60;
 /// emails in ten minutes, five text messages in an hour.
 fn send_limit(channel: Channel) -> (i64, u32) {
     match channel {
-        Channel::Email => (10 * 60, 10),
+        // A person's contacts are addresses and phones, never an application's.
+        Channel::Email | Channel::Application => (10 * 60, 10),
         Channel::Sms => (60 * 60, 5),
     }
 }
@@ -65,7 +66,7 @@ pub(crate) fn code_message(user: &User, method: &ContactMethod, code: &OneTimeCo
         Channel::Sms => {
             (format!("{digits} is your Roster code {what}. It expires in {minutes} minutes. Don't share it."), None)
         }
-        Channel::Email => (
+        Channel::Email | Channel::Application => (
             CodeText { what, username, digits, minutes }.render().unwrap_or_default(),
             CodeHtml { subject, what, username, digits, minutes }.render().ok(),
         ),

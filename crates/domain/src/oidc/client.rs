@@ -37,6 +37,8 @@ pub struct SignInSettings {
     pub claim_mappings: Vec<ClaimMapping>,
     /// `sub` is the application's own identifier for each person, not the user's id.
     pub pairwise_subject: bool,
+    /// Where Roster tells the application that a person's sign-in ended.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// What the `groups` claim carries, as Entra's `groupMembershipClaims` chooses it: groups count

@@ -351,8 +351,20 @@ impl Keyring {
 
     /// `claims` as a compact JWS signed with the current `alg` key.
     pub fn sign(&self, alg: SigningAlg, claims: &Value, now: Timestamp) -> Result<String, DomainError> {
+        self.sign_typed(alg, claims, now, "JWT")
+    }
+
+    /// `claims` as a compact JWS of the media type `typ` (such as `logout+jwt`, which keeps a
+    /// logout token from passing for an ID token), signed with the current `alg` key.
+    pub fn sign_typed(
+        &self,
+        alg: SigningAlg,
+        claims: &Value,
+        now: Timestamp,
+        typ: &str,
+    ) -> Result<String, DomainError> {
         let key = self.signer(alg, now).ok_or_else(|| DomainError::Internal(format!("no {alg} signing key")))?;
-        let header = json!({ "alg": alg.name(), "kid": key.key.kid, "typ": "JWT" });
+        let header = json!({ "alg": alg.name(), "kid": key.key.kid, "typ": typ });
         let mut jws =
             format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let failed = |_| DomainError::Internal(format!("could not sign with {alg} key {}", key.key.kid));

@@ -64,6 +64,10 @@ pub struct AddArgs {
     /// itself with JWTs signed by its key (private_key_jwt) instead of a client secret.
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
+    /// Where Roster posts a logout token when a person's sign-in ends (OpenID Connect
+    /// Back-Channel Logout).
+    #[arg(long, value_name = "URI", default_value = "")]
+    backchannel_logout_uri: String,
     /// Give each person a subject identifier (`sub`) of this application's own.
     #[arg(long)]
     pairwise_subject: bool,
@@ -163,6 +167,7 @@ pub async fn run(command: AppsCommand) -> anyhow::Result<()> {
                     groups_claim: args.groups_claim.name().to_string(),
                     claim_mappings: args.claims.clone(),
                     pairwise_subject: args.pairwise_subject,
+                    backchannel_logout_uri: args.backchannel_logout_uri.clone(),
                     jwks: match &args.jwks {
                         Some(file) => std::fs::read_to_string(file)
                             .map_err(|e| anyhow::anyhow!("--jwks: cannot read {}: {e}", file.display()))?,

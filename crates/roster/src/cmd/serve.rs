@@ -147,6 +147,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
+    let directory = directory.with_issuer(&public);
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));
     tokio::spawn(seal_regularly(directory.clone()));

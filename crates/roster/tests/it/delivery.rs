@@ -35,7 +35,7 @@ async fn outbox(app: &TestApp) -> Vec<OutboxEntry> {
 }
 
 /// Waits until the outbox satisfies `done` (the worker runs on its own schedule).
-async fn outbox_until(app: &TestApp, done: impl Fn(&[OutboxEntry]) -> bool) -> Vec<OutboxEntry> {
+pub(crate) async fn outbox_until(app: &TestApp, done: impl Fn(&[OutboxEntry]) -> bool) -> Vec<OutboxEntry> {
     tokio::time::timeout(PATIENCE, async {
         loop {
             let entries = outbox(app).await;

@@ -93,12 +93,12 @@ impl TestApp {
             Some(url) => Arc::new(PostgresStore::connect(url).await.expect("open store")),
             None => Arc::new(SqliteStore::open(data).await.expect("open store")),
         };
-        let directory = Directory::new(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let directory = Directory::new(shared.clone()).with_issuer(&format!("http://{addr}"));
         // Most tests are about other things than the second step; those about it turn the
         // default (administrators need one) back on.
         directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Optional).await.expect("mfa policy");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let config = roster_web::WebConfig {
             public_url: format!("http://{addr}"),
             secure_cookies: false,

@@ -10,7 +10,8 @@ use std::process::Stdio;
 
 use reqwest::StatusCode;
 use roster_domain::directory::{AppInput, SignInInput};
-use roster_domain::Actor;
+use roster_domain::outbox::{Channel, DeliveryState};
+use roster_domain::{Actor, Role};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -169,43 +170,11 @@ async fn mod_auth_openidc_protects_a_page_with_roster_sign_in_and_sign_out() {
     let addresses = (site.clone(), redirect.clone());
     let _site = ProtectedSite::start(&apache, &app.base, addresses, &client_id, secret.expose_secret()).await;
 
-    // The browser asks for the page and is sent to Roster to sign in.
-    let browser =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let browser = open_page(&app, &site, &redirect, "grace@contoso.com").await;
     let get = |url: String| {
         let browser = browser.clone();
         async move { browser.get(url).send().await.unwrap() }
     };
-    let r = get(format!("{site}/protected/index.html")).await;
-    assert_eq!(r.status(), StatusCode::FOUND);
-    let authorize = location(&r);
-    assert!(authorize.starts_with(&format!("{}/oauth2/v2.0/authorize?", app.base)), "{authorize}");
-    let r = get(authorize).await;
-    let signin = location(&r);
-    assert!(signin.starts_with("/signin?next="), "{signin}");
-    let next = url::Url::parse(&format!("http://x{signin}"))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned();
-    let html = get(format!("{}{signin}", app.base)).await.text().await.unwrap();
-    let form = [("username", "grace@contoso.com"), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", &next)];
-    let r = browser.post(format!("{}/signin", app.base)).form(&form).send().await.unwrap();
-    assert_eq!(location(&r), next);
-
-    // Back from Roster with a code: the module redeems it, checks the ID token and lets the
-    // browser in.
-    let r = get(format!("{}{next}", app.base)).await;
-    let callback = location(&r);
-    assert!(callback.starts_with(&redirect), "{callback}");
-    let r = get(callback).await;
-    assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text().await.unwrap());
-    assert_eq!(location(&r), format!("{site}/protected/index.html"));
-    let r = get(format!("{site}/protected/index.html")).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("The intranet"));
 
     // What the module holds for the session: the ID token's claims and userinfo.
     let info: Value = get(format!("{redirect}?info=json")).await.json().await.unwrap();
@@ -230,6 +199,87 @@ async fn mod_auth_openidc_protects_a_page_with_roster_sign_in_and_sign_out() {
     assert_eq!(r.status(), StatusCode::FOUND, "signed out of the page");
 }
 
+/// A browser that asks for the protected page, is sent to Roster, signs in as `username`
+/// (password only), comes back with a code that the module redeems, and sees the page.
+async fn open_page(app: &TestApp, site: &str, redirect: &str, username: &str) -> reqwest::Client {
+    // The browser asks for the page and is sent to Roster to sign in.
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |url: String| {
+        let browser = browser.clone();
+        async move { browser.get(url).send().await.unwrap() }
+    };
+    let r = get(format!("{site}/protected/index.html")).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let authorize = location(&r);
+    assert!(authorize.starts_with(&format!("{}/oauth2/v2.0/authorize?", app.base)), "{authorize}");
+    let r = get(authorize).await;
+    let signin = location(&r);
+    assert!(signin.starts_with("/signin?next="), "{signin}");
+    let next = url::Url::parse(&format!("http://x{signin}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .into_owned();
+    let html = get(format!("{}{signin}", app.base)).await.text().await.unwrap();
+    let form = [("username", username), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", &next)];
+    let r = browser.post(format!("{}/signin", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(location(&r), next);
+
+    // Back from Roster with a code: the module redeems it, checks the ID token and lets the
+    // browser in.
+    let r = get(format!("{}{next}", app.base)).await;
+    let callback = location(&r);
+    assert!(callback.starts_with(redirect), "{callback}");
+    let r = get(callback).await;
+    assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text().await.unwrap());
+    assert_eq!(location(&r), format!("{site}/protected/index.html"));
+    let r = get(format!("{site}/protected/index.html")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("The intranet"));
+
+    browser
+}
+
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn signing_a_person_out_everywhere_ends_their_session_on_the_page_through_back_channel_logout() {
+    let Some(apache) = apache() else { return };
+    let Some(app) = TestApp::start().await else { return };
+    let grace = app.user("grace@contoso.com", "Grace Hopper", &[]).await;
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let (site, redirect) = ProtectedSite::addresses();
+    let input = AppInput {
+        name: "Intranet".into(),
+        sign_in: SignInInput {
+            redirect_uris: vec![redirect.clone()],
+            backchannel_logout_uri: format!("{redirect}?logout=backchannel"),
+            admin_consent: true,
+            ..SignInInput::default()
+        },
+        ..AppInput::default()
+    };
+    let (registered, secret) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let secret = secret.unwrap().1;
+    let addresses = (site.clone(), redirect.clone());
+    let _site =
+        ProtectedSite::start(&apache, &app.base, addresses, &registered.id.to_string(), secret.expose_secret()).await;
+    let browser = open_page(&app, &site, &redirect, "grace@contoso.com").await;
+
+    // An administrator signs Grace out everywhere: Roster posts a logout token to the module,
+    // which ends her session on the page.
+    app.directory.sign_out_everywhere(&Actor::user(&admin, None, None), grace.id).await.unwrap();
+    let delivered = crate::delivery::outbox_until(&app, |entries| {
+        entries.iter().any(|e| e.message.channel == Channel::Application && e.state == DeliveryState::Delivered)
+    })
+    .await;
+    let notice = delivered.iter().find(|e| e.message.channel == Channel::Application).unwrap();
+    assert_eq!(notice.message.recipient, format!("{redirect}?logout=backchannel"));
+    let r = browser.get(format!("{site}/protected/index.html")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND, "the page sends Grace to sign in again");
 }

@@ -4,6 +4,8 @@ alter table apps add column groups_claim text not null default 'none';
 alter table apps add column claim_mappings text not null default '[]';
 -- Each person gets a subject identifier of the application's own (1), or their user id (0).
 alter table apps add column pairwise_subject bigint not null default 0;
+-- Where Roster posts logout tokens when a person's sign-in ends; null for none.
+alter table apps add column backchannel_logout_uri text;
 -- The public keys of an application that authenticates with signed assertions
 -- (private_key_jwt), as a JSON Web Key Set; null for one that uses client secrets.
 alter table apps add column jwks text;

@@ -15,7 +15,8 @@ use super::{audit, Connection, Db, Row, Store, DIALECT};
 
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
     apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
-    apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks, apps.claim_mappings, apps.pairwise_subject";
+    apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks, apps.claim_mappings, apps.pairwise_subject, \
+    apps.backchannel_logout_uri";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -47,6 +48,7 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
             claim_mappings: serde_json::from_str(&row.try_get::<String, _>("claim_mappings")?)
                 .map_err(StoreError::backend)?,
             pairwise_subject: get_flag(row, "pairwise_subject")?,
+            backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
         },
     })
 }
@@ -54,9 +56,9 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
 /// The columns an administrator changes, bound in this order by [`bind_settings`].
 const SETTINGS: &str = "name, permissions, redirect_uris, public_client, id_token_alg, home_page_url, \
     assignment_required, admin_consent, post_logout_redirect_uris, groups_claim, jwks, claim_mappings, \
-    pairwise_subject";
+    pairwise_subject, backchannel_logout_uri";
 
-/// Binds an application's [`SETTINGS`] as parameters 1 to 13.
+/// Binds an application's [`SETTINGS`] as parameters 1 to 14.
 fn bind_settings<'q>(
     query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
     app: &'q App,
@@ -75,7 +77,8 @@ fn bind_settings<'q>(
         .bind(app.sign_in.groups_claim.name())
         .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json))
         .bind(serde_json::to_string(&app.sign_in.claim_mappings).map_err(StoreError::backend)?)
-        .bind(flag(app.sign_in.pairwise_subject)))
+        .bind(flag(app.sign_in.pairwise_subject))
+        .bind(&app.sign_in.backchannel_logout_uri))
 }
 
 /// Access tokens per insert statement: four parameters each.
@@ -119,7 +122,7 @@ impl AppStore for Store {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "insert into apps ({SETTINGS}, id, created_at, created_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         bind_settings(sqlx::query(&sql), app)?
             .bind(app.id.to_string())
@@ -153,7 +156,7 @@ impl AppStore for Store {
         let mut tx = self.begin_write().await?;
         let assignments: Vec<String> =
             SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-        let sql = format!("update apps set {} where id = $14", assignments.join(", "));
+        let sql = format!("update apps set {} where id = $15", assignments.join(", "));
         let updated = bind_settings(sqlx::query(&sql), app)?.bind(app.id.to_string()).execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);

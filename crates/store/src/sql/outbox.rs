@@ -190,17 +190,32 @@ impl OutboxStore for Store {
 
     /// The claim's selection, marked held at once: no lease, since nothing will be sent; rows
     /// another worker is claiming are skipped as in `claim_messages`.
-    async fn hold_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn hold_messages(
+        &self,
+        now: Timestamp,
+        channels: &[Channel],
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::default();
+        let due = params.push(now.millis())?;
+        let codes = channels.iter().map(|c| params.push(c.code())).collect::<Result<Vec<_>, _>>()?.join(", ");
+        let limit = params.push(i64::from(limit))?;
         let sql = format!(
-            "update outbox set state = 'held', finished_at = $1, lease_until = null, attempts = attempts + 1 \
+            "update outbox set state = 'held', finished_at = {due}, lease_until = null, attempts = attempts + 1 \
              where {} returning {COLUMNS}",
             (DIALECT.unlocked_among)(
                 "id",
-                "select id from outbox where state = 'pending' and next_attempt_at <= $1 and (lease_until is null \
-                 or lease_until <= $1) order by next_attempt_at, id limit $2"
+                &format!(
+                    "select id from outbox where state = 'pending' and next_attempt_at <= {due} and (lease_until \
+                     is null or lease_until <= {due}) and channel in ({codes}) order by next_attempt_at, id \
+                     limit {limit}"
+                )
             )
         );
-        let rows = sqlx::query(&sql).bind(now.millis()).bind(i64::from(limit)).fetch_all(self.writer()).await?;
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.writer()).await?;
         in_due_order(&rows)
     }
 
@@ -396,10 +411,10 @@ mod tests {
         store.queue_messages(&(0..5).map(message).collect::<Vec<_>>()).await.unwrap();
         let now = Timestamp(10_000);
         let leased = store.claim_messages(now, &Channel::ALL, 1).await.unwrap().entries;
-        let held = store.hold_messages(now, 16).await.unwrap();
+        let held = store.hold_messages(now, &Channel::ALL, 16).await.unwrap();
         assert_eq!(ids(&held), [2, 3, 4, 5], "not the leased one, every channel");
         assert!(held.iter().all(|e| e.state == DeliveryState::Held && e.attempts == 1 && e.finished_at == Some(now)));
-        assert!(store.hold_messages(now, 16).await.unwrap().is_empty(), "held once");
+        assert!(store.hold_messages(now, &Channel::ALL, 16).await.unwrap().is_empty(), "held once");
         let listed = store.list_outbox(None, 10).await.unwrap();
         let first = listed.iter().find(|e| e.message.id == leased[0].message.id).unwrap();
         assert_eq!(first.state, DeliveryState::Pending, "its worker records it");
@@ -419,7 +434,7 @@ mod tests {
                 loop {
                     // Some workers hold what they take, some send one channel only.
                     let batch = match w % 4 {
-                        3 => store.hold_messages(now, 7).await.unwrap(),
+                        3 => store.hold_messages(now, &Channel::ALL, 7).await.unwrap(),
                         1 => store.claim_messages(now, &[Channel::Sms], 7).await.unwrap().entries,
                         _ => store.claim_messages(now, &Channel::ALL, 7).await.unwrap().entries,
                     };

@@ -72,6 +72,8 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": false,
     });
     cached(Json(body).into_response())
 }

@@ -67,6 +67,7 @@ struct AppPage {
     public_client: bool,
     jwks: Field,
     claim_mappings: Field,
+    backchannel_logout_uri: Field,
     algs: Vec<(&'static str, bool)>,
     /// The `groups` claim's choices: value, label, whether chosen.
     groups_claims: Vec<(&'static str, &'static str, bool)>,
@@ -250,6 +251,7 @@ async fn saved_settings(state: &AppState, me: &Admin, id: Uuid) -> Result<SignIn
         jwks: app.sign_in.client_keys.as_ref().map(|k| k.as_json().to_string()).unwrap_or_default(),
         claim_mappings: format_mappings(&app.sign_in.claim_mappings),
         pairwise_subject: app.sign_in.pairwise_subject.then(|| "on".into()),
+        backchannel_logout_uri: app.sign_in.backchannel_logout_uri.clone().unwrap_or_default(),
     })
 }
 
@@ -273,6 +275,18 @@ async fn app_page_with(
                  Leave empty to use client secrets.",
             )
             .with_errors(errors),
+        backchannel_logout_uri: Field::text(
+            "backchannel_logout_uri",
+            "Back-channel logout URI",
+            &sign_in.backchannel_logout_uri,
+        )
+        .kind("url")
+        .hint(
+            "Where Roster posts a logout token when a person's sign-in to Roster ends (they sign out, are signed \
+             out everywhere, blocked, deleted or reset), so that the application ends its own session too. \
+             Leave empty for none.",
+        )
+        .with_errors(errors),
         claim_mappings: Field::text("claim_mappings", "Further claims", &sign_in.claim_mappings)
             .kind("textarea")
             .hint(
@@ -392,6 +406,8 @@ pub struct SignInForm {
     #[serde(default)]
     claim_mappings: String,
     pairwise_subject: Option<String>,
+    #[serde(default)]
+    backchannel_logout_uri: String,
 }
 
 /// Saves how an application signs people in.
@@ -413,6 +429,7 @@ pub async fn save_sign_in(
         jwks: form.jwks.clone(),
         claim_mappings: form.claim_mappings.lines().map(str::to_string).collect(),
         pairwise_subject: form.pairwise_subject.is_some(),
+        backchannel_logout_uri: form.backchannel_logout_uri.clone(),
     };
     match state.directory.set_app_sign_in(&me.0.actor, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=sign-in")).into_response()),

@@ -104,6 +104,7 @@ pub async fn list(
             || match c {
                 Channel::Email => config.email_transport,
                 Channel::Sms => config.sms_transport,
+                Channel::Application => true,
             }
     };
     let page = OutboxPage {
