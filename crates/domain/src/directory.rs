@@ -386,6 +386,15 @@ impl Directory {
         Ok(Actor::user(&user, None, None))
     }
 
+    /// The user who signs in as `username` (or did, under a former username still honoured),
+    /// for an administrator.
+    pub async fn user_named(&self, actor: &Actor, username: &str) -> Result<User, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        let name = username.trim().to_lowercase();
+        let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
+        self.store.get_user(credentials.user_id).await?.ok_or(DomainError::NotFound("user"))
+    }
+
     /// One user, for an administrator or for the user themself.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
         let user = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;

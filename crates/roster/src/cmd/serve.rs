@@ -140,6 +140,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             println!("Administrators need a second step: have an authenticator app ready to set up at first sign-in.");
         }
+    } else {
+        println!(
+            "Lost an administrator's password? Run `roster users reset-password USERNAME` with the same data options, \
+             while this server runs or not: it prints a one-time password."
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -21,6 +21,21 @@ pub enum UsersCommand {
     Import(ImportArgs),
     /// Write active users to a CSV file in the format `import` reads.
     Export(ExportArgs),
+    /// Give a user a new one-time password, for when the last administrator cannot sign in:
+    /// their sessions end and they choose a new password at their next sign-in.
+    ResetPassword(ResetPasswordArgs),
+}
+
+/// Options of `roster users reset-password`.
+#[derive(Args, Debug)]
+pub struct ResetPasswordArgs {
+    /// The user's sign-in name.
+    username: String,
+    /// Read the new password from standard input (the first line) instead of generating one.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// Options of `roster users import`.
@@ -94,7 +109,46 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<()> {
         UsersCommand::Add(args) => add(args).await,
         UsersCommand::Import(args) => import(args).await,
         UsersCommand::Export(args) => export(args).await,
+        UsersCommand::ResetPassword(args) => reset_password(args).await,
     }
+}
+
+/// Sets a one-time password as the command line, which the audit log names; the user must
+/// choose their own at their next sign-in.
+async fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
+    let typed = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        None
+    };
+    let (directory, store) = args.store.open().await?;
+    let actor = Actor::system("roster command line");
+    let result = async {
+        let user = directory.user_named(&actor, &args.username).await.map_err(|e| match e {
+            DomainError::NotFound(_) => anyhow::anyhow!("there is no user {}", args.username),
+            other => anyhow::anyhow!(other),
+        })?;
+        let generated = directory.reset_password(&actor, user.id, typed, true).await.map_err(|e| match e {
+            DomainError::Invalid(errors) => {
+                anyhow::anyhow!("{}", errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))
+            }
+            other => anyhow::anyhow!(other),
+        })?;
+        Ok::<_, anyhow::Error>((user, generated))
+    }
+    .await;
+    store.close().await;
+    let (user, generated) = result?;
+    println!("Reset the password of {} ({}); their sessions have ended.", user.contact.display_name, user.username);
+    if let Some(password) = generated {
+        println!("  One-time password: {password}");
+    }
+    println!(
+        "They choose a new password at their next sign-in. The audit log records this as done from the command line."
+    );
+    Ok(())
 }
 
 /// Who the command acts as: the named administrator, or the command line itself.

@@ -275,3 +275,58 @@ async fn backup_copies_the_directory_while_it_is_in_use() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists; a backup never overwrites"));
 }
+
+#[tokio::test]
+async fn a_lost_administrator_password_is_reset_from_the_command_line_as_the_server_says() {
+    let Some(app) = TestApp::start().await else { return };
+    let admin = app.user("admin@contoso.com", "Megan Bowen", &[roster_domain::Role::GlobalAdministrator]).await;
+    let store: Vec<String> = app.store_args().iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut args = vec!["users", "reset-password", "ADMIN@contoso.com"];
+    args.extend(store.iter().map(String::as_str));
+    let (ok, out, err) = roster(&args, &[]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Reset the password of Megan Bowen (admin@contoso.com)"), "{out}");
+    let password = out.lines().find_map(|l| l.trim().strip_prefix("One-time password: ")).expect("printed").to_string();
+
+    // The one-time password signs in, straight to choosing a new one.
+    let s = app.client();
+    let (_, html) = s.page("/signin").await;
+    let form = [
+        ("username", "admin@contoso.com"),
+        ("password", password.as_str()),
+        ("csrf", &crate::harness::csrf_of(&html)),
+        ("next", ""),
+    ];
+    let r = s.post("/signin", &form).await;
+    assert_eq!(crate::harness::location(&r), "/account/password");
+    let log = app
+        .directory
+        .audit_log(
+            &roster_domain::Actor::system("test"),
+            &roster_domain::AuditQuery { target: Some(admin.id), limit: 10, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == roster_domain::audit::AuditAction::PasswordReset
+                && e.actor_name == "roster command line"),
+        "audited as done from the command line"
+    );
+
+    let mut args = vec!["users", "reset-password", "nobody@contoso.com"];
+    args.extend(store.iter().map(String::as_str));
+    let (ok, _, err) = roster(&args, &[]).await;
+    assert!(!ok && err.contains("there is no user nobody@contoso.com"), "{err}");
+}
+
+#[tokio::test]
+async fn a_second_start_says_how_to_get_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: OsString = dir.path().into();
+    let first = Node::start(&["--data".into(), data.clone()], &[]).await;
+    assert!(first.banner.iter().any(|l| l.starts_with("Roster created the first Global Administrator.")));
+    drop(first);
+    let second = Node::start(&["--data".into(), data], &[]).await;
+    assert!(second.banner.iter().any(|l| l.contains("roster users reset-password USERNAME")), "{:?}", second.banner);
+}

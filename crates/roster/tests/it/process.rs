@@ -13,6 +13,8 @@ use crate::peers::PATIENCE;
 pub struct Node {
     /// `http://127.0.0.1:port` or `https://…`.
     pub base: String,
+    /// What it printed before it listened.
+    pub banner: Vec<String>,
     _child: Child,
 }
 
@@ -49,6 +51,6 @@ impl Node {
         .expect("roster serve listens in time");
         // Whatever it prints later (held messages) must not fill the pipe and stall it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Node { base, _child: child }
+        Node { base, banner, _child: child }
     }
 }
