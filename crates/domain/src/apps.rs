@@ -165,6 +165,40 @@ pub struct App {
     pub created_by: String,
     /// How it signs people in through Roster, if it does.
     pub sign_in: SignInSettings,
+    /// When its logo was last uploaded; `None` without one.
+    pub logo_updated_at: Option<Timestamp>,
+}
+
+/// The largest logo, as in Entra ID.
+pub const MAX_LOGO_BYTES: usize = 100 * 1024;
+
+/// An application's logo for My apps: a PNG or JPEG image, checked by its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLogo {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl AppLogo {
+    /// A logo from uploaded bytes, or why they are not one. Only PNG and JPEG, recognised by
+    /// their signatures rather than by a name or type the browser sent: an SVG could carry
+    /// script.
+    pub fn check(bytes: Vec<u8>) -> Result<AppLogo, String> {
+        if bytes.is_empty() {
+            return Err("Choose a PNG or JPEG file.".into());
+        }
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(format!("The logo is larger than {} KB; make it smaller.", MAX_LOGO_BYTES / 1024));
+        }
+        let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            "image/jpeg"
+        } else {
+            return Err("The logo must be a PNG or JPEG image.".into());
+        };
+        Ok(AppLogo { content_type: content_type.into(), bytes })
+    }
 }
 
 /// A client secret as stored: its hash, never the secret.
@@ -276,5 +310,18 @@ mod tests {
         let generated = AppSecret::generate(Uuid::new_v4(), "ci", 90, Timestamp(0));
         let plain = generated.1.expose_secret().to_string();
         assert!(!format!("{generated:?}").contains(&plain));
+    }
+
+    #[test]
+    fn a_logo_is_a_small_png_or_jpeg_by_its_content() {
+        let png = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0; 16]].concat();
+        assert_eq!(AppLogo::check(png).unwrap().content_type, "image/png");
+        assert_eq!(AppLogo::check(vec![0xff, 0xd8, 0xff, 0xe0]).unwrap().content_type, "image/jpeg");
+        assert!(AppLogo::check(b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec())
+            .unwrap_err()
+            .contains("PNG or JPEG"));
+        assert!(AppLogo::check(Vec::new()).unwrap_err().contains("Choose"));
+        let big = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0; MAX_LOGO_BYTES]].concat();
+        assert!(AppLogo::check(big).unwrap_err().contains("100 KB"));
     }
 }

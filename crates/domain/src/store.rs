@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use crate::apps::{App, AppSecret, AppToken};
+use crate::apps::{App, AppLogo, AppSecret, AppToken};
 use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
@@ -506,6 +506,18 @@ pub trait AppStore: Send + Sync {
 
     /// Removes an application with its secrets and tokens; `false` if there was none.
     async fn delete_app(&self, id: uuid::Uuid, audit: &AuditEntry) -> Result<bool, StoreError>;
+
+    /// Replaces an application's logo (`None` removes it) at `at`, with the audit record.
+    async fn set_app_logo(
+        &self,
+        id: uuid::Uuid,
+        logo: Option<&AppLogo>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// An application's logo, if it has one.
+    async fn get_app_logo(&self, id: uuid::Uuid) -> Result<Option<AppLogo>, StoreError>;
 
     /// An application's client secrets, newest first, expired ones included.
     async fn list_app_secrets(&self, app_id: uuid::Uuid) -> Result<Vec<AppSecret>, StoreError>;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{Actor, Directory};
 use crate::apps::App;
 use crate::audit::{AuditAction, FieldChange};
+use crate::clock::Timestamp;
 use crate::error::DomainError;
 use crate::group::{GroupId, MemberId, MemberRef};
 use crate::oidc::grant::AppGrant;
@@ -20,6 +21,8 @@ pub struct MyApp {
     pub id: Uuid,
     pub name: String,
     pub home_page_url: String,
+    /// When its logo was uploaded, if it has one.
+    pub logo_updated_at: Option<Timestamp>,
 }
 
 /// An application a person has signed in to, for their account page.
@@ -113,7 +116,13 @@ impl Directory {
             .filter(|a| !a.sign_in.redirect_uris.is_empty())
             .filter(|a| !a.sign_in.assignment_required || assigned.contains(&a.id))
             .filter_map(|a| {
-                a.sign_in.home_page_url.clone().map(|url| MyApp { id: a.id, name: a.name, home_page_url: url })
+                let logo_updated_at = a.logo_updated_at;
+                a.sign_in.home_page_url.clone().map(|url| MyApp {
+                    id: a.id,
+                    name: a.name,
+                    home_page_url: url,
+                    logo_updated_at,
+                })
             })
             .collect();
         apps.sort_by_key(|a| a.name.to_lowercase());

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::signin::window_start;
 use super::{Actor, Directory};
 use crate::apps::{
-    App, AppPermission, AppPermissions, AppSecret, AppToken, DEFAULT_SECRET_DAYS, MAX_NAME_CHARS, MAX_SECRETS,
+    App, AppLogo, AppPermission, AppPermissions, AppSecret, AppToken, DEFAULT_SECRET_DAYS, MAX_NAME_CHARS, MAX_SECRETS,
     SECRET_LIFETIMES_DAYS, TOKEN_LIFETIME_SECONDS,
 };
 use crate::audit::{AuditAction, FieldChange};
@@ -121,6 +121,7 @@ impl Directory {
             created_at: now,
             created_by: actor.display_name.clone(),
             sign_in,
+            logo_updated_at: None,
         };
         let holds_secret = !app.sign_in.public_client && app.sign_in.client_keys.is_none();
         let secret = holds_secret
@@ -187,6 +188,30 @@ impl Directory {
         self.apps_changed();
         updated?;
         Ok(after)
+    }
+
+    /// Replaces an application's logo on My apps (`None` removes it).
+    pub async fn set_app_logo(&self, actor: &Actor, id: Uuid, logo: Option<Vec<u8>>) -> Result<(), DomainError> {
+        let (app, _) = self.app(actor, id).await?;
+        let logo = logo.map(AppLogo::check).transpose().map_err(|why| DomainError::invalid("logo", why))?;
+        let (before, after) = match &logo {
+            Some(logo) => (
+                app.logo_updated_at.map(|_| "a logo".to_string()),
+                Some(format!("{} of {} bytes", logo.content_type, logo.bytes.len())),
+            ),
+            None if app.logo_updated_at.is_none() => return Ok(()),
+            None => (Some("a logo".to_string()), None),
+        };
+        let changes = vec![app_change("application", Some(app_label(&app)), None), app_change("logo", before, after)];
+        let audit = actor.audit(AuditAction::AppChanged, None, changes);
+        let saved = self.store.set_app_logo(id, logo.as_ref(), Timestamp::now(), &audit).await;
+        self.apps_changed();
+        Ok(saved?)
+    }
+
+    /// An application's logo, for anyone signed in (My apps shows it).
+    pub async fn app_logo(&self, id: Uuid) -> Result<AppLogo, DomainError> {
+        self.store.get_app_logo(id).await?.ok_or(DomainError::NotFound("logo"))
     }
 
     /// Adds a client secret valid for `days` (one of [`SECRET_LIFETIMES_DAYS`]); returns it,

@@ -928,3 +928,59 @@ async fn a_pairwise_subject_is_stable_for_one_application_and_differs_between_th
     let r = s.get(&format!("/oauth2/v2.0/logout?id_token_hint={hint}")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed out without being asked");
 }
+
+/// A multipart body of the CSRF token and one file, as a browser sends an upload form.
+fn upload_form(csrf: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "roster-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\n\
+         Content-Disposition: form-data; name=\"logo\"; filename=\"logo.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn an_application_gets_a_logo_that_my_apps_shows_and_only_images_are_taken() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let client = register(&app, false, "RS256").await;
+    let admin = app.signed_in("admin@contoso.com").await;
+    let csrf = admin.csrf().await;
+    let upload = |file: Vec<u8>| {
+        let (content_type, body) = upload_form(&csrf, &file);
+        admin
+            .http
+            .post(format!("{}/admin/apps/{}/logo", app.base, client.id))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let r = upload(svg).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("The logo must be a PNG or JPEG image."));
+
+    let png = [b"\x89PNG\r\n\x1a\n".to_vec(), b"rest of a small image".to_vec()].concat();
+    let r = upload(png.clone()).await.unwrap();
+    assert_eq!(location(&r), format!("/admin/apps/{}?done=logo", client.id));
+    let (_, apps) = admin.page("/apps").await;
+    let marker = format!("<img class=\"app-logo\" src=\"/apps/{}/logo?v=", client.id);
+    let start = apps.find(&marker).unwrap_or_else(|| panic!("{apps}")) + "<img class=\"app-logo\" src=\"".len();
+    let src = apps[start..].split('"').next().unwrap().to_string();
+    let r = admin.get(&src).await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    assert_eq!(
+        location(&app.client().get(&src).await),
+        format!("/signin?next={}", url::form_urlencoded::byte_serialize(src.as_bytes()).collect::<String>()),
+        "only for people signed in"
+    );
+
+    let r = admin.post(&format!("/admin/apps/{}/logo/remove", client.id), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), format!("/admin/apps/{}?done=logo-removed", client.id));
+    assert_eq!(admin.get(&src).await.status(), StatusCode::NOT_FOUND);
+}

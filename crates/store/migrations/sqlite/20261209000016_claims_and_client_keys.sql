@@ -10,6 +10,15 @@ alter table apps add column backchannel_logout_uri text;
 -- (private_key_jwt), as a JSON Web Key Set; null for one that uses client secrets.
 alter table apps add column jwks text;
 
+-- When an application's logo was last uploaded; null without one. The image itself is kept
+-- apart, so that reading an application does not read its logo.
+alter table apps add column logo_updated_at integer;
+create table app_logos (
+    app_id text primary key not null references apps (id) on delete cascade,
+    content_type text not null,
+    bytes blob not null
+);
+
 -- The client assertions applications used, each kept until it expires so that none is used
 -- twice.
 create table client_assertions (

@@ -1,7 +1,7 @@
 //! Application registrations, their client secrets and access tokens.
 
 use async_trait::async_trait;
-use roster_domain::apps::{App, AppPermissions, AppSecret, AppToken};
+use roster_domain::apps::{App, AppLogo, AppPermissions, AppSecret, AppToken};
 use roster_domain::audit::AuditEntry;
 use roster_domain::oidc::assertion::ClientKeys;
 use roster_domain::oidc::client::SignInSettings;
@@ -16,7 +16,7 @@ use super::{audit, Connection, Db, Row, Store, DIALECT};
 const APP_COLUMNS: &str = "apps.id, apps.name, apps.permissions, apps.created_at, apps.created_by, \
     apps.redirect_uris, apps.public_client, apps.id_token_alg, apps.home_page_url, apps.assignment_required, \
     apps.admin_consent, apps.post_logout_redirect_uris, apps.groups_claim, apps.jwks, apps.claim_mappings, apps.pairwise_subject, \
-    apps.backchannel_logout_uri";
+    apps.backchannel_logout_uri, apps.logo_updated_at";
 
 fn uuid(row: &Row, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
@@ -50,6 +50,7 @@ fn app_from_row(row: &Row) -> Result<App, StoreError> {
             pairwise_subject: get_flag(row, "pairwise_subject")?,
             backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
         },
+        logo_updated_at: row.try_get::<Option<i64>, _>("logo_updated_at")?.map(Timestamp),
     })
 }
 
@@ -185,6 +186,44 @@ impl AppStore for Store {
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(secret_from_row).collect()
+    }
+
+    async fn set_app_logo(
+        &self,
+        id: Uuid,
+        logo: Option<&AppLogo>,
+        at: Timestamp,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("delete from app_logos where app_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        if let Some(logo) = logo {
+            sqlx::query("insert into app_logos (app_id, content_type, bytes) values ($1, $2, $3)")
+                .bind(id.to_string())
+                .bind(&logo.content_type)
+                .bind(&logo.bytes)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let updated = sqlx::query("update apps set logo_updated_at = $1 where id = $2")
+            .bind(logo.map(|_| at.millis()))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(&mut tx, entry).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn get_app_logo(&self, id: Uuid) -> Result<Option<AppLogo>, StoreError> {
+        let row = sqlx::query("select content_type, bytes from app_logos where app_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|row| Ok(AppLogo { content_type: row.try_get("content_type")?, bytes: row.try_get("bytes")? }))
+            .transpose()
     }
 
     async fn insert_app_secret(&self, secret: &AppSecret, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -411,6 +411,7 @@ mod tests {
             created_at: Timestamp(0),
             created_by: "test".into(),
             sign_in: SignInSettings::default(),
+            logo_updated_at: None,
         };
         store.insert_app(&app, None, &audit(AuditAction::AppChanged)).await.unwrap();
         let grant = Grant {

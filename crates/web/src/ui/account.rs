@@ -1,14 +1,15 @@
 //! "My account": every user's own page, and changing one's own password.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_domain::directory::MyApp;
 use roster_domain::oidc::grant::Scope;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::error::{render, PageError};
 use crate::extract::Checked;
@@ -120,9 +121,12 @@ struct AppsPage {
     apps: Vec<AppTile>,
 }
 
-/// An application as My apps shows it: a tile with its initial, its name and where it lives.
+/// An application as My apps shows it: a tile with its logo (or initial), its name and where
+/// it lives.
 struct AppTile {
     name: String,
+    /// The logo's address, which changes with each upload so that browsers may keep it.
+    logo: Option<String>,
     url: String,
     initial: String,
     /// The home page's host, so that people see where the tile takes them.
@@ -133,8 +137,20 @@ impl AppTile {
     fn of(app: MyApp) -> AppTile {
         let initial = app.name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
         let host = app.home_page_url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
-        AppTile { initial, host: host.to_string(), name: app.name, url: app.home_page_url }
+        let logo = app.logo_updated_at.map(|at| format!("/apps/{}/logo?v={}", app.id, at.millis()));
+        AppTile { initial, host: host.to_string(), name: app.name, url: app.home_page_url, logo }
     }
+}
+
+/// `GET /apps/{id}/logo`: an application's logo, for anyone signed in.
+pub async fn logo(_me: SignedIn, State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, PageError> {
+    let logo = state.directory.app_logo(id).await?;
+    let headers = [
+        (header::CONTENT_TYPE, logo.content_type),
+        // The address changes with every upload, so the browser may keep what it fetched.
+        (header::CACHE_CONTROL, "private, max-age=86400".to_string()),
+    ];
+    Ok((headers, logo.bytes).into_response())
 }
 
 /// My apps: the applications the person may open, and Roster's own pages, as the App

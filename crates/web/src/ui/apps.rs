@@ -2,11 +2,11 @@
 //! APIs with a client id and secret.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
-use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, SECRET_LIFETIMES_DAYS};
+use roster_domain::apps::{App, AppPermission, AppSecret, DEFAULT_SECRET_DAYS, MAX_LOGO_BYTES, SECRET_LIFETIMES_DAYS};
 use roster_domain::directory::{AppInput, SignInInput};
 use roster_domain::group::{MemberId, MemberRef};
 use roster_domain::oidc::claims::format_mappings;
@@ -66,6 +66,7 @@ struct AppPage {
     post_logout_uris: Field,
     public_client: bool,
     jwks: Field,
+    logo: Field,
     claim_mappings: Field,
     backchannel_logout_uri: Field,
     algs: Vec<(&'static str, bool)>,
@@ -145,6 +146,8 @@ fn status_text(done: Option<&str>) -> Option<String> {
         "permissions" => Some("Permissions saved. Tokens already issued carry them from now on.".into()),
         "secret-removed" => Some("The client secret was removed, with every token issued against it.".into()),
         "sign-in" => Some("Sign-in settings saved.".into()),
+        "logo" => Some("Logo saved. My apps shows it from now on.".into()),
+        "logo-removed" => Some("Logo removed. My apps shows the application's initial instead.".into()),
         "assigned" => Some("Assigned. They can sign in to the application now.".into()),
         "unassigned" => Some("Assignment removed. They lose the application at its next refresh.".into()),
         _ => None,
@@ -287,6 +290,10 @@ async fn app_page_with(
              Leave empty for none.",
         )
         .with_errors(errors),
+        logo: Field::text("logo", "Logo", "")
+            .kind("file")
+            .hint("A PNG or JPEG image of at most 100 KB, square (215 × 215 pixels looks best), for My apps.")
+            .with_errors(errors),
         claim_mappings: Field::text("claim_mappings", "Further claims", &sign_in.claim_mappings)
             .kind("textarea")
             .hint(
@@ -525,6 +532,56 @@ pub async fn remove_secret(
 ) -> Result<Response, PageError> {
     state.directory.remove_app_secret(&me.0.actor, id, secret).await?;
     Ok(Redirect::to(&format!("/admin/apps/{id}?done=secret-removed")).into_response())
+}
+
+/// Uploads a logo: a multipart form with the CSRF token first, then the file.
+pub async fn upload_logo(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    mut form: Multipart,
+) -> Result<Response, PageError> {
+    let mut csrf_ok = false;
+    let mut bytes = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(|_| PageError::BadToken)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => {
+                me.0.verify_csrf(&field.text().await.map_err(|_| PageError::BadToken)?)?;
+                csrf_ok = true;
+            }
+            _ if !csrf_ok => return Err(PageError::BadToken),
+            "logo" => {
+                // Read one byte past the limit at most: enough to refuse, no more held.
+                while let Some(chunk) = field.chunk().await.map_err(|_| PageError::BadToken)? {
+                    let room = (MAX_LOGO_BYTES + 1).saturating_sub(bytes.len());
+                    bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return Err(PageError::BadToken);
+    }
+    match state.directory.set_app_logo(&me.0.actor, id, Some(bytes)).await {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=logo")).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let page = app_page(&state, &me, id, "", DEFAULT_SECRET_DAYS, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes the logo.
+pub async fn remove_logo(
+    me: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Checked(Form(_form)): Checked<Form<ConfirmForm>>,
+) -> Result<Response, PageError> {
+    state.directory.set_app_logo(&me.0.actor, id, None).await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}?done=logo-removed")).into_response())
 }
 
 /// Removes a registration.
