@@ -519,7 +519,7 @@ impl Directory {
     /// would be wrong.
     async fn end_sessions(&self, user: &User) {
         let _ = self.store.delete_user_sessions(user.id, None).await;
-        self.tell_apps_signed_out(user).await;
+        self.end_app_sign_ins(user).await;
     }
 
     /// Brings a deleted user back with everything intact.
@@ -592,7 +592,7 @@ impl Directory {
         self.store.set_password(id, &hash, must_change, &audit, &notices).await?;
         self.queued(&notices);
         self.store.delete_user_sessions(id, None).await?;
-        self.tell_apps_signed_out(&user).await;
+        self.end_app_sign_ins(&user).await;
         Ok(generated)
     }
 
@@ -622,7 +622,7 @@ impl Directory {
         actor.require(Permission::ResetPassword, user.roles)?;
         let audit = actor.audit(AuditAction::SessionsRevoked, Some(&user), Vec::new());
         self.store.revoke_sessions(id, &audit).await?;
-        self.tell_apps_signed_out(&user).await;
+        self.end_app_sign_ins(&user).await;
         Ok(())
     }
 

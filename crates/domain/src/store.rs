@@ -586,6 +586,9 @@ pub trait OidcStore: Send + Sync {
     /// Ends one token; `false` if there was none.
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError>;
 
+    /// Ends every code and token issued for `user`, to every application.
+    async fn delete_tokens_of(&self, user: UserId) -> Result<(), StoreError>;
+
     /// Ends every token of `chain`, with the audit record.
     async fn revoke_token_chain(&self, chain: uuid::Uuid, audit: &AuditEntry) -> Result<(), StoreError>;
 

@@ -283,7 +283,7 @@ impl Directory {
             self.store.set_password(id, &hash, *must_change, &audit, &notices).await?;
             self.queued(&notices);
             self.store.delete_user_sessions(id, None).await?;
-            self.tell_apps_signed_out(&after).await;
+            self.end_app_sign_ins(&after).await;
             after = self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))?;
         }
         // Last, as the one step a concurrent rename elsewhere can still refuse.

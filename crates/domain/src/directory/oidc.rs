@@ -690,6 +690,15 @@ impl Directory {
         })
     }
 
+    /// Ends everything `user`'s sign-ins gave applications: every code, access token and
+    /// refresh token, at once, and tells the applications that registered a back-channel
+    /// logout address. For a reset password, a block, a deletion or "sign out everywhere";
+    /// best effort after the change is committed, as ending sessions is.
+    pub(crate) async fn end_app_sign_ins(&self, user: &User) {
+        let _ = self.store.delete_tokens_of(user.id).await;
+        self.tell_apps_signed_out(user).await;
+    }
+
     /// Tells every application `user` has signed in to, and that registered a back-channel
     /// logout address, that their sign-in to Roster ended: a logout token (OpenID Connect
     /// Back-Channel Logout 1.0 §2.4) naming them by `sub`, so that the application ends all of

@@ -437,7 +437,7 @@ impl Directory {
         self.store.set_password(user.id, &hash, false, &audit, &notices).await?;
         self.queued(&notices);
         self.store.delete_user_sessions(user.id, None).await?;
-        self.tell_apps_signed_out(&user).await;
+        self.end_app_sign_ins(&user).await;
         self.store.delete_reset(&reset.token_hash).await?;
         self.store.reset_counter(&format!("signin:account:{}", user.username)).await?;
         for channel in [Channel::Email, Channel::Sms] {

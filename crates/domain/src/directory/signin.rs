@@ -343,6 +343,7 @@ impl Directory {
         self.queued(&notices);
         let keep = session::hash_token(current_token);
         self.store.delete_user_sessions(id, Some(&keep)).await?;
+        self.end_app_sign_ins(&user).await;
         Ok(())
     }
 }

@@ -984,3 +984,27 @@ async fn an_application_gets_a_logo_that_my_apps_shows_and_only_images_are_taken
     assert_eq!(location(&r), format!("/admin/apps/{}?done=logo-removed", client.id));
     assert_eq!(admin.get(&src).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_password_reset_or_sign_out_everywhere_ends_application_tokens_at_once() {
+    let Some(app) = TestApp::start().await else { return };
+    let admin = app.user("admin@contoso.com", "Admin", &[Role::GlobalAdministrator]).await;
+    let ada = app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
+    let client = register(&app, false, "RS256").await;
+    let actor = Actor::user(&admin, None, None);
+    for end in ["reset", "everywhere"] {
+        let s = app.client();
+        let landed = sign_in_through(&s, &authorize_path(&client, &[]), "ada@contoso.com").await;
+        let (_, tokens) = redeem(&app, &client, &query_of(&landed)["code"]).await;
+        match end {
+            "reset" => {
+                app.directory.reset_password(&actor, ada.id, Some(PASSWORD.into()), false).await.unwrap();
+            }
+            _ => app.directory.sign_out_everywhere(&actor, ada.id).await.unwrap(),
+        }
+        let (status, body) = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{end}");
+        let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{end}");
+    }
+}

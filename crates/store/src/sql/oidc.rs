@@ -221,6 +221,17 @@ impl OidcStore for Store {
         Ok(deleted.rows_affected() > 0)
     }
 
+    async fn delete_tokens_of(&self, user: UserId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for table in ["oauth_codes", "oauth_tokens"] {
+            sqlx::query(&format!("delete from {table} where user_id = $1"))
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
     async fn revoke_token_chain(&self, chain: Uuid, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("delete from oauth_tokens where chain = $1").bind(chain.to_string()).execute(&mut *tx).await?;
