@@ -377,22 +377,26 @@ impl Directory {
     /// An active administrator by username, to act as on the command line: so that what a
     /// script does is checked against, and audited as, that person's roles.
     pub async fn administrator(&self, username: &str) -> Result<Actor, DomainError> {
-        let name = username.trim().to_lowercase();
-        let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
-        let user = self.store.get_user(credentials.user_id).await?.ok_or(DomainError::NotFound("user"))?;
+        let user = self.by_username(username).await?;
         if !user.enabled || !user.roles.is_admin() {
+            let name = username.trim().to_lowercase();
             return Err(DomainError::Forbidden(format!("{name} is not an administrator who may sign in.")));
         }
         Ok(Actor::user(&user, None, None))
+    }
+
+    /// The user who signs in as `username` (or did, under a former username still honoured).
+    async fn by_username(&self, username: &str) -> Result<User, DomainError> {
+        let name = username.trim().to_lowercase();
+        let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
+        self.store.get_user(credentials.user_id).await?.ok_or(DomainError::NotFound("user"))
     }
 
     /// The user who signs in as `username` (or did, under a former username still honoured),
     /// for an administrator.
     pub async fn user_named(&self, actor: &Actor, username: &str) -> Result<User, DomainError> {
         actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
-        let name = username.trim().to_lowercase();
-        let credentials = self.store.get_credentials(&name).await?.ok_or(DomainError::NotFound("user"))?;
-        self.store.get_user(credentials.user_id).await?.ok_or(DomainError::NotFound("user"))
+        self.by_username(username).await
     }
 
     /// One user, for an administrator or for the user themself.

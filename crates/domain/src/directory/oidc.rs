@@ -708,12 +708,13 @@ impl Directory {
     pub(crate) async fn tell_apps_signed_out(&self, user: &User) {
         let Some(issuer) = self.issuer.clone() else { return };
         let Ok(grants) = self.store.list_app_grants(user.id).await else { return };
-        let Ok(ring) = self.keyring().await else { return };
         let now = Timestamp::now();
         let mut notices = Vec::new();
         for (grant, _) in grants {
             let Ok(Some((app, _))) = self.client(grant.app_id).await else { continue };
             let Some(uri) = app.sign_in.backchannel_logout_uri.clone() else { continue };
+            // Read only once an application wants a notice: most people's applications do not.
+            let Ok(ring) = self.keyring().await else { return };
             let claims = serde_json::json!({
                 "iss": &*issuer,
                 "aud": app.id.to_string(),

@@ -31,44 +31,27 @@ const RESERVED: [&str; 18] = [
     "_claim_sources",
 ];
 
-/// A user attribute a claim can carry, named as Graph names it.
+/// A user attribute a claim can carry, named as Graph names it, and stored by that name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Attribute {
-    #[serde(rename = "id")]
     Id,
-    #[serde(rename = "userPrincipalName")]
     UserPrincipalName,
-    #[serde(rename = "mail")]
     Mail,
-    #[serde(rename = "displayName")]
     DisplayName,
-    #[serde(rename = "givenName")]
     GivenName,
-    #[serde(rename = "surname")]
     Surname,
-    #[serde(rename = "jobTitle")]
     JobTitle,
-    #[serde(rename = "department")]
     Department,
-    #[serde(rename = "officeLocation")]
     OfficeLocation,
-    #[serde(rename = "employeeId")]
     EmployeeId,
-    #[serde(rename = "companyName")]
     CompanyName,
-    #[serde(rename = "costCenter")]
     CostCenter,
-    #[serde(rename = "division")]
     Division,
-    #[serde(rename = "mobilePhone")]
     MobilePhone,
-    #[serde(rename = "businessPhone")]
     BusinessPhone,
-    #[serde(rename = "preferredLanguage")]
     PreferredLanguage,
-    #[serde(rename = "country")]
     Country,
-    #[serde(rename = "externalId")]
     ExternalId,
 }
 
@@ -119,6 +102,11 @@ impl Attribute {
         }
     }
 
+    /// The attribute Graph calls `name`, whatever its case.
+    fn named(name: &str) -> Option<Attribute> {
+        Attribute::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
     /// `user`'s value of this attribute, if it has one.
     fn of(self, user: &User) -> Option<String> {
         let c = &user.contact;
@@ -143,6 +131,19 @@ impl Attribute {
             Attribute::ExternalId => user.external_id.clone(),
         }
         .filter(|v| !v.is_empty())
+    }
+}
+
+impl From<Attribute> for &'static str {
+    fn from(attribute: Attribute) -> Self {
+        attribute.name()
+    }
+}
+
+impl TryFrom<String> for Attribute {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Attribute::named(&name).ok_or_else(|| format!("{name} is not an attribute Roster keeps"))
     }
 }
 
@@ -176,11 +177,10 @@ pub fn parse_mappings<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Ve
         if mappings.iter().any(|m| m.claim == claim) {
             return Err(format!("{claim} is mapped twice."));
         }
-        let attribute =
-            Attribute::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(attribute)).ok_or_else(|| {
-                let names: Vec<&str> = Attribute::ALL.iter().map(|a| a.name()).collect();
-                format!("{attribute} is not an attribute Roster keeps; choose one of {}.", names.join(", "))
-            })?;
+        let attribute = Attribute::named(attribute).ok_or_else(|| {
+            let names: Vec<&str> = Attribute::ALL.iter().map(|a| a.name()).collect();
+            format!("{attribute} is not an attribute Roster keeps; choose one of {}.", names.join(", "))
+        })?;
         mappings.push(ClaimMapping { claim: claim.to_string(), attribute });
     }
     if mappings.len() > MAX_CLAIM_MAPPINGS {

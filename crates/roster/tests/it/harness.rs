@@ -240,6 +240,12 @@ impl Session {
     }
 }
 
+/// The `next` parameter of a `/signin?next=…` address: where signing in leads back to.
+pub fn next_of(signin: &str) -> String {
+    let url = url::Url::parse(&format!("http://x{signin}")).expect("a sign-in address");
+    url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).expect("a next parameter")
+}
+
 /// The `Location` header of a redirect.
 pub fn location(r: &Response) -> String {
     r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()

@@ -18,7 +18,7 @@ use roster_domain::{Actor, Role};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use crate::harness::{csrf_of, location, Session, TestApp, PASSWORD};
+use crate::harness::{csrf_of, location, next_of, Session, TestApp, PASSWORD};
 
 const CALLBACK: &str = "https://app.example.com/callback";
 const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123456789";
@@ -89,7 +89,7 @@ async fn sign_in_through(s: &Session, path: &str, username: &str) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to_signin = location(&r);
     assert!(to_signin.starts_with("/signin?next="), "{to_signin}");
-    let next: String = query_of(&format!("http://x{to_signin}"))["next"].clone();
+    let next = next_of(&to_signin);
     let (_, html) = s.page(&to_signin).await;
     let form = [("username", username), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", next.as_str())];
     let r = s.post("/signin", &form).await;
@@ -335,7 +335,7 @@ async fn each_person_consents_once_can_withdraw_and_prompt_none_never_asks() {
     // The first sign-in stops at the consent page, which names what the application asks for.
     let r = s.get(&authorize_path(&client, &[])).await;
     let signin = location(&r);
-    let next = query_of(&format!("http://x{signin}"))["next"].clone();
+    let next = next_of(&signin);
     let (_, html) = s.page(&signin).await;
     let form = [("username", "ada@contoso.com"), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", &next)];
     s.post("/signin", &form).await;
@@ -403,7 +403,7 @@ async fn only_assigned_users_and_group_members_sign_in_and_my_apps_lists_what_th
     let s = app.client();
     let r = s.get(&authorize_path(&client, &[])).await;
     let signin = location(&r);
-    let next = query_of(&format!("http://x{signin}"))["next"].clone();
+    let next = next_of(&signin);
     let (_, html) = s.page(&signin).await;
     s.post(
         "/signin",
@@ -445,7 +445,7 @@ async fn only_assigned_users_and_group_members_sign_in_and_my_apps_lists_what_th
     // Bob, in no group, is still refused; taking the assignment away ends Ada's next refresh.
     let bob = app.client();
     let r = bob.get(&authorize_path(&client, &[])).await;
-    let next_bob = query_of(&format!("http://x{}", location(&r)))["next"].clone();
+    let next_bob = next_of(&location(&r));
     let (_, html) = bob.page(&location(&r)).await;
     bob.post(
         "/signin",

@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::harness::{csrf_of, location, TestApp, PASSWORD};
+use crate::harness::{csrf_of, location, next_of, TestApp, PASSWORD};
 
 /// Debian's folder of Apache modules, where `libapache2-mod-auth-openidc` puts its own.
 const MODULES: &str = "/usr/lib/apache2/modules";
@@ -216,13 +216,7 @@ async fn open_page(app: &TestApp, site: &str, redirect: &str, username: &str) ->
     let r = get(authorize).await;
     let signin = location(&r);
     assert!(signin.starts_with("/signin?next="), "{signin}");
-    let next = url::Url::parse(&format!("http://x{signin}"))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned();
+    let next = next_of(&signin);
     let html = get(format!("{}{signin}", app.base)).await.text().await.unwrap();
     let form = [("username", username), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", &next)];
     let r = browser.post(format!("{}/signin", app.base)).form(&form).send().await.unwrap();

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use crate::harness::{csrf_of, location, TestApp, PASSWORD};
+use crate::harness::{csrf_of, location, next_of, TestApp, PASSWORD};
 
 /// The folder `scripts/test-all` installs openid-client into, from `tests/oidc-client`.
 fn openid_client() -> Option<String> {
@@ -77,13 +77,7 @@ async fn openid_client_signs_a_user_in_with_pkce_reads_userinfo_and_refreshes() 
     let browser = app.client();
     let r = browser.get(path).await;
     let signin = location(&r);
-    let next = url::Url::parse(&format!("http://x{signin}"))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned();
+    let next = next_of(&signin);
     let (_, html) = browser.page(&signin).await;
     let form = [("username", "grace@contoso.com"), ("password", PASSWORD), ("csrf", &csrf_of(&html)), ("next", &next)];
     let r = browser.post("/signin", &form).await;

@@ -2,6 +2,7 @@
 //! APIs with a client id and secret.
 
 use askama::Template;
+use axum::extract::multipart::MultipartError;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -539,20 +540,59 @@ pub async fn upload_logo(
     me: Admin,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, PageError> {
+    let saved = match receive_logo(&me, form).await {
+        Ok(bytes) => state.directory.set_app_logo(&me.0.actor, id, Some(bytes)).await,
+        Err(LogoUnreceived::Unreadable(e)) => {
+            Err(DomainError::invalid("logo", format!("The upload could not be read: {e}")))
+        }
+        Err(LogoUnreceived::Page(e)) => return Err(e),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=logo")).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let page = app_page(&state, &me, id, "", DEFAULT_SECRET_DAYS, &errors).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a logo upload was not received.
+enum LogoUnreceived {
+    /// A forged or expired form.
+    Page(PageError),
+    /// A body that could not be read: cut off, or past the server's limit.
+    Unreadable(MultipartError),
+}
+
+impl From<PageError> for LogoUnreceived {
+    fn from(e: PageError) -> Self {
+        LogoUnreceived::Page(e)
+    }
+}
+
+impl From<MultipartError> for LogoUnreceived {
+    fn from(e: MultipartError) -> Self {
+        LogoUnreceived::Unreadable(e)
+    }
+}
+
+/// The logo's bytes from a multipart form whose CSRF token comes first: at most one byte past
+/// the limit, enough to refuse it and no more held.
+async fn receive_logo(me: &Admin, mut form: Multipart) -> Result<Vec<u8>, LogoUnreceived> {
     let mut csrf_ok = false;
     let mut bytes = Vec::new();
-    while let Some(mut field) = form.next_field().await.map_err(|_| PageError::BadToken)? {
+    while let Some(mut field) = form.next_field().await? {
         match field.name().unwrap_or_default() {
             "csrf" => {
-                me.0.verify_csrf(&field.text().await.map_err(|_| PageError::BadToken)?)?;
+                me.0.verify_csrf(&field.text().await?)?;
                 csrf_ok = true;
             }
-            _ if !csrf_ok => return Err(PageError::BadToken),
+            _ if !csrf_ok => return Err(PageError::BadToken.into()),
             "logo" => {
-                // Read one byte past the limit at most: enough to refuse, no more held.
-                while let Some(chunk) = field.chunk().await.map_err(|_| PageError::BadToken)? {
+                while let Some(chunk) = field.chunk().await? {
                     let room = (MAX_LOGO_BYTES + 1).saturating_sub(bytes.len());
                     bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
@@ -561,16 +601,9 @@ pub async fn upload_logo(
         }
     }
     if !csrf_ok {
-        return Err(PageError::BadToken);
+        return Err(PageError::BadToken.into());
     }
-    match state.directory.set_app_logo(&me.0.actor, id, Some(bytes)).await {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/apps/{id}?done=logo")).into_response()),
-        Err(DomainError::Invalid(errors)) => {
-            let page = app_page(&state, &me, id, "", DEFAULT_SECRET_DAYS, &errors).await?;
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(bytes)
 }
 
 /// Removes the logo.
