@@ -243,19 +243,21 @@ impl AppSecret {
 pub struct AppToken {
     pub hash: String,
     pub app_id: Uuid,
-    /// The secret it was issued against: removing that secret ends the token too.
-    pub secret_id: Uuid,
+    /// The secret it was issued against: removing that secret ends the token too. None for a
+    /// token issued against a signed assertion, which changing the application's keys ends.
+    pub secret_id: Option<Uuid>,
     pub expires_at: Timestamp,
 }
 
 impl AppToken {
-    /// A fresh token issued against `secret`, and the token itself (given to the caller once).
-    pub fn issue(secret: &AppSecret, now: Timestamp) -> (AppToken, String) {
+    /// A fresh token for `app_id`, issued against one of its secrets or (without one) a signed
+    /// assertion, and the token itself (given to the caller once).
+    pub fn issue(app_id: Uuid, secret: Option<&AppSecret>, now: Timestamp) -> (AppToken, String) {
         let token = random_token();
         let stored = AppToken {
             hash: hash_token(&token),
-            app_id: secret.app_id,
-            secret_id: secret.id,
+            app_id,
+            secret_id: secret.map(|s| s.id),
             expires_at: now.plus_seconds(TOKEN_LIFETIME_SECONDS),
         };
         (stored, token)
@@ -299,10 +301,11 @@ mod tests {
     fn tokens_last_an_hour_and_are_stored_hashed() {
         let now = Timestamp(0);
         let (secret, _) = AppSecret::generate(Uuid::new_v4(), "ci", 90, now);
-        let (stored, token) = AppToken::issue(&secret, now);
+        let (stored, token) = AppToken::issue(secret.app_id, Some(&secret), now);
         assert_eq!(stored.hash, hash_token(&token));
         assert_eq!(stored.expires_at, now.plus_seconds(3600));
-        assert_eq!(stored.secret_id, secret.id);
+        assert_eq!(stored.secret_id, Some(secret.id));
+        assert_eq!(AppToken::issue(secret.app_id, None, now).0.secret_id, None);
     }
 
     #[test]

@@ -42,7 +42,8 @@ mod verification;
 
 pub use api_users::{ApiNewUser, ApiUserChange, MAX_FIND_LIMIT};
 pub use app_access::{MyApp, SignedInApp};
-pub use apps::{AppInput, IssuedToken, SignInInput, TokenRefusal};
+use apps::TokenRefusal;
+pub use apps::{AppInput, IssuedToken, SignInInput};
 pub use audit_log::{
     parse_retention_days, AuditFilterInput, BrokenLink, ChainReport, DEFAULT_AUDIT_RETENTION_DAYS,
     SETTING_AUDIT_RETENTION_DAYS,

@@ -4,7 +4,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::signin::window_start;
-use super::{Actor, Directory};
+use super::{Actor, ClientProof, Directory, GrantRefusal};
 use crate::apps::{
     App, AppLogo, AppPermission, AppPermissions, AppSecret, AppToken, DEFAULT_SECRET_DAYS, MAX_NAME_CHARS, MAX_SECRETS,
     SECRET_LIFETIMES_DAYS, TOKEN_LIFETIME_SECONDS,
@@ -72,9 +72,9 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
-/// Why a token request failed, in the terms of RFC 6749 §5.2.
+/// Why a client secret was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenRefusal {
+pub(crate) enum TokenRefusal {
     /// Unknown client, wrong or expired secret.
     InvalidClient,
     /// Too many failed requests for this client id: wait for the window to pass.
@@ -278,13 +278,21 @@ impl Directory {
         Ok(())
     }
 
-    /// The client-credentials grant: a short-lived access token for a client id and one of
-    /// its valid secrets. Failures are counted per client id, so secrets cannot be guessed at
-    /// speed.
-    pub async fn issue_token(&self, client_id: &str, client_secret: &str) -> Result<IssuedToken, TokenRefusal> {
-        let secret = self.check_client_secret(client_id, client_secret).await?;
-        let (token, access_token) = AppToken::issue(&secret, Timestamp::now());
-        self.store.insert_app_token(&token).await.map_err(|_| TokenRefusal::InvalidClient)?;
+    /// The client-credentials grant: a short-lived access token for a confidential client that
+    /// proves itself with one of its valid secrets or an assertion signed with one of its keys.
+    /// Failed secrets are counted per client id, so secrets cannot be guessed at speed.
+    pub async fn issue_token(
+        &self,
+        client_id: &str,
+        proof: ClientProof<'_>,
+        issuer: &str,
+    ) -> Result<IssuedToken, GrantRefusal> {
+        let (app, secret) = self.authenticated_client(client_id, proof, issuer).await?;
+        if app.sign_in.public_client {
+            return Err(GrantRefusal::UnauthorizedClient);
+        }
+        let (token, access_token) = AppToken::issue(app.id, secret.as_ref(), Timestamp::now());
+        self.store.insert_app_token(&token).await.map_err(|_| GrantRefusal::InvalidClient)?;
         Ok(IssuedToken { access_token, expires_in: TOKEN_LIFETIME_SECONDS })
     }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Actor, Directory, TokenRefusal};
-use crate::apps::App;
+use crate::apps::{App, AppSecret};
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::error::DomainError;
@@ -105,6 +105,8 @@ pub enum GrantRefusal {
     InvalidGrant(String),
     /// More scopes than were granted.
     InvalidScope,
+    /// A public client asked for the client-credentials grant, which needs a confidential one.
+    UnauthorizedClient,
     /// Too many failed requests for this client id.
     Throttled,
 }
@@ -258,6 +260,16 @@ impl Directory {
     /// its secrets or by an assertion signed with one of its keys (each assertion once), a
     /// public client by its id alone.
     async fn token_client(&self, client_id: &str, proof: ClientProof<'_>, issuer: &str) -> Result<App, GrantRefusal> {
+        Ok(self.authenticated_client(client_id, proof, issuer).await?.0)
+    }
+
+    /// [`Self::token_client`], with the secret the client proved itself with, if it used one.
+    pub(crate) async fn authenticated_client(
+        &self,
+        client_id: &str,
+        proof: ClientProof<'_>,
+        issuer: &str,
+    ) -> Result<(App, Option<AppSecret>), GrantRefusal> {
         let internal = |_| GrantRefusal::InvalidClient;
         let app = match Uuid::parse_str(client_id.trim()) {
             Ok(id) => self.client(id).await.map_err(internal)?.map(|(app, _)| app),
@@ -265,9 +277,9 @@ impl Directory {
         };
         let Some(app) = app else { return Err(GrantRefusal::InvalidClient) };
         match (&app.sign_in.client_keys, proof) {
-            (_, ClientProof::None) if app.sign_in.public_client => Ok(app),
+            (_, ClientProof::None) if app.sign_in.public_client => Ok((app, None)),
             (None, ClientProof::Secret(secret)) => match self.check_client_secret(client_id, secret).await {
-                Ok(_) => Ok(app),
+                Ok(secret) => Ok((app, Some(secret))),
                 Err(TokenRefusal::Throttled) => Err(GrantRefusal::Throttled),
                 Err(TokenRefusal::InvalidClient) => Err(GrantRefusal::InvalidClient),
             },
@@ -286,7 +298,7 @@ impl Directory {
                         "The client assertion was used already: sign a new one.".into(),
                     ));
                 }
-                Ok(app)
+                Ok((app, None))
             }
             (Some(_), _) => Err(GrantRefusal::BadAssertion(
                 "This application authenticates with a client assertion signed with one of its keys (private_key_jwt)."
@@ -642,7 +654,7 @@ impl Directory {
         let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
         let refused = |why: &str| Ok(LogoutOutcome::Refused(why.to_string()));
         let hint = match get("id_token_hint") {
-            Some(token) => match self.keyring().await?.verify(token) {
+            Some(token) => match self.keyring().await?.verify_id_token(token) {
                 Some(claims) => Some(claims),
                 None => return refused("The id_token_hint is not an ID token Roster signed."),
             },

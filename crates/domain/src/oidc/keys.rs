@@ -312,12 +312,16 @@ impl Keyring {
         json!({ "keys": keys })
     }
 
-    /// The claims of a token one of these keys signed, if the signature holds; expiry is the
-    /// caller's to judge (a logout's `id_token_hint` may have expired).
-    pub fn verify(&self, token: &str) -> Option<Value> {
+    /// The claims of an ID token one of these keys signed, if the signature holds; expiry is
+    /// the caller's to judge (a logout's `id_token_hint` may have expired). A token of another
+    /// type (a logout token) is not one, whatever its signature.
+    pub fn verify_id_token(&self, token: &str) -> Option<Value> {
         let (signed, signature) = token.rsplit_once('.')?;
         let (header, claims) = signed.split_once('.')?;
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header["typ"] != "JWT" {
+            return None;
+        }
         let key =
             self.keys.iter().find(|k| header["kid"] == k.key.kid.as_str() && header["alg"] == k.key.alg.name())?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
@@ -466,8 +470,10 @@ mod tests {
         assert_eq!(ring.signer(SigningAlg::Es256, later).unwrap().key.kid, first.kid);
         assert_eq!(ring.signer(SigningAlg::Es256, takes_over).unwrap().key.kid, rotated[0].kid);
         let token = ring.sign(SigningAlg::Es256, &json!({ "sub": "x" }), later).unwrap();
-        assert_eq!(ring.verify(&token).unwrap()["sub"], "x");
-        assert!(ring.verify(&token.replace('.', "..")).is_none());
+        assert_eq!(ring.verify_id_token(&token).unwrap()["sub"], "x");
+        assert!(ring.verify_id_token(&token.replace('.', "..")).is_none());
+        let logout = ring.sign_typed(SigningAlg::Es256, &json!({ "sub": "x" }), later, "logout+jwt").unwrap();
+        assert!(ring.verify_id_token(&logout).is_none(), "a logout token is no ID token");
         let immediate = ring.rotation(SigningAlg::Es256, later, later, 3600).unwrap();
         assert_eq!(immediate.len(), 3, "the waiting key and the signing one both go");
         assert!(immediate[1..].iter().all(|k| k.retires_at == Some(later)));

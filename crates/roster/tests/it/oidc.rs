@@ -766,6 +766,69 @@ async fn a_client_proves_itself_with_a_signed_assertion_used_once_and_never_with
     assert!(page.contains("holds a private key"), "{page}");
 }
 
+#[tokio::test]
+async fn an_application_with_keys_gets_api_tokens_by_assertion_until_its_keys_change() {
+    let Some(app) = TestApp::start().await else { return };
+    let (pair, jwk) = client_key();
+    let sign_in = |jwk: &Value| SignInInput {
+        redirect_uris: vec![CALLBACK.into()],
+        jwks: serde_json::json!({ "keys": [jwk] }).to_string(),
+        ..SignInInput::default()
+    };
+    let input =
+        AppInput { name: "Provisioner".into(), permissions: vec!["User.Read.All".into()], sign_in: sign_in(&jwk) };
+    let (registered, _) = app.directory.register_app(&Actor::system("test"), &input).await.unwrap();
+    let client_id = registered.id.to_string();
+    let token_url = format!("{}/oauth2/v2.0/token", app.base);
+    let ask = |assertion: String| {
+        let url = token_url.clone();
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ];
+            let r = Client::new().post(url).form(&form).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let users = |token: String| {
+        let url = format!("{}/v1.0/users", app.base);
+        async move { Client::new().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+
+    let signed = assertion(&pair, &client_id, &token_url, "cc-1");
+    let (status, body) = ask(signed.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(users(access.clone()).await, StatusCode::OK, "the token carries the registration's permissions");
+
+    let (status, body) = ask(signed).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("used already"), "{body}");
+    let (stranger, _) = client_key();
+    let (status, body) = ask(assertion(&stranger, &client_id, &token_url, "cc-2")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{body}");
+
+    // New keys, as after a leak: tokens the old keys got stop working, the new key gets new ones.
+    let (new_pair, mut new_jwk) = client_key();
+    new_jwk["kid"] = "app-key-1".into();
+    app.directory.set_app_sign_in(&Actor::system("test"), registered.id, &sign_in(&new_jwk)).await.unwrap();
+    assert_eq!(users(access).await, StatusCode::UNAUTHORIZED, "replacing the keys ends their tokens");
+    let (status, body) = ask(assertion(&pair, &client_id, &token_url, "cc-3")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old key is no longer accepted: {body}");
+    let (status, body) = ask(assertion(&new_pair, &client_id, &token_url, "cc-4")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A public client holds nothing to prove itself with, so it gets no API token.
+    let public = register(&app, true, "RS256").await;
+    let form = [("grant_type", "client_credentials"), ("client_id", public.id.as_str())];
+    let r = Client::new().post(&token_url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+}
+
 fn jwk_with_private_half() -> Value {
     let (_, mut jwk) = client_key();
     jwk["d"] = "c2VjcmV0".into();

@@ -94,7 +94,7 @@ pub(crate) async fn insert_app_tokens(conn: &mut Connection, tokens: &[&AppToken
             let row = [
                 params.push(t.hash.clone())?,
                 params.push(t.app_id.to_string())?,
-                params.push(t.secret_id.to_string())?,
+                params.push(t.secret_id.map(|id| id.to_string()))?,
                 params.push(t.expires_at.millis())?,
             ];
             rows.push(format!("({})", row.join(", ")));
@@ -155,6 +155,16 @@ impl AppStore for Store {
 
     async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        // Tokens issued against assertions signed with keys the application no longer has end
+        // with them, as a removed secret's tokens do.
+        sqlx::query(
+            "delete from app_tokens where app_id = $1 and secret_id is null \
+             and coalesce((select jwks from apps where id = $1), '') <> coalesce($2, '')",
+        )
+        .bind(app.id.to_string())
+        .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json))
+        .execute(&mut *tx)
+        .await?;
         let assignments: Vec<String> =
             SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
         let sql = format!("update apps set {} where id = $15", assignments.join(", "));
@@ -265,7 +275,10 @@ impl AppStore for Store {
         let token = AppToken {
             hash: hash.to_string(),
             app_id: app.id,
-            secret_id: uuid(&row, "secret_id")?,
+            secret_id: match row.try_get::<Option<String>, _>("secret_id")? {
+                Some(id) => Some(Uuid::parse_str(&id).map_err(StoreError::backend)?),
+                None => None,
+            },
             expires_at: Timestamp(row.try_get("token_expires_at")?),
         };
         Ok(Some((token, app)))

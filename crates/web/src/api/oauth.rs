@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine as _;
-use roster_domain::directory::{ClientProof, GrantRefusal, TokenRefusal};
+use roster_domain::directory::{ClientProof, GrantRefusal};
 use roster_domain::oidc::assertion::{claimed_client, ASSERTION_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -89,12 +89,12 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
             );
         }
     }
-    let (basic_id, basic_secret) = basic_credentials(headers).unzip();
-    let (Some(client_id), Some(client_secret)) = (basic_id.or(form.client_id), basic_secret.or(form.client_secret))
-    else {
-        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "Send client_id and client_secret.");
+    let client = match client_of(headers, sent_by(&form)) {
+        Ok(client) => client,
+        Err(unknown) => return unknown.response(StatusCode::BAD_REQUEST),
     };
-    match state.directory.issue_token(&client_id, client_secret.expose_secret()).await {
+    let issuer = state.config.public_url.as_str();
+    match state.directory.issue_token(&client.id, client.proof(), issuer).await {
         Ok(issued) => (
             [
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -108,29 +108,14 @@ async fn issue(state: &AppState, headers: &HeaderMap, form: Option<TokenRequest>
             })),
         )
             .into_response(),
-        Err(TokenRefusal::InvalidClient) => refuse(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "The client id is unknown, or the client secret is wrong or has expired.",
-        ),
-        Err(TokenRefusal::Throttled) => refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_client",
-            "Too many failed requests for this client id. Try again in a few minutes.",
-        ),
+        Err(refusal) => grant_refusal(refusal),
     }
 }
 
 /// The grants of applications signing people in. A confidential client authenticates with a
 /// secret (Basic or in the form, not both); a public client sends only its client id.
 async fn user_grant(state: &AppState, headers: &HeaderMap, form: TokenRequest, grant: &str) -> Response {
-    let sent = Sent {
-        client_id: form.client_id,
-        secret: form.client_secret,
-        assertion_type: form.client_assertion_type,
-        assertion: form.client_assertion,
-    };
-    let client = match client_of(headers, sent) {
+    let client = match client_of(headers, sent_by(&form)) {
         Ok(client) => client,
         Err(unknown) => return unknown.response(StatusCode::BAD_REQUEST),
     };
@@ -222,6 +207,16 @@ fn question(headers: &HeaderMap, form: Result<Form<TokenQuestion>, FormRejection
     Ok(Question { client, token: form.token.ok_or(Unreadable::NoToken)? })
 }
 
+/// What a token request's form sent to identify its client.
+fn sent_by(form: &TokenRequest) -> Sent {
+    Sent {
+        client_id: form.client_id.clone(),
+        secret: form.client_secret.clone(),
+        assertion_type: form.client_assertion_type.clone(),
+        assertion: form.client_assertion.clone(),
+    }
+}
+
 /// What a request's form sent to identify its client.
 struct Sent {
     client_id: Option<String>,
@@ -311,6 +306,11 @@ fn grant_refusal(refusal: GrantRefusal) -> Response {
         ),
         GrantRefusal::BadAssertion(why) => refuse(StatusCode::UNAUTHORIZED, "invalid_client", &why),
         GrantRefusal::InvalidGrant(why) => refuse(StatusCode::BAD_REQUEST, "invalid_grant", &why),
+        GrantRefusal::UnauthorizedClient => refuse(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "A public client holds no secret, so it cannot use the client-credentials grant.",
+        ),
         GrantRefusal::InvalidScope => refuse(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
