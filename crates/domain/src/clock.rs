@@ -39,6 +39,15 @@ impl Timestamp {
         Some(Timestamp((date.midnight().assume_utc().unix_timestamp()) * 1000))
     }
 
+    /// The UTC day this time falls on, `YYYY-MM-DD`, as [`Timestamp::from_day`] reads it.
+    pub fn day(self) -> String {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_else(|| self.0.to_string())
+    }
+
     /// RFC 3339 form, for machine-readable output.
     pub fn rfc3339(self) -> String {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
@@ -57,6 +66,8 @@ mod tests {
         assert_eq!(Timestamp::from_day("1970-01-02"), Some(Timestamp(86_400_000)));
         assert_eq!(Timestamp::from_day("2026-02-30"), None);
         assert_eq!(Timestamp::from_day("28/11/2026"), None);
+        assert_eq!(Timestamp(86_400_000 + 3_600_000).day(), "1970-01-02");
+        assert_eq!(Timestamp::from_day(&Timestamp(86_400_000).day()), Some(Timestamp(86_400_000)));
     }
 
     #[test]

@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 
 use crate::api::{graph, groups as graph_groups, methods, oauth, oidc, openapi, scim};
 use crate::ui::{
-    account, account_state, apps, audit, authorize, contact, end_session, groups, import, my_groups, new_user, outbox,
-    readiness, reset, reset_password, roles, second_step, security_info, sessions, settings, signin, signin_log,
-    username, users, verification,
+    account, account_state, apps, audit, authorize, contact, end_session, groups, home, import, my_groups, new_user,
+    outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions, settings, signin,
+    signin_log, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -65,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/reset/code", post(reset::enter_code))
         .route("/reset/other", post(reset::other_method))
         .route("/reset/password", post(reset::finish))
-        .route("/admin", get(users::admin_home))
+        .route("/admin", get(home::show))
+        .route("/admin/reset-password", get(home::reset_password))
         .route("/admin/users", get(users::list))
         .route("/admin/users/new", get(new_user::show_new).post(new_user::create))
         .route(

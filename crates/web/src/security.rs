@@ -11,7 +11,7 @@ use ipnet::IpNet;
 
 use crate::AppState;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A year: browsers keep to HTTPS for this long after they last saw the header.

@@ -1,10 +1,65 @@
 // Progressive enhancement only: every page works without this file.
 "use strict";
 
+// The launcher is a menu button (WAI-ARIA Authoring Practices): Enter, Space or the arrow keys
+// open it, the arrow keys, Home and End move through it, Escape and Tab close it. Without
+// script the button opens My apps, which lists the same places.
 function setUpLauncher() {
   const button = document.getElementById("launcher-button");
   const menu = document.getElementById("launcher-menu");
   if (!button || !menu) return;
+  const list = menu.querySelector("ul");
+  button.setAttribute("aria-haspopup", "menu");
+  button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-controls", "launcher-menu");
+  menu.setAttribute("role", "menu");
+  menu.setAttribute("aria-labelledby", "launcher-button");
+  menu.removeAttribute("aria-label");
+  list.setAttribute("role", "none");
+  const asItem = (link) => {
+    link.setAttribute("role", "menuitem");
+    link.setAttribute("tabindex", "-1");
+    link.parentElement.setAttribute("role", "none");
+  };
+  list.querySelectorAll("a").forEach(asItem);
+  const items = () => Array.from(menu.querySelectorAll('[role="menuitem"]'));
+
+  // The person's applications come from My apps, the page the button opens without script.
+  let appsLoaded = false;
+  const loadApps = () => {
+    if (appsLoaded) return Promise.resolve();
+    appsLoaded = true;
+    return fetch("/apps", { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : ""))
+      .then((html) => {
+        const page = new DOMParser().parseFromString(html, "text/html");
+        const tiles = Array.from(page.querySelectorAll("a[data-app]"));
+        tiles.reverse().forEach((tile) => {
+          const li = document.createElement("li");
+          const link = document.createElement("a");
+          link.href = tile.getAttribute("href");
+          link.textContent = tile.dataset.app;
+          li.appendChild(link);
+          list.insertBefore(li, list.firstChild);
+          asItem(link);
+        });
+      })
+      .catch(() => {});
+  };
+
+  const focusItem = (index) => {
+    const all = items();
+    if (all.length === 0) return;
+    all[(index + all.length) % all.length].focus();
+  };
+  const open = (index) => {
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    focusItem(index);
+    loadApps().then(() => {
+      if (!menu.hidden && !menu.contains(document.activeElement)) focusItem(index);
+    });
+  };
   const close = (focusButton) => {
     menu.hidden = true;
     button.setAttribute("aria-expanded", "false");
@@ -12,16 +67,31 @@ function setUpLauncher() {
   };
   button.addEventListener("click", (event) => {
     event.preventDefault();
-    const open = menu.hidden;
-    menu.hidden = !open;
-    button.setAttribute("aria-expanded", String(open));
-    if (open) {
-      const first = menu.querySelector("a");
-      if (first) first.focus();
+    if (menu.hidden) open(0);
+    else close(true);
+  });
+  button.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      open(0);
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      open(-1);
     }
   });
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !menu.hidden) close(true);
+  menu.addEventListener("keydown", (event) => {
+    const all = items();
+    const at = all.indexOf(document.activeElement);
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: -1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      focusItem(moves[event.key]);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      close(true);
+    } else if (event.key === "Tab") {
+      close(false);
+    }
   });
   document.addEventListener("click", (event) => {
     if (!menu.hidden && !menu.contains(event.target) && !button.contains(event.target)) close(false);

@@ -134,6 +134,20 @@ impl Directory {
         }
     }
 
+    /// Where one user stands under the reset policy; `None` when self-service reset is not
+    /// enabled for them.
+    pub async fn readiness_of(&self, actor: &Actor, id: UserId) -> Result<Option<Readiness>, DomainError> {
+        let user = self.get_user(actor, id).await?;
+        let (policy, scope) = (self.reset_policy().await?, self.reset_scope().await?);
+        let memberships: HashSet<(UserId, GroupId)> =
+            self.store.memberships_among(&[id], scope.groups()).await?.into_iter().collect();
+        if !scope.includes(|g| memberships.contains(&(id, g))) {
+            return Ok(None);
+        }
+        let proofs = self.store.get_verifications(id).await?;
+        Ok(Some(assess(policy, user.roles, &user.contact, &proofs)))
+    }
+
     /// Up to `limit` users in the reset scope of one readiness group, and of the directory
     /// group `within` when one is given, in username order after `after`; and where to go on
     /// from if there may be more.

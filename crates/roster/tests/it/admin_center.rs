@@ -218,7 +218,7 @@ async fn the_command_line_adds_users_while_the_server_runs() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Cli User") && html.contains("Helpdesk Administrator"));
     let r = app.client().sign_in("cli.user@contoso.com", "Cli-Password-2026").await;
-    assert_eq!(location(&r), "/account", "not forced to change");
+    assert_eq!(location(&r), "/", "not forced to change");
 
     let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(["users", "add", "--username", "bad", "--display-name", "X"])
@@ -289,4 +289,58 @@ async fn the_default_country_decides_how_national_numbers_are_read() {
     let (status, _) = hd.submit("/admin/settings", &[("csrf", &csrf), ("default_country", "US")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.directory.region().await.unwrap().code(), "GB");
+}
+
+#[tokio::test]
+async fn administrators_land_on_the_home_and_everyone_else_on_their_account() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
+    app.user("helpdesk@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    for (who, landing) in
+        [("global@contoso.com", "/admin"), ("helpdesk@contoso.com", "/admin"), ("alex@contoso.com", "/account")]
+    {
+        let s = app.client();
+        let r = s.sign_in(who, crate::harness::PASSWORD).await;
+        assert_eq!(location(&r), "/", "{who}");
+        assert_eq!(location(&s.get("/").await), landing, "{who}");
+    }
+    let alex = app.signed_in("alex@contoso.com").await;
+    assert_eq!(alex.page("/admin").await.0, StatusCode::FORBIDDEN, "the home is the admin center's");
+}
+
+#[tokio::test]
+async fn the_home_counts_who_was_added_and_blocked_lately_and_finds_a_user_to_reset() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
+    app.user("helpdesk@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let system = roster_domain::Actor::system("test");
+    app.directory.set_enabled(&system, alex.id, false).await.unwrap();
+
+    let s = app.signed_in("global@contoso.com").await;
+    let (status, html) = s.page("/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<p class=\"home-figure-small\">3 users</p>"), "three added: {html}");
+    assert!(html.contains("<p class=\"home-figure-small\">1 user</p>"), "one blocked, in the singular");
+    assert!(html.contains(&format!("<a href=\"/admin/users/{}\">alex@contoso.com</a>", alex.id)), "{html}");
+    let week_ago = roster_domain::Timestamp::now().plus_seconds(-7 * 24 * 60 * 60).day();
+    assert!(html.contains(&format!("/admin/audit?action=user_disabled&#38;from={week_ago}")), "{html}");
+    assert!(html.contains("messages wait to be delivered"), "a Global Administrator sees the outbox");
+    assert!(html.contains("aria-current=\"page\">Home</a>"));
+
+    // Reset a password: straight to the person's reset form, or back saying why not.
+    let r = s.get("/admin/reset-password?username=ALEX%40contoso.com").await;
+    assert_eq!(location(&r), format!("/admin/users/{}/password", alex.id));
+    let (status, html) = s.page("/admin/reset-password?username=nobody%40contoso.com").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("No active user has the username nobody@contoso.com."), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""));
+    let (status, html) = s.page("/admin/reset-password?username=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Enter the username of the person whose password to reset."));
+
+    let helpdesk = app.signed_in("helpdesk@contoso.com").await;
+    let (_, html) = helpdesk.page("/admin").await;
+    assert!(!html.contains("Message outbox"), "the outbox is the Global Administrators'");
 }

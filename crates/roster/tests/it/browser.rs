@@ -140,9 +140,14 @@ async fn click_in_page(c: &Client, name: &str) {
 async fn click(c: &Client, name: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
     click_in_page(c, name).await;
+    left(&old, name).await;
+}
+
+/// Waits until the page whose root is `old` is gone, after `what` was done to leave it.
+async fn left(old: &Element, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while old.tag_name().await.is_ok() {
-        assert!(tokio::time::Instant::now() < deadline, "{name} did not load a new page");
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not load a new page");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -160,12 +165,28 @@ async fn shot(c: &Client, name: &str) {
     }
 }
 
-async fn sign_in(c: &Client, base: &str, username: &str) {
+/// Signs in, and checks the person lands where their role takes them: administrators on the
+/// admin center's home, everyone else on their account page.
+async fn sign_in(c: &Client, base: &str, username: &str, landing: &str) {
     c.goto(base).await.unwrap();
     fill(c, "Username", username).await;
     fill(c, "Password", PASSWORD).await;
     click(c, "Sign in").await;
-    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+    assert_eq!(c.current_url().await.unwrap().path(), landing);
+}
+
+/// The accessible name of the focused element.
+async fn focused(c: &Client) -> String {
+    let active = c.active_element().await.unwrap();
+    match active.attr("aria-label").await.unwrap() {
+        Some(label) => label,
+        None => active.text().await.unwrap(),
+    }
+}
+
+/// Presses `key` on the focused element.
+async fn press(c: &Client, key: fantoccini::key::Key) {
+    c.active_element().await.unwrap().send_keys(&char::from(key).to_string()).await.unwrap();
 }
 
 async fn open_user(c: &Client, name: &str) {
@@ -208,10 +229,36 @@ where
 /// Steps 1–6 of the admin flow, then a Helpdesk Administrator's view of an administrator.
 async fn admin_flow(c: Client, base: String) {
     let c = &c;
-    // 1–3: sign in, App launcher → Admin, Users → Active users.
-    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    // 1–3: sign in onto the admin center's home, the App launcher by keyboard as a menu,
+    // Users → Active users.
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
+    let home = text(c).await;
+    assert!(home.contains("Quick actions") && home.contains("Recovery readiness"), "{home}");
+    shot(c, "admin-home.png").await;
+    use fantoccini::key::Key;
+    control(c, "App launcher").await.send_keys(&char::from(Key::Down).to_string()).await.unwrap();
+    assert_eq!(focused(c).await, "My apps", "the arrow key opens the menu on its first item");
+    let button = c.find(Locator::Id("launcher-button")).await.unwrap();
+    assert_eq!(button.attr("aria-expanded").await.unwrap().as_deref(), Some("true"));
+    press(c, Key::End).await;
+    assert_eq!(focused(c).await, "Admin");
+    press(c, Key::Down).await;
+    assert_eq!(focused(c).await, "My apps", "moving past the last item wraps");
+    press(c, Key::Up).await;
+    press(c, Key::Up).await;
+    assert_eq!(focused(c).await, "My groups");
+    press(c, Key::Home).await;
+    assert_eq!(focused(c).await, "My apps");
+    press(c, Key::Escape).await;
+    assert_eq!(focused(c).await, "App launcher", "Escape closes the menu and returns to its button");
+    assert_eq!(button.attr("aria-expanded").await.unwrap().as_deref(), Some("false"));
     click_in_page(c, "App launcher").await;
-    click(c, "Admin").await;
+    press(c, Key::End).await;
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    press(c, Key::Enter).await;
+    left(&old, "Enter on Admin").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin");
+    click(c, "Active users").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/admin/users");
     assert!(text(c).await.contains("Active users"));
     shot(c, "active-users.png").await;
@@ -247,8 +294,7 @@ async fn admin_flow(c: Client, base: String) {
     for round in ["reopened", "after a fresh sign-in"] {
         if round != "reopened" {
             click(c, "Sign out").await;
-            sign_in(c, &base, "megan.bowen@contoso.com").await;
-            c.goto(&format!("{base}/admin")).await.unwrap();
+            sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
         }
         open_user(c, "Alex Wilber").await;
         let page = text(c).await;
@@ -271,7 +317,7 @@ async fn admin_flow(c: Client, base: String) {
 
     // A Helpdesk Administrator is told, in words, why an administrator's contacts are out of reach.
     click(c, "Sign out").await;
-    sign_in(c, &base, "adele.vance@contoso.com").await;
+    sign_in(c, &base, "adele.vance@contoso.com", "/admin").await;
     c.goto(&format!("{base}/admin/users?q=megan")).await.unwrap();
     click(c, "Megan Bowen").await;
     click(c, "Manage contact information").await;
@@ -364,7 +410,7 @@ async fn app_enrolment_flow(c: Client, base: String) {
     assert!(text(c).await.contains("Save your recovery codes"));
     assert_eq!(c.find_all(Locator::Css(".recovery-codes li")).await.unwrap().len(), 10);
     click(c, "Continue").await;
-    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin");
 }
 
 #[tokio::test]
@@ -405,7 +451,7 @@ async fn sms_sign_in_flow(c: Client, base: String, inbox: Arc<Inbox<Sms>>) {
     let code: String = sms.body.chars().take_while(char::is_ascii_digit).collect();
     fill(c, "Code", &code).await;
     click(c, "Verify code").await;
-    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin");
 }
 
 #[tokio::test]
@@ -430,7 +476,7 @@ async fn a_user_replaces_their_alternate_email_and_the_old_address_is_told() {
 
 async fn own_contact_flow(c: Client, base: String, inbox: Arc<Inbox<Mail>>) {
     let c = &c;
-    sign_in(c, &base, "alex.wilber@contoso.com").await;
+    sign_in(c, &base, "alex.wilber@contoso.com", "/account").await;
     click(c, "Review and verify your security info").await;
     click(c, "Remove alex.old@fabrikam.com").await;
     fill(c, "Alternate email address", "alex.new@fabrikam.com").await;
@@ -479,7 +525,7 @@ async fn wait_for_text(c: &Client, wanted: &str) {
 
 async fn import_flow(c: Client, base: String, file: std::path::PathBuf) {
     let c = &c;
-    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
     c.goto(&format!("{base}/admin/users")).await.unwrap();
     click(c, "Add multiple users").await;
     field(c, "CSV file").await.send_keys(file.to_str().unwrap()).await.unwrap();
@@ -528,7 +574,7 @@ async fn an_admin_registers_an_application_and_its_secret_gets_a_token() {
 
 async fn app_registration_flow(c: Client, base: String, secret: tokio::sync::oneshot::Sender<String>) {
     let c = &c;
-    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
     c.goto(&format!("{base}/admin/users")).await.unwrap();
     click(c, "App registrations").await;
     click(c, "Register").await;
@@ -588,7 +634,7 @@ async fn ask_for_a_code(c: &Client, base: &str) {
 async fn group_policy_flow(c: Client, base: String, directory: roster_domain::Directory, inbox: Arc<Inbox<Mail>>) {
     let c = &c;
     // Create the group and enable self-service reset for it alone.
-    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
     c.goto(&format!("{base}/admin/groups")).await.unwrap();
     click(c, "Add a group").await;
     fill(c, "Name", "Reset pilot").await;
@@ -607,7 +653,7 @@ async fn group_policy_flow(c: Client, base: String, directory: roster_domain::Di
     assert!(!code_queued(&directory, "alex.home@fabrikam.com").await, "nothing is sent outside the scope");
 
     // Megan adds Alex to the group from Alex's page.
-    sign_in(c, &base, "megan.bowen@contoso.com").await;
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
     c.goto(&format!("{base}/admin/users?q=alex")).await.unwrap();
     click(c, "Alex Wilber").await;
     fill(c, "Find groups to add Alex Wilber to", "reset").await;
@@ -675,6 +721,10 @@ async fn an_assigned_user_opens_an_application_from_my_apps_and_loses_it_when_bl
     in_browser(|c| async move {
         let c = &c;
         sign_in_with_new_authenticator(c, &base, "ada@contoso.com").await;
+        click_in_page(c, "App launcher").await;
+        let item = control(c, "Intranet").await;
+        assert_eq!(item.attr("role").await.unwrap().as_deref(), Some("menuitem"), "the launcher lists her application");
+        press(c, fantoccini::key::Key::Escape).await;
         c.goto(&format!("{base}/apps")).await.unwrap();
         shot(c, "my-apps.png").await;
         let tile = "//a[@class='app-tile'][.//span[@class='app-name' and normalize-space()='Intranet']]";

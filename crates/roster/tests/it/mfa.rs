@@ -76,7 +76,8 @@ async fn an_administrator_with_no_second_factor_sets_up_an_app_and_then_signs_in
     let next = mfa::app_code_at(&secret, now() + 30);
     let r = s.post("/signin/verify/app", &[("csrf", &csrf), ("app_code", &next)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "/account");
+    assert_eq!(location(&r), "/");
+    assert_eq!(location(&s.get("/").await), "/admin", "an administrator lands on the admin center's home");
 
     // A recovery code works once.
     let s = app.client();

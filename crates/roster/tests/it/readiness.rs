@@ -81,7 +81,7 @@ async fn the_report_page_charts_the_groups_and_lists_each_one() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<h2 id=\"chart-heading\">3 active users in the reset scope</h2>"), "{html}");
     assert!(
-        html.contains("<title id=\"chart-title\">Can reset their password: 1 (33.3 %); Not enough methods: 0 (0.0 %)"),
+        html.contains("<title id=\"chart-title\">Can reset their password: 1 (33%); Not enough methods: 0 (0%)"),
         "{html}"
     );
     assert!(html.contains("<strong>1</strong> of 1 administrators don't have the two methods they need."));
@@ -158,10 +158,17 @@ async fn the_admin_home_shows_the_latest_figures_at_a_glance() {
     s.page("/admin/reports/readiness").await;
     let (_, html) = s.page("/admin/users").await;
     assert!(
-        html.contains("<strong>1 of 2</strong> people (50 %) can reset a forgotten password on their own"),
+        html.contains("<strong>1 of 2</strong> people (50%) can reset a forgotten password on their own"),
         "{html}"
     );
-    assert!(html.contains("<strong>1</strong> administrators lack the two methods they need"));
+    assert!(html.contains("1 administrator lacks the two methods they need"), "{html}");
+    let (_, home) = s.page("/admin").await;
+    assert!(home.contains("<p class=\"home-figure\">50%</p>"), "{home}");
+    assert!(home.contains("1 administrator lacks the two methods they need."));
+    assert!(
+        home.contains("You could not reset your own password: you have no recovery contacts."),
+        "the administrator is told they are one of them: {home}"
+    );
 }
 
 #[tokio::test]

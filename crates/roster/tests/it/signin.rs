@@ -27,7 +27,8 @@ async fn signing_in_opens_the_account_page_and_signing_out_ends_the_session() {
     let s = app.client();
     let r = s.sign_in("Megan.Bowen@Contoso.com", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "/account");
+    assert_eq!(location(&r), "/", "on to the landing of the person's role");
+    assert_eq!(location(&s.get("/").await), "/account");
     let cookie = r
         .headers()
         .get_all("set-cookie")
@@ -185,7 +186,7 @@ async fn the_first_admin_must_change_the_one_time_password_before_anything_else(
     let (status, _) = s.page("/admin/users").await;
     assert_eq!(status, StatusCode::OK);
     let again = app.client().sign_in(admin.username.as_str(), new).await;
-    assert_eq!(location(&again), "/account");
+    assert_eq!(location(&again), "/");
 }
 
 #[tokio::test]
@@ -219,12 +220,9 @@ async fn responses_carry_the_security_headers() {
 async fn after_sign_in_only_paths_on_this_site_are_followed() {
     let Some(app) = TestApp::start().await else { return };
     app.user("lee@contoso.com", "Lee Gu", &[]).await;
-    for (next, expected) in [
-        ("/apps", "/apps"),
-        ("//evil.example", "/account"),
-        ("/\\evil.example", "/account"),
-        ("https://evil.example", "/account"),
-    ] {
+    for (next, expected) in
+        [("/apps", "/apps"), ("//evil.example", "/"), ("/\\evil.example", "/"), ("https://evil.example", "/")]
+    {
         let s = app.client();
         let (_, html) = s.page("/signin").await;
         let csrf = csrf_of(&html);

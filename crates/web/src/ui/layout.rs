@@ -6,6 +6,7 @@ use crate::session::SignedIn;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Account,
+    Home,
     ActiveUsers,
     DeletedUsers,
     ActiveGroups,
@@ -50,6 +51,7 @@ impl Layout {
     pub fn current(&self, section: &str) -> &'static str {
         let active = match self.section {
             Section::Account => "account",
+            Section::Home => "home",
             Section::ActiveUsers => "users",
             Section::DeletedUsers => "deleted",
             Section::ActiveGroups => "groups",

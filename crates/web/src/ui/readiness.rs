@@ -19,6 +19,7 @@ use crate::extract::{user_id, Checked};
 use crate::session::Admin;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::wording::{count, percent};
 use crate::AppState;
 
 /// Users per page of a group.
@@ -65,7 +66,8 @@ pub struct Glance {
     pub ready: u64,
     pub users: u64,
     pub percent: String,
-    pub administrators_not_ready: u64,
+    /// "2 administrators lack the two methods they need", when any do.
+    pub administrators_not_ready: Option<String>,
     pub as_of: String,
 }
 
@@ -75,8 +77,11 @@ impl Glance {
         latest.get().map(|(at, r)| Glance {
             ready: r.ready,
             users: r.users,
-            percent: format!("{:.0} %", r.ready as f64 * 100.0 / r.users.max(1) as f64),
-            administrators_not_ready: r.administrators_not_ready,
+            percent: percent(r.ready, r.users),
+            administrators_not_ready: (r.administrators_not_ready > 0).then(|| {
+                let n = count(r.administrators_not_ready, "administrator lacks", "administrators lack");
+                format!("{n} the two methods they need")
+            }),
             as_of: at.display(),
         })
     }
@@ -181,7 +186,7 @@ fn groups(report: &ReadinessReport) -> Vec<GroupView> {
                 code: g.code(),
                 label: g.label(),
                 count,
-                percent: format!("{:.1} %", count as f64 * 100.0 / total as f64),
+                percent: percent(count, report.users),
                 x,
                 width,
                 colour: colour(g),
@@ -218,7 +223,7 @@ fn breakdown_rows(breakdown: &Breakdown) -> Vec<BreakdownRow> {
             name: g.name.clone(),
             users: g.report.users,
             counts: Readiness::ALL.iter().map(|r| (r.code(), g.report.count(*r))).collect(),
-            ready_percent: format!("{:.0} %", g.report.ready as f64 * 100.0 / g.report.users.max(1) as f64),
+            ready_percent: percent(g.report.ready, g.report.users),
             outside_scope: g.report.outside_scope,
         })
         .collect()

@@ -56,11 +56,13 @@ pub struct SignInQuery {
     username: String,
 }
 
-/// `/`: signed-in people go to their account page, others to sign-in.
+/// `/`: administrators land on the admin center's home, other signed-in people on their account
+/// page, everyone else on sign-in.
 pub async fn home(jar: CookieJar, State(state): State<AppState>) -> Result<Response, PageError> {
     if let Some(token) = jar.get(SESSION_COOKIE) {
-        if state.directory.session(token.value()).await?.is_some() {
-            return Ok(Redirect::to("/account").into_response());
+        if let Some((_, user)) = state.directory.session(token.value()).await? {
+            let landing = if user.roles.is_admin() { "/admin" } else { "/account" };
+            return Ok(Redirect::to(landing).into_response());
         }
     }
     Ok(Redirect::to("/signin").into_response())
@@ -123,7 +125,7 @@ pub async fn submit(
         return Ok(page(jar, StatusCode::FORBIDDEN, form, secure));
     }
     let ip = crate::session::client_ip(&parts);
-    let next = crate::error::local_path(&form.next).unwrap_or("/account");
+    let next = crate::error::local_path(&form.next).unwrap_or("/");
     let outcome = state.directory.sign_in(&form.username, &form.password, &ip, next).await?;
     crate::metrics::sign_in(match &outcome {
         SignInOutcome::SecondStep { .. } => "second_step",
@@ -141,7 +143,7 @@ pub async fn submit(
             let target = if user.must_change_password {
                 "/account/password".to_string()
             } else {
-                crate::error::local_path(&form.next).unwrap_or("/account").to_string()
+                crate::error::local_path(&form.next).unwrap_or("/").to_string()
             };
             let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(session_cookie(token, secure));
             return Ok((jar, Redirect::to(&target)).into_response());

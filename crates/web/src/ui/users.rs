@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use roster_domain::user::UserPage;
 use roster_domain::{UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
@@ -21,11 +21,6 @@ use crate::AppState;
 
 /// Rows per page of Active users.
 pub const PAGE_SIZE: u32 = 50;
-
-/// `/admin`: the admin center opens on Active users.
-pub async fn admin_home(_: Admin) -> Redirect {
-    Redirect::to("/admin/users")
-}
 
 /// One row of the list.
 pub struct Row {
