@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 
 use crate::api::{graph, groups as graph_groups, methods, oauth, oidc, openapi, scim};
 use crate::ui::{
-    account, account_state, apps, audit, authorize, contact, end_session, groups, home, import, my_groups, new_user,
-    outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions, settings, signin,
-    signin_log, username, users, verification,
+    account, account_state, apps, audit, authorize, bulk, confirm, contact, end_session, groups, home, import,
+    my_groups, new_user, outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions,
+    settings, signin, signin_log, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(home::show))
         .route("/admin/reset-password", get(home::reset_password))
         .route("/admin/users", get(users::list))
+        .route("/admin/users/bulk", post(bulk::confirm))
+        .route("/admin/users/bulk/apply", post(bulk::apply))
         .route("/admin/users/new", get(new_user::show_new).post(new_user::create))
         .route(
             "/admin/users/import",
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/roles", get(roles::show_roles).post(roles::save_roles))
         .route("/admin/users/{id}/username", get(username::show).post(username::save))
         .route("/admin/users/{id}/state", post(account_state::change_state))
+        .route("/admin/users/{id}/confirm/{action}", get(confirm::show))
         .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
         .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))
         .route("/admin/users/{id}/verify", post(verification::send_verification))

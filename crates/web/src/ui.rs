@@ -5,6 +5,8 @@ pub mod account_state;
 pub mod apps;
 pub mod audit;
 pub mod authorize;
+pub mod bulk;
+pub mod confirm;
 pub mod contact;
 pub mod cursor;
 pub mod end_session;

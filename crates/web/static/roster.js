@@ -163,6 +163,65 @@ function setUpEmailList() {
   relabel();
 }
 
+// The select-all box of a list ticks or clears every row's box, and shows when some are ticked.
+function setUpSelectAll() {
+  const all = document.getElementById("select-all");
+  if (!all) return;
+  const boxes = () => Array.from(document.querySelectorAll('input[type="checkbox"][name="id"]'));
+  all.hidden = false;
+  const reflect = () => {
+    const ticked = boxes().filter((b) => b.checked).length;
+    all.checked = ticked > 0 && ticked === boxes().length;
+    all.indeterminate = ticked > 0 && ticked < boxes().length;
+  };
+  all.addEventListener("change", () => {
+    boxes().forEach((b) => {
+      b.checked = all.checked;
+    });
+  });
+  boxes().forEach((b) => b.addEventListener("change", reflect));
+}
+
+// A secret shown once gets a Copy button; without script it can still be selected and copied.
+function setUpCopyButtons() {
+  document.querySelectorAll("[data-copyable]").forEach((secret) => {
+    if (!navigator.clipboard) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button-quiet copy-button";
+    button.textContent = "Copy";
+    const status = document.createElement("span");
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(secret.textContent.trim()).then(() => {
+        button.textContent = "Copied";
+        status.textContent = "Copied to the clipboard";
+      });
+    });
+    secret.after(button, status);
+  });
+}
+
+// An action asked about first opens its question in a dialog rather than on a page of its own.
+function setUpDialogs() {
+  document.querySelectorAll("[data-dialog]").forEach((opener) => {
+    const dialog = document.getElementById(opener.dataset.dialog);
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    opener.addEventListener("click", (event) => {
+      event.preventDefault();
+      dialog.showModal();
+    });
+    dialog.querySelectorAll("[data-close-dialog]").forEach((cancel) => {
+      cancel.addEventListener("click", (event) => {
+        event.preventDefault();
+        dialog.close();
+      });
+    });
+    dialog.addEventListener("close", () => opener.focus());
+  });
+}
+
 function focusErrors() {
   const summary = document.getElementById("error-summary") || document.getElementById("form-problem");
   if (summary) {
@@ -171,8 +230,18 @@ function focusErrors() {
   }
 }
 
+// Without script the admin navigation starts open; on a phone it starts folded behind Menu.
+function foldNavigationOnPhones() {
+  const disclosure = document.querySelector(".sidenav-disclosure");
+  if (disclosure && window.matchMedia("(max-width: 760px)").matches) disclosure.open = false;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  foldNavigationOnPhones();
   setUpLauncher();
   setUpEmailList();
+  setUpSelectAll();
+  setUpCopyButtons();
+  setUpDialogs();
   focusErrors();
 });

@@ -331,4 +331,14 @@ impl Directory {
         users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
         Ok((users, page.next))
     }
+
+    /// The active users among `ids` (those an administrator chose), in username order; ids of
+    /// users deleted meanwhile, or never known, are left out.
+    pub async fn chosen_users(&self, actor: &Actor, ids: &[UserId]) -> Result<Vec<User>, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        let mut users: Vec<User> =
+            self.store.get_users(ids).await?.into_iter().filter(|u| u.deleted_at.is_none()).collect();
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        Ok(users)
+    }
 }

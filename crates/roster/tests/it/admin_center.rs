@@ -91,7 +91,8 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let start = html.find("id=\"generated-password\">").unwrap() + "id=\"generated-password\">".len();
+    let marker = "id=\"generated-password\" data-copyable>";
+    let start = html.find(marker).unwrap() + marker.len();
     let password = html[start..].split('<').next().unwrap().to_string();
     let r = app.client().sign_in("nestor.wilke@contoso.com", &password).await;
     assert_eq!(location(&r), "/account/password", "must change at first sign-in");
@@ -343,4 +344,103 @@ async fn the_home_counts_who_was_added_and_blocked_lately_and_finds_a_user_to_re
     let helpdesk = app.signed_in("helpdesk@contoso.com").await;
     let (_, html) = helpdesk.page("/admin").await;
     assert!(!html.contains("Message outbox"), "the outbox is the Global Administrators'");
+}
+
+#[tokio::test]
+async fn bulk_actions_ask_first_then_say_for_each_person_what_was_done_or_refused() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("useradmin@contoso.com", "Uma User Admin", &[Role::UserAdministrator]).await;
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let lee = app.user("lee@contoso.com", "Lee Gu", &[]).await;
+    let boss = app.user("boss@contoso.com", "Bea Boss", &[Role::GlobalAdministrator]).await;
+    let s = app.signed_in("useradmin@contoso.com").await;
+    let csrf = s.csrf().await;
+    let (_, list) = s.page("/admin/users").await;
+    assert!(list.contains(&format!("name=\"id\" value=\"{}\"", alex.id)), "a box per row");
+    assert!(!list.contains("badge"), "no badge where nothing is wrong");
+
+    let r = s.post("/admin/users/bulk", &[("csrf", &csrf), ("action", "block")]).await;
+    assert_eq!(location(&r), "/admin/users?status=none_chosen");
+
+    let ids = [alex.id.to_string(), lee.id.to_string(), boss.id.to_string()];
+    let form = |action: &'static str, ids: &[String]| {
+        let mut form = vec![("csrf", csrf.clone()), ("action", action.to_string())];
+        form.extend(ids.iter().map(|id| ("id", id.clone())));
+        form
+    };
+    let submit = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.submit(path, &pairs).await
+        }
+    };
+    let (status, page) = submit("/admin/users/bulk", form("block", &ids)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Block sign-in for 3 users?"), "{page}");
+    assert!(page.contains("signed out everywhere") && page.contains("Lee Gu") && page.contains("Bea Boss"));
+    assert!(app.reload(&alex).await.enabled, "asking changes nothing");
+
+    let (status, page) = submit("/admin/users/bulk/apply", form("block", &ids)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Blocked: 2 users. Left as they were: 1."), "{page}");
+    assert_eq!(
+        page.matches("Not changed").count(),
+        1,
+        "the Global Administrator is out of a User Administrator's reach"
+    );
+    assert!(!app.reload(&alex).await.enabled && !app.reload(&lee).await.enabled);
+    assert!(app.reload(&boss).await.enabled);
+    let (_, list) = s.page("/admin/users").await;
+    assert_eq!(list.matches(">Blocked</span>").count(), 2, "blocked people carry a badge");
+
+    let (_, page) = submit("/admin/users/bulk/apply", form("allow", &ids[..1])).await;
+    assert!(page.contains("Allowed: 1 user."), "{page}");
+    let (_, page) = submit("/admin/users/bulk/apply", form("reset", &ids[..1])).await;
+    assert!(page.contains("Password reset: 1 user."), "{page}");
+    let marker = format!("id=\"password-{}\" data-copyable>", alex.id);
+    let start = page.find(&marker).expect("the one-time password is shown") + marker.len();
+    let password = &page[start..start + page[start..].find('<').unwrap()];
+    let r = app.client().sign_in("alex@contoso.com", password).await;
+    assert_eq!(location(&r), "/account/password", "a one-time password must be changed");
+
+    let r =
+        s.post("/admin/users/bulk", &[("csrf", &csrf), ("action", "export"), ("id", &ids[1]), ("id", &ids[0])]).await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(rows, ["alex@contoso.com", "lee@contoso.com"], "the chosen people only, by username: {csv}");
+}
+
+#[tokio::test]
+async fn a_users_details_put_actions_on_top_and_ask_before_the_destructive_ones() {
+    let Some((app, s)) = admin_app().await else { return };
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let (_, page) = s.page(&format!("/admin/users/{}", alex.id)).await;
+    assert!(page.contains("aria-label=\"Actions on Alex Wilber\""), "{page}");
+    for action in ["block", "sign-out", "delete"] {
+        let link = format!("href=\"/admin/users/{}/confirm/{action}\" data-dialog=\"confirm-{action}\"", alex.id);
+        assert!(page.contains(&link), "{action} asks first");
+        assert!(page.contains(&format!("<dialog id=\"confirm-{action}\"")), "with script, in a dialog");
+    }
+    for section in ["Account", "Contact information", "Authentication methods", "Groups", "Activity"] {
+        assert!(page.contains(&format!("\">{section}</h2>")), "{section}");
+    }
+    assert!(!page.contains("Enabled"), "no badge while nothing is wrong");
+
+    let (status, confirm) = s.page(&format!("/admin/users/{}/confirm/delete", alex.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("Delete Alex Wilber?") && confirm.contains("For 30 days they can be restored"));
+    assert!(confirm.contains(&format!("action=\"/admin/users/{}/state\"", alex.id)));
+    assert!(confirm.contains("name=\"action\" value=\"delete\""));
+    assert!(app.reload(&alex).await.deleted_at.is_none(), "asking deletes nothing");
+    let (status, _) = s.page(&format!("/admin/users/{}/confirm/purge", alex.id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let csrf = s.csrf().await;
+    s.post(&format!("/admin/users/{}/state", alex.id), &[("csrf", &csrf), ("action", "block")]).await;
+    let (_, page) = s.page(&format!("/admin/users/{}", alex.id)).await;
+    assert!(page.contains("<span class=\"badge badge-disabled\">Blocked</span>"));
+    assert!(!page.contains("confirm/block"), "a blocked user is allowed again, without asking");
+    assert!(page.contains("value=\"allow\""));
 }

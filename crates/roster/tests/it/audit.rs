@@ -158,13 +158,20 @@ async fn the_audit_log_filters_by_who_whom_what_and_when_and_exports_what_it_sho
     let alex = app.user("alex@contoso.com", "Alex", &[]).await;
     app.user("lee@contoso.com", "Lee", &[]).await;
     let as_grace = Actor::user(&grace, None, None);
-    let input = ContactInput { display_name: "Alex W".into(), ..ContactInput::default() };
+    let input =
+        ContactInput { display_name: "Alex W".into(), mobile_phone: "+14255550100".into(), ..ContactInput::default() };
     app.directory.update_contact(&as_grace, alex.id, alex.version, &input).await.unwrap();
     let s = app.signed_in("grace@contoso.com").await;
 
     let (status, html) = s.page("/admin/audit?actor=grace%40contoso.com").await;
     assert_eq!(status, reqwest::StatusCode::OK);
     assert!(html.contains("Contact information changed</td>"), "Grace's change is listed");
+    assert!(
+        html.contains(
+            "<span class=\"field-label\">Mobile phone</span>: <del>(empty)</del> → <ins>+1 425-555-0100</ins>"
+        ),
+        "fields by their names, phones as people write them: {html}"
+    );
     assert!(!html.contains("User created</td>"), "the users were created by the test, not by Grace");
 
     let (_, html) = s.page("/admin/audit?action=user_created").await;

@@ -66,7 +66,7 @@ impl Drop for Driver {
 }
 
 /// Whether the browser is installed; under CI its absence fails the test.
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !present {
         assert!(
@@ -167,7 +167,7 @@ async fn shot(c: &Client, name: &str) {
 
 /// Signs in, and checks the person lands where their role takes them: administrators on the
 /// admin center's home, everyone else on their account page.
-async fn sign_in(c: &Client, base: &str, username: &str, landing: &str) {
+pub(crate) async fn sign_in(c: &Client, base: &str, username: &str, landing: &str) {
     c.goto(base).await.unwrap();
     fill(c, "Username", username).await;
     fill(c, "Password", PASSWORD).await;
@@ -211,7 +211,7 @@ async fn an_admin_saves_contact_information_and_sees_it_after_reopening_and_sign
 
 /// Runs `steps` in a fresh headless Chromium. The steps run in their own task so that the
 /// browser is closed even when one fails; otherwise a failed run would leave Chromium behind.
-async fn in_browser<F, Fut>(steps: F)
+pub(crate) async fn in_browser<F, Fut>(steps: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -262,6 +262,19 @@ async fn admin_flow(c: Client, base: String) {
     assert_eq!(c.current_url().await.unwrap().path(), "/admin/users");
     assert!(text(c).await.contains("Active users"));
     shot(c, "active-users.png").await;
+
+    // Select all ticks every row; a bulk action asks first, naming how many.
+    c.find(Locator::Id("select-all")).await.unwrap().click().await.unwrap();
+    let boxes = c.find_all(Locator::Css("input[name=id]")).await.unwrap();
+    assert_eq!(boxes.len(), 3);
+    for b in &boxes {
+        assert_eq!(b.prop("checked").await.unwrap().as_deref(), Some("true"));
+    }
+    click(c, "Block sign-in").await;
+    assert!(text(c).await.contains("Block sign-in for 3 users?"));
+    shot(c, "bulk-confirm.png").await;
+    click(c, "Cancel").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin/users");
 
     // 4–5: open the user, Manage contact information, a mistake first.
     open_user(c, "Alex Wilber").await;
@@ -314,6 +327,24 @@ async fn admin_flow(c: Client, base: String) {
         assert_eq!(value_of(c, "Alternate email address").await, "alex.personal@fabrikam.com", "{round}");
         assert_eq!(value_of(c, "Alternate email address 2").await, "alex@northwindtraders.com", "{round}");
     }
+
+    // An action on a person asks first: with script in a dialog, which Cancel closes.
+    c.goto(details_url.as_str()).await.unwrap();
+    click_in_page(c, "Sign out everywhere").await;
+    let dialog = c.find(Locator::Css("dialog#confirm-sign-out")).await.unwrap();
+    assert_eq!(dialog.attr("open").await.unwrap().as_deref(), Some("true"));
+    assert!(dialog.text().await.unwrap().contains("Sign Alex Wilber out everywhere?"));
+    shot(c, "confirm-dialog.png").await;
+    c.find(Locator::XPath("//dialog[@open]//a[normalize-space()='Cancel']")).await.unwrap().click().await.unwrap();
+    assert_eq!(dialog.attr("open").await.unwrap(), None);
+    assert_eq!(focused(c).await, "Sign out everywhere", "focus returns to the action");
+    click_in_page(c, "Sign out everywhere").await;
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    let confirm = "//dialog[@open]//button[normalize-space()='Sign out everywhere']";
+    c.find(Locator::XPath(confirm)).await.unwrap().click().await.unwrap();
+    left(&old, "confirming").await;
+    let status = c.find(Locator::Css("[role=status]")).await.unwrap().text().await.unwrap();
+    assert!(status.contains("signed out everywhere"), "{status}");
 
     // A Helpdesk Administrator is told, in words, why an administrator's contacts are out of reach.
     click(c, "Sign out").await;

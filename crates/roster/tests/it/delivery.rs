@@ -213,6 +213,7 @@ async fn without_a_transport_messages_are_held_for_global_administrators() {
     assert!(html.contains("Your password was changed"));
     assert!(html.contains("Held (no transport)"));
     assert!(html.contains("By: You"), "the held body is readable here");
+    assert!(html.contains("<summary>Show the message"), "behind a disclosure, one row per message");
 
     let user_admin = app.signed_in("useradmin@contoso.com").await;
     let (status, _) = user_admin.page("/admin/outbox").await;

@@ -288,7 +288,7 @@ pub async fn bulk(directory: &Directory, names: &[(&str, &str)], emails: &[(usiz
 
 /// The display names in the Active users table of a page, in order.
 pub fn listed_names(html: &str) -> Vec<String> {
-    html.split("<tr><td><a href=\"/admin/users/")
+    html.split("<td><a href=\"/admin/users/")
         .skip(1)
         .filter_map(|row| {
             row.split_once("\">").and_then(|(_, rest)| rest.split_once("</a>")).map(|(n, _)| n.to_string())

@@ -31,7 +31,7 @@ async fn a_helpdesk_administrator_resets_a_users_password_and_the_user_is_signed
         helpdesk.submit(&path, &[("csrf", &csrf), ("password_choice", "generated"), ("must_change", "1")]).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("role=\"status\">The password of Alex Wilber"));
-    let marker = "<code id=\"generated-password\">";
+    let marker = "<code id=\"generated-password\" data-copyable>";
     let start = html.find(marker).expect("the generated password is shown once") + marker.len();
     let password = html[start..].split('<').next().unwrap().to_string();
 

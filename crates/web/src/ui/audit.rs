@@ -8,13 +8,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_domain::audit::LogCursor;
 use roster_domain::directory::AuditFilterInput;
-use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError};
+use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError, FieldChange};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
 use crate::session::Admin;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::user_view::show_phone;
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -27,8 +28,7 @@ pub struct EntryView {
     pub target_id: String,
     pub group_id: String,
     pub action: &'static str,
-    /// (field, before, after) for each changed field.
-    pub changes: Vec<(String, String, String)>,
+    pub changes: Vec<ChangeView>,
     pub client_ip: String,
     pub request_id: String,
 }
@@ -42,14 +42,88 @@ impl EntryView {
             target_id: e.target_id.map(|id| id.to_string()).unwrap_or_default(),
             group_id: e.group_id.map(|id| id.to_string()).unwrap_or_default(),
             action: e.action.label(),
-            changes: e
-                .changes
-                .iter()
-                .map(|c| (c.field.clone(), c.before.clone().unwrap_or_default(), c.after.clone().unwrap_or_default()))
-                .collect(),
+            changes: e.changes.iter().map(ChangeView::of).collect(),
             client_ip: e.client_ip.clone().unwrap_or_default(),
             request_id: e.request_id.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// Values longer than this many characters are shortened, the whole value a click away.
+const SHORT_CHARS: usize = 60;
+
+/// A value as a record shows it.
+pub struct ValueView {
+    /// The value, shortened if long; empty for none.
+    pub shown: String,
+    /// The whole value, when `shown` is shortened.
+    pub whole: Option<String>,
+}
+
+/// One changed field of a record, named and written as the admin center writes it.
+pub struct ChangeView {
+    pub field: String,
+    pub before: ValueView,
+    pub after: ValueView,
+}
+
+impl ChangeView {
+    fn of(change: &FieldChange) -> ChangeView {
+        let value = |v: &Option<String>| {
+            let readable = readable_value(&change.field, v.as_deref().unwrap_or_default());
+            match readable.chars().count() > SHORT_CHARS {
+                true => ValueView {
+                    shown: format!("{}…", readable.chars().take(SHORT_CHARS - 1).collect::<String>()),
+                    whole: Some(readable),
+                },
+                false => ValueView { shown: readable, whole: None },
+            }
+        };
+        ChangeView { field: field_label(&change.field), before: value(&change.before), after: value(&change.after) }
+    }
+}
+
+/// A recorded field by the name the admin center gives it ("Mobile phone", not
+/// `mobile_phone`); a field no page names is written out in words.
+pub fn field_label(field: &str) -> String {
+    let known = match field {
+        "display_name" => "Display name",
+        "first_name" => "First name",
+        "last_name" => "Last name",
+        "formatted_name" => "Full name",
+        "job_title" => "Job title",
+        "office_phone" => "Office phone",
+        "mobile_phone" => "Mobile phone",
+        "alternate_mobile_phone" => "Alternate mobile phone",
+        "fax" => "Fax number",
+        "alternate_emails" => "Alternate email addresses",
+        "street_address" => "Street address",
+        "state" => "State or province",
+        "postal_code" => "ZIP or postal code",
+        "country" => "Country or region",
+        "mail" => "Primary email address",
+        "employee_id" => "Employee ID",
+        "enabled" => "Sign-in allowed",
+        "must_change_password" => "Must change password at next sign-in",
+        "external_id" => "External id",
+        _ => {
+            let words = field.replace(['_', '.'], " ");
+            let mut chars = words.chars();
+            return chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        }
+    };
+    known.to_string()
+}
+
+/// A recorded value as people read it: phones in international format, yes and no for flags.
+fn readable_value(field: &str, value: &str) -> String {
+    match (field, value) {
+        (_, "true") => "Yes".into(),
+        (_, "false") => "No".into(),
+        ("office_phone" | "mobile_phone" | "alternate_mobile_phone" | "fax", phone) if !phone.is_empty() => {
+            show_phone(&Some(phone.to_string()))
+        }
+        (_, other) => other.to_string(),
     }
 }
 
@@ -244,4 +318,34 @@ fn csv_chunk(entries: &[AuditEntry], header: bool) -> Result<Vec<u8>, std::io::E
         ])?;
     }
     out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_named_as_the_admin_center_names_them() {
+        assert_eq!(field_label("mobile_phone"), "Mobile phone");
+        assert_eq!(field_label("enabled"), "Sign-in allowed");
+        assert_eq!(field_label("cost_center"), "Cost center");
+        assert_eq!(field_label("signing_key"), "Signing key");
+    }
+
+    #[test]
+    fn values_read_as_words_and_long_ones_are_shortened_whole_value_kept() {
+        let change = |field: &str, after: &str| FieldChange {
+            field: field.into(),
+            sensitive: false,
+            before: None,
+            after: Some(after.into()),
+        };
+        assert_eq!(ChangeView::of(&change("enabled", "false")).after.shown, "No");
+        assert_eq!(ChangeView::of(&change("mobile_phone", "+14255550100")).after.shown, "+1 425-555-0100");
+        let long = "a".repeat(100);
+        let view = ChangeView::of(&change("reason", &long));
+        assert_eq!(view.after.shown.chars().count(), SHORT_CHARS);
+        assert_eq!(view.after.whole.as_deref(), Some(long.as_str()));
+        assert_eq!(view.before.shown, "");
+    }
 }

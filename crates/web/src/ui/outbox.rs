@@ -54,7 +54,12 @@ impl MessageView {
                 MessageKind::Notice => "Security notice",
             },
             recipient: e.message.recipient.clone(),
-            subject: e.message.subject.clone(),
+            // A text message has no subject; its first line stands in where the body may be read.
+            subject: match (e.message.subject.is_empty(), &body) {
+                (false, _) => e.message.subject.clone(),
+                (true, Some(text)) => text.lines().next().unwrap_or_default().to_string(),
+                (true, None) => String::new(),
+            },
             state: e.state.to_string(),
             state_class: match e.state {
                 DeliveryState::Delivered => "badge-ok",

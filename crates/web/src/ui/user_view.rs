@@ -73,6 +73,13 @@ impl UserView {
         }
     }
 
+    /// The Contact information section without the phones that are recovery contacts, for a
+    /// page that lists those with their verification apart.
+    pub fn contact_besides_methods(&self) -> Vec<(&'static str, String)> {
+        const METHODS: [&str; 3] = ["Office phone", "Mobile phone", "Alternate mobile phone"];
+        self.contact.iter().filter(|(label, _)| !METHODS.contains(label)).cloned().collect()
+    }
+
     /// Adds the provisioning client's id, which administrators see and users need not.
     pub fn with_external_id(mut self, user: &User) -> UserView {
         if let Some(id) = &user.external_id {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::error::{render, urlencode, PageError};
 use crate::extract::UserPath;
 use crate::session::Admin;
+use crate::ui::confirm::Panel;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::groups::UserGroups;
 use crate::ui::layout::{Layout, Section};
@@ -29,7 +30,8 @@ pub struct Row {
     pub username: String,
     pub mobile_phone: String,
     pub roles: String,
-    pub status: &'static str,
+    /// Blocked from signing in: the one state worth a badge.
+    pub blocked: bool,
 }
 
 impl Row {
@@ -40,7 +42,7 @@ impl Row {
             username: u.username.to_string(),
             mobile_phone: show_phone(&u.mobile_phone),
             roles: u.roles.display(),
-            status: if u.enabled { "Enabled" } else { "Disabled" },
+            blocked: !u.enabled,
         }
     }
 }
@@ -148,6 +150,9 @@ pub async fn list(
     let (next_href, previous_href) = page_links(&l.base, &page);
     let status = match q.status.as_deref() {
         Some("deleted") => Some("The user was deleted. You can restore them from Deleted users for 30 days.".into()),
+        Some("none_chosen") => {
+            Some("Nothing was done: select the users first, with the boxes beside their names.".into())
+        }
         _ => None,
     };
     let body = ActiveUsersPage {
@@ -174,6 +179,8 @@ struct UserPageView {
     send_action: String,
     send_label: &'static str,
     groups: UserGroups,
+    /// The questions the command bar's dialogs ask.
+    panels: Vec<Panel>,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +218,7 @@ pub async fn details(
     let groups = UserGroups::load(&state, &me, user.id, &q.group_q).await?;
     let body = UserPageView {
         groups,
+        panels: if user.deleted_at.is_none() { Panel::offered(&user) } else { Vec::new() },
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
         methods: methods.iter().map(MethodView::of).collect(),
