@@ -33,16 +33,19 @@ const REFRESH_LUA: &str = include_str!("oidc_refresh.lua");
 
 /// Registers an application that signs people in (consented for the organisation) and may
 /// use the client-credentials grant; returns its client id and secret.
-async fn register(bin: &Path, target: &Target) -> anyhow::Result<(String, String)> {
+async fn register(bin: &Path, target: &Target, alg: SigningAlg) -> anyhow::Result<(String, String)> {
+    let name = format!("Benchmark sign-in ({alg})");
     let args = [
         "apps",
         "add",
         "--name",
-        "Benchmark sign-in",
+        &name,
         "--permission",
         "User.Read.All",
         "--redirect-uri",
         REDIRECT,
+        "--id-token-alg",
+        alg.name(),
         "--admin-consent",
         "--output",
         "json",
@@ -255,7 +258,8 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: u64, env: &[(&str,
 
 /// Runs every scenario against one server on `target` and prints the results.
 pub async fn run(bin: &Path, target: &Target, clients: usize, seconds: u64) -> anyhow::Result<()> {
-    let (id, secret) = register(bin, target).await?;
+    let (id, secret) = register(bin, target, SigningAlg::Rs256).await?;
+    let (es_id, es_secret) = register(bin, target, SigningAlg::Es256).await?;
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let mut users = Vec::new();
     for i in 0..=clients {
@@ -289,6 +293,16 @@ pub async fn run(bin: &Path, target: &Target, clients: usize, seconds: u64) -> a
     ];
     let token_url = format!("{base}/oauth2/v2.0/token");
     let refreshed = wrk(&token_url, script.path(), connections, seconds, &env)?;
+    // The same grant for an application that chose ES256: what the grant costs without RSA.
+    let es_tokens = refresh_tokens(&base, &chains_user, &es_id, &es_secret, connections * 2).await?;
+    let mut es_file = tempfile::NamedTempFile::new()?;
+    writeln!(es_file, "{}", es_tokens.join("\n"))?;
+    let es_env = [
+        ("ROSTER_TOKENS", es_file.path().display().to_string()),
+        ("ROSTER_BASIC", STANDARD.encode(format!("{es_id}:{es_secret}"))),
+        ("ROSTER_GRANT", "refresh_token".to_string()),
+    ];
+    let es_refreshed = wrk(&token_url, script.path(), connections, seconds, &es_env)?;
     let env =
         [("ROSTER_TOKENS", String::new()), ("ROSTER_BASIC", basic), ("ROSTER_GRANT", "client_credentials".to_string())];
     let credentials = wrk(&token_url, script.path(), connections, seconds, &env)?;
@@ -302,7 +316,12 @@ pub async fn run(bin: &Path, target: &Target, clients: usize, seconds: u64) -> a
     println!();
     println!("| Grant (wrk, 2 threads, {connections} connections, {seconds} s) | Requests | p50 ms | p99 ms | Requests/s | Errors |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, r) in [("refresh_token (RS256 ID token, rotation)", &refreshed), ("client_credentials", &credentials)] {
+    let grants = [
+        ("refresh_token (RS256 ID token, rotation)", &refreshed),
+        ("refresh_token (ES256 ID token, rotation)", &es_refreshed),
+        ("client_credentials", &credentials),
+    ];
+    for (name, r) in grants {
         println!("| {name} | {} | {:.1} | {:.1} | {:.0} | {} |", r.requests, r.p50, r.p99, r.rate, r.errors);
     }
     println!();
