@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
+use crate::oidc::assertion::ClientKeys;
 use crate::oidc::client::SignInSettings;
 use crate::session::{hash_token, random_token};
 
@@ -238,29 +239,55 @@ impl AppSecret {
     }
 }
 
+/// What an application proved itself with to get an access token.
+#[derive(Debug, Clone, Copy)]
+pub enum IssuedAgainst<'a> {
+    /// One of its client secrets.
+    Secret(&'a AppSecret),
+    /// An assertion signed with one of these keys.
+    Keys(&'a ClientKeys),
+}
+
 /// An access token as stored: its hash and whose it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppToken {
     pub hash: String,
     pub app_id: Uuid,
-    /// The secret it was issued against: removing that secret ends the token too. None for a
-    /// token issued against a signed assertion, which changing the application's keys ends.
+    /// The secret it was issued against: removing that secret ends the token too (the store
+    /// deletes it with the secret).
     pub secret_id: Option<Uuid>,
+    /// For a token issued against a signed assertion, the [`ClientKeys::fingerprint`] of the
+    /// application's keys then: the token holds only while the application keeps those keys.
+    pub key_set: Option<String>,
     pub expires_at: Timestamp,
 }
 
 impl AppToken {
-    /// A fresh token for `app_id`, issued against one of its secrets or (without one) a signed
-    /// assertion, and the token itself (given to the caller once).
-    pub fn issue(app_id: Uuid, secret: Option<&AppSecret>, now: Timestamp) -> (AppToken, String) {
+    /// A fresh token for `app_id` and the token itself (given to the caller once).
+    pub fn issue(app_id: Uuid, against: IssuedAgainst<'_>, now: Timestamp) -> (AppToken, String) {
         let token = random_token();
+        let (secret_id, key_set) = match against {
+            IssuedAgainst::Secret(secret) => (Some(secret.id), None),
+            IssuedAgainst::Keys(keys) => (None, Some(keys.fingerprint())),
+        };
         let stored = AppToken {
             hash: hash_token(&token),
             app_id,
-            secret_id: secret.map(|s| s.id),
+            secret_id,
+            key_set,
             expires_at: now.plus_seconds(TOKEN_LIFETIME_SECONDS),
         };
         (stored, token)
+    }
+
+    /// Whether the token still lets `app` in at `now`: unexpired and, if an assertion got it,
+    /// the application still holds the keys that signed it.
+    pub fn holds_for(&self, app: &App, now: Timestamp) -> bool {
+        let proof_holds = match &self.key_set {
+            None => self.secret_id.is_some(),
+            Some(fingerprint) => app.sign_in.client_keys.as_ref().is_some_and(|k| k.fingerprint() == *fingerprint),
+        };
+        now < self.expires_at && proof_holds
     }
 }
 
@@ -301,11 +328,10 @@ mod tests {
     fn tokens_last_an_hour_and_are_stored_hashed() {
         let now = Timestamp(0);
         let (secret, _) = AppSecret::generate(Uuid::new_v4(), "ci", 90, now);
-        let (stored, token) = AppToken::issue(secret.app_id, Some(&secret), now);
+        let (stored, token) = AppToken::issue(secret.app_id, IssuedAgainst::Secret(&secret), now);
         assert_eq!(stored.hash, hash_token(&token));
         assert_eq!(stored.expires_at, now.plus_seconds(3600));
-        assert_eq!(stored.secret_id, Some(secret.id));
-        assert_eq!(AppToken::issue(secret.app_id, None, now).0.secret_id, None);
+        assert_eq!((stored.secret_id, stored.key_set), (Some(secret.id), None));
     }
 
     #[test]

@@ -194,10 +194,15 @@ function setUpCopyButtons() {
     status.className = "visually-hidden";
     status.setAttribute("role", "status");
     button.addEventListener("click", () => {
-      navigator.clipboard.writeText(secret.textContent.trim()).then(() => {
-        button.textContent = "Copied";
-        status.textContent = "Copied to the clipboard";
-      });
+      navigator.clipboard.writeText(secret.textContent.trim()).then(
+        () => {
+          button.textContent = "Copied";
+          status.textContent = "Copied to the clipboard";
+        },
+        () => {
+          status.textContent = "Could not copy: select the text and copy it instead";
+        },
+      );
     });
     secret.after(button, status);
   });
@@ -233,7 +238,13 @@ function focusErrors() {
 // Without script the admin navigation starts open; on a phone it starts folded behind Menu.
 function foldNavigationOnPhones() {
   const disclosure = document.querySelector(".sidenav-disclosure");
-  if (disclosure && window.matchMedia("(max-width: 760px)").matches) disclosure.open = false;
+  if (!disclosure) return;
+  const phone = window.matchMedia("(max-width: 760px)");
+  if (phone.matches) disclosure.open = false;
+  // Wider than a phone the Menu button is hidden: the navigation must be open there.
+  phone.addEventListener("change", () => {
+    if (!phone.matches) disclosure.open = true;
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {

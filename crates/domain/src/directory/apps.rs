@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::signin::window_start;
 use super::{Actor, ClientProof, Directory, GrantRefusal};
 use crate::apps::{
-    App, AppLogo, AppPermission, AppPermissions, AppSecret, AppToken, DEFAULT_SECRET_DAYS, MAX_NAME_CHARS, MAX_SECRETS,
-    SECRET_LIFETIMES_DAYS, TOKEN_LIFETIME_SECONDS,
+    App, AppLogo, AppPermission, AppPermissions, AppSecret, AppToken, IssuedAgainst, DEFAULT_SECRET_DAYS,
+    MAX_NAME_CHARS, MAX_SECRETS, SECRET_LIFETIMES_DAYS, TOKEN_LIFETIME_SECONDS,
 };
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
@@ -288,10 +288,12 @@ impl Directory {
         issuer: &str,
     ) -> Result<IssuedToken, GrantRefusal> {
         let (app, secret) = self.authenticated_client(client_id, proof, issuer).await?;
-        if app.sign_in.public_client {
-            return Err(GrantRefusal::UnauthorizedClient);
-        }
-        let (token, access_token) = AppToken::issue(app.id, secret.as_ref(), Timestamp::now());
+        let against = match (&secret, &app.sign_in.client_keys) {
+            (Some(secret), _) => IssuedAgainst::Secret(secret),
+            (None, Some(keys)) => IssuedAgainst::Keys(keys),
+            (None, None) => return Err(GrantRefusal::UnauthorizedClient),
+        };
+        let (token, access_token) = AppToken::issue(app.id, against, Timestamp::now());
         self.store.insert_app_token(&token).await.map_err(|_| GrantRefusal::InvalidClient)?;
         Ok(IssuedToken { access_token, expires_in: TOKEN_LIFETIME_SECONDS })
     }
@@ -378,13 +380,12 @@ impl Directory {
                 found
             }
         };
-        let Some((token, app)) = found else {
-            return Ok(None);
-        };
-        if token.expires_at <= Timestamp::now() {
-            return Ok(None);
+        match found {
+            Some((token, app)) if token.holds_for(&app, Timestamp::now()) => {
+                Ok(Some(Actor::app(&app, client_ip, request_id)))
+            }
+            _ => Ok(None),
         }
-        Ok(Some(Actor::app(&app, client_ip, request_id)))
     }
 
     /// Forgets access tokens that expired: they can no longer be used anyway.

@@ -76,6 +76,12 @@ impl ClientKeys {
         &self.text
     }
 
+    /// A digest of the set as registered: a token records it, so that replacing the keys ends
+    /// the tokens the old ones got.
+    pub fn fingerprint(&self) -> String {
+        crate::session::hash_token(&self.text)
+    }
+
     /// Checks an assertion that `client_id` sent to `audiences` (the token endpoint's address,
     /// or the issuer) at `now`; returns its `jti` and expiry, for the caller to make sure it is
     /// used only once.
@@ -229,6 +235,31 @@ mod tests {
 
     fn claims(exp: i64) -> Value {
         json!({ "iss": "app-1", "sub": "app-1", "aud": TOKEN_URL, "jti": "j-1", "exp": exp })
+    }
+
+    #[test]
+    fn a_token_an_assertion_got_holds_only_while_its_keys_stay_registered() {
+        use crate::apps::{App, AppPermissions, AppToken, IssuedAgainst};
+        use crate::oidc::client::SignInSettings;
+        let keys = |jwk: Value| ClientKeys::parse(&json!({ "keys": [jwk] }).to_string()).unwrap();
+        let (first, second) = (keys(ec_key().1), keys(ec_key().1));
+        let now = Timestamp(0);
+        let mut app = App {
+            id: uuid::Uuid::new_v4(),
+            name: "Provisioner".into(),
+            permissions: AppPermissions::of(&[]),
+            created_at: now,
+            created_by: "test".into(),
+            sign_in: SignInSettings { client_keys: Some(first.clone()), ..SignInSettings::default() },
+            logo_updated_at: None,
+        };
+        let (token, _) = AppToken::issue(app.id, IssuedAgainst::Keys(&first), now);
+        assert!(token.holds_for(&app, now));
+        assert!(!token.holds_for(&app, now.plus_seconds(3600)), "an hour, as every access token");
+        app.sign_in.client_keys = Some(second);
+        assert!(!token.holds_for(&app, now), "new keys end what the old ones got");
+        app.sign_in.client_keys = None;
+        assert!(!token.holds_for(&app, now));
     }
 
     #[test]

@@ -327,6 +327,7 @@ async fn the_home_counts_who_was_added_and_blocked_lately_and_finds_a_user_to_re
     assert!(html.contains(&format!("<a href=\"/admin/users/{}\">alex@contoso.com</a>", alex.id)), "{html}");
     let week_ago = roster_domain::Timestamp::now().plus_seconds(-7 * 24 * 60 * 60).day();
     assert!(html.contains(&format!("/admin/audit?action=user_disabled&#38;from={week_ago}")), "{html}");
+    assert!(html.contains(&format!("Blocked since {week_ago}</h2>")), "the card counts what the log shows");
     assert!(html.contains("messages wait to be delivered"), "a Global Administrator sees the outbox");
     assert!(html.contains("aria-current=\"page\">Home</a>"));
 

@@ -84,7 +84,7 @@ async fn saved_contact_information_shows_when_the_user_is_opened_again() {
     assert!(change.changes.iter().all(|c| !c.field.contains("password")));
 
     let (_, audit_page) = s.page(&format!("/admin/audit?user={}", alex.id)).await;
-    assert!(audit_page.contains("Contact information changed") && audit_page.contains("+442079460958"));
+    assert!(audit_page.contains("Contact information changed") && audit_page.contains("+44 20 7946 0958"));
 }
 
 /// Form fields to change, as (name, value) pairs.

@@ -82,8 +82,8 @@ fn bind_settings<'q>(
         .bind(&app.sign_in.backchannel_logout_uri))
 }
 
-/// Access tokens per insert statement: four parameters each.
-const APP_TOKENS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 4);
+/// Access tokens per insert statement: five parameters each.
+const APP_TOKENS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 5);
 
 /// Stores access tokens in the caller's transaction.
 pub(crate) async fn insert_app_tokens(conn: &mut Connection, tokens: &[&AppToken]) -> Result<(), StoreError> {
@@ -95,11 +95,13 @@ pub(crate) async fn insert_app_tokens(conn: &mut Connection, tokens: &[&AppToken
                 params.push(t.hash.clone())?,
                 params.push(t.app_id.to_string())?,
                 params.push(t.secret_id.map(|id| id.to_string()))?,
+                params.push(t.key_set.clone())?,
                 params.push(t.expires_at.millis())?,
             ];
             rows.push(format!("({})", row.join(", ")));
         }
-        let sql = format!("insert into app_tokens (hash, app_id, secret_id, expires_at) values {}", rows.join(", "));
+        let sql =
+            format!("insert into app_tokens (hash, app_id, secret_id, key_set, expires_at) values {}", rows.join(", "));
         sqlx::query_with(&sql, params.into_arguments()).execute(&mut *conn).await?;
     }
     Ok(())
@@ -155,16 +157,6 @@ impl AppStore for Store {
 
     async fn update_app(&self, app: &App, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        // Tokens issued against assertions signed with keys the application no longer has end
-        // with them, as a removed secret's tokens do.
-        sqlx::query(
-            "delete from app_tokens where app_id = $1 and secret_id is null \
-             and coalesce((select jwks from apps where id = $1), '') <> coalesce($2, '')",
-        )
-        .bind(app.id.to_string())
-        .bind(app.sign_in.client_keys.as_ref().map(ClientKeys::as_json))
-        .execute(&mut *tx)
-        .await?;
         let assignments: Vec<String> =
             SETTINGS.split(", ").enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
         let sql = format!("update apps set {} where id = $15", assignments.join(", "));
@@ -264,7 +256,7 @@ impl AppStore for Store {
 
     async fn get_app_token(&self, hash: &str) -> Result<Option<(AppToken, App)>, StoreError> {
         let row = sqlx::query(&format!(
-            "select {APP_COLUMNS}, t.secret_id, t.expires_at as token_expires_at \
+            "select {APP_COLUMNS}, t.secret_id, t.key_set, t.expires_at as token_expires_at \
              from app_tokens t join apps on apps.id = t.app_id where t.hash = $1"
         ))
         .bind(hash)
@@ -279,6 +271,7 @@ impl AppStore for Store {
                 Some(id) => Some(Uuid::parse_str(&id).map_err(StoreError::backend)?),
                 None => None,
             },
+            key_set: row.try_get("key_set")?,
             expires_at: Timestamp(row.try_get("token_expires_at")?),
         };
         Ok(Some((token, app)))

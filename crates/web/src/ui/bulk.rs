@@ -205,13 +205,20 @@ struct DonePage {
     any_password: bool,
 }
 
-/// Why a person was left as they were, in words.
-fn refusal(error: DomainError) -> Result<String, PageError> {
+/// Why a person was left as they were, in words. Whatever went wrong for one person is theirs
+/// alone: the others' outcomes (one-time passwords among them) are still shown.
+fn refusal(error: DomainError) -> String {
     match error {
-        DomainError::Forbidden(why) | DomainError::Limited(why) => Ok(why),
-        DomainError::NotFound(_) => Ok("No longer an active user.".into()),
-        DomainError::Invalid(errors) => Ok(errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" ")),
-        other => Err(other.into()),
+        DomainError::Forbidden(why) | DomainError::Limited(why) => why,
+        DomainError::NotFound(_) => "No longer an active user.".into(),
+        DomainError::Invalid(errors) => errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "),
+        DomainError::VersionConflict { .. } | DomainError::Contended => {
+            "Someone else was changing them at the same moment. Try again for them.".into()
+        }
+        other => {
+            tracing::error!(error = %other, "a bulk action failed for one user");
+            "Something went wrong on the server; it is logged. Try again for them.".into()
+        }
     }
 }
 
@@ -235,7 +242,7 @@ pub async fn apply(
         };
         let (result, password) = match done {
             Ok(password) => (Ok(action.done()), password),
-            Err(error) => (Err(refusal(error)?), None),
+            Err(error) => (Err(refusal(error)), None),
         };
         outcomes.push(Outcome { person: Chosen::of(&user), result, password });
     }

@@ -19,7 +19,8 @@ use crate::ui::readiness::Glance;
 use crate::ui::wording::count;
 use crate::AppState;
 
-/// How far back "lately" reaches.
+/// How far back "lately" reaches: from the start (UTC) of the day this many days ago, the
+/// first day the audit log's filter then shows.
 const RECENT_DAYS: i64 = 7;
 /// People named per card; the audit log has the rest.
 const NAMED: usize = 5;
@@ -34,6 +35,8 @@ pub struct Recent {
     pub people: Vec<(String, Option<String>, String)>,
     /// The audit log filtered to these records.
     pub href: String,
+    /// The first day counted, `YYYY-MM-DD`.
+    pub since: String,
 }
 
 impl Recent {
@@ -48,6 +51,7 @@ impl Recent {
                 .map(|e| (e.target_name.clone(), e.target_id.map(|id| format!("/admin/users/{id}")), e.at.display()))
                 .collect(),
             href: format!("/admin/audit?action={}&from={}", action.code(), since.day()),
+            since: since.day(),
         }
     }
 }
@@ -72,7 +76,8 @@ async fn home_page(
     reset_errors: &[FieldError],
     username: &str,
 ) -> Result<HomePage, PageError> {
-    let since = Timestamp::now().plus_seconds(-RECENT_DAYS * 24 * 60 * 60);
+    let week_ago = Timestamp::now().plus_seconds(-RECENT_DAYS * 24 * 60 * 60).millis();
+    let since = Timestamp(week_ago - week_ago.rem_euclid(24 * 60 * 60 * 1000));
     let recent =
         |action| AuditQuery { action: Some(action), from: Some(since), limit: COUNTED, ..AuditQuery::default() };
     let added = state.directory.audit_log(&me.actor, &recent(AuditAction::UserCreated)).await?;
