@@ -25,11 +25,7 @@ impl Timestamp {
 
     /// A human-readable UTC form such as `2026-11-27 16:40 UTC`.
     pub fn display(self) -> String {
-        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .ok()
-            .and_then(|t| t.format(&format).ok())
-            .unwrap_or_else(|| self.0.to_string())
+        self.formatted(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
     }
 
     /// The start (00:00 UTC) of a day written `YYYY-MM-DD`, as date inputs send it.
@@ -41,10 +37,14 @@ impl Timestamp {
 
     /// The UTC day this time falls on, `YYYY-MM-DD`, as [`Timestamp::from_day`] reads it.
     pub fn day(self) -> String {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
+        self.formatted(time::macros::format_description!("[year]-[month]-[day]"))
+    }
+
+    /// This time in UTC as `format` writes it, or the milliseconds if it is out of range.
+    fn formatted(self, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .ok()
-            .and_then(|t| t.format(&format).ok())
+            .and_then(|t| t.format(format).ok())
             .unwrap_or_else(|| self.0.to_string())
     }
 

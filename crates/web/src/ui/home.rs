@@ -29,21 +29,24 @@ const COUNTED: u32 = 100;
 
 /// Changes of one kind made lately, as a card shows them.
 pub struct Recent {
+    /// The card's heading and its id.
+    pub heading: String,
+    pub id: &'static str,
     /// "3 users", or "100 or more users".
     pub summary: String,
     /// The latest few: whom, linked when they are still a user, and when.
     pub people: Vec<(String, Option<String>, String)>,
     /// The audit log filtered to these records.
     pub href: String,
-    /// The first day counted, `YYYY-MM-DD`.
-    pub since: String,
 }
 
 impl Recent {
-    fn of(entries: &[AuditEntry], action: AuditAction, since: Timestamp) -> Recent {
+    fn of(heading: &str, entries: &[AuditEntry], action: AuditAction, since: Timestamp) -> Recent {
         let n = entries.len() as u64;
         let summary = if n >= u64::from(COUNTED) { format!("{n} or more users") } else { count(n, "user", "users") };
         Recent {
+            heading: format!("{heading} since {}", since.day()),
+            id: action.code(),
             summary,
             people: entries
                 .iter()
@@ -51,7 +54,6 @@ impl Recent {
                 .map(|e| (e.target_name.clone(), e.target_id.map(|id| format!("/admin/users/{id}")), e.at.display()))
                 .collect(),
             href: format!("/admin/audit?action={}&from={}", action.code(), since.day()),
-            since: since.day(),
         }
     }
 }
@@ -63,8 +65,8 @@ struct HomePage {
     readiness: Option<Glance>,
     /// Why the signed-in administrator is among those who could not reset, if they are.
     you: Option<&'static str>,
-    added: Recent,
-    blocked: Recent,
+    /// People added and people blocked lately.
+    recent: [Recent; 2],
     /// How many messages wait for delivery, for those who may read the outbox.
     outbox: Option<String>,
     reset_user: Field,
@@ -96,8 +98,10 @@ async fn home_page(
     Ok(HomePage {
         readiness: Glance::of(&state.readiness),
         you,
-        added: Recent::of(&added, AuditAction::UserCreated, since),
-        blocked: Recent::of(&blocked, AuditAction::UserDisabled, since),
+        recent: [
+            Recent::of("Added", &added, AuditAction::UserCreated, since),
+            Recent::of("Blocked", &blocked, AuditAction::UserDisabled, since),
+        ],
         outbox,
         reset_user: Field::text("username", "Username", username).autocomplete("off").with_errors(reset_errors),
         layout,
