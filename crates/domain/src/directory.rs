@@ -17,7 +17,6 @@ use crate::phone::Region;
 use crate::recovery::CodeKey;
 use crate::role::{Role, RoleSet};
 use crate::store::{Count, Store};
-use crate::text;
 use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
 
 mod api_users;
@@ -167,6 +166,10 @@ pub struct NewUserInput {
     pub password: Option<String>,
     pub must_change_password: bool,
     pub roles: RoleSet,
+    /// A mobile phone, checked as the contact form checks it; empty for none.
+    pub mobile_phone: String,
+    /// An alternate email address, checked as the contact form checks it; empty for none.
+    pub alternate_email: String,
 }
 
 /// The directory: rules in front of a [`Store`].
@@ -313,14 +316,17 @@ impl Directory {
         }
         let mut errors = Vec::new();
         let username = Username::parse(&input.username).map_err(|e| errors.push(e)).ok();
-        let display_name =
-            text::required("display_name", "Display name", &input.display_name, 256).map_err(|e| errors.push(e)).ok();
-        let first_name = text::optional("first_name", "First name", &input.first_name, 64)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
-        let last_name =
-            text::optional("last_name", "Last name", &input.last_name, 64).map_err(|e| errors.push(e)).ok().flatten();
+        let alternate = input.alternate_email.trim();
+        let contact_input = ContactInput {
+            display_name: input.display_name.clone(),
+            first_name: input.first_name.clone(),
+            last_name: input.last_name.clone(),
+            mobile_phone: input.mobile_phone.clone(),
+            alternate_emails: (!alternate.is_empty()).then(|| alternate.to_string()).into_iter().collect(),
+            ..ContactInput::default()
+        };
+        let typed = username.as_ref().map_or_else(|| input.username.trim().to_lowercase(), |u| u.as_str().to_string());
+        let contact = self.check_contact(&contact_input, &typed, None).await?.map_err(|e| errors.extend(e)).ok();
         let min_length = self.min_password_length().await?;
         let generated = input.password.is_none().then(|| password::generate(min_length));
         let password = input.password.clone().or_else(|| generated.clone()).unwrap_or_default();
@@ -329,14 +335,14 @@ impl Directory {
                 errors.push(e);
             }
         }
-        let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty()) else {
+        let (Some(username), Some(contact), true) = (username, contact, errors.is_empty()) else {
             return Err(DomainError::Invalid(errors));
         };
         let now = Timestamp::now();
         let user = User {
             id: crate::user::UserId::random(),
             username,
-            contact: ContactInfo { display_name, first_name, last_name, ..ContactInfo::default() },
+            contact,
             roles: input.roles,
             enabled: true,
             must_change_password: input.must_change_password,

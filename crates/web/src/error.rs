@@ -1,9 +1,14 @@
 //! The one place where failures become HTTP responses for the pages.
 
 use askama::Template;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use roster_domain::DomainError;
+
+use crate::session::SESSION_COOKIE;
+use crate::AppState;
 
 /// Why a page could not be shown or a form not applied.
 #[derive(Debug)]
@@ -29,6 +34,8 @@ impl From<DomainError> for PageError {
 struct ErrorPage {
     title: String,
     message: String,
+    /// Where to go from here: its address and the link's words.
+    onward: (&'static str, &'static str),
 }
 
 /// Renders any template into a response, or a plain 500 if rendering itself fails.
@@ -44,12 +51,25 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
 
 /// A full error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    render(status, &ErrorPage { title: title.into(), message: message.into() })
+    let onward = ("/account", "Go to your account");
+    render(status, &ErrorPage { title: title.into(), message: message.into(), onward })
 }
 
-/// The fallback for unknown URLs.
-pub async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.")
+/// The fallback for unknown URLs: onward to the admin center for an administrator, to My
+/// account for anyone else signed in, and to sign-in for everyone else.
+pub async fn not_found(jar: CookieJar, State(state): State<AppState>) -> Response {
+    let signed_in = match jar.get(SESSION_COOKIE) {
+        Some(token) => state.directory.session(token.value()).await.ok().flatten(),
+        None => None,
+    };
+    let onward = match signed_in {
+        Some((_, user)) if user.roles.is_admin() => ("/admin", "Go to the admin center"),
+        Some(_) => ("/account", "Go to your account"),
+        None => ("/signin", "Sign in"),
+    };
+    let page =
+        ErrorPage { title: "Page not found".into(), message: "There is no page at this address.".into(), onward };
+    render(StatusCode::NOT_FOUND, &page)
 }
 
 /// Status and words for a domain error shown on a page.

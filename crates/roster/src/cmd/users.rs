@@ -311,6 +311,7 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         password,
         must_change_password: false,
         roles: RoleSet::of(&args.roles),
+        ..NewUserInput::default()
     };
     let result = directory.create_user(&Actor::system("roster command line"), input).await;
     store.close().await;

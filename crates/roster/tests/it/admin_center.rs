@@ -124,6 +124,32 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"username-error\"") && html.contains("id=\"display_name-error\""));
+
+    // Contacts are checked as the contact form checks them, and nothing is added on a mistake.
+    let contacts = |mobile: &'static str, alternate: &'static str| {
+        let csrf = csrf.clone();
+        let s = &s;
+        async move {
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("username", "lidia@contoso.com"),
+                ("display_name", "Lidia Holloway"),
+                ("password_choice", "generated"),
+                ("mobile_phone", mobile),
+                ("alternate_email", alternate),
+            ];
+            s.submit("/admin/users/new", &form).await
+        }
+    };
+    let (status, html) = contacts("12", "lidia@contoso.com").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"mobile_phone-error\"") && html.contains("id=\"alternate_email-1-error\""), "{html}");
+    assert!(html.contains("value=\"12\""), "what was typed is kept");
+    assert!(listed_names(&s.page("/admin/users?q=lidia").await.1).is_empty(), "nothing was added");
+    let (status, _) = contacts("+1 425 555 0101", "lidia@fabrikam.com").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, html) = s.page("/admin/users?q=lidia").await;
+    assert!(html.contains("+1 425-555-0101"), "{html}");
 }
 
 #[tokio::test]
@@ -444,4 +470,20 @@ async fn a_users_details_put_actions_on_top_and_ask_before_the_destructive_ones(
     assert!(page.contains("<span class=\"badge badge-disabled\">Blocked</span>"));
     assert!(!page.contains("confirm/block"), "a blocked user is allowed again, without asking");
     assert!(page.contains("value=\"allow\""));
+}
+
+#[tokio::test]
+async fn the_not_found_page_sends_each_person_onward_to_their_own_place() {
+    let Some((app, admin)) = admin_app().await else { return };
+    app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let alex = app.signed_in("alex@contoso.com").await;
+    for (who, onward) in [
+        (&admin, "<a href=\"/admin\">Go to the admin center</a>"),
+        (&alex, "<a href=\"/account\">Go to your account</a>"),
+        (&app.client(), "<a href=\"/signin\">Sign in</a>"),
+    ] {
+        let (status, html) = who.page("/no-such-page").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.contains(onward), "{onward}: {html}");
+    }
 }

@@ -188,6 +188,7 @@ async fn the_audit_log_filters_by_who_whom_what_and_when_and_exports_what_it_sho
     let (status, html) = s.page("/admin/audit?from=yesterday&actor=nobody%40contoso.com").await;
     assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"from-error\"") && html.contains("id=\"actor-error\""), "{html}");
+    assert!(html.contains("Fix these 2 problems:") && !html.contains("Nothing was saved"), "a filter saves nothing");
 
     let r = s.get("/admin/audit/export?action=user_created").await;
     assert_eq!(r.status(), reqwest::StatusCode::OK);

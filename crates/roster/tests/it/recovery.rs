@@ -115,7 +115,7 @@ async fn a_forgotten_password_is_reset_with_a_code_sent_by_email() {
     assert!(page.contains("Verification step 1</p>"), "the number required is not told before a first proof");
 
     let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
-    assert!(page.contains("If this account can use Email a••••@f••••.com, a code is on its way there."));
+    assert!(page.contains("Email a••••@f••••.com: if this account can use it, a code is on its way there."));
     let mail = smtp.inbox.wait_for(3).await.pop().unwrap();
     assert_eq!(mail.to, ["alex.home@fabrikam.com"]);
     let text = mail.text();
@@ -127,6 +127,7 @@ async fn a_forgotten_password_is_reset_with_a_code_sent_by_email() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("That code is not right. You can try 4 more times."));
     assert!(page.contains("aria-invalid=\"true\""));
+    assert!(!page.contains("Nothing was saved"), "a code saves nothing, so the page does not say so");
 
     let (_, page) = post_step(&s, "/reset/code", &page, &[("code", &code)]).await;
     assert!(page.contains("New password"), "{page}");
@@ -183,7 +184,10 @@ async fn an_unknown_username_walks_the_same_path_and_nothing_is_sent() {
     assert_eq!(again.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(), labels, "the same on every attempt");
 
     let (_, page) = post_step(&s, "/reset/send", &page, &[("method", &options[0].0)]).await;
-    assert!(page.contains(&format!("If this account can use {}, a code is on its way there.", labels[0])), "{page}");
+    assert!(
+        page.contains(&format!("{}: if this account can use it, a code is on its way there.", labels[0])),
+        "{page}"
+    );
     let (status, page) = post_step(&s, "/reset/code", &page, &[("code", "123456")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("That code is not right. You can try 4 more times."));

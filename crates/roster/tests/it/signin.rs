@@ -40,6 +40,7 @@ async fn signing_in_opens_the_account_page_and_signing_out_ends_the_session() {
     let (status, html) = s.page("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Megan Bowen") && html.contains("My account"));
+    assert!(html.contains("You have no recovery contacts"), "someone with none is nudged to add one");
     let csrf = csrf_of(&html);
     let r = s.post("/signout", &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

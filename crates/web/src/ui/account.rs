@@ -27,6 +27,8 @@ struct AccountPage {
     status: Option<String>,
     /// Contacts that could carry codes but nobody has verified.
     unverified: usize,
+    /// No contact a code could be sent to: no way to reset a forgotten password alone.
+    no_contacts: bool,
 }
 
 #[derive(Deserialize)]
@@ -43,12 +45,14 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let status = q.changed.map(|_| "Your password was changed.".to_string());
     let contacts = state.directory.contact_states(&me.actor, me.user.id).await?;
-    let unverified = contacts.iter().filter(|c| c.verified_at.is_none() && c.method.kind.channel().is_some()).count();
+    let reachable: Vec<_> = contacts.iter().filter(|c| c.method.kind.channel().is_some()).collect();
+    let unverified = reachable.iter().filter(|c| c.verified_at.is_none()).count();
     let page = AccountPage {
         layout: Layout::new(&me, "My account", Section::Account),
         user: UserView::of(&me.user).with_manager(state.directory.contact_input(&me.user).await?.manager),
         status,
         unverified,
+        no_contacts: reachable.is_empty(),
     };
     Ok(render(StatusCode::OK, &page))
 }

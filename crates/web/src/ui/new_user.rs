@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::Form;
+use roster_domain::contact::alternate_email_field;
 use roster_domain::{DomainError, FieldError, NewUserInput, Role};
 use serde::Deserialize;
 
@@ -47,6 +48,10 @@ pub struct NewUserForm {
     must_change: Option<String>,
     #[serde(default)]
     role: Vec<String>,
+    #[serde(default)]
+    mobile_phone: String,
+    #[serde(default)]
+    alternate_email: String,
 }
 
 fn new_user_page(
@@ -65,6 +70,14 @@ fn new_user_page(
         Field::text("display_name", "Display name", &form.display_name).required().with_errors(errors),
         Field::text("first_name", "First name", &form.first_name).with_errors(errors),
         Field::text("last_name", "Last name", &form.last_name).with_errors(errors),
+        Field::text("mobile_phone", "Mobile phone", &form.mobile_phone)
+            .kind("tel")
+            .hint("For codes by text message. With +country code, or as dialled in the organisation's country.")
+            .with_errors(errors),
+        Field::text(&alternate_email_field(0), "Alternate email address", &form.alternate_email)
+            .kind("email")
+            .hint("An address outside the organisation, for resetting a forgotten password.")
+            .with_errors(errors),
     ];
     NewUserPage {
         layout: Layout::new(me, "Add a user", Section::ActiveUsers),
@@ -110,6 +123,8 @@ pub async fn create(
         password: (form.password_choice == "typed").then(|| form.password.clone()),
         must_change_password: form.must_change.is_some(),
         roles: parse_roles(&form.role),
+        mobile_phone: form.mobile_phone.clone(),
+        alternate_email: form.alternate_email.clone(),
     };
     let min_length = state.directory.min_password_length().await?;
     match state.directory.create_user(&me.actor, input).await {
