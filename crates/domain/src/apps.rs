@@ -268,7 +268,7 @@ impl AppToken {
         let token = random_token();
         let (secret_id, key_set) = match against {
             IssuedAgainst::Secret(secret) => (Some(secret.id), None),
-            IssuedAgainst::Keys(keys) => (None, Some(keys.fingerprint())),
+            IssuedAgainst::Keys(keys) => (None, Some(keys.fingerprint().to_string())),
         };
         let stored = AppToken {
             hash: hash_token(&token),
@@ -285,7 +285,7 @@ impl AppToken {
     pub fn holds_for(&self, app: &App, now: Timestamp) -> bool {
         let proof_holds = match &self.key_set {
             None => self.secret_id.is_some(),
-            Some(fingerprint) => app.sign_in.client_keys.as_ref().is_some_and(|k| k.fingerprint() == *fingerprint),
+            Some(fingerprint) => app.sign_in.client_keys.as_ref().is_some_and(|k| k.fingerprint() == fingerprint),
         };
         now < self.expires_at && proof_holds
     }

@@ -45,6 +45,8 @@ pub struct ClientKeys {
     keys: Vec<ClientKey>,
     /// The set as registered, for storing and showing again.
     text: String,
+    /// A digest of `text`, taken once: every API call with a token an assertion got compares it.
+    fingerprint: String,
 }
 
 impl ClientKeys {
@@ -68,7 +70,8 @@ impl ClientKeys {
             .map(|(i, jwk)| ClientKey::parse(jwk).map_err(|why| format!("Key {} of the set: {why}", i + 1)))
             .collect::<Result<Vec<_>, _>>()?;
         let text = serde_json::to_string(&json!({ "keys": list })).expect("JSON serialises");
-        Ok(ClientKeys { keys, text })
+        let fingerprint = crate::session::hash_token(&text);
+        Ok(ClientKeys { keys, text, fingerprint })
     }
 
     /// The set as JSON.
@@ -78,8 +81,8 @@ impl ClientKeys {
 
     /// A digest of the set as registered: a token records it, so that replacing the keys ends
     /// the tokens the old ones got.
-    pub fn fingerprint(&self) -> String {
-        crate::session::hash_token(&self.text)
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Checks an assertion that `client_id` sent to `audiences` (the token endpoint's address,

@@ -14,6 +14,8 @@ use serde::Deserialize;
 use crate::error::{render, PageError};
 use crate::extract::Checked;
 use crate::session::Admin;
+use crate::ui::confirm::Danger;
+use crate::ui::import::USERS_CSV;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::wording::count;
 use crate::AppState;
@@ -73,15 +75,9 @@ impl Action {
                  at their next sign-in. They are signed out everywhere, and applications they signed in to \
                  through Roster lose their sign-in."
             }
-            Action::Block => {
-                "They are signed out everywhere at once, applications they signed in to through Roster lose \
-                 their sign-in, and they can't sign in until someone allows it again."
-            }
+            Action::Block => Danger::Block.consequence(),
             Action::Allow => "They can sign in again with their password and second step.",
-            Action::Delete => {
-                "They move to Deleted users and can't sign in. For 30 days they can be restored with \
-                 everything they had; after that they are removed for good."
-            }
+            Action::Delete => Danger::Delete.consequence(),
             Action::Export => "",
         }
     }
@@ -168,11 +164,7 @@ pub async fn confirm(
             writer.write(user).map_err(|e| DomainError::Internal(e.to_string()))?;
         }
         let bytes = writer.finish().map_err(|e| DomainError::Internal(e.to_string()))?;
-        let headers = [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
-        ];
-        return Ok((headers, bytes).into_response());
+        return Ok((USERS_CSV, bytes).into_response());
     }
     let question = action.question(users.len() as u64);
     let page = ConfirmPage {

@@ -36,6 +36,24 @@ impl Danger {
             Danger::Delete => "delete",
         }
     }
+
+    /// What happens to the person (or to each of several people), said before it does.
+    pub fn consequence(self) -> &'static str {
+        match self {
+            Danger::Block => {
+                "They are signed out everywhere at once, applications they signed in to through Roster lose \
+                 their sign-in, and they can't sign in until someone allows it again."
+            }
+            Danger::SignOut => {
+                "Every browser they are signed in on is signed out, and applications they signed in to through \
+                 Roster lose their sign-in. They can sign in again at once with their password and second step."
+            }
+            Danger::Delete => {
+                "They move to Deleted users and can't sign in. For 30 days they can be restored with everything \
+                 they had; after that they are removed for good."
+            }
+        }
+    }
 }
 
 /// The question, what will happen, and the form that goes ahead.
@@ -54,32 +72,27 @@ impl Panel {
     /// The panel for doing `danger` to `user`.
     pub fn of(danger: Danger, user: &User) -> Panel {
         let (id, name) = (user.id, &user.contact.display_name);
-        let (question, consequence, action, field, button) = match danger {
+        let (question, action, field, button) = match danger {
             Danger::Block => (
                 format!("Block sign-in for {name}?"),
-                "They are signed out everywhere at once, applications they signed in to through Roster lose \
-                 their sign-in, and they can't sign in until someone allows it again.",
                 format!("/admin/users/{id}/state"),
                 Some(("action", "block")),
                 "Block sign-in",
             ),
             Danger::SignOut => (
                 format!("Sign {name} out everywhere?"),
-                "Every browser they are signed in on is signed out, and applications they signed in to through \
-                 Roster lose their sign-in. They can sign in again at once with their password and second step.",
                 format!("/admin/users/{id}/sessions"),
                 None,
                 "Sign out everywhere",
             ),
             Danger::Delete => (
                 format!("Delete {name}?"),
-                "They move to Deleted users and can't sign in. For 30 days they can be restored with everything \
-                 they had; after that they are removed for good.",
                 format!("/admin/users/{id}/state"),
                 Some(("action", "delete")),
                 "Delete user",
             ),
         };
+        let consequence = danger.consequence();
         Panel { code: danger.code(), question, consequence, action, field, button, user_id: id.to_string() }
     }
 

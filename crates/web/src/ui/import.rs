@@ -350,6 +350,12 @@ pub struct ExportQuery {
 /// Users per page of an export: each page is two queries and one chunk of the response.
 const EXPORT_PAGE: u32 = 500;
 
+/// The headers of an exported users file.
+pub const USERS_CSV: [(header::HeaderName, &str); 2] = [
+    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+    (header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
+];
+
 /// Streams the active users (those the search finds, if any) as CSV in the import format.
 pub async fn export(Admin(me): Admin, State(state): State<AppState>, Query(q): Query<ExportQuery>) -> Response {
     let search = Some(q.q.trim().to_string()).filter(|s| !s.is_empty());
@@ -387,12 +393,5 @@ pub async fn export(Admin(me): Admin, State(state): State<AppState>, Query(q): Q
             })
         }
     });
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
-        ],
-        Body::from_stream(pages),
-    )
-        .into_response()
+    (USERS_CSV, Body::from_stream(pages)).into_response()
 }
