@@ -17,7 +17,7 @@ use crate::phone::Region;
 use crate::recovery::CodeKey;
 use crate::role::{Role, RoleSet};
 use crate::store::{Count, Store};
-use crate::user::{Cursor, User, UserId, UserPage, UserQuery, UserSummary, Username};
+use crate::user::{Cursor, User, UserCount, UserId, UserPage, UserQuery, UserSummary, Username};
 
 mod api_users;
 mod app_access;
@@ -62,6 +62,8 @@ pub use verification::ContactState;
 
 /// Deleted users can be restored for this many days, then they are purged.
 pub const DELETED_RETENTION_DAYS: i64 = 30;
+/// Users a list's count goes up to: past it the admin center says "more than".
+pub const COUNT_BOUND: u64 = 10_000;
 /// The setting that holds the organisation's default phone region.
 pub const SETTING_DEFAULT_COUNTRY: &str = "default_country";
 
@@ -430,10 +432,18 @@ impl Directory {
         self.user_page(query).await
     }
 
+    /// How many users the list `query` describes, counted up to [`COUNT_BOUND`].
+    pub async fn count_listed(&self, actor: &Actor, mut query: UserQuery) -> Result<UserCount, DomainError> {
+        actor.require(Permission::ViewAdminCenter, RoleSet::NONE)?;
+        query.search = normalised_search(query.search);
+        let counted = self.store.count_listed(&query, COUNT_BOUND).await?;
+        Ok(if counted > COUNT_BOUND { UserCount::MoreThan(COUNT_BOUND) } else { UserCount::Exactly(counted) })
+    }
+
     /// One page of active users, for a caller that has checked the actor's rights.
     pub(crate) async fn user_page(&self, mut query: UserQuery) -> Result<UserPage, DomainError> {
         let limit = query.limit.clamp(1, 500);
-        query.search = query.search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        query.search = normalised_search(query.search);
         query.limit = limit + 1;
         let backwards = query.before.is_some();
         let mut rows = self.store.list_users(&query).await?;
@@ -674,6 +684,11 @@ impl ContactInfo {
         empty.display_name.clear();
         contact.changes_from(&empty)
     }
+}
+
+/// A search as the stores take it: trimmed, lower-cased, and none when empty.
+fn normalised_search(search: Option<String>) -> Option<String> {
+    search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty())
 }
 
 fn roles_change(before: RoleSet, after: RoleSet) -> FieldChange {

@@ -40,4 +40,4 @@ pub use directory::{Actor, ContactState, Directory, NewUserInput, ResetStep, Res
 pub use error::{DomainError, FieldError, StoreError};
 pub use role::{Role, RoleSet};
 pub use store::Store;
-pub use user::{User, UserId, UserPage, UserQuery, UserSort, UserSummary, Username};
+pub use user::{ListFilter, User, UserCount, UserId, UserPage, UserQuery, UserSort, UserSummary, Username};

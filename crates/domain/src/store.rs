@@ -252,6 +252,10 @@ pub trait ListingStore: Send + Sync {
     /// the users [`UserFilter::matches`] accepts.
     async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError>;
 
+    /// How many users the list `query` describes (its search, filter and deleted state; not its
+    /// cursor or limit), counting no further than `bound + 1`.
+    async fn count_listed(&self, query: &UserQuery, bound: u64) -> Result<u64, StoreError>;
+
     /// How many active users match `filter`.
     async fn count_found(&self, filter: Option<&UserFilter>) -> Result<u64, StoreError>;
 }

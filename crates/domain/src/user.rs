@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::clock::Timestamp;
 use crate::contact::ContactInfo;
 use crate::error::FieldError;
+use crate::recovery::methods::{methods_of, verified_at, Verification};
 use crate::role::RoleSet;
 
 /// A user's permanent, opaque identifier.
@@ -150,6 +151,82 @@ impl UserSort {
     }
 }
 
+/// Which users a list keeps: the filters of Active users. Each is a condition on the user's
+/// own record, the same whatever the reset policy, so that a list and its count agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListFilter {
+    #[default]
+    All,
+    /// Holders of any administrator role.
+    Administrators,
+    /// Users blocked from signing in.
+    Blocked,
+    /// Users with at least one recovery contact they have not proved is theirs.
+    Unverified,
+    /// Users with no recovery contact at all: no alternate email, mobile, alternate or office phone.
+    NoContacts,
+}
+
+impl ListFilter {
+    /// Every filter, in the order the Active users page offers them.
+    pub const ALL: [ListFilter; 5] = [
+        ListFilter::All,
+        ListFilter::Administrators,
+        ListFilter::Blocked,
+        ListFilter::Unverified,
+        ListFilter::NoContacts,
+    ];
+
+    /// The filter's code in links.
+    pub fn code(self) -> &'static str {
+        match self {
+            ListFilter::All => "all",
+            ListFilter::Administrators => "admins",
+            ListFilter::Blocked => "blocked",
+            ListFilter::Unverified => "unverified",
+            ListFilter::NoContacts => "no_contacts",
+        }
+    }
+
+    /// The filter a code names.
+    pub fn from_code(code: &str) -> Option<ListFilter> {
+        ListFilter::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    /// Whether the filter keeps `user`, whose verified contacts are `verifications`: the
+    /// reference meaning that each store's SQL must agree with.
+    pub fn keeps(self, user: &User, verifications: &[Verification]) -> bool {
+        let contacts = methods_of(&user.contact);
+        match self {
+            ListFilter::All => true,
+            ListFilter::Administrators => user.roles.is_admin(),
+            ListFilter::Blocked => !user.enabled,
+            ListFilter::Unverified => contacts.iter().any(|m| verified_at(m, verifications).is_none()),
+            ListFilter::NoContacts => contacts.is_empty(),
+        }
+    }
+
+    /// The filter's name in the admin center.
+    pub fn label(self) -> &'static str {
+        match self {
+            ListFilter::All => "All users",
+            ListFilter::Administrators => "Administrators",
+            ListFilter::Blocked => "Blocked sign-in",
+            ListFilter::Unverified => "Unverified contacts",
+            ListFilter::NoContacts => "No recovery contacts",
+        }
+    }
+}
+
+/// How many users a list holds, counted up to a bound so that a count never reads a whole
+/// large directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserCount {
+    Exactly(u64),
+    /// More than this many.
+    MoreThan(u64),
+}
+
 /// The stored, case-folded form used to sort and search names.
 pub fn sort_key(text: &str) -> String {
     text.to_lowercase()
@@ -175,6 +252,8 @@ pub struct UserQuery {
     pub before: Option<Cursor>,
     /// List deleted users instead of active ones.
     pub deleted: bool,
+    /// Which active users to keep.
+    pub filter: ListFilter,
     /// Page size.
     pub limit: u32,
 }

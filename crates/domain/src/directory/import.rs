@@ -20,7 +20,7 @@ use crate::permission::Permission;
 use crate::phone::Region;
 use crate::role::RoleSet;
 use crate::store::{UserBatches, UserWrite, UsernameAlias};
-use crate::user::{Cursor, User, UserId, UserQuery, UserSort, Username};
+use crate::user::{Cursor, ListFilter, User, UserId, UserQuery, UserSort, Username};
 
 use super::{Actor, Directory};
 
@@ -316,15 +316,16 @@ impl Directory {
     }
 
     /// One page of active users for an export, in full, in username order and honouring a
-    /// search as the Active users list does; with the cursor of the next page, if any.
+    /// search and filter as the Active users list does; with the cursor of the next page, if any.
     pub async fn export_page(
         &self,
         actor: &Actor,
         search: Option<String>,
+        filter: ListFilter,
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<(Vec<User>, Option<Cursor>), DomainError> {
-        let query = UserQuery { search, sort: UserSort::Username, after, limit, ..UserQuery::default() };
+        let query = UserQuery { search, sort: UserSort::Username, after, limit, filter, ..UserQuery::default() };
         let page = self.list_users(actor, query).await?;
         let ids: Vec<UserId> = page.users.iter().map(|u| u.id).collect();
         let mut users = self.store.get_users(&ids).await?;

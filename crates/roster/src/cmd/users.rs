@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster_domain::csv_users::{Problem, Writer};
 use roster_domain::directory::{ImportOptions, ImportProgress, ImportSummary};
-use roster_domain::{Actor, Directory, DomainError, NewUserInput, Role, RoleSet};
+use roster_domain::{Actor, Directory, DomainError, ListFilter, NewUserInput, Role, RoleSet};
 
 use crate::config::StoreArgs;
 
@@ -65,6 +65,10 @@ pub struct ExportArgs {
     /// Only users a search for this text finds, as in the Active users list.
     #[arg(long)]
     search: Option<String>,
+    /// Only the users an Active users filter keeps: all, admins, blocked, unverified or
+    /// no_contacts.
+    #[arg(long, value_name = "FILTER", default_value = "all", value_parser = parse_filter)]
+    filter: ListFilter,
     /// Act as this administrator (audited by name).
     #[arg(long = "as", value_name = "USERNAME")]
     as_admin: Option<String>,
@@ -244,6 +248,13 @@ fn describe(summary: &ImportSummary, args: &ImportArgs) -> String {
 /// Export pages: big enough that a page's two queries are few, small enough to stream.
 const EXPORT_PAGE: u32 = 500;
 
+fn parse_filter(text: &str) -> Result<ListFilter, String> {
+    ListFilter::from_code(text).ok_or_else(|| {
+        let codes: Vec<&str> = ListFilter::ALL.iter().map(|f| f.code()).collect();
+        format!("no filter is called {text:?}; choose one of {}", codes.join(", "))
+    })
+}
+
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let to_stdout = args.file.as_os_str() == "-";
     let output: Box<dyn Write + Send> = if to_stdout {
@@ -258,7 +269,8 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         let mut after = None;
         let mut count = 0u64;
         loop {
-            let (users, next) = directory.export_page(&actor, args.search.clone(), after, EXPORT_PAGE).await?;
+            let (users, next) =
+                directory.export_page(&actor, args.search.clone(), args.filter, after, EXPORT_PAGE).await?;
             for user in &users {
                 writer.write(user)?;
             }

@@ -38,6 +38,64 @@ async fn search_matches_name_parts_usernames_and_alternate_emails_by_prefix() {
 }
 
 #[tokio::test]
+async fn filters_keep_administrators_blocked_users_and_users_short_of_contacts() {
+    let Some((app, s)) = admin_app().await else { return };
+    let people = bulk(
+        &app.directory,
+        &[("Alex", "Wilber"), ("Megan", "Bowen"), ("Adele", "Vance"), ("Lee", "Gu")],
+        &[(1, "megan@fabrikam.com"), (3, "lee@fabrikam.com")],
+    )
+    .await;
+    let helpdesk = roster_domain::RoleSet::of(&[Role::HelpdeskAdministrator]).bits();
+    app.execute_sql(&format!("update users set roles = {helpdesk} where id = '{}'", people[0].id)).await;
+    app.execute_sql(&format!("update users set enabled = 0 where id = '{}'", people[2].id)).await;
+    app.execute_sql(&format!(
+        "insert into contact_verifications (user_id, method, value, verified_at) values ('{}', 'email', 'lee@fabrikam.com', 1)",
+        people[3].id
+    ))
+    .await;
+    let shown = |query: &str| {
+        let s = &s;
+        let query = query.to_string();
+        async move {
+            let (status, html) = s.page(&format!("/admin/users?{query}")).await;
+            assert_eq!(status, StatusCode::OK, "{query}");
+            let count =
+                html.split("id=\"match-count\">").nth(1).and_then(|c| c.split_once("</p>")).unwrap().0.to_string();
+            (listed_names(&html), count, html.replace("&#38;", "&"))
+        }
+    };
+    let (names, count, _) = shown("").await;
+    assert_eq!(names.len(), 5);
+    assert_eq!(count, "5 users.");
+    let (names, count, html) = shown("show=admins").await;
+    assert_eq!(names, ["Alex Wilber", "Zz Global Admin"]);
+    assert_eq!(count, "2 administrators.");
+    assert!(html.contains("<option value=\"admins\" selected>Administrators</option>"));
+    let (names, count, html) = shown("show=blocked").await;
+    assert_eq!(names, ["Adele Vance"]);
+    assert_eq!(count, "1 user blocked from signing in.");
+    assert!(html.contains("sort=username&dir=asc&show=blocked"), "sorting keeps the filter");
+    assert!(html.contains("href=\"/admin/users/export?show=blocked\""), "the export is of the list shown");
+    let (names, count, _) = shown("show=unverified").await;
+    assert_eq!(names, ["Megan Bowen"], "Lee's one contact is verified");
+    assert_eq!(count, "1 user with a contact not yet verified.");
+    let (names, _, _) = shown("show=no_contacts").await;
+    assert_eq!(names, ["Adele Vance", "Alex Wilber", "Zz Global Admin"]);
+    let (names, count, html) = shown("show=no_contacts&q=a").await;
+    assert_eq!(names, ["Adele Vance", "Alex Wilber"]);
+    assert_eq!(count, "2 users with no recovery contact match “a”.");
+    assert!(html.contains(">Clear search and filter</a>"));
+    let (names, count, _) = shown("show=nonsense&q=megan").await;
+    assert_eq!(names, ["Megan Bowen"], "an unknown filter shows everyone");
+    assert_eq!(count, "1 user matches “megan”.");
+
+    let csv = s.get("/admin/users/export?show=blocked").await.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "the header and Adele: {csv}");
+    assert!(csv.contains("u0002@contoso.com"));
+}
+
+#[tokio::test]
 async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
     let Some((app, s)) = admin_app().await else { return };
     let names: Vec<(String, String)> = (0..120).map(|i| (format!("Person{i:03}"), "Test".to_string())).collect();

@@ -19,7 +19,7 @@
 
 use async_trait::async_trait;
 use roster_domain::store::{FoundUser, ListingStore, UserFind};
-use roster_domain::user::{Cursor, UserQuery, UserSort, UserSummary};
+use roster_domain::user::{Cursor, ListFilter, UserQuery, UserSort, UserSummary};
 use roster_domain::user_filter::UserFilter;
 use roster_domain::StoreError;
 
@@ -96,6 +96,12 @@ impl ListingStore for Store {
         rows.iter().map(summary_from_row).collect()
     }
 
+    async fn count_listed(&self, query: &UserQuery, bound: u64) -> Result<u64, StoreError> {
+        let (sql, params) = count_statement(query, bound)?;
+        let counted: i64 = sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_one(self.reader()).await?;
+        u64::try_from(counted).map_err(StoreError::backend)
+    }
+
     async fn find_users(&self, find: &UserFind) -> Result<Vec<FoundUser>, StoreError> {
         find::find_users(self, find).await
     }
@@ -139,7 +145,7 @@ pub(crate) fn statement(query: &UserQuery) -> Result<(String, Params<'static>), 
         cursor,
         limit: params.push(i64::from(query.limit))?,
     };
-    let status = if query.deleted { "deleted_at is not null" } else { "deleted_at is null" };
+    let status = status(query);
     let (after, order, limit) = (plan.after("id"), plan.order("id"), &plan.limit);
     let sql = match &search {
         None => format!("select {SUMMARY_COLUMNS} from users where {status}{after} order by {order} limit {limit}"),
@@ -153,10 +159,93 @@ pub(crate) fn statement(query: &UserQuery) -> Result<(String, Params<'static>), 
             } else {
                 format!("k {}", plan.dir)
             };
-            (DIALECT.best_page)(&sources(&plan, search), SUMMARY_COLUMNS, &order, &k_order, limit)
+            (DIALECT.best_page)(&sources(&plan, search, query.filter), SUMMARY_COLUMNS, &order, &k_order, limit)
         }
     };
     Ok((sql, params))
+}
+
+/// The statement that counts the users of a list, up to `bound + 1`. A search counts the union
+/// of its sources' ranges, each read along its own index.
+pub(crate) fn count_statement(query: &UserQuery, bound: u64) -> Result<(String, Params<'static>), StoreError> {
+    let mut params = Params::default();
+    let limit = params.push(i64::try_from(bound.saturating_add(1)).map_err(StoreError::backend)?)?;
+    let status = status(query);
+    let matched = match &query.search {
+        None => format!("select id from users where {status} limit {limit}"),
+        Some(prefix) => {
+            let low = params.push(prefix.clone())?;
+            let high = params.push(format!("{prefix}\u{10FFFF}"))?;
+            let search = Search { low, high, lead: String::new() };
+            if query.deleted {
+                let any = any_match(&columns(UserSort::DisplayName), &search, true);
+                format!("select id from users where {status} and ({any}) limit {limit}")
+            } else {
+                let Search { low, high, .. } = &search;
+                let keys = ["display_key", "first_key", "last_key", "username"]
+                    .map(|k| format!("select id from users where {status} and {k} >= {low} and {k} < {high}"));
+                let addresses = format!(
+                    "select user_id as id from alternate_emails where active = 1 and address_key >= {low} \
+                     and address_key < {high}{}",
+                    on_owner(query.filter)
+                );
+                format!("{} union {addresses} limit {limit}", keys.join(" union "))
+            }
+        }
+    };
+    Ok((format!("select count(*) from ({matched}) as matched"), params))
+}
+
+/// The list's condition on the users table: deleted or active, and the filter's.
+fn status(query: &UserQuery) -> String {
+    if query.deleted {
+        return "deleted_at is not null".into();
+    }
+    match kept(query.filter, "users") {
+        Some(kept) => format!("deleted_at is null and {kept}"),
+        None => "deleted_at is null".into(),
+    }
+}
+
+/// The filter's condition on a user row named `user`, or none for all users. The administrators
+/// and blocked users have partial indexes in each list order; the contact conditions are read
+/// off each row as a list is walked.
+fn kept(filter: ListFilter, user: &str) -> Option<String> {
+    let unverified = |column: &str| {
+        format!(
+            "(coalesce({user}.{column}, '') != '' and not exists (select 1 from contact_verifications v \
+             where v.user_id = {user}.id and v.method = '{column}' and v.value = {user}.{column}))"
+        )
+    };
+    let empty = |column: &str| format!("coalesce({user}.{column}, '') = ''");
+    const PHONES: [&str; 3] = ["mobile_phone", "alternate_mobile_phone", "office_phone"];
+    match filter {
+        ListFilter::All => None,
+        ListFilter::Administrators => Some(format!("{user}.roles != 0")),
+        ListFilter::Blocked => Some(format!("{user}.enabled = 0")),
+        ListFilter::NoContacts => {
+            let phones = PHONES.map(empty).join(" and ");
+            Some(format!("{user}.alternate_email_list = '[]' and {phones}"))
+        }
+        ListFilter::Unverified => {
+            let addresses = format!(
+                "exists (select 1 from alternate_emails a where a.user_id = {user}.id and not exists \
+                 (select 1 from contact_verifications v where v.user_id = a.user_id and v.method = 'email' \
+                 and v.value = a.address))"
+            );
+            Some(format!("({} or {addresses})", PHONES.map(unverified).join(" or ")))
+        }
+    }
+}
+
+/// The filter's condition on the owner of an `alternate_emails` row (` and …`), or nothing.
+fn on_owner(filter: ListFilter) -> String {
+    match kept(filter, "owner") {
+        Some(kept) => {
+            format!(" and exists (select 1 from users owner where owner.id = alternate_emails.user_id and {kept})")
+        }
+        None => String::new(),
+    }
 }
 
 /// Any searchable key or alternate address matches, as a filter on a walk of the list. Active
@@ -191,26 +280,28 @@ fn any_match(c: &Columns, search: &Search, deleted: bool) -> String {
 /// expression (`substr(…, 1, 3)`) exactly, which is what lets the planner use that index. The
 /// addresses' source counts each user once, so that several matching addresses of one user
 /// cannot crowd another user out of its page.
-fn sources(plan: &Plan, search: &Search) -> Vec<String> {
+fn sources(plan: &Plan, search: &Search, filter: ListFilter) -> Vec<String> {
     let Search { low, high, lead } = search;
     let (sort, limit) = (plan.columns.sort, &plan.limit);
     let (after, order) = (plan.after("id"), plan.order("id"));
+    let status = status(&UserQuery { filter, ..UserQuery::default() });
     let head = format!(
-        "select {sort} as k, id from users where deleted_at is null and {sort} >= {low} and {sort} < {high}\
+        "select {sort} as k, id from users where {status} and {sort} >= {low} and {sort} < {high}\
          {after} order by {order} limit {limit}"
     );
     [head]
         .into_iter()
         .chain(plan.columns.others.iter().map(|o| {
             format!(
-                "select {sort} as k, id from users where deleted_at is null and substr({o}, 1, 3) = {lead} \
+                "select {sort} as k, id from users where {status} and substr({o}, 1, 3) = {lead} \
                  and {o} >= {low} and {o} < {high}{after} order by {order} limit {limit}"
             )
         }))
         .chain([format!(
             "select distinct {sort} as k, user_id as id from alternate_emails where active = 1 \
-             and substr(address_key, 1, 3) = {lead} and address_key >= {low} and address_key < {high}{} \
+             and substr(address_key, 1, 3) = {lead} and address_key >= {low} and address_key < {high}{}{} \
              order by {} limit {limit}",
+            on_owner(filter),
             plan.after("user_id"),
             plan.order("user_id")
         )])
@@ -222,8 +313,9 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     use roster_domain::contact::ContactInfo;
-    use roster_domain::user::{sort_key, User, UserId, UserPage, UserQuery, UserSort, Username};
-    use roster_domain::{Actor, Directory, RoleSet, Timestamp};
+    use roster_domain::recovery::methods::{ContactMethod, MethodKind, Verification};
+    use roster_domain::user::{sort_key, ListFilter, User, UserCount, UserId, UserPage, UserQuery, UserSort, Username};
+    use roster_domain::{Actor, Directory, Role, RoleSet, Timestamp};
 
     use super::super::fixtures::test_store;
 
@@ -293,6 +385,18 @@ pub(crate) mod tests {
         descending: bool,
         deleted: bool,
     ) -> (Vec<Vec<UserId>>, Vec<Vec<UserId>>) {
+        walk_filtered(directory, prefix, ListFilter::All, sort, descending, deleted).await
+    }
+
+    /// [`walk`] through the users a filter keeps.
+    pub(crate) async fn walk_filtered(
+        directory: &Directory,
+        prefix: &str,
+        filter: ListFilter,
+        sort: UserSort,
+        descending: bool,
+        deleted: bool,
+    ) -> (Vec<Vec<UserId>>, Vec<Vec<UserId>>) {
         let actor = Actor::system("test");
         let query = |after, before| UserQuery {
             search: Some(prefix.to_string()).filter(|p| !p.is_empty()),
@@ -301,6 +405,7 @@ pub(crate) mod tests {
             after,
             before,
             deleted,
+            filter,
             limit: 50,
         };
         let ids = |page: &UserPage| page.users.iter().map(|u| u.id).collect::<Vec<_>>();
@@ -435,6 +540,94 @@ pub(crate) mod tests {
                         assert!(forward.concat() == want, "{label}: not the full sort's order");
                         assert!(backward.concat() == want, "{label}: back, not the full sort's order");
                     }
+                }
+            }
+        }
+    }
+
+    /// The awkward directory with roles, blocked users, phones, and some contacts verified:
+    /// every filter keeps some users and leaves out others.
+    fn filterable_directory() -> (Vec<User>, Vec<(UserId, Verification)>) {
+        let mut users = awkward_directory();
+        let mut verified = Vec::new();
+        for (i, u) in users.iter_mut().enumerate() {
+            if i % 6 == 0 {
+                u.roles = RoleSet::of(&[Role::HelpdeskAdministrator]);
+            }
+            u.enabled = i % 4 != 1;
+            if i % 3 == 0 {
+                u.contact.mobile_phone = Some(format!("+4420794{i:05}"));
+            }
+            if i % 8 == 0 {
+                u.contact.office_phone = Some(format!("+4420795{i:05}x12"));
+            }
+            let mut proved = |kind, value: &String| {
+                let method = ContactMethod { kind, value: value.clone() };
+                verified.push((u.id, Verification { method, verified_at: Timestamp(1) }));
+            };
+            if i % 2 == 0 {
+                if let Some(mobile) = &u.contact.mobile_phone {
+                    proved(MethodKind::MobilePhone, mobile);
+                }
+                if let Some(office) = &u.contact.office_phone {
+                    proved(MethodKind::OfficePhone, office);
+                }
+                // The first address only: a user with others is still unverified.
+                if let Some(first) = u.contact.alternate_emails.first() {
+                    proved(MethodKind::AlternateEmail, first);
+                }
+            }
+            if i % 10 == 0 {
+                u.contact.alternate_emails.truncate(1);
+            }
+        }
+        (users, verified)
+    }
+
+    #[tokio::test]
+    async fn each_filter_pages_and_counts_exactly_the_users_it_means() {
+        let Some((_db, store)) = test_store().await else { return };
+        let (users, verified) = filterable_directory();
+        let store = Arc::new(store);
+        let directory = Directory::new(store.clone());
+        directory
+            .create_users_bulk(&Actor::system("test"), users.len(), &mut users.chunks(100).map(<[User]>::to_vec))
+            .await
+            .unwrap();
+        for (user, v) in &verified {
+            sqlx::query(
+                "insert into contact_verifications (user_id, method, value, verified_at) values ($1, $2, $3, 1)",
+            )
+            .bind(user.to_string())
+            .bind(v.method.kind.code())
+            .bind(&v.method.value)
+            .execute(store.writer())
+            .await
+            .unwrap();
+        }
+        let actor = Actor::system("test");
+        for filter in ListFilter::ALL {
+            let proofs = |u: &User| -> Vec<Verification> {
+                verified.iter().filter(|(id, _)| *id == u.id).map(|(_, v)| v.clone()).collect()
+            };
+            let kept: Vec<User> = users.iter().filter(|u| filter.keeps(u, &proofs(u))).cloned().collect();
+            assert!(kept.len() < users.len() || filter == ListFilter::All, "{filter:?} leaves someone out");
+            for prefix in ["", "z", "zed", "zed1", "other", "ann.", "nomatch"] {
+                for (sort, descending) in [(UserSort::DisplayName, false), (UserSort::Username, true)] {
+                    let label = format!("{filter:?} {prefix:?} {sort:?} desc={descending}");
+                    let want = expected(&kept, prefix, sort, descending, false);
+                    let (forward, backward) = walk_filtered(&directory, prefix, filter, sort, descending, false).await;
+                    assert!(forward.concat() == want, "{label}: not the full sort's order");
+                    assert!(backward.concat() == want, "{label}: back, not the full sort's order");
+                    let query = UserQuery {
+                        search: Some(prefix.to_string()),
+                        filter,
+                        limit: 7,
+                        after: None,
+                        ..UserQuery::default()
+                    };
+                    let counted = directory.count_listed(&actor, query).await.unwrap();
+                    assert_eq!(counted, UserCount::Exactly(want.len() as u64), "{label}: count");
                 }
             }
         }

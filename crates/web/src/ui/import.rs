@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use roster_domain::csv_users::{Problem, Writer};
 use roster_domain::directory::{ImportOptions, ImportProgress, ImportSummary};
 use roster_domain::user::Cursor;
-use roster_domain::{Actor, Directory, DomainError, UserId};
+use roster_domain::{Actor, Directory, DomainError, ListFilter, UserId};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
@@ -345,6 +345,9 @@ pub async fn apply(
 pub struct ExportQuery {
     #[serde(default)]
     q: String,
+    /// The Active users filter's code.
+    #[serde(default)]
+    show: String,
 }
 
 /// Users per page of an export: each page is two queries and one chunk of the response.
@@ -356,9 +359,11 @@ pub const USERS_CSV: [(header::HeaderName, &str); 2] = [
     (header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
 ];
 
-/// Streams the active users (those the search finds, if any) as CSV in the import format.
+/// Streams the active users (those the search and filter keep, if any) as CSV in the import
+/// format.
 pub async fn export(Admin(me): Admin, State(state): State<AppState>, Query(q): Query<ExportQuery>) -> Response {
     let search = Some(q.q.trim().to_string()).filter(|s| !s.is_empty());
+    let filter = ListFilter::from_code(&q.show).unwrap_or_default();
     let directory = state.directory.clone();
     let actor = me.actor.clone();
     // (next cursor, whether the header is written, done)
@@ -370,7 +375,7 @@ pub async fn export(Admin(me): Admin, State(state): State<AppState>, Query(q): Q
                 return None;
             }
             let chunk = async {
-                let (users, next) = directory.export_page(&actor, search, after, EXPORT_PAGE).await?;
+                let (users, next) = directory.export_page(&actor, search, filter, after, EXPORT_PAGE).await?;
                 let mut writer = match headed {
                     true => Writer::continuing(Vec::new()),
                     false => Writer::new(Vec::new()).map_err(|e| DomainError::Internal(e.to_string()))?,

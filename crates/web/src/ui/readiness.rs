@@ -19,7 +19,7 @@ use crate::extract::{user_id, Checked};
 use crate::session::Admin;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::layout::{Layout, Section};
-use crate::ui::wording::{count, percent};
+use crate::ui::wording::{count, number, percent};
 use crate::AppState;
 
 /// Users per page of a group.
@@ -63,8 +63,10 @@ pub async fn refresh_regularly(directory: roster_domain::Directory, latest: std:
 
 /// The admin home's one-line summary of the latest figures.
 pub struct Glance {
-    pub ready: u64,
-    pub users: u64,
+    pub ready: String,
+    pub users: String,
+    /// Nobody is in the reset scope, so there is no share to give.
+    pub nobody: bool,
     pub percent: String,
     /// "2 administrators lack the two methods they need", when any do.
     pub administrators_not_ready: Option<String>,
@@ -75,8 +77,9 @@ impl Glance {
     /// The summary of the kept figures, if there are any yet.
     pub fn of(latest: &Latest) -> Option<Glance> {
         latest.get().map(|(at, r)| Glance {
-            ready: r.ready,
-            users: r.users,
+            ready: number(r.ready),
+            users: number(r.users),
+            nobody: r.users == 0,
             percent: percent(r.ready, r.users),
             administrators_not_ready: (r.administrators_not_ready > 0).then(|| {
                 let n = count(r.administrators_not_ready, "administrator lacks", "administrators lack");

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_domain::user::UserPage;
-use roster_domain::{UserQuery, UserSort, UserSummary};
+use roster_domain::{ListFilter, UserCount, UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
@@ -18,6 +18,7 @@ use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::readiness::Glance;
 use crate::ui::user_view::{show_phone, UserView};
+use crate::ui::wording::count;
 use crate::AppState;
 
 /// Rows per page of Active users.
@@ -55,10 +56,37 @@ pub struct SortHeader {
     pub aria_sort: &'static str,
 }
 
+/// How many users the list holds, as one sentence: "3 users blocked from signing in match “al”".
+fn count_sentence(counted: UserCount, filter: ListFilter, search: &str) -> String {
+    let (n, more) = match counted {
+        UserCount::Exactly(n) => (n, false),
+        UserCount::MoreThan(n) => (n, true),
+    };
+    let (one, many, which) = match filter {
+        ListFilter::All => ("user", "users", ""),
+        ListFilter::Administrators => ("administrator", "administrators", ""),
+        ListFilter::Blocked => ("user", "users", " blocked from signing in"),
+        ListFilter::Unverified => ("user", "users", " with a contact not yet verified"),
+        ListFilter::NoContacts => ("user", "users", " with no recovery contact"),
+    };
+    let head = if more { format!("More than {}", count(n, many, many)) } else { count(n, one, many) };
+    match search {
+        "" => format!("{head}{which}."),
+        _ => format!("{head}{which} {} “{search}”.", if n == 1 && !more { "matches" } else { "match" }),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct ActiveUsersPage {
     layout: Layout,
+    /// How many users the list holds, in a sentence.
+    count: String,
+    filters: Vec<FilterChoice>,
+    /// Whether a search or filter narrows the list.
+    narrowed: bool,
+    /// The export of this list.
+    export_href: String,
     search: String,
     rows: Vec<Row>,
     headers: Vec<SortHeader>,
@@ -82,6 +110,35 @@ pub struct ListQuery {
     before: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    /// The filter's code; all users when missing or unknown.
+    #[serde(default)]
+    show: String,
+}
+
+impl ListQuery {
+    /// The search and filter as a link's query (`&q=…&show=…`), each only when set.
+    fn narrowing(&self) -> String {
+        let mut out = String::new();
+        if !self.q.trim().is_empty() {
+            out.push_str(&format!("&q={}", urlencode(self.q.trim())));
+        }
+        let filter = self.filter();
+        if filter != ListFilter::All {
+            out.push_str(&format!("&show={}", filter.code()));
+        }
+        out
+    }
+
+    fn filter(&self) -> ListFilter {
+        ListFilter::from_code(&self.show).unwrap_or_default()
+    }
+}
+
+/// One of the filters, as the list's filter control offers it.
+pub struct FilterChoice {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub chosen: bool,
 }
 
 struct Listing {
@@ -96,10 +153,7 @@ fn listing(path: &str, q: &ListQuery, deleted: bool) -> Listing {
         _ => (UserSort::DisplayName, "name"),
     };
     let descending = q.dir == "desc";
-    let mut base = format!("{path}?sort={sort_name}&dir={}", if descending { "desc" } else { "asc" });
-    if !q.q.trim().is_empty() {
-        base.push_str(&format!("&q={}", urlencode(q.q.trim())));
-    }
+    let base = format!("{path}?sort={sort_name}&dir={}{}", if descending { "desc" } else { "asc" }, q.narrowing());
     let query = UserQuery {
         search: Some(q.q.clone()),
         sort,
@@ -107,6 +161,7 @@ fn listing(path: &str, q: &ListQuery, deleted: bool) -> Listing {
         after: q.after.as_deref().and_then(decode_cursor),
         before: q.before.as_deref().and_then(decode_cursor),
         deleted,
+        filter: if deleted { ListFilter::All } else { q.filter() },
         limit: PAGE_SIZE,
     };
     Listing { base, query, sort_name }
@@ -118,10 +173,7 @@ fn headers(path: &str, q: &ListQuery, current: &str, descending: bool) -> Vec<So
         .map(|(label, key)| {
             let active = key == current;
             let next_dir = if active && !descending { "desc" } else { "asc" };
-            let mut href = format!("{path}?sort={key}&dir={next_dir}");
-            if !q.q.trim().is_empty() {
-                href.push_str(&format!("&q={}", urlencode(q.q.trim())));
-            }
+            let href = format!("{path}?sort={key}&dir={next_dir}{}", q.narrowing());
             let aria_sort = match (active, descending) {
                 (false, _) => "none",
                 (true, false) => "ascending",
@@ -155,8 +207,20 @@ pub async fn list(
         }
         _ => None,
     };
+    let counted = state.directory.count_listed(&me.actor, l.query.clone()).await?;
+    let filter = l.query.filter;
     let body = ActiveUsersPage {
         layout: Layout::new(&me, "Active users", Section::ActiveUsers),
+        count: count_sentence(counted, filter, q.q.trim()),
+        filters: ListFilter::ALL
+            .into_iter()
+            .map(|f| FilterChoice { code: f.code(), label: f.label(), chosen: f == filter })
+            .collect(),
+        narrowed: filter != ListFilter::All || !q.q.trim().is_empty(),
+        export_href: match q.narrowing().strip_prefix('&') {
+            Some(narrowing) => format!("/admin/users/export?{narrowing}"),
+            None => "/admin/users/export".into(),
+        },
         search: q.q.trim().to_string(),
         rows: page.users.iter().map(Row::of).collect(),
         headers: headers("/admin/users", &q, l.sort_name, l.query.descending),

@@ -1,8 +1,22 @@
 //! Numbers in sentences, written one way on every page.
 
-/// `n` followed by the noun, singular for one: "1 administrator", "3 administrators".
+/// `n` followed by the noun, singular for one: "1 administrator", "3 administrators",
+/// "12,400 users".
 pub fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!("{} {}", number(n), if n == 1 { one } else { many })
+}
+
+/// `n` with its thousands grouped by commas: "12,400".
+pub fn number(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// `part` of `whole` as a whole percentage ("85%"), never rounded to 0% or 100% when it is not.
@@ -27,6 +41,9 @@ mod tests {
         assert_eq!(count(1, "administrator lacks", "administrators lack"), "1 administrator lacks");
         assert_eq!(count(0, "user", "users"), "0 users");
         assert_eq!(count(2, "user", "users"), "2 users");
+        assert_eq!(count(12_400, "user", "users"), "12,400 users");
+        assert_eq!(number(999), "999");
+        assert_eq!(number(1_000_000), "1,000,000");
     }
 
     #[test]
