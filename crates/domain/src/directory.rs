@@ -2,22 +2,24 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::apps::{App, AppPermissions, AppSecret, AppToken};
 use crate::audit::{AuditAction, AuditEntry, FieldChange};
 use crate::clock::Timestamp;
 use crate::contact::{ContactInfo, ContactInput};
+use crate::error::FieldError;
 use crate::error::{DomainError, StoreError};
 use crate::notify::{self, Occasion, PasswordEvent};
 use crate::outbox::{Message, OutboxEntry};
-use crate::password;
 use crate::permission::{self, Permission};
 use crate::phone::Region;
 use crate::recovery::CodeKey;
 use crate::role::{Role, RoleSet};
 use crate::store::{Count, Store};
 use crate::user::{Cursor, User, UserCount, UserId, UserPage, UserQuery, UserSummary, Username};
+use crate::{email, password};
 
 mod api_users;
 mod app_access;
@@ -172,7 +174,21 @@ pub struct NewUserInput {
     pub mobile_phone: String,
     /// An alternate email address, checked as the contact form checks it; empty for none.
     pub alternate_email: String,
+    /// Where to email the password once the user is added, through the outbox; empty for nowhere.
+    pub send_password_to: String,
 }
+
+/// What the page after adding a user shows once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownOnce {
+    /// The generated password.
+    pub password: Option<String>,
+    /// Where the password was emailed.
+    pub emailed_to: Option<String>,
+}
+
+/// How long a sealed [`ShownOnce`] opens: time enough for one redirect.
+const SHOWN_ONCE_MILLIS: i64 = 10 * 60 * 1000;
 
 /// The directory: rules in front of a [`Store`].
 #[derive(Clone)]
@@ -329,6 +345,24 @@ impl Directory {
         };
         let typed = username.as_ref().map_or_else(|| input.username.trim().to_lowercase(), |u| u.as_str().to_string());
         let contact = self.check_contact(&contact_input, &typed, None).await?.map_err(|e| errors.extend(e)).ok();
+        let send_to = match input.send_password_to.trim() {
+            "" => None,
+            raw => match email::normalise(raw) {
+                Err(reason) => {
+                    errors.push(FieldError::new("send_password_to", reason));
+                    None
+                }
+                Ok(address) if email::key(&address) == email::key(&typed) => {
+                    errors.push(FieldError::new(
+                        "send_password_to",
+                        "This is the new user's own mailbox, which they cannot open before they sign in. \
+                         Send it to an address that can be read now, such as yours.",
+                    ));
+                    None
+                }
+                Ok(address) => Some(address),
+            },
+        };
         let min_length = self.min_password_length().await?;
         let generated = input.password.is_none().then(|| password::generate(min_length));
         let password = input.password.clone().or_else(|| generated.clone()).unwrap_or_default();
@@ -355,17 +389,57 @@ impl Directory {
             deleted_at: None,
             external_id: None,
         };
-        let hash = hash_off_thread(password).await?;
+        let hash = hash_off_thread(password.clone()).await?;
         let mut changes = ContactInfo::default().changes_from_empty(&user.contact);
         if user.roles.is_admin() {
             changes.push(roles_change(RoleSet::NONE, user.roles));
+        }
+        if let Some(to) = &send_to {
+            changes.push(FieldChange {
+                field: "password_emailed_to".into(),
+                sensitive: false,
+                before: None,
+                after: Some(to.clone()),
+            });
         }
         let audit = actor.audit(AuditAction::UserCreated, Some(&user), changes);
         self.store.insert_user(&user, Some(&hash), &audit).await.map_err(|e| match e {
             StoreError::Duplicate(_) => DomainError::UsernameTaken(user.username.to_string()),
             other => other.into(),
         })?;
+        if let Some(to) = &send_to {
+            let occasion = Occasion { actor, at: now };
+            let message = notify::new_user_password(&user, &password, to, self.issuer.as_deref(), &occasion);
+            self.store.queue_messages(std::slice::from_ref(&message)).await?;
+            self.queued(std::slice::from_ref(&message));
+        }
         Ok((user, generated))
+    }
+
+    /// Seals `shown` for the administrator's browser to carry across the redirect after adding
+    /// `user`: no server keeps the password, and it opens only for the same administrator, about
+    /// the same user, for ten minutes.
+    pub fn seal_shown_once(&self, actor: &Actor, user: UserId, shown: &ShownOnce) -> String {
+        let expires = Timestamp::now().millis() + SHOWN_ONCE_MILLIS;
+        let sealed = serde_json::json!({ "for": actor.user_id, "user": user, "expires": expires, "shown": shown });
+        crate::mfa::seal_for(&self.code_key, "shown once", sealed.to_string().as_bytes())
+    }
+
+    /// What [`Directory::seal_shown_once`] sealed, if it is for `actor` and `user` and still fresh.
+    pub fn open_shown_once(&self, actor: &Actor, user: UserId, sealed: &str) -> Option<ShownOnce> {
+        #[derive(Deserialize)]
+        struct Sealed {
+            #[serde(rename = "for")]
+            actor: Option<UserId>,
+            user: UserId,
+            expires: i64,
+            shown: ShownOnce,
+        }
+        let opened: Sealed =
+            serde_json::from_slice(&crate::mfa::open_for(&self.code_key, "shown once", sealed)?).ok()?;
+        let fresh = opened.expires > Timestamp::now().millis();
+        (fresh && opened.actor == actor.user_id && opened.actor.is_some() && opened.user == user)
+            .then_some(opened.shown)
     }
 
     /// Adds `total` pre-validated users (sample data, imports), delivered in batches; they have

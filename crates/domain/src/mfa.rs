@@ -182,7 +182,17 @@ pub fn recovery_code_hash(key: &CodeKey, code: &str) -> String {
 
 /// Encrypts an app secret under a key derived from the server's key (ChaCha20-Poly1305).
 pub fn seal(key: &CodeKey, secret: &[u8]) -> String {
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key.derive("app secrets")));
+    seal_for(key, "app secrets", secret)
+}
+
+/// Decrypts a sealed app secret; `None` if it was sealed under another key or altered.
+pub fn open(key: &CodeKey, sealed: &str) -> Option<Vec<u8>> {
+    open_for(key, "app secrets", sealed)
+}
+
+/// Encrypts `secret` under the key the server's key derives for `purpose` (ChaCha20-Poly1305).
+pub fn seal_for(key: &CodeKey, purpose: &str, secret: &[u8]) -> String {
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key.derive(purpose)));
     let mut nonce = [0u8; 12];
     OsRng.fill_bytes(&mut nonce);
     let sealed = cipher.encrypt(Nonce::from_slice(&nonce), secret).unwrap_or_default();
@@ -191,13 +201,14 @@ pub fn seal(key: &CodeKey, secret: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
 }
 
-/// Decrypts a sealed app secret; `None` if it was sealed under another key or altered.
-pub fn open(key: &CodeKey, sealed: &str) -> Option<Vec<u8>> {
+/// Decrypts what [`seal_for`] sealed for `purpose`; `None` if it was sealed under another key or
+/// purpose, or altered.
+pub fn open_for(key: &CodeKey, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed).ok()?;
     if bytes.len() < 12 {
         return None;
     }
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key.derive("app secrets")));
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key.derive(purpose)));
     cipher.decrypt(Nonce::from_slice(&bytes[..12]), &bytes[12..]).ok()
 }
 
@@ -236,6 +247,9 @@ mod tests {
         assert_eq!(open(&key, &sealed), Some(secret.clone()));
         assert_eq!(open(&CodeKey::random(), &sealed), None);
         assert_ne!(seal(&key, &secret), sealed, "a fresh nonce each time");
+        let other = seal_for(&key, "shown once", &secret);
+        assert_eq!(open(&key, &other), None, "what is sealed for one purpose opens for no other");
+        assert_eq!(open_for(&key, "shown once", &other), Some(secret.clone()));
         assert!(app_url(&secret, "alex@contoso.com").starts_with("otpauth://totp/Roster:alex%40contoso.com?secret="));
         assert!(qr_svg("otpauth://totp/x").starts_with("<svg role=\"img\" aria-label="));
         assert_eq!(app_secret_text(&secret).split(' ').count(), 8);

@@ -227,6 +227,31 @@ pub fn registration_request(user: &User, occasion: &Occasion) -> Vec<Message> {
     mailboxes(user, &[]).into_iter().map(|to| occasion.email(user, to, subject, &heading, &lines)).collect()
 }
 
+/// The password of a user just added, to the address the administrator chose. A secret, like
+/// a code: the outbox shows no administrator its body, and erases it once delivered.
+pub fn new_user_password(
+    user: &User,
+    password: &str,
+    to: &str,
+    sign_in_at: Option<&str>,
+    occasion: &Occasion,
+) -> Message {
+    let subject = format!("The password of {}", user.username);
+    let heading = format!("An account was added for {}", user.contact.display_name);
+    let mut lines = vec![
+        format!("Username: {}", user.username),
+        format!("Password: {password}"),
+        "Give these to the person in a safe way, then delete this message.".to_string(),
+    ];
+    if user.must_change_password {
+        lines.push("They will choose their own password when they first sign in.".into());
+    }
+    if let Some(url) = sign_in_at {
+        lines.push(format!("Sign in at {}/signin", url.trim_end_matches('/')));
+    }
+    Message { kind: MessageKind::Code, ..occasion.email(user, to, &subject, &heading, &lines) }
+}
+
 /// Notices to every Global Administrator that an administrator's password was reset.
 pub fn administrator_password_reset(target: &User, globals: &[User], occasion: &Occasion) -> Vec<Message> {
     let subject = "An administrator's password was reset";

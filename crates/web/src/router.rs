@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/bulk", post(bulk::confirm))
         .route("/admin/users/bulk/apply", post(bulk::apply))
         .route("/admin/users/new", get(new_user::show_new).post(new_user::create))
+        .route("/admin/users/{id}/added", get(new_user::added))
         .route(
             "/admin/users/import",
             get(import::show).post(import::upload).layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/state", post(account_state::change_state))
         .route("/admin/users/{id}/confirm/{action}", get(confirm::show))
         .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
+        .route("/admin/users/{id}/password/done", get(reset_password::done))
         .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))
         .route("/admin/users/{id}/verify", post(verification::send_verification))
         .route("/admin/users/{id}/groups", post(groups::change_user_groups))

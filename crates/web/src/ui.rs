@@ -27,6 +27,7 @@ pub mod second_step;
 pub mod security_info;
 pub mod sessions;
 pub mod settings;
+pub mod shown_once;
 pub mod signin;
 pub mod signin_log;
 pub mod user_view;

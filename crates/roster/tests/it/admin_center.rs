@@ -134,8 +134,8 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
     let Some((app, s)) = admin_app().await else { return };
     let (_, form) = s.page("/admin/users/new").await;
     let csrf = hidden_value(&form, "csrf");
-    let (status, html) = s
-        .submit(
+    let r = s
+        .post(
             "/admin/users/new",
             &[
                 ("csrf", &csrf),
@@ -145,15 +145,48 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
                 ("last_name", "Wilke"),
                 ("password_choice", "generated"),
                 ("must_change", "1"),
+                ("send_password_to", "Helpdesk@Fabrikam.com"),
             ],
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "post, then redirect: a reload never adds again");
+    let added = location(&r);
+    assert!(added.starts_with("/admin/users/") && added.ends_with("/added"), "{added}");
+    let (status, html) = s.page(&added).await;
+    assert_eq!(status, StatusCode::OK);
     let marker = "id=\"generated-password\" data-copyable>";
     let start = html.find(marker).unwrap() + marker.len();
     let password = html[start..].split('<').next().unwrap().to_string();
+    assert!(html.contains("on its way to Helpdesk@fabrikam.com"), "{html}");
     let r = app.client().sign_in("nestor.wilke@contoso.com", &password).await;
     assert_eq!(location(&r), "/account/password", "must change at first sign-in");
+    let (status, again) = s.page(&added).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!again.contains(&password) && again.contains("shown only once"), "a reload shows it no more");
+    let (_, elsewhere) = app.signed_in("global@contoso.com").await.page(&added).await;
+    assert!(!elsewhere.contains(&password), "another browser never sees it");
+
+    let sent = app.directory.store().list_outbox(None, 10).await.unwrap();
+    let mail = sent.iter().find(|e| e.message.recipient == "Helpdesk@fabrikam.com").expect("the password is emailed");
+    assert!(mail.message.text.contains(&password) && mail.message.text.contains("nestor.wilke@contoso.com"));
+    assert_eq!(mail.message.kind, roster_domain::outbox::MessageKind::Code, "kept from administrators' eyes");
+    let (_, audit) = s.page("/admin/audit").await;
+    assert!(audit.contains("Password emailed to"), "who was sent the password is audited");
+
+    let (status, html) = s
+        .submit(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("username", "megan@contoso.com"),
+                ("display_name", "Megan Bowen"),
+                ("password_choice", "generated"),
+                ("send_password_to", "Megan@contoso.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"send_password_to-error\"") && html.contains("cannot open before they sign in"));
 
     let (status, html) = s
         .submit(
@@ -205,7 +238,7 @@ async fn admins_add_users_with_a_generated_password_shown_once() {
     assert!(html.contains("value=\"12\""), "what was typed is kept");
     assert!(listed_names(&s.page("/admin/users?q=lidia").await.1).is_empty(), "nothing was added");
     let (status, _) = contacts("+1 425 555 0101", "lidia@fabrikam.com").await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = s.page("/admin/users?q=lidia").await;
     assert!(html.contains("+1 425-555-0101"), "{html}");
 }

@@ -27,13 +27,17 @@ async fn a_helpdesk_administrator_resets_a_users_password_and_the_user_is_signed
     let (status, html) = helpdesk.page(&path).await;
     assert_eq!(status, StatusCode::OK);
     let csrf = csrf_of(&html);
-    let (status, html) =
-        helpdesk.submit(&path, &[("csrf", &csrf), ("password_choice", "generated"), ("must_change", "1")]).await;
+    let r = helpdesk.post(&path, &[("csrf", &csrf), ("password_choice", "generated"), ("must_change", "1")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "post, then redirect: a reload never resets again");
+    let done = location(&r);
+    let (status, html) = helpdesk.page(&done).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("role=\"status\">The password of Alex Wilber"));
     let marker = "<code id=\"generated-password\" data-copyable>";
     let start = html.find(marker).expect("the generated password is shown once") + marker.len();
     let password = html[start..].split('<').next().unwrap().to_string();
+    let (_, again) = helpdesk.page(&done).await;
+    assert!(!again.contains(&password) && again.contains("shown only once"), "a reload shows it no more");
 
     let r = alex_session.get("/account").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old session has ended");
@@ -83,7 +87,7 @@ async fn resets_follow_the_role_table_and_tell_global_administrators_about_admin
     let (status, _) = global
         .submit(&path, &[("csrf", &csrf), ("password_choice", "typed"), ("password", "Violet-Harbor-2026!")])
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let r = app.client().sign_in("megan@contoso.com", "Violet-Harbor-2026!").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(!location(&r).starts_with("/account/password"), "not forced to change it");

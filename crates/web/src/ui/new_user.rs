@@ -3,17 +3,20 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use roster_domain::contact::alternate_email_field;
-use roster_domain::{DomainError, FieldError, NewUserInput, Role};
+use roster_domain::directory::ShownOnce;
+use roster_domain::{DomainError, FieldError, NewUserInput, Role, UserId};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
-use crate::extract::Checked;
+use crate::extract::{Checked, UserPath};
 use crate::session::{Admin, SignedIn};
 use crate::ui::form::{parse_roles, password_hint, role_choices, summary, Field, RoleChoice, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::shown_once;
 use crate::AppState;
 
 #[derive(Template)]
@@ -21,6 +24,8 @@ use crate::AppState;
 struct NewUserPage {
     layout: Layout,
     fields: Vec<Field>,
+    /// The address to email the password to, shown with the password choices.
+    send_password_to: Field,
     errors: Vec<SummaryItem>,
     problem: Option<String>,
     generate: bool,
@@ -52,6 +57,8 @@ pub struct NewUserForm {
     mobile_phone: String,
     #[serde(default)]
     alternate_email: String,
+    #[serde(default)]
+    send_password_to: String,
 }
 
 fn new_user_page(
@@ -79,7 +86,15 @@ fn new_user_page(
             .hint("An address outside the organisation, for resetting a forgotten password.")
             .with_errors(errors),
     ];
+    let send_password_to = Field::text("send_password_to", "Email the password to", &form.send_password_to)
+        .kind("email")
+        .hint(
+            "Optional: an address to send the password to once the user is added, such as yours or their \
+             manager's. Leave it empty to see the password only on the next page.",
+        )
+        .with_errors(errors);
     NewUserPage {
+        send_password_to,
         layout: Layout::new(me, "Add a user", Section::ActiveUsers),
         fields,
         errors: summary(errors),
@@ -105,14 +120,42 @@ struct UserCreatedPage {
     id: String,
     username: String,
     display_name: String,
-    password: Option<String>,
+    /// What this page shows once, when it is the page the redirect after adding led to.
+    shown: Option<ShownOnce>,
     must_change: bool,
 }
 
-/// Creates the user and shows a generated password once.
+/// Where the page after adding a user is.
+fn added_path(id: UserId) -> String {
+    format!("/admin/users/{id}/added")
+}
+
+/// The page after adding a user: the generated password, once. A reload finds it gone, so the
+/// password is never on screen longer than the administrator needs it, and never re-posts.
+pub async fn added(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    UserPath(id): UserPath,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, id).await?;
+    let (jar, shown) = shown_once::take(&state, &me, jar, &added_path(id), id);
+    let page = UserCreatedPage {
+        layout: Layout::new(&me, "User added", Section::ActiveUsers),
+        id: user.id.to_string(),
+        username: user.username.to_string(),
+        display_name: user.contact.display_name.clone(),
+        shown,
+        must_change: user.must_change_password,
+    };
+    Ok((jar, render(StatusCode::OK, &page)).into_response())
+}
+
+/// Adds the user, then redirects to the page that shows the generated password once.
 pub async fn create(
     Admin(me): Admin,
     State(state): State<AppState>,
+    jar: CookieJar,
     Checked(Form(form)): Checked<Form<NewUserForm>>,
 ) -> Result<Response, PageError> {
     let input = NewUserInput {
@@ -125,19 +168,16 @@ pub async fn create(
         roles: parse_roles(&form.role),
         mobile_phone: form.mobile_phone.clone(),
         alternate_email: form.alternate_email.clone(),
+        send_password_to: form.send_password_to.clone(),
     };
     let min_length = state.directory.min_password_length().await?;
     match state.directory.create_user(&me.actor, input).await {
         Ok((user, password)) => {
-            let page = UserCreatedPage {
-                layout: Layout::new(&me, "User added", Section::ActiveUsers),
-                id: user.id.to_string(),
-                username: user.username.to_string(),
-                display_name: user.contact.display_name.clone(),
-                password,
-                must_change: user.must_change_password,
-            };
-            Ok(render(StatusCode::CREATED, &page))
+            // The address as the domain checked and used it.
+            let emailed_to = roster_domain::email::normalise(&form.send_password_to).ok();
+            let shown = ShownOnce { password, emailed_to };
+            let path = added_path(user.id);
+            Ok((shown_once::keep(&state, &me, jar, &path, user.id, &shown), Redirect::to(&path)).into_response())
         }
         Err(DomainError::Invalid(errors)) => {
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false, min_length)))

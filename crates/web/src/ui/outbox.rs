@@ -50,7 +50,7 @@ impl MessageView {
             created: e.message.created_at.display(),
             channel: e.message.channel.to_string(),
             kind: match e.message.kind {
-                MessageKind::Code => "Code",
+                MessageKind::Code => "Code or password",
                 MessageKind::Notice => "Security notice",
             },
             recipient: e.message.recipient.clone(),

@@ -3,9 +3,11 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
-use roster_domain::DomainError;
+use roster_domain::directory::ShownOnce;
+use roster_domain::{DomainError, UserId};
 use serde::Deserialize;
 
 use crate::error::{describe, render, PageError};
@@ -13,6 +15,7 @@ use crate::extract::{Checked, UserPath};
 use crate::session::{Admin, SignedIn};
 use crate::ui::form::{password_hint, summary, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::shown_once;
 use crate::AppState;
 
 #[derive(Template)]
@@ -77,31 +80,52 @@ struct PasswordWasResetPage {
     user_id: String,
     display_name: String,
     username: String,
-    password: Option<String>,
+    /// What this page shows once, when it is the page the redirect after the reset led to.
+    shown: Option<ShownOnce>,
     must_change: bool,
 }
 
-/// Resets the password and shows a generated one once.
+/// Where the page after a reset is.
+fn done_path(id: UserId) -> String {
+    format!("/admin/users/{id}/password/done")
+}
+
+/// The page after a reset: a generated password, once. A reload shows it no more and resets
+/// nothing again.
+pub async fn done(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    UserPath(id): UserPath,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, id).await?;
+    let (jar, shown) = shown_once::take(&state, &me, jar, &done_path(id), id);
+    let page = PasswordWasResetPage {
+        layout: Layout::new(&me, "Password reset", Section::ActiveUsers),
+        user_id: user.id.to_string(),
+        display_name: user.contact.display_name.clone(),
+        username: user.username.to_string(),
+        shown,
+        must_change: user.must_change_password,
+    };
+    Ok((jar, render(StatusCode::OK, &page)).into_response())
+}
+
+/// Resets the password, then redirects to the page that shows a generated one once.
 pub async fn reset(
     Admin(me): Admin,
     State(state): State<AppState>,
     UserPath(id): UserPath,
+    jar: CookieJar,
     Checked(Form(form)): Checked<Form<ResetForm>>,
 ) -> Result<Response, PageError> {
     let typed = (form.password_choice == "typed").then(|| form.password.clone());
     let must_change = form.must_change.is_some();
     match state.directory.reset_password(&me.actor, id, typed, must_change).await {
         Ok(password) => {
-            let user = state.directory.get_user(&me.actor, id).await?;
-            let page = PasswordWasResetPage {
-                layout: Layout::new(&me, "Password reset", Section::ActiveUsers),
-                user_id: user.id.to_string(),
-                display_name: user.contact.display_name.clone(),
-                username: user.username.to_string(),
-                password,
-                must_change,
-            };
-            Ok(render(StatusCode::OK, &page))
+            let shown = ShownOnce { password, emailed_to: None };
+            let path = done_path(id);
+            Ok((shown_once::keep(&state, &me, jar, &path, id, &shown), Redirect::to(&path)).into_response())
         }
         Err(DomainError::Invalid(errors)) => {
             let user = state.directory.get_user(&me.actor, id).await?;
