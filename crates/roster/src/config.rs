@@ -22,6 +22,15 @@ pub struct StoreArgs {
     /// `postgres://user:password@host/database` for several nodes on one database.
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<SecretString>,
+    /// Connections each node keeps to PostgreSQL at most. Every node needs its own within the
+    /// server's `max_connections`.
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_CONNECTIONS",
+        default_value_t = roster_store::postgres::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub database_connections: u32,
     /// File with the key one-time codes are hashed under (64 hex digits); created in the data
     /// folder on first use. Every node on one database needs the same key.
     #[arg(long, env = "ROSTER_SECRET_KEY_FILE")]
@@ -159,7 +168,7 @@ impl StoreArgs {
             Location::Sqlite(url) => (url, Engine::Sqlite),
             Location::Postgres(url) => (url, Engine::Postgres),
         };
-        Backend::open_url(url, engine, existing, roster_store::postgres::DEFAULT_MAX_CONNECTIONS)
+        Backend::open_url(url, engine, existing, self.database_connections)
             .await
             .context("cannot open the database given by ROSTER_DATABASE_URL")
     }
@@ -336,6 +345,7 @@ mod tests {
         let store = StoreArgs {
             data: PathBuf::from("data"),
             database_url: Some("postgres://roster:db-password@db.example.com/roster".to_string().into()),
+            database_connections: 16,
             secret_key_file: None,
         };
         let delivery = DeliveryArgs {
