@@ -47,15 +47,28 @@ impl Phone {
         // numbers such as German mobiles (+49 151…).
         let default = (!input.starts_with('+')).then_some(region.0);
         let number = phonenumber::parse(default, input).map_err(|_| {
-            format!(
-                "This is not a valid phone number. Type it with its country code, such as +44 20 7946 0958, \
-                     or as dialled in {}.",
-                region.code()
-            )
+            let dialled = match example(region.0, Mode::National) {
+                Some(local) => format!("as dialled in {}, such as {local}", region.code()),
+                None => format!("as dialled in {}", region.code()),
+            };
+            format!("This is not a valid phone number. Type it with its country code, such as +44 20 7946 0958, or {dialled}.")
         })?;
         if !phonenumber::is_valid(&number) {
-            return Err(match number.country().id() {
-                Some(id) => format!("This is not a valid phone number for {}.", id.as_ref()),
+            // An invalid number has no region of its own: its calling code's main country stands in.
+            let country = number.country().id().or_else(|| {
+                let all = phonenumber::metadata::DATABASE.by_code(&number.country().code())?;
+                let main = all.iter().find(|m| m.is_main_country_for_code()).or(all.first())?;
+                main.id().parse().ok()
+            });
+            return Err(match country {
+                Some(id) => match example(id, Mode::International) {
+                    Some(shape) => format!(
+                        "This is not a valid phone number for {}: it has too many or too few digits, or begins \
+                         with digits no number there does. A mobile number there looks like {shape}.",
+                        id.as_ref()
+                    ),
+                    None => format!("This is not a valid phone number for {}.", id.as_ref()),
+                },
                 None => "This is not a valid phone number.".to_string(),
             });
         }
@@ -89,6 +102,16 @@ impl Phone {
             _ => self.international.clone(),
         }
     }
+}
+
+/// libphonenumber's example mobile number of a country (its landline where it lists no mobile
+/// example), written in `mode`: the shape an error message shows.
+fn example(country: CountryId, mode: Mode) -> Option<String> {
+    let metadata = phonenumber::metadata::DATABASE.by_id(country.as_ref())?;
+    let descriptors = metadata.descriptors();
+    let national = descriptors.mobile().and_then(|d| d.example()).or_else(|| descriptors.fixed_line()?.example())?;
+    let number = phonenumber::parse(Some(country), national).ok()?;
+    Some(number.format().mode(mode).to_string())
 }
 
 impl fmt::Display for Phone {
@@ -174,6 +197,10 @@ mod tests {
     fn refuses_numbers_invalid_for_their_region() {
         let err = Phone::parse("+1 555 0100", Region::default()).unwrap_err();
         assert!(err.contains("not a valid phone number"), "{err}");
+        let err = Phone::parse("+44 7911 12345", Region::default()).unwrap_err();
+        assert!(err.contains("for GB") && err.contains("looks like +44 7400 123456"), "{err}");
+        let err = Phone::parse("call me", gb()).unwrap_err();
+        assert!(err.contains("as dialled in GB, such as 07400 123456"), "{err}");
         assert!(Phone::parse("123", gb()).is_err());
         assert!(Phone::parse("call me", Region::default()).is_err());
     }

@@ -99,7 +99,7 @@ async fn each_invalid_field_is_marked_and_nothing_is_saved() {
     let long = "x".repeat(257);
     let cases: [(Changes, &str, &str); 8] = [
         (&[("mobile_phone", "555-01")], "mobile_phone", "not a valid phone number"),
-        (&[("office_phone", "+1 555 0100")], "office_phone", "not a valid phone number"),
+        (&[("office_phone", "+1 555 0100")], "office_phone", "A mobile number there looks like +1 201-555-0123."),
         (&[("alternate_email", "not-an-address")], "alternate_email-1", "valid email address"),
         (&[("alternate_email", "Alex.Wilber@contoso.com")], "alternate_email-1", "own sign-in name"),
         (
