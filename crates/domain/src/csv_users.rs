@@ -552,7 +552,76 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// A CSV error in words, without the crate's own position (the problem carries the line).
+/// A file to start an import from: the header line alone, or with two example people whose
+/// every cell shows the form Roster reads.
+pub fn template(with_examples: bool) -> Vec<u8> {
+    let mut writer = Writer::new(Vec::new()).expect("writing to memory cannot fail");
+    if with_examples {
+        for (username, first, last, job, department, office, mobile, alternate) in [
+            (
+                "alex.wilber@contoso.com",
+                "Alex",
+                "Wilber",
+                "Marketing Assistant",
+                "Marketing",
+                "131/1104",
+                "+12065550110",
+                "alex.w@fabrikam.com",
+            ),
+            (
+                "megan.bowen@contoso.com",
+                "Megan",
+                "Bowen",
+                "Marketing Manager",
+                "Marketing",
+                "12/1110",
+                "+442079460958",
+                "megan.b@fabrikam.com",
+            ),
+        ] {
+            let contact = ContactInfo {
+                display_name: format!("{first} {last}"),
+                first_name: Some(first.into()),
+                last_name: Some(last.into()),
+                job_title: Some(job.into()),
+                department: Some(department.into()),
+                office: Some(office.into()),
+                office_phone: Some("+14255550100".into()),
+                mobile_phone: Some(mobile.into()),
+                alternate_emails: vec![alternate.into()],
+                street_address: Some("1 Microsoft Way".into()),
+                city: Some("Redmond".into()),
+                state: Some("WA".into()),
+                postal_code: Some("98052".into()),
+                country: Some("United States".into()),
+                ..ContactInfo::default()
+            };
+            let username = Username::parse(username).expect("the examples' usernames are valid");
+            writer.write(&example_user(username, contact)).expect("writing to memory cannot fail");
+        }
+    }
+    writer.finish().expect("writing to memory cannot fail")
+}
+
+/// A user holding `contact`, for writing as a row.
+fn example_user(username: Username, contact: ContactInfo) -> User {
+    let now = crate::clock::Timestamp::now();
+    User {
+        id: crate::user::UserId::random(),
+        username,
+        contact,
+        roles: crate::role::RoleSet::NONE,
+        enabled: true,
+        must_change_password: false,
+        created_at: now,
+        updated_at: now,
+        updated_by: String::new(),
+        version: 1,
+        deleted_at: None,
+        external_id: None,
+    }
+}
+
 /// The row's `New User Name`, parsed: none when the cell is blank.
 pub fn new_username(row: &Row) -> Result<Option<Username>, crate::error::FieldError> {
     if row.new_username.trim().is_empty() {
@@ -561,6 +630,7 @@ pub fn new_username(row: &Row) -> Result<Option<Username>, crate::error::FieldEr
     Username::parse(&row.new_username).map(Some)
 }
 
+/// A CSV error in words, without the crate's own position (the problem carries the line).
 fn describe(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "The file is not valid UTF-8; save it as CSV UTF-8.".to_string(),
@@ -707,20 +777,21 @@ Office Phone,Mobile Phone,Fax,Alternate email address,Address,City,State or Prov
     }
 
     fn user_with(contact: ContactInfo) -> User {
-        let now = crate::clock::Timestamp::now();
-        User {
-            id: crate::user::UserId::random(),
-            username: Username::parse("shay@contoso.com").unwrap(),
-            contact,
-            roles: crate::role::RoleSet::NONE,
-            enabled: true,
-            must_change_password: false,
-            created_at: now,
-            updated_at: now,
-            updated_by: "test".into(),
-            version: 1,
-            deleted_at: None,
-            external_id: None,
+        example_user(Username::parse("shay@contoso.com").unwrap(), contact)
+    }
+
+    #[test]
+    fn the_templates_import_as_they_are() {
+        let blank = template(false);
+        assert_eq!(String::from_utf8(blank.clone()).unwrap().lines().count(), 1, "the header line alone");
+        let examples = template(true);
+        let reader = Reader::new(&examples[..]).unwrap();
+        assert!(reader.unknown_columns().is_empty());
+        let rows: Vec<_> = Reader::new(&examples[..]).unwrap().collect();
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            let valid = reader.check(row.as_ref().unwrap(), Region::default()).unwrap();
+            assert_eq!(valid.contact.alternate_emails.len(), 1);
         }
     }
 

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/import/{job}", get(import::job))
         .route("/admin/users/import/{job}/apply", post(import::apply))
         .route("/admin/users/export", get(import::export))
+        .route("/admin/users/import-template", get(import::template))
         .route("/admin/users/{id}", get(users::details))
         .route("/admin/users/{id}/contact", get(contact::show).post(contact::save))
         .route("/admin/users/{id}/roles", get(roles::show_roles).post(roles::save_roles))

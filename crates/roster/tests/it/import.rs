@@ -295,4 +295,24 @@ async fn the_admin_center_exports_what_the_search_finds_and_only_to_administrato
     let user = app.signed_in("lee@contoso.com").await;
     assert_eq!(user.get("/admin/users/export").await.status(), reqwest::StatusCode::FORBIDDEN);
     assert_eq!(user.get("/admin/users/import").await.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(user.get("/admin/users/import-template").await.status(), reqwest::StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_import_page_offers_files_to_start_from_that_import_as_they_are() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("megan@contoso.com", "Megan Bowen", &[Role::UserAdministrator]).await;
+    let admin = app.signed_in("megan@contoso.com").await;
+    let (_, page) = admin.page("/admin/users/import").await;
+    assert!(page.contains("href=\"/admin/users/import-template\" download"), "{page}");
+    let r = admin.get("/admin/users/import-template").await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let blank = r.text().await.unwrap();
+    assert!(blank.starts_with(HEADERS) && blank.lines().count() == 1, "the header line alone: {blank}");
+    let examples = admin.get("/admin/users/import-template?examples=1").await.text().await.unwrap();
+    assert!(examples.starts_with(HEADERS));
+    let (summary, collected) = import(&app, &examples, ImportOptions::default()).await;
+    assert!(collected.problems.is_empty(), "{:?}", collected.problems);
+    assert_eq!(summary.created, 2);
+    assert!(usernames(&app).await.contains(&"alex.wilber@contoso.com".to_string()));
 }

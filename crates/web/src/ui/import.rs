@@ -350,6 +350,23 @@ pub struct ExportQuery {
     show: String,
 }
 
+#[derive(Deserialize)]
+pub struct TemplateQuery {
+    /// With two example people.
+    #[serde(default)]
+    examples: Option<String>,
+}
+
+/// A file to start an import from, with the header line and, if asked, two example people.
+pub async fn template(_admin: Admin, Query(q): Query<TemplateQuery>) -> Response {
+    let (with_examples, name) = match q.examples {
+        Some(_) => (true, "attachment; filename=\"users-example.csv\""),
+        None => (false, "attachment; filename=\"users-template.csv\""),
+    };
+    let headers = [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, name)];
+    (headers, roster_domain::csv_users::template(with_examples)).into_response()
+}
+
 /// Users per page of an export: each page is two queries and one chunk of the response.
 const EXPORT_PAGE: u32 = 500;
 
