@@ -35,6 +35,7 @@ mod my_groups;
 mod oidc;
 mod own_contacts;
 mod policy_groups;
+mod preferences;
 mod readiness;
 mod rename;
 mod reset;

@@ -655,6 +655,12 @@ pub trait SettingsStore: Send + Sync {
     /// Changes several organisation settings at once, with one audit record.
     async fn set_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), StoreError>;
 
+    /// A choice `user` made for themselves, by name.
+    async fn get_preference(&self, user: UserId, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Keeps a choice `user` made for themselves (not audited: it changes only what they see).
+    async fn set_preference(&self, user: UserId, name: &str, value: &str) -> Result<(), StoreError>;
+
     /// Reads the database's state now; an error means it cannot be reached.
     async fn status(&self) -> Result<StoreStatus, StoreError>;
 }

@@ -126,8 +126,12 @@ pub struct UserSummary {
     pub username: Username,
     pub display_name: String,
     pub mobile_phone: Option<String>,
+    /// The first alternate email address, if any.
+    pub alternate_email: Option<String>,
+    pub department: Option<String>,
     pub roles: RoleSet,
     pub enabled: bool,
+    pub created_at: Timestamp,
     pub deleted_at: Option<Timestamp>,
 }
 

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(home::show))
         .route("/admin/reset-password", get(home::reset_password))
         .route("/admin/users", get(users::list))
+        .route("/admin/users/columns", post(users::choose_columns))
         .route("/admin/users/bulk", post(bulk::confirm))
         .route("/admin/users/bulk/apply", post(bulk::apply))
         .route("/admin/users/new", get(new_user::show_new).post(new_user::create))

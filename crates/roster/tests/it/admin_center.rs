@@ -96,6 +96,56 @@ async fn filters_keep_administrators_blocked_users_and_users_short_of_contacts()
 }
 
 #[tokio::test]
+async fn each_administrator_chooses_the_columns_the_list_shows_them() {
+    let Some((app, s)) = admin_app().await else { return };
+    let people = bulk(&app.directory, &[("Alex", "Wilber")], &[(0, "alex@fabrikam.com")]).await;
+    app.execute_sql(&format!("update users set department = 'Marketing', enabled = 0 where id = '{}'", people[0].id))
+        .await;
+    let heads = |html: &str| -> Vec<String> {
+        let head = html.split("<thead>").nth(1).unwrap().split("</thead>").next().unwrap().to_string();
+        head.split("<th scope=\"col\"")
+            .skip(1)
+            .map(|th| {
+                let inner = th.split_once('>').unwrap().1.split("</th>").next().unwrap();
+                let text =
+                    inner.split('<').filter_map(|p| p.split_once('>').map(|(_, t)| t).or(Some(p))).collect::<String>();
+                text.trim_end_matches([' ', '▲', '▼']).trim().to_string()
+            })
+            .collect()
+    };
+    let (_, html) = s.page("/admin/users").await;
+    assert_eq!(heads(&html), ["Display name", "Username", "Mobile phone", "Roles", "Status"], "the default");
+    assert!(html.contains("Blocked</span>"));
+
+    let csrf = hidden_value(&html, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("back", "/admin/users?sort=username&dir=desc&show=blocked"),
+        ("column", "created"),
+        ("column", "department"),
+        ("column", "alternate_email"),
+        ("column", "nonsense"),
+    ];
+    let r = s.post("/admin/users/columns", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/users?sort=username&dir=desc&show=blocked", "back to the list as it was");
+    let (_, html) = s.page(&location(&r)).await;
+    assert_eq!(heads(&html), ["Display name", "Alternate email", "Department", "Created"], "in the table's order");
+    assert!(html.contains("<td>alex@fabrikam.com</td><td>Marketing</td><td>"), "{html}");
+    assert!(!html.contains("Blocked</span>"), "no Status column, no badge");
+
+    app.user("other@contoso.com", "Other Admin", &[Role::GlobalAdministrator]).await;
+    let (_, theirs) = app.signed_in("other@contoso.com").await.page("/admin/users").await;
+    assert_eq!(heads(&theirs)[1], "Username", "another administrator keeps the default");
+
+    let form = [("csrf", csrf.as_str()), ("back", "https://evil.example/"), ("column", "username")];
+    let r = s.post("/admin/users/columns", &form).await;
+    assert_eq!(location(&r), "/admin/users", "never sent elsewhere");
+    let (_, html) = s.page("/admin/users").await;
+    assert_eq!(heads(&html), ["Display name", "Username"]);
+}
+
+#[tokio::test]
 async fn the_list_pages_by_fifty_forwards_and_back_in_either_order() {
     let Some((app, s)) = admin_app().await else { return };
     let names: Vec<(String, String)> = (0..120).map(|i| (format!("Person{i:03}"), "Test".to_string())).collect();

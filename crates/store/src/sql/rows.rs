@@ -15,7 +15,8 @@ pub(crate) const USER_COLUMNS: &str = "id, username, display_name, first_name, l
      preferred_language, locale, manager_id";
 
 /// The columns of a list row, in [`summary_from_row`]'s order.
-pub(crate) const SUMMARY_COLUMNS: &str = "id, username, display_name, mobile_phone, roles, enabled, deleted_at";
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, username, display_name, mobile_phone, alternate_email_list, department, roles, enabled, created_at, deleted_at";
 
 /// Arguments for a statement built at run time, each named `$n` in the order it was added
 /// (SQLite reads `$n` as PostgreSQL does). PostgreSQL wants every parameter it is sent to
@@ -121,8 +122,11 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<UserSummary, StoreError> {
         username: Username::from_stored(row.try_get("username")?),
         display_name: row.try_get("display_name")?,
         mobile_phone: row.try_get("mobile_phone")?,
+        alternate_email: parse_email_list(row.try_get("alternate_email_list")?)?.into_iter().next(),
+        department: row.try_get("department")?,
         roles: RoleSet::from_bits(row.try_get("roles")?),
         enabled: get_flag(row, "enabled")?,
+        created_at: Timestamp(row.try_get("created_at")?),
         deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(Timestamp),
     })
 }

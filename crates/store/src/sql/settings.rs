@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::store::{MigrationState, SettingsStore, StoreStatus};
-use roster_domain::StoreError;
+use roster_domain::{StoreError, UserId};
 
 use super::{audit, Store, ENGINE, MIGRATOR, TABLE_EXISTS};
 
@@ -35,6 +35,27 @@ impl SettingsStore for Store {
         }
         audit::insert(&mut tx, entry).await?;
         Ok(tx.commit().await?)
+    }
+
+    async fn get_preference(&self, user: UserId, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("select value from user_preferences where user_id = $1 and name = $2")
+            .bind(user.to_string())
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
+    async fn set_preference(&self, user: UserId, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into user_preferences (user_id, name, value) values ($1, $2, $3) \
+             on conflict (user_id, name) do update set value = excluded.value",
+        )
+        .bind(user.to_string())
+        .bind(name)
+        .bind(value)
+        .execute(self.writer())
+        .await?;
+        Ok(())
     }
 
     async fn status(&self) -> Result<StoreStatus, StoreError> {

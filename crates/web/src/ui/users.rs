@@ -3,13 +3,14 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
 use roster_domain::user::UserPage;
 use roster_domain::{ListFilter, UserCount, UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
-use crate::extract::UserPath;
+use crate::extract::{Checked, UserPath};
 use crate::session::Admin;
 use crate::ui::confirm::Panel;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
@@ -24,28 +25,125 @@ use crate::AppState;
 /// Rows per page of Active users.
 pub const PAGE_SIZE: u32 = 50;
 
+/// A column of Active users that each administrator may show or hide; the display name, which
+/// opens the person, is always there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Username,
+    MobilePhone,
+    AlternateEmail,
+    Department,
+    Roles,
+    Status,
+    Created,
+}
+
+impl Column {
+    /// Every column, in the order the table shows them.
+    pub const ALL: [Column; 7] = [
+        Column::Username,
+        Column::MobilePhone,
+        Column::AlternateEmail,
+        Column::Department,
+        Column::Roles,
+        Column::Status,
+        Column::Created,
+    ];
+
+    /// What an administrator sees before choosing.
+    const DEFAULT: [Column; 4] = [Column::Username, Column::MobilePhone, Column::Roles, Column::Status];
+
+    /// The column's code in forms and in the kept choice.
+    pub fn code(self) -> &'static str {
+        match self {
+            Column::Username => "username",
+            Column::MobilePhone => "mobile_phone",
+            Column::AlternateEmail => "alternate_email",
+            Column::Department => "department",
+            Column::Roles => "roles",
+            Column::Status => "status",
+            Column::Created => "created",
+        }
+    }
+
+    /// The column's heading.
+    pub fn label(self) -> &'static str {
+        match self {
+            Column::Username => "Username",
+            Column::MobilePhone => "Mobile phone",
+            Column::AlternateEmail => "Alternate email",
+            Column::Department => "Department",
+            Column::Roles => "Roles",
+            Column::Status => "Status",
+            Column::Created => "Created",
+        }
+    }
+
+    /// The columns a kept choice names, in the table's order; unknown codes are left out.
+    fn chosen(kept: Option<&str>) -> Vec<Column> {
+        match kept {
+            None => Column::DEFAULT.to_vec(),
+            Some(codes) => {
+                let codes: Vec<&str> = codes.split(',').collect();
+                Column::ALL.into_iter().filter(|c| codes.contains(&c.code())).collect()
+            }
+        }
+    }
+}
+
+/// The preference that keeps each administrator's choice of columns.
+const COLUMNS_PREFERENCE: &str = "active_users.columns";
+
+/// One cell of a row: its text, or the Blocked badge.
+pub struct Cell {
+    pub text: String,
+    pub blocked_badge: bool,
+}
+
 /// One row of the list.
 pub struct Row {
     pub id: String,
     pub display_name: String,
     pub username: String,
-    pub mobile_phone: String,
-    pub roles: String,
-    /// Blocked from signing in: the one state worth a badge.
-    pub blocked: bool,
+    /// The cells of the chosen columns, in their order.
+    pub cells: Vec<Cell>,
 }
 
 impl Row {
-    fn of(u: &UserSummary) -> Row {
+    fn of(u: &UserSummary, columns: &[Column]) -> Row {
+        let cell = |column: &Column| {
+            let text = match column {
+                Column::Username => u.username.to_string(),
+                Column::MobilePhone => show_phone(&u.mobile_phone),
+                Column::AlternateEmail => u.alternate_email.clone().unwrap_or_default(),
+                Column::Department => u.department.clone().unwrap_or_default(),
+                Column::Roles => u.roles.display(),
+                // Only a blocked person carries a badge: "Enabled" on every row says nothing.
+                Column::Status => String::new(),
+                Column::Created => u.created_at.day(),
+            };
+            Cell { text, blocked_badge: *column == Column::Status && !u.enabled }
+        };
         Row {
             id: u.id.to_string(),
             display_name: u.display_name.clone(),
             username: u.username.to_string(),
-            mobile_phone: show_phone(&u.mobile_phone),
-            roles: u.roles.display(),
-            blocked: !u.enabled,
+            cells: columns.iter().map(cell).collect(),
         }
     }
+}
+
+/// A shown column's heading, with its sort link where it has one.
+pub struct ColumnHead {
+    pub label: &'static str,
+    pub sort: Option<SortHeader>,
+}
+
+/// A column as the chooser offers it.
+pub struct ColumnChoice {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub shown: bool,
 }
 
 /// A sortable column header.
@@ -89,7 +187,11 @@ struct ActiveUsersPage {
     export_href: String,
     search: String,
     rows: Vec<Row>,
-    headers: Vec<SortHeader>,
+    display_header: SortHeader,
+    columns: Vec<ColumnHead>,
+    choices: Vec<ColumnChoice>,
+    /// This list's address, for the column chooser to come back to.
+    back: String,
     next_href: Option<String>,
     previous_href: Option<String>,
     status: Option<String>,
@@ -167,21 +269,18 @@ fn listing(path: &str, q: &ListQuery, deleted: bool) -> Listing {
     Listing { base, query, sort_name }
 }
 
-fn headers(path: &str, q: &ListQuery, current: &str, descending: bool) -> Vec<SortHeader> {
-    [("Display name", "name"), ("Username", "username")]
-        .into_iter()
-        .map(|(label, key)| {
-            let active = key == current;
-            let next_dir = if active && !descending { "desc" } else { "asc" };
-            let href = format!("{path}?sort={key}&dir={next_dir}{}", q.narrowing());
-            let aria_sort = match (active, descending) {
-                (false, _) => "none",
-                (true, false) => "ascending",
-                (true, true) => "descending",
-            };
-            SortHeader { label, href, aria_sort }
-        })
-        .collect()
+/// The header of the sortable column `key`, linking to the list sorted by it (the other way
+/// when it is the sort already).
+fn sort_header(q: &ListQuery, label: &'static str, key: &str, current: &str, descending: bool) -> SortHeader {
+    let active = key == current;
+    let next_dir = if active && !descending { "desc" } else { "asc" };
+    let href = format!("/admin/users?sort={key}&dir={next_dir}{}", q.narrowing());
+    let aria_sort = match (active, descending) {
+        (false, _) => "none",
+        (true, false) => "ascending",
+        (true, true) => "descending",
+    };
+    SortHeader { label, href, aria_sort }
 }
 
 fn page_links(base: &str, page: &UserPage) -> (Option<String>, Option<String>) {
@@ -209,6 +308,16 @@ pub async fn list(
     };
     let counted = state.directory.count_listed(&me.actor, l.query.clone()).await?;
     let filter = l.query.filter;
+    let chosen = Column::chosen(state.directory.preference(&me.actor, COLUMNS_PREFERENCE).await?.as_deref());
+    let display_header = sort_header(&q, "Display name", "name", l.sort_name, l.query.descending);
+    let mut username_sort = Some(sort_header(&q, "Username", "username", l.sort_name, l.query.descending));
+    let columns = chosen
+        .iter()
+        .map(|&c| ColumnHead {
+            label: c.label(),
+            sort: if c == Column::Username { username_sort.take() } else { None },
+        })
+        .collect();
     let body = ActiveUsersPage {
         layout: Layout::new(&me, "Active users", Section::ActiveUsers),
         count: count_sentence(counted, filter, q.q.trim()),
@@ -222,8 +331,14 @@ pub async fn list(
             None => "/admin/users/export".into(),
         },
         search: q.q.trim().to_string(),
-        rows: page.users.iter().map(Row::of).collect(),
-        headers: headers("/admin/users", &q, l.sort_name, l.query.descending),
+        rows: page.users.iter().map(|u| Row::of(u, &chosen)).collect(),
+        display_header,
+        columns,
+        choices: Column::ALL
+            .into_iter()
+            .map(|c| ColumnChoice { code: c.code(), label: c.label(), shown: chosen.contains(&c) })
+            .collect(),
+        back: l.base.clone(),
         next_href,
         previous_href,
         status,
@@ -254,6 +369,30 @@ pub struct DetailsQuery {
     /// The start of a group's name, to find groups to add the user to.
     #[serde(default)]
     group_q: String,
+}
+
+/// The column chooser's answer.
+#[derive(Deserialize)]
+pub struct ColumnsForm {
+    #[serde(default)]
+    column: Vec<String>,
+    /// The list to go back to.
+    #[serde(default)]
+    back: String,
+}
+
+/// Keeps the administrator's choice of columns, then goes back to the list as it was.
+pub async fn choose_columns(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<ColumnsForm>>,
+) -> Result<Response, PageError> {
+    let codes: Vec<&str> =
+        Column::ALL.into_iter().map(Column::code).filter(|code| form.column.iter().any(|c| c == code)).collect();
+    state.directory.set_preference(&me.actor, COLUMNS_PREFERENCE, &codes.join(",")).await?;
+    // Only back to the list itself: a form must not send anyone elsewhere.
+    let back = if form.back.starts_with("/admin/users?") { form.back.as_str() } else { "/admin/users" };
+    Ok(Redirect::to(back).into_response())
 }
 
 /// A user's account details.
@@ -314,7 +453,8 @@ pub async fn deleted(
     let l = listing("/admin/deleted-users", &q, true);
     let page = state.directory.list_users(&me.actor, l.query).await?;
     let (next_href, previous_href) = page_links(&l.base, &page);
-    let rows = page.users.iter().map(|u| (Row::of(u), u.deleted_at.map(|t| t.display()).unwrap_or_default())).collect();
+    let rows =
+        page.users.iter().map(|u| (Row::of(u, &[]), u.deleted_at.map(|t| t.display()).unwrap_or_default())).collect();
     let body = DeletedUsersPage {
         layout: Layout::new(&me, "Deleted users", Section::DeletedUsers),
         rows,
