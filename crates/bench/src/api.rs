@@ -5,6 +5,8 @@
 //!
 //! - reads the whole directory through Graph's `@odata.nextLink` paging at `$top=999` (one
 //!   client, as paging is sequential), and
+//! - finds users by one of their alternate addresses through Graph's `$filter` and SCIM's
+//!   `filter` (up to 2,000 addresses spread over the directory, concurrent clients), and
 //! - creates users over SCIM with concurrent clients, each `POST /scim/v2/Users` a complete
 //!   resource (name, title, an alternate address, a mobile phone, a department).
 
@@ -98,6 +100,92 @@ async fn read_all(client: &Client, base: &str, token: &str) -> anyhow::Result<(S
     Ok((sample, users))
 }
 
+/// Every user's first alternate address, read page by page through Graph (untimed).
+async fn alternate_addresses(client: &Client, base: &str, token: &str) -> anyhow::Result<Vec<String>> {
+    let mut url = format!("{base}/v1.0/users?$top=999&$select=id,otherMails");
+    let mut addresses = Vec::new();
+    loop {
+        let page: Value = client.get(&url).bearer_auth(token).send().await?.error_for_status()?.json().await?;
+        let listed = page["value"].as_array().map_or(&[][..], Vec::as_slice);
+        addresses.extend(listed.iter().filter_map(|u| u["otherMails"][0].as_str().map(str::to_string)));
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => return Ok(addresses),
+        }
+    }
+}
+
+/// Addresses each lookup scenario asks for: spread over the whole directory, the same ones
+/// for every run on the same directory.
+const LOOKUPS: usize = 2_000;
+
+/// `clients` clients share the GETs of `urls`, each taking the next until none is left; a
+/// response that is not 200 or for which `found` is false counts as an error.
+async fn look_up(
+    name: &'static str,
+    token: &str,
+    clients: usize,
+    urls: Vec<String>,
+    found: fn(&Value) -> bool,
+) -> Sample {
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let urls = Arc::new(urls);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, urls, token) = (next.clone(), urls.clone(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let client = Client::new();
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            while let Some(url) = urls.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let t = Instant::now();
+                let answer = match client.get(url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => r.json::<Value>().await.ok(),
+                    _ => None,
+                };
+                match answer {
+                    Some(body) if found(&body) => latencies.push(t.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        if let Ok((l, e)) = task.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() }
+}
+
+/// Looks up users by one of their alternate addresses, through Graph's `$filter` and SCIM's
+/// `filter`, each answer holding the user.
+async fn by_alternate_address(base: &str, token: &str, clients: usize, addresses: &[String]) -> [Sample; 2] {
+    let step = (addresses.len() / LOOKUPS).max(1);
+    let chosen: Vec<&String> = addresses.iter().step_by(step).take(LOOKUPS).collect();
+    let url = |path: &str, name: &str, value: String| {
+        reqwest::Url::parse_with_params(&format!("{base}{path}"), [(name, value)]).map(String::from).unwrap_or_default()
+    };
+    let graph = chosen.iter().map(|a| url("/v1.0/users", "$filter", format!("otherMails/any(x:x eq '{a}')"))).collect();
+    let scim = chosen
+        .iter()
+        .map(|a| url("/scim/v2/Users", "filter", format!("emails[type eq \"other\" and value eq \"{a}\"]")))
+        .collect();
+    [
+        look_up("Graph: find a user by an alternate address", token, clients, graph, |b| {
+            b["value"].as_array().is_some_and(|v| !v.is_empty())
+        })
+        .await,
+        look_up("SCIM: find a user by an alternate address", token, clients, scim, |b| {
+            b["totalResults"].as_u64().is_some_and(|n| n > 0)
+        })
+        .await,
+    ]
+}
+
 /// A complete SCIM user; `run` keeps the names of each run apart, so that runs on one seeded
 /// folder never collide.
 fn scim_user(run: u64, i: usize) -> Value {
@@ -171,6 +259,11 @@ pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_us
     let waited = settled(&base).await?;
     let (mut read, users) = read_all(&Client::new(), &base, &token).await?;
     read.rss_mb = vec![rss_mb(pid)];
+    let addresses = alternate_addresses(&Client::new(), &base, &token).await?;
+    let mut found = by_alternate_address(&base, &token, clients, &addresses).await;
+    for sample in &mut found {
+        sample.rss_mb = vec![rss_mb(pid)];
+    }
     let mut created = create_over_scim(&base, &token, clients, scim_users).await;
     created.rss_mb = vec![rss_mb(pid)];
 
@@ -181,6 +274,9 @@ pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_us
     println!("| Scenario | Requests | p50 ms | p95 ms | p99 ms | Requests/s | Errors | Server RSS after, MB |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     println!("{}", read.row());
+    for sample in &found {
+        println!("{}", sample.row());
+    }
     println!("{}", created.row());
     println!();
     println!(

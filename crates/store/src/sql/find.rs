@@ -126,6 +126,18 @@ fn condition(filter: &UserFilter, args: &mut Params) -> Result<String, StoreErro
                         "(not exists (select 1 from alternate_emails e where e.user_id = users.id \
                          and e.address_key = {p}))"
                     )
+                } else if matches!(op, Op::Eq | Op::StartsWith) {
+                    // Found through the addresses' index and joined to users by id, so that one
+                    // address among a million users is a lookup, not a walk of every user.
+                    let low = args.push(wanted.clone())?;
+                    let range = match op {
+                        Op::Eq => format!("e.address_key = {low}"),
+                        _ => format!(
+                            "e.address_key >= {low} and e.address_key < {}",
+                            args.push(format!("{wanted}\u{10FFFF}"))?
+                        ),
+                    };
+                    format!("users.id in (select e.user_id from alternate_emails e where e.active = 1 and {range})")
                 } else {
                     let test = text_test("e.address_key", *op, &wanted, args)?;
                     format!("exists (select 1 from alternate_emails e where e.user_id = users.id and {test})")
