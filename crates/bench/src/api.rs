@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::{rss_mb, run_roster, start_server, Sample, Target};
+use crate::{collect, rss_mb, run_roster, start_server, Sample, Target};
 
 /// Registers an application holding `permissions` (before the server starts, so that the
 /// command never waits for the server's writes); returns its client id and secret.
@@ -151,14 +151,7 @@ async fn look_up(
             (latencies, errors)
         }));
     }
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    Sample { name, latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() }
+    collect(name, started, tasks).await
 }
 
 /// Looks up users by one of their alternate addresses, through Graph's `$filter` and SCIM's
@@ -239,15 +232,7 @@ async fn create_over_scim(base: &str, token: &str, clients: usize, total: usize)
             (latencies, errors)
         }));
     }
-    let mut latencies: Vec<Duration> = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    Sample { name: "SCIM: create a user", latencies, elapsed: started.elapsed(), errors, rss_mb: Vec::new() }
+    collect("SCIM: create a user", started, tasks).await
 }
 
 /// Runs both API scenarios against one server on `target` and prints their table.

@@ -407,7 +407,7 @@ async fn read_scenario(
     collect(name, started, tasks).await
 }
 
-async fn collect(
+pub(crate) async fn collect(
     name: &'static str,
     started: Instant,
     tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,

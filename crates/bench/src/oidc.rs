@@ -23,7 +23,7 @@ use roster_domain::Timestamp;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{between, client, rss_mb, run_roster, start_server, Sample, Target, PASSWORD};
+use crate::{between, client, collect, rss_mb, run_roster, start_server, Sample, Target, PASSWORD};
 
 const REDIRECT: &str = "http://127.0.0.1/callback";
 const VERIFIER: &str = "bench-verifier-of-more-than-forty-three-characters-0123456789";
@@ -179,20 +179,7 @@ async fn sign_ins(base: &str, users: &[String], id: &str, secret: &str, seconds:
             (latencies, errors)
         }));
     }
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    Sample {
-        name: "Sign-in: authorize, password, code, token",
-        latencies,
-        elapsed: started.elapsed(),
-        errors,
-        rss_mb: Vec::new(),
-    }
+    collect("Sign-in: authorize, password, code, token", started, tasks).await
 }
 
 /// `count` refresh tokens, each the start of a chain of its own: one person signed in once,
