@@ -65,6 +65,12 @@ pub use verification::ContactState;
 
 /// Deleted users can be restored for this many days, then they are purged.
 pub const DELETED_RETENTION_DAYS: i64 = 30;
+/// Days a delivered or given-up message stays in the outbox, for administrators checking that
+/// a notice went out; the change that caused it stays in the audit log as long as that keeps
+/// records.
+pub const OUTBOX_RETENTION_DAYS: i64 = 30;
+/// Held messages (those of a development server without a transport) the outbox keeps.
+pub const HELD_KEPT: u32 = 1_000;
 /// Users a list's count goes up to: past it the admin center says "more than".
 pub const COUNT_BOUND: u64 = 10_000;
 /// The setting that holds the organisation's default phone region.
@@ -258,6 +264,13 @@ impl Directory {
     ) -> Result<Vec<OutboxEntry>, DomainError> {
         actor.require(Permission::ManageSettings, RoleSet::NONE)?;
         Ok(self.store.list_outbox(before, limit.clamp(1, 500)).await?)
+    }
+
+    /// Removes messages delivered or given up more than [`OUTBOX_RETENTION_DAYS`] ago, and
+    /// held messages beyond the newest [`HELD_KEPT`]; returns how many went.
+    pub async fn trim_outbox(&self) -> Result<u64, DomainError> {
+        let cutoff = Timestamp::now().plus_seconds(-OUTBOX_RETENTION_DAYS * 24 * 60 * 60);
+        Ok(self.store.trim_outbox(cutoff, HELD_KEPT).await?)
     }
 
     fn queued(&self, messages: &[Message]) {

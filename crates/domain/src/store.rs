@@ -452,6 +452,10 @@ pub trait OutboxStore: Send + Sync {
 
     /// Queued messages, newest first, with ids below `before`.
     async fn list_outbox(&self, before: Option<i64>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Removes delivered and given-up messages finished before `finished_before`, and all but
+    /// the newest `keep_held` held ones; returns how many went. Pending messages all stay.
+    async fn trim_outbox(&self, finished_before: Timestamp, keep_held: u32) -> Result<u64, StoreError>;
 }
 
 /// The audit trail and its hash chain.

@@ -234,7 +234,8 @@ fn transport_notice(transports: &Transports, shared: bool) -> Option<&'static st
 }
 
 /// Deleted users and groups leave for good after their 30 days, audit records after the
-/// retention period, and expired access tokens at once; checked hourly.
+/// retention period, sent messages after the outbox's, and expired access tokens at once;
+/// checked hourly.
 async fn purge_regularly(directory: Directory) {
     let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
@@ -253,6 +254,11 @@ async fn purge_regularly(directory: Directory) {
             Ok(0) => {}
             Ok(n) => tracing::info!(records = n, "removed audit records older than the retention period"),
             Err(e) => tracing::warn!(error = %e, "removing old audit records failed"),
+        }
+        match directory.trim_outbox().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "removed delivered, given-up and surplus held messages"),
+            Err(e) => tracing::warn!(error = %e, "trimming the outbox failed"),
         }
         if let Err(e) = directory.trim_app_tokens().await {
             tracing::warn!(error = %e, "removing expired access tokens failed");

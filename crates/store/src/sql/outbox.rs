@@ -257,6 +257,23 @@ impl OutboxStore for Store {
             sqlx::query(&sql).bind(before.unwrap_or(i64::MAX)).bind(i64::from(limit)).fetch_all(self.reader()).await?;
         rows.iter().map(entry_from_row).collect()
     }
+
+    async fn trim_outbox(&self, finished_before: Timestamp, keep_held: u32) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let finished = sqlx::query("delete from outbox where state in ('delivered', 'failed') and finished_at < $1")
+            .bind(finished_before.millis())
+            .execute(&mut *tx)
+            .await?;
+        let held = sqlx::query(
+            "delete from outbox where state = 'held' and id < coalesce((select id from outbox where state = 'held' \
+             order by id desc limit 1 offset $1), 0) + 1",
+        )
+        .bind(i64::from(keep_held))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(finished.rows_affected() + held.rows_affected())
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +308,22 @@ mod tests {
         let taken_over = store.claim_messages(later, &Channel::ALL, 16).await.unwrap();
         assert_eq!(ids(&taken_over.entries), [1, 2, 3, 4, 5]);
         assert!(taken_over.entries.iter().all(|e| e.attempts == 2));
+    }
+
+    #[tokio::test]
+    async fn trimming_removes_old_finished_messages_and_all_but_the_newest_held() {
+        let Some((_db, store)) = test_store().await else { return };
+        store.queue_messages(&(0..7).map(message).collect::<Vec<_>>()).await.unwrap();
+        for (ids, state, finished) in [("1, 2", "delivered", 100), ("3", "failed", 5_000), ("4, 5, 6", "held", 100)] {
+            sqlx::query(&format!("update outbox set state = '{state}', finished_at = {finished} where id in ({ids})"))
+                .execute(store.writer())
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.trim_outbox(Timestamp(1_000), 2).await.unwrap(), 3);
+        let left = store.list_outbox(None, 10).await.unwrap();
+        assert_eq!(ids(&left), [7, 6, 5, 3], "the pending one, the two newest held, the recent failure");
+        assert_eq!(store.trim_outbox(Timestamp(1_000), 2).await.unwrap(), 0, "nothing more to trim");
     }
 
     #[tokio::test]
