@@ -84,7 +84,8 @@ async fn the_report_page_charts_the_groups_and_lists_each_one() {
         html.contains("<title id=\"chart-title\">Can reset their password: 1 (33%); Not enough methods: 0 (0%)"),
         "{html}"
     );
-    assert!(html.contains("<strong>1</strong> of 1 administrators don't have the two methods they need."));
+    assert!(html.contains("1 of 1 administrator doesn&#39;t have the two methods they need."), "{html}");
+    assert!(html.contains("href=\"/admin/users?show=unverified\""), "onward to the people concerned");
     let (_, html) = s.page("/admin/reports/readiness?group=no_contacts").await;
     assert!(html.contains("<td>ann@contoso.com</td>") && !html.contains("<td>ben@contoso.com</td>"), "{html}");
     assert!(html.contains("<td>grace@contoso.com</td>"), "the administrator has no contacts yet: {html}");

@@ -126,6 +126,10 @@ pub struct MemberView {
 struct ReadinessPage {
     layout: Layout,
     report: ReadinessReport,
+    /// The administrators short of methods, in a sentence.
+    administrators_note: String,
+    /// The people whose contacts nobody verified, in a sentence.
+    unverified_note: String,
     /// Who self-service reset is enabled for, in words.
     scope: String,
     groups: Vec<GroupView>,
@@ -324,11 +328,34 @@ pub async fn show(
         within: within.map(|w| (w.id.to_string(), w.name.clone())),
         groups: views,
         summary,
+        administrators_note: administrators_note(&report),
+        unverified_note: unverified_note(&report),
         report,
         members,
         more_href,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// "1 of 3 administrators doesn't have the two methods they need."
+fn administrators_note(report: &ReadinessReport) -> String {
+    let short = report.administrators_not_ready;
+    let verb = if short == 1 { "doesn't" } else { "don't" };
+    let of = count(report.administrators, "administrator", "administrators");
+    format!("{} of {of} {verb} have the two methods they need.", number(short))
+}
+
+/// Who can reset only through contacts nobody proved theirs: a code goes to whatever number or
+/// address is on file, which is not the same as a person who can reset.
+fn unverified_note(report: &ReadinessReport) -> String {
+    match report.nothing_verified {
+        0 => "Everyone with contacts has verified at least one of them.".into(),
+        n => format!(
+            "{} contacts nobody has verified yet: a reset code would go to whatever is on file, so \
+             those counted as able to reset may not be.",
+            count(n, "person has", "people have")
+        ),
+    }
 }
 
 /// The `within` parameter: a directory group's id, or nothing.
@@ -432,4 +459,30 @@ fn csv_rows(users: &[User], group: Readiness, header: bool) -> Result<Vec<u8>, s
         out.write_record([u.username.as_str(), &u.contact.display_name, &u.roles.display(), group.label()])?;
     }
     out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_agree_in_number_with_their_counts() {
+        let report = |administrators, administrators_not_ready, nothing_verified| ReadinessReport {
+            administrators,
+            administrators_not_ready,
+            nothing_verified,
+            ..ReadinessReport::default()
+        };
+        assert_eq!(
+            administrators_note(&report(1, 1, 0)),
+            "1 of 1 administrator doesn't have the two methods they need."
+        );
+        assert_eq!(
+            administrators_note(&report(3, 0, 0)),
+            "0 of 3 administrators don't have the two methods they need."
+        );
+        assert!(unverified_note(&report(0, 0, 1)).starts_with("1 person has contacts nobody has verified yet"));
+        assert!(unverified_note(&report(0, 0, 2)).starts_with("2 people have contacts"));
+        assert!(unverified_note(&report(0, 0, 0)).starts_with("Everyone with contacts"));
+    }
 }
