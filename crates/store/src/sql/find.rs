@@ -11,6 +11,7 @@ use roster_domain::user::Cursor;
 use roster_domain::user_filter::{Attr, Op, UserFilter, Value};
 use roster_domain::StoreError;
 
+use super::listing::LEADING_LETTERS;
 use super::rows::{Params, USER_COLUMNS};
 use super::{Store, BYTE_ORDER, CONTAINS, DIALECT, ROW_KEY};
 
@@ -127,13 +128,22 @@ fn condition(filter: &UserFilter, args: &mut Params) -> Result<String, StoreErro
                          and e.address_key = {p}))"
                     )
                 } else if matches!(op, Op::Eq | Op::StartsWith) {
-                    // Found through the addresses' index and joined to users by id, so that one
-                    // address among a million users is a lookup, not a walk of every user.
+                    // Found through the addresses' index, keyed on their first three letters,
+                    // and joined to users by id: one address among a million users is a lookup,
+                    // not a walk of every user.
+                    let lead: String = wanted.chars().take(LEADING_LETTERS).collect();
+                    let short = wanted.chars().count() < LEADING_LETTERS;
+                    let first = format!("substr(e.address_key, 1, {LEADING_LETTERS})");
                     let low = args.push(wanted.clone())?;
                     let range = match op {
-                        Op::Eq => format!("e.address_key = {low}"),
+                        Op::Eq => format!("{first} = {} and e.address_key = {low}", args.push(lead)?),
+                        // A prefix shorter than the leading letters is a range of them.
+                        _ if short => {
+                            format!("{first} >= {low} and {first} < {}", args.push(format!("{wanted}\u{10FFFF}"))?)
+                        }
                         _ => format!(
-                            "e.address_key >= {low} and e.address_key < {}",
+                            "{first} = {} and e.address_key >= {low} and e.address_key < {}",
+                            args.push(lead)?,
                             args.push(format!("{wanted}\u{10FFFF}"))?
                         ),
                     };

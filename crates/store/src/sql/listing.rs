@@ -27,7 +27,7 @@ use super::rows::{summary_from_row, Params, SUMMARY_COLUMNS};
 use super::{find, Store, DIALECT};
 
 /// Letters of a search that the source indexes are keyed on; shorter searches walk the list.
-const LEADING_LETTERS: usize = 3;
+pub(super) const LEADING_LETTERS: usize = 3;
 
 /// The sort column and the other searchable keys of the users table, per sort.
 struct Columns {
@@ -181,15 +181,31 @@ pub(crate) fn count_statement(query: &UserQuery, bound: u64) -> Result<(String, 
                 let any = any_match(&columns(UserSort::DisplayName), &search, true);
                 format!("select id from users where {status} and ({any}) limit {limit}")
             } else {
+                // Each range read along an index: the display name's and the username's own, and
+                // the first and last names' and the addresses' by their leading letters (a prefix
+                // shorter than those is a range of them).
                 let Search { low, high, .. } = &search;
-                let keys = ["display_key", "first_key", "last_key", "username"]
+                let lead = match prefix.chars().count() < LEADING_LETTERS {
+                    true => None,
+                    false => Some(params.push(prefix.chars().take(LEADING_LETTERS).collect::<String>())?),
+                };
+                let led = |k: &str| {
+                    let first = format!("substr({k}, 1, {LEADING_LETTERS})");
+                    match &lead {
+                        Some(lead) => format!("{first} = {lead} and {k} >= {low} and {k} < {high}"),
+                        None => format!("{first} >= {low} and {first} < {high}"),
+                    }
+                };
+                let own = ["display_key", "username"]
                     .map(|k| format!("select id from users where {status} and {k} >= {low} and {k} < {high}"));
+                let names =
+                    ["first_key", "last_key"].map(|k| format!("select id from users where {status} and {}", led(k)));
                 let addresses = format!(
-                    "select user_id as id from alternate_emails where active = 1 and address_key >= {low} \
-                     and address_key < {high}{}",
+                    "select user_id as id from alternate_emails where active = 1 and {}{}",
+                    led("address_key"),
                     on_owner(query.filter)
                 );
-                format!("{} union {addresses} limit {limit}", keys.join(" union "))
+                format!("{} union {} union {addresses} limit {limit}", own.join(" union "), names.join(" union "))
             }
         }
     };

@@ -158,6 +158,17 @@ pub async fn create(
     jar: CookieJar,
     Checked(Form(form)): Checked<Form<NewUserForm>>,
 ) -> Result<Response, PageError> {
+    // Without a way for email to leave, the password would only wait in this server's outbox.
+    let email_leaves = state.config.email_transport || state.config.shared_outbox;
+    if !email_leaves && !form.send_password_to.trim().is_empty() {
+        let min_length = state.directory.min_password_length().await?;
+        let errors = [FieldError::new(
+            "send_password_to",
+            "This server sends no email (no SMTP server is set up), so the password can't be emailed. Leave this \
+             empty and give the password from the next page.",
+        )];
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &new_user_page(&me, &form, &errors, false, min_length)));
+    }
     let input = NewUserInput {
         username: form.username.clone(),
         display_name: form.display_name.clone(),
