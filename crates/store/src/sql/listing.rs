@@ -145,7 +145,7 @@ pub(crate) fn statement(query: &UserQuery) -> Result<(String, Params<'static>), 
         cursor,
         limit: params.push(i64::from(query.limit))?,
     };
-    let status = status(query);
+    let status = status(query.deleted, query.filter);
     let (after, order, limit) = (plan.after("id"), plan.order("id"), &plan.limit);
     let sql = match &search {
         None => format!("select {SUMMARY_COLUMNS} from users where {status}{after} order by {order} limit {limit}"),
@@ -170,7 +170,7 @@ pub(crate) fn statement(query: &UserQuery) -> Result<(String, Params<'static>), 
 pub(crate) fn count_statement(query: &UserQuery, bound: u64) -> Result<(String, Params<'static>), StoreError> {
     let mut params = Params::default();
     let limit = params.push(i64::try_from(bound.saturating_add(1)).map_err(StoreError::backend)?)?;
-    let status = status(query);
+    let status = status(query.deleted, query.filter);
     let matched = match &query.search {
         None => format!("select id from users where {status} limit {limit}"),
         Some(prefix) => {
@@ -213,11 +213,11 @@ pub(crate) fn count_statement(query: &UserQuery, bound: u64) -> Result<(String, 
 }
 
 /// The list's condition on the users table: deleted or active, and the filter's.
-fn status(query: &UserQuery) -> String {
-    if query.deleted {
+fn status(deleted: bool, filter: ListFilter) -> String {
+    if deleted {
         return "deleted_at is not null".into();
     }
-    match kept(query.filter, "users") {
+    match kept(filter, "users") {
         Some(kept) => format!("deleted_at is null and {kept}"),
         None => "deleted_at is null".into(),
     }
@@ -300,7 +300,7 @@ fn sources(plan: &Plan, search: &Search, filter: ListFilter) -> Vec<String> {
     let Search { low, high, lead } = search;
     let (sort, limit) = (plan.columns.sort, &plan.limit);
     let (after, order) = (plan.after("id"), plan.order("id"));
-    let status = status(&UserQuery { filter, ..UserQuery::default() });
+    let status = status(false, filter);
     let head = format!(
         "select {sort} as k, id from users where {status} and {sort} >= {low} and {sort} < {high}\
          {after} order by {order} limit {limit}"

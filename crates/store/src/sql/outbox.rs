@@ -265,8 +265,8 @@ impl OutboxStore for Store {
             .execute(&mut *tx)
             .await?;
         let held = sqlx::query(
-            "delete from outbox where state = 'held' and id < coalesce((select id from outbox where state = 'held' \
-             order by id desc limit 1 offset $1), 0) + 1",
+            "delete from outbox where state = 'held' and id <= coalesce((select id from outbox where state = 'held' \
+             order by id desc limit 1 offset $1), 0)",
         )
         .bind(i64::from(keep_held))
         .execute(&mut *tx)

@@ -139,11 +139,12 @@ pub struct ColumnHead {
     pub sort: Option<SortHeader>,
 }
 
-/// A column as the chooser offers it.
-pub struct ColumnChoice {
+/// A filter or column as the list's controls offer it, and whether it is the one chosen (or
+/// one of those).
+pub struct Choice {
     pub code: &'static str,
     pub label: &'static str,
-    pub shown: bool,
+    pub chosen: bool,
 }
 
 /// A sortable column header.
@@ -180,7 +181,7 @@ struct ActiveUsersPage {
     layout: Layout,
     /// How many users the list holds, in a sentence.
     count: String,
-    filters: Vec<FilterChoice>,
+    filters: Vec<Choice>,
     /// Whether a search or filter narrows the list.
     narrowed: bool,
     /// The export of this list.
@@ -189,7 +190,7 @@ struct ActiveUsersPage {
     rows: Vec<Row>,
     display_header: SortHeader,
     columns: Vec<ColumnHead>,
-    choices: Vec<ColumnChoice>,
+    choices: Vec<Choice>,
     /// This list's address, for the column chooser to come back to.
     back: String,
     next_href: Option<String>,
@@ -234,13 +235,6 @@ impl ListQuery {
     fn filter(&self) -> ListFilter {
         ListFilter::from_code(&self.show).unwrap_or_default()
     }
-}
-
-/// One of the filters, as the list's filter control offers it.
-pub struct FilterChoice {
-    pub code: &'static str,
-    pub label: &'static str,
-    pub chosen: bool,
 }
 
 struct Listing {
@@ -297,7 +291,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let l = listing("/admin/users", &q, false);
-    let page = state.directory.list_users(&me.actor, l.query.clone()).await?;
+    let (page, counted, kept) = tokio::try_join!(
+        state.directory.list_users(&me.actor, l.query.clone()),
+        state.directory.count_listed(&me.actor, l.query.clone()),
+        state.directory.preference(&me.actor, COLUMNS_PREFERENCE),
+    )?;
     let (next_href, previous_href) = page_links(&l.base, &page);
     let status = match q.status.as_deref() {
         Some("deleted") => Some("The user was deleted. You can restore them from Deleted users for 30 days.".into()),
@@ -306,37 +304,36 @@ pub async fn list(
         }
         _ => None,
     };
-    let counted = state.directory.count_listed(&me.actor, l.query.clone()).await?;
     let filter = l.query.filter;
-    let chosen = Column::chosen(state.directory.preference(&me.actor, COLUMNS_PREFERENCE).await?.as_deref());
-    let display_header = sort_header(&q, "Display name", "name", l.sort_name, l.query.descending);
-    let mut username_sort = Some(sort_header(&q, "Username", "username", l.sort_name, l.query.descending));
+    let chosen = Column::chosen(kept.as_deref());
+    let sorted_by = |label, key| sort_header(&q, label, key, l.sort_name, l.query.descending);
     let columns = chosen
         .iter()
         .map(|&c| ColumnHead {
             label: c.label(),
-            sort: if c == Column::Username { username_sort.take() } else { None },
+            sort: (c == Column::Username).then(|| sorted_by("Username", "username")),
         })
         .collect();
+    let narrowing = q.narrowing();
     let body = ActiveUsersPage {
         layout: Layout::new(&me, "Active users", Section::ActiveUsers),
         count: count_sentence(counted, filter, q.q.trim()),
         filters: ListFilter::ALL
             .into_iter()
-            .map(|f| FilterChoice { code: f.code(), label: f.label(), chosen: f == filter })
+            .map(|f| Choice { code: f.code(), label: f.label(), chosen: f == filter })
             .collect(),
-        narrowed: filter != ListFilter::All || !q.q.trim().is_empty(),
-        export_href: match q.narrowing().strip_prefix('&') {
+        narrowed: !narrowing.is_empty(),
+        export_href: match narrowing.strip_prefix('&') {
             Some(narrowing) => format!("/admin/users/export?{narrowing}"),
             None => "/admin/users/export".into(),
         },
         search: q.q.trim().to_string(),
         rows: page.users.iter().map(|u| Row::of(u, &chosen)).collect(),
-        display_header,
+        display_header: sorted_by("Display name", "name"),
         columns,
         choices: Column::ALL
             .into_iter()
-            .map(|c| ColumnChoice { code: c.code(), label: c.label(), shown: chosen.contains(&c) })
+            .map(|c| Choice { code: c.code(), label: c.label(), chosen: chosen.contains(&c) })
             .collect(),
         back: l.base.clone(),
         next_href,
