@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::group::{Group, GroupFilter, GroupId, GroupQuery, MemberId, MemberRef};
 use crate::mfa::{MfaState, PendingSignIn};
-use crate::oidc::grant::{AppGrant, AuthCode, Scopes, UserToken};
+use crate::oidc::grant::{AppGrant, AuthCode, Rotation, Scopes, UserToken};
 use crate::oidc::keys::StoredKey;
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
@@ -587,9 +587,10 @@ pub trait OidcStore: Send + Sync {
     /// A token by hash, with its user (read in the same query: every token request needs both).
     async fn get_user_token(&self, hash: &str) -> Result<Option<FoundToken>, StoreError>;
 
-    /// Marks the refresh token `hash` used at `now` and stores its successors, in one
-    /// transaction; `false` (and nothing stored) if it was used already.
-    async fn rotate_refresh_token(&self, hash: &str, now: Timestamp, next: &[&UserToken]) -> Result<bool, StoreError>;
+    /// Makes `rotation` if it [admits](crate::oidc::grant::Rotation::admits) its token: marks
+    /// the token used and stores its successors at once, and returns the token, now used, with
+    /// its user. `None`, and nothing changed, if it does not (or another rotation won the race).
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError>;
 
     /// Ends one token; `false` if there was none.
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError>;

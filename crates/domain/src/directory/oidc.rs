@@ -15,14 +15,14 @@ use crate::error::DomainError;
 use crate::group::MemberId;
 use crate::oidc::claims::add_mapped;
 use crate::oidc::client::GroupsClaim;
-use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Scopes, ACCESS_TOKEN_SECONDS};
+use crate::oidc::grant::{pkce_matches, AuthCode, Grant, IssuedTokens, Rotation, Scopes, ACCESS_TOKEN_SECONDS};
 use crate::oidc::keys::{Keyring, SigningAlg, SigningKey, ROTATION_NOTICE_SECONDS};
 use crate::oidc::request::{with_query, AuthorizationRequest, Refusal};
 use crate::oidc::{id_token_claims, user_claims, ReleasedGroups, GROUPS_CLAIM_LIMIT};
 use crate::outbox::{Channel, Message, MessageKind};
 use crate::permission::Permission;
 use crate::role::RoleSet;
-use crate::session::{hash_token, Session};
+use crate::session::{hash_token, random_token, Session};
 use crate::store::FoundToken;
 use crate::user::User;
 
@@ -109,14 +109,6 @@ pub enum GrantRefusal {
     UnauthorizedClient,
     /// Too many failed requests for this client id.
     Throttled,
-}
-
-/// What tokens are issued for.
-enum Issuing<'a> {
-    /// A code just redeemed, whose request carried `nonce`.
-    Code { nonce: Option<&'a str> },
-    /// The refresh token hashed `old`, the new access token limited to `scopes`.
-    Refresh { old: &'a str, scopes: Scopes },
 }
 
 /// What the token endpoint returns for a user grant.
@@ -347,12 +339,14 @@ impl Directory {
             (None, None) => {}
         }
         let user = self.grant_user(&code.grant).await?;
-        let issuing = Issuing::Code { nonce: code.nonce.as_deref() };
-        self.issue_user_tokens(&app, &user, &code.grant, chain, issuing, issuer).await
+        self.issue_code_tokens(&app, &user, &code, chain, issuer).await
     }
 
     /// Exchanges a refresh token for new tokens and a new refresh token (RFC 6749 §6). A refresh
     /// token used a second time ends its whole chain: someone holds a copy.
+    ///
+    /// The token is exchanged before it is read: the store checks and rotates it in one step,
+    /// and only a refused exchange reads it to say why.
     pub async fn refresh_grant(
         &self,
         client_id: &str,
@@ -362,43 +356,64 @@ impl Directory {
         issuer: &str,
     ) -> Result<UserTokens, GrantRefusal> {
         let app = self.token_client(client_id, proof, issuer).await?;
-        let now = Timestamp::now();
-        let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("The token could not be refreshed: {e}"));
-        let hash = hash_token(refresh_token);
-        let found = self.store.get_user_token(&hash).await.map_err(|e| internal(e.into()))?;
-        let Some(FoundToken { token, used_at, user }) = found.filter(|f| f.token.refresh) else {
-            return Err(invalid("The refresh token is not known, or was revoked."));
+        // Read before the exchange, so that a failure to read the keys loses no refresh token.
+        let ring = self.keyring().await.map_err(internal)?;
+        let (access_token, next_refresh_token) = (random_token(), random_token());
+        let asked = scope.map(Scopes::parse);
+        let rotation =
+            Rotation::new(refresh_token, app.id, asked, Timestamp::now(), &access_token, &next_refresh_token);
+        let rotated = self.store.rotate_refresh_token(&rotation).await.map_err(|e| internal(e.into()))?;
+        let Some(FoundToken { token, user, .. }) = rotated else {
+            return Err(self.refused_refresh(&rotation).await);
         };
-        if token.grant.app_id != app.id {
-            return Err(invalid("The refresh token was issued to another application."));
+        if !self.may_use(&app, &user).await.map_err(internal)? {
+            // Its successors would be refused as well: the sign-in ends here.
+            self.revoke_chain(token.chain, "user no longer assigned to the application").await.map_err(internal)?;
+            return Err(GrantRefusal::InvalidGrant("The user is no longer assigned to this application.".into()));
+        }
+        let scopes = rotation.access_scopes(token.grant.scopes);
+        let shown = Grant { scopes, ..token.grant };
+        let id_token = self.sign_id_token(&ring, &app, &user, &shown, None, issuer).await.map_err(internal)?;
+        Ok(UserTokens {
+            access_token,
+            expires_in: ACCESS_TOKEN_SECONDS,
+            refresh_token: Some(next_refresh_token),
+            id_token: Some(id_token),
+            scope: scopes.to_string(),
+        })
+    }
+
+    /// Why the store refused `rotation`, read from its token; a token used before has its
+    /// chain ended.
+    async fn refused_refresh(&self, rotation: &Rotation) -> GrantRefusal {
+        let invalid = |why: &str| GrantRefusal::InvalidGrant(why.to_string());
+        let found = match self.store.get_user_token(&rotation.hash).await {
+            Ok(found) => found,
+            Err(e) => return invalid(&format!("The token could not be refreshed: {e}")),
+        };
+        let Some(FoundToken { token, used_at, user }) = found.filter(|f| f.token.refresh) else {
+            return invalid("The refresh token is not known, or was revoked.");
+        };
+        if token.grant.app_id != rotation.app_id {
+            return invalid("The refresh token was issued to another application.");
         }
         if used_at.is_some() {
-            self.revoke_chain(token.chain, "refresh token used twice").await.map_err(internal)?;
-            return Err(invalid("The refresh token was used already; its sign-in is revoked."));
+            return match self.revoke_chain(token.chain, "refresh token used twice").await {
+                Ok(()) => invalid("The refresh token was used already; its sign-in is revoked."),
+                Err(e) => invalid(&format!("The refresh token was used already: {e}")),
+            };
         }
-        if token.expires_at <= now {
-            return Err(invalid("The refresh token has expired. Sign in again."));
+        if token.expires_at <= rotation.now {
+            return invalid("The refresh token has expired. Sign in again.");
         }
-        let narrowed = match scope {
-            Some(asked) => {
-                let asked = Scopes::parse(asked);
-                if !token.grant.scopes.covers(asked) {
-                    return Err(GrantRefusal::InvalidScope);
-                }
-                asked
-            }
-            None => token.grant.scopes,
-        };
+        if rotation.asked.is_some_and(|asked| !token.grant.scopes.covers(asked)) {
+            return GrantRefusal::InvalidScope;
+        }
         if !user.enabled || user.deleted_at.is_some() {
-            return Err(invalid("The user may no longer sign in."));
+            return invalid("The user may no longer sign in.");
         }
-        let allowed = self.may_use(&app, &user).await.map_err(internal)?;
-        if !allowed {
-            return Err(invalid("The user is no longer assigned to this application."));
-        }
-        let issuing = Issuing::Refresh { old: &hash, scopes: narrowed };
-        self.issue_user_tokens(&app, &user, &token.grant, token.chain, issuing, issuer).await
+        invalid("The refresh token could not be used. Try again.")
     }
 
     /// The user a grant is for, if they may still sign in.
@@ -408,51 +423,48 @@ impl Directory {
             .ok_or_else(|| GrantRefusal::InvalidGrant("The user may no longer sign in.".into()))
     }
 
-    /// Signs the ID token and stores the tokens: fresh ones for a code, or a refresh token's
-    /// successors, in the same transaction that marks it used.
-    async fn issue_user_tokens(
+    /// Issues and stores the first tokens of a sign-in, from the code it redeemed.
+    async fn issue_code_tokens(
         &self,
         app: &App,
         user: &User,
-        grant: &Grant,
+        code: &AuthCode,
         chain: Uuid,
-        issuing: Issuing<'_>,
         issuer: &str,
     ) -> Result<UserTokens, GrantRefusal> {
         let internal = |e: DomainError| GrantRefusal::InvalidGrant(format!("Tokens could not be issued: {e}"));
-        let now = Timestamp::now();
-        let (scopes, nonce) = match issuing {
-            Issuing::Code { nonce } => (grant.scopes, nonce),
-            Issuing::Refresh { scopes, .. } => (scopes, None),
-        };
-        let issued = IssuedTokens::issue(grant, scopes, chain, now);
-        let shown = Grant { scopes, ..grant.clone() };
+        let issued = IssuedTokens::issue(&code.grant, code.grant.scopes, chain, Timestamp::now());
         let ring = self.keyring().await.map_err(internal)?;
-        // Read after the keys: a key made just now for this token signs from this moment.
-        let signed_at = Timestamp::now();
-        let groups = self.released_groups(app, user, issuer).await.map_err(internal)?;
-        let mut claims = id_token_claims(issuer, user, &shown, groups.as_ref(), nonce, signed_at);
-        if let Some(claims) = claims.as_object_mut() {
-            self.as_the_app_sees_it(app, user, claims);
-        }
-        let id_token = ring.sign(app.sign_in.id_token_alg, &claims, signed_at).map_err(internal)?;
-        let rows = issued.rows();
-        match issuing {
-            Issuing::Refresh { old, .. } => {
-                if !self.store.rotate_refresh_token(old, now, &rows).await.map_err(|e| internal(e.into()))? {
-                    self.revoke_chain(chain, "refresh token used twice").await.map_err(internal)?;
-                    return Err(GrantRefusal::InvalidGrant("The refresh token was used already.".into()));
-                }
-            }
-            Issuing::Code { .. } => self.store.insert_user_tokens(&rows).await.map_err(|e| internal(e.into()))?,
-        }
+        let id_token =
+            self.sign_id_token(&ring, app, user, &code.grant, code.nonce.as_deref(), issuer).await.map_err(internal)?;
+        self.store.insert_user_tokens(&issued.rows()).await.map_err(|e| internal(e.into()))?;
         Ok(UserTokens {
             access_token: issued.access_token,
             expires_in: ACCESS_TOKEN_SECONDS,
             refresh_token: issued.refresh.map(|(_, plain)| plain),
             id_token: Some(id_token),
-            scope: scopes.to_string(),
+            scope: code.grant.scopes.to_string(),
         })
+    }
+
+    /// The ID token of `grant` for `app`, signed with `ring`.
+    async fn sign_id_token(
+        &self,
+        ring: &Keyring,
+        app: &App,
+        user: &User,
+        grant: &Grant,
+        nonce: Option<&str>,
+        issuer: &str,
+    ) -> Result<String, DomainError> {
+        // Read after the keys: a key made just now for this token signs from this moment.
+        let signed_at = Timestamp::now();
+        let groups = self.released_groups(app, user, issuer).await?;
+        let mut claims = id_token_claims(issuer, user, grant, groups.as_ref(), nonce, signed_at);
+        if let Some(claims) = claims.as_object_mut() {
+            self.as_the_app_sees_it(app, user, claims);
+        }
+        ring.sign(app.sign_in.id_token_alg, &claims, signed_at)
     }
 
     /// Ends every token of a chain, with an audit record saying why.

@@ -266,6 +266,93 @@ impl IssuedTokens {
     }
 }
 
+/// A refresh token exchanged for its successors (RFC 6749 §6), as the store makes the exchange:
+/// only while the token is unused and unexpired, was issued to `app_id`, grants every scope
+/// asked for, and its user may still sign in. The successors' hashes are chosen before the
+/// token is read, so that a store can mark it used and store them in one step.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The hash of the refresh token given in.
+    pub hash: String,
+    /// The application that gave it in.
+    pub app_id: Uuid,
+    /// The scopes asked for the new access token; `None` for all of the token's.
+    pub asked: Option<Scopes>,
+    /// When the exchange happens.
+    pub now: Timestamp,
+    /// The hash of the new access token.
+    pub access_hash: String,
+    /// The hash of the new refresh token.
+    pub refresh_hash: String,
+}
+
+impl Rotation {
+    /// An exchange of the refresh token `refresh_token` by `app_id` for the new tokens
+    /// `access_token` and `next_refresh_token`.
+    pub fn new(
+        refresh_token: &str,
+        app_id: Uuid,
+        asked: Option<Scopes>,
+        now: Timestamp,
+        access_token: &str,
+        next_refresh_token: &str,
+    ) -> Rotation {
+        Rotation {
+            hash: hash_token(refresh_token),
+            app_id,
+            asked,
+            now,
+            access_hash: hash_token(access_token),
+            refresh_hash: hash_token(next_refresh_token),
+        }
+    }
+
+    /// Whether `token`, unused since `used_at` is `None`, of a user who `may_sign_in`, may be
+    /// exchanged: the rule every store applies.
+    pub fn admits(&self, token: &UserToken, used_at: Option<Timestamp>, may_sign_in: bool) -> bool {
+        token.refresh
+            && used_at.is_none()
+            && token.expires_at > self.now
+            && token.grant.app_id == self.app_id
+            && self.asked.is_none_or(|asked| token.grant.scopes.covers(asked))
+            && may_sign_in
+    }
+
+    /// The scopes of the new access token, given those of the refresh token.
+    pub fn access_scopes(&self, granted: Scopes) -> Scopes {
+        self.asked.unwrap_or(granted)
+    }
+
+    /// When the new access token expires.
+    pub fn access_expires_at(&self) -> Timestamp {
+        self.now.plus_seconds(ACCESS_TOKEN_SECONDS)
+    }
+
+    /// When the new refresh token expires.
+    pub fn refresh_expires_at(&self) -> Timestamp {
+        self.now.plus_seconds(REFRESH_TOKEN_SECONDS)
+    }
+
+    /// The new access and refresh tokens that replace `token`, in its chain.
+    pub fn successors(&self, token: &UserToken) -> [UserToken; 2] {
+        let access = UserToken {
+            hash: self.access_hash.clone(),
+            chain: token.chain,
+            refresh: false,
+            grant: Grant { scopes: self.access_scopes(token.grant.scopes), ..token.grant.clone() },
+            expires_at: self.access_expires_at(),
+        };
+        let refresh = UserToken {
+            hash: self.refresh_hash.clone(),
+            chain: token.chain,
+            refresh: true,
+            grant: token.grant.clone(),
+            expires_at: self.refresh_expires_at(),
+        };
+        [access, refresh]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +397,41 @@ mod tests {
         assert!(refresh.refresh && refresh.chain == chain);
         assert_eq!((issued.access.grant.scopes, refresh.grant.scopes), (Scopes::parse("openid"), offline.scopes));
         assert_eq!(issued.rows().len(), 2);
+    }
+
+    #[test]
+    fn a_rotation_admits_only_an_unused_live_refresh_token_of_its_application_and_scopes() {
+        let grant = Grant {
+            app_id: Uuid::new_v4(),
+            user_id: UserId::random(),
+            scopes: Scopes::parse("openid email offline_access"),
+            auth_time: Timestamp(5),
+            amr: AuthMethods::with_second_step("otp"),
+        };
+        let issued = IssuedTokens::issue(&grant, grant.scopes, Uuid::new_v4(), Timestamp(0));
+        let (token, plain) = issued.refresh.clone().unwrap();
+        let now = Timestamp(1_000);
+        let rotation =
+            |asked: Option<&str>| Rotation::new(&plain, grant.app_id, asked.map(Scopes::parse), now, "access", "next");
+        assert!(rotation(None).admits(&token, None, true));
+        assert!(rotation(Some("openid")).admits(&token, None, true), "fewer scopes");
+        assert!(!rotation(Some("openid phone")).admits(&token, None, true), "a scope never granted");
+        assert!(!rotation(None).admits(&token, Some(now), true), "used already");
+        assert!(!rotation(None).admits(&token, None, false), "a user who may not sign in");
+        assert!(!rotation(None).admits(&issued.access, None, true), "an access token");
+        let expired = UserToken { expires_at: now, ..token.clone() };
+        assert!(!rotation(None).admits(&expired, None, true), "expired");
+        let other_app = Rotation { app_id: Uuid::new_v4(), ..rotation(None) };
+        assert!(!other_app.admits(&token, None, true), "another application's");
+
+        let [access, refresh] = rotation(Some("openid")).successors(&token);
+        assert_eq!((access.hash, refresh.hash), (hash_token("access"), hash_token("next")));
+        assert_eq!((access.chain, refresh.chain), (token.chain, token.chain), "the same chain");
+        assert_eq!((access.refresh, refresh.refresh), (false, true));
+        assert_eq!(access.grant, Grant { scopes: Scopes::parse("openid"), ..grant.clone() });
+        assert_eq!(refresh.grant, grant, "the refresh token keeps the whole grant");
+        assert_eq!(access.expires_at, now.plus_seconds(ACCESS_TOKEN_SECONDS));
+        assert_eq!(refresh.expires_at, now.plus_seconds(REFRESH_TOKEN_SECONDS));
     }
 
     #[test]

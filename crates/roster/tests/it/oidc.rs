@@ -234,15 +234,25 @@ async fn a_confidential_client_signs_a_user_in_with_pkce_and_refreshes_by_rotati
         token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &second), ("scope", "openid phone")])
             .await;
     assert_eq!((status, narrowed["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    let (status, narrowed) =
+        token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &second), ("scope", "email openid")])
+            .await;
+    assert_eq!((status, narrowed["scope"].as_str()), (StatusCode::OK, Some("openid email")), "{narrowed}");
+    let claims = verified_claims(&app, narrowed["id_token"].as_str().unwrap()).await;
+    assert!(claims.get("name").is_none(), "no profile claims without the profile scope");
+    let third = narrowed["refresh_token"].as_str().unwrap().to_string();
+    let (status, again) = refresh(&app, &client, &third).await;
+    assert_eq!((status, again["scope"].as_str()), (StatusCode::OK, Some("openid profile email offline_access")));
+    let fourth = again["refresh_token"].as_str().unwrap().to_string();
     let (status, replay) = refresh(&app, &client, &first).await;
     assert_eq!((status, replay["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let (status, _) = refresh(&app, &client, &second).await;
+    let (status, _) = refresh(&app, &client, &fourth).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "the replay ended the whole chain");
     let (status, _) = userinfo(&app, rotated["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let wrong = Registered { id: client.id.clone(), secret: Some("not-the-secret".into()) };
-    let (status, body) = refresh(&app, &wrong, &second).await;
+    let (status, body) = refresh(&app, &wrong, &fourth).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
 }
 
@@ -456,6 +466,12 @@ async fn only_assigned_users_and_group_members_sign_in_and_my_apps_lists_what_th
     app.directory.unassign_app(&actor, client.id.parse().unwrap(), outer.id.0).await.unwrap();
     let (status, body) = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert!(body["error_description"].as_str().unwrap().contains("no longer assigned"), "{body}");
+    // The refusal ended that sign-in: assigning the group again does not bring it back.
+    app.directory.assign_app(&actor, client.id.parse().unwrap(), "Finance").await.unwrap();
+    let (status, body) = refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert!(body["error_description"].as_str().unwrap().contains("not known, or was revoked"), "{body}");
 }
 
 #[tokio::test]

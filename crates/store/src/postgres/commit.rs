@@ -3,15 +3,16 @@
 
 use roster_domain::apps::AppToken;
 use roster_domain::audit::AuditEntry;
-use roster_domain::oidc::grant::UserToken;
+use roster_domain::oidc::grant::{Rotation, Scopes};
+use roster_domain::store::FoundToken;
 use roster_domain::user::User;
 use roster_domain::StoreError;
 use sqlx::PgConnection;
 
 use crate::postgres::apps;
 use crate::postgres::audit::INSERT_COLUMNS;
-use crate::postgres::oidc::{token_rows, Rotation, TOKEN_COLUMNS};
-use crate::postgres::rows::Params;
+use crate::postgres::oidc::{found_from_row, qualified, TOKEN_COLUMNS};
+use crate::postgres::rows::{Params, USER_COLUMNS};
 use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::postgres::{audit, PostgresStore};
 
@@ -74,24 +75,39 @@ impl PostgresStore {
         apps::insert_app_tokens(&mut conn, &[&token]).await
     }
 
-    /// Rotates a refresh token in one statement, a round trip rather than a transaction's
-    /// four: data-modifying `with` clauses are PostgreSQL's own. Concurrent rotations share
+    /// Makes a rotation in one statement, one round trip where reading the token and then
+    /// rotating it in a transaction take five: data-modifying `with` clauses are PostgreSQL's
+    /// own. The `where` clause is [`Rotation::admits`]; a concurrent rotation of the same token
+    /// waits for this one's row lock and then finds the token used. Concurrent rotations share
     /// flushes through PostgreSQL's own group commit.
-    pub(crate) async fn commit_rotation(&self, rotation: Rotation) -> Result<bool, StoreError> {
+    pub(crate) async fn rotate(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError> {
         let mut params = Params::default();
         let now = params.push(rotation.now.millis())?;
-        let hash = params.push(rotation.hash)?;
-        let next: Vec<&UserToken> = rotation.next.iter().collect();
-        let rows = token_rows(&mut params, &next)?;
+        let hash = params.push(rotation.hash.clone())?;
+        let app = params.push(rotation.app_id.to_string())?;
+        let asked = params.push(rotation.asked.map(Scopes::bits))?;
+        let access = params.push(rotation.access_hash.clone())?;
+        let access_expires = params.push(rotation.access_expires_at().millis())?;
+        let refresh = params.push(rotation.refresh_hash.clone())?;
+        let refresh_expires = params.push(rotation.refresh_expires_at().millis())?;
         let sql = format!(
-            "with used as (update oauth_tokens set used_at = {now} \
-                 where hash = {hash} and refresh = 1 and used_at is null returning hash), \
+            "with used as (update oauth_tokens t set used_at = {now} \
+                 where t.hash = {hash} and t.refresh = 1 and t.used_at is null and t.expires_at > {now} \
+                 and t.app_id = {app} and (t.scopes & coalesce({asked}, t.scopes)) = coalesce({asked}, t.scopes) \
+                 and exists (select 1 from users u where u.id = t.user_id and u.enabled = 1 and u.deleted_at is null) \
+                 returning {token}, t.used_at), \
              added as (insert into oauth_tokens ({TOKEN_COLUMNS}) \
-                 select * from (values {rows}) as next ({TOKEN_COLUMNS}) where exists (select 1 from used)) \
-             select count(*) from used"
+                 select {access}, chain, 0, app_id, user_id, coalesce({asked}, scopes), auth_time, amr, {access_expires} \
+                 from used \
+                 union all \
+                 select {refresh}, chain, 1, app_id, user_id, scopes, auth_time, amr, {refresh_expires} from used) \
+             select {used}, used.used_at, {user} from used join users u on u.id = used.user_id",
+            token = qualified("t", TOKEN_COLUMNS),
+            used = qualified("used", TOKEN_COLUMNS),
+            user = qualified("u", USER_COLUMNS),
         );
-        let used: i64 = sqlx::query_scalar_with(&sql, params.into_arguments()).fetch_one(self.writer()).await?;
-        Ok(used == 1)
+        let row = sqlx::query_with(&sql, params.into_arguments()).fetch_optional(self.writer()).await?;
+        row.as_ref().map(found_from_row).transpose()
     }
 
     /// Into an empty directory, one transaction for the whole load; otherwise one per batch.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use roster_domain::audit::AuditEntry;
 use roster_domain::group::{GroupId, MemberId};
-use roster_domain::oidc::grant::{AppGrant, AuthCode, AuthMethods, Grant, Scopes, UserToken};
+use roster_domain::oidc::grant::{AppGrant, AuthCode, AuthMethods, Grant, Rotation, Scopes, UserToken};
 use roster_domain::oidc::keys::StoredKey;
 use roster_domain::store::{FoundToken, OidcStore};
 use roster_domain::user::UserId;
@@ -69,11 +69,18 @@ fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
     })
 }
 
-/// A refresh token's successors, to be stored as it is marked used.
-pub(crate) struct Rotation {
-    pub hash: String,
-    pub now: Timestamp,
-    pub next: Vec<UserToken>,
+/// `columns` (comma-separated) of the table `alias`, each named with it.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns.split(", ").map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
+/// A token with its user, from a row of [`TOKEN_COLUMNS`], `used_at` and the user's columns.
+pub(crate) fn found_from_row(row: &Row) -> Result<FoundToken, StoreError> {
+    Ok(FoundToken {
+        token: token_from_row(row)?,
+        used_at: row.try_get::<Option<i64>, _>("used_at")?.map(Timestamp),
+        user: user_from_row(row)?,
+    })
 }
 
 /// The rows of `tokens` for an insert of [`TOKEN_COLUMNS`], as `(…), (…)`, their values added
@@ -192,28 +199,17 @@ impl OidcStore for Store {
     }
 
     async fn get_user_token(&self, hash: &str) -> Result<Option<FoundToken>, StoreError> {
-        let qualified = |table: &str, columns: &str| {
-            columns.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
-        };
         let sql = format!(
             "select {}, t.used_at, {} from oauth_tokens t join users u on u.id = t.user_id where t.hash = $1",
             qualified("t", TOKEN_COLUMNS),
             qualified("u", USER_COLUMNS)
         );
         let row = sqlx::query(&sql).bind(hash).fetch_optional(self.reader()).await?;
-        row.map(|row| {
-            Ok(FoundToken {
-                token: token_from_row(&row)?,
-                used_at: row.try_get::<Option<i64>, _>("used_at")?.map(Timestamp),
-                user: user_from_row(&row)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(found_from_row).transpose()
     }
 
-    async fn rotate_refresh_token(&self, hash: &str, now: Timestamp, next: &[&UserToken]) -> Result<bool, StoreError> {
-        let next = next.iter().map(|t| (*t).clone()).collect();
-        self.commit_rotation(Rotation { hash: hash.to_string(), now, next }).await
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError> {
+        self.rotate(rotation).await
     }
 
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError> {
@@ -401,15 +397,16 @@ mod tests {
     use roster_domain::audit::AuditAction;
     use roster_domain::oidc::client::SignInSettings;
     use roster_domain::oidc::grant::IssuedTokens;
+    use roster_domain::session::random_token;
     use roster_domain::store::{AppStore, ImportStore};
 
     use super::super::fixtures::{audit, user};
     use super::super::test_store;
     use super::*;
 
-    #[tokio::test]
-    async fn of_concurrent_rotations_of_one_refresh_token_exactly_one_wins_and_others_all_do() {
-        let Some((_db, store)) = test_store().await else { return };
+    /// A store with one user, one application and a grant of `scopes` to it.
+    async fn store_with_grant(scopes: &str) -> Option<(impl Sized, Store, Grant)> {
+        let (db, store) = test_store().await?;
         let owner = user(1);
         store
             .insert_users_bulk(&mut std::iter::once(vec![owner.clone()]), &audit(AuditAction::UserCreated))
@@ -428,35 +425,88 @@ mod tests {
         let grant = Grant {
             app_id: app.id,
             user_id: owner.id,
-            scopes: Scopes::parse("openid offline_access"),
-            auth_time: Timestamp(0),
-            amr: AuthMethods::from_stored("pwd"),
+            scopes: Scopes::parse(scopes),
+            auth_time: Timestamp(7),
+            amr: AuthMethods::from_stored("pwd otp"),
         };
+        Some((db, store, grant))
+    }
+
+    /// A refresh token of `grant` in a chain of its own, stored: its plain value and row.
+    async fn stored_refresh_token(store: &Store, grant: &Grant, now: Timestamp) -> (String, UserToken) {
+        let issued = IssuedTokens::issue(grant, grant.scopes, Uuid::new_v4(), now);
+        store.insert_user_tokens(&issued.rows()).await.unwrap();
+        let (token, plain) = issued.refresh.unwrap();
+        (plain, token)
+    }
+
+    #[tokio::test]
+    async fn a_rotation_happens_exactly_when_its_rule_admits_it_and_otherwise_changes_nothing() {
+        let Some((_db, store, grant)) = store_with_grant("openid email offline_access").await else { return };
         let now = Timestamp::now();
-        let chains: Vec<IssuedTokens> =
-            (0..10).map(|_| IssuedTokens::issue(&grant, grant.scopes, Uuid::new_v4(), now)).collect();
-        for chain in &chains {
-            store.insert_user_tokens(&chain.rows()).await.unwrap();
+        let (plain, token) = stored_refresh_token(&store, &grant, now).await;
+        let rotation = |asked: Option<&str>| {
+            Rotation::new(&plain, grant.app_id, asked.map(Scopes::parse), now, &random_token(), &random_token())
+        };
+        let refused = [
+            Rotation { app_id: Uuid::new_v4(), ..rotation(None) },
+            rotation(Some("openid phone")),
+            Rotation { now: token.expires_at, ..rotation(None) },
+            Rotation::new(&random_token(), grant.app_id, None, now, &random_token(), &random_token()),
+        ];
+        for refused in &refused {
+            assert!(store.rotate_refresh_token(refused).await.unwrap().is_none(), "{refused:?}");
+            assert!(store.get_user_token(&refused.access_hash).await.unwrap().is_none(), "no successor stored");
         }
-        let refresh_hash = |issued: &IssuedTokens| issued.refresh.as_ref().unwrap().0.hash.clone();
+        sqlx::query("update users set enabled = 0 where id = $1")
+            .bind(grant.user_id.to_string())
+            .execute(store.writer())
+            .await
+            .unwrap();
+        assert!(store.rotate_refresh_token(&rotation(None)).await.unwrap().is_none(), "a blocked user's");
+        sqlx::query("update users set enabled = 1 where id = $1")
+            .bind(grant.user_id.to_string())
+            .execute(store.writer())
+            .await
+            .unwrap();
+        assert!(store.get_user_token(&token.hash).await.unwrap().unwrap().used_at.is_none(), "still unused");
+
+        let narrowed = rotation(Some("openid"));
+        let found = store.rotate_refresh_token(&narrowed).await.unwrap().expect("admitted");
+        assert_eq!((found.token, found.user.id), (token.clone(), grant.user_id), "the token with its user");
+        for successor in narrowed.successors(&token) {
+            let stored = store.get_user_token(&successor.hash).await.unwrap().expect("stored");
+            assert_eq!(stored.token, successor);
+        }
+        assert_eq!(store.get_user_token(&token.hash).await.unwrap().unwrap().used_at, Some(now));
+        assert!(store.rotate_refresh_token(&rotation(None)).await.unwrap().is_none(), "used already");
+    }
+
+    #[tokio::test]
+    async fn of_concurrent_rotations_of_one_refresh_token_exactly_one_wins_and_others_all_do() {
+        let Some((_db, store, grant)) = store_with_grant("openid offline_access").await else { return };
+        let now = Timestamp::now();
+        let mut chains = Vec::new();
+        for _ in 0..10 {
+            chains.push(stored_refresh_token(&store, &grant, now).await);
+        }
+        let rotation = |plain: &str| Rotation::new(plain, grant.app_id, None, now, &random_token(), &random_token());
 
         // Eight rotations of the first chain's token at once (a replay racing its first use),
         // and one of each other chain's.
         let mut tasks = Vec::new();
         for i in 0..8 {
-            let (store, old) = (store.clone(), refresh_hash(&chains[0]));
-            let next = IssuedTokens::issue(&grant, grant.scopes, chains[0].access.chain, now);
+            let (store, rotation) = (store.clone(), rotation(&chains[0].0));
             tasks.push(tokio::spawn(async move {
-                let won = store.rotate_refresh_token(&old, now, &next.rows()).await.unwrap();
-                (i, won, refresh_hash(&next))
+                let won = store.rotate_refresh_token(&rotation).await.unwrap().is_some();
+                (i, won, rotation.refresh_hash)
             }));
         }
-        for chain in &chains[1..] {
-            let (store, old) = (store.clone(), refresh_hash(chain));
-            let next = IssuedTokens::issue(&grant, grant.scopes, chain.access.chain, now);
+        for (plain, _) in &chains[1..] {
+            let (store, rotation) = (store.clone(), rotation(plain));
             tasks.push(tokio::spawn(async move {
-                let won = store.rotate_refresh_token(&old, now, &next.rows()).await.unwrap();
-                (100, won, refresh_hash(&next))
+                let won = store.rotate_refresh_token(&rotation).await.unwrap().is_some();
+                (100, won, rotation.refresh_hash)
             }));
         }
         let mut racing_winners = 0;
@@ -470,8 +520,8 @@ mod tests {
             }
         }
         assert_eq!(racing_winners, 1);
-        let old = store.get_user_token(&refresh_hash(&chains[0])).await.unwrap().unwrap();
+        let old = store.get_user_token(&chains[0].1.hash).await.unwrap().unwrap();
         assert!(old.used_at.is_some());
-        assert_eq!(old.user.id, owner.id, "the token comes with its user");
+        assert_eq!(old.user.id, grant.user_id, "the token comes with its user");
     }
 }

@@ -16,15 +16,16 @@ use std::future::Future;
 
 use roster_domain::apps::AppToken;
 use roster_domain::audit::AuditEntry;
-use roster_domain::oidc::grant::UserToken;
+use roster_domain::oidc::grant::{Rotation, UserToken};
 use roster_domain::outbox::Message;
+use roster_domain::store::{FoundToken, OidcStore as _};
 use roster_domain::user::User;
 use roster_domain::StoreError;
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sqlite::apps::insert_app_tokens;
-use crate::sqlite::oidc::{insert_tokens, Rotation};
+use crate::sqlite::oidc::insert_tokens;
 use crate::sqlite::rows::Params;
 use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::sqlite::DIALECT;
@@ -50,9 +51,16 @@ pub(crate) struct InsertJob {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// A refresh token's successors, to be stored as it is marked used.
+pub(crate) struct Rotating {
+    pub hash: String,
+    pub now: roster_domain::Timestamp,
+    pub next: Vec<UserToken>,
+}
+
 /// One refresh-token rotation waiting for a commit.
 pub(crate) struct RotateJob {
-    pub rotation: Rotation,
+    pub rotation: Rotating,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -217,7 +225,7 @@ const HASHES_PER_UPDATE: usize = DIALECT.rows_per_statement(500, 1);
 /// Rotates each of `rotations` whose refresh token is still unused, in the caller's
 /// transaction: marks the old tokens used and stores the successors of those it marked.
 /// Returns, for each rotation, whether it happened.
-async fn rotate(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotation]) -> Result<Vec<bool>, StoreError> {
+async fn rotate(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotating]) -> Result<Vec<bool>, StoreError> {
     let mut marked = std::collections::HashSet::new();
     for chunk in rotations.chunks(HASHES_PER_UPDATE) {
         let mut params = Params::default();
@@ -243,16 +251,33 @@ async fn rotate(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotation]) -> R
 async fn commit_rotations(writer: &SqlitePool, jobs: &[RotateJob]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut conn = writer.acquire().await?;
     let mut tx = conn.begin_with("begin immediate").await?;
-    let rotations: Vec<&Rotation> = jobs.iter().map(|j| &j.rotation).collect();
+    let rotations: Vec<&Rotating> = jobs.iter().map(|j| &j.rotation).collect();
     let done = rotate(&mut tx, &rotations).await?;
     tx.commit().await?;
     Ok(done.into_iter().map(|done| if done { Ok(()) } else { Err(StoreError::NotFound) }).collect())
 }
 
 impl SqliteStore {
+    /// Makes a rotation: the token is read and checked off the writer, where a read costs no
+    /// round trip, and rotated in the next shared commit, where `used_at is null` settles a
+    /// race between two rotations of it.
+    pub(crate) async fn rotate(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError> {
+        let Some(found) = self.get_user_token(&rotation.hash).await? else { return Ok(None) };
+        let may_sign_in = found.user.enabled && found.user.deleted_at.is_none();
+        if !rotation.admits(&found.token, found.used_at, may_sign_in) {
+            return Ok(None);
+        }
+        let next = rotation.successors(&found.token).to_vec();
+        let rotating = Rotating { hash: rotation.hash.clone(), now: rotation.now, next };
+        if !self.commit_rotation(rotating).await? {
+            return Ok(None);
+        }
+        Ok(Some(FoundToken { used_at: Some(rotation.now), ..found }))
+    }
+
     /// Rotates a refresh token in the next shared commit, and answers once it is durable:
     /// `false` if the token was used already.
-    pub(crate) async fn commit_rotation(&self, rotation: Rotation) -> Result<bool, StoreError> {
+    async fn commit_rotation(&self, rotation: Rotating) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.rotations
             .send(RotateJob { rotation, reply })
