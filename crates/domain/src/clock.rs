@@ -28,14 +28,7 @@ impl Timestamp {
         self.formatted(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
     }
 
-    /// The start (00:00 UTC) of a day written `YYYY-MM-DD`, as date inputs send it.
-    pub fn from_day(text: &str) -> Option<Self> {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let date = time::Date::parse(text.trim(), &format).ok()?;
-        Some(Timestamp((date.midnight().assume_utc().unix_timestamp()) * 1000))
-    }
-
-    /// The UTC day this time falls on, `YYYY-MM-DD`, as [`Timestamp::from_day`] reads it.
+    /// The UTC day this time falls on, `YYYY-MM-DD`.
     pub fn day(self) -> String {
         self.formatted(time::macros::format_description!("[year]-[month]-[day]"))
     }
@@ -62,12 +55,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn days_start_at_midnight_utc() {
-        assert_eq!(Timestamp::from_day("1970-01-02"), Some(Timestamp(86_400_000)));
-        assert_eq!(Timestamp::from_day("2026-02-30"), None);
-        assert_eq!(Timestamp::from_day("28/11/2026"), None);
+    fn days_are_utc_days() {
         assert_eq!(Timestamp(86_400_000 + 3_600_000).day(), "1970-01-02");
-        assert_eq!(Timestamp::from_day(&Timestamp(86_400_000).day()), Some(Timestamp(86_400_000)));
+        assert_eq!(Timestamp(86_400_000 - 1).day(), "1970-01-01");
     }
 
     #[test]

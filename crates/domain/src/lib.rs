@@ -29,6 +29,7 @@ pub mod session;
 pub mod signin_log;
 pub mod store;
 pub mod text;
+pub mod time_zone;
 pub mod transfer;
 pub mod user;
 pub mod user_filter;

@@ -1,7 +1,8 @@
 //! What handlers state in their signatures beyond axum's own extractors: a form whose
-//! anti-forgery token was checked, a user's id in the path, and the application calling an API
-//! with the permissions it needs. Each refuses in its caller's language: the admin center's
-//! pages for the first two, Graph's or SCIM's error body for the last.
+//! anti-forgery token was checked, the reader's time zone, a user's id in the path, and the
+//! application calling an API with the permissions it needs. Each refuses in its caller's
+//! language: the admin center's pages for the first three, Graph's or SCIM's error body for the
+//! last.
 
 use std::marker::PhantomData;
 
@@ -10,6 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use roster_domain::apps::AppPermission;
+use roster_domain::time_zone::Zone;
 use roster_domain::user::UserId;
 use roster_domain::{Actor, DomainError};
 use subtle::ConstantTimeEq;
@@ -18,6 +20,25 @@ use crate::api::{caller, lacking, Unauthenticated};
 use crate::error::PageError;
 use crate::session::SignedIn;
 use crate::AppState;
+
+/// The signed-in person, left in the request by [`SignedIn`] for [`ReaderZone`].
+#[derive(Clone)]
+pub(crate) struct SessionActor(pub Actor);
+
+/// The time zone the signed-in person reads times in (UTC until they choose one on My account).
+pub struct ReaderZone(pub Zone);
+
+impl FromRequestParts<AppState> for ReaderZone {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let actor = match parts.extensions.get::<SessionActor>() {
+            Some(actor) => actor.0.clone(),
+            None => SignedIn::from_request_parts(parts, state).await?.actor,
+        };
+        Ok(ReaderZone(state.directory.time_zone(&actor).await?))
+    }
+}
 
 /// The session's anti-forgery token, left in the request by [`SignedIn`] for [`Checked`].
 #[derive(Clone)]

@@ -14,7 +14,7 @@ use crate::api::{graph, groups as graph_groups, methods, oauth, oidc, openapi, s
 use crate::ui::{
     account, account_state, apps, audit, authorize, bulk, confirm, contact, end_session, groups, home, import,
     my_groups, new_user, outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions,
-    settings, signin, signin_log, username, users, verification,
+    settings, signin, signin_log, time_zone, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/groups/{id}", get(my_groups::show))
         .route("/account/groups/{id}/members", post(my_groups::change_members))
         .route("/account/password", get(account::show_password).post(account::change_password))
+        .route("/account/time-zone", post(time_zone::choose))
         .route("/account/security", get(security_info::show))
         .route("/account/security/send", post(security_info::send))
         .route("/account/security/verify", post(security_info::verify))

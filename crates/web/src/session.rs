@@ -9,7 +9,7 @@ use roster_domain::{Actor, RoleSet, User};
 use subtle::ConstantTimeEq;
 
 use crate::error::PageError;
-use crate::extract::SessionCsrf;
+use crate::extract::{SessionActor, SessionCsrf};
 use crate::security::ClientAddress;
 use crate::AppState;
 
@@ -89,6 +89,7 @@ impl FromRequestParts<AppState> for SignedIn {
         }
         let actor = Actor::user(&user, Some(client_ip(parts)), request_id(parts));
         parts.extensions.insert(SessionCsrf(session.csrf_token.clone()));
+        parts.extensions.insert(SessionActor(actor.clone()));
         Ok(SignedIn { user, session, token, actor })
     }
 }

@@ -30,6 +30,7 @@ pub mod settings;
 pub mod shown_once;
 pub mod signin;
 pub mod signin_log;
+pub mod time_zone;
 pub mod user_view;
 pub mod username;
 pub mod users;

@@ -14,6 +14,7 @@ use crate::error::{DomainError, FieldError};
 use crate::group::{GroupFilter, GroupId, GroupQuery};
 use crate::permission::Permission;
 use crate::role::RoleSet;
+use crate::time_zone::Zone;
 use crate::user::UserId;
 
 use super::{Actor, Directory};
@@ -69,6 +70,8 @@ pub struct AuditFilterInput {
     pub from: String,
     /// The last day shown.
     pub to: String,
+    /// The time zone the days are in: the reader's.
+    pub zone: Zone,
 }
 
 impl Directory {
@@ -91,7 +94,7 @@ impl Directory {
             }),
         };
         let group = self.group_by_name_or_id(&input.group, &mut errors).await?;
-        let (from, until) = day_range(&input.from, &input.to, &mut errors);
+        let (from, until) = day_range(&input.from, &input.to, &input.zone, &mut errors);
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
@@ -276,18 +279,23 @@ impl Directory {
     }
 }
 
-/// The time range from the start of the day `from` to the end of the day `to` (`YYYY-MM-DD`,
-/// either may be empty), with an error on the field that cannot be understood.
-pub(crate) fn day_range(from: &str, to: &str, errors: &mut Vec<FieldError>) -> (Option<Timestamp>, Option<Timestamp>) {
+/// The time range from the start of the day `from` to the end of the day `to` (`YYYY-MM-DD`
+/// in `zone`, either may be empty), with an error on the field that cannot be understood.
+pub(crate) fn day_range(
+    from: &str,
+    to: &str,
+    zone: &Zone,
+    errors: &mut Vec<FieldError>,
+) -> (Option<Timestamp>, Option<Timestamp>) {
     let mut day = |field: &str, text: &str| match text.trim() {
         "" => None,
-        text => Timestamp::from_day(text).or_else(|| {
+        text => zone.day(text).or_else(|| {
             errors.push(FieldError::new(field, "Enter a date as year-month-day, such as 2026-11-28."));
             None
         }),
     };
-    let from = day("from", from);
-    let until = day("to", to).map(|t| t.plus_seconds(24 * 60 * 60));
+    let from = day("from", from).map(|(start, _)| start);
+    let until = day("to", to).map(|(_, end)| end);
     if let (Some(from), Some(until)) = (from, until) {
         if until <= from {
             errors.push(FieldError::new("to", "The last day can't be before the first day."));

@@ -12,6 +12,7 @@ use crate::permission::Permission;
 use crate::role::RoleSet;
 use crate::session::{self, Session};
 use crate::signin_log::{SignInEvent, SignInQuery};
+use crate::time_zone::Zone;
 use crate::user::{User, UserId};
 
 /// Failed sign-ins allowed per account in one window before it is locked for the rest of it.
@@ -69,6 +70,8 @@ pub struct SignInFilterInput {
     pub from: String,
     /// The last day shown.
     pub to: String,
+    /// The time zone the days are in: the reader's.
+    pub zone: Zone,
 }
 
 impl Directory {
@@ -90,7 +93,7 @@ impl Directory {
                 None
             }
         };
-        let (from, until) = day_range(&input.from, &input.to, &mut errors);
+        let (from, until) = day_range(&input.from, &input.to, &input.zone, &mut errors);
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }

@@ -5,7 +5,7 @@ use roster_domain::Role;
 
 use roster_delivery::{EmailTransport, SmtpConfig, Transports};
 
-use crate::harness::{bulk, hidden_value, listed_names, location, rel_link, TestApp};
+use crate::harness::{bulk, csrf_of, hidden_value, listed_names, location, rel_link, TestApp};
 
 async fn admin_app() -> Option<(TestApp, crate::harness::Session)> {
     let app = TestApp::start().await?;
@@ -655,4 +655,61 @@ async fn the_not_found_page_sends_each_person_onward_to_their_own_place() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(html.contains(onward), "{onward}: {html}");
     }
+}
+
+#[tokio::test]
+async fn each_reader_sees_times_and_days_in_the_time_zone_they_chose() {
+    let Some(app) = TestApp::start().await else { return };
+    app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
+    app.user("helpdesk@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let s = app.signed_in("global@contoso.com").await;
+
+    // UTC until a zone is chosen, with nothing more to see on hover.
+    let (_, html) = s.page("/admin/audit").await;
+    assert!(html.contains(" UTC</time>"), "{html}");
+    assert!(!html.contains("\" title=\""), "no second reading of a UTC time");
+
+    let (_, account) = s.page("/account").await;
+    assert!(account.contains("<option value=\"UTC\" selected>UTC</option>"), "{account}");
+    assert!(account.contains("<optgroup label=\"Asia\">"));
+    let csrf = csrf_of(&account);
+    let r = s.post("/account/time-zone", &[("csrf", &csrf), ("time_zone", "Mars/Olympus")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Choose a time zone from the list."), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""));
+    let r = s.post("/account/time-zone", &[("csrf", &csrf), ("time_zone", "Asia/Kolkata")]).await;
+    assert_eq!(location(&r), "/account?changed=time-zone");
+    let (_, account) = s.page("/account?changed=time-zone").await;
+    assert!(account.contains("Times are now shown in Asia/Kolkata."), "{account}");
+    assert!(account.contains("<option selected>Asia/Kolkata</option>"));
+
+    // Five and a half hours ahead of the UTC in the markup and on hover.
+    let (_, html) = s.page("/admin/audit").await;
+    let time = html.split("<time datetime=\"").nth(1).expect("a time");
+    let (utc, rest) = time.split_once('"').unwrap();
+    let (title, shown) = rest.split_once(">").unwrap();
+    let shown = shown.split('<').next().unwrap();
+    assert!(shown.ends_with(" IST"), "{shown}");
+    let at = time::OffsetDateTime::parse(utc, &time::format_description::well_known::Rfc3339).unwrap();
+    let local = at + time::Duration::minutes(330);
+    let expected = format!("{} {:02}:{:02} IST", local.date(), local.hour(), local.minute());
+    assert_eq!(shown, expected);
+    let utc_words = format!(" title=\"{} {:02}:{:02} UTC\"", at.date(), at.hour(), at.minute());
+    assert_eq!(title, utc_words);
+    assert!(html.contains("Days in Asia/Kolkata"), "the day filter says whose days");
+
+    // Days are the reader's: the local day of a record finds it, the day before does not.
+    let today = local.date();
+    let (_, found) = s.page(&format!("/admin/audit?from={today}&to={today}")).await;
+    assert!(found.contains(&format!("<time datetime=\"{utc}\"")), "{found}");
+    let yesterday = today.previous_day().unwrap();
+    let (_, none) = s.page(&format!("/admin/audit?from={yesterday}&to={yesterday}")).await;
+    assert!(!none.contains(&format!("<time datetime=\"{utc}\"")));
+    let (_, log) = s.page("/admin/sign-ins").await;
+    assert!(log.contains(" IST</time>"), "the sign-in log too");
+
+    // Each person's own: another administrator still reads UTC.
+    let (_, html) = app.signed_in("helpdesk@contoso.com").await.page("/admin/audit").await;
+    assert!(html.contains(" UTC</time>") && !html.contains(" IST</time>"));
 }

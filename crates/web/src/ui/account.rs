@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_domain::directory::MyApp;
 use roster_domain::oidc::grant::Scope;
+use roster_domain::time_zone::Zone;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::AppState;
 
 #[derive(Template)]
 #[template(path = "account.html")]
-struct AccountPage {
+pub(crate) struct AccountPage {
     layout: Layout,
     user: UserView,
     status: Option<String>,
@@ -29,6 +30,10 @@ struct AccountPage {
     unverified: usize,
     /// No contact a code could be sent to: no way to reset a forgotten password alone.
     no_contacts: bool,
+    /// The time zone chosen (or being chosen), and the zones to choose among by region.
+    zone: String,
+    zones: Vec<(&'static str, Vec<String>)>,
+    zone_error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,18 +48,35 @@ pub async fn show(
     State(state): State<AppState>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
-    let status = q.changed.map(|_| "Your password was changed.".to_string());
+    let zone = state.directory.time_zone(&me.actor).await?;
+    let status = q.changed.map(|what| match what.as_str() {
+        "time-zone" => format!("Times are now shown in {}.", zone.name()),
+        _ => "Your password was changed.".to_string(),
+    });
+    Ok(render(StatusCode::OK, &page(&me, &state, status, zone.name(), &[]).await?))
+}
+
+/// My account, with `status` said at the top, `zone` chosen, and `errors` of the time zone.
+pub(crate) async fn page(
+    me: &SignedIn,
+    state: &AppState,
+    status: Option<String>,
+    zone: &str,
+    errors: &[FieldError],
+) -> Result<AccountPage, PageError> {
     let contacts = state.directory.contact_states(&me.actor, me.user.id).await?;
     let reachable: Vec<_> = contacts.iter().filter(|c| c.method.kind.channel().is_some()).collect();
     let unverified = reachable.iter().filter(|c| c.verified_at.is_none()).count();
-    let page = AccountPage {
-        layout: Layout::new(&me, "My account", Section::Account),
+    Ok(AccountPage {
+        layout: Layout::new(me, "My account", Section::Account),
         user: UserView::of(&me.user).with_manager(state.directory.contact_input(&me.user).await?.manager),
         status,
         unverified,
         no_contacts: reachable.is_empty(),
-    };
-    Ok(render(StatusCode::OK, &page))
+        zone: zone.to_string(),
+        zones: Zone::choices(),
+        zone_error: errors.first().map(|e| e.message.clone()),
+    })
 }
 
 #[derive(Template)]
@@ -109,7 +131,7 @@ pub async fn change_password(
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors, min_length)));
     }
     match state.directory.change_own_password(&me.actor, &me.token, &form.current_password, &form.new_password).await {
-        Ok(()) => Ok(Redirect::to("/account?changed=1").into_response()),
+        Ok(()) => Ok(Redirect::to("/account?changed=password").into_response()),
         Err(DomainError::Invalid(errors)) => {
             let min_length = state.directory.min_password_length().await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors, min_length)))

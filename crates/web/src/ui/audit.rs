@@ -8,13 +8,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_domain::audit::LogCursor;
 use roster_domain::directory::AuditFilterInput;
+use roster_domain::time_zone::Zone;
 use roster_domain::{AuditAction, AuditEntry, AuditQuery, DomainError, FieldChange};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
+use crate::extract::ReaderZone;
 use crate::session::Admin;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::time_zone::Moment;
 use crate::ui::user_view::show_phone;
 use crate::AppState;
 
@@ -22,7 +25,7 @@ const PAGE_SIZE: u32 = 50;
 
 /// One record as shown.
 pub struct EntryView {
-    pub at: String,
+    pub at: Moment,
     pub actor: String,
     pub target: String,
     pub target_id: String,
@@ -34,9 +37,9 @@ pub struct EntryView {
 }
 
 impl EntryView {
-    fn of(e: &AuditEntry) -> EntryView {
+    fn of(e: &AuditEntry, zone: &Zone) -> EntryView {
         EntryView {
-            at: e.at.display(),
+            at: Moment::at(zone, e.at),
             actor: e.actor_name.clone(),
             target: e.target_name.clone(),
             target_id: e.target_id.map(|id| id.to_string()).unwrap_or_default(),
@@ -161,7 +164,7 @@ pub struct AuditParams {
 }
 
 impl AuditParams {
-    fn input(&self) -> AuditFilterInput {
+    fn input(&self, zone: &Zone) -> AuditFilterInput {
         AuditFilterInput {
             actor: self.actor.clone(),
             user: self.user.clone(),
@@ -169,6 +172,7 @@ impl AuditParams {
             group: self.group.clone(),
             from: self.from.clone(),
             to: self.to.clone(),
+            zone: zone.clone(),
         }
     }
 
@@ -193,11 +197,12 @@ impl AuditParams {
 /// The audit log, filtered.
 pub async fn list(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<AuditParams>,
 ) -> Result<Response, PageError> {
     let filters = q.query_string();
-    let (entries, errors) = match state.directory.audit_query(&q.input()).await {
+    let (entries, errors) = match state.directory.audit_query(&q.input(&zone)).await {
         Ok(query) => {
             let before = q.before.as_deref().and_then(LogCursor::decode);
             let query = AuditQuery { before, limit: PAGE_SIZE, ..query };
@@ -212,12 +217,12 @@ pub async fn list(
     let field = |name: &str, label: &str, value: &str| Field::text(name, label, value).with_errors(&errors);
     let page = AuditPage {
         layout: Layout::new(&me, "Audit log", Section::Audit),
-        entries: entries.iter().map(EntryView::of).collect(),
+        entries: entries.iter().map(|e| EntryView::of(e, &zone)).collect(),
         fields: vec![
             field("actor", "Changed by", &q.actor).hint("Username or id of the administrator or user"),
             field("user", "User", &q.user).hint("Username or id of the user the change was about"),
             field("group", "Group", &q.group).hint("Name or id of the group the change was made to or in"),
-            field("from", "From", &q.from).kind("date"),
+            field("from", "From", &q.from).kind("date").hint(&format!("Days in {}", zone.name())),
             field("to", "To", &q.to).kind("date"),
         ],
         action: q.action.trim().to_string(),
@@ -237,10 +242,11 @@ const EXPORT_PAGE: u32 = 1_000;
 /// Streams every record the filters find, newest first, as CSV.
 pub async fn export(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<AuditParams>,
 ) -> Result<Response, PageError> {
-    let query = state.directory.audit_query(&q.input()).await?;
+    let query = state.directory.audit_query(&q.input(&zone)).await?;
     // Refused before the download starts, rather than as a broken file.
     state.directory.audit_log(&me.actor, &AuditQuery { limit: 1, ..query.clone() }).await?;
     let directory = state.directory.clone();

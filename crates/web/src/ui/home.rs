@@ -8,14 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use roster_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use roster_domain::clock::Timestamp;
 use roster_domain::readiness::Readiness;
+use roster_domain::time_zone::Zone;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
 use crate::error::{render, PageError};
+use crate::extract::ReaderZone;
 use crate::session::{Admin, SignedIn};
 use crate::ui::form::Field;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::readiness::Glance;
+use crate::ui::time_zone::Moment;
 use crate::ui::wording::count;
 use crate::AppState;
 
@@ -35,25 +38,27 @@ pub struct Recent {
     /// "3 users", or "100 or more users".
     pub summary: String,
     /// The latest few: whom, linked when they are still a user, and when.
-    pub people: Vec<(String, Option<String>, String)>,
+    pub people: Vec<(String, Option<String>, Moment)>,
     /// The audit log filtered to these records.
     pub href: String,
 }
 
 impl Recent {
-    fn of(heading: &str, entries: &[AuditEntry], action: AuditAction, since: Timestamp) -> Recent {
+    fn of(heading: &str, entries: &[AuditEntry], action: AuditAction, since: Timestamp, zone: &Zone) -> Recent {
         let n = entries.len() as u64;
         let summary = if n >= u64::from(COUNTED) { format!("{n} or more users") } else { count(n, "user", "users") };
         Recent {
-            heading: format!("{heading} since {}", since.day()),
+            heading: format!("{heading} since {}", zone.date(since)),
             id: action.code(),
             summary,
             people: entries
                 .iter()
                 .take(NAMED)
-                .map(|e| (e.target_name.clone(), e.target_id.map(|id| format!("/admin/users/{id}")), e.at.display()))
+                .map(|e| {
+                    (e.target_name.clone(), e.target_id.map(|id| format!("/admin/users/{id}")), Moment::at(zone, e.at))
+                })
                 .collect(),
-            href: format!("/admin/audit?action={}&from={}", action.code(), since.day()),
+            href: format!("/admin/audit?action={}&from={}", action.code(), zone.date(since)),
         }
     }
 }
@@ -75,11 +80,13 @@ struct HomePage {
 async fn home_page(
     state: &AppState,
     me: &SignedIn,
+    zone: &Zone,
     reset_errors: &[FieldError],
     username: &str,
 ) -> Result<HomePage, PageError> {
-    let week_ago = Timestamp::now().plus_seconds(-RECENT_DAYS * 24 * 60 * 60).millis();
-    let since = Timestamp(week_ago - week_ago.rem_euclid(24 * 60 * 60 * 1000));
+    // From the start of that day where the reader is, as the audit log's day filter reads it.
+    let week_ago = Timestamp::now().plus_seconds(-RECENT_DAYS * 24 * 60 * 60);
+    let since = zone.day(&zone.date(week_ago)).map_or(week_ago, |(start, _)| start);
     let recent =
         |action| AuditQuery { action: Some(action), from: Some(since), limit: COUNTED, ..AuditQuery::default() };
     let added = state.directory.audit_log(&me.actor, &recent(AuditAction::UserCreated)).await?;
@@ -99,8 +106,8 @@ async fn home_page(
         readiness: Glance::of(&state.readiness),
         you,
         recent: [
-            Recent::of("Added", &added, AuditAction::UserCreated, since),
-            Recent::of("Blocked", &blocked, AuditAction::UserDisabled, since),
+            Recent::of("Added", &added, AuditAction::UserCreated, since, zone),
+            Recent::of("Blocked", &blocked, AuditAction::UserDisabled, since, zone),
         ],
         outbox,
         reset_user: Field::text("username", "Username", username).autocomplete("off").with_errors(reset_errors),
@@ -109,8 +116,12 @@ async fn home_page(
 }
 
 /// `/admin`.
-pub async fn show(Admin(me): Admin, State(state): State<AppState>) -> Result<Response, PageError> {
-    Ok(render(StatusCode::OK, &home_page(&state, &me, &[], "").await?))
+pub async fn show(
+    Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
+    State(state): State<AppState>,
+) -> Result<Response, PageError> {
+    Ok(render(StatusCode::OK, &home_page(&state, &me, &zone, &[], "").await?))
 }
 
 #[derive(Deserialize)]
@@ -123,6 +134,7 @@ pub struct ResetQuery {
 /// not.
 pub async fn reset_password(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<ResetQuery>,
 ) -> Result<Response, PageError> {
@@ -138,5 +150,5 @@ pub async fn reset_password(
         }
     };
     let errors = [FieldError::new("username", why)];
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &home_page(&state, &me, &errors, &q.username).await?))
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &home_page(&state, &me, &zone, &errors, &q.username).await?))
 }

@@ -9,19 +9,22 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use roster_domain::outbox::{Channel, DeliveryState, MessageKind, OutboxEntry};
 use roster_domain::permission::Permission;
+use roster_domain::time_zone::Zone;
 use roster_domain::RoleSet;
 use serde::Deserialize;
 
 use crate::error::{render, PageError};
+use crate::extract::ReaderZone;
 use crate::session::Admin;
 use crate::ui::layout::{Layout, Section};
+use crate::ui::time_zone::Moment;
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 50;
 
 /// One message as shown.
 pub struct MessageView {
-    pub created: String,
+    pub created: Moment,
     pub channel: String,
     pub kind: &'static str,
     pub recipient: String,
@@ -30,7 +33,7 @@ pub struct MessageView {
     pub state_class: &'static str,
     pub attempts: u32,
     pub last_error: String,
-    pub finished: String,
+    pub finished: Option<Moment>,
     /// The body, where it may be shown.
     pub body: Option<String>,
     /// Why the body is not shown.
@@ -38,7 +41,7 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    fn of(e: &OutboxEntry, has_transport: bool) -> MessageView {
+    fn of(e: &OutboxEntry, has_transport: bool, zone: &Zone) -> MessageView {
         let (body, body_note) = if e.redacted {
             (None, "Erased after delivery.")
         } else if has_transport {
@@ -47,7 +50,7 @@ impl MessageView {
             (Some(e.message.text.clone()), "")
         };
         MessageView {
-            created: e.message.created_at.display(),
+            created: Moment::at(zone, e.message.created_at),
             channel: e.message.channel.to_string(),
             kind: match e.message.kind {
                 MessageKind::Code => "Code or password",
@@ -68,7 +71,7 @@ impl MessageView {
             },
             attempts: e.attempts,
             last_error: e.last_error.clone().unwrap_or_default(),
-            finished: e.finished_at.map(|t| t.display()).unwrap_or_default(),
+            finished: e.finished_at.map(|t| Moment::at(zone, t)),
             body,
             body_note,
         }
@@ -95,6 +98,7 @@ pub struct OutboxParams {
 /// The outbox, newest first.
 pub async fn list(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<OutboxParams>,
 ) -> Result<Response, PageError> {
@@ -114,7 +118,7 @@ pub async fn list(
     };
     let page = OutboxPage {
         layout: Layout::new(&me, "Message outbox", Section::Outbox),
-        messages: entries.iter().map(|e| MessageView::of(e, has(e.message.channel))).collect(),
+        messages: entries.iter().map(|e| MessageView::of(e, has(e.message.channel), &zone)).collect(),
         email_transport: config.email_transport,
         sms_transport: config.sms_transport,
         shared_outbox: config.shared_outbox,

@@ -8,20 +8,23 @@ use axum::response::Response;
 use roster_domain::audit::LogCursor;
 use roster_domain::directory::SignInFilterInput;
 use roster_domain::signin_log::{SignInEvent, SignInQuery};
+use roster_domain::time_zone::Zone;
 use roster_domain::{Directory, DomainError};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
+use crate::extract::ReaderZone;
 use crate::session::Admin;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::time_zone::Moment;
 use crate::AppState;
 
 const PAGE_SIZE: u32 = 50;
 
 /// One attempt as shown.
 pub struct EventView {
-    pub at: String,
+    pub at: Moment,
     pub username: String,
     pub success: bool,
     pub method: String,
@@ -30,9 +33,9 @@ pub struct EventView {
 }
 
 impl EventView {
-    fn of(e: &SignInEvent) -> EventView {
+    fn of(e: &SignInEvent, zone: &Zone) -> EventView {
         EventView {
-            at: e.at.display(),
+            at: Moment::at(zone, e.at),
             username: e.username.clone(),
             success: e.success,
             method: e.method.clone(),
@@ -72,6 +75,7 @@ pub struct SignInParams {
 /// The sign-in log, filtered.
 pub async fn list(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<SignInParams>,
 ) -> Result<Response, PageError> {
@@ -80,6 +84,7 @@ pub async fn list(
         result: q.result.clone(),
         from: q.from.clone(),
         to: q.to.clone(),
+        zone: zone.clone(),
     };
     let (events, errors) = match Directory::sign_in_query(&input) {
         Ok(query) => {
@@ -102,10 +107,10 @@ pub async fn list(
     let field = |name: &str, label: &str, value: &str| Field::text(name, label, value).with_errors(&errors);
     let page = SignInLogPage {
         layout: Layout::new(&me, "Sign-in log", Section::SignIns),
-        events: events.iter().map(EventView::of).collect(),
+        events: events.iter().map(|e| EventView::of(e, &zone)).collect(),
         fields: vec![
             field("username", "Username", &q.username),
-            field("from", "From", &q.from).kind("date"),
+            field("from", "From", &q.from).kind("date").hint(&format!("Days in {}", zone.name())),
             field("to", "To", &q.to).kind("date"),
         ],
         result: q.result.trim().to_string(),
