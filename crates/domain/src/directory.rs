@@ -417,16 +417,17 @@ impl Directory {
             });
         }
         let audit = actor.audit(AuditAction::UserCreated, Some(&user), changes);
-        self.store.insert_user(&user, Some(&hash), &audit).await.map_err(|e| match e {
+        let occasion = Occasion { actor, at: now };
+        // Stored with the user: a user added is never without the message the form promised.
+        let messages: Vec<Message> = send_to
+            .iter()
+            .map(|to| notify::new_user_password(&user, &password, to, self.issuer.as_deref(), &occasion))
+            .collect();
+        self.store.insert_user(&user, Some(&hash), &audit, &messages).await.map_err(|e| match e {
             StoreError::Duplicate(_) => DomainError::UsernameTaken(user.username.to_string()),
             other => other.into(),
         })?;
-        if let Some(to) = &send_to {
-            let occasion = Occasion { actor, at: now };
-            let message = notify::new_user_password(&user, &password, to, self.issuer.as_deref(), &occasion);
-            self.store.queue_messages(std::slice::from_ref(&message)).await?;
-            self.queued(std::slice::from_ref(&message));
-        }
+        self.queued(&messages);
         Ok((user, generated))
     }
 

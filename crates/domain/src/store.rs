@@ -181,9 +181,15 @@ pub trait UserStore: Send + Sync {
     /// Number of users, deleted ones included.
     async fn count_users(&self) -> Result<u64, StoreError>;
 
-    /// Adds a user (refusing a taken username with [`StoreError::Duplicate`]) and its audit record.
-    async fn insert_user(&self, user: &User, password_hash: Option<&str>, audit: &AuditEntry)
-        -> Result<(), StoreError>;
+    /// Adds a user (refusing a taken username with [`StoreError::Duplicate`]) with its audit
+    /// record and messages, in one transaction.
+    async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
 
     /// One user by id, deleted or not.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;

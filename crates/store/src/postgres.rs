@@ -38,7 +38,7 @@ pub mod testing;
 mod sql;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{apps, audit, oidc, rows, users};
+use sql::{apps, audit, oidc, outbox, rows, users};
 
 /// The names the shared SQL in `sql/` is compiled with here.
 pub(crate) use crate::dialect::POSTGRES as DIALECT;

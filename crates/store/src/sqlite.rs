@@ -24,7 +24,7 @@ mod sql;
 use rows::Params;
 #[cfg(test)]
 use sql::fixtures;
-use sql::{apps, audit, oidc, rows, users};
+use sql::{apps, audit, oidc, outbox, rows, users};
 
 /// Audit records per insert statement.
 const AUDIT_ROWS_PER_INSERT: usize = DIALECT.rows_per_statement(100, 10);

@@ -164,7 +164,7 @@ impl Directory {
             changes.push(bool_change("enabled", true, false));
         }
         let audit = actor.audit(AuditAction::UserCreated, Some(&user), changes);
-        self.store.insert_user(&user, hash.as_deref(), &audit).await.map_err(|e| match e {
+        self.store.insert_user(&user, hash.as_deref(), &audit, &[]).await.map_err(|e| match e {
             StoreError::Duplicate(_) => DomainError::UsernameTaken(user.username.to_string()),
             other => other.into(),
         })?;

@@ -571,13 +571,27 @@ async fn bulk_actions_ask_first_then_say_for_each_person_what_was_done_or_refuse
             s.submit(path, &pairs).await
         }
     };
+    // What the confirmation sends on: its hidden fields, each person with the version it showed.
+    let confirmed = |page: &str| -> Vec<(&'static str, String)> {
+        let form = &page[page.find("action=\"/admin/users/bulk/apply\"").expect("a confirmation")..];
+        let form = &form[..form.find("</form>").unwrap()];
+        let field = |input: &str| {
+            let (name, rest) = input.split_once('"').unwrap();
+            let value = rest.split("value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let name = ["csrf", "action", "id", "seen"].into_iter().find(|n| *n == name).expect("a known field");
+            (name, value)
+        };
+        form.split("<input type=\"hidden\" name=\"").skip(1).map(field).collect()
+    };
     let (status, page) = submit("/admin/users/bulk", form("block", &ids)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Block sign-in for 3 users?"), "{page}");
     assert!(page.contains("signed out everywhere") && page.contains("Lee Gu") && page.contains("Bea Boss"));
     assert!(app.reload(&alex).await.enabled, "asking changes nothing");
 
-    let (status, page) = submit("/admin/users/bulk/apply", form("block", &ids)).await;
+    let apply = confirmed(&page);
+    assert!(apply.contains(&("seen", format!("{}@{}", alex.id, alex.version))), "{apply:?}");
+    let (status, page) = submit("/admin/users/bulk/apply", apply.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Blocked: 2 users. Left as they were: 1."), "{page}");
     assert_eq!(
@@ -589,14 +603,43 @@ async fn bulk_actions_ask_first_then_say_for_each_person_what_was_done_or_refuse
     assert!(app.reload(&boss).await.enabled);
     let (_, list) = s.page("/admin/users").await;
     assert_eq!(list.matches(">Blocked</span>").count(), 2, "blocked people carry a badge");
+    // The same confirmation sent again (a reload of its answer) does nothing twice.
+    let (_, again) = submit("/admin/users/bulk/apply", apply).await;
+    assert!(again.contains("Blocked: 0 users. Left as they were: 3."), "{again}");
+    assert_eq!(
+        again
+            .matches("Changed by Uma User Admin (useradmin@contoso.com) after you confirmed, so nothing was done.")
+            .count(),
+        2,
+        "{again}"
+    );
 
-    let (_, page) = submit("/admin/users/bulk/apply", form("allow", &ids[..1])).await;
+    // Someone else's change between the question and the answer is never passed over.
+    let (_, page) = submit("/admin/users/bulk", form("allow", &ids[..1])).await;
+    let apply = confirmed(&page);
+    let input = roster_domain::ContactInput { display_name: "Alex W.".into(), ..Default::default() };
+    let current = app.reload(&alex).await;
+    app.directory
+        .update_contact(&roster_domain::Actor::system("Grace"), alex.id, current.version, &input)
+        .await
+        .unwrap();
+    let (_, page) = submit("/admin/users/bulk/apply", apply).await;
+    assert!(page.contains("Allowed: 0 users. Left as they were: 1.") && page.contains("Changed by Grace"), "{page}");
+    assert!(!app.reload(&alex).await.enabled);
+    let (_, page) = submit("/admin/users/bulk", form("allow", &ids[..1])).await;
+    let (_, page) = submit("/admin/users/bulk/apply", confirmed(&page)).await;
     assert!(page.contains("Allowed: 1 user."), "{page}");
-    let (_, page) = submit("/admin/users/bulk/apply", form("reset", &ids[..1])).await;
+
+    let (_, page) = submit("/admin/users/bulk", form("reset", &ids[..1])).await;
+    let apply = confirmed(&page);
+    let (_, page) = submit("/admin/users/bulk/apply", apply.clone()).await;
     assert!(page.contains("Password reset: 1 user."), "{page}");
     let marker = format!("id=\"password-{}\" data-copyable>", alex.id);
     let start = page.find(&marker).expect("the one-time password is shown") + marker.len();
     let password = &page[start..start + page[start..].find('<').unwrap()];
+    let (_, again) = submit("/admin/users/bulk/apply", apply).await;
+    assert!(again.contains("Password reset: 0 users. Left as they were: 1."), "{again}");
+    assert!(!again.contains("data-copyable"), "no second password");
     let r = app.client().sign_in("alex@contoso.com", password).await;
     assert_eq!(location(&r), "/account/password", "a one-time password must be changed");
 

@@ -14,7 +14,7 @@ use crate::postgres::audit::INSERT_COLUMNS;
 use crate::postgres::oidc::{found_from_row, qualified, TOKEN_COLUMNS};
 use crate::postgres::rows::{Params, USER_COLUMNS};
 use crate::postgres::users::{insert_emails, insert_rows, insert_user_row, update_row, write_rest, Accepted, NewUser};
-use crate::postgres::{audit, PostgresStore};
+use crate::postgres::{audit, outbox, PostgresStore};
 
 /// Appends audit records as PostgreSQL takes many rows best: one statement of ten arrays,
 /// however many records, where statements of values would carry a parameter per field and be
@@ -52,12 +52,13 @@ pub(crate) async fn insert_audit_rows(conn: &mut PgConnection, entries: &[&Audit
 }
 
 impl PostgresStore {
-    /// Adds a user with its addresses and audit record.
+    /// Adds a user with its addresses, audit record and messages.
     pub(crate) async fn commit_new_user(&self, new: NewUser<'_>) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_user_row(&mut tx, new.user, new.password_hash).await?;
         insert_emails(&mut tx, &[new.user]).await?;
         audit::insert(&mut tx, new.audit).await?;
+        outbox::insert(&mut tx, new.messages).await?;
         Ok(tx.commit().await?)
     }
 

@@ -827,7 +827,7 @@ mod tests {
     async fn a_deleted_user_leaves_the_lists_and_comes_back_on_restore() {
         let Some((_db, store)) = test_store().await else { return };
         let u = user(1);
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         let [g] = groups(&store, 1).await[..] else { unreachable!() };
         store.change_members(g, &adding(&[MemberId::User(u.id)])).await.unwrap();
         let deleted = User { deleted_at: Some(Timestamp(5)), version: 2, ..u.clone() };
@@ -843,7 +843,7 @@ mod tests {
     async fn nesting_is_transitive_and_refuses_cycles() {
         let Some((_db, store)) = test_store().await else { return };
         let u = user(1);
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         let [a, b, c, d] = groups(&store, 4).await[..] else { unreachable!() };
         // u ∈ d ⊂ c ⊂ b ⊂ a
         store.change_members(d, &adding(&[MemberId::User(u.id)])).await.unwrap();
@@ -883,7 +883,7 @@ mod tests {
     async fn deleting_a_group_takes_it_out_of_the_nesting_and_restoring_keeps_its_users() {
         let Some((_db, store)) = test_store().await else { return };
         let u = user(1);
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         let [top, mid] = groups(&store, 2).await[..] else { unreachable!() };
         store.change_members(mid, &adding(&[MemberId::User(u.id)])).await.unwrap();
         store.change_members(top, &adding(&[MemberId::Group(mid)])).await.unwrap();

@@ -200,7 +200,7 @@ mod tests {
 
     async fn with_user(store: &Store) -> User {
         let u = user(1);
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         u
     }
 

@@ -293,7 +293,7 @@ mod tests {
         let mut u = user(1);
         u.contact.alternate_emails = vec!["a@fabrikam.com".into()];
         u.contact.mobile_phone = Some("+447700900123".into());
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         u
     }
 

@@ -170,7 +170,7 @@ mod tests {
     async fn sessions_are_stored_touched_and_ended() {
         let Some((_db, store)) = test_store().await else { return };
         let u = user(1);
-        store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await.unwrap();
         for token in ["s1", "s2", "s3"] {
             store.create_session(&session(token, u.id)).await.unwrap();
         }

@@ -321,6 +321,7 @@ pub(crate) struct NewUser<'a> {
     pub user: &'a User,
     pub password_hash: Option<&'a str>,
     pub audit: &'a AuditEntry,
+    pub messages: &'a [Message],
 }
 
 /// One accepted save, for [`write_rest`].
@@ -446,8 +447,9 @@ impl UserStore for Store {
         user: &User,
         password_hash: Option<&str>,
         entry: &AuditEntry,
+        messages: &[Message],
     ) -> Result<(), StoreError> {
-        self.commit_new_user(NewUser { user, password_hash, audit: entry }).await
+        self.commit_new_user(NewUser { user, password_hash, audit: entry, messages }).await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -568,7 +570,7 @@ mod tests {
         u.contact.alternate_emails = vec!["b@fabrikam.com".into(), "A@fabrikam.com".into()];
         u.roles = RoleSet::of(&[Role::GlobalAdministrator]);
         u.must_change_password = true;
-        store.insert_user(&u, Some("hash-1"), &audit(AuditAction::UserCreated)).await.unwrap();
+        store.insert_user(&u, Some("hash-1"), &audit(AuditAction::UserCreated), &[]).await.unwrap();
         assert_eq!(store.get_user(u.id).await.unwrap(), Some(u.clone()));
         assert_eq!(store.get_user(UserId::random()).await.unwrap(), None);
         assert_eq!(store.count_users().await.unwrap(), 1);
@@ -578,8 +580,12 @@ mod tests {
 
         let mut twin = user(1);
         twin.id = UserId::random();
-        let taken = store.insert_user(&twin, None, &audit(AuditAction::UserCreated)).await.unwrap_err();
+        let taken = store.insert_user(&twin, None, &audit(AuditAction::UserCreated), &[message(7)]).await.unwrap_err();
         assert!(matches!(taken, StoreError::Duplicate("username")), "{taken:?}");
+        assert!(store.list_outbox(None, 10).await.unwrap().is_empty(), "a refused user's message is not queued");
+        store.insert_user(&user(2), None, &audit(AuditAction::UserCreated), &[message(8)]).await.unwrap();
+        let queued = store.list_outbox(None, 10).await.unwrap();
+        assert_eq!(queued.len(), 1, "a new user's message is queued with it");
 
         let mut next = u.clone();
         next.version = 2;
@@ -591,7 +597,7 @@ mod tests {
         next.enabled = false;
         store.save_user(&u, &next, &audit(AuditAction::ContactChanged), &[message(1)]).await.unwrap();
         assert_eq!(store.get_user(u.id).await.unwrap(), Some(next.clone()));
-        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 1, "the save's message is queued with it");
+        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 2, "the save's message is queued with it");
 
         let mut stale = u.clone();
         stale.version = 2;
@@ -601,7 +607,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 1, "a refused save queues nothing");
+        assert_eq!(store.list_outbox(None, 10).await.unwrap().len(), 2, "a refused save queues nothing");
         let mut missing = user(9);
         let before = missing.clone();
         missing.version = 2;

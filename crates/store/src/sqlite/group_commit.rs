@@ -29,7 +29,7 @@ use crate::sqlite::oidc::insert_tokens;
 use crate::sqlite::rows::Params;
 use crate::sqlite::users::{insert_emails, insert_user_row, update_row, write_rest, Accepted, NewUser};
 use crate::sqlite::DIALECT;
-use crate::sqlite::{audit, SqliteStore};
+use crate::sqlite::{audit, outbox, SqliteStore};
 
 /// The most saves one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -48,6 +48,7 @@ pub(crate) struct InsertJob {
     pub user: User,
     pub password_hash: Option<String>,
     pub audit: AuditEntry,
+    pub messages: Vec<Message>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -215,6 +216,8 @@ async fn commit_inserts(writer: &SqlitePool, jobs: &[InsertJob]) -> Result<Vec<R
     insert_emails(&mut tx, &users).await?;
     let entries: Vec<&AuditEntry> = accepted.iter().map(|j| &j.audit).collect();
     audit::insert_many(&mut tx, &entries).await?;
+    let messages: Vec<Message> = accepted.iter().flat_map(|j| j.messages.iter().cloned()).collect();
+    outbox::insert(&mut tx, &messages).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -307,6 +310,7 @@ impl SqliteStore {
             user: new.user.clone(),
             password_hash: new.password_hash.map(str::to_string),
             audit: new.audit.clone(),
+            messages: new.messages.to_vec(),
             reply,
         };
         self.inserts.send(job).await.map_err(|_| StoreError::backend("the committer has stopped"))?;
@@ -434,8 +438,9 @@ mod tests {
         let mut tasks = Vec::new();
         for u in users.clone() {
             let store = store.clone();
-            tasks
-                .push(tokio::spawn(async move { store.insert_user(&u, None, &audit(AuditAction::UserCreated)).await }));
+            tasks.push(tokio::spawn(async move {
+                store.insert_user(&u, None, &audit(AuditAction::UserCreated), &[]).await
+            }));
         }
         let mut results = Vec::new();
         for t in tasks {

@@ -2,6 +2,8 @@
 //! what will happen to them, then the action done for each in turn, and what became of each
 //! reported (done, or refused and why, under the role table).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -101,6 +103,22 @@ pub struct BulkForm {
     action: String,
     #[serde(default)]
     id: Vec<String>,
+    /// Each person as the confirmation showed them, `id@version`: what is done is done only to
+    /// people nobody changed since, so that sending the form again (a reload of the answer)
+    /// does nothing twice, and nobody's change made meanwhile goes unseen.
+    #[serde(default)]
+    seen: Vec<String>,
+}
+
+/// The version of each person the confirmation showed, from a bulk form's `seen` fields.
+fn seen_versions(form: &BulkForm) -> Result<HashMap<UserId, i64>, DomainError> {
+    form.seen
+        .iter()
+        .map(|seen| {
+            let parsed = seen.split_once('@').and_then(|(id, version)| Some((id.parse().ok()?, version.parse().ok()?)));
+            parsed.ok_or_else(|| DomainError::invalid("seen", format!("{seen} is not a user id and version.")))
+        })
+        .collect()
 }
 
 /// The action and the people of a bulk form, checked.
@@ -123,6 +141,7 @@ struct Chosen {
     id: String,
     display_name: String,
     username: String,
+    version: i64,
 }
 
 impl Chosen {
@@ -131,6 +150,7 @@ impl Chosen {
             id: user.id.to_string(),
             display_name: user.contact.display_name.clone(),
             username: user.username.to_string(),
+            version: user.version,
         }
     }
 }
@@ -222,9 +242,18 @@ pub async fn apply(
     Checked(Form(form)): Checked<Form<BulkForm>>,
 ) -> Result<Response, PageError> {
     let (action, ids) = read(&form)?;
+    let seen = seen_versions(&form)?;
     let d = &state.directory;
     let mut outcomes = Vec::new();
     for user in d.chosen_users(&me.actor, &ids).await? {
+        if seen.get(&user.id) != Some(&user.version) {
+            let why = format!(
+                "Changed by {} after you confirmed, so nothing was done. Choose them again if you still mean to.",
+                user.updated_by
+            );
+            outcomes.push(Outcome { person: Chosen::of(&user), result: Err(why), password: None });
+            continue;
+        }
         let done = match action {
             Action::ResetPassword => d.reset_password(&me.actor, user.id, None, true).await,
             Action::Block => d.set_enabled(&me.actor, user.id, false).await.map(|_| None),
