@@ -12,13 +12,14 @@ use roster_api::graph::filter::{parse_filter, ParsedFilter};
 use roster_api::graph::query::{
     parse_count, parse_orderby, parse_search, parse_select, parse_top, OrderBy, Select, SkipToken,
 };
-use roster_api::graph::user::{apply_patch, field_to_property, parse_create, user_json};
+use roster_api::graph::user::{apply_patch, field_to_property, parse_create, GraphUser};
 use roster_api::graph::GraphError;
 use roster_domain::directory::{ApiNewUser, ApiUserChange};
 use roster_domain::store::{FindOrder, UserFind};
 use roster_domain::user::Cursor;
 use roster_domain::user_filter::UserFilter;
 use roster_domain::{Actor, DomainError, Timestamp, User, UserId};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::api::openapi::{GraphFailures, ListOptions, UserCreateDoc, UserDoc, UserKey, UserListDoc, UserUpdateDoc};
@@ -301,20 +302,47 @@ pub async fn list(
     let more = found.len() > top as usize;
     found.truncate(top as usize);
     let base = base_url(&state);
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#users{}", select.context_suffix())));
-    if count && eventual && first_page {
-        body.insert("@odata.count".into(), json!(state.directory.count_found(&actor, condition.as_ref()).await?));
-    }
-    if let (true, Some(last)) = (more, found.last()) {
-        let token = SkipToken { key: last.cursor.key.clone(), id: last.cursor.id.to_string() }.encode();
-        let rest = options.without_skiptoken();
-        let joiner = if rest.is_empty() { "" } else { "&" };
-        body.insert("@odata.nextLink".into(), json!(format!("{base}/v1.0/users?{rest}{joiner}$skiptoken={token}")));
-    }
-    let values: Vec<Value> = found.iter().map(|f| Value::Object(user_json(&f.user, &select))).collect();
-    body.insert("value".into(), Value::Array(values));
-    Ok(Json(Value::Object(body)).into_response())
+    let count = match count && eventual && first_page {
+        true => Some(state.directory.count_found(&actor, condition.as_ref()).await?),
+        false => None,
+    };
+    let next_link = match (more, found.last()) {
+        (true, Some(last)) => {
+            let token = SkipToken { key: last.cursor.key.clone(), id: last.cursor.id.to_string() }.encode();
+            let rest = options.without_skiptoken();
+            let joiner = if rest.is_empty() { "" } else { "&" };
+            Some(format!("{base}/v1.0/users?{rest}{joiner}$skiptoken={token}"))
+        }
+        _ => None,
+    };
+    let page = UserPage {
+        context: format!("{base}/v1.0/$metadata#users{}", select.context_suffix()),
+        count,
+        next_link,
+        value: found.iter().map(|f| GraphUser { user: &f.user, select: &select }).collect(),
+    };
+    Ok(Json(page).into_response())
+}
+
+/// A page of users as Graph returns it, written straight into the response.
+#[derive(Serialize)]
+struct UserPage<'a> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.count", skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<GraphUser<'a>>,
+}
+
+/// One user as Graph returns it, with its context.
+#[derive(Serialize)]
+struct UserEntity<'a> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(flatten)]
+    user: GraphUser<'a>,
 }
 
 /// `GET /v1.0/users/{id | userPrincipalName}` (and `/v1.0/users/$count`).
@@ -347,15 +375,9 @@ pub async fn get(
     Ok(Json(single(&state, &user, &select)).into_response())
 }
 
-fn single(state: &AppState, user: &User, select: &Select) -> Value {
-    let mut body = Map::new();
-    let base = base_url(state);
-    body.insert(
-        "@odata.context".into(),
-        json!(format!("{base}/v1.0/$metadata#users{}/$entity", select.context_suffix())),
-    );
-    body.extend(user_json(user, select));
-    Value::Object(body)
+fn single<'a>(state: &AppState, user: &'a User, select: &'a Select) -> UserEntity<'a> {
+    let context = format!("{}/v1.0/$metadata#users{}/$entity", base_url(state), select.context_suffix());
+    UserEntity { context, user: GraphUser { user, select } }
 }
 
 /// A request body as Graph takes it: JSON, or 415 for any other media type, 413 past the body
@@ -422,7 +444,8 @@ pub async fn create(
     };
     let user = state.directory.create_via_api(&actor, input).await?;
     let location = format!("{}/v1.0/users/{}", base_url(&state), user.id);
-    let body = single(&state, &user, &Select::default());
+    let select = Select::default();
+    let body = single(&state, &user, &select);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
