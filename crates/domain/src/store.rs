@@ -598,6 +598,10 @@ pub trait OidcStore: Send + Sync {
     /// its user. `None`, and nothing changed, if it does not (or another rotation won the race).
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError>;
 
+    /// Undoes `rotation`, made but never answered: its successors go and its token is unused
+    /// again.
+    async fn undo_rotation(&self, rotation: &Rotation) -> Result<(), StoreError>;
+
     /// Ends one token; `false` if there was none.
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError>;
 

@@ -10,8 +10,10 @@ use crate::clock::Timestamp;
 /// The name under which a person's time zone is kept among their preferences.
 pub const TIME_ZONE_PREFERENCE: &str = "time_zone";
 
-/// The regions whose zones people choose among: the database's other names are aliases kept
-/// for old systems (`US/Eastern`, `Etc/GMT+5`), which would only lengthen the list.
+/// The regions whose zones people choose among. The database's other names are kept for old
+/// systems (`US/Eastern`, `Etc/GMT+5`) and would only lengthen the list; within the regions a
+/// few older spellings remain beside the current ones (`Asia/Calcutta`, `Asia/Kolkata`), as
+/// other systems' lists show them too.
 const REGIONS: [&str; 9] =
     ["Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"];
 

@@ -84,7 +84,9 @@ pub struct GraphCreate {
 /// serialises straight into the response, borrowing from the user: a page of a thousand users
 /// builds no map or value per user.
 pub struct GraphUser<'a> {
+    /// The user written.
     pub user: &'a User,
+    /// The properties asked for.
     pub select: &'a Select,
 }
 

@@ -367,14 +367,21 @@ impl Directory {
         let Some(FoundToken { token, user, .. }) = rotated else {
             return Err(self.refused_refresh(&rotation).await);
         };
-        if !self.may_use(&app, &user).await.map_err(internal)? {
+        let allowed = match self.may_use(&app, &user).await {
+            Ok(allowed) => allowed,
+            Err(e) => return Err(self.undone(&rotation, internal(e)).await),
+        };
+        if !allowed {
             // Its successors would be refused as well: the sign-in ends here.
             self.revoke_chain(token.chain, "user no longer assigned to the application").await.map_err(internal)?;
             return Err(GrantRefusal::InvalidGrant("The user is no longer assigned to this application.".into()));
         }
         let scopes = rotation.access_scopes(token.grant.scopes);
         let shown = Grant { scopes, ..token.grant };
-        let id_token = self.sign_id_token(&ring, &app, &user, &shown, None, issuer).await.map_err(internal)?;
+        let id_token = match self.sign_id_token(&ring, &app, &user, &shown, None, issuer).await {
+            Ok(id_token) => id_token,
+            Err(e) => return Err(self.undone(&rotation, internal(e)).await),
+        };
         Ok(UserTokens {
             access_token,
             expires_in: ACCESS_TOKEN_SECONDS,
@@ -382,6 +389,18 @@ impl Directory {
             id_token: Some(id_token),
             scope: scopes.to_string(),
         })
+    }
+
+    /// `refusal`, once `rotation` is undone: a failure of Roster's own after the exchange
+    /// leaves the client its refresh token to try again with, rather than ending its sign-in.
+    async fn undone(&self, rotation: &Rotation, refusal: GrantRefusal) -> GrantRefusal {
+        match (self.store.undo_rotation(rotation).await, refusal) {
+            (Ok(()), refusal) => refusal,
+            (Err(e), GrantRefusal::InvalidGrant(why)) => {
+                GrantRefusal::InvalidGrant(format!("{why} The refresh token could not be given back either: {e}"))
+            }
+            (Err(_), refusal) => refusal,
+        }
     }
 
     /// Why the store refused `rotation`, read from its token; a token used before has its

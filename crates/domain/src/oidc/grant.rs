@@ -308,7 +308,9 @@ impl Rotation {
     }
 
     /// Whether `token`, unused since `used_at` is `None`, of a user who `may_sign_in`, may be
-    /// exchanged: the rule every store applies.
+    /// exchanged: the rule every store applies (PostgreSQL in the statement that exchanges it,
+    /// SQLite on the read just before its shared commit, which then checks only that the token
+    /// is still unused).
     pub fn admits(&self, token: &UserToken, used_at: Option<Timestamp>, may_sign_in: bool) -> bool {
         token.refresh
             && used_at.is_none()

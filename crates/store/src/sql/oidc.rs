@@ -85,7 +85,7 @@ pub(crate) fn found_from_row(row: &Row) -> Result<FoundToken, StoreError> {
 
 /// The rows of `tokens` for an insert of [`TOKEN_COLUMNS`], as `(…), (…)`, their values added
 /// to `params`.
-pub(crate) fn token_rows(params: &mut Params, tokens: &[&UserToken]) -> Result<String, StoreError> {
+fn token_rows(params: &mut Params, tokens: &[&UserToken]) -> Result<String, StoreError> {
     let mut rows = Vec::with_capacity(tokens.len());
     for t in tokens {
         let row = [
@@ -210,6 +210,25 @@ impl OidcStore for Store {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<FoundToken>, StoreError> {
         self.rotate(rotation).await
+    }
+
+    async fn undo_rotation(&self, rotation: &Rotation) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Only a token whose successor is still there was exchanged by this rotation.
+        sqlx::query(
+            "update oauth_tokens set used_at = null where hash = $1 \
+             and exists (select 1 from oauth_tokens successor where successor.hash = $2)",
+        )
+        .bind(&rotation.hash)
+        .bind(&rotation.refresh_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from oauth_tokens where hash in ($1, $2)")
+            .bind(&rotation.access_hash)
+            .bind(&rotation.refresh_hash)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx.commit().await?)
     }
 
     async fn delete_user_token(&self, hash: &str) -> Result<bool, StoreError> {
@@ -478,8 +497,22 @@ mod tests {
             let stored = store.get_user_token(&successor.hash).await.unwrap().expect("stored");
             assert_eq!(stored.token, successor);
         }
-        assert_eq!(store.get_user_token(&token.hash).await.unwrap().unwrap().used_at, Some(now));
+        assert!(store.get_user_token(&token.hash).await.unwrap().unwrap().used_at.is_some());
         assert!(store.rotate_refresh_token(&rotation(None)).await.unwrap().is_none(), "used already");
+
+        // Undone, the exchange leaves the token as it was, and it can be exchanged again.
+        store.undo_rotation(&narrowed).await.unwrap();
+        assert!(store.get_user_token(&token.hash).await.unwrap().unwrap().used_at.is_none());
+        for successor in [&narrowed.access_hash, &narrowed.refresh_hash] {
+            assert!(store.get_user_token(successor).await.unwrap().is_none(), "its successors are gone");
+        }
+        let again = rotation(None);
+        assert!(store.rotate_refresh_token(&again).await.unwrap().is_some());
+        store.undo_rotation(&narrowed).await.unwrap();
+        assert!(
+            store.get_user_token(&token.hash).await.unwrap().unwrap().used_at.is_some(),
+            "undoing another exchange leaves this one alone"
+        );
     }
 
     #[tokio::test]

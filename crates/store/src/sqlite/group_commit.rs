@@ -228,7 +228,7 @@ const HASHES_PER_UPDATE: usize = DIALECT.rows_per_statement(500, 1);
 /// Rotates each of `rotations` whose refresh token is still unused, in the caller's
 /// transaction: marks the old tokens used and stores the successors of those it marked.
 /// Returns, for each rotation, whether it happened.
-async fn rotate(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotating]) -> Result<Vec<bool>, StoreError> {
+async fn mark_used(conn: &mut sqlx::SqliteConnection, rotations: &[&Rotating]) -> Result<Vec<bool>, StoreError> {
     let mut marked = std::collections::HashSet::new();
     for chunk in rotations.chunks(HASHES_PER_UPDATE) {
         let mut params = Params::default();
@@ -255,7 +255,7 @@ async fn commit_rotations(writer: &SqlitePool, jobs: &[RotateJob]) -> Result<Vec
     let mut conn = writer.acquire().await?;
     let mut tx = conn.begin_with("begin immediate").await?;
     let rotations: Vec<&Rotating> = jobs.iter().map(|j| &j.rotation).collect();
-    let done = rotate(&mut tx, &rotations).await?;
+    let done = mark_used(&mut tx, &rotations).await?;
     tx.commit().await?;
     Ok(done.into_iter().map(|done| if done { Ok(()) } else { Err(StoreError::NotFound) }).collect())
 }

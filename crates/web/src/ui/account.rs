@@ -34,6 +34,7 @@ pub(crate) struct AccountPage {
     zone: String,
     zones: Vec<(&'static str, Vec<String>)>,
     zone_error: Option<String>,
+    errors: Vec<SummaryItem>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +77,7 @@ pub(crate) async fn page(
         zone: zone.to_string(),
         zones: Zone::choices(),
         zone_error: errors.first().map(|e| e.message.clone()),
+        errors: summary(errors),
     })
 }
 

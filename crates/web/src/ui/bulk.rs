@@ -112,6 +112,12 @@ pub struct BulkForm {
 
 /// The version of each person the confirmation showed, from a bulk form's `seen` fields.
 fn seen_versions(form: &BulkForm) -> Result<HashMap<UserId, i64>, DomainError> {
+    if form.seen.is_empty() && !form.id.is_empty() {
+        return Err(DomainError::invalid(
+            "seen",
+            "This form does not say which version of each person you confirmed: choose them again in Active users.",
+        ));
+    }
     form.seen
         .iter()
         .map(|seen| {

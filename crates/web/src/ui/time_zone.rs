@@ -32,6 +32,7 @@ impl Moment {
     }
 }
 
+/// The time zone form on My account.
 #[derive(Deserialize)]
 pub struct ZoneForm {
     #[serde(default)]
