@@ -8,8 +8,11 @@
 //! - finds users by one of their alternate addresses through Graph's `$filter` and SCIM's
 //!   `filter` (up to 2,000 addresses spread over the directory, concurrent clients), and
 //! - creates users over SCIM with concurrent clients, each `POST /scim/v2/Users` a complete
-//!   resource (name, title, an alternate address, a mobile phone, a department).
+//!   resource (name, title, an alternate address, a mobile phone, a department), and
+//! - changes users' mobile phones and alternate addresses through Graph's PATCH with `wrk`,
+//!   and says how much the data folder holds before and after.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +21,7 @@ use anyhow::{bail, Context};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+use crate::wrk::{wrk, WrkRun};
 use crate::{collect, rss_mb, run_roster, start_server, Sample, Target};
 
 /// Registers an application holding `permissions` (before the server starts, so that the
@@ -103,19 +107,49 @@ async fn read_all(client: &Client, base: &str, token: &str) -> anyhow::Result<(S
     Ok((sample, users))
 }
 
-/// Every user's first alternate address, read page by page through Graph (untimed).
-async fn alternate_addresses(client: &Client, base: &str, token: &str) -> anyhow::Result<Vec<String>> {
+/// Every user's id, and every user's first alternate address, read page by page through Graph
+/// (untimed).
+async fn ids_and_addresses(client: &Client, base: &str, token: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let mut url = format!("{base}/v1.0/users?$top=999&$select=id,otherMails");
-    let mut addresses = Vec::new();
+    let (mut ids, mut addresses) = (Vec::new(), Vec::new());
     loop {
         let page: Value = client.get(&url).bearer_auth(token).send().await?.error_for_status()?.json().await?;
         let listed = page["value"].as_array().map_or(&[][..], Vec::as_slice);
+        ids.extend(listed.iter().filter_map(|u| u["id"].as_str().map(str::to_string)));
         addresses.extend(listed.iter().filter_map(|u| u["otherMails"][0].as_str().map(str::to_string)));
         match page["@odata.nextLink"].as_str() {
             Some(next) => url = next.to_string(),
-            None => return Ok(addresses),
+            None => return Ok((ids, addresses)),
         }
     }
+}
+
+/// The wrk script of Graph's PATCH.
+const PATCH_LUA: &str = include_str!("graph_patch.lua");
+/// How long the PATCHes run, and on how many connections (as a script's workers would).
+const PATCH_SECONDS: u64 = 10;
+const PATCH_CONNECTIONS: usize = 8;
+
+/// Graph PATCHes of `ids`' contacts with wrk for [`PATCH_SECONDS`].
+fn patch_with_wrk(base: &str, token: &str, ids: &[String]) -> anyhow::Result<WrkRun> {
+    let mut listed = tempfile::NamedTempFile::new()?;
+    listed.write_all(ids.join("\n").as_bytes())?;
+    let mut script = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    script.write_all(PATCH_LUA.as_bytes())?;
+    let env = [("ROSTER_IDS", listed.path().display().to_string()), ("ROSTER_TOKEN", token.to_string())];
+    wrk(base, script.path(), PATCH_CONNECTIONS, PATCH_SECONDS, &env)
+}
+
+/// The bytes of the files in `folder` (the database, its log and the keys).
+fn folder_bytes(folder: &std::path::Path) -> anyhow::Result<u64> {
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(folder)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            bytes += meta.len();
+        }
+    }
+    Ok(bytes)
 }
 
 /// Addresses each lookup scenario asks for: spread over the whole directory, the same ones
@@ -256,13 +290,17 @@ pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_us
     passes.sort_by_key(|(sample, _)| sample.elapsed);
     let (mut read, users) = passes.swap_remove(READ_PASSES / 2);
     read.rss_mb = vec![rss_mb(pid)];
-    let addresses = alternate_addresses(&Client::new(), &base, &token).await?;
+    let (ids, addresses) = ids_and_addresses(&Client::new(), &base, &token).await?;
     let mut found = by_alternate_address(&base, &token, clients, &addresses).await;
     for sample in &mut found {
         sample.rss_mb = vec![rss_mb(pid)];
     }
     let mut created = create_over_scim(&base, &token, clients, scim_users).await;
     created.rss_mb = vec![rss_mb(pid)];
+    let before = folder_bytes(&target.data)?;
+    let patched = patch_with_wrk(&base, &token, &ids)?;
+    let patched_rss = rss_mb(pid);
+    let after = folder_bytes(&target.data)?;
 
     println!("Roster API benchmark: {}, 1 node, server at {base}", target.engine());
     println!();
@@ -291,6 +329,28 @@ pub async fn run(bin: &std::path::Path, target: &Target, clients: usize, scim_us
         created.latencies.len() as f64 / created.elapsed.as_secs_f64(),
         created.errors
     );
+    println!(
+        "Graph PATCH of a mobile phone and an alternate address (wrk, 2 threads, {PATCH_CONNECTIONS} connections, \
+         {PATCH_SECONDS} s): {} requests, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, {} errors; server RSS after {:.0} MB.",
+        patched.requests,
+        patched.rate,
+        patched.p50,
+        patched.p99,
+        patched.errors,
+        patched_rss.unwrap_or_default()
+    );
+    if target.database_url.is_none() {
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        println!(
+            "Data folder: {:.1} MiB for {} users before the PATCHes ({:.0} bytes a user), {:.1} MiB after \
+             ({:.0} bytes a PATCH).",
+            mib(before),
+            ids.len(),
+            before as f64 / ids.len() as f64,
+            mib(after),
+            after.saturating_sub(before) as f64 / patched.requests.max(1) as f64
+        );
+    }
     drop(server);
     Ok(())
 }

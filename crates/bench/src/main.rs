@@ -30,6 +30,7 @@ mod api;
 mod groups;
 mod import;
 mod oidc;
+mod wrk;
 
 /// Options of the benchmark.
 #[derive(Parser, Debug)]
