@@ -704,7 +704,7 @@ async fn the_not_found_page_sends_each_person_onward_to_their_own_place() {
 async fn each_reader_sees_times_and_days_in_the_time_zone_they_chose() {
     let Some(app) = TestApp::start().await else { return };
     app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
-    app.user("helpdesk@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
+    let hal = app.user("helpdesk@contoso.com", "Hal Helpdesk", &[Role::HelpdeskAdministrator]).await;
     let s = app.signed_in("global@contoso.com").await;
     let first_time = |html: &str| -> (String, time::OffsetDateTime, String) {
         let time = html.split("<time datetime=\"").nth(1).expect("a time");
@@ -757,6 +757,8 @@ async fn each_reader_sees_times_and_days_in_the_time_zone_they_chose() {
     assert!(!other.contains(&format!("<time datetime=\"{utc}\"")));
     let (_, log) = s.page("/admin/sign-ins").await;
     assert!(log.contains(&format!(" {abbreviation}<span")), "the sign-in log too");
+    let (_, details) = s.page(&format!("/admin/users/{}", hal.id)).await;
+    assert!(details.contains(&format!(" {abbreviation}<span")), "a user's details too: {details}");
 
     // Each person's own: another administrator still reads UTC.
     let (_, html) = app.signed_in("helpdesk@contoso.com").await.page("/admin/audit").await;

@@ -13,10 +13,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::{render, PageError};
-use crate::extract::Checked;
+use crate::extract::{Checked, ReaderZone};
 use crate::session::SignedIn;
 use crate::ui::form::{new_password_fields, summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
+use crate::ui::time_zone::Moment;
 use crate::ui::user_view::UserView;
 use crate::AppState;
 
@@ -46,23 +47,25 @@ pub struct AccountQuery {
 /// The signed-in user's own page.
 pub async fn show(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
-    let zone = state.directory.time_zone(&me.actor).await?;
     let status = q.changed.map(|what| match what.as_str() {
         "time-zone" => format!("Times are now shown in {}.", zone.name()),
         _ => "Your password was changed.".to_string(),
     });
-    Ok(render(StatusCode::OK, &page(&me, &state, status, zone.name(), &[]).await?))
+    Ok(render(StatusCode::OK, &page(&me, &state, &zone, status, zone.name(), &[]).await?))
 }
 
-/// My account, with `status` said at the top, `zone` chosen, and `errors` of the time zone.
+/// My account read in `zone`, with `status` said at the top, `chosen` in the time zone list,
+/// and `errors` of the time zone.
 pub(crate) async fn page(
     me: &SignedIn,
     state: &AppState,
+    zone: &Zone,
     status: Option<String>,
-    zone: &str,
+    chosen: &str,
     errors: &[FieldError],
 ) -> Result<AccountPage, PageError> {
     let contacts = state.directory.contact_states(&me.actor, me.user.id).await?;
@@ -70,11 +73,11 @@ pub(crate) async fn page(
     let unverified = reachable.iter().filter(|c| c.verified_at.is_none()).count();
     Ok(AccountPage {
         layout: Layout::new(me, "My account", Section::Account),
-        user: UserView::of(&me.user).with_manager(state.directory.contact_input(&me.user).await?.manager),
+        user: UserView::of(&me.user, zone).with_manager(state.directory.contact_input(&me.user).await?.manager),
         status,
         unverified,
         no_contacts: reachable.is_empty(),
-        zone: zone.to_string(),
+        zone: chosen.to_string(),
         zones: Zone::choices(),
         zone_error: errors.first().map(|e| e.message.clone()),
         errors: summary(errors),
@@ -200,13 +203,14 @@ struct SignedInAppsPage {
 struct SignedInRow {
     id: uuid::Uuid,
     name: String,
-    last_sign_in: String,
+    last_sign_in: Moment,
     consented: Vec<&'static str>,
 }
 
 /// The applications the person has signed in to, when, and what they consented to.
 pub async fn signed_in_apps(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
@@ -218,7 +222,7 @@ pub async fn signed_in_apps(
         .map(|a| SignedInRow {
             id: a.grant.app_id,
             name: a.name,
-            last_sign_in: a.grant.last_sign_in_at.display(),
+            last_sign_in: Moment::at(&zone, a.grant.last_sign_in_at),
             consented: a.grant.scopes.iter().map(Scope::describe).collect(),
         })
         .collect();

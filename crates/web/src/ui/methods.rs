@@ -3,7 +3,10 @@
 
 use roster_domain::phone::Phone;
 use roster_domain::recovery::MethodKind;
+use roster_domain::time_zone::Zone;
 use roster_domain::ContactState;
+
+use crate::ui::time_zone::Moment;
 
 /// One contact as shown.
 pub struct MethodView {
@@ -14,14 +17,14 @@ pub struct MethodView {
     pub label: &'static str,
     pub value: String,
     /// When it was verified, for people.
-    pub verified: Option<String>,
+    pub verified: Option<Moment>,
     /// Codes can reach it (office phones receive none).
     pub can_receive: bool,
 }
 
 impl MethodView {
     /// Prepares a contact for display.
-    pub fn of(state: &ContactState) -> MethodView {
+    pub fn of(state: &ContactState, zone: &Zone) -> MethodView {
         let m = &state.method;
         let value = match m.kind {
             MethodKind::AlternateEmail => m.value.clone(),
@@ -33,7 +36,7 @@ impl MethodView {
             stored: m.value.clone(),
             label: m.kind.label(),
             value,
-            verified: state.verified_at.map(|t| t.display()),
+            verified: state.verified_at.map(|t| Moment::at(zone, t)),
             can_receive: m.kind.channel().is_some(),
         }
     }

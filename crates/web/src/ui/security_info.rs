@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_domain::directory::{Enrolment, SecondFactors};
 use roster_domain::recovery::MethodKind;
+use roster_domain::time_zone::Zone;
 use roster_domain::{DomainError, FieldError};
 use serde::Deserialize;
 
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::error::{describe, local_path, render, urlencode, PageError};
-use crate::extract::{Checked, CheckedPost};
+use crate::extract::{Checked, CheckedPost, ReaderZone};
 use crate::session::session_cookie;
 use crate::session::SignedIn;
 use crate::ui::form::{summary, Field, SummaryItem};
@@ -55,11 +56,12 @@ pub struct SecurityQuery {
 async fn page(
     me: &SignedIn,
     state: &AppState,
+    zone: &Zone,
     enter: Option<&str>,
     errors: &[FieldError],
 ) -> Result<SecurityInfoPage, PageError> {
     let methods = state.directory.contact_states(&me.actor, me.user.id).await?;
-    let methods: Vec<MethodView> = methods.iter().map(MethodView::of).collect();
+    let methods: Vec<MethodView> = methods.iter().map(|m| MethodView::of(m, zone)).collect();
     let pending = enter.and_then(|key| methods.iter().find(|m| m.key == key)).map(|m| (m.key.clone(), m.value.clone()));
     let factors = state.directory.second_factors(&me.actor).await?;
     let shown = |kind: MethodKind| methods.iter().find(|m| m.kind == kind).map(|m| m.value.clone()).unwrap_or_default();
@@ -101,10 +103,11 @@ async fn page(
 /// The Security info page.
 pub async fn show(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<SecurityQuery>,
 ) -> Result<Response, PageError> {
-    let mut body = page(&me, &state, q.enter.as_deref(), &[]).await?;
+    let mut body = page(&me, &state, &zone, q.enter.as_deref(), &[]).await?;
     body.status = match (q.verified, q.saved.as_deref()) {
         (Some(what), _) => Some(format!("Verified: {what} is confirmed as yours.")),
         (None, Some("app-removed")) => Some("The authenticator app was removed.".into()),
@@ -124,6 +127,7 @@ pub struct SendForm {
 /// Sends a code to one of the user's own contacts.
 pub async fn send(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<SendForm>>,
 ) -> Result<Response, PageError> {
@@ -131,7 +135,7 @@ pub async fn send(
         Ok(()) => Ok(Redirect::to(&format!("/account/security?enter={}", urlencode(&form.method))).into_response()),
         Err(e @ (DomainError::Limited(_) | DomainError::Invalid(_))) => {
             let (status, message) = describe(&e);
-            let mut body = page(&me, &state, None, &[]).await?;
+            let mut body = page(&me, &state, &zone, None, &[]).await?;
             body.problem = Some(message);
             Ok(render(status, &body))
         }
@@ -150,6 +154,7 @@ pub struct VerifyForm {
 /// Checks the code the user entered.
 pub async fn verify(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<VerifyForm>>,
 ) -> Result<Response, PageError> {
@@ -158,7 +163,7 @@ pub async fn verify(
             Ok(Redirect::to(&format!("/account/security?verified={}", urlencode(&method.masked()))).into_response())
         }
         Err(DomainError::Invalid(errors)) => {
-            let body = page(&me, &state, Some(&form.method), &errors).await?;
+            let body = page(&me, &state, &zone, Some(&form.method), &errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &body))
         }
         Err(e) => Err(e.into()),
@@ -334,6 +339,7 @@ pub struct ContactForm {
 /// Adds, changes or removes one of the user's own contacts.
 pub async fn change_contact(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<ContactForm>>,
 ) -> Result<Response, PageError> {
@@ -348,7 +354,7 @@ pub async fn change_contact(
             // The domain names the one input "value"; the page has one per contact kind.
             let errors: Vec<FieldError> =
                 errors.into_iter().map(|e| FieldError::new(format!("value.{}", kind.code()), e.message)).collect();
-            let body = page(&me, &state, None, &errors).await?;
+            let body = page(&me, &state, &zone, None, &errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &body))
         }
         Err(e) => Err(e.into()),

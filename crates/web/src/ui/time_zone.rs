@@ -9,7 +9,7 @@ use roster_domain::{DomainError, Timestamp};
 use serde::Deserialize;
 
 use crate::error::PageError;
-use crate::extract::Checked;
+use crate::extract::{Checked, ReaderZone};
 use crate::session::SignedIn;
 use crate::ui::account;
 use crate::AppState;
@@ -42,13 +42,14 @@ pub struct ZoneForm {
 /// Keeps the time zone the signed-in person chose.
 pub async fn choose(
     me: SignedIn,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<ZoneForm>>,
 ) -> Result<Response, PageError> {
     match state.directory.set_time_zone(&me.actor, &form.time_zone).await {
         Ok(_) => Ok(Redirect::to("/account?changed=time-zone").into_response()),
         Err(DomainError::Invalid(errors)) => {
-            let page = account::page(&me, &state, None, &form.time_zone, &errors).await?;
+            let page = account::page(&me, &state, &zone, None, &form.time_zone, &errors).await?;
             Ok(crate::error::render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(e) => Err(e.into()),

@@ -1,7 +1,10 @@
 //! A user as pages show them: every value prepared as text.
 
 use roster_domain::phone::Phone;
+use roster_domain::time_zone::Zone;
 use roster_domain::User;
+
+use crate::ui::time_zone::Moment;
 
 /// A phone in international format, or the stored text if it no longer parses.
 pub fn show_phone(stored: &Option<String>) -> String {
@@ -20,7 +23,8 @@ pub struct UserView {
     pub enabled: bool,
     pub deleted: bool,
     pub must_change_password: bool,
-    pub updated: String,
+    pub updated: Moment,
+    pub updated_by: String,
     /// (label, value) pairs of the profile, empty values included.
     pub profile: Vec<(&'static str, String)>,
     /// (label, value) pairs of the Contact information section.
@@ -30,7 +34,7 @@ pub struct UserView {
 
 impl UserView {
     /// Prepares `user` for display.
-    pub fn of(user: &User) -> UserView {
+    pub fn of(user: &User, zone: &Zone) -> UserView {
         let c = &user.contact;
         let s = |v: &Option<String>| v.clone().unwrap_or_default();
         UserView {
@@ -41,7 +45,8 @@ impl UserView {
             enabled: user.enabled,
             deleted: user.deleted_at.is_some(),
             must_change_password: user.must_change_password,
-            updated: format!("{} by {}", user.updated_at.display(), user.updated_by),
+            updated: Moment::at(zone, user.updated_at),
+            updated_by: user.updated_by.clone(),
             profile: vec![
                 ("First name", s(&c.first_name)),
                 ("Last name", s(&c.last_name)),

@@ -10,7 +10,7 @@ use roster_domain::{ListFilter, UserCount, UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
 
 use crate::error::{render, urlencode, PageError};
-use crate::extract::{Checked, UserPath};
+use crate::extract::{Checked, ReaderZone, UserPath};
 use crate::session::Admin;
 use crate::ui::confirm::Panel;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
@@ -395,6 +395,7 @@ pub async fn choose_columns(
 /// A user's account details.
 pub async fn details(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     UserPath(id): UserPath,
     Query(q): Query<DetailsQuery>,
@@ -421,10 +422,10 @@ pub async fn details(
         panels: if user.deleted_at.is_none() { Panel::offered(&user) } else { Vec::new() },
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
-        methods: methods.iter().map(MethodView::of).collect(),
+        methods: methods.iter().map(|m| MethodView::of(m, &zone)).collect(),
         send_action: if user.deleted_at.is_none() { format!("/admin/users/{}/verify", user.id) } else { String::new() },
         send_label: "Send verification",
-        user: UserView::of(&user)
+        user: UserView::of(&user, &zone)
             .with_external_id(&user)
             .with_manager(state.directory.contact_input(&user).await?.manager),
         status,
