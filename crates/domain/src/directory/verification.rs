@@ -120,8 +120,12 @@ impl Directory {
             }
         }
         let (window, limit) = send_limit(channel);
-        let start = Timestamp(now.millis() - now.millis().rem_euclid(window * 1000));
         let counter = format!("codes:{}:{subject}:{}", purpose.code(), channel.code());
+        // The window opens with the first code and runs for `window` seconds from it: windows
+        // fixed to the clock would let twice the limit through in a moment across a boundary.
+        let since = now.plus_seconds(-window);
+        let open = self.store.get_counter(&counter, since).await? > 0;
+        let start = if open { since } else { now };
         if self.store.increment_counter(&counter, start).await? > limit {
             let until = now.plus_seconds(LOCK_SECONDS);
             self.store.set_lock(&lock, until).await?;
