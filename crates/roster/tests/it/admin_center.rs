@@ -763,4 +763,8 @@ async fn each_reader_sees_times_and_days_in_the_time_zone_they_chose() {
     // Each person's own: another administrator still reads UTC.
     let (_, html) = app.signed_in("helpdesk@contoso.com").await.page("/admin/audit").await;
     assert!(html.contains(" UTC</time>") && !html.contains(&format!(" {abbreviation}<span")));
+
+    app.directory.delete_user(&roster_domain::Actor::system("test"), hal.id).await.unwrap();
+    let (_, deleted) = s.page("/admin/deleted-users").await;
+    assert!(deleted.contains(&format!(" {abbreviation}<span")), "deleted users too: {deleted}");
 }

@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
+use roster_domain::time_zone::Zone;
 use roster_domain::user::UserPage;
 use roster_domain::{ListFilter, UserCount, UserQuery, UserSort, UserSummary};
 use serde::Deserialize;
@@ -18,6 +19,7 @@ use crate::ui::groups::UserGroups;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::readiness::Glance;
+use crate::ui::time_zone::Moment;
 use crate::ui::user_view::{show_phone, UserView};
 use crate::ui::wording::count;
 use crate::AppState;
@@ -110,7 +112,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn of(u: &UserSummary, columns: &[Column]) -> Row {
+    fn of(u: &UserSummary, columns: &[Column], zone: &Zone) -> Row {
         let cell = |column: &Column| {
             let text = match column {
                 Column::Username => u.username.to_string(),
@@ -120,7 +122,7 @@ impl Row {
                 Column::Roles => u.roles.display(),
                 // Only a blocked person carries a badge: "Enabled" on every row says nothing.
                 Column::Status => String::new(),
-                Column::Created => u.created_at.day(),
+                Column::Created => zone.date(u.created_at),
             };
             Cell { text, blocked_badge: *column == Column::Status && !u.enabled }
         };
@@ -287,6 +289,7 @@ fn page_links(base: &str, page: &UserPage) -> (Option<String>, Option<String>) {
 /// Users → Active users.
 pub async fn list(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -328,7 +331,7 @@ pub async fn list(
             None => "/admin/users/export".into(),
         },
         search: q.q.trim().to_string(),
-        rows: page.users.iter().map(|u| Row::of(u, &chosen)).collect(),
+        rows: page.users.iter().map(|u| Row::of(u, &chosen, &zone)).collect(),
         display_header: sorted_by("Display name", "name"),
         columns,
         choices: Column::ALL
@@ -437,7 +440,7 @@ pub async fn details(
 #[template(path = "admin/deleted.html")]
 struct DeletedUsersPage {
     layout: Layout,
-    rows: Vec<(Row, String)>,
+    rows: Vec<(Row, Option<Moment>)>,
     next_href: Option<String>,
     previous_href: Option<String>,
 }
@@ -445,6 +448,7 @@ struct DeletedUsersPage {
 /// Users → Deleted users, restorable for 30 days.
 pub async fn deleted(
     Admin(me): Admin,
+    ReaderZone(zone): ReaderZone,
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -452,7 +456,7 @@ pub async fn deleted(
     let page = state.directory.list_users(&me.actor, l.query).await?;
     let (next_href, previous_href) = page_links(&l.base, &page);
     let rows =
-        page.users.iter().map(|u| (Row::of(u, &[]), u.deleted_at.map(|t| t.display()).unwrap_or_default())).collect();
+        page.users.iter().map(|u| (Row::of(u, &[], &zone), u.deleted_at.map(|t| Moment::at(&zone, t)))).collect();
     let body = DeletedUsersPage {
         layout: Layout::new(&me, "Deleted users", Section::DeletedUsers),
         rows,
