@@ -4,6 +4,7 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use jiff::Zoned;
 
 use crate::clock::Timestamp;
 
@@ -60,26 +61,30 @@ impl Zone {
         self.name == "UTC"
     }
 
+    /// `at` in this zone; `None` past the range of dates the database covers.
+    fn zoned(&self, at: Timestamp) -> Option<Zoned> {
+        jiff::Timestamp::from_millisecond(at.millis()).ok().map(|t| t.to_zoned(self.tz.clone()))
+    }
+
     /// `at` as people in this zone read it, such as `2026-12-07 18:45 CET`.
     pub fn show(&self, at: Timestamp) -> String {
-        match jiff::Timestamp::from_millisecond(at.millis()) {
-            Ok(t) => t.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
-            Err(_) => at.display(),
-        }
+        self.zoned(at).map_or_else(|| at.display(), |z| z.strftime("%Y-%m-%d %H:%M %Z").to_string())
     }
 
     /// The day `at` falls on in this zone, `YYYY-MM-DD`, as [`Zone::day`] reads it.
     pub fn date(&self, at: Timestamp) -> String {
-        match jiff::Timestamp::from_millisecond(at.millis()) {
-            Ok(t) => t.to_zoned(self.tz.clone()).date().to_string(),
-            Err(_) => at.day(),
-        }
+        self.zoned(at).map_or_else(|| at.day(), |z| z.date().to_string())
+    }
+
+    /// The first instant of the day `at` falls on in this zone.
+    pub fn start_of_day(&self, at: Timestamp) -> Timestamp {
+        self.zoned(at).and_then(|z| z.start_of_day().ok()).map_or(at, |z| millis_of(&z))
     }
 
     /// The day written `YYYY-MM-DD` in this zone: its first instant and the next day's.
     pub fn day(&self, text: &str) -> Option<(Timestamp, Timestamp)> {
         let date: Date = text.trim().parse().ok()?;
-        let start = |d: Date| d.to_zoned(self.tz.clone()).ok().map(|z| Timestamp(z.timestamp().as_millisecond()));
+        let start = |d: Date| d.to_zoned(self.tz.clone()).ok().map(|z| millis_of(&z));
         Some((start(date)?, start(date.tomorrow().ok()?)?))
     }
 
@@ -95,6 +100,11 @@ impl Zone {
             })
             .collect()
     }
+}
+
+/// The instant `zoned` names, as Roster keeps times.
+fn millis_of(zoned: &Zoned) -> Timestamp {
+    Timestamp(zoned.timestamp().as_millisecond())
 }
 
 #[cfg(test)]

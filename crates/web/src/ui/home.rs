@@ -86,7 +86,7 @@ async fn home_page(
 ) -> Result<HomePage, PageError> {
     // From the start of that day where the reader is, as the audit log's day filter reads it.
     let week_ago = Timestamp::now().plus_seconds(-RECENT_DAYS * 24 * 60 * 60);
-    let since = zone.day(&zone.date(week_ago)).map_or(week_ago, |(start, _)| start);
+    let since = zone.start_of_day(week_ago);
     let recent =
         |action| AuditQuery { action: Some(action), from: Some(since), limit: COUNTED, ..AuditQuery::default() };
     let added = state.directory.audit_log(&me.actor, &recent(AuditAction::UserCreated)).await?;
