@@ -72,11 +72,15 @@ pub enum AuditAction {
     AppTokensRevoked,
     /// A user consented to what an application asked for.
     AppConsentGiven,
+    /// A Temporary Access Pass was created for a user (replacing any they had).
+    AccessPassCreated,
+    /// A user's Temporary Access Pass was removed before it ended.
+    AccessPassRemoved,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::UserCreated,
         AuditAction::ContactChanged,
         AuditAction::RolesChanged,
@@ -107,6 +111,8 @@ impl AuditAction {
         AuditAction::SigningKeyChanged,
         AuditAction::AppTokensRevoked,
         AuditAction::AppConsentGiven,
+        AuditAction::AccessPassCreated,
+        AuditAction::AccessPassRemoved,
     ];
 
     /// The stored code, e.g. `contact_changed`.
@@ -142,6 +148,8 @@ impl AuditAction {
             AuditAction::SigningKeyChanged => "signing_key_changed",
             AuditAction::AppTokensRevoked => "app_tokens_revoked",
             AuditAction::AppConsentGiven => "app_consent_given",
+            AuditAction::AccessPassCreated => "access_pass_created",
+            AuditAction::AccessPassRemoved => "access_pass_removed",
         }
     }
 
@@ -183,6 +191,8 @@ impl AuditAction {
             AuditAction::SigningKeyChanged => "Token signing key changed",
             AuditAction::AppTokensRevoked => "Application sign-in revoked",
             AuditAction::AppConsentGiven => "Consent given to application",
+            AuditAction::AccessPassCreated => "Temporary Access Pass created",
+            AuditAction::AccessPassRemoved => "Temporary Access Pass removed",
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::store::{Count, Store};
 use crate::user::{Cursor, User, UserCount, UserId, UserPage, UserQuery, UserSummary, Username};
 use crate::{email, password};
 
+mod access_pass;
 mod api_users;
 mod app_access;
 mod apps;
@@ -42,6 +43,7 @@ mod reset;
 mod signin;
 mod verification;
 
+pub use access_pass::AccessPassView;
 pub use api_users::{ApiNewUser, ApiUserChange, MAX_FIND_LIMIT};
 pub use app_access::{MyApp, SignedInApp};
 use apps::TokenRefusal;

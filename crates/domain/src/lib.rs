@@ -5,6 +5,7 @@
 //! change (with its audit record) to a [`Store`]. Storage engines implement [`Store`] and nothing
 //! else; no storage or web type appears here.
 
+pub mod access_pass;
 pub mod apps;
 pub mod audit;
 pub mod clock;

@@ -167,6 +167,8 @@ pub enum PasswordEvent {
     ResetByAdministrator,
     /// The user reset it with codes sent to their contacts.
     SelfServiceReset,
+    /// The user chose a new one after signing in with a Temporary Access Pass.
+    WithAccessPass,
 }
 
 /// Notices that `user`'s password changed.
@@ -178,6 +180,11 @@ pub fn password_changed(user: &User, event: PasswordEvent, occasion: &Occasion) 
         PasswordEvent::ResetByAdministrator => {
             ("Your password was reset", "An administrator reset your password, and your sessions were signed out.")
         }
+        PasswordEvent::WithAccessPass => (
+            "Your password was changed",
+            "Your password was changed after a sign-in with a Temporary Access Pass, and your other sessions were \
+             signed out.",
+        ),
         PasswordEvent::SelfServiceReset => (
             "Your password was reset",
             "Your password was reset with codes sent to your security info, and your sessions were signed out.",

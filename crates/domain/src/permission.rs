@@ -38,6 +38,9 @@ pub enum Permission {
     /// decides who can reset a password with their contacts and who must pass a second step,
     /// so it takes a role that may change anyone's authentication methods anyway.
     ManagePolicyGroupMembers,
+    /// Create or remove a Temporary Access Pass: whoever holds one signs in as its user and
+    /// registers methods, so it follows Entra's own rule, narrower than the contacts' table.
+    ManageAccessPass,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -66,6 +69,11 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         }
         Permission::ManagePolicyGroupMembers => {
             actor.contains(Role::GlobalAdministrator) || actor.contains(Role::PrivilegedAuthenticationAdministrator)
+        }
+        Permission::ManageAccessPass => {
+            actor.contains(Role::GlobalAdministrator)
+                || actor.contains(Role::PrivilegedAuthenticationAdministrator)
+                || (actor.contains(Role::AuthenticationAdministrator) && !target.is_admin())
         }
     };
     if allowed {
@@ -100,6 +108,13 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
              it is in), so its members decide who can reset a password and who needs a second step. Only Global \
              Administrators and Privileged Authentication Administrators can change them or delete it."
             .into(),
+        Permission::ManageAccessPass if target.is_admin() => format!(
+            "Only Global and Privileged Authentication Administrators can give {} a Temporary Access Pass.",
+            describe(target)
+        ),
+        Permission::ManageAccessPass => "Only Global, Privileged Authentication and Authentication Administrators \
+             can give a Temporary Access Pass."
+            .into(),
     })
 }
 
@@ -125,6 +140,7 @@ pub fn check_app(granted: AppPermissions, permission: Permission, target: RoleSe
         }
         // An application that may change everyone's authentication methods gains nothing here.
         Permission::ManagePolicyGroupMembers => granted.contains(AppPermission::AuthMethodReadWriteAll),
+        Permission::ManageAccessPass => granted.contains(AppPermission::AuthMethodReadWriteAll),
     };
     if allowed {
         return Ok(());
@@ -243,6 +259,7 @@ mod tests {
                 Permission::ManageGroups,
                 Permission::ManageGroupMembers,
                 Permission::ManagePolicyGroupMembers,
+                Permission::ManageAccessPass,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -302,6 +319,34 @@ mod tests {
         assert!(check_app(members, Permission::ManagePolicyGroupMembers, RoleSet::NONE).is_err());
         let both = AppPermissions::of(&[AppPermission::GroupMemberReadWriteAll, AppPermission::AuthMethodReadWriteAll]);
         assert!(check_app(both, Permission::ManagePolicyGroupMembers, RoleSet::NONE).is_ok());
+    }
+
+    /// Entra's rule for Temporary Access Passes. `true` = may create or remove one.
+    const ACCESS_PASS_TABLE: [(Role, [bool; 7]); 6] = [
+        //                                     none  Global PrivAuth Auth  User  Helpdesk Groups
+        (GlobalAdministrator, [true, true, true, true, true, true, true]),
+        (PrivilegedAuthenticationAdministrator, [true, true, true, true, true, true, true]),
+        (AuthenticationAdministrator, [true, false, false, false, false, false, false]),
+        (UserAdministrator, [false, false, false, false, false, false, false]),
+        (HelpdeskAdministrator, [false, false, false, false, false, false, false]),
+        (GroupsAdministrator, [false, false, false, false, false, false, false]),
+    ];
+
+    #[test]
+    fn access_passes_follow_entras_table() {
+        for (actor, row) in ACCESS_PASS_TABLE {
+            for (target, expected) in targets().into_iter().zip(row) {
+                let got = check(RoleSet::of(&[actor]), Permission::ManageAccessPass, target);
+                assert_eq!(got.is_ok(), expected, "{actor} giving {target:?} a pass");
+            }
+        }
+        let why =
+            check(RoleSet::of(&[AuthenticationAdministrator]), Permission::ManageAccessPass, targets()[4]).unwrap_err();
+        assert!(why.contains("a User Administrator"), "{why}");
+        let user_rw = AppPermissions::of(&[AppPermission::UserReadWriteAll]);
+        let methods_rw = AppPermissions::of(&[AppPermission::AuthMethodReadWriteAll]);
+        assert!(check_app(user_rw, Permission::ManageAccessPass, RoleSet::NONE).is_err());
+        assert!(check_app(methods_rw, Permission::ManageAccessPass, targets()[1]).is_ok());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Session {
     pub last_seen_at: Timestamp,
     /// How the user proved who they are when the session began.
     pub amr: AuthMethods,
+    /// A hard end of its own, before the timeouts: a session opened with a Temporary Access
+    /// Pass ends with the pass.
+    pub expires_at: Option<Timestamp>,
 }
 
 impl Session {
@@ -34,6 +37,13 @@ impl Session {
     pub fn expired(&self, now: Timestamp) -> bool {
         now > self.last_seen_at.plus_seconds(IDLE_TIMEOUT_SECONDS)
             || now > self.created_at.plus_seconds(ABSOLUTE_TIMEOUT_SECONDS)
+            || self.expires_at.is_some_and(|end| now >= end)
+    }
+
+    /// Whether a Temporary Access Pass opened it: such a session may only register methods
+    /// on Security info and choose a password.
+    pub fn by_access_pass(&self) -> bool {
+        self.amr.access_pass()
     }
 
     /// Whether a request at `now` should refresh `last_seen_at`.
@@ -67,6 +77,7 @@ mod tests {
             created_at: Timestamp(created),
             last_seen_at: Timestamp(seen),
             amr: AuthMethods::password(),
+            expires_at: None,
         }
     }
 
@@ -77,6 +88,9 @@ mod tests {
         assert!(s.expired(Timestamp(IDLE_TIMEOUT_SECONDS * 1000 + 1)));
         let busy = session(0, ABSOLUTE_TIMEOUT_SECONDS * 1000);
         assert!(busy.expired(Timestamp(ABSOLUTE_TIMEOUT_SECONDS * 1000 + 1)));
+        let with_end = Session { expires_at: Some(Timestamp(1000)), ..session(0, 0) };
+        assert!(!with_end.expired(Timestamp(999)));
+        assert!(with_end.expired(Timestamp(1000)), "a pass's session ends with the pass");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::access_pass::AccessPass;
 use crate::apps::{App, AppLogo, AppSecret, AppToken};
 use crate::audit::{AuditEntry, AuditQuery, ChainState, SealedEntry};
 use crate::clock::Timestamp;
@@ -145,6 +146,7 @@ pub trait Store:
     + SessionStore
     + RecoveryStore
     + MfaStore
+    + AccessPassStore
     + OutboxStore
     + AuditStore
     + SignInLogStore
@@ -163,6 +165,7 @@ impl<
             + SessionStore
             + RecoveryStore
             + MfaStore
+            + AccessPassStore
             + OutboxStore
             + AuditStore
             + SignInLogStore
@@ -421,6 +424,35 @@ pub trait MfaStore: Send + Sync {
 
     /// Forgets a sign-in waiting for its second step.
     async fn delete_pending_signin(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Temporary Access Passes, one per user at most.
+#[async_trait]
+pub trait AccessPassStore: Send + Sync {
+    /// A user's pass, usable or not.
+    async fn get_access_pass(&self, user_id: UserId) -> Result<Option<AccessPass>, StoreError>;
+
+    /// Gives the user `pass`, replacing any pass they had, with its audit record and notices.
+    async fn put_access_pass(
+        &self,
+        pass: &AccessPass,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// Removes the user's pass `id`, with its audit record and notices; `false` (and nothing
+    /// written) when they have no pass by that id.
+    async fn delete_access_pass(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<bool, StoreError>;
+
+    /// Records a sign-in with the pass `id` at `at`: `false` when it is gone, or is a one-time
+    /// pass that a sign-in used already (two sign-ins at once: one wins).
+    async fn use_access_pass(&self, id: uuid::Uuid, at: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// Messages waiting for delivery, and what became of them.

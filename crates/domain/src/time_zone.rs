@@ -88,6 +88,14 @@ impl Zone {
         Some((start(date)?, start(date.tomorrow().ok()?)?))
     }
 
+    /// A date and time on the wall clock of this zone, `YYYY-MM-DDTHH:MM` (as a browser's
+    /// date-time field sends it) or with a space; an hour skipped by a clock change reads as
+    /// the instant after it.
+    pub fn local_time(&self, text: &str) -> Option<Timestamp> {
+        let civil: jiff::civil::DateTime = text.trim().replacen(' ', "T", 1).parse().ok()?;
+        civil.to_zoned(self.tz.clone()).ok().map(|z| millis_of(&z))
+    }
+
     /// Every zone a person may choose, by region, each region's in alphabetical order.
     pub fn choices() -> Vec<(&'static str, Vec<String>)> {
         let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();

@@ -10,6 +10,7 @@ use roster_domain::Actor;
 use crate::session::{client_ip, request_id};
 use crate::AppState;
 
+pub mod access_pass;
 pub mod graph;
 pub mod groups;
 pub mod methods;

@@ -17,6 +17,8 @@ pub enum PageError {
     SignIn { next: String },
     /// Must change the password before anything else.
     ChangePassword,
+    /// Signed in with a Temporary Access Pass, which opens Security info and nothing else.
+    AccessPassOnly,
     /// A form without the session's CSRF token.
     BadToken,
     /// Anything the domain refused or failed at.
@@ -116,6 +118,7 @@ impl IntoResponse for PageError {
                 Redirect::to(&target).into_response()
             }
             PageError::ChangePassword => Redirect::to("/account/password").into_response(),
+            PageError::AccessPassOnly => Redirect::to("/account/security").into_response(),
             PageError::BadToken => error_page(
                 StatusCode::FORBIDDEN,
                 "Your form expired",

@@ -10,10 +10,12 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{graph, groups as graph_groups, methods, oauth, oidc, openapi, scim};
+use crate::api::{
+    access_pass as graph_access_pass, graph, groups as graph_groups, methods, oauth, oidc, openapi, scim,
+};
 use crate::ui::{
-    account, account_state, apps, audit, authorize, bulk, confirm, contact, end_session, groups, home, import,
-    my_groups, new_user, outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions,
+    access_pass, account, account_state, apps, audit, authorize, bulk, confirm, contact, end_session, groups, home,
+    import, my_groups, new_user, outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions,
     settings, signin, signin_log, time_zone, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
@@ -91,6 +93,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/password", get(reset_password::show_reset).post(reset_password::reset))
         .route("/admin/users/{id}/password/done", get(reset_password::done))
         .route("/admin/users/{id}/sessions", post(sessions::sign_out_everywhere))
+        .route("/admin/users/{id}/access-pass", get(access_pass::show_new).post(access_pass::create))
+        .route("/admin/users/{id}/access-pass/done", get(access_pass::done))
+        .route("/admin/users/{id}/access-pass/remove", post(access_pass::remove))
         .route("/admin/users/{id}/verify", post(verification::send_verification))
         .route("/admin/users/{id}/groups", post(groups::change_user_groups))
         .route("/admin/deleted-users", get(users::deleted))
@@ -151,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings/mfa", post(settings::save_mfa))
         .route("/admin/settings/reset-scope", post(settings::save_reset_scope))
         .route("/admin/settings/audit", post(settings::save_retention))
+        .route("/admin/settings/access-pass", post(settings::save_access_pass))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), security::headers))
@@ -172,6 +178,8 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_email, methods::update_email, methods::delete_email))
         .routes(routes!(methods::list_software_oath))
         .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
+        .routes(routes!(graph_access_pass::list, graph_access_pass::create))
+        .routes(routes!(graph_access_pass::get, graph_access_pass::delete))
         .routes(routes!(graph_groups::list, graph_groups::create))
         .routes(routes!(graph_groups::get, graph_groups::update, graph_groups::delete))
         .routes(routes!(graph_groups::members))

@@ -87,11 +87,23 @@ impl FromRequestParts<AppState> for SignedIn {
         if user.must_change_password && path != "/account/password" && path != "/signout" {
             return Err(PageError::ChangePassword);
         }
+        if session.by_access_pass() && !open_to_access_pass(path) {
+            return Err(PageError::AccessPassOnly);
+        }
         let actor = Actor::user(&user, Some(client_ip(parts)), request_id(parts));
         parts.extensions.insert(SessionCsrf(session.csrf_token.clone()));
         parts.extensions.insert(SessionActor(actor.clone()));
         Ok(SignedIn { user, session, token, actor })
     }
+}
+
+/// Whether a session opened with a Temporary Access Pass may open `path`: Security info
+/// (registering methods), choosing a password, and signing out.
+pub fn open_to_access_pass(path: &str) -> bool {
+    path == "/account/security"
+        || path.starts_with("/account/security/")
+        || path == "/account/password"
+        || path == "/signout"
 }
 
 /// A signed-in user with an administrator role; anyone else gets 403.

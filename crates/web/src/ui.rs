@@ -1,5 +1,6 @@
 //! The pages: one module per area, each with its handlers and template structs.
 
+pub mod access_pass;
 pub mod account;
 pub mod account_state;
 pub mod apps;

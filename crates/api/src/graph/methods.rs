@@ -4,10 +4,15 @@
 //! changed here is the field the admin center shows, and the other way round. The
 //! authenticator app a user sets up in Security info is a software OATH method.
 
+use roster_domain::access_pass::{AccessPassRequest, Usability};
+use roster_domain::directory::AccessPassView;
 use roster_domain::phone::with_country_code_apart;
 use roster_domain::user::User;
+use roster_domain::Timestamp;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::GraphError;
 
@@ -160,7 +165,7 @@ pub fn email_method(position: usize, address: &str) -> Value {
 
 /// Every method of `user`: the password (when one is set), the phones, the email addresses
 /// and the authenticator app (when one is set up).
-pub fn all_methods(user: &User, has_password: bool, has_app: bool) -> Vec<Value> {
+pub fn all_methods(user: &User, has_password: bool, has_app: bool, pass: Option<&AccessPassView>) -> Vec<Value> {
     let mut methods = Vec::new();
     if has_password {
         methods.push(json!({
@@ -178,7 +183,69 @@ pub fn all_methods(user: &User, has_password: bool, has_app: bool) -> Vec<Value>
     if has_app {
         methods.push(software_oath_method());
     }
+    methods.extend(pass.map(|p| access_pass_method(p, None)));
     methods
+}
+
+/// A Temporary Access Pass in Graph's `temporaryAccessPassAuthenticationMethod` shape; the
+/// pass itself only in the answer that created it.
+pub fn access_pass_method(pass: &AccessPassView, secret: Option<&str>) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        "id": pass.id.to_string(),
+        "temporaryAccessPass": secret,
+        "createdDateTime": pass.created_at.rfc3339(),
+        "startDateTime": pass.start_at.rfc3339(),
+        "lifetimeInMinutes": pass.lifetime_minutes,
+        "isUsableOnce": pass.usable_once,
+        "isUsable": pass.usability == Usability::Usable,
+        "methodUsabilityReason": pass.usability.graph_reason(),
+    })
+}
+
+/// What a `POST …/temporaryAccessPassMethods` body asks for: `startDateTime` (RFC 3339),
+/// `lifetimeInMinutes` and `isUsableOnce`, each optional; any other property, or one of the
+/// wrong type, is refused by name.
+pub fn access_pass_request(body: &Value) -> Result<AccessPassRequest, GraphError> {
+    let Some(object) = body.as_object() else {
+        return Err(GraphError::bad_request("The request body must be a JSON object."));
+    };
+    let mut request = AccessPassRequest::default();
+    for (name, value) in object {
+        match (name.as_str(), value) {
+            ("@odata.type", _) | (_, Value::Null) => {}
+            ("startDateTime", Value::String(text)) => {
+                let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                    GraphError::bad_request(format!(
+                        "startDateTime must be a date and time such as 2026-12-07T09:00:00Z, not '{text}'."
+                    ))
+                })?;
+                request.start_at = Some(Timestamp((at.unix_timestamp_nanos() / 1_000_000) as i64));
+            }
+            ("lifetimeInMinutes", Value::Number(n)) => {
+                let minutes = n.as_u64().and_then(|m| u32::try_from(m).ok()).ok_or_else(|| {
+                    GraphError::bad_request(format!("lifetimeInMinutes must be a whole number of minutes, not {n}."))
+                })?;
+                request.lifetime_minutes = Some(minutes);
+            }
+            ("isUsableOnce", Value::Bool(once)) => request.usable_once = Some(*once),
+            ("startDateTime" | "lifetimeInMinutes" | "isUsableOnce", _) => {
+                let kind = match name.as_str() {
+                    "startDateTime" => "a string",
+                    "lifetimeInMinutes" => "a number",
+                    _ => "true or false",
+                };
+                return Err(GraphError::bad_request(format!("{name} must be {kind}.")));
+            }
+            _ => {
+                return Err(GraphError::bad_request(format!(
+                "Property '{name}' does not exist on type 'microsoft.graph.temporaryAccessPassAuthenticationMethod', \
+                     or can't be set."
+            )))
+            }
+        }
+    }
+    Ok(request)
 }
 
 /// Reads a string property of a request body, naming it when it is missing or not a string.
@@ -208,6 +275,26 @@ pub fn optional_string_property<'a>(body: &'a Value, name: &str) -> Result<Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pass_request_reads_graphs_properties_and_names_what_it_refuses() {
+        let body = json!({"startDateTime": "2026-12-07T09:00:00Z", "lifetimeInMinutes": 90, "isUsableOnce": true});
+        let asked = access_pass_request(&body).unwrap();
+        assert_eq!(asked.start_at.map(Timestamp::rfc3339).as_deref(), Some("2026-12-07T09:00:00Z"));
+        assert_eq!((asked.lifetime_minutes, asked.usable_once), (Some(90), Some(true)));
+        assert_eq!(access_pass_request(&json!({})).unwrap(), AccessPassRequest::default());
+        for (body, named) in [
+            (json!({"lifetimeInMinutes": "60"}), "lifetimeInMinutes must be a number"),
+            (json!({"lifetimeInMinutes": -5}), "lifetimeInMinutes must be a whole number"),
+            (json!({"startDateTime": "tomorrow"}), "startDateTime must be a date"),
+            (json!({"isUsableOnce": "yes"}), "isUsableOnce must be true or false"),
+            (json!({"temporaryAccessPass": "mine"}), "'temporaryAccessPass' does not exist"),
+            (json!([]), "JSON object"),
+        ] {
+            let why = access_pass_request(&body).unwrap_err().message;
+            assert!(why.contains(named), "{why}");
+        }
+    }
 
     #[test]
     fn graph_phone_format_round_trips_through_storage() {

@@ -1,6 +1,6 @@
 //! Policies scoped to groups: for whom self-service password reset is enabled, whose second
-//! step at sign-in the chosen groups require, and who may change the members of a group that
-//! a policy names.
+//! step at sign-in the chosen groups require, who may sign in with a Temporary Access Pass,
+//! and who may change the members of a group that a policy names.
 
 use super::{Actor, Directory};
 use crate::audit::{AuditAction, FieldChange};
@@ -86,6 +86,7 @@ impl Directory {
         if self.mfa_policy().await? == MfaPolicy::Groups {
             groups.extend(self.mfa_groups().await?);
         }
+        groups.extend(self.access_pass_policy().await?.scope.groups());
         Ok(groups)
     }
 
@@ -137,7 +138,7 @@ impl Directory {
     }
 
     /// Refuses an empty or too long list, and any group that is not active.
-    async fn check_policy_groups(&self, field: &str, groups: &[GroupId]) -> Result<(), FieldError> {
+    pub(super) async fn check_policy_groups(&self, field: &str, groups: &[GroupId]) -> Result<(), FieldError> {
         if groups.is_empty() {
             return Err(FieldError::new(field, "Choose at least one group."));
         }
@@ -160,7 +161,7 @@ impl Directory {
     }
 
     /// Groups by name for an audit record, or `None` for none.
-    async fn describe_groups(&self, ids: &[GroupId]) -> Result<Option<String>, DomainError> {
+    pub(super) async fn describe_groups(&self, ids: &[GroupId]) -> Result<Option<String>, DomainError> {
         if ids.is_empty() {
             return Ok(None);
         }
@@ -177,6 +178,10 @@ impl Directory {
     }
 }
 
-fn setting_change(field: &str, before: impl Into<Option<String>>, after: impl Into<Option<String>>) -> FieldChange {
+pub(super) fn setting_change(
+    field: &str,
+    before: impl Into<Option<String>>,
+    after: impl Into<Option<String>>,
+) -> FieldChange {
     FieldChange { field: field.into(), sensitive: true, before: before.into(), after: after.into() }
 }

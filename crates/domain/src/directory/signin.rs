@@ -1,5 +1,6 @@
 //! Sign-in, sessions and password changes, with throttling per account and per client address.
 
+use crate::access_pass::Usability;
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::directory::audit_log::day_range;
@@ -29,6 +30,11 @@ pub enum SignInOutcome {
     Success { token: String, user: Box<User> },
     /// The password was right; the second step comes next, tied to this token.
     SecondStep { token: String },
+    /// Signed in with a Temporary Access Pass: a session that may only register methods
+    /// and choose a password, ending with the pass.
+    WithAccessPass { token: String, user: Box<User> },
+    /// The user's Temporary Access Pass was entered, but it cannot sign them in now.
+    PassNotUsable { user_id: UserId, why: Usability },
     /// Wrong username or password; the caller must not say which.
     Failed,
     /// The password was right but sign-in is blocked for this account.
@@ -118,14 +124,23 @@ impl Directory {
         next: &str,
     ) -> Result<SignInOutcome, DomainError> {
         let outcome = self.check_sign_in(username, password, client_ip, next).await?;
+        let username = username.trim().to_lowercase();
         let (user_id, detail) = match &outcome {
             SignInOutcome::SecondStep { .. } => return Ok(outcome),
+            SignInOutcome::WithAccessPass { user, .. } => {
+                self.log_sign_in(&username, Some(user.id), "Temporary Access Pass", "", client_ip).await?;
+                return Ok(outcome);
+            }
+            SignInOutcome::PassNotUsable { user_id, why } => {
+                let detail = why.sign_in_detail();
+                self.log_sign_in(&username, Some(*user_id), "Temporary Access Pass", detail, client_ip).await?;
+                return Ok(outcome);
+            }
             SignInOutcome::Success { user, .. } => (Some(user.id), ""),
             SignInOutcome::Failed => (None, "Wrong username or password"),
             SignInOutcome::Blocked => (None, "Sign-in is blocked for this account"),
             SignInOutcome::Throttled => (None, "Too many failed attempts: sign-in is locked for now"),
         };
-        let username = username.trim().to_lowercase();
         self.log_sign_in(&username, user_id, "Password", detail, client_ip).await?;
         Ok(outcome)
     }
@@ -175,8 +190,18 @@ impl Directory {
         }
         let credentials = self.store.get_credentials(&username).await?;
         let matches = verify_off_thread(password, credentials.as_ref().and_then(|c| c.password_hash.clone())).await?;
+        // A Temporary Access Pass is entered where the password goes; it is tried only when
+        // the password did not match, and is a keyed hash away, not a second Argon2.
+        let mut pass = None;
         let user = match (credentials, matches) {
             (Some(c), true) => self.store.get_user(c.user_id).await?,
+            (Some(c), false) => {
+                pass = self.pass_entered(c.user_id, password).await?;
+                match pass {
+                    Some(_) => self.store.get_user(c.user_id).await?,
+                    None => None,
+                }
+            }
             _ => None,
         };
         let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
@@ -186,6 +211,15 @@ impl Directory {
         if !user.enabled {
             // The attempt stays counted, so a blocked account cannot be used to test passwords.
             return Ok(SignInOutcome::Blocked);
+        }
+        if let Some(pass) = pass {
+            let usability = self.use_pass(&user, &pass).await?;
+            if usability != Usability::Usable {
+                return Ok(SignInOutcome::PassNotUsable { user_id: user.id, why: usability });
+            }
+            self.store.reset_counter(&account_key).await?;
+            let token = self.open_session_until(user.id, AuthMethods::by_access_pass(), Some(pass.ends_at())).await?;
+            return Ok(SignInOutcome::WithAccessPass { token, user: Box::new(user) });
         }
         self.store.reset_counter(&account_key).await?;
         if self.needs_second_step(&user).await? {
@@ -259,6 +293,16 @@ impl Directory {
     }
 
     pub(crate) async fn open_session(&self, user_id: UserId, amr: AuthMethods) -> Result<String, DomainError> {
+        self.open_session_until(user_id, amr, None).await
+    }
+
+    /// Opens a session that ends at `expires_at` at the latest.
+    async fn open_session_until(
+        &self,
+        user_id: UserId,
+        amr: AuthMethods,
+        expires_at: Option<Timestamp>,
+    ) -> Result<String, DomainError> {
         let token = session::random_token();
         let now = Timestamp::now();
         let session = Session {
@@ -268,6 +312,7 @@ impl Directory {
             created_at: now,
             last_seen_at: now,
             amr,
+            expires_at,
         };
         self.store.create_session(&session).await?;
         Ok(token)
@@ -289,6 +334,10 @@ impl Directory {
             self.store.delete_session(&token_hash).await?;
             return Ok(None);
         };
+        if session.by_access_pass() && !self.pass_session_stands(&session).await? {
+            self.store.delete_session(&token_hash).await?;
+            return Ok(None);
+        }
         if session.needs_touch(now) {
             self.store.touch_session(&token_hash, now).await?;
         }

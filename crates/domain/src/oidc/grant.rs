@@ -135,6 +135,16 @@ impl AuthMethods {
         AuthMethods(vec!["pwd".into(), second.into(), "mfa".into()])
     }
 
+    /// A Temporary Access Pass, which stands for the password and the second step.
+    pub fn by_access_pass() -> AuthMethods {
+        AuthMethods(vec!["tap".into(), "mfa".into()])
+    }
+
+    /// Whether a Temporary Access Pass began the sign-in.
+    pub fn access_pass(&self) -> bool {
+        self.0.iter().any(|m| m == "tap")
+    }
+
     /// Space-separated, as stored.
     pub fn stored(&self) -> String {
         self.0.join(" ")

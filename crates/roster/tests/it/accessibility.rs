@@ -88,6 +88,8 @@ async fn every_page_passes_axe_core_at_desktop_and_phone_widths() {
         ..AppInput::default()
     };
     let (registered, _) = app.directory.register_app(&system, &input).await.unwrap();
+    let pass = roster_domain::access_pass::AccessPassRequest::default();
+    app.directory.create_access_pass(&system, alex.id, &pass).await.unwrap();
     let deleted = app.user("gone@contoso.com", "Gone Person", &[]).await;
     app.directory.delete_user(&system, deleted.id).await.unwrap();
 
@@ -107,6 +109,9 @@ async fn every_page_passes_axe_core_at_desktop_and_phone_widths() {
         &format!("{user}/password"),
         &format!("{user}/password/done"),
         &format!("{user}/confirm/delete"),
+        &format!("{user}/access-pass"),
+        &format!("{user}/access-pass/done"),
+        &format!("{user}/confirm/remove-access-pass"),
         &format!("/admin/users/{}", deleted.id),
         "/admin/deleted-users",
         "/admin/groups",

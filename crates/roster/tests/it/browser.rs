@@ -803,3 +803,71 @@ async fn an_assigned_user_opens_an_application_from_my_apps_and_loses_it_when_bl
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
 }
+
+#[tokio::test]
+async fn a_new_hire_signs_in_with_a_temporary_access_pass_and_sets_up_their_own_methods() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = TestApp::start().await else { return };
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    let input = roster_domain::NewUserInput {
+        username: "nestor.wilke@contoso.com".into(),
+        display_name: "Nestor Wilke".into(),
+        ..roster_domain::NewUserInput::default()
+    };
+    app.directory.create_user(&Actor::system("test"), input).await.unwrap();
+    in_browser(|c| new_hire_flow(c, app.base.clone())).await;
+}
+
+/// An administrator gives a new hire with no password a one-time pass; the new hire signs in
+/// with it, sets up an authenticator app and a password, the pass stops working, and the next
+/// sign-in takes the password and the app.
+async fn new_hire_flow(c: Client, base: String) {
+    let c = &c;
+    sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
+    open_user(c, "Nestor Wilke").await;
+    click(c, "Create Temporary Access Pass").await;
+    field(c, "One-time use: the pass stops working after the first sign-in").await.click().await.unwrap();
+    click(c, "Create pass").await;
+    let pass = c.find(Locator::Id("access-pass")).await.unwrap().text().await.unwrap();
+    assert_eq!(pass.len(), 8, "{pass}");
+    shot(c, "temporary-access-pass.png").await;
+    click(c, "Sign out").await;
+
+    // The new hire, in the browser the pass was handed over to.
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    fill(c, "Username", "nestor.wilke@contoso.com").await;
+    fill(c, "Password", &pass).await;
+    click(c, "Sign in").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account/security");
+    assert!(text(c).await.contains("You signed in with a Temporary Access Pass"));
+    click(c, "Set up an authenticator app").await;
+    let key = c.find(Locator::Id("app-secret")).await.unwrap().text().await.unwrap();
+    let secret = totp_rs::Secret::Encoded(key.split_whitespace().collect()).to_bytes().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    fill(c, "Code from your authenticator app", &mfa::app_code_at(&secret, now)).await;
+    click(c, "Verify").await;
+    click(c, "Continue").await;
+    click(c, "choose a new password").await;
+    fill(c, "New password", "Lantern-Orchard-2031").await;
+    fill(c, "Confirm new password", "Lantern-Orchard-2031").await;
+    click(c, "Change password").await;
+    assert!(text(c).await.contains("Your new password was saved."));
+    click(c, "Sign out").await;
+
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    fill(c, "Username", "nestor.wilke@contoso.com").await;
+    fill(c, "Password", &pass).await;
+    click(c, "Sign in").await;
+    assert!(text(c).await.contains("was for one sign-in, and it has been used"), "the pass stopped working");
+
+    fill(c, "Password", "Lantern-Orchard-2031").await;
+    click(c, "Sign in").await;
+    if c.current_url().await.unwrap().path() == "/signin/verify" {
+        // The code of the next time step: the one used to set the app up works only once.
+        fill(c, "Code from your authenticator app", &mfa::app_code_at(&secret, now + 30)).await;
+        click(c, "Verify app code").await;
+    }
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}

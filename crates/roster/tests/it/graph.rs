@@ -627,6 +627,7 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "DELETE /v1.0/users/{key}/authentication/emailMethods/{id}",
         "DELETE /v1.0/users/{key}/authentication/phoneMethods/{id}",
         "DELETE /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+        "DELETE /v1.0/users/{key}/authentication/temporaryAccessPassMethods/{id}",
         "GET /v1.0/groups",
         "GET /v1.0/groups/{group}",
         "GET /v1.0/groups/{group}/members",
@@ -641,6 +642,8 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "GET /v1.0/users/{key}/authentication/phoneMethods/{id}",
         "GET /v1.0/users/{key}/authentication/softwareOathMethods",
         "GET /v1.0/users/{key}/authentication/softwareOathMethods/{id}",
+        "GET /v1.0/users/{key}/authentication/temporaryAccessPassMethods",
+        "GET /v1.0/users/{key}/authentication/temporaryAccessPassMethods/{id}",
         "GET /v1.0/users/{key}/memberOf",
         "GET /v1.0/users/{key}/transitiveMemberOf",
         "PATCH /v1.0/groups/{group}",
@@ -653,6 +656,7 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "POST /v1.0/users",
         "POST /v1.0/users/{key}/authentication/emailMethods",
         "POST /v1.0/users/{key}/authentication/phoneMethods",
+        "POST /v1.0/users/{key}/authentication/temporaryAccessPassMethods",
     ];
     assert_eq!(operations, expected);
     for operation in &operations {
@@ -688,6 +692,8 @@ async fn the_openapi_document_describes_exactly_the_routed_operations() {
         "EmailAuthenticationMethod",
         "EmailAuthenticationMethodWrite",
         "SoftwareOathAuthenticationMethod",
+        "TemporaryAccessPassAuthenticationMethod",
+        "TemporaryAccessPassAuthenticationMethodWrite",
         "Group",
         "GroupList",
         "GroupCreate",

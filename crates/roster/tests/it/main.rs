@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a random port, a fresh database each, driven over HTTP.
 
+mod access_pass;
 mod accessibility;
 mod admin_center;
 mod audit;

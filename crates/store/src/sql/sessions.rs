@@ -16,8 +16,8 @@ use super::{audit, Store, GREATEST};
 impl SessionStore for Store {
     async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, amr) \
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&s.token_hash)
         .bind(s.user_id.to_string())
@@ -25,6 +25,7 @@ impl SessionStore for Store {
         .bind(s.created_at.millis())
         .bind(s.last_seen_at.millis())
         .bind(s.amr.stored())
+        .bind(s.expires_at.map(Timestamp::millis))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -32,7 +33,7 @@ impl SessionStore for Store {
 
     async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "select token_hash, user_id, csrf_token, created_at, last_seen_at, amr from sessions \
+            "select token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at from sessions \
              where token_hash = $1",
         )
         .bind(token_hash)
@@ -46,6 +47,7 @@ impl SessionStore for Store {
                 created_at: Timestamp(row.try_get("created_at")?),
                 last_seen_at: Timestamp(row.try_get("last_seen_at")?),
                 amr: AuthMethods::from_stored(&row.try_get::<String, _>("amr")?),
+                expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
             })
         })
         .transpose()
@@ -163,6 +165,7 @@ mod tests {
             created_at: Timestamp(1_000),
             last_seen_at: Timestamp(1_000),
             amr: AuthMethods::with_second_step("otp"),
+            expires_at: None,
         }
     }
 

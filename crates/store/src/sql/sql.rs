@@ -37,6 +37,7 @@ impl Store {
     }
 }
 
+pub(super) mod access_pass;
 pub(super) mod apps;
 pub(super) mod audit;
 pub(super) mod find;

@@ -25,7 +25,7 @@ use crate::api::openapi::{
 use crate::extract::{Caller, ReadMethods, WriteMethods};
 use crate::AppState;
 
-fn collection(state: &AppState, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
+pub(crate) fn collection(state: &AppState, key: &str, what: &str, value: Vec<Value>) -> Json<Value> {
     let base = base_url(state);
     Json(json!({
         "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/{what}"),
@@ -33,7 +33,7 @@ fn collection(state: &AppState, key: &str, what: &str, value: Vec<Value>) -> Jso
     }))
 }
 
-fn not_found(what: &str) -> GraphFailure {
+pub(crate) fn not_found(what: &str) -> GraphFailure {
     GraphFailure::new(GraphError {
         status: 404,
         code: "itemNotFound",
@@ -74,7 +74,9 @@ pub async fn list(
     let user = state.directory.user_by_key(&actor, &key).await?;
     let has_password = state.directory.has_password(&actor, user.id).await?;
     let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
-    Ok(collection(&state, &key, "methods", all_methods(&user, has_password, has_app)).into_response())
+    let pass = state.directory.access_pass(&actor, user.id).await?;
+    let methods = all_methods(&user, has_password, has_app, pass.as_ref());
+    Ok(collection(&state, &key, "methods", methods).into_response())
 }
 
 /// `GET …/authentication/softwareOathMethods`: the authenticator app, if one is set up.

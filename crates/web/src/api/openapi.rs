@@ -327,6 +327,40 @@ schema_type!(
 );
 
 schema_type!(
+    /// A Temporary Access Pass as Graph's `temporaryAccessPassAuthenticationMethod`.
+    AccessPassMethodDoc,
+    "TemporaryAccessPassAuthenticationMethod",
+    ObjectBuilder::new()
+        .property("@odata.type", text())
+        .property("id", text())
+        .property("temporaryAccessPass", nullable_text().description(Some("The pass itself: only in the answer that created it")))
+        .property("createdDateTime", text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .property("startDateTime", text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .property("lifetimeInMinutes", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("isUsableOnce", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("isUsable", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property(
+            "methodUsabilityReason",
+            text().enum_values(Some(["EnabledByPolicy", "DisabledByPolicy", "Expired", "NotYetValid", "OneTimeUsed"])),
+        )
+        .into()
+);
+
+schema_type!(
+    /// What a new Temporary Access Pass may ask for; the policy decides what is left out.
+    AccessPassWriteDoc,
+    "TemporaryAccessPassAuthenticationMethodWrite",
+    ObjectBuilder::new()
+        .property("startDateTime", text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .property(
+            "lifetimeInMinutes",
+            ObjectBuilder::new().schema_type(Type::Integer).description(Some("Within the policy's minimum and maximum")),
+        )
+        .property("isUsableOnce", ObjectBuilder::new().schema_type(Type::Boolean))
+        .into()
+);
+
+schema_type!(
     /// A list of authentication methods.
     MethodListDoc,
     "AuthenticationMethodList",

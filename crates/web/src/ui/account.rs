@@ -89,20 +89,25 @@ pub(crate) async fn page(
 struct PasswordPage {
     layout: Layout,
     must_change: bool,
+    /// Signed in with a Temporary Access Pass: the current password is not asked for.
+    by_pass: bool,
     fields: Vec<Field>,
     errors: Vec<SummaryItem>,
 }
 
 fn password_page(me: &SignedIn, errors: &[FieldError], min_length: usize) -> PasswordPage {
+    let by_pass = me.session.by_access_pass();
     let current = Field::text("current_password", "Current password", "")
         .kind("password")
         .autocomplete("current-password")
         .required()
         .with_errors(errors);
-    let fields = std::iter::once(current).chain(new_password_fields(errors, min_length)).collect();
+    let current = (!by_pass).then_some(current);
+    let fields = current.into_iter().chain(new_password_fields(errors, min_length)).collect();
     PasswordPage {
         layout: Layout::new(me, "Change your password", Section::Account),
         must_change: me.user.must_change_password,
+        by_pass,
         fields,
         errors: summary(errors),
     }
@@ -130,6 +135,18 @@ pub async fn change_password(
     State(state): State<AppState>,
     Checked(Form(form)): Checked<Form<PasswordForm>>,
 ) -> Result<Response, PageError> {
+    if me.session.by_access_pass() {
+        let changed =
+            state.directory.set_password_with_pass(&me.actor, &me.session, &form.new_password, &form.confirm_password);
+        return match changed.await {
+            Ok(()) => Ok(Redirect::to("/account/security?saved=password").into_response()),
+            Err(DomainError::Invalid(errors)) => {
+                let min_length = state.directory.min_password_length().await?;
+                Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &password_page(&me, &errors, min_length)))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
     if form.new_password != form.confirm_password {
         let errors = [FieldError::new("confirm_password", "The two new passwords don't match.")];
         let min_length = state.directory.min_password_length().await?;

@@ -109,6 +109,14 @@ pub fn field_label(field: &str) -> String {
         "enabled" => "Sign-in allowed",
         "must_change_password" => "Must change password at next sign-in",
         "external_id" => "External id",
+        "access_pass" => "Temporary Access Pass",
+        "access_pass_scope" => "Temporary Access Pass: who can use one",
+        "access_pass_groups" => "Temporary Access Pass: groups",
+        "access_pass_default_lifetime" => "Temporary Access Pass: default lifetime (minutes)",
+        "access_pass_min_lifetime" => "Temporary Access Pass: minimum lifetime (minutes)",
+        "access_pass_max_lifetime" => "Temporary Access Pass: maximum lifetime (minutes)",
+        "access_pass_one_time" => "Temporary Access Pass: one sign-in only",
+        "access_pass_length" => "Temporary Access Pass: length",
         _ => {
             let words = field.replace(['_', '.'], " ");
             let mut chars = words.chars();

@@ -98,6 +98,10 @@ async fn answer(
         // A password an administrator set opens nothing until its holder replaces it.
         return Err(PageError::ChangePassword);
     }
+    if signed_in.as_ref().is_some_and(|(session, _)| session.by_access_pass()) {
+        // A pass opens Security info, not the organisation's applications.
+        return Err(PageError::AccessPassOnly);
+    }
     let issuer = state.config.public_url.as_str();
     let ip = client_ip(parts);
     let who = signed_in.as_ref().map(|(s, u)| (s, u));

@@ -19,11 +19,12 @@ pub enum Danger {
     Block,
     SignOut,
     Delete,
+    RemoveAccessPass,
 }
 
 impl Danger {
     /// Every one, in the order the details page offers them.
-    pub const ALL: [Danger; 3] = [Danger::Block, Danger::SignOut, Danger::Delete];
+    pub const ALL: [Danger; 4] = [Danger::Block, Danger::SignOut, Danger::Delete, Danger::RemoveAccessPass];
 
     fn parse(code: &str) -> Option<Danger> {
         Danger::ALL.into_iter().find(|d| d.code() == code)
@@ -34,6 +35,7 @@ impl Danger {
             Danger::Block => "block",
             Danger::SignOut => "sign-out",
             Danger::Delete => "delete",
+            Danger::RemoveAccessPass => "remove-access-pass",
         }
     }
 
@@ -51,6 +53,10 @@ impl Danger {
             Danger::Delete => {
                 "They move to Deleted users and can't sign in. For 30 days they can be restored with everything \
                  they had; after that they are removed for good."
+            }
+            Danger::RemoveAccessPass => {
+                "The pass stops working at once, and a session it opened ends. They are told by email. A new pass \
+                 can be created at any time."
             }
         }
     }
@@ -91,14 +97,29 @@ impl Panel {
                 Some(("action", "delete")),
                 "Delete user",
             ),
+            Danger::RemoveAccessPass => (
+                format!("Remove the Temporary Access Pass of {name}?"),
+                format!("/admin/users/{id}/access-pass/remove"),
+                None,
+                "Remove pass",
+            ),
         };
         let consequence = danger.consequence();
         Panel { code: danger.code(), question, consequence, action, field, button, user_id: id.to_string() }
     }
 
-    /// The panels of the actions offered for `user`: blocking only while they may sign in.
-    pub fn offered(user: &User) -> Vec<Panel> {
-        Danger::ALL.into_iter().filter(|d| *d != Danger::Block || user.enabled).map(|d| Panel::of(d, user)).collect()
+    /// The panels of the actions offered for `user`: blocking only while they may sign in,
+    /// removing a pass only when they have one.
+    pub fn offered(user: &User, has_pass: bool) -> Vec<Panel> {
+        Danger::ALL
+            .into_iter()
+            .filter(|d| match d {
+                Danger::Block => user.enabled,
+                Danger::RemoveAccessPass => has_pass,
+                Danger::SignOut | Danger::Delete => true,
+            })
+            .map(|d| Panel::of(d, user))
+            .collect()
     }
 }
 

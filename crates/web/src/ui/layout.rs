@@ -27,6 +27,8 @@ pub struct Layout {
     pub is_global_admin: bool,
     pub csrf: String,
     pub section: Section,
+    /// A Temporary Access Pass opened the session: only Security info and the password page.
+    pub by_pass: bool,
 }
 
 impl Layout {
@@ -39,6 +41,7 @@ impl Layout {
             is_global_admin: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
             csrf: me.session.csrf_token.clone(),
             section,
+            by_pass: me.session.by_access_pass(),
         }
     }
 

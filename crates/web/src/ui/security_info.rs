@@ -21,6 +21,7 @@ use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
 use crate::ui::second_step::RecoveryCodesPage;
+use crate::ui::time_zone::Moment;
 use crate::AppState;
 
 #[derive(Template)]
@@ -40,6 +41,8 @@ struct SecurityInfoPage {
     new_email: Field,
     mobile: Field,
     alternate_mobile: Field,
+    /// When the Temporary Access Pass that opened the session ends.
+    pass_until: Option<Moment>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +87,7 @@ async fn page(
         .autocomplete("off")
         .with_errors(errors),
         factors,
+        pass_until: me.session.expires_at.filter(|_| me.session.by_access_pass()).map(|t| Moment::at(zone, t)),
         layout: Layout::new(me, "Security info", Section::Account),
         methods,
         send_action: "/account/security/send",
@@ -112,6 +116,7 @@ pub async fn show(
         (Some(what), _) => Some(format!("Verified: {what} is confirmed as yours.")),
         (None, Some("app-removed")) => Some("The authenticator app was removed.".into()),
         (None, Some("contact")) => Some("Your security info was saved.".into()),
+        (None, Some("password")) => Some("Your new password was saved.".into()),
         (None, Some(_)) => Some("Your choice was saved.".into()),
         (None, None) => None,
     };

@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_domain::access_pass::{self, AccessPassPolicyInput};
 use roster_domain::group::{GroupFilter, GroupId, Scope};
 use roster_domain::mfa::MfaPolicy;
 use roster_domain::permission::Permission;
@@ -34,6 +35,46 @@ struct SettingsPage {
     /// The groups the reset scope names, one per line, as the form shows and takes them.
     reset_groups: String,
     mfa_groups: String,
+    pass: PassPolicyForm,
+}
+
+/// The Temporary Access Pass card's form.
+struct PassPolicyForm {
+    scope: &'static str,
+    groups: String,
+    default_lifetime: Field,
+    min_lifetime: Field,
+    max_lifetime: Field,
+    length: Field,
+    one_time: bool,
+}
+
+impl PassPolicyForm {
+    /// The form showing `input` (the stored policy, or what was sent) and `errors`.
+    fn of(scope: &'static str, groups: String, input: &AccessPassPolicyInput, errors: &[FieldError]) -> Self {
+        let (low, high) = access_pass::LIFETIME_BOUNDS;
+        let minutes = |name: &str, label: &str, value: &str| {
+            Field::text(name, label, value)
+                .kind("number")
+                .autocomplete("off")
+                .hint(&format!("In minutes, from {low} to {high} (30 days)."))
+                .with_errors(errors)
+        };
+        let (shortest, longest) = access_pass::LENGTH_BOUNDS;
+        PassPolicyForm {
+            scope,
+            groups,
+            default_lifetime: minutes("default_lifetime_minutes", "Default lifetime", &input.default_lifetime_minutes),
+            min_lifetime: minutes("min_lifetime_minutes", "Minimum lifetime", &input.min_lifetime_minutes),
+            max_lifetime: minutes("max_lifetime_minutes", "Maximum lifetime", &input.max_lifetime_minutes),
+            length: Field::text("length", "Length", &input.length)
+                .kind("number")
+                .autocomplete("off")
+                .hint(&format!("Characters in a new pass, from {shortest} to {longest}."))
+                .with_errors(errors),
+            one_time: input.one_time,
+        }
+    }
 }
 
 /// Groups one per line, by name where only one group has it, else by id.
@@ -56,7 +97,17 @@ async fn settings_page(
     errors: &[FieldError],
 ) -> Result<SettingsPage, DomainError> {
     let scope = state.directory.reset_scope().await?;
+    let pass = state.directory.access_pass_policy().await?;
+    let pass_input = AccessPassPolicyInput {
+        default_lifetime_minutes: pass.default_lifetime_minutes.to_string(),
+        min_lifetime_minutes: pass.min_lifetime_minutes.to_string(),
+        max_lifetime_minutes: pass.max_lifetime_minutes.to_string(),
+        one_time: pass.one_time,
+        length: pass.length.to_string(),
+    };
+    let pass_groups = group_lines(state, me, pass.scope.groups()).await?;
     Ok(SettingsPage {
+        pass: PassPolicyForm::of(pass.scope.code(), pass_groups, &pass_input, errors),
         reset_scope: scope.code(),
         reset_groups: group_lines(state, me, scope.groups()).await?,
         mfa_groups: group_lines(state, me, &state.directory.mfa_groups().await?).await?,
@@ -213,6 +264,35 @@ pub async fn save_mfa(
     }
 }
 
+/// The scope a settings card chose (`none`, `selected` or `all`): nobody, the members of the
+/// groups named one per line in the field `field`, or everyone.
+async fn chosen_scope(
+    state: &AppState,
+    me: &SignedIn,
+    choice: &str,
+    field: &str,
+    groups: &str,
+) -> Result<Scope, DomainError> {
+    match choice {
+        "none" => Ok(Scope::Nobody),
+        "all" => Ok(Scope::Everyone),
+        "selected" => match state.directory.groups_named(&me.actor, field, groups).await? {
+            groups if groups.is_empty() => Err(DomainError::invalid(field, "Name at least one group, one per line.")),
+            groups => Ok(Scope::Groups(groups)),
+        },
+        _ => Err(DomainError::invalid("enabled_for", "Choose None, Selected or All.")),
+    }
+}
+
+/// The scope choice a refused form shows again.
+fn scope_code(choice: &str) -> &'static str {
+    match choice {
+        "none" => "none",
+        "selected" => "selected",
+        _ => "all",
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ResetScopeForm {
     #[serde(default)]
@@ -228,19 +308,7 @@ pub async fn save_reset_scope(
     Checked(Form(form)): Checked<Form<ResetScopeForm>>,
 ) -> Result<Response, PageError> {
     let d = &state.directory;
-    let scope = match form.enabled_for.as_str() {
-        "none" => Ok(Scope::Nobody),
-        "all" => Ok(Scope::Everyone),
-        "selected" => d.groups_named(&me.actor, "reset_groups", &form.reset_groups).await.and_then(|groups| {
-            if groups.is_empty() {
-                Err(DomainError::invalid("reset_groups", "Name at least one group, one per line."))
-            } else {
-                Ok(Scope::Groups(groups))
-            }
-        }),
-        _ => Err(DomainError::invalid("enabled_for", "Choose None, Selected or All.")),
-    };
-    let saved = match scope {
+    let saved = match chosen_scope(&state, &me, &form.enabled_for, "reset_groups", &form.reset_groups).await {
         Ok(scope) => d.set_reset_scope(&me.actor, scope).await,
         Err(e) => Err(e),
     };
@@ -257,13 +325,8 @@ async fn refused_scope(
     errors: &[FieldError],
     form: &ResetScopeForm,
 ) -> Result<Response, PageError> {
-    let code = match form.enabled_for.as_str() {
-        "none" => "none",
-        "selected" => "selected",
-        _ => "all",
-    };
     refused(state, me, errors, |page| {
-        page.reset_scope = code;
+        page.reset_scope = scope_code(&form.enabled_for);
         page.reset_groups = form.reset_groups.clone();
     })
     .await
@@ -288,6 +351,56 @@ pub async fn save_retention(
             let mut page = settings_page(&state, &me, &region.code(), &errors).await?;
             page.retention_days = form.audit_retention_days;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PassPolicyFields {
+    #[serde(default)]
+    enabled_for: String,
+    #[serde(default)]
+    access_pass_groups: String,
+    #[serde(default)]
+    default_lifetime_minutes: String,
+    #[serde(default)]
+    min_lifetime_minutes: String,
+    #[serde(default)]
+    max_lifetime_minutes: String,
+    #[serde(default)]
+    one_time: Option<String>,
+    #[serde(default)]
+    length: String,
+}
+
+/// Saves the Temporary Access Pass policy.
+pub async fn save_access_pass(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<PassPolicyFields>>,
+) -> Result<Response, PageError> {
+    let d = &state.directory;
+    let input = AccessPassPolicyInput {
+        default_lifetime_minutes: form.default_lifetime_minutes.clone(),
+        min_lifetime_minutes: form.min_lifetime_minutes.clone(),
+        max_lifetime_minutes: form.max_lifetime_minutes.clone(),
+        one_time: form.one_time.is_some(),
+        length: form.length.clone(),
+    };
+    let scope = chosen_scope(&state, &me, &form.enabled_for, "access_pass_groups", &form.access_pass_groups).await;
+    let saved = match scope {
+        Ok(scope) => d.set_access_pass_policy(&me.actor, &input, scope).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            let code = scope_code(&form.enabled_for);
+            refused(&state, &me, &errors, |page| {
+                page.pass = PassPolicyForm::of(code, form.access_pass_groups.clone(), &input, &errors);
+            })
+            .await
         }
         Err(e) => Err(e.into()),
     }

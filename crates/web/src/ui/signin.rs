@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use roster_domain::access_pass::Usability;
 use roster_domain::session::random_token;
 use roster_domain::SignInOutcome;
 use serde::Deserialize;
@@ -60,8 +61,12 @@ pub struct SignInQuery {
 /// page, everyone else on sign-in.
 pub async fn home(jar: CookieJar, State(state): State<AppState>) -> Result<Response, PageError> {
     if let Some(token) = jar.get(SESSION_COOKIE) {
-        if let Some((_, user)) = state.directory.session(token.value()).await? {
-            let landing = if user.roles.is_admin() { "/admin" } else { "/account" };
+        if let Some((session, user)) = state.directory.session(token.value()).await? {
+            let landing = match () {
+                _ if session.by_access_pass() => "/account/security",
+                _ if user.roles.is_admin() => "/admin",
+                _ => "/account",
+            };
             return Ok(Redirect::to(landing).into_response());
         }
     }
@@ -130,6 +135,8 @@ pub async fn submit(
     crate::metrics::sign_in(match &outcome {
         SignInOutcome::SecondStep { .. } => "second_step",
         SignInOutcome::Success { .. } => "success",
+        SignInOutcome::WithAccessPass { .. } => "access_pass",
+        SignInOutcome::PassNotUsable { .. } => "access_pass_refused",
         SignInOutcome::Failed => "failed",
         SignInOutcome::Blocked => "blocked",
         SignInOutcome::Throttled => "throttled",
@@ -148,6 +155,11 @@ pub async fn submit(
             let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(session_cookie(token, secure));
             return Ok((jar, Redirect::to(&target)).into_response());
         }
+        SignInOutcome::WithAccessPass { token, .. } => {
+            let jar = jar.remove(Cookie::build(SIGNIN_COOKIE).path("/signin")).add(session_cookie(token, secure));
+            return Ok((jar, Redirect::to("/account/security")).into_response());
+        }
+        SignInOutcome::PassNotUsable { why, .. } => (StatusCode::UNAUTHORIZED, pass_refusal(why)),
         SignInOutcome::Failed => (StatusCode::UNAUTHORIZED, "Your username or password is incorrect."),
         SignInOutcome::Blocked => {
             (StatusCode::FORBIDDEN, "Your account is blocked from signing in. Contact your administrator.")
@@ -157,6 +169,17 @@ pub async fn submit(
         }
     };
     Ok(page(jar, status, retry(message), secure))
+}
+
+/// Why a Temporary Access Pass that was entered right did not sign its holder in: they know
+/// the pass already, so saying why tells no one anything new.
+fn pass_refusal(why: Usability) -> &'static str {
+    match why {
+        Usability::NotYetValid => "Your Temporary Access Pass isn't valid yet. Try again from the time your administrator gave you.",
+        Usability::Expired => "Your Temporary Access Pass has expired. Ask your administrator for a new one.",
+        Usability::OneTimeUsed => "Your Temporary Access Pass was for one sign-in, and it has been used. Ask your administrator for a new one.",
+        Usability::DisabledByPolicy | Usability::Usable => "Your organisation doesn't let you sign in with a Temporary Access Pass. Ask your administrator.",
+    }
 }
 
 /// Ends the session.

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{render, urlencode, PageError};
 use crate::extract::{Checked, ReaderZone, UserPath};
 use crate::session::Admin;
+use crate::ui::access_pass::{self, PassView};
 use crate::ui::confirm::Panel;
 use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::groups::UserGroups;
@@ -360,6 +361,8 @@ struct UserPageView {
     groups: UserGroups,
     /// The questions the command bar's dialogs ask.
     panels: Vec<Panel>,
+    access_pass: Option<PassView>,
+    can_manage_pass: bool,
 }
 
 #[derive(Deserialize)]
@@ -413,6 +416,7 @@ pub async fn details(
         "restored" => "User restored with everything intact. Change saved.".to_string(),
         "signed-out" => "The user was signed out everywhere. Change saved.".to_string(),
         "groups" => "Groups saved.".to_string(),
+        "access-pass-removed" => "The Temporary Access Pass was removed. Change saved.".to_string(),
         "verification" => {
             "A verification code was sent. The user enters it on their Security info page (My account).".to_string()
         }
@@ -420,9 +424,16 @@ pub async fn details(
     });
     let methods = state.directory.contact_states(&me.actor, user.id).await?;
     let groups = UserGroups::load(&state, &me, user.id, &q.group_q).await?;
+    let pass = state.directory.access_pass(&me.actor, user.id).await?;
+    let can_manage_pass = user.deleted_at.is_none() && access_pass::may_manage(&me, &user);
     let body = UserPageView {
         groups,
-        panels: if user.deleted_at.is_none() { Panel::offered(&user) } else { Vec::new() },
+        panels: match user.deleted_at {
+            None => Panel::offered(&user, pass.is_some() && can_manage_pass),
+            Some(_) => Vec::new(),
+        },
+        access_pass: pass.map(|p| PassView::of(&p, &zone)),
+        can_manage_pass,
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
         methods: methods.iter().map(|m| MethodView::of(m, &zone)).collect(),

@@ -1,0 +1,15 @@
+-- Temporary Access Passes: one per user at most, its secret only as a keyed hash.
+create table access_passes (
+    user_id text primary key not null references users (id) on delete cascade,
+    id text not null unique,
+    pass_hash text not null,
+    created_at integer not null,
+    start_at integer not null,
+    lifetime_minutes integer not null,
+    usable_once integer not null,
+    -- The last sign-in with the pass; for a one-time pass, the one that used it up.
+    used_at integer
+);
+
+-- A session's own end, before the timeouts: one opened with a pass ends with the pass.
+alter table sessions add column expires_at integer;
