@@ -35,6 +35,7 @@ mod mfa;
 mod my_groups;
 mod oidc;
 mod own_contacts;
+mod passkeys;
 mod policy_groups;
 mod preferences;
 mod readiness;
@@ -59,6 +60,7 @@ pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use my_groups::{MyGroups, OwnedGroupPage};
 pub use oidc::{AuthorizeOutcome, ClientProof, ConsentAnswer, GrantRefusal, LogoutOutcome, UserTokens, TOKEN_PATH};
+pub use passkeys::PasskeyChallenge;
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};
@@ -214,6 +216,8 @@ pub struct Directory {
     keys: Arc<oidc::KeyCache>,
     /// The public URL, as ID tokens name their issuer; unknown to a command-line directory.
     issuer: Option<Arc<str>>,
+    /// The WebAuthn relying party at the public URL, when it names a host.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Directory {
@@ -230,13 +234,14 @@ impl Directory {
             api_writes: Arc::new(api_users::UserLocks::new()),
             keys: Arc::default(),
             issuer: None,
+            webauthn: None,
         }
     }
 
     /// The same directory serving at `public_url`: the issuer of the tokens it signs outside a
     /// request, such as the logout tokens it sends applications.
     pub fn with_issuer(self, public_url: &str) -> Self {
-        Directory { issuer: Some(public_url.into()), ..self }
+        Directory { issuer: Some(public_url.into()), webauthn: passkeys::relying_party(public_url), ..self }
     }
 
     /// The same directory hashing codes under `key`, which every node sharing the database must

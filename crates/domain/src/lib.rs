@@ -20,6 +20,7 @@ pub mod mfa;
 pub mod notify;
 pub mod oidc;
 pub mod outbox;
+pub mod passkey;
 pub mod password;
 pub mod permission;
 pub mod phone;

@@ -15,6 +15,7 @@ use crate::mfa::{MfaState, PendingSignIn};
 use crate::oidc::grant::{AppGrant, AuthCode, Rotation, Scopes, UserToken};
 use crate::oidc::keys::StoredKey;
 use crate::outbox::{Channel, Claim, Lease, Message, OutboxEntry, Outcome};
+use crate::passkey::{Ceremony, StoredPasskey};
 use crate::recovery::{ContactMethod, OneTimeCode, Purpose, ResetSession, Verification};
 use crate::session::Session;
 use crate::signin_log::{SignInEvent, SignInQuery};
@@ -147,6 +148,7 @@ pub trait Store:
     + RecoveryStore
     + MfaStore
     + AccessPassStore
+    + PasskeyStore
     + OutboxStore
     + AuditStore
     + SignInLogStore
@@ -166,6 +168,7 @@ impl<
             + RecoveryStore
             + MfaStore
             + AccessPassStore
+            + PasskeyStore
             + OutboxStore
             + AuditStore
             + SignInLogStore
@@ -453,6 +456,45 @@ pub trait AccessPassStore: Send + Sync {
     /// Records a sign-in with the pass `id` at `at`: `false` when it is gone, or is a one-time
     /// pass that a sign-in used already (two sign-ins at once: one wins).
     async fn use_access_pass(&self, id: uuid::Uuid, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// Passkeys and the WebAuthn ceremonies under way.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// A user's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: UserId) -> Result<Vec<StoredPasskey>, StoreError>;
+
+    /// The passkey with this credential id (base64url), whoever's it is.
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<StoredPasskey>, StoreError>;
+
+    /// Adds a passkey with its audit record and notices; a credential id registered already
+    /// (to anyone) is [`StoreError::Duplicate`].
+    async fn insert_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<(), StoreError>;
+
+    /// Records a sign-in with the passkey `id`, and its credential as the library updated it
+    /// (the signature counter).
+    async fn passkey_used(&self, passkey: &StoredPasskey, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Removes the user's passkey `id` with its audit record and notices; `false` (nothing
+    /// written) when they have none by that id.
+    async fn delete_passkey(
+        &self,
+        user_id: UserId,
+        id: uuid::Uuid,
+        audit: &AuditEntry,
+        messages: &[Message],
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps a ceremony under way (sweeping expired ones).
+    async fn save_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+
+    /// Takes a ceremony out by its token's hash: a second take, on any node, finds nothing.
+    async fn take_ceremony(&self, token_hash: &str) -> Result<Option<Ceremony>, StoreError>;
 }
 
 /// Messages waiting for delivery, and what became of them.

@@ -17,6 +17,7 @@ pub mod methods;
 pub mod oauth;
 pub mod oidc;
 pub mod openapi;
+pub mod passkeys;
 pub mod scim;
 
 /// Why a request carried no usable access token.

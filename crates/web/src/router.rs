@@ -11,12 +11,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    access_pass as graph_access_pass, graph, groups as graph_groups, methods, oauth, oidc, openapi, scim,
+    access_pass as graph_access_pass, graph, groups as graph_groups, methods, oauth, oidc, openapi,
+    passkeys as graph_passkeys, scim,
 };
 use crate::ui::{
     access_pass, account, account_state, apps, audit, authorize, bulk, confirm, contact, end_session, groups, home,
-    import, my_groups, new_user, outbox, readiness, reset, reset_password, roles, second_step, security_info, sessions,
-    settings, signin, signin_log, time_zone, username, users, verification,
+    import, my_groups, new_user, outbox, passkeys, readiness, reset, reset_password, roles, second_step, security_info,
+    sessions, settings, signin, signin_log, time_zone, username, users, verification,
 };
 use crate::{health, metrics, security, AppState};
 
@@ -42,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/signin/verify/code", post(second_step::code))
         .route("/signin/verify/recovery", post(second_step::recovery))
         .route("/signin/verify/enrol", post(second_step::enrol))
+        .route("/signin/verify/passkey/options", post(passkeys::second_step_options))
+        .route("/signin/verify/passkey", post(passkeys::second_step))
+        .route("/signin/passkey/options", post(passkeys::sign_in_options))
+        .route("/signin/passkey", post(passkeys::sign_in))
         .route("/signout", post(signin::sign_out))
         .route("/apps", get(account::apps))
         .route("/apps/{id}/logo", get(account::logo))
@@ -59,6 +64,9 @@ pub fn router(state: AppState) -> Router {
         .route("/account/security/contact", post(security_info::change_contact))
         .route("/account/security/app", get(security_info::show_app_setup).post(security_info::confirm_app))
         .route("/account/security/app/remove", post(security_info::remove_app))
+        .route("/account/security/passkeys/options", post(passkeys::registration_options))
+        .route("/account/security/passkeys", post(passkeys::register))
+        .route("/account/security/passkeys/{id}/remove", post(passkeys::remove_own))
         .route("/account/security/recovery-codes", post(security_info::new_recovery_codes))
         .route("/account/security/second-step", post(security_info::choose_second_step))
         .route("/account/reauth", get(security_info::show_reauth).post(security_info::reauth))
@@ -96,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/access-pass", get(access_pass::show_new).post(access_pass::create))
         .route("/admin/users/{id}/access-pass/done", get(access_pass::done))
         .route("/admin/users/{id}/access-pass/remove", post(access_pass::remove))
+        .route("/admin/users/{id}/passkeys/{passkey}/remove", post(passkeys::remove))
         .route("/admin/users/{id}/verify", post(verification::send_verification))
         .route("/admin/users/{id}/groups", post(groups::change_user_groups))
         .route("/admin/deleted-users", get(users::deleted))
@@ -180,6 +189,8 @@ pub fn graph_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::get_software_oath, methods::delete_software_oath))
         .routes(routes!(graph_access_pass::list, graph_access_pass::create))
         .routes(routes!(graph_access_pass::get, graph_access_pass::delete))
+        .routes(routes!(graph_passkeys::list))
+        .routes(routes!(graph_passkeys::get, graph_passkeys::delete))
         .routes(routes!(graph_groups::list, graph_groups::create))
         .routes(routes!(graph_groups::get, graph_groups::update, graph_groups::delete))
         .routes(routes!(graph_groups::members))

@@ -20,6 +20,7 @@ pub mod methods;
 pub mod my_groups;
 pub mod new_user;
 pub mod outbox;
+pub mod passkeys;
 pub mod readiness;
 pub mod reset;
 pub mod reset_password;

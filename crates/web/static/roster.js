@@ -247,7 +247,66 @@ function foldNavigationOnPhones() {
   });
 }
 
+// Passkeys: a form marked `data-passkey` asks the server for a ceremony's options, lets the
+// browser's authenticator answer, and posts the answer in its hidden fields. Without script, or
+// in a browser without passkeys, such forms stay hidden and a note says why.
+function setUpPasskeys() {
+  const forms = document.querySelectorAll("form[data-passkey]");
+  if (!forms.length || !window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) return;
+  document.querySelectorAll("[data-no-passkeys]").forEach((note) => (note.hidden = true));
+  let autofill = null;
+  const run = async (form, mediation) => {
+    const status = form.querySelector("[data-passkey-status]");
+    const say = (text) => {
+      if (status) status.textContent = text;
+    };
+    const body = new URLSearchParams({ csrf: form.elements.csrf.value });
+    const answer = await fetch(form.dataset.options, { method: "POST", body, credentials: "same-origin" });
+    const data = await answer.json().catch(() => ({ error: "The server didn't answer. Try again." }));
+    if (!answer.ok) {
+      if (!mediation) say(data.error);
+      return;
+    }
+    try {
+      let credential;
+      if (form.dataset.passkey === "register") {
+        const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(data.options.publicKey);
+        credential = await navigator.credentials.create({ publicKey });
+      } else {
+        const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(data.options.publicKey) };
+        if (mediation) {
+          autofill = new AbortController();
+          request.mediation = mediation;
+          request.signal = autofill.signal;
+        }
+        credential = await navigator.credentials.get(request);
+      }
+      form.elements.ceremony.value = data.ceremony;
+      form.elements.credential.value = JSON.stringify(credential.toJSON());
+      form.submit();
+    } catch (error) {
+      // An autofill request ends quietly when the person chooses the button instead.
+      if (!mediation) say("The passkey request was cancelled or timed out. Try again.");
+    }
+  };
+  forms.forEach((form) => {
+    form.hidden = false;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (autofill) autofill.abort();
+      run(form, "");
+    });
+  });
+  const signIn = document.querySelector("form[data-passkey='sign-in']");
+  if (signIn && PublicKeyCredential.isConditionalMediationAvailable) {
+    PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
+      if (available) run(signIn, "conditional");
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpPasskeys();
   foldNavigationOnPhones();
   setUpLauncher();
   setUpEmailList();

@@ -6,6 +6,7 @@
 
 use roster_domain::access_pass::{AccessPassRequest, Usability};
 use roster_domain::directory::AccessPassView;
+use roster_domain::passkey::StoredPasskey;
 use roster_domain::phone::with_country_code_apart;
 use roster_domain::user::User;
 use roster_domain::Timestamp;
@@ -165,7 +166,13 @@ pub fn email_method(position: usize, address: &str) -> Value {
 
 /// Every method of `user`: the password (when one is set), the phones, the email addresses
 /// and the authenticator app (when one is set up).
-pub fn all_methods(user: &User, has_password: bool, has_app: bool, pass: Option<&AccessPassView>) -> Vec<Value> {
+pub fn all_methods(
+    user: &User,
+    has_password: bool,
+    has_app: bool,
+    pass: Option<&AccessPassView>,
+    passkeys: &[StoredPasskey],
+) -> Vec<Value> {
     let mut methods = Vec::new();
     if has_password {
         methods.push(json!({
@@ -184,7 +191,23 @@ pub fn all_methods(user: &User, has_password: bool, has_app: bool, pass: Option<
         methods.push(software_oath_method());
     }
     methods.extend(pass.map(|p| access_pass_method(p, None)));
+    methods.extend(passkeys.iter().map(fido2_method));
     methods
+}
+
+/// A passkey in Graph's `fido2AuthenticationMethod` shape. Roster asks for no attestation, so
+/// none is kept and the level is always `notAttested`.
+pub fn fido2_method(passkey: &StoredPasskey) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+        "id": passkey.id.to_string(),
+        "displayName": passkey.name,
+        "createdDateTime": passkey.created_at.rfc3339(),
+        "aaGuid": passkey.aaguid.unwrap_or_default().to_string(),
+        "model": passkey.model(),
+        "attestationCertificates": [],
+        "attestationLevel": "notAttested",
+    })
 }
 
 /// A Temporary Access Pass in Graph's `temporaryAccessPassAuthenticationMethod` shape; the
@@ -213,7 +236,7 @@ pub fn access_pass_request(body: &Value) -> Result<AccessPassRequest, GraphError
     let mut request = AccessPassRequest::default();
     for (name, value) in object {
         match (name.as_str(), value) {
-            ("@odata.type", _) | (_, Value::Null) => {}
+            ("@odata.type", _) => {}
             ("startDateTime", Value::String(text)) => {
                 let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
                     GraphError::bad_request(format!(
@@ -288,6 +311,7 @@ mod tests {
             (json!({"lifetimeInMinutes": -5}), "lifetimeInMinutes must be a whole number"),
             (json!({"startDateTime": "tomorrow"}), "startDateTime must be a date"),
             (json!({"isUsableOnce": "yes"}), "isUsableOnce must be true or false"),
+            (json!({"lifetimeInMinutes": null}), "lifetimeInMinutes must be a number"),
             (json!({"temporaryAccessPass": "mine"}), "'temporaryAccessPass' does not exist"),
             (json!([]), "JSON object"),
         ] {

@@ -46,6 +46,8 @@ pub struct Enrolment {
 pub struct SecondStepView {
     pub csrf: String,
     pub has_app: bool,
+    /// A passkey is registered and this server can use passkeys.
+    pub has_passkey: bool,
     /// Contacts a code can go to: (opaque id, description such as "Text +44 •• •••• •958").
     pub contacts: Vec<(String, String)>,
     pub recovery_codes_left: u32,
@@ -113,7 +115,10 @@ impl Directory {
     pub(crate) async fn needs_second_step(&self, user: &User) -> Result<bool, DomainError> {
         let state = self.store.get_mfa(user.id).await?;
         let policy = self.mfa_policy().await?;
-        let chosen = state.chosen || state.app_confirmed;
+        // Someone who set up a factor of their own wants it asked for, as they would of an app.
+        let chosen = state.chosen
+            || state.app_confirmed
+            || (self.passkeys_available() && !self.store.list_passkeys(user.id).await?.is_empty());
         if policy.requires(user.roles, chosen, false) {
             return Ok(true);
         }
@@ -147,7 +152,11 @@ impl Directory {
         Ok(token)
     }
 
-    async fn load_pending(&self, token: &str, csrf: Option<&str>) -> Result<(PendingSignIn, User), DomainError> {
+    pub(super) async fn load_pending(
+        &self,
+        token: &str,
+        csrf: Option<&str>,
+    ) -> Result<(PendingSignIn, User), DomainError> {
         let pending = self.store.get_pending_signin(&session::hash_token(token)).await?.ok_or_else(expired)?;
         if pending.expires_at <= Timestamp::now() {
             self.store.delete_pending_signin(&pending.token_hash).await?;
@@ -185,7 +194,9 @@ impl Directory {
         let (pending, user) = self.load_pending(token, None).await?;
         let mut state = self.store.get_mfa(user.id).await?;
         let contacts = Self::code_contacts(&user);
-        let enrolment = if !state.app_confirmed && contacts.is_empty() && state.recovery_codes_left == 0 {
+        let has_passkey = self.passkeys_available() && !self.store.list_passkeys(user.id).await?.is_empty();
+        let enrolment = if !state.app_confirmed && !has_passkey && contacts.is_empty() && state.recovery_codes_left == 0
+        {
             Some(self.enrolment(&user, &mut state).await?)
         } else {
             None
@@ -193,6 +204,7 @@ impl Directory {
         Ok(SecondStepView {
             csrf: pending.csrf_token.clone(),
             has_app: state.app_confirmed,
+            has_passkey,
             contacts: contacts.iter().map(|m| (self.contact_id(&pending, m), describe(m))).collect(),
             recovery_codes_left: state.recovery_codes_left,
             code_sent_to: pending.code_method.as_deref().and_then(ContactMethod::from_key).map(|m| describe(&m)),
@@ -384,7 +396,7 @@ impl Directory {
         self.open_after_second_step(&pending, user, codes, "otp").await
     }
 
-    async fn open_after_second_step(
+    pub(super) async fn open_after_second_step(
         &self,
         pending: &PendingSignIn,
         user: User,
@@ -478,7 +490,7 @@ impl Directory {
     /// Counts a second-step attempt before it is checked (a success clears the count), so that
     /// parallel guesses cannot slip past the limit; past it, sign-in locks for a day and the
     /// user is told once.
-    async fn count_second_step(&self, user: &User, client: &Actor) -> Result<(), DomainError> {
+    pub(super) async fn count_second_step(&self, user: &User, client: &Actor) -> Result<(), DomainError> {
         self.check_second_step_lock(user).await?;
         let now = Timestamp::now();
         let day = Timestamp(now.millis() - now.millis().rem_euclid(DAY_SECONDS * 1000));
@@ -524,7 +536,7 @@ impl Directory {
         })
     }
 
-    async fn me(&self, actor: &Actor) -> Result<User, DomainError> {
+    pub(super) async fn me(&self, actor: &Actor) -> Result<User, DomainError> {
         let id: UserId = actor.user_id.ok_or_else(|| DomainError::Forbidden("Sign in first.".into()))?;
         self.store.get_user(id).await?.ok_or(DomainError::NotFound("user"))
     }

@@ -16,7 +16,7 @@ use roster_delivery::{EmailTransport, SmsTransport, SmtpConfig, Transports, Twil
 use roster_domain::mfa::{self, MfaPolicy};
 use roster_domain::{Actor, ContactInput, Role};
 use secrecy::ExposeSecret;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -870,4 +870,108 @@ async fn new_hire_flow(c: Client, base: String) {
         click(c, "Verify app code").await;
     }
     assert_eq!(c.current_url().await.unwrap().path(), "/account");
+}
+
+/// A command of WebDriver's WebAuthn extension, which Chromium's driver implements: `path`
+/// under the session, and its JSON body.
+#[derive(Debug)]
+struct WebAuthn {
+    path: String,
+    body: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthn {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/{}", session.unwrap_or_default(), self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// Adds a virtual platform authenticator that keeps discoverable credentials and verifies its
+/// user without asking; returns its id.
+async fn virtual_authenticator(c: &Client) -> String {
+    let body = json!({
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": true,
+        "hasUserVerification": true,
+        "isUserVerified": true,
+    });
+    let added = c.issue_cmd(WebAuthn { path: "authenticator".into(), body }).await.expect("a virtual authenticator");
+    added.as_str().expect("its id").to_string()
+}
+
+/// Whether the virtual authenticator verifies its user. While it does not, the sign-in page's
+/// passkey autofill fails quietly, as it waits for a person to pick a passkey in a real browser.
+async fn user_verified(c: &Client, authenticator: &str, verified: bool) {
+    let command =
+        WebAuthn { path: format!("authenticator/{authenticator}/uv"), body: json!({ "isUserVerified": verified }) };
+    c.issue_cmd(command).await.expect("set user verification");
+}
+
+#[tokio::test]
+async fn a_user_adds_a_passkey_and_signs_in_with_it_after_the_password_and_without_one() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = TestApp::start_on_localhost().await else { return };
+    app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
+    let reader = crate::graph::token(&app, &[roster_domain::apps::AppPermission::AuthMethodReadAll]).await;
+    in_browser(|c| passkey_flow(c, app.base.clone(), reader)).await;
+    let system = Actor::system("test");
+    let subjects: Vec<String> =
+        app.directory.outbox(&system, None, 20).await.unwrap().into_iter().map(|m| m.message.subject).collect();
+    assert!(subjects.contains(&"A passkey was added to your account".to_string()), "{subjects:?}");
+    assert!(subjects.contains(&"A passkey was removed from your account".to_string()), "{subjects:?}");
+    let query = roster_domain::signin_log::SignInQuery { limit: 20, ..Default::default() };
+    let log = app.directory.sign_in_log(&system, &query).await.unwrap();
+    let methods: Vec<&str> = log.iter().filter(|e| e.success).map(|e| e.method.as_str()).collect();
+    assert_eq!(methods.iter().filter(|m| **m == "Passkey").count(), 1, "{methods:?}");
+    assert!(methods.contains(&"Password and passkey"), "{methods:?}");
+}
+
+async fn passkey_flow(c: Client, base: String, reader: String) {
+    let c = &c;
+    let authenticator = virtual_authenticator(c).await;
+    sign_in(c, &base, "alex.wilber@contoso.com", "/account").await;
+    c.goto(&format!("{base}/account/security")).await.unwrap();
+    fill(c, "Name for the passkey", "Work laptop").await;
+    click(c, "Add a passkey").await;
+    let page = text(c).await;
+    assert!(page.contains("Your passkey was added.") && page.contains("Work laptop"), "{page}");
+    shot(c, "passkeys.png").await;
+    let graph = format!("{base}/v1.0/users/alex.wilber@contoso.com/authentication/fido2Methods");
+    let listed: Value =
+        reqwest::Client::new().get(&graph).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    let passkey = &listed["value"][0];
+    assert_eq!(passkey["@odata.type"], "#microsoft.graph.fido2AuthenticationMethod");
+    assert_eq!(
+        (passkey["displayName"].as_str(), passkey["attestationLevel"].as_str()),
+        (Some("Work laptop"), Some("notAttested"))
+    );
+    user_verified(c, &authenticator, false).await;
+    click(c, "Sign out").await;
+
+    // The password, then the passkey as the second step.
+    password_only(c, &base, "alex.wilber@contoso.com").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/signin/verify");
+    user_verified(c, &authenticator, true).await;
+    click(c, "Use a passkey").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+    // No password: the sign-in page's autofill offers the passkey (a person picks it; the
+    // virtual authenticator picks its only one), as the page's button would.
+    click(c, "Sign out").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.current_url().await.unwrap().path() != "/account" {
+        assert!(tokio::time::Instant::now() < deadline, "the autofill did not sign in");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    c.goto(&format!("{base}/account/security")).await.unwrap();
+    click(c, "Remove passkey Work laptop").await;
+    let page = text(c).await;
+    assert!(page.contains("The passkey was removed.") && page.contains("No passkeys yet."), "{page}");
 }

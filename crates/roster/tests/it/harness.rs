@@ -35,6 +35,8 @@ pub struct TestApp {
     pub data: TempDir,
     /// The test's PostgreSQL database, when the tests run on PostgreSQL.
     pub db: Option<TestDb>,
+    /// The host of the public URL: an address, or `localhost`.
+    host: &'static str,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
     stop: watch::Sender<bool>,
@@ -66,14 +68,24 @@ impl TestApp {
     /// A server over an empty directory, delivering through `transports`; `None` as for
     /// [`TestApp::start`].
     pub async fn start_with(transports: Transports) -> Option<TestApp> {
+        Self::start_at("127.0.0.1", transports).await
+    }
+
+    /// A server whose public URL is `http://localhost:…`: browsers refuse an IP address as a
+    /// passkey's relying party, so passkeys need a host name.
+    pub async fn start_on_localhost() -> Option<TestApp> {
+        Self::start_at("localhost", Transports::default()).await
+    }
+
+    async fn start_at(host: &'static str, transports: Transports) -> Option<TestApp> {
         let data = tempfile::tempdir().expect("temp dir");
         let db = match on_postgres() {
             true => Some(TestDb::create().await?),
             false => None,
         };
         let url = db.as_ref().map(|db| db.url.as_str());
-        let Running { base, directory, server, worker, stop } = Self::launch(data.path(), url, transports).await;
-        Some(TestApp { base, directory, data, db, server, worker, stop })
+        let Running { base, directory, server, worker, stop } = Self::launch(data.path(), url, host, transports).await;
+        Some(TestApp { base, directory, data, db, host, server, worker, stop })
     }
 
     /// Stops the server and its delivery worker (letting an attempt under way finish, as a
@@ -84,23 +96,25 @@ impl TestApp {
         let _ = self.stop.send(true);
         let _ = (&mut self.worker).await;
         let url = self.db.as_ref().map(|db| db.url.as_str());
-        let Running { base, directory, server, worker, stop } = Self::launch(self.data.path(), url, transports).await;
+        let Running { base, directory, server, worker, stop } =
+            Self::launch(self.data.path(), url, self.host, transports).await;
         (self.base, self.directory, self.server, self.worker, self.stop) = (base, directory, server, worker, stop);
     }
 
-    async fn launch(data: &Path, postgres: Option<&str>, transports: Transports) -> Running {
+    async fn launch(data: &Path, postgres: Option<&str>, host: &str, transports: Transports) -> Running {
         let shared: Arc<dyn Store> = match postgres {
             Some(url) => Arc::new(PostgresStore::connect(url).await.expect("open store")),
             None => Arc::new(SqliteStore::open(data).await.expect("open store")),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let directory = Directory::new(shared.clone()).with_issuer(&format!("http://{addr}"));
+        let port = listener.local_addr().expect("addr").port();
+        let public_url = format!("http://{host}:{port}");
+        let directory = Directory::new(shared.clone()).with_issuer(&public_url);
         // Most tests are about other things than the second step; those about it turn the
         // default (administrators need one) back on.
         directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Optional).await.expect("mfa policy");
         let config = roster_web::WebConfig {
-            public_url: format!("http://{addr}"),
+            public_url: public_url.clone(),
             secure_cookies: false,
             trusted_proxies: Vec::new(),
             email_transport: transports.email.is_some(),
@@ -114,7 +128,7 @@ impl TestApp {
         let (stop, stopped) = watch::channel(false);
         // The only node, whichever engine: it holds what it cannot send, for the tests to read.
         let worker = tokio::spawn(Worker::new(shared, transports, RETRY, directory.outbox_signal()).run(stopped));
-        Running { base: format!("http://{addr}"), directory, server, worker, stop }
+        Running { base: public_url, directory, server, worker, stop }
     }
 
     /// The options that point a `roster` command at this server's database.

@@ -20,6 +20,7 @@ mod oidc;
 mod oidc_apache;
 mod oidc_client;
 mod operations;
+mod passkeys;
 mod passwords;
 mod peers;
 mod process;

@@ -49,6 +49,7 @@ pub(super) mod listing;
 pub(super) mod mfa;
 pub(super) mod oidc;
 pub(super) mod outbox;
+pub(super) mod passkeys;
 pub(super) mod recovery;
 pub(super) mod rows;
 pub(super) mod sessions;

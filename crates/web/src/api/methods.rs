@@ -75,7 +75,8 @@ pub async fn list(
     let has_password = state.directory.has_password(&actor, user.id).await?;
     let has_app = state.directory.has_authenticator_app(&actor, user.id).await?;
     let pass = state.directory.access_pass(&actor, user.id).await?;
-    let methods = all_methods(&user, has_password, has_app, pass.as_ref());
+    let passkeys = state.directory.passkeys_of(&actor, user.id).await?;
+    let methods = all_methods(&user, has_password, has_app, pass.as_ref(), &passkeys);
     Ok(collection(&state, &key, "methods", methods).into_response())
 }
 

@@ -361,6 +361,22 @@ schema_type!(
 );
 
 schema_type!(
+    /// A passkey as Graph's `fido2AuthenticationMethod`.
+    Fido2MethodDoc,
+    "Fido2AuthenticationMethod",
+    ObjectBuilder::new()
+        .property("@odata.type", text())
+        .property("id", text())
+        .property("displayName", text())
+        .property("createdDateTime", text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .property("aaGuid", text().description(Some("The authenticator's model id; all zeros when it gave none")))
+        .property("model", text())
+        .property("attestationCertificates", texts())
+        .property("attestationLevel", text().enum_values(Some(["attested", "notAttested"])))
+        .into()
+);
+
+schema_type!(
     /// A list of authentication methods.
     MethodListDoc,
     "AuthenticationMethodList",

@@ -53,7 +53,7 @@ fn page(view: SecondStepView, errors: &[FieldError], problem: Option<String>) ->
     }
 }
 
-fn token(jar: &CookieJar) -> Option<String> {
+pub(crate) fn token(jar: &CookieJar) -> Option<String> {
     jar.get(SECOND_STEP_COOKIE).map(|c| c.value().to_string())
 }
 
@@ -100,7 +100,7 @@ async fn stay(state: &AppState, token: &str, result: Result<(), DomainError>) ->
 
 /// Opens the session: straight on to where the user was going, or first to their new
 /// recovery codes.
-async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     jar: CookieJar,
     token: &str,
@@ -125,7 +125,7 @@ async fn signed_in(
     Ok((jar, render(StatusCode::OK, &body)).into_response())
 }
 
-fn client(parts: &Parts) -> Actor {
+pub(crate) fn client(parts: &Parts) -> Actor {
     crate::session::anonymous(parts, "Sign-in")
 }
 

@@ -20,13 +20,14 @@ use crate::session::SignedIn;
 use crate::ui::form::{summary, Field, SummaryItem};
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
+use crate::ui::passkeys::PasskeyRow;
 use crate::ui::second_step::RecoveryCodesPage;
 use crate::ui::time_zone::Moment;
 use crate::AppState;
 
 #[derive(Template)]
 #[template(path = "security_info.html")]
-struct SecurityInfoPage {
+pub(crate) struct SecurityInfoPage {
     layout: Layout,
     methods: Vec<MethodView>,
     send_action: &'static str,
@@ -43,6 +44,9 @@ struct SecurityInfoPage {
     alternate_mobile: Field,
     /// When the Temporary Access Pass that opened the session ends.
     pass_until: Option<Moment>,
+    passkeys_available: bool,
+    passkeys: Vec<PasskeyRow>,
+    passkey_name: Field,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +60,7 @@ pub struct SecurityQuery {
     saved: Option<String>,
 }
 
-async fn page(
+pub(crate) async fn page(
     me: &SignedIn,
     state: &AppState,
     zone: &Zone,
@@ -87,6 +91,12 @@ async fn page(
         .autocomplete("off")
         .with_errors(errors),
         factors,
+        passkeys_available: state.directory.passkeys_available(),
+        passkeys: state.directory.my_passkeys(&me.actor).await?.iter().map(|p| PasskeyRow::of(p, zone)).collect(),
+        passkey_name: Field::text("name", "Name for the passkey", "")
+            .autocomplete("off")
+            .hint("Such as “Work laptop” or “Phone”, so that you can tell your passkeys apart.")
+            .with_errors(errors),
         pass_until: me.session.expires_at.filter(|_| me.session.by_access_pass()).map(|t| Moment::at(zone, t)),
         layout: Layout::new(me, "Security info", Section::Account),
         methods,
@@ -117,6 +127,8 @@ pub async fn show(
         (None, Some("app-removed")) => Some("The authenticator app was removed.".into()),
         (None, Some("contact")) => Some("Your security info was saved.".into()),
         (None, Some("password")) => Some("Your new password was saved.".into()),
+        (None, Some("passkey")) => Some("Your passkey was added.".into()),
+        (None, Some("passkey-removed")) => Some("The passkey was removed.".into()),
         (None, Some(_)) => Some("Your choice was saved.".into()),
         (None, None) => None,
     };

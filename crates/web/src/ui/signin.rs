@@ -19,7 +19,7 @@ use crate::session::{cleared_session_cookie, session_cookie, SignedIn, SESSION_C
 use crate::AppState;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (login CSRF).
-const SIGNIN_COOKIE: &str = "roster_signin";
+pub(crate) const SIGNIN_COOKIE: &str = "roster_signin";
 /// The cookie of a sign-in waiting for its second step.
 pub const SECOND_STEP_COOKIE: &str = "roster_second_step";
 
@@ -42,6 +42,8 @@ struct SignInPage {
     csrf: String,
     error: Option<String>,
     notice: Option<String>,
+    /// The server can offer passkeys (its public URL names a host).
+    passkeys: bool,
 }
 
 #[derive(Deserialize)]
@@ -73,9 +75,11 @@ pub async fn home(jar: CookieJar, State(state): State<AppState>) -> Result<Respo
     Ok(Redirect::to("/signin").into_response())
 }
 
-fn page(jar: CookieJar, status: StatusCode, mut page: SignInPage, secure: bool) -> Response {
+fn page(jar: CookieJar, status: StatusCode, mut page: SignInPage, state: &AppState) -> Response {
+    let secure = state.config.secure_cookies;
     let csrf = random_token();
     page.csrf = csrf.clone();
+    page.passkeys = state.directory.passkeys_available();
     let cookie = Cookie::build((SIGNIN_COOKIE, csrf))
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -92,8 +96,9 @@ pub async fn show(jar: CookieJar, State(state): State<AppState>, Query(q): Query
         (Some(_), None) => Some("You have signed out.".to_string()),
         (None, None) => None,
     };
-    let form = SignInPage { username: q.username, next: q.next, csrf: String::new(), error: None, notice };
-    page(jar, StatusCode::OK, form, state.config.secure_cookies)
+    let form =
+        SignInPage { username: q.username, next: q.next, csrf: String::new(), error: None, notice, passkeys: false };
+    page(jar, StatusCode::OK, form, &state)
 }
 
 #[derive(Deserialize)]
@@ -124,10 +129,11 @@ pub async fn submit(
         csrf: String::new(),
         error: Some(error.to_string()),
         notice: None,
+        passkeys: false,
     };
     if !cookie_ok {
         let form = retry("Your sign-in page had expired. Please sign in again.");
-        return Ok(page(jar, StatusCode::FORBIDDEN, form, secure));
+        return Ok(page(jar, StatusCode::FORBIDDEN, form, &state));
     }
     let ip = crate::session::client_ip(&parts);
     let next = crate::error::local_path(&form.next).unwrap_or("/");
@@ -168,7 +174,20 @@ pub async fn submit(
             (StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-in attempts. Wait 15 minutes and try again.")
         }
     };
-    Ok(page(jar, status, retry(message), secure))
+    Ok(page(jar, status, retry(message), &state))
+}
+
+/// The sign-in page again, saying why the last attempt failed.
+pub fn refused(jar: CookieJar, state: &AppState, status: StatusCode, message: &str) -> Response {
+    let form = SignInPage {
+        username: String::new(),
+        next: String::new(),
+        csrf: String::new(),
+        error: Some(message.to_string()),
+        notice: None,
+        passkeys: false,
+    };
+    page(jar, status, form, state)
 }
 
 /// Why a Temporary Access Pass that was entered right did not sign its holder in: they know

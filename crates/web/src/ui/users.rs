@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
+use roster_domain::permission::Permission;
 use roster_domain::time_zone::Zone;
 use roster_domain::user::UserPage;
 use roster_domain::{ListFilter, UserCount, UserQuery, UserSort, UserSummary};
@@ -19,6 +20,7 @@ use crate::ui::cursor::{decode_cursor, encode_cursor};
 use crate::ui::groups::UserGroups;
 use crate::ui::layout::{Layout, Section};
 use crate::ui::methods::MethodView;
+use crate::ui::passkeys::PasskeyRow;
 use crate::ui::readiness::Glance;
 use crate::ui::time_zone::Moment;
 use crate::ui::user_view::{show_phone, UserView};
@@ -363,6 +365,9 @@ struct UserPageView {
     panels: Vec<Panel>,
     access_pass: Option<PassView>,
     can_manage_pass: bool,
+    passkeys: Vec<PasskeyRow>,
+    /// Where a passkey's removal posts (before its id), when the reader may remove one.
+    remove_base: String,
 }
 
 #[derive(Deserialize)]
@@ -416,6 +421,7 @@ pub async fn details(
         "restored" => "User restored with everything intact. Change saved.".to_string(),
         "signed-out" => "The user was signed out everywhere. Change saved.".to_string(),
         "groups" => "Groups saved.".to_string(),
+        "passkey-removed" => "The passkey was removed. Change saved.".to_string(),
         "access-pass-removed" => "The Temporary Access Pass was removed. Change saved.".to_string(),
         "verification" => {
             "A verification code was sent. The user enters it on their Security info page (My account).".to_string()
@@ -433,6 +439,18 @@ pub async fn details(
             Some(_) => Vec::new(),
         },
         access_pass: pass.map(|p| PassView::of(&p, &zone)),
+        passkeys: state
+            .directory
+            .passkeys_of(&me.actor, user.id)
+            .await?
+            .iter()
+            .map(|p| PasskeyRow::of(p, &zone))
+            .collect(),
+        remove_base: match user.deleted_at.is_none() && me.require(Permission::EditRecoveryContacts, user.roles).is_ok()
+        {
+            true => format!("/admin/users/{}/passkeys", user.id),
+            false => String::new(),
+        },
         can_manage_pass,
         layout: Layout::new(&me, user.contact.display_name.clone(), Section::ActiveUsers),
         can_assign_roles: me.user.roles.contains(roster_domain::Role::GlobalAdministrator),
