@@ -53,10 +53,13 @@ pub struct AccessPassPolicy {
     pub length: u32,
 }
 
+/// Entra's defaults, and its choice to leave passes off until an administrator turns them on:
+/// a pass signs in as its user, so no role should be able to issue one before the organisation
+/// decided who may use them.
 impl Default for AccessPassPolicy {
     fn default() -> Self {
         AccessPassPolicy {
-            scope: Scope::Everyone,
+            scope: Scope::Nobody,
             default_lifetime_minutes: 60,
             min_lifetime_minutes: 60,
             max_lifetime_minutes: 480,
@@ -383,6 +386,7 @@ mod tests {
             (p.default_lifetime_minutes, p.min_lifetime_minutes, p.max_lifetime_minutes, p.length, p.one_time),
             (60, 60, 480, 8, false)
         );
+        assert_eq!(p.scope, Scope::Nobody, "off until turned on, as in Entra");
         assert_eq!(AccessPassPolicy::from_settings(|_| None), p);
     }
 

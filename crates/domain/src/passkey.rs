@@ -105,6 +105,15 @@ pub fn checked_name(typed: &str, aaguid: Option<Uuid>) -> Result<String, FieldEr
     if name.chars().any(char::is_control) {
         return Err(FieldError::new("name", "Use one line of text for the name."));
     }
+    if let Some(hidden) = crate::text::hidden_in_display_text(name) {
+        return Err(FieldError::new(
+            "name",
+            format!(
+                "Remove the invisible character U+{:04X}: it would make the name read differently.",
+                u32::from(hidden)
+            ),
+        ));
+    }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new("name", format!("Use at most {MAX_NAME_CHARS} characters.")));
     }
@@ -171,6 +180,7 @@ mod tests {
         let windows = Uuid::parse_str("08987058-cadc-4b81-b6e1-30de50dcbe96").ok();
         assert_eq!(checked_name(" ", windows).unwrap(), "Windows Hello");
         assert_eq!(checked_name("a\nb", None).unwrap_err().field, "name");
+        assert!(checked_name("laptop\u{202E}exe", None).unwrap_err().message.contains("U+202E"));
         assert!(checked_name(&"x".repeat(MAX_NAME_CHARS + 1), None).is_err());
         assert!(checked_name(&"é".repeat(MAX_NAME_CHARS), None).is_ok(), "characters, not bytes");
     }

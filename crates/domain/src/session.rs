@@ -30,6 +30,8 @@ pub struct Session {
     /// A hard end of its own, before the timeouts: a session opened with a Temporary Access
     /// Pass ends with the pass.
     pub expires_at: Option<Timestamp>,
+    /// The Temporary Access Pass that opened it, if one did.
+    pub access_pass: Option<uuid::Uuid>,
 }
 
 impl Session {
@@ -43,7 +45,7 @@ impl Session {
     /// Whether a Temporary Access Pass opened it: such a session may only register methods
     /// on Security info and choose a password.
     pub fn by_access_pass(&self) -> bool {
-        self.amr.access_pass()
+        self.access_pass.is_some() || self.amr.access_pass()
     }
 
     /// Whether a request at `now` should refresh `last_seen_at`.
@@ -78,6 +80,7 @@ mod tests {
             last_seen_at: Timestamp(seen),
             amr: AuthMethods::password(),
             expires_at: None,
+            access_pass: None,
         }
     }
 

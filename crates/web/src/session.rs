@@ -98,12 +98,11 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 /// Whether a session opened with a Temporary Access Pass may open `path`: Security info
-/// (registering methods), choosing a password, and signing out.
+/// (registering methods), choosing a password, and signing out (here or at an application's
+/// request).
 pub fn open_to_access_pass(path: &str) -> bool {
-    path == "/account/security"
+    matches!(path, "/account/security" | "/account/password" | "/signout" | "/oauth2/v2.0/logout/confirm")
         || path.starts_with("/account/security/")
-        || path == "/account/password"
-        || path == "/signout"
 }
 
 /// A signed-in user with an administrator role; anyone else gets 403.

@@ -260,11 +260,19 @@ function setUpPasskeys() {
     const say = (text) => {
       if (status) status.textContent = text;
     };
-    const body = new URLSearchParams({ csrf: form.elements.csrf.value });
-    const answer = await fetch(form.dataset.options, { method: "POST", body, credentials: "same-origin" });
-    const data = await answer.json().catch(() => ({ error: "The server didn't answer. Try again." }));
-    if (!answer.ok) {
-      if (!mediation) say(data.error);
+    const fields = new URLSearchParams(new FormData(form));
+    let signal;
+    if (mediation) {
+      autofill = new AbortController();
+      signal = autofill.signal;
+    }
+    const answer = await fetch(form.dataset.options, { method: "POST", body: fields, credentials: "same-origin", signal })
+      .catch(() => null);
+    if (!answer) return;
+    const expired = "Your page had expired. Reload it and try again.";
+    const data = await answer.json().catch(() => ({ error: expired }));
+    if (!answer.ok || !data.options) {
+      if (!mediation) say(data.error || expired);
       return;
     }
     try {
@@ -275,9 +283,8 @@ function setUpPasskeys() {
       } else {
         const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(data.options.publicKey) };
         if (mediation) {
-          autofill = new AbortController();
           request.mediation = mediation;
-          request.signal = autofill.signal;
+          request.signal = signal;
         }
         credential = await navigator.credentials.get(request);
       }

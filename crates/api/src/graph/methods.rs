@@ -226,6 +226,16 @@ pub fn access_pass_method(pass: &AccessPassView, secret: Option<&str>) -> Value 
     })
 }
 
+/// The Graph property a Temporary Access Pass request's field is, for errors that name it.
+pub fn access_pass_property(field: &str) -> &str {
+    match field {
+        "lifetime_minutes" => "lifetimeInMinutes",
+        "start" => "startDateTime",
+        "usable_once" => "isUsableOnce",
+        other => other,
+    }
+}
+
 /// What a `POST …/temporaryAccessPassMethods` body asks for: `startDateTime` (RFC 3339),
 /// `lifetimeInMinutes` and `isUsableOnce`, each optional; any other property, or one of the
 /// wrong type, is refused by name.

@@ -267,7 +267,7 @@ impl Directory {
     /// user's, so removing or replacing the pass ends its sessions at once.
     pub(crate) async fn pass_session_stands(&self, session: &Session) -> Result<bool, DomainError> {
         let pass = self.store.get_access_pass(session.user_id).await?;
-        Ok(pass.is_some_and(|p| p.created_at <= session.created_at && session.created_at < p.ends_at()))
+        Ok(pass.is_some_and(|p| Some(p.id) == session.access_pass))
     }
 
     /// Someone signed in with a pass chooses a password without knowing the old one (the pass

@@ -665,6 +665,7 @@ mod tests {
             last_seen_at: Timestamp::now(),
             amr: crate::oidc::grant::AuthMethods::password(),
             expires_at: None,
+            access_pass: None,
         }
     }
 

@@ -50,6 +50,22 @@ fn serialise<T: serde::Serialize>(value: &T) -> Result<String, DomainError> {
     serde_json::to_string(value).map_err(|e| DomainError::Internal(format!("ceremony state: {e}")))
 }
 
+/// Refuses a new passkey when the account has as many as it may.
+fn check_room(registered: usize) -> Result<(), DomainError> {
+    if registered >= MAX_PER_USER {
+        return Err(DomainError::invalid(
+            "name",
+            format!("You have {MAX_PER_USER} passkeys, the most an account may have. Remove one first."),
+        ));
+    }
+    Ok(())
+}
+
+/// How many sign-in ceremonies one client address may start in a throttling window: the
+/// sign-in page starts one for its autofill at every load, so this is many loads, but a
+/// bounded number of rows for anyone who is not signed in.
+const SIGN_IN_CEREMONIES_PER_ADDRESS: u32 = 200;
+
 /// A ceremony's options for the browser, and the token its page sends back to finish it.
 #[derive(Debug, Clone)]
 pub struct PasskeyChallenge {
@@ -107,21 +123,20 @@ impl Directory {
         Ok(self.store.list_passkeys(user.id).await?)
     }
 
-    /// Starts registering a passkey for the signed-in user (after a recent sign-in).
+    /// Starts registering a passkey named `name` for the signed-in user (after a recent
+    /// sign-in). Whatever could refuse it is checked now, before the authenticator makes a
+    /// credential that would otherwise be left on the device unregistered.
     pub async fn begin_passkey_registration(
         &self,
         actor: &Actor,
         session: &Session,
+        name: &str,
     ) -> Result<PasskeyChallenge, DomainError> {
         Self::require_recent(session)?;
+        passkey::checked_name(name, None).map_err(|e| DomainError::Invalid(vec![e]))?;
         let user = self.me(actor).await?;
         let existing = self.store.list_passkeys(user.id).await?;
-        if existing.len() >= MAX_PER_USER {
-            return Err(DomainError::invalid(
-                "name",
-                format!("You have {MAX_PER_USER} passkeys, the most an account may have. Remove one first."),
-            ));
-        }
+        check_room(existing.len())?;
         let exclude = existing.iter().map(|p| p.passkey.cred_id().clone()).collect();
         let name = user.username.to_string();
         let (mut options, state) = self
@@ -156,6 +171,7 @@ impl Directory {
         let registered = self.webauthn()?.finish_passkey_registration(&response, &state).map_err(|_| not_accepted())?;
         let aaguid = passkey::aaguid_of(&sent, &response);
         let name = passkey::checked_name(name, aaguid).map_err(|e| DomainError::Invalid(vec![e]))?;
+        check_room(self.store.list_passkeys(user.id).await?.len())?;
         let backup_eligible = Credential::from(registered.clone()).backup_eligible;
         let stored = StoredPasskey {
             id: Uuid::new_v4(),
@@ -316,8 +332,26 @@ impl Directory {
         self.mark_used(stored, &result).await
     }
 
-    /// Starts a sign-in with a passkey alone (the browser offers the person's passkeys).
-    pub async fn begin_passkey_sign_in(&self) -> Result<PasskeyChallenge, DomainError> {
+    /// Logs a refused sign-in against the owner of the passkey it named, if it named one.
+    async fn log_refused_passkey(&self, credential: &str, client_ip: &str) -> Result<(), DomainError> {
+        let Ok(response) = serde_json::from_str::<PublicKeyCredential>(credential) else { return Ok(()) };
+        let named =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, response.get_credential_id());
+        let Some(stored) = self.store.passkey_by_credential(&named).await? else { return Ok(()) };
+        let Some(user) = self.store.get_user(stored.user_id).await? else { return Ok(()) };
+        self.log_sign_in(user.username.as_str(), Some(user.id), "Passkey", "The passkey was not accepted", client_ip)
+            .await
+    }
+
+    /// Starts a sign-in with a passkey alone (the browser offers the person's passkeys),
+    /// counted against the client's address.
+    pub async fn begin_passkey_sign_in(&self, client_ip: &str) -> Result<PasskeyChallenge, DomainError> {
+        let key = format!("passkey-ceremony:address:{client_ip}");
+        let window = super::signin::window_start(Timestamp::now());
+        if self.store.get_counter(&key, window).await? >= SIGN_IN_CEREMONIES_PER_ADDRESS {
+            return Err(DomainError::Throttled);
+        }
+        self.store.increment_counter(&key, window).await?;
         let (mut options, state) = self
             .webauthn()?
             .start_discoverable_authentication()
@@ -328,8 +362,8 @@ impl Directory {
     }
 
     /// Finishes a sign-in with a passkey alone: a passkey that verified its user stands for
-    /// the password and the second step. Counted against the client's address like wrong
-    /// passwords; logged either way.
+    /// the password and the second step. A refusal counts against the client's address like a
+    /// wrong password, and is logged against the passkey's owner when it named one.
     pub async fn finish_passkey_sign_in(
         &self,
         ceremony: &str,
@@ -345,6 +379,7 @@ impl Directory {
             Ok(stored) => stored,
             Err(e) => {
                 self.store.increment_counter(&address_key, window).await?;
+                self.log_refused_passkey(credential, client_ip).await?;
                 return Err(e);
             }
         };

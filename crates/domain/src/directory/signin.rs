@@ -1,6 +1,6 @@
 //! Sign-in, sessions and password changes, with throttling per account and per client address.
 
-use crate::access_pass::Usability;
+use crate::access_pass::{AccessPass, Usability};
 use crate::audit::{AuditAction, FieldChange};
 use crate::clock::Timestamp;
 use crate::directory::audit_log::day_range;
@@ -218,7 +218,7 @@ impl Directory {
                 return Ok(SignInOutcome::PassNotUsable { user_id: user.id, why: usability });
             }
             self.store.reset_counter(&account_key).await?;
-            let token = self.open_session_until(user.id, AuthMethods::by_access_pass(), Some(pass.ends_at())).await?;
+            let token = self.open_session_by_pass(user.id, &pass).await?;
             return Ok(SignInOutcome::WithAccessPass { token, user: Box::new(user) });
         }
         self.store.reset_counter(&account_key).await?;
@@ -293,15 +293,20 @@ impl Directory {
     }
 
     pub(crate) async fn open_session(&self, user_id: UserId, amr: AuthMethods) -> Result<String, DomainError> {
-        self.open_session_until(user_id, amr, None).await
+        self.create_session(user_id, amr, None).await
     }
 
-    /// Opens a session that ends at `expires_at` at the latest.
-    async fn open_session_until(
+    /// Opens a session for the holder of `pass`: it ends with the pass, and as soon as the
+    /// pass is removed or replaced.
+    async fn open_session_by_pass(&self, user_id: UserId, pass: &AccessPass) -> Result<String, DomainError> {
+        self.create_session(user_id, AuthMethods::by_access_pass(), Some(pass)).await
+    }
+
+    async fn create_session(
         &self,
         user_id: UserId,
         amr: AuthMethods,
-        expires_at: Option<Timestamp>,
+        pass: Option<&AccessPass>,
     ) -> Result<String, DomainError> {
         let token = session::random_token();
         let now = Timestamp::now();
@@ -312,7 +317,8 @@ impl Directory {
             created_at: now,
             last_seen_at: now,
             amr,
-            expires_at,
+            expires_at: pass.map(AccessPass::ends_at),
+            access_pass: pass.map(|p| p.id),
         };
         self.store.create_session(&session).await?;
         Ok(token)

@@ -42,9 +42,27 @@ fn system() -> Actor {
     Actor::system("test")
 }
 
+/// Entra's pass policy with its default lifetimes and length.
+fn entras_defaults() -> AccessPassPolicyInput {
+    AccessPassPolicyInput {
+        default_lifetime_minutes: "60".into(),
+        min_lifetime_minutes: "60".into(),
+        max_lifetime_minutes: "480".into(),
+        one_time: false,
+        length: "8".into(),
+    }
+}
+
+/// Turns passes on for everyone: like Entra, Roster leaves them off until an administrator
+/// decides who may use one.
+pub(crate) async fn enable_passes(app: &TestApp) {
+    app.directory.set_access_pass_policy(&system(), &entras_defaults(), Scope::Everyone).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_pass_signs_its_holder_in_to_register_methods_and_choose_a_password() {
     let Some(app) = TestApp::start().await else { return };
+    enable_passes(&app).await;
     app.user("auth@contoso.com", "Alex Auth", &[Role::AuthenticationAdministrator]).await;
     let nestor = app.user("nestor@contoso.com", "Nestor Wilke", &[]).await;
     let admin = app.signed_in("auth@contoso.com").await;
@@ -120,6 +138,7 @@ async fn a_pass_signs_its_holder_in_to_register_methods_and_choose_a_password() 
 #[tokio::test]
 async fn only_entras_roles_create_passes_and_a_refused_one_stores_nothing() {
     let Some(app) = TestApp::start().await else { return };
+    enable_passes(&app).await;
     app.user("helpdesk@contoso.com", "Help Desk", &[Role::HelpdeskAdministrator]).await;
     app.user("auth@contoso.com", "Alex Auth", &[Role::AuthenticationAdministrator]).await;
     let global = app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
@@ -154,14 +173,7 @@ async fn only_entras_roles_create_passes_and_a_refused_one_stores_nothing() {
     let (status, _) = grace.submit(&format!("/admin/users/{}/access-pass", global.id), &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no one gives themselves a pass");
 
-    let off = AccessPassPolicyInput {
-        default_lifetime_minutes: "60".into(),
-        min_lifetime_minutes: "60".into(),
-        max_lifetime_minutes: "480".into(),
-        one_time: false,
-        length: "8".into(),
-    };
-    app.directory.set_access_pass_policy(&system(), &off, Scope::Nobody).await.unwrap();
+    app.directory.set_access_pass_policy(&system(), &entras_defaults(), Scope::Nobody).await.unwrap();
     let (status, page) = grace.submit(&path, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("include Nestor Wilke, so a pass couldn"), "{page}");
@@ -176,6 +188,7 @@ async fn only_entras_roles_create_passes_and_a_refused_one_stores_nothing() {
 #[tokio::test]
 async fn an_expired_blocked_replaced_or_removed_pass_signs_no_one_in() {
     let Some(app) = TestApp::start().await else { return };
+    enable_passes(&app).await;
     app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
     let nestor = app.user("nestor@contoso.com", "Nestor Wilke", &[]).await;
     let reusable = AccessPassRequest { usable_once: Some(false), ..AccessPassRequest::default() };
@@ -227,6 +240,7 @@ async fn an_expired_blocked_replaced_or_removed_pass_signs_no_one_in() {
 #[tokio::test]
 async fn graph_creates_reads_and_deletes_a_pass_in_its_own_shape() {
     let Some(app) = TestApp::start().await else { return };
+    enable_passes(&app).await;
     app.user("ada@contoso.com", "Ada Lovelace", &[]).await;
     let methods = token(&app, &[AppPermission::AuthMethodReadWriteAll]).await;
     let reader = token(&app, &[AppPermission::AuthMethodReadAll]).await;
@@ -265,7 +279,7 @@ async fn graph_creates_reads_and_deletes_a_pass_in_its_own_shape() {
     );
 
     for (body, named) in [
-        (json!({"lifetimeInMinutes": 5}), "lifetime"),
+        (json!({"lifetimeInMinutes": 5}), "'lifetimeInMinutes'"),
         (json!({"isUsableOnce": "yes"}), "isUsableOnce"),
         (json!({"temporaryAccessPass": "chosen"}), "temporaryAccessPass"),
     ] {
@@ -321,7 +335,8 @@ async fn the_pass_policy_is_set_in_settings_within_entras_bounds() {
     for named in ["default_lifetime_minutes-error", "max_lifetime_minutes-error", "length-error"] {
         assert!(page.contains(named), "{named} in {page}");
     }
-    assert_eq!(app.directory.access_pass_policy().await.unwrap(), Default::default(), "nothing saved");
+    let policy = app.directory.access_pass_policy().await.unwrap();
+    assert_eq!((policy.scope, policy.length), (Scope::Nobody, 8), "nothing saved; passes stay off");
 
     let good = fields("120", "30", "1440", "12");
     let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();

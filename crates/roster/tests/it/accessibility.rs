@@ -88,6 +88,7 @@ async fn every_page_passes_axe_core_at_desktop_and_phone_widths() {
         ..AppInput::default()
     };
     let (registered, _) = app.directory.register_app(&system, &input).await.unwrap();
+    crate::access_pass::enable_passes(&app).await;
     let pass = roster_domain::access_pass::AccessPassRequest::default();
     app.directory.create_access_pass(&system, alex.id, &pass).await.unwrap();
     let deleted = app.user("gone@contoso.com", "Gone Person", &[]).await;

@@ -547,6 +547,16 @@ async fn an_admin_checks_a_csv_file_then_imports_its_valid_rows() {
     in_browser(|c| import_flow(c, app.base.clone(), file)).await;
 }
 
+/// Waits until the browser shows `path`, which something other than a click leads to (the
+/// passkey autofill), within ten seconds.
+async fn arrive(c: &Client, path: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.current_url().await.unwrap().path() != path {
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not lead to {path}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until the page's text contains `wanted` (the result page refreshes itself until the
 /// job is done).
 async fn wait_for_text(c: &Client, wanted: &str) {
@@ -809,7 +819,7 @@ async fn a_new_hire_signs_in_with_a_temporary_access_pass_and_sets_up_their_own_
     if !browser_available() {
         return;
     }
-    let Some(app) = TestApp::start().await else { return };
+    let Some(app) = TestApp::start_on_localhost().await else { return };
     app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
     let input = roster_domain::NewUserInput {
         username: "nestor.wilke@contoso.com".into(),
@@ -817,12 +827,13 @@ async fn a_new_hire_signs_in_with_a_temporary_access_pass_and_sets_up_their_own_
         ..roster_domain::NewUserInput::default()
     };
     app.directory.create_user(&Actor::system("test"), input).await.unwrap();
+    crate::access_pass::enable_passes(&app).await;
     in_browser(|c| new_hire_flow(c, app.base.clone())).await;
 }
 
 /// An administrator gives a new hire with no password a one-time pass; the new hire signs in
-/// with it, sets up an authenticator app and a password, the pass stops working, and the next
-/// sign-in takes the password and the app.
+/// with it, adds a passkey, sets up an authenticator app and a password, the pass stops
+/// working, and the next sign-in is with the passkey.
 async fn new_hire_flow(c: Client, base: String) {
     let c = &c;
     sign_in(c, &base, "megan.bowen@contoso.com", "/admin").await;
@@ -842,6 +853,10 @@ async fn new_hire_flow(c: Client, base: String) {
     click(c, "Sign in").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/account/security");
     assert!(text(c).await.contains("You signed in with a Temporary Access Pass"));
+    let authenticator = virtual_authenticator(c).await;
+    fill(c, "Name for the passkey", "Phone").await;
+    click(c, "Add a passkey").await;
+    assert!(text(c).await.contains("Your passkey was added."));
     click(c, "Set up an authenticator app").await;
     let key = c.find(Locator::Id("app-secret")).await.unwrap().text().await.unwrap();
     let secret = totp_rs::Secret::Encoded(key.split_whitespace().collect()).to_bytes().unwrap();
@@ -854,6 +869,7 @@ async fn new_hire_flow(c: Client, base: String) {
     fill(c, "Confirm new password", "Lantern-Orchard-2031").await;
     click(c, "Change password").await;
     assert!(text(c).await.contains("Your new password was saved."));
+    user_verified(c, &authenticator, false).await;
     click(c, "Sign out").await;
 
     c.goto(&format!("{base}/signin")).await.unwrap();
@@ -862,14 +878,34 @@ async fn new_hire_flow(c: Client, base: String) {
     click(c, "Sign in").await;
     assert!(text(c).await.contains("was for one sign-in, and it has been used"), "the pass stopped working");
 
-    fill(c, "Password", "Lantern-Orchard-2031").await;
-    click(c, "Sign in").await;
-    if c.current_url().await.unwrap().path() == "/signin/verify" {
-        // The code of the next time step: the one used to set the app up works only once.
-        fill(c, "Code from your authenticator app", &mfa::app_code_at(&secret, now + 30)).await;
-        click(c, "Verify app code").await;
-    }
-    assert_eq!(c.current_url().await.unwrap().path(), "/account");
+    // The next sign-in: the passkey, picked from the sign-in page's autofill.
+    user_verified(c, &authenticator, true).await;
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    arrive(c, "/account", "the passkey signing the new hire in").await;
+}
+
+/// Signs an assertion for one sign-in ceremony and offers it to another: the challenge does
+/// not match, and nothing signs in. (The same ceremony answered twice is refused on its own:
+/// it is taken out of the database by the first answer.)
+async fn replayed_assertion_is_refused(c: &Client) {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const page = await (await fetch("/signin")).text();
+            const csrf = page.match(/name="csrf" value="([^"]+)"/)[1];
+            const start = async () =>
+                (await fetch("/signin/passkey/options", { method: "POST", body: new URLSearchParams({ csrf }) })).json();
+            const signed = await start();
+            const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(signed.options.publicKey);
+            const assertion = JSON.stringify((await navigator.credentials.get({ publicKey })).toJSON());
+            const other = await start();
+            const body = new URLSearchParams({ csrf, ceremony: other.ceremony, credential: assertion, next: "" });
+            const answer = await fetch("/signin/passkey", { method: "POST", body, redirect: "manual" });
+            done(answer.status);
+        })().catch((e) => done(String(e)));
+    "#;
+    let status = c.execute_async(script, vec![]).await.unwrap();
+    assert_eq!(status, json!(401), "an assertion for another challenge signs no one in");
 }
 
 /// A command of WebDriver's WebAuthn extension, which Chromium's driver implements: `path`
@@ -952,6 +988,7 @@ async fn passkey_flow(c: Client, base: String, reader: String) {
         (passkey["displayName"].as_str(), passkey["attestationLevel"].as_str()),
         (Some("Work laptop"), Some("notAttested"))
     );
+    replayed_assertion_is_refused(c).await;
     user_verified(c, &authenticator, false).await;
     click(c, "Sign out").await;
 
@@ -964,11 +1001,7 @@ async fn passkey_flow(c: Client, base: String, reader: String) {
     // No password: the sign-in page's autofill offers the passkey (a person picks it; the
     // virtual authenticator picks its only one), as the page's button would.
     click(c, "Sign out").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while c.current_url().await.unwrap().path() != "/account" {
-        assert!(tokio::time::Instant::now() < deadline, "the autofill did not sign in");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    arrive(c, "/account", "the autofill signing in").await;
 
     c.goto(&format!("{base}/account/security")).await.unwrap();
     click(c, "Remove passkey Work laptop").await;

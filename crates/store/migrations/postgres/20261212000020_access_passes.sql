@@ -12,5 +12,7 @@ create table access_passes (
     used_at bigint
 );
 
--- A session's own end, before the timeouts: one opened with a pass ends with the pass.
+-- A session's own end, before the timeouts: one opened with a pass ends with the pass, and
+-- names it, so that removing or replacing the pass ends the session at once.
 alter table sessions add column expires_at bigint;
+alter table sessions add column access_pass_id text collate "C";

@@ -78,19 +78,7 @@ impl AccessPassStore for Store {
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let gone = sqlx::query("delete from access_passes where user_id = $1 and id = $2")
-            .bind(user_id.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::insert(&mut tx, entry).await?;
-        outbox::insert(&mut tx, messages).await?;
-        tx.commit().await?;
-        Ok(true)
+        delete_method(self, "access_passes", user_id, id, entry, messages).await
     }
 
     /// A one-time pass used on two nodes at once: the second update waits for the first's
@@ -104,6 +92,31 @@ impl AccessPassStore for Store {
                 .await?;
         Ok(used.rows_affected() == 1)
     }
+}
+
+/// Deletes the user's authentication method `id` from `table` with its audit record and
+/// notices, in one transaction; `false`, with nothing written, when there was none.
+pub(super) async fn delete_method(
+    store: &Store,
+    table: &str,
+    user_id: UserId,
+    id: Uuid,
+    entry: &AuditEntry,
+    messages: &[Message],
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin_write().await?;
+    let gone = sqlx::query(&format!("delete from {table} where user_id = $1 and id = $2"))
+        .bind(user_id.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::insert(&mut tx, entry).await?;
+    outbox::insert(&mut tx, messages).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]

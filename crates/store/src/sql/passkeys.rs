@@ -10,6 +10,7 @@ use roster_domain::{StoreError, Timestamp};
 use sqlx::Row as _;
 use uuid::Uuid;
 
+use super::access_pass::delete_method;
 use super::recovery::sweep_expired;
 use super::rows::{flag, get_flag, parse_id};
 use super::users::unique_or;
@@ -96,19 +97,7 @@ impl PasskeyStore for Store {
         entry: &AuditEntry,
         messages: &[Message],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let gone = sqlx::query("delete from passkeys where user_id = $1 and id = $2")
-            .bind(user_id.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::insert(&mut tx, entry).await?;
-        outbox::insert(&mut tx, messages).await?;
-        tx.commit().await?;
-        Ok(true)
+        delete_method(self, "passkeys", user_id, id, entry, messages).await
     }
 
     async fn save_ceremony(&self, c: &Ceremony) -> Result<(), StoreError> {

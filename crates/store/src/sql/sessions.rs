@@ -16,8 +16,8 @@ use super::{audit, Store, GREATEST};
 impl SessionStore for Store {
     async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
+            "insert into sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at, \
+             access_pass_id) values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&s.token_hash)
         .bind(s.user_id.to_string())
@@ -26,6 +26,7 @@ impl SessionStore for Store {
         .bind(s.last_seen_at.millis())
         .bind(s.amr.stored())
         .bind(s.expires_at.map(Timestamp::millis))
+        .bind(s.access_pass.map(|p| p.to_string()))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -33,7 +34,8 @@ impl SessionStore for Store {
 
     async fn get_session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "select token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at from sessions \
+            "select token_hash, user_id, csrf_token, created_at, last_seen_at, amr, expires_at, access_pass_id \
+             from sessions \
              where token_hash = $1",
         )
         .bind(token_hash)
@@ -48,6 +50,10 @@ impl SessionStore for Store {
                 last_seen_at: Timestamp(row.try_get("last_seen_at")?),
                 amr: AuthMethods::from_stored(&row.try_get::<String, _>("amr")?),
                 expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
+                access_pass: row
+                    .try_get::<Option<String>, _>("access_pass_id")?
+                    .map(|id| uuid::Uuid::parse_str(&id).map_err(StoreError::backend))
+                    .transpose()?,
             })
         })
         .transpose()
@@ -166,6 +172,7 @@ mod tests {
             last_seen_at: Timestamp(1_000),
             amr: AuthMethods::with_second_step("otp"),
             expires_at: None,
+            access_pass: None,
         }
     }
 

@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use roster_api::graph::methods::{access_pass_method, access_pass_request};
+use roster_api::graph::methods::{access_pass_method, access_pass_property, access_pass_request};
 use roster_domain::directory::AccessPassView;
-use roster_domain::Actor;
+use roster_domain::{Actor, DomainError, FieldError};
 use uuid::Uuid;
 
 use crate::api::graph::{GraphCaller, GraphFailure, GraphJson, GraphResult};
@@ -74,7 +74,12 @@ pub async fn create(
 ) -> GraphResult {
     let request = access_pass_request(&body.value()?)?;
     let user = state.directory.user_by_key(&actor, &key).await?;
-    let (pass, secret) = state.directory.create_access_pass(&actor, user.id, &request).await?;
+    let (pass, secret) = state.directory.create_access_pass(&actor, user.id, &request).await.map_err(|e| match e {
+        DomainError::Invalid(errors) => DomainError::Invalid(
+            errors.into_iter().map(|e| FieldError::new(access_pass_property(&e.field), e.message)).collect(),
+        ),
+        other => other,
+    })?;
     Ok((StatusCode::CREATED, Json(access_pass_method(&pass, Some(&secret)))).into_response())
 }
 

@@ -40,9 +40,19 @@ fn challenge(result: Result<PasskeyChallenge, DomainError>) -> Response {
     }
 }
 
-/// `POST /account/security/passkeys/options`: the options for adding a passkey.
-pub async fn registration_options(me: SignedIn, State(state): State<AppState>, _: CheckedPost) -> Response {
-    challenge(state.directory.begin_passkey_registration(&me.actor, &me.session).await)
+#[derive(Deserialize)]
+pub struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /account/security/passkeys/options`: the options for adding the passkey named.
+pub async fn registration_options(
+    me: SignedIn,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<NameForm>>,
+) -> Response {
+    challenge(state.directory.begin_passkey_registration(&me.actor, &me.session, &form.name).await)
 }
 
 #[derive(Deserialize)]
@@ -147,11 +157,16 @@ fn signin_form_ok(jar: &CookieJar, csrf: &str) -> bool {
 }
 
 /// `POST /signin/passkey/options`: the options for signing in with a passkey alone.
-pub async fn sign_in_options(jar: CookieJar, State(state): State<AppState>, Form(form): Form<PendingForm>) -> Response {
+pub async fn sign_in_options(
+    jar: CookieJar,
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<PendingForm>,
+) -> Response {
     if !signin_form_ok(&jar, &form.csrf) {
         return challenge(Err(DomainError::Forbidden("Your sign-in page had expired. Reload it.".into())));
     }
-    challenge(state.directory.begin_passkey_sign_in().await)
+    challenge(state.directory.begin_passkey_sign_in(&crate::session::client_ip(&parts)).await)
 }
 
 /// `POST /signin/passkey`: signs in with the passkey's answer.
