@@ -95,6 +95,11 @@ pub struct ReadinessReport {
     pub administrators_not_ready: u64,
     /// Active users self-service reset is not enabled for: none of the figures above counts them.
     pub outside_scope: u64,
+    /// Users with at least one passkey.
+    pub with_passkey: u64,
+    /// Users whose only way back in is a passkey: no recovery contact at all, so losing the
+    /// device means asking for a Temporary Access Pass.
+    pub only_passkey: u64,
 }
 
 /// The figures of one group's members (at any depth).
@@ -141,6 +146,14 @@ impl ReadinessReport {
         }
     }
 
+    /// Counts one user in the reset scope who has a passkey, in readiness group `readiness`.
+    pub fn add_passkey(&mut self, readiness: Readiness) {
+        self.with_passkey += 1;
+        if readiness == Readiness::NoContacts {
+            self.only_passkey += 1;
+        }
+    }
+
     /// The count of one group.
     pub fn count(&self, readiness: Readiness) -> u64 {
         match readiness {
@@ -170,6 +183,14 @@ mod tests {
 
     fn verified(kind: MethodKind, value: &str) -> Verification {
         Verification { method: ContactMethod { kind, value: value.into() }, verified_at: Timestamp(1) }
+    }
+
+    #[test]
+    fn a_passkey_without_contacts_is_one_lost_device_from_a_pass() {
+        let mut report = ReadinessReport::default();
+        report.add_passkey(Readiness::Ready);
+        report.add_passkey(Readiness::NoContacts);
+        assert_eq!((report.with_passkey, report.only_passkey), (2, 1));
     }
 
     #[test]

@@ -464,6 +464,9 @@ pub trait PasskeyStore: Send + Sync {
     /// A user's passkeys, oldest first.
     async fn list_passkeys(&self, user_id: UserId) -> Result<Vec<StoredPasskey>, StoreError>;
 
+    /// Which of these users have at least one passkey, in any order.
+    async fn passkey_holders_among(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError>;
+
     /// The passkey with this credential id (base64url), whoever's it is.
     async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<StoredPasskey>, StoreError>;
 

@@ -104,7 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/access-pass", get(access_pass::show_new).post(access_pass::create))
         .route("/admin/users/{id}/access-pass/done", get(access_pass::done))
         .route("/admin/users/{id}/access-pass/remove", post(access_pass::remove))
-        .route("/admin/users/{id}/passkeys/{passkey}/remove", post(passkeys::remove))
+        .route("/admin/users/{id}/passkeys/{passkey}/remove", get(passkeys::confirm_remove).post(passkeys::remove))
         .route("/admin/users/{id}/verify", post(verification::send_verification))
         .route("/admin/users/{id}/groups", post(groups::change_user_groups))
         .route("/admin/deleted-users", get(users::deleted))

@@ -34,6 +34,7 @@ struct Assessed {
     nothing_verified: bool,
     /// Whether self-service reset is enabled for the user.
     in_scope: bool,
+    has_passkey: bool,
 }
 
 impl Assessed {
@@ -41,6 +42,9 @@ impl Assessed {
     fn count_into(&self, report: &mut ReadinessReport) {
         if self.in_scope {
             report.add(self.readiness, self.user.roles.is_admin(), self.nothing_verified);
+            if self.has_passkey {
+                report.add_passkey(self.readiness);
+            }
         } else {
             report.add_outside_scope();
         }
@@ -205,6 +209,7 @@ impl Directory {
         for (id, verification) in self.store.get_verifications_of(&ids).await? {
             verifications.entry(id).or_default().push(verification);
         }
+        let with_passkey: HashSet<UserId> = self.store.passkey_holders_among(&ids).await?.into_iter().collect();
         let mut users = self.store.get_users(&ids).await?;
         users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
         let assessed = users
@@ -215,6 +220,7 @@ impl Directory {
                     readiness: assess(policy, user.roles, &user.contact, proofs),
                     nothing_verified: nothing_verified(policy, &user.contact, proofs),
                     in_scope: scope.includes(|g| memberships.contains(&(user.id, g))),
+                    has_passkey: with_passkey.contains(&user.id),
                     user,
                 }
             })

@@ -69,6 +69,8 @@ fn figures(report: &ReadinessReport) -> Vec<(&'static str, &'static str, u64)> {
             "Administrators without the two methods they need",
             report.administrators_not_ready,
         ),
+        ("with_passkey", "With a passkey", report.with_passkey),
+        ("only_passkey", "A passkey and no recovery contact", report.only_passkey),
         ("outside_scope", "Active users self-service reset is not enabled for", report.outside_scope),
     ]);
     rows
@@ -138,6 +140,8 @@ mod tests {
             administrators: 2,
             administrators_not_ready: 1,
             outside_scope: 3,
+            with_passkey: 1,
+            only_passkey: 1,
         };
         let staff = ReadinessReport { users: 1, ready: 1, outside_scope: 1, ..ReadinessReport::default() };
         let id = "3f6d3c1e-0b7a-4a53-9d55-6f0e1c9e2a10".parse().unwrap();
@@ -157,7 +161,8 @@ mod tests {
             "{csv}"
         );
         assert!(csv.contains("\noutside_scope,Active users self-service reset is not enabled for,3,1\n"), "{csv}");
-        assert_eq!(csv.lines().count(), 10);
+        assert!(csv.contains("\nonly_passkey,A passkey and no recovery contact,1,0\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 12);
         let json: serde_json::Value = serde_json::from_str(&render(&report(), Format::Json).unwrap()).unwrap();
         assert_eq!(json["administrators_not_ready"], 1);
         assert_eq!(json["outside_scope"], 3);

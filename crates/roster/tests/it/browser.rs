@@ -829,6 +829,8 @@ async fn a_new_hire_signs_in_with_a_temporary_access_pass_and_sets_up_their_own_
     app.directory.create_user(&Actor::system("test"), input).await.unwrap();
     crate::access_pass::enable_passes(&app).await;
     in_browser(|c| new_hire_flow(c, app.base.clone())).await;
+    let report = app.directory.readiness(&Actor::system("test"), &[]).await.unwrap().all;
+    assert_eq!((report.with_passkey, report.only_passkey), (1, 1), "a passkey and no contacts: one device from a pass");
 }
 
 /// An administrator gives a new hire with no password a one-time pass; the new hire signs in

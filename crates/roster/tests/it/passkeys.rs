@@ -116,6 +116,7 @@ async fn graph_and_administrators_find_no_passkey_that_is_not_there_and_respect_
     let (status, _) = helpdesk.submit(&path, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a Helpdesk Administrator can't remove an administrator's passkey");
     let grace = app.signed_in("global@contoso.com").await;
+    assert_eq!(grace.page(&path).await.0, StatusCode::NOT_FOUND, "no question about a passkey that isn't there");
     let csrf = grace.csrf().await;
     let (status, _) = grace.submit(&path, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

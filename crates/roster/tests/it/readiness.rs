@@ -51,6 +51,8 @@ async fn every_active_user_is_counted_once_under_the_policy_in_force() {
             administrators: 2,
             administrators_not_ready: 1,
             outside_scope: 0,
+            with_passkey: 0,
+            only_passkey: 0,
         },
         "ben, cat and eve can reset; dee is an administrator with one method; ann and fay (an office phone) have none"
     );

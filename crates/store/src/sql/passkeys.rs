@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::access_pass::delete_method;
 use super::recovery::sweep_expired;
-use super::rows::{flag, get_flag, parse_id};
+use super::rows::{flag, get_flag, parse_id, Params};
 use super::users::unique_or;
 use super::{audit, outbox, Row, Store};
 
@@ -45,6 +45,17 @@ impl PasskeyStore for Store {
             .fetch_all(self.reader())
             .await?;
         rows.iter().map(passkey_from_row).collect()
+    }
+
+    async fn passkey_holders_among(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::default();
+        let keys = users.iter().map(|u| params.push(u.to_string())).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("select distinct user_id from passkeys where user_id in ({})", keys.join(", "));
+        let rows = sqlx::query_with(&sql, params.into_arguments()).fetch_all(self.reader()).await?;
+        rows.iter().map(|row| parse_id(&row.try_get::<String, _>("user_id")?)).collect()
     }
 
     async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<StoredPasskey>, StoreError> {

@@ -125,9 +125,9 @@ impl Panel {
 
 #[derive(Template)]
 #[template(path = "admin/confirm.html")]
-struct ConfirmPage {
-    layout: Layout,
-    p: Panel,
+pub struct ConfirmPage {
+    pub layout: Layout,
+    pub p: Panel,
 }
 
 /// `GET /admin/users/{id}/confirm/{action}`: the question on a page of its own.

@@ -21,6 +21,8 @@ use uuid::Uuid;
 use crate::error::{describe, render, PageError};
 use crate::extract::{user_id, Checked, CheckedPost, ReaderZone};
 use crate::session::{session_cookie, Admin, SignedIn};
+use crate::ui::confirm::{ConfirmPage, Panel};
+use crate::ui::layout::{Layout, Section};
 use crate::ui::signin::{self, SIGNIN_COOKIE};
 use crate::ui::time_zone::Moment;
 use crate::ui::{second_step, security_info};
@@ -103,6 +105,30 @@ pub async fn remove_own(
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::NotFound("passkey"))?;
     state.directory.remove_own_passkey(&me.actor, &me.session, id).await?;
     Ok(Redirect::to("/account/security?saved=passkey-removed").into_response())
+}
+
+/// `GET /admin/users/{id}/passkeys/{passkey}/remove`: asks before an administrator removes a
+/// passkey, naming it and saying what follows.
+pub async fn confirm_remove(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Path((user, passkey)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let user = state.directory.get_user(&me.actor, user_id(&user)?).await?;
+    let passkeys = state.directory.passkeys_of(&me.actor, user.id).await?;
+    let found = passkeys.iter().find(|p| p.id.to_string() == passkey).ok_or(DomainError::NotFound("passkey"))?;
+    let p = Panel {
+        code: "remove-passkey",
+        question: format!("Remove the passkey “{}” of {}?", found.name, user.contact.display_name),
+        consequence: "It stops signing them in at once, on every device it was synchronised to, and they are told by \
+                      email. They can add a new one on their Security info page.",
+        action: format!("/admin/users/{}/passkeys/{}/remove", user.id, found.id),
+        field: None,
+        button: "Remove passkey",
+        user_id: user.id.to_string(),
+    };
+    let layout = Layout::new(&me, p.question.clone(), Section::ActiveUsers);
+    Ok(render(StatusCode::OK, &ConfirmPage { layout, p }))
 }
 
 /// `POST /admin/users/{id}/passkeys/{passkey}/remove`: an administrator removes a passkey

@@ -130,6 +130,7 @@ struct ReadinessPage {
     administrators_note: String,
     /// The people whose contacts nobody verified, in a sentence.
     unverified_note: String,
+    passkey_note: String,
     /// Who self-service reset is enabled for, in words.
     scope: String,
     groups: Vec<GroupView>,
@@ -330,6 +331,7 @@ pub async fn show(
         summary,
         administrators_note: administrators_note(&report),
         unverified_note: unverified_note(&report),
+        passkey_note: passkey_note(&report),
         report,
         members,
         more_href,
@@ -354,6 +356,20 @@ fn unverified_note(report: &ReadinessReport) -> String {
             "{} contacts nobody has verified yet: a reset code would go to whatever is on file, so \
              those counted as able to reset may not be.",
             count(n, "person has", "people have")
+        ),
+    }
+}
+
+/// Who has a passkey, and who has nothing else to recover with: losing the device leaves them
+/// only a Temporary Access Pass.
+fn passkey_note(report: &ReadinessReport) -> String {
+    let with = count(report.with_passkey, "person has", "people have");
+    match report.only_passkey {
+        0 => format!("{with} a passkey."),
+        n => format!(
+            "{with} a passkey; {} no recovery contact besides it, one lost device away from needing a \
+             Temporary Access Pass.",
+            count(n, "has", "have")
         ),
     }
 }
@@ -464,6 +480,18 @@ fn csv_rows(users: &[User], group: Readiness, header: bool) -> Result<Vec<u8>, s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_passkey_note_names_those_with_nothing_else() {
+        let report =
+            |with_passkey, only_passkey| ReadinessReport { with_passkey, only_passkey, ..ReadinessReport::default() };
+        assert_eq!(passkey_note(&report(0, 0)), "0 people have a passkey.");
+        assert_eq!(
+            passkey_note(&report(3, 1)),
+            "3 people have a passkey; 1 has no recovery contact besides it, one lost device away from needing a \
+             Temporary Access Pass."
+        );
+    }
 
     #[test]
     fn notes_agree_in_number_with_their_counts() {
