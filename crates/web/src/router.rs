@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/signin/verify/code", post(second_step::code))
         .route("/signin/verify/recovery", post(second_step::recovery))
         .route("/signin/verify/enrol", post(second_step::enrol))
+        .route("/signin/verify/enrol/passkey/options", post(passkeys::enrolment_options))
+        .route("/signin/verify/enrol/passkey", post(passkeys::enrol))
         .route("/signin/verify/passkey/options", post(passkeys::second_step_options))
         .route("/signin/verify/passkey", post(passkeys::second_step))
         .route("/signin/passkey/options", post(passkeys::sign_in_options))

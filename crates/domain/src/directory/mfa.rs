@@ -48,6 +48,8 @@ pub struct SecondStepView {
     pub has_app: bool,
     /// A passkey is registered and this server can use passkeys.
     pub has_passkey: bool,
+    /// This server can offer passkeys (its public URL names a host).
+    pub passkeys_available: bool,
     /// Contacts a code can go to: (opaque id, description such as "Text +44 •• •••• •958").
     pub contacts: Vec<(String, String)>,
     pub recovery_codes_left: u32,
@@ -205,6 +207,7 @@ impl Directory {
             csrf: pending.csrf_token.clone(),
             has_app: state.app_confirmed,
             has_passkey,
+            passkeys_available: self.passkeys_available(),
             contacts: contacts.iter().map(|m| (self.contact_id(&pending, m), describe(m))).collect(),
             recovery_codes_left: state.recovery_codes_left,
             code_sent_to: pending.code_method.as_deref().and_then(ContactMethod::from_key).map(|m| describe(&m)),

@@ -133,23 +133,8 @@ impl Directory {
         name: &str,
     ) -> Result<PasskeyChallenge, DomainError> {
         Self::require_recent(session)?;
-        passkey::checked_name(name, None).map_err(|e| DomainError::Invalid(vec![e]))?;
         let user = self.me(actor).await?;
-        let existing = self.store.list_passkeys(user.id).await?;
-        check_room(existing.len())?;
-        let exclude = existing.iter().map(|p| p.passkey.cred_id().clone()).collect();
-        let name = user.username.to_string();
-        let (mut options, state) = self
-            .webauthn()?
-            .start_passkey_registration(user.id.0, &name, &user.contact.display_name, Some(exclude))
-            .map_err(|e| DomainError::Internal(format!("passkey registration: {e}")))?;
-        // Asking for a discoverable credential (without requiring one) lets the passkey sign
-        // in without a username; the library checks nothing about it.
-        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
-            selection.resident_key = Some(webauthn_rs_core::proto::ResidentKeyRequirement::Preferred);
-        }
-        let options = serialise(&options)?;
-        self.start_ceremony(CeremonyKind::Registration, Some(user.id), serialise(&state)?, options).await
+        self.start_registration(&user, name).await
     }
 
     /// Finishes registering: checks what the browser returned against the ceremony, names the
@@ -164,6 +149,78 @@ impl Directory {
     ) -> Result<StoredPasskey, DomainError> {
         Self::require_recent(session)?;
         let user = self.me(actor).await?;
+        self.register(actor, &user, token, name, credential).await
+    }
+
+    /// Starts adding a passkey at "Keep your account secure": the sign-in `token` parked has
+    /// its password right and no second factor yet.
+    pub async fn begin_passkey_enrolment(
+        &self,
+        token: &str,
+        csrf: &str,
+        name: &str,
+    ) -> Result<PasskeyChallenge, DomainError> {
+        let (_, user) = self.load_pending(token, Some(csrf)).await?;
+        self.start_registration(&user, name).await
+    }
+
+    /// Finishes adding a passkey at "Keep your account secure", and with it the sign-in: the
+    /// password and a new passkey that verified its user are the two factors.
+    pub async fn finish_passkey_enrolment(
+        &self,
+        token: &str,
+        csrf: &str,
+        ceremony: &str,
+        name: &str,
+        credential: &str,
+        client: &Actor,
+    ) -> Result<SignedIn, DomainError> {
+        let (pending, user) = self.load_pending(token, Some(csrf)).await?;
+        let ip = client.client_ip.as_deref().unwrap_or("unknown");
+        let method = "Password and passkey, added at sign-in";
+        self.count_second_step(&user, client).await?;
+        let actor = Actor::user(&user, client.client_ip.clone(), client.request_id.clone());
+        let stored = match self.register(&actor, &user, ceremony, name, credential).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let detail = "Second step: the new passkey was not accepted";
+                self.log_sign_in(user.username.as_str(), Some(user.id), method, detail, ip).await?;
+                return Err(e);
+            }
+        };
+        self.store.reset_counter(&format!("second-step-wrong:{}", user.id)).await?;
+        self.log_sign_in(user.username.as_str(), Some(user.id), method, "", ip).await?;
+        self.open_after_second_step(&pending, user, Vec::new(), stored.amr()).await
+    }
+
+    async fn start_registration(&self, user: &User, name: &str) -> Result<PasskeyChallenge, DomainError> {
+        passkey::checked_name(name, None).map_err(|e| DomainError::Invalid(vec![e]))?;
+        let existing = self.store.list_passkeys(user.id).await?;
+        check_room(existing.len())?;
+        let exclude = existing.iter().map(|p| p.passkey.cred_id().clone()).collect();
+        let (mut options, state) = self
+            .webauthn()?
+            .start_passkey_registration(user.id.0, user.username.as_str(), &user.contact.display_name, Some(exclude))
+            .map_err(|e| DomainError::Internal(format!("passkey registration: {e}")))?;
+        // Asking for a discoverable credential (without requiring one) lets the passkey sign
+        // in without a username; the library checks nothing about it.
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(webauthn_rs_core::proto::ResidentKeyRequirement::Preferred);
+        }
+        let options = serialise(&options)?;
+        self.start_ceremony(CeremonyKind::Registration, Some(user.id), serialise(&state)?, options).await
+    }
+
+    /// Checks a registration against its ceremony, names the passkey, stores it with its audit
+    /// record, and tells the user.
+    async fn register(
+        &self,
+        actor: &Actor,
+        user: &User,
+        token: &str,
+        name: &str,
+        credential: &str,
+    ) -> Result<StoredPasskey, DomainError> {
         let state = self.finish_ceremony(token, CeremonyKind::Registration, Some(user.id)).await?;
         let state: PasskeyRegistration = serde_json::from_str(&state).map_err(|_| expired_ceremony())?;
         let sent: serde_json::Value = serde_json::from_str(credential).map_err(|_| not_accepted())?;
@@ -185,14 +242,14 @@ impl Directory {
             last_used_at: None,
         };
         let notices = notify::security_event(
-            &user,
+            user,
             "A passkey was added to your account",
             &format!("The passkey “{}” can now be used to sign in to your account.", stored.name),
             &Occasion { actor, at: stored.created_at },
         );
         let change =
             FieldChange { field: "passkey".into(), sensitive: true, before: None, after: Some(stored.name.clone()) };
-        let audit = actor.audit(AuditAction::MfaChanged, Some(&user), vec![change]);
+        let audit = actor.audit(AuditAction::MfaChanged, Some(user), vec![change]);
         match self.store.insert_passkey(&stored, &audit, &notices).await {
             Err(StoreError::Duplicate(_)) => {
                 return Err(DomainError::invalid("passkey", "This passkey is registered already."));

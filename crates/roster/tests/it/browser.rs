@@ -1010,3 +1010,27 @@ async fn passkey_flow(c: Client, base: String, reader: String) {
     let page = text(c).await;
     assert!(page.contains("The passkey was removed.") && page.contains("No passkeys yet."), "{page}");
 }
+
+#[tokio::test]
+async fn an_administrator_with_no_second_factor_adds_a_passkey_at_keep_your_account_secure() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = TestApp::start_on_localhost().await else { return };
+    app.directory.set_mfa_policy(&Actor::system("test"), MfaPolicy::Administrators).await.unwrap();
+    app.user("megan.bowen@contoso.com", "Megan Bowen", &[Role::GlobalAdministrator]).await;
+    in_browser(|c| passkey_enrolment_flow(c, app.base.clone())).await;
+    let query = roster_domain::signin_log::SignInQuery { limit: 5, ..Default::default() };
+    let log = app.directory.sign_in_log(&Actor::system("test"), &query).await.unwrap();
+    assert_eq!(log[0].method, "Password and passkey, added at sign-in");
+}
+
+async fn passkey_enrolment_flow(c: Client, base: String) {
+    let c = &c;
+    virtual_authenticator(c).await;
+    password_only(c, &base, "megan.bowen@contoso.com").await;
+    assert!(text(c).await.contains("Keep your account secure"));
+    fill(c, "Name for the passkey", "Desk key").await;
+    click(c, "Add a passkey and continue").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin", "signed in with the password and the new passkey");
+}

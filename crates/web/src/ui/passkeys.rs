@@ -177,6 +177,42 @@ pub async fn second_step(
     second_step::signed_in(&state, jar, &token, result).await
 }
 
+#[derive(Deserialize)]
+pub struct EnrolmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /signin/verify/enrol/passkey/options`: the options for adding a passkey at "Keep your
+/// account secure".
+pub async fn enrolment_options(
+    jar: CookieJar,
+    State(state): State<AppState>,
+    Form(form): Form<EnrolmentForm>,
+) -> Response {
+    let Some(token) = second_step::token(&jar) else {
+        return challenge(Err(DomainError::Forbidden("This sign-in expired. Sign in again.".into())));
+    };
+    challenge(state.directory.begin_passkey_enrolment(&token, &form.csrf, &form.name).await)
+}
+
+/// `POST /signin/verify/enrol/passkey`: stores the new passkey and finishes the sign-in.
+pub async fn enrol(
+    jar: CookieJar,
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<CeremonyForm>,
+) -> Result<Response, PageError> {
+    let Some(token) = second_step::token(&jar) else { return Ok(Redirect::to("/signin").into_response()) };
+    let client = second_step::client(&parts);
+    let d = &state.directory;
+    let result = d.finish_passkey_enrolment(&token, &form.csrf, &form.ceremony, &form.name, &form.credential, &client);
+    let result = result.await;
+    second_step::signed_in(&state, jar, &token, result).await
+}
+
 /// Whether the sign-in page's own anti-forgery cookie matches the form's token.
 fn signin_form_ok(jar: &CookieJar, csrf: &str) -> bool {
     jar.get(SIGNIN_COOKIE).is_some_and(|c| bool::from(c.value().as_bytes().ct_eq(csrf.as_bytes())))

@@ -26,6 +26,7 @@ struct SecondStepPage {
     app_code: Field,
     code: Field,
     recovery_code: Field,
+    passkey_name: Field,
     errors: Vec<SummaryItem>,
     problem: Option<String>,
 }
@@ -48,6 +49,10 @@ fn page(view: SecondStepView, errors: &[FieldError], problem: Option<String>) ->
             .hint("Six digits; a new one every 30 seconds."),
         code: digits("code", "Code"),
         recovery_code: digits("recovery_code", "Recovery code").autocomplete("off"),
+        passkey_name: Field::text("name", "Name for the passkey", "")
+            .autocomplete("off")
+            .hint("Such as “Work laptop” or “Phone”.")
+            .with_errors(errors),
         errors: summary(errors),
         problem,
     }
