@@ -60,7 +60,7 @@ pub use import::{ImportOptions, ImportProgress, ImportSummary};
 pub use mfa::{Enrolment, Proof, SecondFactors, SecondStepView, SignedIn, RECENT_SIGNIN_SECONDS};
 pub use my_groups::{MyGroups, OwnedGroupPage};
 pub use oidc::{AuthorizeOutcome, ClientProof, ConsentAnswer, GrantRefusal, LogoutOutcome, UserTokens, TOKEN_PATH};
-pub use passkeys::PasskeyChallenge;
+pub use passkeys::{PasskeyChallenge, PasskeyStanding};
 pub use readiness::{Asked, MAX_ASKED, MAX_BREAKDOWN};
 pub use rename::ALIAS_DAYS;
 pub use reset::{ResetStep, ResetView};

@@ -10,6 +10,7 @@ use webauthn_rs_core::proto::Registration;
 
 use crate::clock::Timestamp;
 use crate::error::FieldError;
+use crate::group::Scope;
 use crate::user::UserId;
 
 /// How long a browser has to finish a ceremony the server started: WebAuthn's recommended
@@ -20,6 +21,83 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// The most passkeys one person may register: enough for every device they own, few enough
 /// that a stolen session cannot flood the account.
 pub const MAX_PER_USER: usize = 20;
+
+/// Who may use passkeys: `none`, `selected` or `all`.
+pub const SETTING_ALLOWED: &str = "passkey_allowed";
+/// The groups whose members may, when `selected`.
+pub const SETTING_ALLOWED_GROUPS: &str = "passkey_allowed_groups";
+/// Whose second step must be a passkey: `none`, `selected` or `all`.
+pub const SETTING_REQUIRED: &str = "passkey_required";
+/// The groups whose members must, when `selected`.
+pub const SETTING_REQUIRED_GROUPS: &str = "passkey_required_groups";
+/// `1` when every administrator's second step must be a passkey.
+pub const SETTING_ADMINS_REQUIRED: &str = "passkey_admins_required";
+
+/// The organisation's rules for passkeys: who may register and use one, and whose second step
+/// must be one (phishing-resistant, as Entra's authentication strengths can demand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyPolicy {
+    pub allowed: Scope,
+    pub required: Scope,
+    pub administrators_required: bool,
+}
+
+/// Everyone may use passkeys and nobody must: a passkey is the strongest method Roster has,
+/// so nothing should stand in its way until an organisation decides otherwise.
+impl Default for PasskeyPolicy {
+    fn default() -> Self {
+        PasskeyPolicy { allowed: Scope::Everyone, required: Scope::Nobody, administrators_required: false }
+    }
+}
+
+impl PasskeyPolicy {
+    /// The policy as stored in settings (read through `get`), the default for what is missing.
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> PasskeyPolicy {
+        let d = PasskeyPolicy::default();
+        PasskeyPolicy {
+            allowed: Scope::from_settings(
+                get(SETTING_ALLOWED).as_deref(),
+                get(SETTING_ALLOWED_GROUPS).as_deref(),
+                d.allowed,
+            ),
+            required: Scope::from_settings(
+                get(SETTING_REQUIRED).as_deref(),
+                get(SETTING_REQUIRED_GROUPS).as_deref(),
+                d.required,
+            ),
+            administrators_required: get(SETTING_ADMINS_REQUIRED).as_deref() == Some("1"),
+        }
+    }
+
+    /// The settings that store the policy.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (SETTING_ALLOWED, self.allowed.code().to_string()),
+            (SETTING_ALLOWED_GROUPS, self.allowed.groups_setting()),
+            (SETTING_REQUIRED, self.required.code().to_string()),
+            (SETTING_REQUIRED_GROUPS, self.required.groups_setting()),
+            (SETTING_ADMINS_REQUIRED, if self.administrators_required { "1" } else { "0" }.to_string()),
+        ]
+    }
+
+    /// Whether a person who may use passkeys (`allowed`), is an administrator or not, and is
+    /// in the required scope or not must prove a passkey as their second step.
+    pub fn requires(&self, allowed: bool, administrator: bool, in_required: bool) -> bool {
+        allowed && (in_required || (administrator && self.administrators_required))
+    }
+
+    /// Refuses a policy that requires what it does not allow.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let requires_someone = self.administrators_required || self.required != Scope::Nobody;
+        if self.allowed == Scope::Nobody && requires_someone {
+            return Err(FieldError::new(
+                "passkey_allowed",
+                "Allow passkeys for the people who must use them, or require them of nobody.",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A registered passkey as stored.
 #[derive(Debug, Clone)]
@@ -194,6 +272,27 @@ mod tests {
         for (id, _) in MODELS {
             assert!(Uuid::parse_str(id).is_ok(), "{id}");
         }
+    }
+
+    #[test]
+    fn the_policy_round_trips_and_requires_only_what_it_allows() {
+        let d = PasskeyPolicy::default();
+        assert_eq!(
+            (d.allowed.clone(), d.required.clone(), d.administrators_required),
+            (Scope::Everyone, Scope::Nobody, false)
+        );
+        assert_eq!(PasskeyPolicy::from_settings(|_| None), d);
+        let p = PasskeyPolicy { allowed: Scope::Everyone, required: Scope::Everyone, administrators_required: true };
+        let stored = p.settings();
+        assert_eq!(PasskeyPolicy::from_settings(|k| stored.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())), p);
+        let admins = PasskeyPolicy { administrators_required: true, ..PasskeyPolicy::default() };
+        assert!(admins.requires(true, true, false));
+        assert!(!admins.requires(true, false, false));
+        assert!(!admins.requires(false, true, false), "never required of someone who may not use one");
+        assert!(d.requires(true, false, true));
+        let contradiction = PasskeyPolicy { allowed: Scope::Nobody, ..admins };
+        assert_eq!(contradiction.check().unwrap_err().field, "passkey_allowed");
+        assert!(PasskeyPolicy { allowed: Scope::Nobody, ..d }.check().is_ok());
     }
 
     #[test]

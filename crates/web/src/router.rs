@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/settings/reset-scope", post(settings::save_reset_scope))
         .route("/admin/settings/audit", post(settings::save_retention))
         .route("/admin/settings/access-pass", post(settings::save_access_pass))
+        .route("/admin/settings/passkeys", post(settings::save_passkeys))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(crate::error::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), security::headers))

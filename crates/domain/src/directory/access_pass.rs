@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::policy_groups::setting_change;
 use super::{hash_off_thread, Actor, Directory};
 use crate::access_pass::{self, AccessPass, AccessPassPolicy, AccessPassPolicyInput, AccessPassRequest, Usability};
 use crate::audit::{AuditAction, FieldChange};
@@ -83,28 +82,7 @@ impl Directory {
             }
         };
         let before = self.access_pass_policy().await?;
-        let (old, new) = (before.settings(), policy.settings());
-        let mut changes = Vec::new();
-        for ((key, was), (_, now)) in old.iter().zip(&new) {
-            if was == now {
-                continue;
-            }
-            changes.push(if *key == access_pass::SETTING_GROUPS {
-                setting_change(
-                    key,
-                    self.describe_groups(before.scope.groups()).await?,
-                    self.describe_groups(policy.scope.groups()).await?,
-                )
-            } else {
-                setting_change(key, was.clone(), now.clone())
-            });
-        }
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let audit = actor.audit(AuditAction::SettingsChanged, None, changes);
-        let values: Vec<(&str, String)> = new.into_iter().collect();
-        self.put_settings(&values, &audit).await
+        self.save_policy_settings(actor, before.settings(), policy.settings(), &[access_pass::SETTING_GROUPS]).await
     }
 
     /// Whether the policy lets `user` sign in with a pass.

@@ -48,8 +48,10 @@ pub struct SecondStepView {
     pub has_app: bool,
     /// A passkey is registered and this server can use passkeys.
     pub has_passkey: bool,
-    /// This server can offer passkeys (its public URL names a host).
+    /// The person may use passkeys (this server can offer them, and the policy allows).
     pub passkeys_available: bool,
+    /// The policy requires a passkey as their second step: nothing else is offered or accepted.
+    pub passkey_required: bool,
     /// Contacts a code can go to: (opaque id, description such as "Text +44 •• •••• •958").
     pub contacts: Vec<(String, String)>,
     pub recovery_codes_left: u32,
@@ -117,10 +119,14 @@ impl Directory {
     pub(crate) async fn needs_second_step(&self, user: &User) -> Result<bool, DomainError> {
         let state = self.store.get_mfa(user.id).await?;
         let policy = self.mfa_policy().await?;
+        let passkeys = self.passkey_standing(user).await?;
+        if passkeys.required {
+            return Ok(true);
+        }
         // Someone who set up a factor of their own wants it asked for, as they would of an app.
         let chosen = state.chosen
             || state.app_confirmed
-            || (self.passkeys_available() && !self.store.list_passkeys(user.id).await?.is_empty());
+            || (passkeys.allowed && !self.store.list_passkeys(user.id).await?.is_empty());
         if policy.requires(user.roles, chosen, false) {
             return Ok(true);
         }
@@ -195,24 +201,39 @@ impl Directory {
     pub async fn second_step_view(&self, token: &str) -> Result<SecondStepView, DomainError> {
         let (pending, user) = self.load_pending(token, None).await?;
         let mut state = self.store.get_mfa(user.id).await?;
-        let contacts = Self::code_contacts(&user);
-        let has_passkey = self.passkeys_available() && !self.store.list_passkeys(user.id).await?.is_empty();
-        let enrolment = if !state.app_confirmed && !has_passkey && contacts.is_empty() && state.recovery_codes_left == 0
-        {
-            Some(self.enrolment(&user, &mut state).await?)
-        } else {
-            None
-        };
+        let passkeys = self.passkey_standing(&user).await?;
+        // Where the policy requires a passkey, nothing else is offered.
+        let contacts = if passkeys.required { Vec::new() } else { Self::code_contacts(&user) };
+        let has_passkey = passkeys.allowed && !self.store.list_passkeys(user.id).await?.is_empty();
+        let has_app = state.app_confirmed && !passkeys.required;
+        let recovery_codes_left = if passkeys.required { 0 } else { state.recovery_codes_left };
+        let enrolment =
+            if !passkeys.required && !has_app && !has_passkey && contacts.is_empty() && recovery_codes_left == 0 {
+                Some(self.enrolment(&user, &mut state).await?)
+            } else {
+                None
+            };
         Ok(SecondStepView {
             csrf: pending.csrf_token.clone(),
-            has_app: state.app_confirmed,
+            has_app,
             has_passkey,
-            passkeys_available: self.passkeys_available(),
+            passkeys_available: passkeys.allowed,
+            passkey_required: passkeys.required,
             contacts: contacts.iter().map(|m| (self.contact_id(&pending, m), describe(m))).collect(),
-            recovery_codes_left: state.recovery_codes_left,
+            recovery_codes_left,
             code_sent_to: pending.code_method.as_deref().and_then(ContactMethod::from_key).map(|m| describe(&m)),
             enrolment,
         })
+    }
+
+    /// Refuses a second step other than a passkey from someone the policy requires one of.
+    async fn refuse_if_passkey_required(&self, user: &User) -> Result<(), DomainError> {
+        if self.passkey_standing(user).await?.required {
+            return Err(DomainError::Forbidden(
+                "Your organisation requires a passkey as your second step. Use your passkey, or add one.".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The unconfirmed app being set up, started if there is none yet.
@@ -240,6 +261,7 @@ impl Directory {
     pub async fn send_sign_in_code(&self, token: &str, csrf: &str, contact_id: &str) -> Result<(), DomainError> {
         let (mut pending, user) = self.load_pending(token, Some(csrf)).await?;
         self.check_second_step_lock(&user).await?;
+        self.refuse_if_passkey_required(&user).await?;
         let method = Self::code_contacts(&user)
             .into_iter()
             .find(|m| self.contact_id(&pending, m) == contact_id)
@@ -309,6 +331,7 @@ impl Directory {
         client: &Actor,
     ) -> Result<SignedIn, DomainError> {
         let (pending, user) = self.load_pending(token, Some(csrf)).await?;
+        self.refuse_if_passkey_required(&user).await?;
         self.count_second_step(&user, client).await?;
         let state = self.store.get_mfa(user.id).await?;
         let field = match proof {
@@ -387,6 +410,7 @@ impl Directory {
         client: &Actor,
     ) -> Result<SignedIn, DomainError> {
         let (pending, user) = self.load_pending(token, Some(csrf)).await?;
+        self.refuse_if_passkey_required(&user).await?;
         self.count_second_step(&user, client).await?;
         let state = self.store.get_mfa(user.id).await?;
         if state.app_confirmed || state.app_secret.is_none() {

@@ -18,7 +18,7 @@ use crate::clock::Timestamp;
 use crate::error::{DomainError, StoreError};
 use crate::notify::{self, Occasion};
 use crate::oidc::grant::AuthMethods;
-use crate::passkey::{self, Ceremony, CeremonyKind, StoredPasskey, CEREMONY_SECONDS, MAX_PER_USER};
+use crate::passkey::{self, Ceremony, CeremonyKind, PasskeyPolicy, StoredPasskey, CEREMONY_SECONDS, MAX_PER_USER};
 use crate::permission::Permission;
 use crate::session::{self, random_token, Session};
 use crate::user::{User, UserId};
@@ -74,7 +74,91 @@ pub struct PasskeyChallenge {
     pub options: String,
 }
 
+/// Every setting the passkey policy is stored under.
+const POLICY_SETTINGS: [&str; 5] = [
+    passkey::SETTING_ALLOWED,
+    passkey::SETTING_ALLOWED_GROUPS,
+    passkey::SETTING_REQUIRED,
+    passkey::SETTING_REQUIRED_GROUPS,
+    passkey::SETTING_ADMINS_REQUIRED,
+];
+
+/// Where one person stands under the passkey policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasskeyStanding {
+    /// They may register and use passkeys (and this server can offer them).
+    pub allowed: bool,
+    /// Their second step must be a passkey.
+    pub required: bool,
+}
+
+fn not_allowed() -> DomainError {
+    DomainError::Forbidden("Your organisation doesn't let you use passkeys. Ask your administrator.".into())
+}
+
 impl Directory {
+    /// The organisation's passkey policy.
+    pub async fn passkey_policy(&self) -> Result<PasskeyPolicy, DomainError> {
+        let mut stored = std::collections::HashMap::new();
+        for key in POLICY_SETTINGS {
+            if let Some(value) = self.setting(key).await? {
+                stored.insert(key, value);
+            }
+        }
+        Ok(PasskeyPolicy::from_settings(|key| stored.get(key).cloned()))
+    }
+
+    /// Changes the passkey policy (Global Administrators only).
+    pub async fn set_passkey_policy(&self, actor: &Actor, policy: PasskeyPolicy) -> Result<(), DomainError> {
+        actor.require(Permission::ManageSettings, crate::role::RoleSet::NONE)?;
+        let mut errors = Vec::new();
+        for (field, scope) in
+            [("passkey_allowed_groups", &policy.allowed), ("passkey_required_groups", &policy.required)]
+        {
+            if let crate::group::Scope::Groups(groups) = scope {
+                if let Err(e) = self.check_policy_groups(field, groups).await {
+                    errors.push(e);
+                }
+            }
+        }
+        errors.extend(policy.check().err());
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        let before = self.passkey_policy().await?;
+        let groups = [passkey::SETTING_ALLOWED_GROUPS, passkey::SETTING_REQUIRED_GROUPS];
+        self.save_policy_settings(actor, before.settings(), policy.settings(), &groups).await
+    }
+
+    /// Whether `user` may use passkeys, and whether their second step must be one.
+    pub async fn passkey_standing(&self, user: &User) -> Result<PasskeyStanding, DomainError> {
+        if !self.passkeys_available() {
+            return Ok(PasskeyStanding { allowed: false, required: false });
+        }
+        let policy = self.passkey_policy().await?;
+        let in_scope = |scope: &crate::group::Scope| {
+            let scope = scope.clone();
+            async move {
+                Ok::<bool, DomainError>(match scope {
+                    crate::group::Scope::Everyone => true,
+                    crate::group::Scope::Nobody => false,
+                    crate::group::Scope::Groups(groups) => self.store.in_any_group(user.id, &groups).await?,
+                })
+            }
+        };
+        let allowed = in_scope(&policy.allowed).await?;
+        let required = policy.requires(allowed, user.roles.is_admin(), in_scope(&policy.required).await?);
+        Ok(PasskeyStanding { allowed, required })
+    }
+
+    /// Refuses a passkey ceremony for someone the policy does not let use passkeys.
+    async fn require_allowed(&self, user: &User) -> Result<(), DomainError> {
+        match self.passkey_standing(user).await?.allowed {
+            true => Ok(()),
+            false => Err(not_allowed()),
+        }
+    }
+
     fn webauthn(&self) -> Result<&Webauthn, DomainError> {
         self.webauthn.as_deref().ok_or_else(unavailable)
     }
@@ -194,6 +278,7 @@ impl Directory {
     }
 
     async fn start_registration(&self, user: &User, name: &str) -> Result<PasskeyChallenge, DomainError> {
+        self.require_allowed(user).await?;
         passkey::checked_name(name, None).map_err(|e| DomainError::Invalid(vec![e]))?;
         let existing = self.store.list_passkeys(user.id).await?;
         check_room(existing.len())?;
@@ -222,6 +307,7 @@ impl Directory {
         credential: &str,
     ) -> Result<StoredPasskey, DomainError> {
         let state = self.finish_ceremony(token, CeremonyKind::Registration, Some(user.id)).await?;
+        self.require_allowed(user).await?;
         let state: PasskeyRegistration = serde_json::from_str(&state).map_err(|_| expired_ceremony())?;
         let sent: serde_json::Value = serde_json::from_str(credential).map_err(|_| not_accepted())?;
         let response: RegisterPublicKeyCredential = serde_json::from_value(sent.clone()).map_err(|_| not_accepted())?;
@@ -315,6 +401,7 @@ impl Directory {
     /// Starts a passkey as the second step of the sign-in `token` parked.
     pub async fn begin_passkey_second_step(&self, token: &str, csrf: &str) -> Result<PasskeyChallenge, DomainError> {
         let (_, user) = self.load_pending(token, Some(csrf)).await?;
+        self.require_allowed(&user).await?;
         let keys: Vec<Passkey> = self.store.list_passkeys(user.id).await?.into_iter().map(|p| p.passkey).collect();
         if keys.is_empty() {
             return Err(DomainError::invalid("passkey", "No passkey is registered for this account."));
@@ -366,6 +453,8 @@ impl Directory {
         let named =
             base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, response.get_credential_id());
         let stored = self.store.passkey_by_credential(&named).await?.ok_or_else(not_accepted)?;
+        let owner = self.store.get_user(stored.user_id).await?.ok_or_else(not_accepted)?;
+        self.require_allowed(&owner).await?;
         let webauthn = self.webauthn()?;
         let result = match kind {
             CeremonyKind::SignIn => {

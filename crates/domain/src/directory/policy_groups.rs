@@ -87,6 +87,9 @@ impl Directory {
             groups.extend(self.mfa_groups().await?);
         }
         groups.extend(self.access_pass_policy().await?.scope.groups());
+        let passkeys = self.passkey_policy().await?;
+        groups.extend(passkeys.allowed.groups());
+        groups.extend(passkeys.required.groups());
         Ok(groups)
     }
 
@@ -105,6 +108,36 @@ impl Directory {
             return Ok(());
         }
         actor.require(Permission::ManagePolicyGroupMembers, RoleSet::NONE)
+    }
+
+    /// Stores a policy's settings `new` in place of `old` (the same keys, in the same order)
+    /// with one audit record naming each that changed; the settings in `group_keys` hold group
+    /// ids and are recorded by the groups' names. Nothing is written when nothing changed.
+    pub(super) async fn save_policy_settings(
+        &self,
+        actor: &Actor,
+        old: Vec<(&'static str, String)>,
+        new: Vec<(&'static str, String)>,
+        group_keys: &[&str],
+    ) -> Result<(), DomainError> {
+        let ids = |value: &str| Scope::from_settings(Some("selected"), Some(value), Scope::Nobody).groups().to_vec();
+        let mut changes = Vec::new();
+        for ((key, was), (_, now)) in old.iter().zip(&new) {
+            if was == now {
+                continue;
+            }
+            changes.push(match group_keys.contains(key) {
+                true => {
+                    setting_change(key, self.describe_groups(&ids(was)).await?, self.describe_groups(&ids(now)).await?)
+                }
+                false => setting_change(key, was.clone(), now.clone()),
+            });
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let audit = actor.audit(AuditAction::SettingsChanged, None, changes);
+        self.put_settings(&new, &audit).await
     }
 
     /// The active groups a settings form names, one per line, by id or by a name only one

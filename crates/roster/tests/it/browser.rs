@@ -165,6 +165,15 @@ async fn shot(c: &Client, name: &str) {
     }
 }
 
+/// Saves a screenshot from the element `id` down, when `ROSTER_SCREENSHOTS` names a folder.
+async fn shot_at(c: &Client, id: &str, name: &str) {
+    if let Ok(dir) = std::env::var("ROSTER_SCREENSHOTS") {
+        c.execute("document.getElementById(arguments[0]).scrollIntoView()", vec![json!(id)]).await.unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
 /// Signs in, and checks the person lands where their role takes them: administrators on the
 /// admin center's home, everyone else on their account page.
 pub(crate) async fn sign_in(c: &Client, base: &str, username: &str, landing: &str) {
@@ -980,7 +989,7 @@ async fn passkey_flow(c: Client, base: String, reader: String) {
     click(c, "Add a passkey").await;
     let page = text(c).await;
     assert!(page.contains("Your passkey was added.") && page.contains("Work laptop"), "{page}");
-    shot(c, "passkeys.png").await;
+    shot_at(c, "passkeys-heading", "passkeys.png").await;
     let graph = format!("{base}/v1.0/users/alex.wilber@contoso.com/authentication/fido2Methods");
     let listed: Value =
         reqwest::Client::new().get(&graph).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();

@@ -121,3 +121,50 @@ async fn graph_and_administrators_find_no_passkey_that_is_not_there_and_respect_
     let (status, _) = grace.submit(&path, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_policy_decides_who_may_use_passkeys_and_whose_second_step_must_be_one() {
+    use roster_domain::group::Scope;
+    use roster_domain::passkey::PasskeyPolicy;
+    let Some(app) = TestApp::start_on_localhost().await else { return };
+    app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
+    app.user("alex@contoso.com", "Alex Wilber", &[]).await;
+    let grace = app.signed_in("global@contoso.com").await;
+    let (_, page) = grace.page("/admin/settings").await;
+    assert!(page.contains("Save passkey policy"), "{page}");
+    let csrf = csrf_of(&page);
+    let contradiction =
+        [("csrf", csrf.as_str()), ("allowed_for", "none"), ("required_for", "none"), ("administrators_required", "1")];
+    let (status, page) = grace.submit("/admin/settings/passkeys", &contradiction).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("passkey_allowed-error"), "{page}");
+    let no_groups = [("csrf", csrf.as_str()), ("allowed_for", "selected"), ("required_for", "none")];
+    let (status, page) = grace.submit("/admin/settings/passkeys", &no_groups).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Name at least one group"), "{page}");
+    assert_eq!(app.directory.passkey_policy().await.unwrap(), PasskeyPolicy::default(), "nothing saved");
+
+    let off = [("csrf", csrf.as_str()), ("allowed_for", "none"), ("required_for", "none")];
+    assert_eq!(location(&grace.post("/admin/settings/passkeys", &off).await), "/admin/settings?saved=1");
+    let alex = app.signed_in("alex@contoso.com").await;
+    let (_, page) = alex.page("/account/security").await;
+    assert!(!page.contains("Add a passkey"), "not offered to someone who may not use one");
+    let csrf = csrf_of(&page);
+    let (status, body) = json(alex.post("/account/security/passkeys/options", &[("csrf", &csrf)]).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"].as_str().unwrap().contains("doesn't let you use passkeys"), "{body}");
+
+    let required =
+        PasskeyPolicy { allowed: Scope::Everyone, required: Scope::Everyone, administrators_required: false };
+    app.directory.set_passkey_policy(&roster_domain::Actor::system("test"), required).await.unwrap();
+    let s = app.client();
+    let r = s.sign_in("alex@contoso.com", crate::harness::PASSWORD).await;
+    assert_eq!(location(&r), "/signin/verify", "a required passkey is a second step");
+    let (_, page) = s.page("/signin/verify").await;
+    assert!(page.contains("asks for a passkey as your second step") && page.contains("Add a passkey and continue"));
+    assert!(!page.contains("Code from your authenticator app"), "nothing else is offered: {page}");
+    let csrf = crate::harness::hidden_value(&page, "csrf");
+    let (status, page) = s.submit("/signin/verify/app", &[("csrf", &csrf), ("app_code", "123456")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("requires a passkey as your second step"), "nor accepted: {page}");
+}

@@ -91,7 +91,7 @@ pub(crate) async fn page(
         .autocomplete("off")
         .with_errors(errors),
         factors,
-        passkeys_available: state.directory.passkeys_available(),
+        passkeys_available: state.directory.passkey_standing(&me.user).await?.allowed,
         passkeys: state.directory.my_passkeys(&me.actor).await?.iter().map(|p| PasskeyRow::of(p, zone)).collect(),
         passkey_name: Field::text("name", "Name for the passkey", "")
             .autocomplete("off")

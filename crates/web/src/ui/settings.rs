@@ -8,6 +8,7 @@ use axum::Form;
 use roster_domain::access_pass::{self, AccessPassPolicyInput};
 use roster_domain::group::{GroupFilter, GroupId, Scope};
 use roster_domain::mfa::MfaPolicy;
+use roster_domain::passkey::PasskeyPolicy;
 use roster_domain::permission::Permission;
 use roster_domain::recovery::ResetPolicy;
 use roster_domain::{DomainError, FieldError, RoleSet};
@@ -36,6 +37,16 @@ struct SettingsPage {
     reset_groups: String,
     mfa_groups: String,
     pass: PassPolicyForm,
+    passkeys: PasskeyPolicyForm,
+}
+
+/// The Passkeys card's form.
+struct PasskeyPolicyForm {
+    allowed: &'static str,
+    allowed_groups: String,
+    required: &'static str,
+    required_groups: String,
+    administrators_required: bool,
 }
 
 /// The Temporary Access Pass card's form.
@@ -106,7 +117,16 @@ async fn settings_page(
         length: pass.length.to_string(),
     };
     let pass_groups = group_lines(state, me, pass.scope.groups()).await?;
+    let passkeys = state.directory.passkey_policy().await?;
+    let passkeys = PasskeyPolicyForm {
+        allowed: passkeys.allowed.code(),
+        allowed_groups: group_lines(state, me, passkeys.allowed.groups()).await?,
+        required: passkeys.required.code(),
+        required_groups: group_lines(state, me, passkeys.required.groups()).await?,
+        administrators_required: passkeys.administrators_required,
+    };
     Ok(SettingsPage {
+        passkeys,
         pass: PassPolicyForm::of(pass.scope.code(), pass_groups, &pass_input, errors),
         reset_scope: scope.code(),
         reset_groups: group_lines(state, me, scope.groups()).await?,
@@ -399,6 +419,64 @@ pub async fn save_access_pass(
             let code = scope_code(&form.enabled_for);
             refused(&state, &me, &errors, |page| {
                 page.pass = PassPolicyForm::of(code, form.access_pass_groups.clone(), &input, &errors);
+            })
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyPolicyFields {
+    #[serde(default)]
+    allowed_for: String,
+    #[serde(default)]
+    passkey_allowed_groups: String,
+    #[serde(default)]
+    required_for: String,
+    #[serde(default)]
+    passkey_required_groups: String,
+    #[serde(default)]
+    administrators_required: Option<String>,
+}
+
+/// Saves who may use passkeys and whose second step must be one.
+pub async fn save_passkeys(
+    Admin(me): Admin,
+    State(state): State<AppState>,
+    Checked(Form(form)): Checked<Form<PasskeyPolicyFields>>,
+) -> Result<Response, PageError> {
+    let allowed = chosen_scope(&state, &me, &form.allowed_for, "passkey_allowed_groups", &form.passkey_allowed_groups);
+    let allowed = allowed.await;
+    let required =
+        chosen_scope(&state, &me, &form.required_for, "passkey_required_groups", &form.passkey_required_groups).await;
+    let saved = match (allowed, required) {
+        (Ok(allowed), Ok(required)) => {
+            let policy =
+                PasskeyPolicy { allowed, required, administrators_required: form.administrators_required.is_some() };
+            state.directory.set_passkey_policy(&me.actor, policy).await
+        }
+        (Err(DomainError::Invalid(mut a)), Err(DomainError::Invalid(b))) => {
+            a.extend(b);
+            Err(DomainError::Invalid(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to("/admin/settings?saved=1").into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            refused(&state, &me, &errors, |page| {
+                page.passkeys = PasskeyPolicyForm {
+                    allowed: scope_code(&form.allowed_for),
+                    allowed_groups: form.passkey_allowed_groups.clone(),
+                    required: match form.required_for.as_str() {
+                        "all" => "all",
+                        "selected" => "selected",
+                        _ => "none",
+                    },
+                    required_groups: form.passkey_required_groups.clone(),
+                    administrators_required: form.administrators_required.is_some(),
+                };
             })
             .await
         }
