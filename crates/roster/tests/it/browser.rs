@@ -1043,3 +1043,50 @@ async fn passkey_enrolment_flow(c: Client, base: String) {
     click(c, "Add a passkey and continue").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/admin", "signed in with the password and the new passkey");
 }
+
+#[tokio::test]
+async fn a_passkey_made_for_another_site_is_refused_and_nothing_is_stored() {
+    if !browser_available() {
+        return;
+    }
+    let Some(app) = TestApp::start_on_localhost().await else { return };
+    let Some(other) = TestApp::start_on_host("other.localhost").await else { return };
+    let alex = app.user("alex.wilber@contoso.com", "Alex Wilber", &[]).await;
+    let s = app.signed_in("alex.wilber@contoso.com").await;
+    let csrf = s.csrf().await;
+    let r = s.post("/account/security/passkeys/options", &[("csrf", &csrf), ("name", "Elsewhere")]).await;
+    let started: Value = r.json().await.unwrap();
+    let ceremony = started["ceremony"].as_str().unwrap().to_string();
+    let options = started["options"].clone();
+    let other_site = other.base.clone();
+    let (sent, received) = tokio::sync::oneshot::channel();
+    in_browser(|c| async move {
+        virtual_authenticator(&c).await;
+        c.goto(&format!("{other_site}/signin")).await.unwrap();
+        // The other site asks the authenticator for a passkey with this site's challenge: the
+        // browser lets a page name only its own host as the relying party.
+        let script = r#"
+            const [options, done] = [arguments[0], arguments[arguments.length - 1]];
+            const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
+            publicKey.rp.id = location.hostname;
+            navigator.credentials.create({ publicKey })
+                .then((made) => done(JSON.stringify(made.toJSON())))
+                .catch((e) => done("error: " + e));
+        "#;
+        let made = c.execute_async(script, vec![options]).await.unwrap();
+        sent.send(made.as_str().unwrap().to_string()).unwrap();
+    })
+    .await;
+    let credential = received.await.unwrap();
+    assert!(credential.starts_with('{'), "{credential}");
+    let answer = [
+        ("csrf", csrf.as_str()),
+        ("ceremony", ceremony.as_str()),
+        ("name", "Elsewhere"),
+        ("credential", credential.as_str()),
+    ];
+    let (status, page) = s.submit("/account/security/passkeys", &answer).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("passkey wasn"), "{page}");
+    assert!(app.directory.passkeys_of(&Actor::system("test"), alex.id).await.unwrap().is_empty(), "nothing stored");
+}

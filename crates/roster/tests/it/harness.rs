@@ -77,6 +77,12 @@ impl TestApp {
         Self::start_at("localhost", Transports::default()).await
     }
 
+    /// A server whose public URL is `http://{host}:…`, such as `other.localhost`, which
+    /// browsers, too, take for the loopback address: another site on the same machine.
+    pub async fn start_on_host(host: &'static str) -> Option<TestApp> {
+        Self::start_at(host, Transports::default()).await
+    }
+
     async fn start_at(host: &'static str, transports: Transports) -> Option<TestApp> {
         let data = tempfile::tempdir().expect("temp dir");
         let db = match on_postgres() {
