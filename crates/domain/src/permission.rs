@@ -38,9 +38,10 @@ pub enum Permission {
     /// decides who can reset a password with their contacts and who must pass a second step,
     /// so it takes a role that may change anyone's authentication methods anyway.
     ManagePolicyGroupMembers,
-    /// Create or remove a Temporary Access Pass: whoever holds one signs in as its user and
-    /// registers methods, so it follows Entra's own rule, narrower than the contacts' table.
-    ManageAccessPass,
+    /// Create or remove a Temporary Access Pass, or remove someone's passkey or authenticator
+    /// app: Entra's rule for authentication methods, narrower than the contacts' table, since
+    /// a pass signs its holder in as the user and a removed factor is a weaker account.
+    ManageSignInMethods,
 }
 
 /// Why a permission check failed, in words for the person who tried.
@@ -70,7 +71,7 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
         Permission::ManagePolicyGroupMembers => {
             actor.contains(Role::GlobalAdministrator) || actor.contains(Role::PrivilegedAuthenticationAdministrator)
         }
-        Permission::ManageAccessPass => {
+        Permission::ManageSignInMethods => {
             actor.contains(Role::GlobalAdministrator)
                 || actor.contains(Role::PrivilegedAuthenticationAdministrator)
                 || (actor.contains(Role::AuthenticationAdministrator) && !target.is_admin())
@@ -108,12 +109,13 @@ pub fn check(actor: RoleSet, permission: Permission, target: RoleSet) -> Result<
              it is in), so its members decide who can reset a password and who needs a second step. Only Global \
              Administrators and Privileged Authentication Administrators can change them or delete it."
             .into(),
-        Permission::ManageAccessPass if target.is_admin() => format!(
-            "Only Global and Privileged Authentication Administrators can give {} a Temporary Access Pass.",
+        Permission::ManageSignInMethods if target.is_admin() => format!(
+            "Only Global and Privileged Authentication Administrators can give {} a Temporary Access Pass or remove \
+             their passkeys and authenticator app.",
             describe(target)
         ),
-        Permission::ManageAccessPass => "Only Global, Privileged Authentication and Authentication Administrators \
-             can give a Temporary Access Pass."
+        Permission::ManageSignInMethods => "Only Global, Privileged Authentication and Authentication Administrators \
+             can give a Temporary Access Pass or remove someone's passkeys and authenticator app."
             .into(),
     })
 }
@@ -140,7 +142,7 @@ pub fn check_app(granted: AppPermissions, permission: Permission, target: RoleSe
         }
         // An application that may change everyone's authentication methods gains nothing here.
         Permission::ManagePolicyGroupMembers => granted.contains(AppPermission::AuthMethodReadWriteAll),
-        Permission::ManageAccessPass => granted.contains(AppPermission::AuthMethodReadWriteAll),
+        Permission::ManageSignInMethods => granted.contains(AppPermission::AuthMethodReadWriteAll),
     };
     if allowed {
         return Ok(());
@@ -259,7 +261,7 @@ mod tests {
                 Permission::ManageGroups,
                 Permission::ManageGroupMembers,
                 Permission::ManagePolicyGroupMembers,
-                Permission::ManageAccessPass,
+                Permission::ManageSignInMethods,
             ] {
                 assert!(check(RoleSet::NONE, permission, target).is_err(), "{permission:?}");
             }
@@ -336,17 +338,17 @@ mod tests {
     fn access_passes_follow_entras_table() {
         for (actor, row) in ACCESS_PASS_TABLE {
             for (target, expected) in targets().into_iter().zip(row) {
-                let got = check(RoleSet::of(&[actor]), Permission::ManageAccessPass, target);
+                let got = check(RoleSet::of(&[actor]), Permission::ManageSignInMethods, target);
                 assert_eq!(got.is_ok(), expected, "{actor} giving {target:?} a pass");
             }
         }
-        let why =
-            check(RoleSet::of(&[AuthenticationAdministrator]), Permission::ManageAccessPass, targets()[4]).unwrap_err();
+        let why = check(RoleSet::of(&[AuthenticationAdministrator]), Permission::ManageSignInMethods, targets()[4])
+            .unwrap_err();
         assert!(why.contains("a User Administrator"), "{why}");
         let user_rw = AppPermissions::of(&[AppPermission::UserReadWriteAll]);
         let methods_rw = AppPermissions::of(&[AppPermission::AuthMethodReadWriteAll]);
-        assert!(check_app(user_rw, Permission::ManageAccessPass, RoleSet::NONE).is_err());
-        assert!(check_app(methods_rw, Permission::ManageAccessPass, targets()[1]).is_ok());
+        assert!(check_app(user_rw, Permission::ManageSignInMethods, RoleSet::NONE).is_err());
+        assert!(check_app(methods_rw, Permission::ManageSignInMethods, targets()[1]).is_ok());
     }
 
     #[test]

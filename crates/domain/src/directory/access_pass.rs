@@ -134,7 +134,7 @@ impl Directory {
                 "No one can give themselves a Temporary Access Pass; ask another administrator.".into(),
             ));
         }
-        actor.require(Permission::ManageAccessPass, user.roles)?;
+        actor.require(Permission::ManageSignInMethods, user.roles)?;
         let policy = self.access_pass_policy().await?;
         let now = Timestamp::now();
         let in_scope = self.in_access_pass_scope(&user, &policy).await?;
@@ -190,7 +190,7 @@ impl Directory {
         pass_id: Option<Uuid>,
     ) -> Result<(), DomainError> {
         let user = self.get_user(actor, id).await?;
-        actor.require(Permission::ManageAccessPass, user.roles)?;
+        actor.require(Permission::ManageSignInMethods, user.roles)?;
         let pass = self
             .store
             .get_access_pass(user.id)

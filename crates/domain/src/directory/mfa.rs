@@ -621,11 +621,12 @@ impl Directory {
         Ok(self.store.get_mfa(id).await?.app_confirmed)
     }
 
-    /// Removes someone else's authenticator app, as one who may change their recovery methods
-    /// may (a lost phone): audited, and the user is told, as when they remove it themselves.
+    /// Removes someone else's authenticator app (a lost phone), as Entra lets the
+    /// authentication-method roles do: audited, and the user is told, as when they remove it
+    /// themselves.
     pub async fn remove_authenticator_app(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
         let user = self.get_active_user(actor, id).await?;
-        actor.require(crate::permission::Permission::EditRecoveryContacts, user.roles)?;
+        actor.require(crate::permission::Permission::ManageSignInMethods, user.roles)?;
         if !self.store.get_mfa(user.id).await?.app_confirmed {
             return Err(DomainError::NotFound("authenticator app"));
         }

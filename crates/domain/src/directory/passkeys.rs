@@ -360,11 +360,11 @@ impl Directory {
         Ok(self.store.list_passkeys(user.id).await?)
     }
 
-    /// Removes someone's passkey for a lost device, as one who may change their recovery
-    /// methods may: audited, and the user is told.
+    /// Removes someone's passkey for a lost device, as Entra lets the authentication-method
+    /// roles do: audited, and the user is told.
     pub async fn remove_passkey(&self, actor: &Actor, id: UserId, passkey: Uuid) -> Result<(), DomainError> {
         let user = self.get_user(actor, id).await?;
-        actor.require(Permission::EditRecoveryContacts, user.roles)?;
+        actor.require(Permission::ManageSignInMethods, user.roles)?;
         self.drop_passkey(actor, &user, passkey).await
     }
 

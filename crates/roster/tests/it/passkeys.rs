@@ -96,7 +96,7 @@ async fn registration_is_offered_to_its_owner_alone_and_asks_for_a_verified_disc
 }
 
 #[tokio::test]
-async fn graph_and_administrators_find_no_passkey_that_is_not_there_and_respect_the_role_table() {
+async fn graph_and_administrators_find_no_passkey_that_is_not_there_and_respect_entras_roles() {
     let Some(app) = TestApp::start_on_localhost().await else { return };
     let admin = app.user("global@contoso.com", "Grace Global", &[Role::GlobalAdministrator]).await;
     app.user("helpdesk@contoso.com", "Help Desk", &[Role::HelpdeskAdministrator]).await;
@@ -110,8 +110,13 @@ async fn graph_and_administrators_find_no_passkey_that_is_not_there_and_respect_
     assert_eq!(call(&app, &reader, Method::DELETE, &missing, None).await.0, StatusCode::FORBIDDEN);
     assert_eq!(call(&app, &methods, Method::DELETE, &missing, None).await.0, StatusCode::NOT_FOUND);
 
+    let alex = app.user("alex@contoso.com", "Alex Wilber", &[]).await;
     let helpdesk = app.signed_in("helpdesk@contoso.com").await;
     let csrf = helpdesk.csrf().await;
+    let theirs = format!("/admin/users/{}/passkeys/3179e48a-750b-4051-897c-87b9720928f7/remove", alex.id);
+    let (status, page) = helpdesk.submit(&theirs, &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "Entra leaves sign-in methods to the authentication roles");
+    assert!(page.contains("remove someone"), "{page}");
     let path = format!("/admin/users/{}/passkeys/3179e48a-750b-4051-897c-87b9720928f7/remove", admin.id);
     let (status, _) = helpdesk.submit(&path, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a Helpdesk Administrator can't remove an administrator's passkey");

@@ -51,7 +51,7 @@ impl PassView {
 
 /// Whether `me` may give `user` a pass (never themselves).
 pub fn may_manage(me: &SignedIn, user: &User) -> bool {
-    me.user.id != user.id && me.require(Permission::ManageAccessPass, user.roles).is_ok()
+    me.user.id != user.id && me.require(Permission::ManageSignInMethods, user.roles).is_ok()
 }
 
 #[derive(Template)]
@@ -137,7 +137,7 @@ pub async fn show_new(
         )
         .into());
     }
-    me.require(Permission::ManageAccessPass, user.roles)?;
+    me.require(Permission::ManageSignInMethods, user.roles)?;
     let policy = state.directory.access_pass_policy().await?;
     let current = current(&state, &me, id, &zone).await?;
     let page = new_pass_page(&me, &user, current, &policy, &NewPassForm::default(), &[]);

@@ -446,7 +446,7 @@ pub async fn details(
             .iter()
             .map(|p| PasskeyRow::of(p, &zone))
             .collect(),
-        remove_base: match user.deleted_at.is_none() && me.require(Permission::EditRecoveryContacts, user.roles).is_ok()
+        remove_base: match user.deleted_at.is_none() && me.require(Permission::ManageSignInMethods, user.roles).is_ok()
         {
             true => format!("/admin/users/{}/passkeys", user.id),
             false => String::new(),
