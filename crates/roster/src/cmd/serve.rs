@@ -151,7 +151,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
+    // On the loopback address the public URL names `localhost`, the same machine: browsers
+    // refuse an IP address as a passkey's relying party, and the quick start should offer them.
+    let host = match local.ip().is_loopback() {
+        true => format!("localhost:{}", local.port()),
+        false => local.to_string(),
+    };
+    let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{host}"));
     let directory = directory.with_issuer(&public);
     println!("Roster is listening on {local}. Sign in at {public}/signin");
     tokio::spawn(purge_regularly(directory.clone()));

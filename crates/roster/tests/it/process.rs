@@ -11,7 +11,7 @@ use crate::peers::PATIENCE;
 
 /// A running `roster serve`, stopped when dropped.
 pub struct Node {
-    /// `http://127.0.0.1:port` or `https://…`.
+    /// `http://localhost:port` or `https://…`.
     pub base: String,
     /// What it printed before it listened.
     pub banner: Vec<String>,
