@@ -303,6 +303,20 @@ impl Directory {
     }
 
     /// Stores settings with the audit record of their change; this node sees them at once.
+    /// The stored values of `keys` (those set), read as [`Directory::setting`] reads each.
+    async fn settings_of(
+        &self,
+        keys: &[&'static str],
+    ) -> Result<std::collections::HashMap<&'static str, String>, StoreError> {
+        let mut stored = std::collections::HashMap::new();
+        for key in keys {
+            if let Some(value) = self.setting(key).await? {
+                stored.insert(*key, value);
+            }
+        }
+        Ok(stored)
+    }
+
     async fn put_settings(&self, values: &[(&str, String)], audit: &AuditEntry) -> Result<(), DomainError> {
         let stored = self.store.set_settings(values, audit).await;
         self.settings.clear();

@@ -45,7 +45,7 @@ impl Session {
     /// Whether a Temporary Access Pass opened it: such a session may only register methods
     /// on Security info and choose a password.
     pub fn by_access_pass(&self) -> bool {
-        self.access_pass.is_some() || self.amr.access_pass()
+        self.access_pass.is_some()
     }
 
     /// Whether a request at `now` should refresh `last_seen_at`.

@@ -1,8 +1,6 @@
 //! Temporary Access Passes: their policy, who may create and remove one, signing in with one,
 //! and what a session it opened may do.
 
-use std::collections::HashMap;
-
 use uuid::Uuid;
 
 use super::{hash_off_thread, Actor, Directory};
@@ -50,12 +48,7 @@ fn window(pass: &AccessPass) -> String {
 impl Directory {
     /// The organisation's Temporary Access Pass policy.
     pub async fn access_pass_policy(&self) -> Result<AccessPassPolicy, DomainError> {
-        let mut stored = HashMap::new();
-        for key in POLICY_SETTINGS {
-            if let Some(value) = self.setting(key).await? {
-                stored.insert(key, value);
-            }
-        }
+        let stored = self.settings_of(&POLICY_SETTINGS).await?;
         Ok(AccessPassPolicy::from_settings(|key| stored.get(key).cloned()))
     }
 
@@ -85,18 +78,9 @@ impl Directory {
         self.save_policy_settings(actor, before.settings(), policy.settings(), &[access_pass::SETTING_GROUPS]).await
     }
 
-    /// Whether the policy lets `user` sign in with a pass.
-    async fn in_access_pass_scope(&self, user: &User, policy: &AccessPassPolicy) -> Result<bool, DomainError> {
-        Ok(match &policy.scope {
-            Scope::Everyone => true,
-            Scope::Nobody => false,
-            Scope::Groups(groups) => self.store.in_any_group(user.id, groups).await?,
-        })
-    }
-
     async fn view_of(&self, user: &User, pass: &AccessPass) -> Result<AccessPassView, DomainError> {
         let policy = self.access_pass_policy().await?;
-        let in_scope = self.in_access_pass_scope(user, &policy).await?;
+        let in_scope = self.in_scope(user, &policy.scope).await?;
         Ok(AccessPassView {
             id: pass.id,
             created_at: pass.created_at,
@@ -137,7 +121,7 @@ impl Directory {
         actor.require(Permission::ManageSignInMethods, user.roles)?;
         let policy = self.access_pass_policy().await?;
         let now = Timestamp::now();
-        let in_scope = self.in_access_pass_scope(&user, &policy).await?;
+        let in_scope = self.in_scope(&user, &policy.scope).await?;
         let settled = match (in_scope, policy.settle(request, now)) {
             (true, Ok(settled)) => settled,
             (in_scope, settled) => {
@@ -231,7 +215,7 @@ impl Directory {
     pub(crate) async fn use_pass(&self, user: &User, pass: &AccessPass) -> Result<Usability, DomainError> {
         let policy = self.access_pass_policy().await?;
         let now = Timestamp::now();
-        let usability = pass.usability(now, self.in_access_pass_scope(user, &policy).await?);
+        let usability = pass.usability(now, self.in_scope(user, &policy.scope).await?);
         if usability != Usability::Usable {
             return Ok(usability);
         }

@@ -707,6 +707,7 @@ mod tests {
         let by_pass = Session {
             amr: crate::oidc::grant::AuthMethods::by_access_pass(),
             expires_at: Some(Timestamp::now().plus_seconds(60)),
+            access_pass: Some(uuid::Uuid::new_v4()),
             ..session(RECENT_SIGNIN_SECONDS + 5)
         };
         assert!(Directory::require_recent(&by_pass).is_ok(), "a pass's session is for registering methods");

@@ -99,12 +99,7 @@ fn not_allowed() -> DomainError {
 impl Directory {
     /// The organisation's passkey policy.
     pub async fn passkey_policy(&self) -> Result<PasskeyPolicy, DomainError> {
-        let mut stored = std::collections::HashMap::new();
-        for key in POLICY_SETTINGS {
-            if let Some(value) = self.setting(key).await? {
-                stored.insert(key, value);
-            }
-        }
+        let stored = self.settings_of(&POLICY_SETTINGS).await?;
         Ok(PasskeyPolicy::from_settings(|key| stored.get(key).cloned()))
     }
 
@@ -136,18 +131,8 @@ impl Directory {
             return Ok(PasskeyStanding { allowed: false, required: false });
         }
         let policy = self.passkey_policy().await?;
-        let in_scope = |scope: &crate::group::Scope| {
-            let scope = scope.clone();
-            async move {
-                Ok::<bool, DomainError>(match scope {
-                    crate::group::Scope::Everyone => true,
-                    crate::group::Scope::Nobody => false,
-                    crate::group::Scope::Groups(groups) => self.store.in_any_group(user.id, &groups).await?,
-                })
-            }
-        };
-        let allowed = in_scope(&policy.allowed).await?;
-        let required = policy.requires(allowed, user.roles.is_admin(), in_scope(&policy.required).await?);
+        let allowed = self.in_scope(user, &policy.allowed).await?;
+        let required = policy.requires(allowed, user.roles.is_admin(), self.in_scope(user, &policy.required).await?);
         Ok(PasskeyStanding { allowed, required })
     }
 

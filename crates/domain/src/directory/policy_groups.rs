@@ -72,10 +72,16 @@ impl Directory {
     /// Whether `user` may reset their own password under the reset scope: one indexed query
     /// when groups are chosen, whatever their nesting.
     pub(crate) async fn in_reset_scope(&self, user: &User) -> Result<bool, DomainError> {
-        Ok(match self.reset_scope().await? {
+        self.in_scope(user, &self.reset_scope().await?).await
+    }
+
+    /// Whether `user` is in a policy's `scope`: one indexed query when groups are chosen,
+    /// whatever their nesting.
+    pub(crate) async fn in_scope(&self, user: &User, scope: &Scope) -> Result<bool, DomainError> {
+        Ok(match scope {
             Scope::Everyone => true,
             Scope::Nobody => false,
-            Scope::Groups(groups) => self.store.in_any_group(user.id, &groups).await?,
+            Scope::Groups(groups) => self.store.in_any_group(user.id, groups).await?,
         })
     }
 

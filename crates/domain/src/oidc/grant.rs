@@ -140,11 +140,6 @@ impl AuthMethods {
         AuthMethods(vec!["tap".into(), "mfa".into()])
     }
 
-    /// Whether a Temporary Access Pass began the sign-in.
-    pub fn access_pass(&self) -> bool {
-        self.0.iter().any(|m| m == "tap")
-    }
-
     /// Space-separated, as stored.
     pub fn stored(&self) -> String {
         self.0.join(" ")

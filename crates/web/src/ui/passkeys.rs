@@ -145,21 +145,27 @@ pub async fn remove(
     Ok(Redirect::to(&format!("/admin/users/{user}?saved=passkey-removed#methods-heading")).into_response())
 }
 
+/// What a ceremony's options are asked with: the page's token and, for a registration, the
+/// name the passkey will have.
 #[derive(Deserialize)]
-pub struct PendingForm {
+pub struct OptionsForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+fn sign_in_expired() -> Response {
+    challenge(Err(DomainError::Forbidden("This sign-in expired. Sign in again.".into())))
 }
 
 /// `POST /signin/verify/passkey/options`: the options for a passkey as the second step.
 pub async fn second_step_options(
     jar: CookieJar,
     State(state): State<AppState>,
-    Form(form): Form<PendingForm>,
+    Form(form): Form<OptionsForm>,
 ) -> Response {
-    let Some(token) = second_step::token(&jar) else {
-        return challenge(Err(DomainError::Forbidden("This sign-in expired. Sign in again.".into())));
-    };
+    let Some(token) = second_step::token(&jar) else { return sign_in_expired() };
     challenge(state.directory.begin_passkey_second_step(&token, &form.csrf).await)
 }
 
@@ -177,24 +183,14 @@ pub async fn second_step(
     second_step::signed_in(&state, jar, &token, result).await
 }
 
-#[derive(Deserialize)]
-pub struct EnrolmentForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-}
-
 /// `POST /signin/verify/enrol/passkey/options`: the options for adding a passkey at "Keep your
 /// account secure".
 pub async fn enrolment_options(
     jar: CookieJar,
     State(state): State<AppState>,
-    Form(form): Form<EnrolmentForm>,
+    Form(form): Form<OptionsForm>,
 ) -> Response {
-    let Some(token) = second_step::token(&jar) else {
-        return challenge(Err(DomainError::Forbidden("This sign-in expired. Sign in again.".into())));
-    };
+    let Some(token) = second_step::token(&jar) else { return sign_in_expired() };
     challenge(state.directory.begin_passkey_enrolment(&token, &form.csrf, &form.name).await)
 }
 
@@ -223,7 +219,7 @@ pub async fn sign_in_options(
     jar: CookieJar,
     State(state): State<AppState>,
     parts: Parts,
-    Form(form): Form<PendingForm>,
+    Form(form): Form<OptionsForm>,
 ) -> Response {
     if !signin_form_ok(&jar, &form.csrf) {
         return challenge(Err(DomainError::Forbidden("Your sign-in page had expired. Reload it.".into())));

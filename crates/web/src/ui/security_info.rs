@@ -97,7 +97,7 @@ pub(crate) async fn page(
             .autocomplete("off")
             .hint("Such as “Work laptop” or “Phone”, so that you can tell your passkeys apart.")
             .with_errors(errors),
-        pass_until: me.session.expires_at.filter(|_| me.session.by_access_pass()).map(|t| Moment::at(zone, t)),
+        pass_until: me.session.expires_at.map(|t| Moment::at(zone, t)),
         layout: Layout::new(me, "Security info", Section::Account),
         methods,
         send_action: "/account/security/send",
